@@ -1,0 +1,236 @@
+package resttest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// FaultKind is a way for the upstream to fail.
+type FaultKind int
+
+// The kinds of fault. Unless a kind says otherwise, its answer has status
+// 200, because that is what makes these failures hard for a client: only the
+// body shows that something is wrong.
+const (
+	// FaultStatus answers Fault.Status (default 500) with the documented
+	// error envelope and a Polish description, e.g.
+	// {"status":503,"description":"Usługa chwilowo niedostępna"}.
+	FaultStatus FaultKind = iota + 1
+	// FaultRateLimit answers 429 with the error envelope and, if
+	// Fault.RetryAfter is set, a Retry-After header holding it verbatim.
+	FaultRateLimit
+	// FaultDelay waits Fault.Delay (or until the client gives up), then
+	// answers normally.
+	FaultDelay
+	// FaultMalformedJSON answers a complete body that is not valid JSON.
+	FaultMalformedJSON
+	// FaultTruncated announces the full normal answer's Content-Length,
+	// sends half of it and closes the connection.
+	FaultTruncated
+	// FaultDropConnection closes the connection without answering. Go's
+	// http.Transport retries an idempotent request once when a reused
+	// connection closes this way, so such a request may be counted twice.
+	FaultDropConnection
+	// FaultErrorEnvelope answers HTTP 200 with an error envelope for
+	// Fault.Status (default 403), as APIs that report errors only in the
+	// body do.
+	FaultErrorEnvelope
+	// FaultWrongContentType answers an HTML page, as a proxy's maintenance
+	// page would.
+	FaultWrongContentType
+	// FaultNumbersAsStrings answers normally, but with every JSON number,
+	// ids and pagination included, sent as a string ("id":"1042").
+	FaultNumbersAsStrings
+	// FaultEmptyBody answers an empty body.
+	FaultEmptyBody
+)
+
+var faultNames = [...]string{
+	FaultStatus:           "FaultStatus",
+	FaultRateLimit:        "FaultRateLimit",
+	FaultDelay:            "FaultDelay",
+	FaultMalformedJSON:    "FaultMalformedJSON",
+	FaultTruncated:        "FaultTruncated",
+	FaultDropConnection:   "FaultDropConnection",
+	FaultErrorEnvelope:    "FaultErrorEnvelope",
+	FaultWrongContentType: "FaultWrongContentType",
+	FaultNumbersAsStrings: "FaultNumbersAsStrings",
+	FaultEmptyBody:        "FaultEmptyBody",
+}
+
+// String returns the kind's Go name, for test names and messages.
+func (k FaultKind) String() string {
+	if k > 0 && int(k) < len(faultNames) {
+		return faultNames[k]
+	}
+	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// A Fault makes matching requests fail. Faults apply before the credential
+// and parameter checks, so any request can be made to fail, and the
+// requests they affect are counted and logged like any other.
+type Fault struct {
+	// Path is a path.Match pattern for the request path, such as
+	// "/api/v1/users/*/threads"; "" matches every path.
+	Path string
+	// Credential limits the fault to requests carrying exactly this
+	// credential; "" matches any.
+	Credential string
+	Kind       FaultKind
+	// Status is the status reported by FaultStatus and FaultErrorEnvelope.
+	Status int
+	// RetryAfter is FaultRateLimit's Retry-After header, e.g. "2" or an
+	// HTTP date; "" sends none.
+	RetryAfter string
+	// Delay is FaultDelay's wait.
+	Delay time.Duration
+	// Times limits the fault to the first Times requests it affects; 0
+	// means no limit.
+	Times int
+	// Rate, if not 0, makes the fault affect each matching request with
+	// this probability (0 < Rate <= 1). The draws come from the server's
+	// seed and the number of faults injected before this one, so a test
+	// that repeats itself sees the same requests fail.
+	Rate float64
+}
+
+type faultState struct {
+	f    Fault
+	used int
+	rand *rand.Rand
+}
+
+// Inject adds a fault. When several faults match a request, the earliest
+// injected one that elects to fire applies. Inject panics on a malformed
+// fault; remove takes this fault away and may be called more than once.
+func (s *Server) Inject(f Fault) (remove func()) {
+	if f.Kind < FaultStatus || f.Kind > FaultEmptyBody {
+		panic(fmt.Sprintf("resttest: Inject: unknown kind %v", f.Kind))
+	}
+	if f.Rate < 0 || f.Rate > 1 || f.Times < 0 || f.Delay < 0 {
+		panic(fmt.Sprintf("resttest: Inject: Rate %v, Times %d or Delay %v out of range", f.Rate, f.Times, f.Delay))
+	}
+	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
+		panic(fmt.Sprintf("resttest: Inject: status %d", f.Status))
+	}
+	if f.Path != "" {
+		mustPattern(f.Path)
+	}
+	s.mu.Lock()
+	s.faultSeq++
+	fs := &faultState{f: f, rand: rand.New(rand.NewPCG(uint64(s.cfg.seed), s.faultSeq))}
+	s.faults = append(s.faults, fs)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.faults = slices.DeleteFunc(s.faults, func(x *faultState) bool { return x == fs })
+		s.mu.Unlock()
+	}
+}
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
+// fault picks the fault for a request, if any, and spends one of its Times.
+func (s *Server) fault(p, cred string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fs := range s.faults {
+		f := &fs.f
+		if f.Credential != "" && f.Credential != cred {
+			continue
+		}
+		if f.Path != "" {
+			if ok, _ := path.Match(f.Path, p); !ok {
+				continue
+			}
+		}
+		if f.Times > 0 && fs.used >= f.Times {
+			continue
+		}
+		if f.Rate > 0 && fs.rand.Float64() >= f.Rate {
+			continue
+		}
+		fs.used++
+		return *f, true
+	}
+	return Fault{}, false
+}
+
+const maintenancePage = "<html><head><title>Przerwa techniczna</title></head>" +
+	"<body><h1>Przerwa techniczna</h1><p>Serwis będzie dostępny wkrótce.</p></body></html>"
+
+// A body that starts like a real answer, so that only a real parser notices.
+const malformedBody = `{"status":200,"data":{"list":[{"id":1042 "hash":"c4ca4238a0b923820dcc509a6f75849b"}]}}`
+
+// fail answers r as f says and returns the status written, 0 if none.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fault) int {
+	switch f.Kind {
+	case FaultStatus:
+		code := orDefault(f.Status, http.StatusInternalServerError)
+		return write(w, code, jsonType, errorBody(code))
+	case FaultRateLimit:
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		return write(w, http.StatusTooManyRequests, jsonType, errorBody(http.StatusTooManyRequests))
+	case FaultDelay:
+		if !s.sleep(r.Context(), f.Delay) {
+			return 0
+		}
+		code, body := s.answer(r, cred)
+		return write(w, code, jsonType, body)
+	case FaultMalformedJSON:
+		return write(w, http.StatusOK, jsonType, []byte(malformedBody))
+	case FaultTruncated:
+		_, body := s.answer(r, cred)
+		h := w.Header()
+		h.Set("Content-Type", jsonType)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body[:len(body)/2])
+		rc := http.NewResponseController(w)
+		_ = rc.Flush()
+		hangUp(rc)
+		return http.StatusOK
+	case FaultDropConnection:
+		hangUp(http.NewResponseController(w))
+		return 0
+	case FaultErrorEnvelope:
+		return write(w, http.StatusOK, jsonType, errorBody(orDefault(f.Status, http.StatusForbidden)))
+	case FaultWrongContentType:
+		return write(w, http.StatusOK, "text/html; charset=utf-8", []byte(maintenancePage))
+	case FaultNumbersAsStrings:
+		code, body := s.answer(r, cred)
+		return write(w, code, jsonType, quoteNumbers(body))
+	default: // FaultEmptyBody
+		return write(w, http.StatusOK, jsonType, nil)
+	}
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// hangUp closes the connection under the response. Where the connection
+// cannot be taken over (HTTP/2, a ResponseRecorder), it aborts the handler,
+// which net/http answers by resetting the stream or closing the connection.
+func hangUp(rc *http.ResponseController) {
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}

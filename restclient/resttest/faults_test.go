@@ -1,0 +1,302 @@
+package resttest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+func TestFaultKinds(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3))
+	defer s.Close()
+	path := threadsPath(2)
+	normal := get(t, s, path, resttest.DefaultToken)
+
+	tests := []struct {
+		fault resttest.Fault
+		check func(t *testing.T, r reply)
+	}{
+		{resttest.Fault{Kind: resttest.FaultStatus}, func(t *testing.T, r reply) {
+			assert.Equal(t, 500, r.status)
+			assert.Equal(t, `{"status":500,"description":"Błąd serwera"}`, string(r.body))
+		}},
+		{resttest.Fault{Kind: resttest.FaultStatus, Status: 503}, func(t *testing.T, r reply) {
+			assert.Equal(t, 503, r.status)
+			assert.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
+			assert.Equal(t, `{"status":503,"description":"Usługa chwilowo niedostępna"}`, string(r.body))
+		}},
+		{resttest.Fault{Kind: resttest.FaultStatus, Status: 502}, func(t *testing.T, r reply) {
+			assert.Equal(t, 502, r.status)
+			assert.Equal(t, `{"status":502,"description":"Błąd bramy"}`, string(r.body))
+		}},
+		{resttest.Fault{Kind: resttest.FaultStatus, Status: 504}, func(t *testing.T, r reply) {
+			assert.Equal(t, 504, r.status)
+			assert.Equal(t, `{"status":504,"description":"Przekroczono czas oczekiwania"}`, string(r.body))
+		}},
+		{resttest.Fault{Kind: resttest.FaultRateLimit, RetryAfter: "7"}, func(t *testing.T, r reply) {
+			assert.Equal(t, 429, r.status)
+			assert.Equal(t, "7", r.header.Get("Retry-After"))
+			assert.Equal(t, `{"status":429,"description":"Zbyt wiele zapytań"}`, string(r.body))
+		}},
+		{resttest.Fault{Kind: resttest.FaultRateLimit}, func(t *testing.T, r reply) {
+			assert.Equal(t, 429, r.status)
+			assert.NotContains(t, r.header, "Retry-After")
+		}},
+		{resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Millisecond}, func(t *testing.T, r reply) {
+			assert.Equal(t, normal.status, r.status)
+			assert.Equal(t, normal.body, r.body, "answered normally after the delay")
+		}},
+		{resttest.Fault{Kind: resttest.FaultMalformedJSON}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
+			assert.NotEmpty(t, r.body)
+			assert.False(t, json.Valid(r.body), "%s", r.body)
+		}},
+		{resttest.Fault{Kind: resttest.FaultErrorEnvelope}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.Equal(t, `{"status":403,"description":"Niepoprawne dane logowania"}`, string(r.body))
+		}},
+		{resttest.Fault{Kind: resttest.FaultErrorEnvelope, Status: 500}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.Equal(t, `{"status":500,"description":"Błąd serwera"}`, string(r.body))
+		}},
+		{resttest.Fault{Kind: resttest.FaultWrongContentType}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
+			assert.True(t, strings.HasPrefix(string(r.body), "<html>"))
+			assert.True(t, strings.HasSuffix(string(r.body), "</html>"))
+		}},
+		{resttest.Fault{Kind: resttest.FaultEmptyBody}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.Empty(t, r.body)
+			assert.Equal(t, "0", r.header.Get("Content-Length"))
+		}},
+		{resttest.Fault{Kind: resttest.FaultNumbersAsStrings}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.NotContains(t, string(r.body), `"status":200`)
+			assert.Contains(t, string(r.body), `"status":"200"`)
+			assert.Contains(t, string(r.body), `"pagination":{"page":"1","pages_count":"3","per_page":"20","total":"45"}`)
+			// Apart from the quotes, it is the normal answer.
+			assert.Equal(t, stringifyNumbers(decodeAny(t, normal.body)), decodeAny(t, r.body))
+			assert.NotContains(t, collectTypes(decodeAny(t, r.body)), "number")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault.Kind.String(), func(t *testing.T) {
+			remove := s.Inject(tt.fault)
+			defer remove()
+			tt.check(t, get(t, s, path, resttest.DefaultToken))
+		})
+	}
+	assert.Equal(t, normal.body, get(t, s, path, resttest.DefaultToken).body, "removed faults leave no trace")
+}
+
+func TestNumbersAsStringsIncludesErrorsAndFields(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3))
+	defer s.Close()
+	s.Inject(resttest.Fault{Kind: resttest.FaultNumbersAsStrings})
+	r := get(t, s, meetingsPath(0), resttest.DefaultToken)
+	assert.Equal(t, 400, r.status)
+	assert.Equal(t, `{"status":"400","description":"Nieprawidłowe parametry"}`, string(r.body))
+
+	// Numbers inside a thread's fields are numbers too.
+	for _, p := range []string{threadsPath(1), threadsPath(2), threadsPath(3)} {
+		for _, g := range list(t, decode(t, get(t, s, p, resttest.DefaultToken).body)) {
+			assert.NotContains(t, collectTypes(g), "number", "%v", g)
+		}
+	}
+}
+
+func decodeAny(t *testing.T, b []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	require.NoError(t, dec.Decode(&v))
+	return v
+}
+
+func stringifyNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		return string(v)
+	case map[string]any:
+		for k, e := range v {
+			v[k] = stringifyNumbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = stringifyNumbers(e)
+		}
+	}
+	return v
+}
+
+func collectTypes(v any) map[string]bool {
+	out := map[string]bool{}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case json.Number:
+			out["number"] = true
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+func TestBrokenConnectionFaults(t *testing.T) {
+	for _, kind := range []resttest.FaultKind{resttest.FaultTruncated, resttest.FaultDropConnection} {
+		t.Run(kind.String(), func(t *testing.T) {
+			s := resttest.NewServer(resttest.WithUsers(3))
+			defer s.Close()
+			s.Inject(resttest.Fault{Path: "/api/v1/users/*/meetings", Kind: kind})
+
+			resp, err := client.Get(s.URL + meetingsPath(1))
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if kind == resttest.FaultTruncated {
+					assert.Equal(t, 200, resp.StatusCode)
+					assert.Positive(t, resp.ContentLength)
+				}
+			}
+			assert.Error(t, err, "the client must see a broken answer")
+
+			// Other paths are untouched.
+			assert.Equal(t, 200, get(t, s, threadsPath(1), resttest.DefaultToken).status)
+		})
+	}
+}
+
+func TestFaultsComeBeforeTheCredentialCheckAndAreLogged(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3))
+	defer s.Close()
+	s.Inject(resttest.Fault{Path: "/nowhere", Kind: resttest.FaultStatus, Status: 503})
+	r := get(t, s, "/nowhere", "")
+	assert.Equal(t, 503, r.status)
+	reqs := s.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, 503, reqs[0].Status)
+	assert.Equal(t, 1, s.CallsBy(""))
+}
+
+func TestFaultMatching(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3), resttest.WithTenant("Bearer other", 2))
+	defer s.Close()
+	s.Inject(resttest.Fault{Path: "/api/v1/users/2/*", Credential: "Bearer other", Kind: resttest.FaultStatus, Status: 502})
+	s.Inject(resttest.Fault{Path: "/api/v1/users/[13]/threads", Kind: resttest.FaultStatus, Status: 504})
+
+	assert.Equal(t, 502, get(t, s, meetingsPath(2), "Bearer other").status)
+	assert.Equal(t, 200, get(t, s, meetingsPath(2), resttest.DefaultToken).status, "another credential")
+	assert.Equal(t, 200, get(t, s, meetingsPath(1), "Bearer other").status, "another path")
+	assert.Equal(t, 504, get(t, s, threadsPath(3), resttest.DefaultToken).status)
+	assert.Equal(t, 200, get(t, s, threadsPath(2), resttest.DefaultToken).status)
+
+	s.ClearFaults()
+	assert.Equal(t, 200, get(t, s, meetingsPath(2), "Bearer other").status)
+	assert.Equal(t, 200, get(t, s, threadsPath(3), resttest.DefaultToken).status)
+
+	// The earliest injected fault that fires wins.
+	removeFirst := s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	assert.Equal(t, 500, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	removeFirst()
+	removeFirst()
+	assert.Equal(t, 503, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+
+	assert.Panics(t, func() { s.Inject(resttest.Fault{Path: "[", Kind: resttest.FaultStatus}) })
+	assert.Panics(t, func() { s.Inject(resttest.Fault{}) }, "no kind")
+	assert.Panics(t, func() { s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Rate: 1.5}) })
+}
+
+func TestFaultTimes(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3))
+	defer s.Close()
+	s.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultStatus, Status: 503, Times: 2})
+	assert.Equal(t, 200, get(t, s, meetingsPath(2), resttest.DefaultToken).status, "does not match, does not count")
+	assert.Equal(t, 503, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	assert.Equal(t, 503, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	assert.Equal(t, 200, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	assert.Equal(t, 200, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	assert.Equal(t, 5, s.Calls())
+}
+
+// failures sends n requests and reports which ones failed.
+func failures(t *testing.T, s *resttest.Server, n int) []bool {
+	t.Helper()
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = get(t, s, meetingsPath(1), resttest.DefaultToken).status != 200
+	}
+	return out
+}
+
+func count(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func TestFaultRate(t *testing.T) {
+	rate := resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Rate: 0.3}
+	run := func(opts ...resttest.Option) []bool {
+		s := resttest.NewServer(append([]resttest.Option{resttest.WithUsers(1)}, opts...)...)
+		defer s.Close()
+		s.Inject(rate)
+		return failures(t, s, 200)
+	}
+	a := run()
+	// Drawn, so only roughly 30%; deterministic, so this cannot flake.
+	assert.InDelta(t, 60, count(a), 20)
+	assert.Equal(t, a, run(), "the same seed fails the same requests")
+	assert.NotEqual(t, a, run(resttest.WithSeed(2)))
+
+	// Times caps the failures a rate produces.
+	s := resttest.NewServer(resttest.WithUsers(1))
+	defer s.Close()
+	s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Rate: 0.5, Times: 3})
+	assert.Equal(t, 3, count(failures(t, s, 50)))
+}
+
+func TestDelayFaultRespectsCancellation(t *testing.T) {
+	s := resttest.New(resttest.WithUsers(1))
+	defer s.Close()
+	s.Inject(resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := serve(s, ctx, meetingsPath(1)) // returns at once, or the test times out
+	assert.Empty(t, rec.Body.Bytes(), "nothing is written for a client that left")
+	assert.Equal(t, 0, s.Requests()[0].Status)
+}
+
+func TestResetClearsFaults(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(1))
+	defer s.Close()
+	s.Inject(resttest.Fault{Kind: resttest.FaultStatus})
+	assert.Equal(t, http.StatusInternalServerError, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	s.Reset()
+	assert.Equal(t, http.StatusOK, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+}
