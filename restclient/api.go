@@ -1,0 +1,83 @@
+// Package restclient is a typed client for the sales CRM's REST API (v1): a
+// salesperson's meetings and the threads (deals) the salesperson owns.
+//
+// The client knows nothing of GraphQL. It has one request/decode path that
+// every endpoint method is a few lines over, decodes the API's loosely typed
+// JSON tolerantly (see upstream-api.md), forwards per-call credentials taken
+// from the context, and reports failures as typed errors that callers can act
+// on: *APIError for answers the API gave, *TransportError for answers it did
+// not give, *DecodeError for answers that could not be read.
+package restclient
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Endpoint templates, as the documentation names them. Errors and metrics
+// carry these rather than concrete paths so that ids never reach a label.
+const (
+	EndpointUserMeetings = "/api/v1/users/{id}/meetings"
+	EndpointUserThreads  = "/api/v1/users/{id}/threads"
+)
+
+// Meeting is a sales meeting after which a summary was sent to the client
+// (GET /api/v1/users/{id}/meetings). Absent or unparseable values are left at
+// their zero value; time.Time zero and a nil Location mean absent.
+type Meeting struct {
+	ID          string    // "id": unique meeting id (an integer on the wire, kept as its decimal text)
+	Hash        string    // "hash"
+	UserID      int64     // "id_user": the salesperson; 0 when absent
+	PersonID    string    // "id_person"
+	CompanyID   string    // "id_comapny" (documented spelling) or "id_company"
+	ThreadID    string    // "id_thread"; empty when the meeting belongs to no thread
+	Status      string    // "status": finished, saved, interrupted (others are passed through)
+	StartDate   time.Time // "start_date"
+	EndDate     time.Time // "end_date"
+	Address     string    // "address"
+	Visits      int64     // "visits": views of the summary
+	VisitsOwner int64     // "visits_owner": views by the recipient
+	VisitsCopy  int64     // "visits_copy": views by the people in copy
+	Location    *GeoPoint // "gps_lat"/"gps_lng"; nil when either is absent or invalid
+	Type        string    // "type": anonymous or standard (others are passed through)
+	CreatedAt   time.Time // "created_at": when the summary was created
+	ModifiedAt  time.Time // "modified_at"
+}
+
+// GeoPoint is a WGS84 coordinate pair.
+type GeoPoint struct {
+	Latitude  float64
+	Longitude float64
+}
+
+// Thread is a deal or case a salesperson owns
+// (GET /api/v1/users/{id}/threads).
+type Thread struct {
+	ID            string          // "id"
+	Number        string          // "number": unique sequential thread number
+	Name          string          // "name"
+	UserID        int64           // "id_user": the thread's main owner
+	CompanyID     string          // "id_company" (or "id_comapny")
+	PersonID      string          // "id_person"
+	Status        string          // "status": values not documented
+	Description   string          // "description"
+	EndDate       time.Time       // "end_date"
+	ContractValue *float64        // "contract_value"; nil when absent
+	Fields        json.RawMessage // "fields": passed through as JSON; nil when absent or null
+	CreatedAt     time.Time       // "created_at"
+	ModifiedAt    time.Time       // "modified_at"
+}
+
+// Pagination is the upstream's description of a paginated list.
+type Pagination struct {
+	Page       int // 1-based page number of this response
+	PagesCount int // number of pages
+	PerPage    int // page size the upstream used
+	Total      int // number of records across all pages
+}
+
+// ThreadPage is one page of a user's threads.
+type ThreadPage struct {
+	Threads    []Thread
+	Pagination Pagination
+}

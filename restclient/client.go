@@ -1,0 +1,571 @@
+package restclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults, chosen for a facade that fans out to one upstream host.
+const (
+	defaultTimeout          = 10 * time.Second
+	defaultUserAgent        = "salesgraph"
+	defaultPageParam        = "page"
+	defaultPerPageParam     = "per_page"
+	defaultMaxResponseBytes = 32 << 20
+	defaultMaxPages         = 500
+	defaultPageConcurrency  = 4
+)
+
+// Client calls the REST API. It is safe for concurrent use and meant to be
+// shared: it owns a connection pool sized for many concurrent calls to one
+// host. Create it with New.
+type Client struct {
+	base            string // scheme://host/prefix, no trailing slash
+	httpClient      *http.Client
+	timeout         time.Duration
+	userAgent       string
+	pageParam       string
+	perPageParam    string
+	perPage         int
+	loc             *time.Location
+	maxBody         int64
+	creds           http.Header
+	maxPages        int
+	pageConcurrency int
+	observe         func(CallInfo)
+	now             func() time.Time // for Retry-After dates; replaced in tests
+
+	optErrs []error // invalid option values, reported by New
+}
+
+// Option configures a Client in New.
+type Option func(*Client)
+
+// CallInfo describes one HTTP exchange with the upstream, for logs and
+// metrics. It names the endpoint template and the path, never the host or
+// any header.
+type CallInfo struct {
+	Endpoint   string        // endpoint template, a low-cardinality label
+	Path       string        // the path asked for, without host or query
+	Method     string        // always GET for now
+	HTTPStatus int           // 0 when no answer came
+	Duration   time.Duration // from sending to the body being read and decoded
+	Err        error         // what the call returned; nil on success
+}
+
+// New returns a client for the API at baseURL, e.g. "https://crm.example.com"
+// or, behind a path prefix, "https://example.com/crm" (the endpoints are then
+// under /crm/api/v1/). Invalid options are reported here rather than at the
+// first call.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	base, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:            base,
+		timeout:         defaultTimeout,
+		userAgent:       defaultUserAgent,
+		pageParam:       defaultPageParam,
+		perPageParam:    defaultPerPageParam,
+		loc:             time.UTC,
+		maxBody:         defaultMaxResponseBytes,
+		maxPages:        defaultMaxPages,
+		pageConcurrency: defaultPageConcurrency,
+		now:             time.Now,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	if len(c.optErrs) > 0 {
+		return nil, errors.Join(c.optErrs...)
+	}
+	if c.httpClient == nil {
+		c.httpClient = &http.Client{Transport: newTransport(c.timeout)}
+	}
+	return c, nil
+}
+
+// parseBaseURL checks the base URL and returns it without a trailing slash.
+// Its errors never repeat the URL, which might carry a password.
+func parseBaseURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("restclient: base URL is not a valid URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", errors.New("restclient: base URL must be an absolute http:// or https:// URL")
+	case u.Hostname() == "":
+		return "", errors.New("restclient: base URL has no host")
+	case u.User != nil:
+		return "", errors.New("restclient: base URL must not carry credentials; use WithCredentials")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", errors.New("restclient: base URL must not have a query or a fragment")
+	}
+	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+// newTransport is http.DefaultTransport's settings with a pool sized for
+// fan-out to a single host: the default keeps 2 idle connections per host,
+// so a burst of concurrent calls would open and close connections each time.
+func newTransport(responseHeaderTimeout time.Duration) *http.Transport {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		t = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 90 * time.Second
+	t.ForceAttemptHTTP2 = true
+	t.ResponseHeaderTimeout = responseHeaderTimeout
+	return t
+}
+
+func (c *Client) invalid(format string, args ...any) {
+	c.optErrs = append(c.optErrs, fmt.Errorf("restclient: "+format, args...))
+}
+
+// WithHTTPClient makes the client send its requests through hc, e.g. to add
+// tracing or a proxy. hc is used as given; the per-call timeout still
+// applies through the request context.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) {
+		if hc == nil {
+			c.invalid("WithHTTPClient: nil *http.Client")
+			return
+		}
+		c.httpClient = hc
+	}
+}
+
+// WithTimeout bounds each HTTP call, from sending the request to reading the
+// whole body (default 10s). Each page of AllUserThreads is one call.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		if d <= 0 {
+			c.invalid("WithTimeout: %v is not a positive duration", d)
+			return
+		}
+		c.timeout = d
+	}
+}
+
+// WithUserAgent sets the User-Agent header (default "salesgraph"), so the
+// upstream's operators can tell the facade's traffic apart.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) {
+		if strings.TrimSpace(ua) == "" {
+			c.invalid("WithUserAgent: empty user agent")
+			return
+		}
+		c.userAgent = ua
+	}
+}
+
+// WithPageParam names the query parameter that selects a page of a paginated
+// endpoint (default "page"); the API does not document it for threads.
+func WithPageParam(name string) Option {
+	return func(c *Client) {
+		if name == "" {
+			c.invalid("WithPageParam: empty parameter name")
+			return
+		}
+		c.pageParam = name
+	}
+}
+
+// WithPerPage asks paginated endpoints for n records per page in the query
+// parameter param ("" for the default, "per_page"). With n = 0, the default,
+// no page size is sent and the upstream's own default applies; the size
+// actually used is always read from the response.
+func WithPerPage(param string, n int) Option {
+	return func(c *Client) {
+		if n < 0 {
+			c.invalid("WithPerPage: negative page size %d", n)
+			return
+		}
+		if param == "" {
+			param = defaultPerPageParam
+		}
+		c.perPageParam, c.perPage = param, n
+	}
+}
+
+// WithLocation sets the zone of the API's dates that carry no offset
+// ("2024-03-01 10:00:00"); default UTC. Dates with an offset keep it.
+func WithLocation(loc *time.Location) Option {
+	return func(c *Client) {
+		if loc == nil {
+			c.invalid("WithLocation: nil *time.Location")
+			return
+		}
+		c.loc = loc
+	}
+}
+
+// WithMaxResponseBytes caps the bytes read from one response body, error
+// bodies included (default 32 MiB). A longer body fails the call with an
+// error matching ErrResponseTooLarge instead of exhausting memory.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) {
+		if n <= 0 {
+			c.invalid("WithMaxResponseBytes: %d is not a positive size", n)
+			return
+		}
+		c.maxBody = n
+	}
+}
+
+// WithCredentials sets headers sent with every call, typically a static
+// server-to-server Authorization. A header of the same name in the call's
+// context (WithRequestHeaders) replaces it for that call. Values are never
+// logged or put into errors.
+func WithCredentials(h http.Header) Option {
+	return func(c *Client) {
+		c.creds = canonicalClone(h)
+	}
+}
+
+// WithMaxPages caps how many pages AllUserThreads will fetch (default 500);
+// a user with more pages fails with *PaginationError rather than making the
+// facade flood the upstream.
+func WithMaxPages(n int) Option {
+	return func(c *Client) {
+		if n <= 0 {
+			c.invalid("WithMaxPages: %d is not a positive count", n)
+			return
+		}
+		c.maxPages = n
+	}
+}
+
+// WithPageConcurrency bounds how many pages AllUserThreads fetches at once
+// (default 4).
+func WithPageConcurrency(n int) Option {
+	return func(c *Client) {
+		if n <= 0 {
+			c.invalid("WithPageConcurrency: %d is not a positive count", n)
+			return
+		}
+		c.pageConcurrency = n
+	}
+}
+
+// WithObserver has f called once per HTTP call, after it completes, on the
+// calling goroutine: keep it cheap and non-blocking. CallInfo carries no
+// credentials or host, so it can go to logs and metrics as it is.
+func WithObserver(f func(CallInfo)) Option {
+	return func(c *Client) { c.observe = f }
+}
+
+type requestHeadersKey struct{}
+
+// WithRequestHeaders returns a context whose calls send h, typically the
+// credentials the facade's own caller sent. Each header replaces a static
+// one of the same name (WithCredentials). h is copied, so the caller may
+// reuse it.
+func WithRequestHeaders(ctx context.Context, h http.Header) context.Context {
+	return context.WithValue(ctx, requestHeadersKey{}, canonicalClone(h))
+}
+
+// RequestHeadersFrom returns a copy of the headers WithRequestHeaders put in
+// ctx, and whether there were any.
+func RequestHeadersFrom(ctx context.Context) (http.Header, bool) {
+	h, ok := ctx.Value(requestHeadersKey{}).(http.Header)
+	if !ok {
+		return nil, false
+	}
+	return h.Clone(), true
+}
+
+// canonicalClone deep-copies h with canonical names, so that lookups by
+// name during a call match however the caller spelt them.
+func canonicalClone(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if len(vs) == 0 {
+			continue
+		}
+		k = http.CanonicalHeaderKey(k)
+		out[k] = append(out[k], vs...)
+	}
+	return out
+}
+
+// header builds a call's headers: defaults, then static credentials, then
+// the context's headers, each name replacing the one before.
+func (c *Client) header(ctx context.Context) http.Header {
+	perCall, _ := ctx.Value(requestHeadersKey{}).(http.Header)
+	h := make(http.Header, 2+len(c.creds)+len(perCall))
+	h["Accept"] = []string{"application/json"}
+	h["User-Agent"] = []string{c.userAgent}
+	for k, vs := range c.creds {
+		if _, ok := perCall[k]; !ok {
+			h[k] = vs
+		}
+	}
+	for k, vs := range perCall {
+		h[k] = vs
+	}
+	return h
+}
+
+// secrets lists the credential values a call sent, whole and, for a
+// "Scheme token" value, the token alone: text the upstream sends back is
+// scrubbed of them.
+func secrets(h http.Header) []string {
+	var out []string
+	for k, vs := range h {
+		if k == "Accept" || k == "User-Agent" {
+			continue
+		}
+		for _, v := range vs {
+			out = append(out, v)
+			if _, token, ok := strings.Cut(v, " "); ok && strings.TrimSpace(token) != "" {
+				out = append(out, strings.TrimSpace(token))
+			}
+		}
+	}
+	return out
+}
+
+// expand fills an endpoint template's {id}.
+func expand(endpoint, id string) string {
+	return strings.Replace(endpoint, "{id}", url.PathEscape(id), 1)
+}
+
+// bodyPool recycles response buffers: decoding copies out everything it
+// keeps, so a buffer is free again once a call returns.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody keeps rare huge bodies from pinning memory in the pool.
+const maxPooledBody = 4 << 20
+
+// get is the one request path: it sends GET base+path?q, reads the body
+// under the size cap, turns every failure into a typed error, and has into
+// decode a success envelope's "data" in place, in the same pass that
+// validates the body. into must consume the value, must not retain the
+// bytes it reads, and its errors become *DecodeError unless they are
+// *PaginationError.
+func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
+	start := time.Now()
+	status, err := c.do(ctx, endpoint, path, q, into)
+	if c.observe != nil {
+		c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err})
+	}
+	return err
+}
+
+func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (int, error) {
+	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(callCtx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, &TransportError{Endpoint: endpoint, Path: path, Err: &hostFreeError{err}}
+	}
+	req.Header = c.header(ctx)
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, err)}
+	}
+	defer resp.Body.Close()
+
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodyPool.Put(buf)
+		}
+	}()
+	body, readErr := c.readBody(resp, buf)
+	status := resp.StatusCode
+
+	if readErr != nil && !errors.Is(readErr, ErrResponseTooLarge) {
+		if ctx.Err() != nil || callCtx.Err() != nil {
+			return status, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, readErr)}
+		}
+		readErr = &hostFreeError{readErr} // the body was cut short
+	}
+	if !is2xx(status) {
+		// Status known: an APIError even if the body is unreadable.
+		return status, c.apiError(endpoint, path, resp, body, readErr == nil, req.Header)
+	}
+	if readErr != nil {
+		return status, c.decodeError(endpoint, path, resp, body, readErr, req.Header)
+	}
+	if err := decodeSuccess(body, into); err != nil {
+		var (
+			ae *APIError
+			pe *PaginationError
+		)
+		switch {
+		case errors.As(err, &ae):
+			return status, c.completeAPIError(ae, endpoint, path, resp, req.Header)
+		case errors.As(err, &pe):
+			return status, err
+		}
+		return status, c.decodeError(endpoint, path, resp, body, err, req.Header)
+	}
+	return status, nil
+}
+
+// cause turns a failed exchange into the cause a *TransportError carries:
+// the caller's cancellation or deadline first, then this call's timeout.
+func (c *Client) cause(ctx, callCtx context.Context, err error) error {
+	switch ctxErr := ctx.Err(); {
+	case errors.Is(ctxErr, context.Canceled):
+		return ctxErr
+	case ctxErr != nil:
+		return &timeoutError{cause: ctxErr}
+	case callCtx.Err() != nil:
+		return &timeoutError{after: c.timeout, cause: callCtx.Err()}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &timeoutError{cause: err} // e.g. the response header timeout
+	}
+	return err
+}
+
+// readBody reads the body into buf, at most maxBody bytes. On error it
+// returns what it read, for the excerpt.
+func (c *Client) readBody(resp *http.Response, buf *bytes.Buffer) ([]byte, error) {
+	tooLarge := fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, c.maxBody)
+	if resp.ContentLength > c.maxBody {
+		return nil, tooLarge
+	}
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBody+1))
+	if int64(buf.Len()) > c.maxBody {
+		return buf.Bytes()[:c.maxBody], tooLarge
+	}
+	return buf.Bytes(), err
+}
+
+func (c *Client) apiError(endpoint, path string, resp *http.Response, body []byte, complete bool, sent http.Header) *APIError {
+	e := &APIError{HTTPStatus: resp.StatusCode}
+	if complete {
+		if env, err := parseEnvelope(body); err == nil {
+			e.Status, e.Description = env.status, env.description
+		}
+	}
+	return c.completeAPIError(e, endpoint, path, resp, sent)
+}
+
+// completeAPIError adds what the envelope cannot know to an *APIError, and
+// makes its description safe to show.
+func (c *Client) completeAPIError(e *APIError, endpoint, path string, resp *http.Response, sent http.Header) *APIError {
+	e.HTTPStatus, e.Endpoint, e.Path = resp.StatusCode, endpoint, path
+	if e.Description != "" {
+		e.Description = safeText(e.Description, secrets(sent), maxDescriptionBytes)
+	}
+	if code := e.Code(); code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable ||
+		e.HTTPStatus == http.StatusTooManyRequests || e.HTTPStatus == http.StatusServiceUnavailable {
+		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+	}
+	return e
+}
+
+// retryAfter reads a Retry-After value: delay seconds or an HTTP-date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, int64(365*24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			if r := d % time.Second; r > 0 { // the date has whole seconds; now does not
+				d += time.Second - r
+			}
+			return d
+		}
+	}
+	return 0
+}
+
+// Limits on upstream text kept in errors.
+const (
+	excerptBytes        = 120
+	maxDescriptionBytes = 512
+)
+
+func (c *Client) decodeError(endpoint, path string, resp *http.Response, body []byte, err error, sent http.Header) *DecodeError {
+	ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+	return &DecodeError{
+		Endpoint:    endpoint,
+		Path:        path,
+		HTTPStatus:  resp.StatusCode,
+		ContentType: safeText(strings.ToLower(ct), nil, 100),
+		Excerpt:     excerpt(body, secrets(sent)),
+		Err:         err,
+	}
+}
+
+// excerpt is the start of body made safe to log. It reads a few times more
+// bytes than it keeps, since cleaning drops some, and never stops inside an
+// occurrence of a secret, so that no part of one survives the cut.
+func excerpt(body []byte, secrets []string) string {
+	end := min(len(body), 4*excerptBytes)
+	for moved := true; moved; {
+		moved = false
+		for _, s := range secrets {
+			lo, hi := max(0, end-len(s)+1), min(len(body), end+len(s)-1)
+			if lo >= hi {
+				continue
+			}
+			if i := bytes.Index(body[lo:hi], []byte(s)); i >= 0 && lo+i < end && lo+i+len(s) > end {
+				end, moved = lo+i+len(s), true
+			}
+		}
+	}
+	return safeText(string(body[:end]), secrets, excerptBytes)
+}
+
+// safeText makes upstream text fit for logs and errors: secrets redacted,
+// then cleaned, then redacted again (cleaning can join a secret's parts
+// split by a newline), then cut to max bytes.
+func safeText(s string, secrets []string, max int) string {
+	return cutText(redact(cleanText(redact(s, secrets)), secrets), max)
+}

@@ -1,0 +1,606 @@
+package restclient
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Decoding is tolerant by design (see upstream-api.md): the documentation
+// quotes every type, so each value is read from whatever JSON type it comes
+// in, and a value that cannot be read leaves its field at the zero value
+// instead of failing the record. Only a body that is not JSON, or whose
+// envelope lacks the parts an endpoint needs, is an error.
+
+// Shape errors, wrapped in *DecodeError by the request path.
+var (
+	errNotEnvelope = errors.New("response is not a JSON object")
+	errNoData      = errors.New(`response has no "data"`)
+	errDataShape   = errors.New(`"data" is not an object`)
+	errListShape   = errors.New(`"list" is not an array`)
+)
+
+// envelope is the wrapper around every answer:
+// {"status": 200, "data": ...} or {"status": 403, "description": "..."}.
+type envelope struct {
+	status      int    // 0 when absent or not an HTTP status code
+	description string // unsanitised; the request path redacts and cleans it
+	hasData     bool   // "data" present and not null
+}
+
+// walkEnvelope validates the whole body in one pass and reads the envelope.
+// data, when not nil, decodes the "data" member in place (it must consume
+// it) and its error is kept, unless it is a syntax error, which ends the
+// walk: whether a shape error matters depends on the status, which may come
+// after the data.
+func walkEnvelope(body []byte, data func(*scanner) error) (env envelope, dataErr error, err error) {
+	s := &scanner{buf: body}
+	if s.peek() != '{' {
+		if _, err := s.value(); err != nil {
+			return env, nil, err
+		}
+		if err := s.end(); err != nil {
+			return env, nil, err
+		}
+		return env, nil, errNotEnvelope
+	}
+	if err := s.enter(); err != nil {
+		return env, nil, err
+	}
+	var message, errText string
+	for first := true; ; first = false {
+		key, ok, err := s.nextMember(first)
+		if err != nil {
+			return env, nil, err
+		}
+		if !ok {
+			break
+		}
+		name := plainKey(key)
+		if string(name) == "data" && s.peek() != 'n' && data != nil {
+			// A repeated key replaces the earlier one, as in encoding/json.
+			env.hasData = true
+			if dataErr = data(s); dataErr != nil {
+				var se *syntaxError
+				if errors.As(dataErr, &se) {
+					return env, nil, dataErr
+				}
+			}
+			continue
+		}
+		v, err := s.value()
+		if err != nil {
+			return env, nil, err
+		}
+		switch string(name) {
+		case "status":
+			env.status = 0
+			if n, ok := intValue(v); ok && n >= 100 && n <= 599 {
+				env.status = int(n)
+			}
+		case "description":
+			env.description = descriptionText(v)
+		case "message":
+			message = descriptionText(v)
+		case "error":
+			if v[0] == '"' {
+				errText = unquote(v)
+			}
+		case "data":
+			env.hasData, dataErr = v[0] != 'n', nil
+		}
+	}
+	if err := s.end(); err != nil {
+		return env, nil, err
+	}
+	// Not documented, but common in APIs of this style; only a fallback.
+	if strings.TrimSpace(env.description) == "" {
+		env.description = message
+	}
+	if strings.TrimSpace(env.description) == "" {
+		env.description = errText
+	}
+	return env, dataErr, nil
+}
+
+// parseEnvelope reads the envelope of an error answer.
+func parseEnvelope(body []byte) (envelope, error) {
+	env, _, err := walkEnvelope(body, nil)
+	return env, err
+}
+
+// descriptionText is a description's text; a structured description (an
+// object of messages, say) is kept as its JSON text rather than lost.
+func descriptionText(v []byte) string {
+	switch v[0] {
+	case '"':
+		return unquote(v)
+	case 'n':
+		return ""
+	}
+	return string(v)
+}
+
+func is2xx(code int) bool { return code >= 200 && code <= 299 }
+
+// decodeSuccess reads the body of a 2xx answer, data decoding the "data"
+// member. An envelope whose own status is an error comes back as an
+// *APIError that the caller completes with the endpoint and HTTP details.
+func decodeSuccess(body []byte, data func(*scanner) error) error {
+	env, dataErr, err := walkEnvelope(body, data)
+	switch {
+	case err != nil:
+		return err
+	case env.status != 0 && !is2xx(env.status):
+		return &APIError{Status: env.status, Description: env.description}
+	case !env.hasData:
+		return errNoData
+	}
+	return dataErr
+}
+
+// decodeList decodes the data value at the scanner: its "list", one record
+// at a time so that a bad record costs only itself, and the bytes of its
+// "pagination". An element that is not an object is skipped; decode fails
+// only on JSON syntax. On a shape error the value is still consumed.
+//
+// Accepted shapes, beyond the documented {"list": [...]}: list null or
+// missing (no records); list as an object (PHP's encoding of an array with
+// gaps in its keys), its values in document order; data as a bare array (the
+// list itself, or PHP's [] for an empty object).
+func decodeList[T any](s *scanner, loc *time.Location, decode func(*scanner, *time.Location, *T) error) (list []T, pagination []byte, err error) {
+	switch s.peek() {
+	case '[':
+		list, err = decodeElements(s, loc, list, decode)
+		return list, nil, err
+	case '{':
+	default:
+		if _, err := s.value(); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, errDataShape
+	}
+	if err := s.enter(); err != nil {
+		return nil, nil, err
+	}
+	var shapeErr error
+	for first := true; ; first = false {
+		key, ok, err := s.nextMember(first)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			break
+		}
+		switch string(plainKey(key)) {
+		case "list":
+			// A repeated key replaces the earlier one.
+			list, err = decodeElements(s, loc, list[:0], decode)
+			shapeErr = err
+			if err != nil && err != errListShape {
+				return nil, nil, err
+			}
+		case "pagination":
+			if pagination, err = s.value(); err != nil {
+				return nil, nil, err
+			}
+		default:
+			if _, err := s.value(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return list, pagination, shapeErr
+}
+
+// decodeElements appends the records of the list value at the scanner.
+func decodeElements[T any](s *scanner, loc *time.Location, list []T, decode func(*scanner, *time.Location, *T) error) ([]T, error) {
+	record := func() error {
+		if s.peek() != '{' {
+			_, err := s.value() // not a record: skipped
+			return err
+		}
+		var zero T
+		list = append(list, zero)
+		return decode(s, loc, &list[len(list)-1])
+	}
+	switch s.peek() {
+	case '[':
+		if list == nil {
+			// A guess that saves most of append's regrowth: records of
+			// this API run to a few hundred bytes.
+			list = make([]T, 0, (len(s.buf)-s.off)/400+1)
+		}
+		if err := s.enter(); err != nil {
+			return nil, err
+		}
+		for first := true; ; first = false {
+			ok, err := s.nextElement(first)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return list, nil
+			}
+			if err := record(); err != nil {
+				return nil, err
+			}
+		}
+	case '{':
+		if err := s.enter(); err != nil {
+			return nil, err
+		}
+		for first := true; ; first = false {
+			_, ok, err := s.nextMember(first)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return list, nil
+			}
+			if err := record(); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		v, err := s.value()
+		if err != nil {
+			return nil, err
+		}
+		if v[0] == 'n' {
+			return list, nil
+		}
+		return nil, errListShape
+	}
+}
+
+// plainKey returns an object key's text, unescaping only when it has to.
+func plainKey(key []byte) []byte {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return key
+	}
+	return []byte(unquoteBody(key))
+}
+
+// The field conversions below take one validated JSON value (never empty)
+// and never fail: an unusable value gives the zero value.
+
+// text reads a string field; a number keeps its literal text.
+func text(v []byte) string {
+	switch v[0] {
+	case '"':
+		return unquote(v)
+	case 'n', 't', 'f', '{', '[':
+		return ""
+	}
+	return string(v)
+}
+
+// trimmedText reads an enumeration-like field (status, type).
+func trimmedText(v []byte) string {
+	if v[0] != '"' {
+		return text(v)
+	}
+	b := stringContent(v)
+	for _, known := range knownValues {
+		if string(b) == known {
+			return known
+		}
+	}
+	return string(b)
+}
+
+// knownValues are likely values of the enumerated fields, handed out
+// without allocating a copy each; any other value is copied as usual.
+var knownValues = [...]string{
+	"finished", "saved", "interrupted", "anonymous", "standard",
+	"open", "in_progress", "won", "lost", "suspended",
+}
+
+// idText reads an id. The API sends some ids as numbers and documents them
+// as strings, so a number is kept as canonical decimal text (1234.0 and
+// 1.234e3 are "1234") and a string is trimmed.
+func idText(v []byte) string {
+	switch v[0] {
+	case '"':
+		return string(stringContent(v))
+	case 'n', 't', 'f', '{', '[':
+		return ""
+	}
+	if isIntLiteral(v) {
+		return string(v)
+	}
+	if f, err := strconv.ParseFloat(string(v), 64); err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return string(v)
+}
+
+func isIntLiteral(v []byte) bool {
+	if len(v) > 0 && v[0] == '-' {
+		v = v[1:]
+	}
+	if len(v) == 0 {
+		return false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// stringContent returns the trimmed text of a JSON string, without
+// copying when it needs no decoding.
+func stringContent(v []byte) []byte {
+	b := v[1 : len(v)-1]
+	if bytes.IndexByte(b, '\\') >= 0 || !utf8.Valid(b) {
+		b = []byte(unquoteBody(b))
+	}
+	return bytes.TrimSpace(b)
+}
+
+// intValue reads an integer from a number or a numeric string ("12",
+// " 12 ", 12.0); ok is false for anything else, including fractions.
+func intValue(v []byte) (n int64, ok bool) {
+	switch v[0] {
+	case '"':
+		return parseInt(stringContent(v))
+	case 'n', 't', 'f', '{', '[':
+		return 0, false
+	}
+	return parseInt(v)
+}
+
+func parseInt(b []byte) (int64, bool) {
+	i, neg := 0, false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg, i = b[0] == '-', 1
+	}
+	if i == len(b) || len(b)-i > 18 {
+		return parseIntSlow(b)
+	}
+	var n int64
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return parseIntSlow(b)
+		}
+		n = n*10 + int64(c-'0') // 18 digits cannot overflow
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// parseIntSlow handles what the fast path does not: long digit runs,
+// fractions and exponents of integral values.
+func parseIntSlow(b []byte) (int64, bool) {
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		return n, true
+	}
+	f, ok := parseFloat(b)
+	if !ok || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// floatValue reads a finite number from a number or a numeric string.
+func floatValue(v []byte) (float64, bool) {
+	switch v[0] {
+	case '"':
+		return parseFloat(stringContent(v))
+	case 'n', 't', 'f', '{', '[':
+		return 0, false
+	}
+	return parseFloat(v)
+}
+
+// parseFloat accepts plain decimal text only (strconv alone would also take
+// "0x1p4", "Inf" and "1_0"). A single comma with no dot is read as the
+// decimal separator, as Polish locales write it ("52,2297").
+func parseFloat(b []byte) (float64, bool) {
+	var buf [64]byte
+	if len(b) == 0 || len(b) > len(buf) {
+		return 0, false
+	}
+	if i := bytes.IndexByte(b, ','); i >= 0 && bytes.IndexByte(b, '.') < 0 && bytes.IndexByte(b[i+1:], ',') < 0 {
+		b = append(buf[:0], b...)
+		b[i] = '.'
+	}
+	if !isDecimal(b) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// isDecimal matches [+-]? (d+ (.d*)? | .d+) ([eE][+-]?d+)?.
+func isDecimal(b []byte) bool {
+	i := 0
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		i++
+	}
+	intDigits := 0
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+		intDigits++
+	}
+	fracDigits := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+			fracDigits++
+		}
+	}
+	if intDigits+fracDigits == 0 {
+		return false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		expDigits := 0
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+			expDigits++
+		}
+		if expDigits == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// Date layouts tried after the fast path, naive ones read in the configured
+// location. PHP's DATE_ISO8601 writes the offset without a colon.
+var (
+	zonedLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05Z0700"}
+	naiveLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"}
+)
+
+// timeValue reads a date: "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD" or RFC 3339.
+// "", MySQL's zero date and anything unreadable give the zero time.
+func timeValue(v []byte, loc *time.Location) time.Time {
+	if v[0] != '"' {
+		return time.Time{}
+	}
+	b := stringContent(v)
+	if len(b) == 0 || bytes.HasPrefix(b, []byte("0000-00-00")) {
+		return time.Time{}
+	}
+	t, ok := fastTime(b, loc)
+	if !ok {
+		t = slowTime(string(b), loc)
+	}
+	if t.Year() < 1 { // year 0 is another spelling of "no date"
+		return time.Time{}
+	}
+	return t
+}
+
+func slowTime(s string, loc *time.Location) time.Time {
+	for _, layout := range zonedLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	for _, layout := range naiveLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// fastTime reads the API's usual "YYYY-MM-DD HH:MM:SS" and "YYYY-MM-DD"
+// without time.Parse's generality; anything else goes the slow way.
+func fastTime(b []byte, loc *time.Location) (time.Time, bool) {
+	switch len(b) {
+	case 10:
+	case 19:
+		if b[10] != ' ' && b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+			return time.Time{}, false
+		}
+	default:
+		return time.Time{}, false
+	}
+	if b[4] != '-' || b[7] != '-' {
+		return time.Time{}, false
+	}
+	year, ok1 := digitsAt(b, 0, 4)
+	month, ok2 := digitsAt(b, 5, 2)
+	day, ok3 := digitsAt(b, 8, 2)
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) {
+		return time.Time{}, false
+	}
+	var hour, minute, second int
+	if len(b) == 19 {
+		var ok4, ok5, ok6 bool
+		hour, ok4 = digitsAt(b, 11, 2)
+		minute, ok5 = digitsAt(b, 14, 2)
+		second, ok6 = digitsAt(b, 17, 2)
+		if !ok4 || !ok5 || !ok6 || hour > 23 || minute > 59 || second > 59 {
+			return time.Time{}, false
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, second, 0, loc), true
+}
+
+func digitsAt(b []byte, at, n int) (int, bool) {
+	v := 0
+	for _, c := range b[at : at+n] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// geoPoint reads gps_lat/gps_lng. Either missing, unreadable or out of
+// range means no location; so does 0,0, the placeholder devices without a
+// fix write (no sales meeting happens in the Gulf of Guinea).
+func geoPoint(lat, lng []byte) *GeoPoint {
+	if lat == nil || lng == nil {
+		return nil
+	}
+	la, ok1 := floatValue(lat)
+	lo, ok2 := floatValue(lng)
+	if !ok1 || !ok2 || la < -90 || la > 90 || lo < -180 || lo > 180 || la == 0 && lo == 0 {
+		return nil
+	}
+	return &GeoPoint{Latitude: la, Longitude: lo}
+}
+
+// rawJSON keeps a value as JSON, copied out of the response buffer.
+func rawJSON(v []byte) []byte {
+	if v[0] == 'n' {
+		return nil
+	}
+	return bytes.Clone(v)
+}
+
+// firstNonEmpty picks between the documented and the corrected spelling of
+// the company key.
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// refID reads an id that refers to another record. MySQL-backed APIs write
+// "no reference" as 0 as often as null or "", and a facade that looked up
+// thread 0 would page through every thread for nothing.
+func refID(v []byte) string {
+	if id := idText(v); id != "0" {
+		return id
+	}
+	return ""
+}
