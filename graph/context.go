@@ -1,0 +1,36 @@
+package graph
+
+import (
+	"context"
+)
+
+// requestState is everything that belongs to one GraphQL operation.
+type requestState struct {
+	loaders *Loaders
+	// callerCredential says whether the caller sent any forwarded header, so
+	// that an upstream 403 can be told apart: no credential (UNAUTHENTICATED)
+	// or a wrong one (FORBIDDEN).
+	callerCredential bool
+	requestID        string
+}
+
+type stateKey struct{}
+
+func withState(ctx context.Context, st *requestState) context.Context {
+	return context.WithValue(ctx, stateKey{}, st)
+}
+
+func stateFrom(ctx context.Context) (*requestState, bool) {
+	st, ok := ctx.Value(stateKey{}).(*requestState)
+	return st, ok && st != nil
+}
+
+// loadersFrom returns the operation's loaders. A missing state is a wiring
+// bug, not a request error, so it panics (and the panic is masked).
+func loadersFrom(ctx context.Context) *Loaders {
+	st, ok := stateFrom(ctx)
+	if !ok {
+		panic("graph: no request state in context; serve through graph.NewHandler, whose middleware installs the loaders")
+	}
+	return st.loaders
+}

@@ -1,0 +1,176 @@
+package graph_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+// env is a facade in front of a fresh resttest upstream.
+type env struct {
+	t        *testing.T
+	upstream *resttest.Server
+	handler  http.Handler
+	data     *resttest.Dataset
+}
+
+type envOption func(*envConfig)
+
+type envConfig struct {
+	fake   []resttest.Option
+	client []restclient.Option
+	graph  graph.Options
+}
+
+func withFake(opts ...resttest.Option) envOption {
+	return func(c *envConfig) { c.fake = append(c.fake, opts...) }
+}
+
+func withClient(opts ...restclient.Option) envOption {
+	return func(c *envConfig) { c.client = append(c.client, opts...) }
+}
+
+func withGraph(f func(*graph.Options)) envOption {
+	return func(c *envConfig) { f(&c.graph) }
+}
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	var cfg envConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	fake := resttest.NewServer(cfg.fake...)
+	t.Cleanup(fake.Close)
+	client, err := restclient.New(fake.URL, cfg.client...)
+	require.NoError(t, err)
+	cfg.graph.Upstream = client
+	cfg.graph.Introspection = true
+	return &env{t: t, upstream: fake, handler: graph.NewHandler(cfg.graph), data: fake.Dataset()}
+}
+
+// gqlResponse is a GraphQL response as the wire carries it.
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+	status int
+	header http.Header
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (e gqlError) code() string {
+	c, _ := e.Extensions["code"].(string)
+	return c
+}
+
+// do posts a query with the demo credential unless headers say otherwise
+// (a nil value removes a header).
+func (e *env) do(query string, vars map[string]any, headers map[string]*string) *gqlResponse {
+	e.t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(e.t, err)
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", resttest.DefaultToken)
+	for k, v := range headers {
+		if v == nil {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, *v)
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	var out gqlResponse
+	require.NoError(e.t, json.Unmarshal(rec.Body.Bytes(), &out), rec.Body.String())
+	out.status = rec.Code
+	out.header = rec.Header()
+	return &out
+}
+
+// ok runs a query that must succeed and decodes its data into v.
+func (e *env) ok(query string, vars map[string]any, v any) {
+	e.t.Helper()
+	res := e.do(query, vars, nil)
+	require.Empty(e.t, res.Errors, "errors: %+v", res.Errors)
+	require.NoError(e.t, json.Unmarshal(res.Data, v))
+}
+
+func ptr(s string) *string { return &s }
+
+// wireTime parses the dataset's wire dates the way the facade must, UTC.
+func wireTime(s string) *time.Time {
+	for _, layout := range []string{time.DateTime, time.DateOnly, time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil && t.Year() > 1 {
+			return &t
+		}
+	}
+	return nil
+}
+
+// rfc3339 renders a wire date as the facade serves it, or "" when absent.
+func rfc3339(s string) string {
+	t := wireTime(s)
+	if t == nil {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+// newestFirst returns the dataset's meetings ordered as User.meetings orders
+// them by default: start date descending, undated last, ties by id.
+func newestFirst(ms []resttest.Meeting) []resttest.Meeting {
+	out := append([]resttest.Meeting(nil), ms...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := wireTime(out[i].StartDate), wireTime(out[j].StartDate)
+		switch {
+		case a == nil && b == nil:
+			return out[i].ID < out[j].ID
+		case a == nil:
+			return false
+		case b == nil:
+			return true
+		case a.Equal(*b):
+			return out[i].ID < out[j].ID
+		}
+		return a.After(*b)
+	})
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func user(t *testing.T, d *resttest.Dataset, id int64) *resttest.User {
+	t.Helper()
+	u, ok := d.User(id)
+	require.True(t, ok, "dataset has no user %d", id)
+	return u
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func newBenchHandler(tb testing.TB, fake *resttest.Server) http.Handler {
+	client, err := restclient.New(fake.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return graph.NewHandler(graph.Options{Upstream: client})
+}

@@ -1,0 +1,264 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/salesgraph/salesgraph/graph/model"
+	"github.com/salesgraph/salesgraph/restclient"
+	"golang.org/x/sync/semaphore"
+)
+
+// Upstream is what the resolvers need from the REST API. *restclient.Client
+// implements it; tests may wrap it.
+type Upstream interface {
+	UserMeetings(ctx context.Context, userID int64) ([]restclient.Meeting, error)
+	UserThreads(ctx context.Context, userID int64, page int) (*restclient.ThreadPage, error)
+}
+
+// pageKey names one upstream page of a user's threads.
+type pageKey struct {
+	User int64
+	Page int
+}
+
+// userMeetings is one user's meetings, converted once per request, with the
+// index Thread.meetings needs.
+type userMeetings struct {
+	list     []*model.Meeting
+	byThread map[string][]*model.Meeting
+}
+
+// threadPage is one upstream page of a user's threads.
+type threadPage struct {
+	threads    []*model.Thread
+	pagination restclient.Pagination
+}
+
+// userThreads is every thread of one user, indexed for Meeting.thread.
+type userThreads struct {
+	list []*model.Thread
+	byID map[string]*model.Thread
+}
+
+// Loaders are the per-request dataloaders. Every upstream call an operation
+// makes goes through them, so an operation asks for each distinct
+// (endpoint, user, page) exactly once, whatever the nesting.
+type Loaders struct {
+	up         Upstream
+	limit      *semaphore.Weighted // per operation
+	global     *semaphore.Weighted // shared by every operation of the handler
+	maxPages   int
+	meetings   *dataloader.Loader[int64, *userMeetings]
+	pages      *dataloader.Loader[pageKey, *threadPage]
+	allThreads *dataloader.Loader[int64, *userThreads]
+}
+
+// loaderConfig is what every request's loaders share.
+type loaderConfig struct {
+	up          Upstream
+	global      *semaphore.Weighted
+	perRequest  int64
+	wait        time.Duration
+	maxPages    int
+	onBatchSize func(loader string, n int)
+}
+
+func newLoaders(cfg *loaderConfig) *Loaders {
+	l := &Loaders{
+		up:       cfg.up,
+		limit:    semaphore.NewWeighted(cfg.perRequest),
+		global:   cfg.global,
+		maxPages: cfg.maxPages,
+	}
+	// The REST API has no batch endpoints, so batching buys nothing on the
+	// wire; the short wait only gathers the keys of one resolver wave so that
+	// their calls leave together. The cache is what guarantees one call per key.
+	l.meetings = dataloader.NewBatchedLoader(observeBatch(cfg, "meetings", l.loadMeetings),
+		dataloader.WithWait[int64, *userMeetings](cfg.wait))
+	l.pages = dataloader.NewBatchedLoader(observeBatch(cfg, "threadPages", l.loadPages),
+		dataloader.WithWait[pageKey, *threadPage](cfg.wait))
+	l.allThreads = dataloader.NewBatchedLoader(observeBatch(cfg, "allThreads", l.loadAllThreads),
+		dataloader.WithWait[int64, *userThreads](cfg.wait))
+	return l
+}
+
+func observeBatch[K comparable, V any](cfg *loaderConfig, name string, fn dataloader.BatchFunc[K, V]) dataloader.BatchFunc[K, V] {
+	if cfg.onBatchSize == nil {
+		return fn
+	}
+	return func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+		cfg.onBatchSize(name, len(keys))
+		return fn(ctx, keys)
+	}
+}
+
+// call runs one upstream call within the per-operation and global
+// concurrency bounds, recovering a panic into an error so that one bad
+// record cannot take the batch (or the process) down.
+func (l *Loaders) call(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if err := l.limit.Acquire(ctx, 1); err != nil {
+		return &limitError{err: err}
+	}
+	defer l.limit.Release(1)
+	if l.global != nil {
+		if err := l.global.Acquire(ctx, 1); err != nil {
+			return &limitError{err: err}
+		}
+		defer l.global.Release(1)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{value: r}
+		}
+	}()
+	return fn(ctx)
+}
+
+// fanOut runs one function per key concurrently and returns the results in
+// key order, as the dataloader contract requires.
+func fanOut[K comparable, V any](ctx context.Context, keys []K, fn func(context.Context, K) (V, error)) []*dataloader.Result[V] {
+	results := make([]*dataloader.Result[V], len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					results[i] = &dataloader.Result[V]{Error: &panicError{value: r}}
+				}
+			}()
+			v, err := fn(ctx, k)
+			results[i] = &dataloader.Result[V]{Data: v, Error: err}
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+func (l *Loaders) loadMeetings(ctx context.Context, users []int64) []*dataloader.Result[*userMeetings] {
+	return fanOut(ctx, users, func(ctx context.Context, user int64) (*userMeetings, error) {
+		var raw []restclient.Meeting
+		err := l.call(ctx, func(ctx context.Context) (err error) {
+			raw, err = l.up.UserMeetings(ctx, user)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := &userMeetings{
+			list:     make([]*model.Meeting, len(raw)),
+			byThread: make(map[string][]*model.Meeting),
+		}
+		for i := range raw {
+			m := model.NewMeeting(user, &raw[i])
+			out.list[i] = m
+			if m.ThreadID != nil {
+				out.byThread[*m.ThreadID] = append(out.byThread[*m.ThreadID], m)
+			}
+		}
+		return out, nil
+	})
+}
+
+func (l *Loaders) loadPages(ctx context.Context, keys []pageKey) []*dataloader.Result[*threadPage] {
+	return fanOut(ctx, keys, func(ctx context.Context, k pageKey) (*threadPage, error) {
+		var raw *restclient.ThreadPage
+		err := l.call(ctx, func(ctx context.Context) (err error) {
+			raw, err = l.up.UserThreads(ctx, k.User, k.Page)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := &threadPage{pagination: raw.Pagination, threads: make([]*model.Thread, len(raw.Threads))}
+		for i := range raw.Threads {
+			out.threads[i] = model.NewThread(k.User, &raw.Threads[i])
+		}
+		return out, nil
+	})
+}
+
+// loadAllThreads goes through the page loader, so that pages a connection
+// already asked for are not fetched again, and vice versa.
+func (l *Loaders) loadAllThreads(ctx context.Context, users []int64) []*dataloader.Result[*userThreads] {
+	return fanOut(ctx, users, func(ctx context.Context, user int64) (*userThreads, error) {
+		first, err := l.pages.Load(ctx, pageKey{User: user, Page: 1})()
+		if err != nil {
+			return nil, err
+		}
+		count := first.pagination.PagesCount
+		if count > l.maxPages {
+			return nil, &restclient.PaginationError{
+				Endpoint: restclient.EndpointUserThreads,
+				Path:     fmt.Sprintf("/api/v1/users/%d/threads", user),
+				Reason:   fmt.Sprintf("%d pages exceed the limit of %d", count, l.maxPages),
+			}
+		}
+		out := &userThreads{list: append([]*model.Thread(nil), first.threads...)}
+		if count > 1 {
+			keys := make([]pageKey, 0, count-1)
+			for p := 2; p <= count; p++ {
+				keys = append(keys, pageKey{User: user, Page: p})
+			}
+			pages, errs := l.pages.LoadMany(ctx, keys)()
+			for i, p := range pages {
+				if errs != nil && errs[i] != nil {
+					return nil, errs[i]
+				}
+				out.list = append(out.list, p.threads...)
+			}
+		}
+		out.byID = make(map[string]*model.Thread, len(out.list))
+		for _, t := range out.list {
+			if _, dup := out.byID[t.ID]; !dup {
+				out.byID[t.ID] = t
+			}
+		}
+		return out, nil
+	})
+}
+
+// Meetings returns a user's meetings.
+func (l *Loaders) Meetings(ctx context.Context, user int64) (*userMeetings, error) {
+	return l.meetings.Load(ctx, user)()
+}
+
+// ThreadPage returns one upstream page of a user's threads.
+func (l *Loaders) ThreadPage(ctx context.Context, user int64, page int) (*threadPage, error) {
+	return l.pages.Load(ctx, pageKey{User: user, Page: page})()
+}
+
+// ThreadPages returns several pages of a user's threads, fetched together.
+func (l *Loaders) ThreadPages(ctx context.Context, user int64, pages []int) ([]*threadPage, error) {
+	keys := make([]pageKey, len(pages))
+	for i, p := range pages {
+		keys[i] = pageKey{User: user, Page: p}
+	}
+	out, errs := l.pages.LoadMany(ctx, keys)()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// AllThreads returns every thread of a user.
+func (l *Loaders) AllThreads(ctx context.Context, user int64) (*userThreads, error) {
+	return l.allThreads.Load(ctx, user)()
+}
+
+// prefetchMeetings starts loading a user's meetings without waiting, so the
+// call leaves in the current wave.
+func (l *Loaders) prefetchMeetings(ctx context.Context, user int64) { l.meetings.Load(ctx, user) }
+
+// prefetchAllThreads starts loading every thread of a user without waiting.
+func (l *Loaders) prefetchAllThreads(ctx context.Context, user int64) { l.allThreads.Load(ctx, user) }
+
+// prefetchThreadPage starts loading one page of a user's threads without waiting.
+func (l *Loaders) prefetchThreadPage(ctx context.Context, user int64, page int) {
+	l.pages.Load(ctx, pageKey{User: user, Page: page})
+}

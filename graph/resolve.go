@@ -1,0 +1,339 @@
+package graph
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/salesgraph/salesgraph/graph/model"
+)
+
+// user resolves Query.user. No upstream call is made for the user itself;
+// the loads its subtree needs are started here so they leave together.
+func (r *Resolver) user(ctx context.Context, id string) (*model.User, error) {
+	n, err := parseUserID(id)
+	if err != nil {
+		return nil, err
+	}
+	r.prefetch(ctx, n)
+	return model.NewUser(n), nil
+}
+
+// users resolves Query.users, in the order of ids.
+func (r *Resolver) users(ctx context.Context, ids []string) ([]*model.User, error) {
+	nums, err := parseUserIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.User, len(nums))
+	for i, n := range nums {
+		r.prefetch(ctx, n)
+		out[i] = model.NewUser(n)
+	}
+	return out, nil
+}
+
+// node resolves Query.node. A meeting or thread that its owner's list does
+// not hold resolves to null, as Relay expects for an unknown id.
+func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
+	ref, err := parseNodeID(id)
+	if err != nil {
+		return nil, err
+	}
+	switch ref.typeName {
+	case "User":
+		r.prefetch(ctx, ref.owner)
+		return model.NewUser(ref.owner), nil
+	case "Meeting":
+		ms, err := loadersFrom(ctx).Meetings(ctx, ref.owner)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms.list {
+			if m.ID == ref.id {
+				return m, nil
+			}
+		}
+	case "Thread":
+		t, err := findThread(ctx, ref.owner, ref.id)
+		if err != nil || t == nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	return nil, nil
+}
+
+// prefetch starts, without waiting, every load the current User field's
+// subtree will need. Without it, users → meetings → thread costs two round
+// trips: the thread lookups would only start once the meetings arrived.
+func (r *Resolver) prefetch(ctx context.Context, user int64) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || r.schema == nil {
+		return
+	}
+	needs := lookAhead(graphql.GetOperationContext(ctx), r.schema, fc.Field.Selections)
+	l := loadersFrom(ctx)
+	if needs.meetings {
+		l.prefetchMeetings(ctx, user)
+	}
+	if needs.threadPage {
+		l.prefetchThreadPage(ctx, user, 1)
+	}
+}
+
+// meetingConnection resolves User.meetings: one upstream call, then filter,
+// order and slice in the facade.
+func meetingConnection(ctx context.Context, user int64, first *int, after *string, filter *model.MeetingFilter, order *model.MeetingOrder) (*model.MeetingConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	offset := 0
+	if after != nil {
+		i, err := parseMeetingCursor(*after)
+		if err != nil {
+			return nil, err
+		}
+		offset = i + 1
+	}
+	ms, err := loadersFrom(ctx).Meetings(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*model.Meeting, 0, len(ms.list))
+	for _, m := range ms.list {
+		if matches(m, filter) {
+			list = append(list, m)
+		}
+	}
+	sortMeetings(list, order)
+
+	conn := &model.MeetingConnection{TotalCount: len(list), PageInfo: &model.PageInfo{}}
+	start := min(offset, len(list))
+	end := min(start+n, len(list))
+	conn.Nodes = list[start:end]
+	conn.Edges = make([]*model.MeetingEdge, len(conn.Nodes))
+	for i, m := range conn.Nodes {
+		conn.Edges[i] = &model.MeetingEdge{Cursor: meetingCursor(start + i), Node: m}
+	}
+	fillPageInfo(conn.PageInfo, start, end, len(list), meetingCursor)
+	return conn, nil
+}
+
+func fillPageInfo(pi *model.PageInfo, start, end, total int, cursor func(int) string) {
+	pi.HasPreviousPage = start > 0
+	pi.HasNextPage = end < total
+	if end > start {
+		s, e := cursor(start), cursor(end-1)
+		pi.StartCursor, pi.EndCursor = &s, &e
+	}
+}
+
+func matches(m *model.Meeting, f *model.MeetingFilter) bool {
+	if f == nil {
+		return true
+	}
+	if len(f.Status) > 0 && !slices.Contains(f.Status, m.Status) {
+		return false
+	}
+	if f.Type != nil && *f.Type != m.Type {
+		return false
+	}
+	if f.ThreadID != nil && (m.ThreadID == nil || *m.ThreadID != *f.ThreadID) {
+		return false
+	}
+	if f.StartFrom != nil && (m.StartDate == nil || m.StartDate.Before(*f.StartFrom)) {
+		return false
+	}
+	if f.StartTo != nil && (m.StartDate == nil || !m.StartDate.Before(*f.StartTo)) {
+		return false
+	}
+	return true
+}
+
+// sortMeetings orders in place. Meetings without the date come last in both
+// directions; ties are broken by id so that cursors stay stable.
+func sortMeetings(list []*model.Meeting, order *model.MeetingOrder) {
+	field, desc := model.MeetingOrderFieldStartDate, true
+	if order != nil {
+		field, desc = order.Field, order.Direction == model.OrderDirectionDesc
+	}
+	key := func(m *model.Meeting) *time.Time {
+		switch field {
+		case model.MeetingOrderFieldCreatedAt:
+			return m.CreatedAt
+		case model.MeetingOrderFieldModifiedAt:
+			return m.ModifiedAt
+		}
+		return m.StartDate
+	}
+	slices.SortStableFunc(list, func(a, b *model.Meeting) int {
+		ka, kb := key(a), key(b)
+		switch {
+		case ka == nil && kb == nil:
+			return compareIDs(a.ID, b.ID)
+		case ka == nil:
+			return 1
+		case kb == nil:
+			return -1
+		}
+		c := ka.Compare(*kb)
+		if desc {
+			c = -c
+		}
+		if c == 0 {
+			return compareIDs(a.ID, b.ID)
+		}
+		return c
+	})
+}
+
+// compareIDs orders numeric ids numerically and anything else as text.
+func compareIDs(a, b string) int {
+	na, ea := strconv.ParseInt(a, 10, 64)
+	nb, eb := strconv.ParseInt(b, 10, 64)
+	if ea == nil && eb == nil {
+		return cmp.Compare(na, nb)
+	}
+	return cmp.Compare(a, b)
+}
+
+// threadConnection resolves User.threads. Offsets map onto upstream pages:
+// without a cursor page 1 is fetched first (it tells the page size); with one,
+// the cursor carries the page size, and exactly the pages holding the
+// requested slice are fetched, together.
+func threadConnection(ctx context.Context, user int64, first *int, after *string) (*model.ThreadConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	offset, perPage, totalHint := 0, 0, 0
+	if after != nil {
+		i, pp, total, err := parseThreadCursor(*after)
+		if err != nil {
+			return nil, err
+		}
+		offset, perPage, totalHint = i+1, pp, total
+	}
+	l := loadersFrom(ctx)
+	var (
+		loaded    []*threadPage
+		firstPage int
+	)
+	if perPage == 0 {
+		p1, err := l.ThreadPage(ctx, user, 1)
+		if err != nil {
+			return nil, err
+		}
+		perPage = effectivePerPage(p1)
+		loaded, firstPage = []*threadPage{p1}, 1
+	}
+	// Plan the pages that hold [offset, offset+n), at most twice: a second
+	// time only if the upstream's page size changed since the cursor was made.
+	for attempt := 0; attempt < 2; attempt++ {
+		from := offset/perPage + 1
+		to := from
+		if n > 0 {
+			to = (offset+n-1)/perPage + 1
+		}
+		pagesCount := (totalHint + perPage - 1) / perPage
+		if len(loaded) > 0 {
+			pagesCount = loaded[0].pagination.PagesCount
+		}
+		if pagesCount > 0 {
+			to = max(from, min(to, pagesCount))
+		}
+		pages := make([]int, 0, to-from+1)
+		for p := from; p <= to; p++ {
+			pages = append(pages, p)
+		}
+		got, err := l.ThreadPages(ctx, user, pages)
+		if err != nil {
+			return nil, err
+		}
+		loaded, firstPage = got, from
+		if pp := effectivePerPage(got[0]); pp == perPage || len(got[0].threads) == 0 {
+			break
+		} else {
+			perPage = pp
+		}
+	}
+
+	total := loaded[len(loaded)-1].pagination.Total
+	base := (firstPage - 1) * perPage
+	var all []*model.Thread
+	for _, p := range loaded {
+		all = append(all, p.threads...)
+	}
+	total = max(total, base+len(all))
+	start := min(max(offset-base, 0), len(all))
+	end := min(start+n, len(all))
+
+	conn := &model.ThreadConnection{TotalCount: total, PageInfo: &model.PageInfo{}}
+	conn.Nodes = all[start:end]
+	conn.Edges = make([]*model.ThreadEdge, len(conn.Nodes))
+	cursor := func(i int) string { return threadCursor(i, perPage, total) }
+	for i, t := range conn.Nodes {
+		conn.Edges[i] = &model.ThreadEdge{Cursor: cursor(base + start + i), Node: t}
+	}
+	fillPageInfo(conn.PageInfo, base+start, base+end, total, cursor)
+	return conn, nil
+}
+
+// effectivePerPage is the page size the upstream used: what its pagination
+// says, else what a full first page held.
+func effectivePerPage(p *threadPage) int {
+	if p.pagination.PerPage > 0 {
+		return p.pagination.PerPage
+	}
+	if len(p.threads) > 0 {
+		return len(p.threads)
+	}
+	return defaultFirst
+}
+
+// meetingThread resolves Meeting.thread among the owner's threads: page 1
+// first (usually already loaded), the other pages only when it is not there.
+func meetingThread(ctx context.Context, m *model.Meeting) (*model.Thread, error) {
+	if m.ThreadID == nil {
+		return nil, nil
+	}
+	return findThread(ctx, m.OwnerID, *m.ThreadID)
+}
+
+func findThread(ctx context.Context, owner int64, id string) (*model.Thread, error) {
+	l := loadersFrom(ctx)
+	p1, err := l.ThreadPage(ctx, owner, 1)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range p1.threads {
+		if t.ID == id {
+			return t, nil
+		}
+	}
+	if p1.pagination.PagesCount <= 1 {
+		return nil, nil
+	}
+	all, err := l.AllThreads(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	return all.byID[id], nil
+}
+
+// threadMeetings resolves Thread.meetings: the owner's meetings in the
+// thread, newest start first.
+func threadMeetings(ctx context.Context, t *model.Thread) ([]*model.Meeting, error) {
+	ms, err := loadersFrom(ctx).Meetings(ctx, t.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	list := slices.Clone(ms.byThread[t.ID])
+	sortMeetings(list, nil)
+	return list, nil
+}

@@ -1,0 +1,17 @@
+// Package graph is salesgraph's GraphQL layer: the resolvers, the per-request
+// dataloaders that are the only way resolvers reach the upstream, the one
+// table from upstream failures to GraphQL error codes, and the HTTP handler
+// that server.go and the end-to-end tests share.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import "github.com/vektah/gqlparser/v2/ast"
+
+// Resolver is the dependency root of the resolvers. It holds nothing
+// per-request: everything that belongs to one operation (loaders, credentials)
+// travels in the context, installed by the handler's middleware.
+type Resolver struct {
+	// schema lets resolvers look ahead into the selection below them.
+	schema *ast.Schema
+}
