@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// schemaFile parses schema.graphqls, the source of truth.
+func schemaFile(t *testing.T) *ast.Schema {
+	t.Helper()
+	src, err := os.ReadFile("schema.graphqls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, gerr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(src)})
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	return s
+}
+
+// firstDiff describes the first line where got and want differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return "line " + strconv.Itoa(i+1) + ":\n got: " + gl + "\nwant: " + wl
+		}
+	}
+	return "no difference"
+}
+
+// TestPrintedSchemaEqualsFile proves that the schema salesgraph serves (the
+// one compiled into the binary by gqlgen) is schema.graphqls: both are
+// formatted the same way, so only content can differ, not layout.
+func TestPrintedSchemaEqualsFile(t *testing.T) {
+	var want bytes.Buffer
+	formatSDL(&want, schemaFile(t))
+	var got bytes.Buffer
+	if err := printSchema(&got, "sdl"); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Fatalf("the served schema differs from schema.graphqls (run go generate ./...): %s", firstDiff(got.String(), want.String()))
+	}
+	// The formatter alone would drop the schema's description.
+	if !strings.HasPrefix(got.String(), `"""`+"\nsalesgraph: ") {
+		t.Errorf("printed SDL does not start with the schema description:\n%.200s", got.String())
+	}
+	// The printed SDL is itself a schema equal to the file.
+	reparsed, gerr := gqlparser.LoadSchema(&ast.Source{Name: "printed", Input: got.String()})
+	if gerr != nil {
+		t.Fatalf("printed SDL does not parse: %v", gerr)
+	}
+	var again bytes.Buffer
+	formatSDL(&again, reparsed)
+	if again.String() != want.String() {
+		t.Errorf("printed SDL does not round-trip: %s", firstDiff(again.String(), want.String()))
+	}
+}
+
+// introspected is the part of an introspection result this test reads.
+type introspected struct {
+	Data struct {
+		Schema struct {
+			Description *string `json:"description"`
+			QueryType   struct {
+				Name string `json:"name"`
+			} `json:"queryType"`
+			Types []struct {
+				Kind        string  `json:"kind"`
+				Name        string  `json:"name"`
+				Description *string `json:"description"`
+				Fields      []struct {
+					Name        string  `json:"name"`
+					Description *string `json:"description"`
+					Args        []struct {
+						Name        string  `json:"name"`
+						Description *string `json:"description"`
+					} `json:"args"`
+				} `json:"fields"`
+				InputFields []struct {
+					Name        string  `json:"name"`
+					Description *string `json:"description"`
+				} `json:"inputFields"`
+				EnumValues []struct {
+					Name        string  `json:"name"`
+					Description *string `json:"description"`
+				} `json:"enumValues"`
+			} `json:"types"`
+		} `json:"__schema"`
+	} `json:"data"`
+}
+
+// TestPrintedIntrospectionDescribesEveryType checks the introspection JSON
+// against the file: every type of the file is there, of the right kind, with
+// its description, and so is every field, argument, input field and enum
+// value.
+func TestPrintedIntrospectionDescribesEveryType(t *testing.T) {
+	var out bytes.Buffer
+	if err := printSchema(&out, "introspection"); err != nil {
+		t.Fatal(err)
+	}
+	var got introspected
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("introspection output is not the expected JSON: %v", err)
+	}
+	file := schemaFile(t)
+	s := got.Data.Schema
+	if s.Description == nil || *s.Description != file.Description || s.QueryType.Name != "Query" {
+		t.Errorf("schema description %v, query type %q", s.Description, s.QueryType.Name)
+	}
+	desc := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	byName := map[string]int{}
+	for i, typ := range s.Types {
+		byName[typ.Name] = i
+	}
+	checked := 0
+	for name, def := range file.Types {
+		if def.BuiltIn {
+			continue
+		}
+		checked++
+		i, ok := byName[name]
+		if !ok {
+			t.Errorf("type %s is missing from the introspection", name)
+			continue
+		}
+		typ := s.Types[i]
+		if typ.Kind != string(def.Kind) {
+			t.Errorf("%s: kind %s, want %s", name, typ.Kind, def.Kind)
+		}
+		// Root types may go undescribed: the schema's description says
+		// what the API is for.
+		root := def == file.Query || def == file.Mutation || def == file.Subscription
+		if desc(typ.Description) != def.Description || def.Description == "" && !root {
+			t.Errorf("%s: description %q, want the file's %q (which must not be empty)", name, desc(typ.Description), def.Description)
+		}
+		want := map[string]string{}
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue // __schema and __type, which gqlparser adds to Query
+			}
+			want[name+"."+f.Name] = f.Description
+			for _, a := range f.Arguments {
+				want[name+"."+f.Name+"("+a.Name+")"] = a.Description
+			}
+		}
+		for _, v := range def.EnumValues {
+			want[name+"."+v.Name] = v.Description
+		}
+		have := map[string]string{}
+		for _, f := range typ.Fields {
+			have[name+"."+f.Name] = desc(f.Description)
+			for _, a := range f.Args {
+				have[name+"."+f.Name+"("+a.Name+")"] = desc(a.Description)
+			}
+		}
+		for _, f := range typ.InputFields {
+			have[name+"."+f.Name] = desc(f.Description)
+		}
+		for _, v := range typ.EnumValues {
+			have[name+"."+v.Name] = desc(v.Description)
+		}
+		for k, w := range want {
+			if h, ok := have[k]; !ok || h != w || w == "" {
+				t.Errorf("%s: introspected description %q (present %v), want the file's %q (which must not be empty)", k, h, ok, w)
+			}
+		}
+		if len(have) != len(want) {
+			t.Errorf("%s: introspection has %d members, the file %d", name, len(have), len(want))
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d types checked; did schema.graphqls parse?", checked)
+	}
+}
+
+// TestRunPrintSchema goes through the command line, as client teams do.
+func TestRunPrintSchema(t *testing.T) {
+	for _, format := range []string{"sdl", "introspection"} {
+		var direct, viaRun, stderr bytes.Buffer
+		if err := printSchema(&direct, format); err != nil {
+			t.Fatal(err)
+		}
+		err := run(context.Background(), []string{"-print-schema", format}, func(string) string { return "" }, &viaRun, &stderr, nil)
+		if err != nil {
+			t.Fatalf("-print-schema %s: %v\n%s", format, err, stderr.String())
+		}
+		if viaRun.String() != direct.String() || viaRun.Len() == 0 {
+			t.Errorf("-print-schema %s printed %d bytes, printSchema %d", format, viaRun.Len(), direct.Len())
+		}
+	}
+	if err := printSchema(&bytes.Buffer{}, "graphql"); err == nil {
+		t.Error("printSchema accepted an unknown format")
+	}
+}
