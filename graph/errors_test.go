@@ -74,7 +74,9 @@ func TestUpstreamRefusals(t *testing.T) {
 	})
 	t.Run("static credential is used when the caller sends none", func(t *testing.T) {
 		e := newEnv(t, withClient(restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}})))
-		var got struct{ User struct{ Meetings struct{ TotalCount int } } }
+		var got struct {
+			User struct{ Meetings struct{ TotalCount int } }
+		}
 		res := e.do(`{ user(id: "2") { meetings { totalCount } } }`, nil, map[string]*string{"Authorization": nil})
 		require.Empty(t, res.Errors)
 		require.NoError(t, jsonUnmarshal(res.Data, &got))
