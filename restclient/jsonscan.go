@@ -260,6 +260,26 @@ func (s *scanner) nextMember(first bool) (key []byte, ok bool, err error) {
 	return key, true, nil
 }
 
+// object walks the object at the scanner, calling fn with each member's
+// still-escaped key and raw value, and leaves the scanner after the closing
+// brace. It is the loop every record decoder would otherwise repeat.
+func (s *scanner) object(fn func(key, value []byte)) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, ok, err := s.nextMember(first)
+		if err != nil || !ok {
+			return err
+		}
+		v, err := s.value()
+		if err != nil {
+			return err
+		}
+		fn(key, v)
+	}
+}
+
 // nextElement advances to the next element of the array being walked (after
 // enter). ok is false once the closing bracket has been consumed.
 func (s *scanner) nextElement(first bool) (ok bool, err error) {

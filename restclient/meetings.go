@@ -49,23 +49,9 @@ func decodeMeetingList(s *scanner, loc *time.Location) ([]Meeting, error) {
 
 // decodeMeeting reads the object at the scanner into m.
 func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
 	var comapny, company string
 	var lat, lng []byte
-	for first := true; ; first = false {
-		key, ok, err := s.nextMember(first)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		v, err := s.value()
-		if err != nil {
-			return err
-		}
+	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
 			m.ID = idText(v)
@@ -106,6 +92,9 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "modified_at":
 			m.ModifiedAt = timeValue(v, loc)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	// The documented spelling first; the corrected one if the API fixes it.
 	m.CompanyID = firstNonEmpty(comapny, company)

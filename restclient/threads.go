@@ -146,22 +146,8 @@ func decodeThreadPage(s *scanner, loc *time.Location, page int) (*ThreadPage, st
 
 // decodeThread reads the object at the scanner into t.
 func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
 	var company, comapny string
-	for first := true; ; first = false {
-		key, ok, err := s.nextMember(first)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		v, err := s.value()
-		if err != nil {
-			return err
-		}
+	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
 			t.ID = idText(v)
@@ -195,6 +181,9 @@ func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 		case "modified_at":
 			t.ModifiedAt = timeValue(v, loc)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	// Threads are documented with the correct spelling, meetings with the
 	// other; either is accepted on both.
@@ -216,16 +205,8 @@ func parsePagination(raw []byte) wirePagination {
 	}
 	w.present = true
 	s := scanner{buf: raw}
-	_ = s.enter()
-	for first := true; ; first = false {
-		key, ok, err := s.nextMember(first)
-		if err != nil || !ok {
-			return w // raw was validated with the body: err cannot happen
-		}
-		v, err := s.value()
-		if err != nil {
-			return w
-		}
+	// raw was validated with the body, so the walk cannot fail.
+	_ = s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "page":
 			w.page, w.hasPage = intValue(v)
@@ -236,7 +217,8 @@ func parsePagination(raw []byte) wirePagination {
 		case "total":
 			w.total, w.hasTotal = intValue(v)
 		}
-	}
+	})
+	return w
 }
 
 // resolve checks the pagination sent with page, which holds n records, and
