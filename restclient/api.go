@@ -7,6 +7,14 @@
 // from the context, and reports failures as typed errors that callers can act
 // on: *APIError for answers the API gave, *TransportError for answers it did
 // not give, *DecodeError for answers that could not be read.
+//
+// The one request path also keeps a misbehaving upstream from hurting its
+// callers or itself: failed calls are retried with jittered backoff within
+// the caller's deadline and a retry budget (retry.go, WithRetry), and a
+// circuit breaker stops sending while most calls fail, refusing them with
+// *CircuitOpenError (breaker.go, WithCircuitBreaker). Both are on by
+// default; WithObserver, WithRetryObserver and WithBreakerObserver report
+// what they do.
 package restclient
 
 import (

@@ -43,7 +43,17 @@ type Client struct {
 	maxPages        int
 	pageConcurrency int
 	observe         func(CallInfo)
-	now             func() time.Time // for Retry-After dates; replaced in tests
+	now             func() time.Time // for Retry-After dates and the retry budget; replaced in tests
+
+	// Resilience (retry.go, breaker.go): the options set the first three
+	// fields, New builds the rest from them.
+	retryPolicy     RetryPolicy
+	breakerSettings BreakerSettings
+	breakerOff      bool
+	onRetry         func(RetryEvent)
+	onBreaker       func(from, to BreakerState)
+	retry           *retrier // nil when retries are off
+	breaker         *breaker // nil when the breaker is off
 
 	optErrs []error // invalid option values, reported by New
 }
@@ -61,6 +71,9 @@ type CallInfo struct {
 	HTTPStatus int           // 0 when no answer came
 	Duration   time.Duration // from sending to the body being read and decoded
 	Err        error         // what the call returned; nil on success
+	// Attempt numbers the attempts of one call from 1; above 1 it is a
+	// retry (see WithRetry).
+	Attempt int
 }
 
 // New returns a client for the API at baseURL, e.g. "https://crm.example.com"
@@ -83,6 +96,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		maxPages:        defaultMaxPages,
 		pageConcurrency: defaultPageConcurrency,
 		now:             time.Now,
+		retryPolicy:     DefaultRetryPolicy(),
+		breakerSettings: DefaultBreakerSettings(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -95,8 +110,16 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Transport: newTransport(c.timeout)}
 	}
+	c.retry = newRetrier(c.retryPolicy, func() time.Time { return c.now() }, c.onRetry)
+	if !c.breakerOff {
+		c.breaker = newBreaker(c.breakerSettings, c.onBreaker)
+	}
 	return c, nil
 }
+
+// CloseIdleConnections closes the client's idle connections to the
+// upstream, e.g. at shutdown. Calls may still be made afterwards.
+func (c *Client) CloseIdleConnections() { c.httpClient.CloseIdleConnections() }
 
 // parseBaseURL checks the base URL and returns it without a trailing slash.
 // Its errors never repeat the URL, which might carry a password.
@@ -275,9 +298,12 @@ func WithPageConcurrency(n int) Option {
 	}
 }
 
-// WithObserver has f called once per HTTP call, after it completes, on the
-// calling goroutine: keep it cheap and non-blocking. CallInfo carries no
-// credentials or host, so it can go to logs and metrics as it is.
+// WithObserver has f called once per attempt, after it completes, on the
+// calling goroutine: keep it cheap and non-blocking. That is once per HTTP
+// exchange, retries included (CallInfo.Attempt above 1), and once for an
+// attempt the circuit breaker refused unsent (HTTPStatus 0, Err matching
+// ErrCircuitOpen). CallInfo carries no credentials or host, so it can go to
+// logs and metrics as it is.
 func WithObserver(f func(CallInfo)) Option {
 	return func(c *Client) { c.observe = f }
 }
@@ -370,14 +396,44 @@ const maxPooledBody = 4 << 20
 // decode a success envelope's "data" in place, in the same pass that
 // validates the body. into must consume the value, must not retain the
 // bytes it reads, and its errors become *DecodeError unless they are
-// *PaginationError.
+// *PaginationError. Each attempt passes the circuit breaker; failed ones
+// are retried as the retry policy says (retry.go).
 func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
-	start := time.Now()
-	status, err := c.do(ctx, endpoint, path, q, into)
-	if c.observe != nil {
-		c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err})
+	c.retry.started()
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		status, err := c.attempt(ctx, endpoint, path, q, into)
+		if c.observe != nil {
+			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Attempt: attempt})
+		}
+		wait, again := c.retry.next(ctx, endpoint, path, attempt, err)
+		if !again {
+			return err
+		}
+		if c.retry.sleep(ctx, wait) != nil {
+			return &TransportError{Endpoint: endpoint, Path: path, Err: contextCause(ctx)}
+		}
 	}
-	return err
+}
+
+// attempt is one HTTP exchange, if the circuit breaker allows it.
+func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (status int, err error) {
+	if c.breaker == nil {
+		return c.do(ctx, endpoint, path, q, into)
+	}
+	done, err := c.breaker.allow(endpoint, path)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			done(ctx, panicked{v}) // or a half-open breaker would lose a probe for good
+			panic(v)
+		}
+	}()
+	status, err = c.do(ctx, endpoint, path, q, into)
+	done(ctx, err)
+	return status, err
 }
 
 func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (int, error) {

@@ -1,0 +1,317 @@
+package restclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// BreakerSettings configure the client's circuit breaker, one per client
+// and so per upstream. Closed, it lets every attempt through and counts
+// outcomes over a rolling Window; once at least MinRequests attempts were
+// counted and FailureRatio of them failed, it opens. Open, it refuses every
+// attempt at once with *CircuitOpenError, sparing the upstream and the
+// caller's time. After OpenTimeout it half-opens: HalfOpenProbes attempts go
+// through, and it closes when they all succeed or opens again at the first
+// failure.
+//
+// Failures are answers that say the upstream is unwell: 5xx, timeouts, no
+// answer, an answer that cannot be read. Answers that say the request was
+// wrong (400, 403, 404) count as successes; 429 and attempts the caller
+// cancelled, or whose deadline passed, do not count at all.
+//
+// The zero value of every field means its default.
+type BreakerSettings struct {
+	FailureRatio   float64       // default 0.5
+	MinRequests    int           // default 20
+	Window         time.Duration // default 10s
+	OpenTimeout    time.Duration // default 5s
+	HalfOpenProbes int           // default 3
+}
+
+// DefaultBreakerSettings returns the settings a client has unless told
+// otherwise.
+func DefaultBreakerSettings() BreakerSettings {
+	return BreakerSettings{FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second, OpenTimeout: 5 * time.Second, HalfOpenProbes: 3}
+}
+
+func (s BreakerSettings) withDefaults() BreakerSettings {
+	d := DefaultBreakerSettings()
+	if s.FailureRatio == 0 {
+		s.FailureRatio = d.FailureRatio
+	}
+	if s.MinRequests == 0 {
+		s.MinRequests = d.MinRequests
+	}
+	if s.Window == 0 {
+		s.Window = d.Window
+	}
+	if s.OpenTimeout == 0 {
+		s.OpenTimeout = d.OpenTimeout
+	}
+	if s.HalfOpenProbes == 0 {
+		s.HalfOpenProbes = d.HalfOpenProbes
+	}
+	return s
+}
+
+func (s BreakerSettings) validate() error {
+	switch {
+	case s.FailureRatio < 0 || s.FailureRatio > 1:
+		return errors.New("FailureRatio must be a share between 0 and 1")
+	case s.MinRequests < 0 || s.HalfOpenProbes < 0 || s.HalfOpenProbes > 1000:
+		return errors.New("MinRequests and HalfOpenProbes must not be negative, HalfOpenProbes at most 1000")
+	case s.Window < 0 || s.OpenTimeout < 0:
+		return errors.New("durations must not be negative")
+	}
+	return nil
+}
+
+// WithCircuitBreaker sets the circuit breaker's settings; zero fields keep
+// their defaults (see DefaultBreakerSettings). The breaker is on by
+// default.
+func WithCircuitBreaker(s BreakerSettings) Option {
+	return func(c *Client) {
+		if err := s.validate(); err != nil {
+			c.invalid("WithCircuitBreaker: %v", err)
+			return
+		}
+		c.breakerSettings, c.breakerOff = s.withDefaults(), false
+	}
+}
+
+// WithoutCircuitBreaker turns the circuit breaker off: every attempt is
+// sent, and BreakerState always reports BreakerClosed.
+func WithoutCircuitBreaker() Option {
+	return func(c *Client) { c.breakerOff = true }
+}
+
+// WithBreakerObserver has f called on every change of the breaker's state,
+// in order, outside the breaker's lock (so f may call BreakerState), on
+// whichever goroutine made the change: keep it cheap and non-blocking.
+func WithBreakerObserver(f func(from, to BreakerState)) Option {
+	return func(c *Client) { c.onBreaker = f }
+}
+
+// BreakerState is the state of the client's circuit breaker.
+type BreakerState int
+
+// The breaker's states.
+const (
+	BreakerClosed   BreakerState = iota // attempts go through
+	BreakerHalfOpen                     // a few probe attempts go through
+	BreakerOpen                         // attempts are refused
+)
+
+// String returns "closed", "half-open" or "open", for logs and labels.
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerHalfOpen:
+		return "half-open"
+	case BreakerOpen:
+		return "open"
+	}
+	return "BreakerState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// BreakerState returns the breaker's current state; BreakerClosed when the
+// breaker is off.
+func (c *Client) BreakerState() BreakerState {
+	if c.breaker == nil {
+		return BreakerClosed
+	}
+	return c.breaker.state()
+}
+
+// Ready reports whether calls would be sent now: false only while the
+// breaker is open. A readiness probe may use it, knowing that every
+// replica shares the upstream: taking all of them out of a load balancer
+// turns an upstream outage into an outage of the facade, errors and all.
+func (c *Client) Ready() bool { return c.BreakerState() != BreakerOpen }
+
+// ErrCircuitOpen is matched (errors.Is) by every *CircuitOpenError.
+var ErrCircuitOpen = errors.New("restclient: circuit breaker open")
+
+// CircuitOpenError is an attempt the circuit breaker refused without
+// sending it, because recent attempts mostly failed.
+type CircuitOpenError struct {
+	Endpoint string // endpoint template
+	Path     string // the path asked for, without host or query
+	// HalfOpen says the breaker was probing the upstream and the probes it
+	// allows were all in flight.
+	HalfOpen bool
+}
+
+// Error names the path and the breaker's state.
+func (e *CircuitOpenError) Error() string {
+	if e.HalfOpen {
+		return "restclient: " + e.Path + ": not sent: circuit breaker half-open and its probes are in flight"
+	}
+	return "restclient: " + e.Path + ": not sent: circuit breaker open after repeated upstream failures"
+}
+
+// Is makes errors.Is(err, ErrCircuitOpen) hold.
+func (e *CircuitOpenError) Is(target error) bool { return target == ErrCircuitOpen }
+
+// breaker wraps gobreaker's two-step breaker: the request path asks before
+// an attempt and reports the outcome after it. A nil *breaker allows
+// everything.
+type breaker struct {
+	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
+	observer func(from, to BreakerState)
+
+	mu      sync.Mutex // guards pending
+	pending []stateChange
+	deliver sync.Mutex // keeps deliveries in order
+}
+
+type stateChange struct{ from, to BreakerState }
+
+// What an attempt tells the breaker, as the error gobreaker sees.
+var (
+	errBreakerFailure  = errors.New("failure")
+	errBreakerExcluded = errors.New("not counted")
+)
+
+func newBreaker(s BreakerSettings, observer func(from, to BreakerState)) *breaker {
+	b := &breaker{observer: observer}
+	minRequests, ratio := uint32(s.MinRequests), s.FailureRatio
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "upstream",
+		MaxRequests: uint32(s.HalfOpenProbes),
+		Interval:    s.Window,
+		// A rolling window: a burst of failures ages out gradually rather
+		// than vanishing at an arbitrary tick.
+		BucketPeriod: max(s.Window/10, time.Millisecond),
+		Timeout:      s.OpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			counted := c.TotalSuccesses + c.TotalFailures
+			return counted >= max(minRequests, 1) && float64(c.TotalFailures) >= ratio*float64(counted)
+		},
+		IsSuccessful: func(err error) bool { return err == nil },
+		IsExcluded:   func(err error) bool { return err == errBreakerExcluded },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			// Called under gobreaker's lock: queue the change and deliver
+			// it once the lock is released (flush).
+			if b.observer != nil {
+				b.mu.Lock()
+				b.pending = append(b.pending, stateChange{fromGobreaker(from), fromGobreaker(to)})
+				b.mu.Unlock()
+			}
+		},
+	})
+	return b
+}
+
+func fromGobreaker(s gobreaker.State) BreakerState {
+	switch s {
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	}
+	return BreakerClosed
+}
+
+func (b *breaker) state() BreakerState {
+	s := b.cb.State() // may move open to half-open
+	b.flush()
+	return fromGobreaker(s)
+}
+
+// allow asks for an attempt. done must be called with the attempt's
+// context and outcome exactly once.
+func (b *breaker) allow(endpoint, path string) (done func(ctx context.Context, err error), err error) {
+	report, err := b.cb.Allow()
+	b.flush()
+	if err != nil {
+		return nil, &CircuitOpenError{Endpoint: endpoint, Path: path, HalfOpen: errors.Is(err, gobreaker.ErrTooManyRequests)}
+	}
+	return func(ctx context.Context, err error) {
+		report(breakerOutcome(ctx, err))
+		b.flush()
+	}, nil
+}
+
+// flush delivers queued state changes to the observer. Only one goroutine
+// delivers at a time, which keeps the changes in order; one that finds
+// another delivering leaves its changes to it, so that an observer calling
+// BreakerState (and so flush) does not deadlock on itself.
+func (b *breaker) flush() {
+	if b.observer == nil {
+		return
+	}
+	for b.deliver.TryLock() {
+		b.mu.Lock()
+		changes := b.pending
+		b.pending = nil
+		b.mu.Unlock()
+		for _, c := range changes {
+			b.observer(c.from, c.to)
+		}
+		b.deliver.Unlock()
+		// A change queued while this goroutine delivered, by one that
+		// found the lock taken, is delivered here.
+		b.mu.Lock()
+		more := len(b.pending) > 0
+		b.mu.Unlock()
+		if !more {
+			return
+		}
+	}
+}
+
+// breakerOutcome maps an attempt's error to what the breaker counts: nil
+// for a success, errBreakerFailure, or errBreakerExcluded for outcomes that
+// say nothing about the upstream's health.
+func breakerOutcome(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return errBreakerExcluded // the caller left or ran out of time
+	}
+	var (
+		api *APIError
+		tr  *TransportError
+		de  *DecodeError
+		pe  *PaginationError
+	)
+	switch {
+	case errors.As(err, &api):
+		switch code := api.Code(); {
+		case code == http.StatusTooManyRequests:
+			return errBreakerExcluded // healthy, and saying how much it takes
+		case code >= 500:
+			return errBreakerFailure
+		}
+		return nil
+	case errors.As(err, &tr):
+		if errors.Is(err, ErrTimeout) || isConnectionError(tr.Err) {
+			return errBreakerFailure
+		}
+		return errBreakerExcluded // e.g. a header net/http refused to send
+	case errors.As(err, &de):
+		if errors.Is(err, ErrResponseTooLarge) {
+			return errBreakerExcluded // one big answer, not a sick upstream
+		}
+		return errBreakerFailure
+	case errors.As(err, &pe):
+		return nil
+	}
+	return errBreakerExcluded
+}
+
+// panicked is the outcome reported for an attempt that panicked, so that a
+// half-open breaker's probe slot is not lost with it.
+type panicked struct{ v any }
+
+func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.v) }

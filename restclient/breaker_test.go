@@ -1,0 +1,275 @@
+package restclient_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+// breakerRig is a client with retries off, so that every call is one
+// attempt the breaker counts, and a record of the breaker's transitions.
+type breakerRig struct {
+	fake   *resttest.Server
+	client *restclient.Client
+
+	mu      sync.Mutex
+	changes []string
+}
+
+func newBreakerRig(t *testing.T, s restclient.BreakerSettings, opts ...restclient.Option) *breakerRig {
+	t.Helper()
+	r := &breakerRig{fake: resttest.NewServer()}
+	t.Cleanup(r.fake.Close)
+	base := []restclient.Option{
+		restclient.WithoutRetry(),
+		restclient.WithCircuitBreaker(s),
+		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithBreakerObserver(func(from, to restclient.BreakerState) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.changes = append(r.changes, from.String()+"→"+to.String())
+		}),
+	}
+	c, err := restclient.New(r.fake.URL, append(base, opts...)...)
+	require.NoError(t, err)
+	r.client = c
+	return r
+}
+
+func (r *breakerRig) transitions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.changes...)
+}
+
+func (r *breakerRig) call(user int64) error {
+	_, err := r.client.UserMeetings(context.Background(), user)
+	return err
+}
+
+// longOpen keeps the breaker open for the whole test once it opens.
+var longOpen = restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 4, OpenTimeout: time.Hour}
+
+func TestBreakerOpensOnTheFailureRatio(t *testing.T) {
+	r := newBreakerRig(t, longOpen)
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultStatus, Status: 503})
+
+	require.NoError(t, r.call(1))
+	require.Error(t, r.call(2))
+	require.NoError(t, r.call(1))
+	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState(), "1 failure in 3: under the minimum")
+	require.Error(t, r.call(2)) // 2 failures in 4: the ratio is met
+	assert.Equal(t, restclient.BreakerOpen, r.client.BreakerState())
+	assert.False(t, r.client.Ready())
+	assert.Equal(t, []string{"closed→open"}, r.transitions())
+
+	// Open: every call fails at once, healthy users' too, and nothing is sent.
+	before := r.fake.Calls()
+	for _, u := range []int64{1, 2, 3} {
+		err := r.call(u)
+		assert.ErrorIs(t, err, restclient.ErrCircuitOpen)
+		var ce *restclient.CircuitOpenError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, restclient.EndpointUserMeetings, ce.Endpoint)
+		assert.False(t, ce.HalfOpen)
+		assert.NotContains(t, err.Error(), r.fake.URL[len("http://"):])
+	}
+	assert.Equal(t, before, r.fake.Calls(), "an open breaker sends nothing")
+}
+
+func TestBreakerCountsOnlyUpstreamFailures(t *testing.T) {
+	// One counted failure would open this breaker.
+	tight := restclient.BreakerSettings{FailureRatio: 0.01, MinRequests: 1, OpenTimeout: time.Hour}
+	notFailures := []struct {
+		name  string
+		fault resttest.Fault
+	}{
+		{"400", resttest.Fault{Kind: resttest.FaultStatus, Status: 400}},
+		{"403", resttest.Fault{Kind: resttest.FaultStatus, Status: 403}},
+		{"404", resttest.Fault{Kind: resttest.FaultStatus, Status: 404}},
+		{"403 in an envelope", resttest.Fault{Kind: resttest.FaultErrorEnvelope}},
+		{"429", resttest.Fault{Kind: resttest.FaultRateLimit}},
+	}
+	for _, tt := range notFailures {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newBreakerRig(t, tight)
+			r.fake.Inject(tt.fault)
+			for range 5 {
+				require.Error(t, r.call(7))
+			}
+			assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState())
+			assert.Equal(t, 5, r.fake.Calls())
+		})
+	}
+	t.Run("cancelled by the caller", func(t *testing.T) {
+		r := newBreakerRig(t, tight)
+		for range 5 {
+			release := r.fake.Hold()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.client.UserMeetings(ctx, 7)
+				done <- err
+			}()
+			require.Eventually(t, func() bool { return r.fake.Calls() > 0 }, 5*time.Second, time.Millisecond, "the call reached the upstream")
+			cancel()
+			assert.ErrorIs(t, <-done, context.Canceled)
+			release()
+			r.fake.Reset()
+		}
+		assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState())
+	})
+
+	failures := []struct {
+		name  string
+		fault resttest.Fault
+		opts  []restclient.Option
+	}{
+		{"500", resttest.Fault{Kind: resttest.FaultStatus, Status: 500}, nil},
+		{"503", resttest.Fault{Kind: resttest.FaultStatus, Status: 503}, nil},
+		{"dropped connection", resttest.Fault{Kind: resttest.FaultDropConnection}, nil},
+		{"HTML", resttest.Fault{Kind: resttest.FaultWrongContentType}, nil},
+		{"timeout", resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Minute}, []restclient.Option{restclient.WithTimeout(50 * time.Millisecond)}},
+	}
+	for _, tt := range failures {
+		t.Run(tt.name+" opens it", func(t *testing.T) {
+			r := newBreakerRig(t, tight, tt.opts...)
+			r.fake.Inject(tt.fault)
+			require.Error(t, r.call(7))
+			assert.Equal(t, restclient.BreakerOpen, r.client.BreakerState())
+		})
+	}
+}
+
+func TestBreakerProbesWhileHalfOpenAndRecovers(t *testing.T) {
+	r := newBreakerRig(t, restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 2, OpenTimeout: 20 * time.Millisecond, HalfOpenProbes: 2})
+	remove := r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	require.Error(t, r.call(1))
+	require.Error(t, r.call(2))
+	require.Equal(t, restclient.BreakerOpen, r.client.BreakerState())
+	remove()
+
+	require.Eventually(t, func() bool { return r.client.BreakerState() == restclient.BreakerHalfOpen },
+		5*time.Second, time.Millisecond, "the breaker half-opens after OpenTimeout")
+	assert.False(t, !r.client.Ready(), "a half-open breaker lets probes through")
+
+	// Both probes are admitted before either is answered: the gate holds
+	// the first until the second arrives.
+	gate := r.fake.Gate(2)
+	var wg sync.WaitGroup
+	for _, u := range []int64{1, 2} {
+		wg.Go(func() { assert.NoError(t, r.call(u)) })
+	}
+	require.True(t, gate.Wait(5*time.Second), "both probes reached the upstream together")
+	wg.Wait()
+	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState(), "two successful probes close it")
+	assert.Equal(t, []string{"closed→open", "open→half-open", "half-open→closed"}, r.transitions())
+	require.NoError(t, r.call(3))
+}
+
+func TestBreakerHalfOpenRefusesBeyondItsProbes(t *testing.T) {
+	r := newBreakerRig(t, restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 1, OpenTimeout: 20 * time.Millisecond, HalfOpenProbes: 1})
+	remove := r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	require.Error(t, r.call(1))
+	remove()
+	require.Eventually(t, func() bool { return r.client.BreakerState() == restclient.BreakerHalfOpen }, 5*time.Second, time.Millisecond)
+
+	release := r.fake.Hold()
+	probe := make(chan error, 1)
+	go func() { probe <- r.call(1) }()
+	require.Eventually(t, func() bool { return r.fake.Calls() == 2 }, 5*time.Second, time.Millisecond, "the probe is in flight")
+	err := r.call(2)
+	var ce *restclient.CircuitOpenError
+	require.ErrorAs(t, err, &ce)
+	assert.True(t, ce.HalfOpen)
+	assert.Equal(t, 2, r.fake.Calls(), "the refused call was not sent")
+	release()
+	require.NoError(t, <-probe)
+	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState())
+}
+
+func TestBreakerFailedProbeReopens(t *testing.T) {
+	r := newBreakerRig(t, restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 1, OpenTimeout: 20 * time.Millisecond, HalfOpenProbes: 3})
+	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 502})
+	require.Error(t, r.call(1))
+	require.Eventually(t, func() bool { return r.client.BreakerState() == restclient.BreakerHalfOpen }, 5*time.Second, time.Millisecond)
+	require.Error(t, r.call(1))
+	assert.Equal(t, []string{"closed→open", "open→half-open", "half-open→open"}, r.transitions())
+	assert.ErrorIs(t, r.call(1), restclient.ErrCircuitOpen)
+}
+
+func TestBreakerStopsRetries(t *testing.T) {
+	var attempts []restclient.CallInfo
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	c, err := restclient.New(fake.URL,
+		restclient.WithCircuitBreaker(restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 2, OpenTimeout: time.Hour}),
+		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 5}),
+		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithObserver(func(ci restclient.CallInfo) { attempts = append(attempts, ci) }))
+	require.NoError(t, err)
+	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
+	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+
+	_, err = c.UserMeetings(context.Background(), 7)
+	assert.ErrorIs(t, err, restclient.ErrCircuitOpen, "the breaker opened after the second attempt")
+	assert.Equal(t, 2, fake.Calls())
+	require.Len(t, attempts, 3, "two sent, the third refused unsent")
+	assert.Equal(t, 0, attempts[2].HTTPStatus)
+	assert.ErrorIs(t, attempts[2].Err, restclient.ErrCircuitOpen)
+}
+
+func TestBreakerObserverMayReadTheState(t *testing.T) {
+	var seen []restclient.BreakerState
+	var c *restclient.Client
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	c, err := restclient.New(fake.URL, restclient.WithoutRetry(),
+		restclient.WithCircuitBreaker(restclient.BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour}),
+		restclient.WithBreakerObserver(func(_, to restclient.BreakerState) {
+			seen = append(seen, c.BreakerState()) // must not deadlock
+		}))
+	require.NoError(t, err)
+	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	_, _ = c.UserMeetings(context.Background(), 7)
+	assert.Equal(t, []restclient.BreakerState{restclient.BreakerOpen}, seen)
+}
+
+func TestWithoutCircuitBreaker(t *testing.T) {
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	c, err := restclient.New(fake.URL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
+	require.NoError(t, err)
+	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	for range 30 {
+		_, err := c.UserMeetings(context.Background(), 7)
+		assert.NotErrorIs(t, err, restclient.ErrCircuitOpen)
+	}
+	assert.Equal(t, 30, fake.Calls())
+	assert.Equal(t, restclient.BreakerClosed, c.BreakerState())
+	assert.True(t, c.Ready())
+}
+
+func TestBreakerOptionsAreValidated(t *testing.T) {
+	for name, s := range map[string]restclient.BreakerSettings{
+		"ratio above one":  {FailureRatio: 1.5},
+		"negative ratio":   {FailureRatio: -0.5},
+		"negative minimum": {MinRequests: -1},
+		"negative probes":  {HalfOpenProbes: -1},
+		"negative window":  {Window: -time.Second},
+		"negative open":    {OpenTimeout: -time.Second},
+		"too many probes":  {HalfOpenProbes: 1001},
+	} {
+		_, err := restclient.New("https://crm.example.com", restclient.WithCircuitBreaker(s))
+		assert.Error(t, err, name)
+	}
+	assert.Equal(t, "half-open", restclient.BreakerHalfOpen.String())
+}
