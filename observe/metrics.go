@@ -1,0 +1,474 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/salesgraph/salesgraph/restclient"
+)
+
+// namespace prefixes every metric of ours.
+const namespace = "salesgraph"
+
+// Outcome says how a GraphQL operation ended, as a metric label.
+type Outcome string
+
+// Outcomes of an operation.
+const (
+	OutcomeOK      Outcome = "ok"      // no errors
+	OutcomePartial Outcome = "partial" // data and errors: some fields failed
+	OutcomeError   Outcome = "error"   // errors and no data: the request failed as a whole
+)
+
+// Operation-name labels that are not names.
+const (
+	OpAnonymous = "anonymous" // an operation with no name
+	OpInvalid   = "invalid"   // a request that never reached a known operation (unparseable, invalid, no such operation)
+	OpOther     = "other"     // a named operation past the cardinality cap
+)
+
+// DefaultMaxOperationNames is how many distinct operation names get their
+// own label before later ones are counted as "other".
+const DefaultMaxOperationNames = 100
+
+// maxOperationNameLen keeps one absurd name from becoming a label.
+const maxOperationNameLen = 64
+
+// Cache names the facade itself reports to CacheLookup: "loader_" and the
+// loader's name. Other layers add their own (e.g. "upstream_inflight" for
+// sharing calls across operations).
+const (
+	CacheLoaderMeetings    = "loader_meetings"
+	CacheLoaderThreadPages = "loader_threadPages"
+	CacheLoaderAllThreads  = "loader_allThreads"
+)
+
+// Circuit-breaker states, as sony/gobreaker's State.String spells them.
+const (
+	CircuitClosed   = "closed"
+	CircuitHalfOpen = "half-open"
+	CircuitOpen     = "open"
+)
+
+var circuitStates = [...]string{CircuitClosed, CircuitHalfOpen, CircuitOpen}
+
+// Buckets. Operations and upstream calls share one set, from the fast path
+// of a cached answer to the upstream timeout; batch sizes are powers of two
+// up to the per-operation concurrency bound's order of magnitude.
+var (
+	durationBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	batchSizeBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}
+)
+
+// Metrics holds salesgraph's Prometheus collectors on a registry of its own,
+// so that two servers in one process (tests) never share counters. Create it
+// with NewMetrics; serve it with Handler. A nil *Metrics records nothing.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	operations   *prometheus.CounterVec
+	opDuration   *prometheus.HistogramVec
+	opInFlight   prometheus.Gauge
+	gqlErrors    *prometheus.CounterVec
+	upRequests   *prometheus.CounterVec
+	upDuration   *prometheus.HistogramVec
+	upInFlight   prometheus.Gauge
+	retries      *prometheus.CounterVec
+	retryDenied  *prometheus.CounterVec
+	circuit      *prometheus.GaugeVec
+	circuitTrans *prometheus.CounterVec
+	batchSize    *prometheus.HistogramVec
+	cache        *prometheus.CounterVec
+
+	maxNames int
+	namesMu  sync.RWMutex
+	names    map[string]struct{}
+
+	cacheCounters sync.Map // cache name -> *[2]prometheus.Counter{miss, hit}
+
+	callMu sync.RWMutex
+	calls  map[callKey]callSeries
+
+	circuitMu sync.Mutex
+	circuits  map[string]string // circuit -> last state reported
+}
+
+// MetricsOption configures NewMetrics.
+type MetricsOption func(*Metrics)
+
+// WithMaxOperationNames sets how many distinct operation names get their own
+// label (default DefaultMaxOperationNames); the first n seen win, the rest
+// are "other". Clients choose operation names, so without a cap one client
+// could create unbounded time series.
+func WithMaxOperationNames(n int) MetricsOption {
+	return func(m *Metrics) {
+		if n >= 0 {
+			m.maxNames = n
+		}
+	}
+}
+
+// NewMetrics creates the collectors and registers them, with the Go runtime,
+// process and build-info collectors, on a new registry.
+func NewMetrics(opts ...MetricsOption) *Metrics {
+	m := &Metrics{
+		reg:      prometheus.NewRegistry(),
+		maxNames: DefaultMaxOperationNames,
+		names:    make(map[string]struct{}),
+		circuits: make(map[string]string),
+		calls:    make(map[callKey]callSeries),
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	m.operations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "graphql", Name: "operations_total",
+		Help: "GraphQL operations served, by operation name (bounded: anonymous, invalid and other group the rest) and outcome (ok, partial, error).",
+	}, []string{"operation", "outcome"})
+	m.opDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Subsystem: "graphql", Name: "operation_duration_seconds",
+		Help:    "Time from receiving a GraphQL request to its response being written, by operation name and outcome.",
+		Buckets: durationBuckets,
+	}, []string{"operation", "outcome"})
+	m.opInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "graphql", Name: "operations_in_flight",
+		Help: "GraphQL requests being served.",
+	})
+	m.gqlErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "graphql", Name: "errors_total",
+		Help: "Errors in GraphQL responses, by extensions.code.",
+	}, []string{"code"})
+	m.upRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "requests_total",
+		Help: "HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled, circuit_open: refused unsent by the circuit breaker).",
+	}, []string{"endpoint", "status_class", "result"})
+	m.upDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "request_duration_seconds",
+		Help:    "Duration of HTTP requests to the upstream API, from sending to the body being read and decoded, by endpoint template and status class.",
+		Buckets: durationBuckets,
+	}, []string{"endpoint", "status_class"})
+	m.upInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "calls_in_flight",
+		Help: "Upstream calls in progress (retries of a call included), across all operations.",
+	})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "retries_total",
+		Help: "Upstream requests sent again after a failed attempt, by endpoint template.",
+	}, []string{"endpoint"})
+	m.retryDenied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "retries_denied_total",
+		Help: "Retryable upstream failures returned without a retry, by endpoint template and reason (attempts, budget, deadline, retry_after).",
+	}, []string{"endpoint", "reason"})
+	m.circuit = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "circuit_state",
+		Help: "1 for the state each upstream circuit breaker is in (closed, half-open, open), 0 for the others.",
+	}, []string{"circuit", "state"})
+	m.circuitTrans = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "circuit_changes_total",
+		Help: "Upstream circuit breaker state changes, by circuit and the state entered.",
+	}, []string{"circuit", "state"})
+	m.batchSize = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Subsystem: "dataloader", Name: "batch_size",
+		Help:    "Keys per dataloader batch, by loader (meetings, threadPages, allThreads); the sum counts distinct keys loaded.",
+		Buckets: batchSizeBuckets,
+	}, []string{"loader"})
+	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "cache_lookups_total",
+		Help: "Cache and in-flight-sharing lookups, by cache and result (hit, miss). A per-operation loader hit is a call not made because the operation already made or started it.",
+	}, []string{"cache", "result"})
+
+	m.reg.MustRegister(
+		m.operations, m.opDuration, m.opInFlight, m.gqlErrors,
+		m.upRequests, m.upDuration, m.upInFlight, m.retries, m.retryDenied, m.circuit, m.circuitTrans,
+		m.batchSize, m.cache,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+	)
+	return m
+}
+
+// Registry returns the registry, for tests and for collectors added by
+// other packages.
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
+
+// Handler serves the registry in the Prometheus exposition format. A failure
+// to collect one metric is reported in the response and does not hide the
+// others.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:          m.reg, // adds promhttp_metric_handler_errors_total
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	})
+}
+
+// OperationLabel is the label an operation gets: its name while the set of
+// distinct names stays under the cap, OpAnonymous for an unnamed one,
+// OpInvalid when the request named no operation that exists in a valid
+// document, and OpOther past the cap.
+func (m *Metrics) OperationLabel(name string, known bool) string {
+	switch {
+	case !known:
+		return OpInvalid
+	case name == "":
+		return OpAnonymous
+	case len(name) > maxOperationNameLen || m == nil:
+		return OpOther
+	}
+	m.namesMu.RLock()
+	_, ok := m.names[name]
+	m.namesMu.RUnlock()
+	if ok {
+		return name
+	}
+	m.namesMu.Lock()
+	defer m.namesMu.Unlock()
+	if _, ok := m.names[name]; ok {
+		return name
+	}
+	if len(m.names) >= m.maxNames {
+		return OpOther
+	}
+	m.names[name] = struct{}{}
+	return name
+}
+
+// OperationStarted counts a GraphQL request in flight; call the returned
+// function when it ends.
+func (m *Metrics) OperationStarted() (done func()) {
+	if m == nil {
+		return func() {}
+	}
+	m.opInFlight.Inc()
+	return m.opInFlight.Dec
+}
+
+// Operation records one GraphQL operation: label from OperationLabel, how it
+// ended, and how long it took.
+func (m *Metrics) Operation(label string, outcome Outcome, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.operations.WithLabelValues(label, string(outcome)).Inc()
+	m.opDuration.WithLabelValues(label, string(outcome)).Observe(d.Seconds())
+}
+
+// GraphQLErrors records n errors with this extensions.code in a response.
+func (m *Metrics) GraphQLErrors(code string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.gqlErrors.WithLabelValues(codeLabel(code)).Add(float64(n))
+}
+
+// codeLabel keeps the code label to the vocabulary of codes (upper-case
+// words), so that an error someone builds with an arbitrary code cannot
+// create series at will.
+func codeLabel(code string) string {
+	if code == "" || len(code) > 48 {
+		return "OTHER"
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return "OTHER"
+		}
+	}
+	return code
+}
+
+// UpstreamCall records one HTTP attempt to the upstream. Its signature fits
+// restclient.WithObserver, which calls it once per attempt.
+func (m *Metrics) UpstreamCall(ci restclient.CallInfo) {
+	if m == nil {
+		return
+	}
+	k := callKey{ci.Endpoint, StatusClass(ci.HTTPStatus), CallResult(ci.Err)}
+	m.callMu.RLock()
+	c, ok := m.calls[k]
+	m.callMu.RUnlock()
+	if !ok {
+		// Resolved once per label combination: WithLabelValues hashes and
+		// allocates, and this runs once per upstream attempt.
+		c = callSeries{m.upRequests.WithLabelValues(k.endpoint, k.class, k.result), m.upDuration.WithLabelValues(k.endpoint, k.class)}
+		m.callMu.Lock()
+		m.calls[k] = c
+		m.callMu.Unlock()
+	}
+	c.requests.Inc()
+	c.duration.Observe(ci.Duration.Seconds())
+}
+
+type callKey struct{ endpoint, class, result string }
+
+type callSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+var statusClasses = [...]string{"none", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx"}
+
+// StatusClass is "2xx" for 200..299 and so on; "none" when no answer came.
+func StatusClass(status int) string {
+	if status < 100 || status > 999 {
+		return "none"
+	}
+	return statusClasses[status/100]
+}
+
+// CallResult classifies an upstream call's error as a label: ok,
+// http_error (an error status), timeout, cancelled, unreachable (no
+// answer), bad_response (unreadable, or pagination that contradicts
+// itself), circuit_open (refused unsent by the circuit breaker), or error
+// for anything else.
+func CallResult(err error) string {
+	if err == nil {
+		return "ok" // before the errors.As targets, which escape to the heap
+	}
+	return failedCallResult(err)
+}
+
+func failedCallResult(err error) string {
+	var (
+		api *restclient.APIError
+		tr  *restclient.TransportError
+		de  *restclient.DecodeError
+		pe  *restclient.PaginationError
+	)
+	switch {
+	case errors.Is(err, restclient.ErrCircuitOpen):
+		return "circuit_open"
+	case errors.Is(err, restclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.As(err, &api):
+		return "http_error"
+	case errors.As(err, &tr):
+		return "unreachable"
+	case errors.As(err, &de), errors.As(err, &pe):
+		return "bad_response"
+	}
+	return "error"
+}
+
+// UpstreamCallStarted counts an upstream call in flight, until
+// UpstreamCallDone. (A pair rather than a returned func: this runs per
+// call, and a closure would cost an allocation each time.)
+func (m *Metrics) UpstreamCallStarted() {
+	if m != nil {
+		m.upInFlight.Inc()
+	}
+}
+
+// UpstreamCallDone ends what UpstreamCallStarted counted.
+func (m *Metrics) UpstreamCallDone() {
+	if m != nil {
+		m.upInFlight.Dec()
+	}
+}
+
+// RetryAttempt records that an upstream request to endpoint (a template,
+// never a concrete path) is being sent again. For the retry loop.
+func (m *Metrics) RetryAttempt(endpoint string) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(endpoint).Inc()
+}
+
+// RetryDenied records a retryable failure returned without a retry, and
+// why (a short constant such as restclient's RetryDenial values).
+func (m *Metrics) RetryDenied(endpoint, reason string) {
+	if m == nil {
+		return
+	}
+	m.retryDenied.WithLabelValues(endpoint, reason).Inc()
+}
+
+// CircuitState records the state a circuit breaker is in: one of
+// CircuitClosed, CircuitHalfOpen, CircuitOpen (gobreaker's State.String()).
+// For the breaker's state-change callback, and once at start for the initial
+// state. circuit names the breaker (a constant, e.g. the upstream's name).
+func (m *Metrics) CircuitState(circuit, state string) {
+	if m == nil {
+		return
+	}
+	m.circuitMu.Lock()
+	prev, seen := m.circuits[circuit]
+	m.circuits[circuit] = state
+	m.circuitMu.Unlock()
+	for _, s := range circuitStates {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.circuit.WithLabelValues(circuit, s).Set(v)
+	}
+	if seen && prev != state {
+		m.circuitTrans.WithLabelValues(circuit, state).Inc()
+	}
+}
+
+// BatchSize records one dataloader batch of n keys.
+func (m *Metrics) BatchSize(loader string, n int) {
+	if m == nil {
+		return
+	}
+	m.batchSize.WithLabelValues(loader).Observe(float64(n))
+}
+
+// CacheLookup records a lookup in a cache or in-flight-sharing table: hit
+// when an answer (or a call already under way) was reused.
+func (m *Metrics) CacheLookup(cache string, hit bool) {
+	if m == nil {
+		return
+	}
+	i := 0
+	if hit {
+		i = 1
+	}
+	m.cacheCounter(cache)[i].Inc()
+}
+
+// CacheCounter returns CacheLookup for one cache, with its series resolved
+// once: for caches looked up per key on hot paths.
+func (m *Metrics) CacheCounter(cache string) (lookup func(hit bool)) {
+	if m == nil {
+		return func(bool) {}
+	}
+	c := m.cacheCounter(cache)
+	return func(hit bool) {
+		if hit {
+			c[1].Inc()
+		} else {
+			c[0].Inc()
+		}
+	}
+}
+
+// cacheCounter resolves a cache's two series once: lookups are per key, the
+// hottest path this package has.
+func (m *Metrics) cacheCounter(cache string) *[2]prometheus.Counter {
+	if c, ok := m.cacheCounters.Load(cache); ok {
+		return c.(*[2]prometheus.Counter)
+	}
+	c := &[2]prometheus.Counter{m.cache.WithLabelValues(cache, "miss"), m.cache.WithLabelValues(cache, "hit")}
+	actual, _ := m.cacheCounters.LoadOrStore(cache, c)
+	return actual.(*[2]prometheus.Counter)
+}

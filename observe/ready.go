@@ -1,0 +1,87 @@
+package observe
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Probes answers Kubernetes' liveness and readiness probes.
+//
+// Liveness (/healthz) says the process can answer HTTP at all; it never
+// looks at the upstream, so that an upstream outage never gets healthy pods
+// restarted. Readiness (/readyz) says the pod should receive traffic: it is
+// serving (not starting, not draining for shutdown) and every readiness
+// check passes, e.g. the upstream circuit breaker is not open.
+type Probes struct {
+	serving atomic.Bool
+
+	mu     sync.RWMutex
+	checks []check
+}
+
+type check struct {
+	name string
+	ok   func() bool
+}
+
+// NewProbes returns probes that are not ready until SetServing(true).
+func NewProbes() *Probes { return &Probes{} }
+
+// SetServing marks the server as accepting requests (true, once listening)
+// or draining (false, as shutdown starts, so that load balancers stop
+// sending traffic before connections close).
+func (p *Probes) SetServing(on bool) { p.serving.Store(on) }
+
+// AddCheck adds a readiness condition; ok must be cheap and non-blocking,
+// since probes run every few seconds. name is shown when it fails.
+func (p *Probes) AddCheck(name string, ok func() bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checks = append(p.checks, check{name: name, ok: ok})
+}
+
+// Ready reports readiness and, when not ready, the failing conditions.
+func (p *Probes) Ready() (bool, []string) {
+	var failing []string
+	if !p.serving.Load() {
+		failing = append(failing, "serving")
+	}
+	p.mu.RLock()
+	checks := slices.Clone(p.checks)
+	p.mu.RUnlock()
+	for _, c := range checks {
+		if !c.ok() {
+			failing = append(failing, c.name)
+		}
+	}
+	return len(failing) == 0, failing
+}
+
+// Liveness serves /healthz: 200 "ok" whenever the process can answer.
+func (p *Probes) Liveness() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+}
+
+// Readiness serves /readyz: 200 "ready", or 503 "not ready: " and the
+// failing conditions' names (never their details).
+func (p *Probes) Readiness() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		ok, failing := p.Ready()
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: "+strings.Join(failing, ", ")+"\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+}
