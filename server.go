@@ -25,6 +25,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/ide"
+	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -64,6 +65,13 @@ type config struct {
 	DemoLatency           time.Duration
 	DemoUsers             int
 	PrintSchema           string
+	MetricsAddr           string
+	TraceResolvers        bool
+	Security              graph.Security // limits, CSRF, CORS, persisted operations (server_security.go)
+
+	// Resilience is the operation deadline, retries and circuit breaker
+	// (server_resilience.go).
+	Resilience resilienceConfig
 }
 
 // demo says whether no upstream is configured.
@@ -127,7 +135,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		demoLatency  = fs.Duration("demo-latency", mustDuration(env("DEMO_LATENCY", "0s")), "latency the demo upstream adds to each answer (SALESGRAPH_DEMO_LATENCY)")
 		demoUsers    = fs.Int("demo-users", mustInt(env("DEMO_USERS", "50")), "how many users the demo upstream has (SALESGRAPH_DEMO_USERS)")
 		printSchema  = fs.String("print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
+		metricsAddr  = fs.String("metrics-addr", env("METRICS_ADDR", ""), "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none (SALESGRAPH_METRICS_ADDR)")
+		traceResolve = fs.Bool("trace-resolvers", mustBool(env("TRACE_RESOLVERS", "false")), "add a span per resolver call when tracing is on; costly on large lists (SALESGRAPH_TRACE_RESOLVERS)")
 	)
+	security := securityFlags(fs, env)
+	resilience := resilienceFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -153,6 +165,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		DemoLatency:           *demoLatency,
 		DemoUsers:             *demoUsers,
 		PrintSchema:           *printSchema,
+		MetricsAddr:           strings.TrimSpace(*metricsAddr),
+		TraceResolvers:        *traceResolve,
 	}
 	for _, h := range strings.Split(*forward, ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -206,9 +220,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		problems = append(problems, "log-level must be debug, info, warn or error")
 	}
+	if c.MetricsAddr != "" && c.MetricsAddr != metricsOff {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			problems = append(problems, "metrics-addr must be host:port, empty or off")
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, "log-format must be text or json")
 	}
+	if len(problems) == 0 {
+		var more []string
+		c.Security, more = security(c)
+		problems = append(problems, more...)
+	}
+	var more []string
+	c.Resilience, more = resilience()
+	problems = append(problems, more...)
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
@@ -226,6 +253,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return printSchema(stdout, cfg.PrintSchema)
 	}
 	log := newLogger(cfg, stderr)
+	tel, err := newTelemetry(ctx, cfg, getenv, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer tel.shutdown(log)
 
 	upstreamURL := cfg.UpstreamURL
 	staticAuth := cfg.UpstreamAuthorization
@@ -250,10 +282,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if staticAuth != "" {
 		opts = append(opts, restclient.WithCredentials(http.Header{cfg.UpstreamAuthHeader: {staticAuth}}))
 	}
+	opts = append(opts, cfg.Resilience.clientOptions()...)
+	opts = append(opts, tel.clientOptions(cfg.UpstreamTimeout)...)
 	client, err := restclient.New(upstreamURL, opts...)
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
+	tel.watchUpstream(client.Ready) // /readyz fails while the circuit is open
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{
@@ -261,9 +296,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ForwardHeaders:          cfg.ForwardHeaders,
 		MaxUpstreamConcurrency:  cfg.MaxUpstreamInFlight,
 		MaxOperationConcurrency: cfg.MaxOperationInFlight,
+		OperationTimeout:        cfg.Resilience.OperationTimeout,
 		Introspection:           cfg.Introspection,
+		Security:                cfg.Security,
 		Logger:                  log,
+		Metrics:                 tel.metrics,
+		Tracing:                 tel.tracing,
 	}))
+	tel.mount(mux, cfg) // /readyz and /metrics
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -296,6 +336,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("salesgraph listening", "addr", addr, "graphql", "http://"+displayHost(addr)+"/graphql",
 		"ide", ideURL(cfg, addr), "upstream", redactURL(upstreamURL), "demo", cfg.demo(),
 		"staticCredential", staticAuth != "", "forwardHeaders", cfg.ForwardHeaders, "introspection", cfg.Introspection)
+	tel.probes.SetServing(true)
 	if ready != nil {
 		ready <- addr
 	}
@@ -307,6 +348,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	tel.probes.SetServing(false) // /readyz fails while connections drain
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -318,10 +360,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	// observe.WithTraceIDs: lines logged inside a traced operation name its trace.
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(observe.WithTraceIDs(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(observe.WithTraceIDs(slog.NewTextHandler(w, opts)))
 }
 
 func ideURL(cfg *config, addr string) string {

@@ -20,11 +20,12 @@ const (
 	CodeUpstreamRateLimited = "UPSTREAM_RATE_LIMITED" // the upstream answered 429
 	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"  // the upstream answered 5xx
 	CodeUpstreamError       = "UPSTREAM_ERROR"        // the upstream answered another non-success status
-	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"      // an upstream call, or the operation, ran out of time
+	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"      // an upstream call ran out of its own time (the operation's deadline is OPERATION_TIMEOUT)
 	CodeUpstreamUnreachable = "UPSTREAM_UNREACHABLE"  // the upstream gave no answer (refused, reset, dropped)
 	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE" // the upstream's answer could not be read or contradicts itself
 	CodeCancelled           = "CANCELLED"             // the caller went away before the answer was ready
 	CodeInternal            = "INTERNAL_SERVER_ERROR" // a bug; details are logged with the request id, never sent
+	// The deadline, breaker and concurrency codes are in resilience.go.
 )
 
 // inputError is an invalid argument found by the facade itself.
@@ -37,19 +38,30 @@ func badInput(format string, args ...any) error {
 }
 
 // limitError is a wait for an upstream slot that ended with the context.
-type limitError struct{ err error }
+type limitError struct {
+	err   error
+	scope string // scopeOperation or scopeService
+	limit int    // the bound that was full
+}
 
 func (e *limitError) Error() string { return "waiting for an upstream slot: " + e.err.Error() }
 func (e *limitError) Unwrap() error { return e.err }
 
-// panicError is a recovered panic; its value is logged, never sent.
-type panicError struct{ value any }
+// panicError is a recovered panic; its value and stack are logged, never
+// sent.
+type panicError struct {
+	value any
+	stack []byte
+}
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
 // classify maps an error to its extensions.code, a message safe to show to
 // the caller, and extra extensions for upstream answers.
 func classify(ctx context.Context, err error) (code, msg string, ext map[string]any) {
+	if code, msg, ext, ok := classifyResilience(ctx, err); ok {
+		return code, msg, ext
+	}
 	var (
 		in  *inputError
 		api *restclient.APIError
@@ -130,10 +142,14 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr
 		}
-		pres := graphql.DefaultErrorPresenter(ctx, err)
+		// A fresh error: gqlgen hands the resolver's error over already
+		// wrapped in a *gqlerror.Error, and rewriting that one in place would
+		// both lose the detail logged below and make it its own Err, a cycle
+		// that errors.Is would follow for ever.
+		base := graphql.DefaultErrorPresenter(ctx, err)
+		pres := &gqlerror.Error{Err: err, Path: base.Path, Locations: base.Locations}
 		code, msg, ext := classify(ctx, err)
 		pres.Message = msg
-		pres.Err = err
 		pres.Extensions = map[string]any{"code": code}
 		for k, v := range ext {
 			pres.Extensions[k] = v
@@ -143,7 +159,11 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			pres.Extensions["requestId"] = st.requestID
 		}
 		if code == CodeInternal {
-			log.ErrorContext(ctx, "internal error", "requestId", requestID(st), "path", pres.Path.String(), "error", err.Error())
+			attrs := []any{"requestId", requestID(st), "path", pres.Path.String(), "error", err.Error()}
+			if pe := (*panicError)(nil); errors.As(err, &pe) && len(pe.stack) > 0 {
+				attrs = append(attrs, "stack", string(pe.stack))
+			}
+			log.ErrorContext(ctx, "internal error", attrs...)
 		}
 		return pres
 	}
@@ -161,6 +181,6 @@ func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, v any) error {
 		st, _ := stateFrom(ctx)
 		log.ErrorContext(ctx, "resolver panic", "requestId", requestID(st), "panic", fmt.Sprint(v))
-		return &panicError{value: v}
+		return newPanicError(v) // the presenter logs its stack
 	}
 }

@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,10 +8,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/vektah/gqlparser/v2/ast"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -38,10 +34,30 @@ type Options struct {
 	// MaxThreadPages caps how many upstream pages one user's threads may
 	// span. Default 500.
 	MaxThreadPages int
+	// OperationTimeout bounds each request's operations, upstream calls and
+	// waits for upstream slots included; what is not done by then fails
+	// with OPERATION_TIMEOUT. Default 30s.
+	OperationTimeout time.Duration
+	// MaxUpstreamCallsPerOperation is how many upstream calls one request
+	// (a batch counts as one) may make; calls beyond it fail with
+	// UPSTREAM_CALL_BUDGET_EXCEEDED. It catches what the estimate
+	// (MaxUpstreamCalls) could not foresee. Default MaxUpstreamCalls.
+	MaxUpstreamCallsPerOperation int
 	// Introspection enables schema introspection (on in demo mode).
 	Introspection bool
-	// Logger receives internal errors; default slog.Default().
+	// Logger receives internal errors, failed upstream calls (warn) and one
+	// line per operation (info); default slog.Default().
 	Logger *slog.Logger
+	// Metrics records operations, errors by code, upstream calls in flight,
+	// loader batch sizes and cache hits (observe.go); nil records none.
+	Metrics *observe.Metrics
+	// Tracing makes the operation and dataloader-batch spans (and resolver
+	// spans if it says so) and continues callers' W3C trace context; nil
+	// does neither.
+	Tracing *observe.Tracing
+	// Security holds the request limits, CSRF and CORS, persisted
+	// operations and response caps (security.go).
+	Security
 }
 
 func (c *Options) defaults() {
@@ -66,12 +82,19 @@ func (c *Options) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Security.defaults()
+	c.resilienceDefaults()
 }
 
-// NewHandler returns the /graphql endpoint: gqlgen's executor with explicit
-// transports, the error presenter, and the middleware that gives every
-// operation its own loaders and forwarded credentials.
+// NewHandler returns the /graphql endpoint: gqlgen's executor behind
+// salesgraph's own GraphQL-over-HTTP transport (transport.go), the error
+// presenter, and the middleware that gives every operation its own loaders
+// and forwarded credentials, all inside CORS. It panics on Options that
+// Validate refuses.
 func NewHandler(cfg Options) http.Handler {
+	if err := cfg.Validate(); err != nil {
+		panic("graph.NewHandler: " + err.Error())
+	}
 	cfg.defaults()
 	res := &Resolver{}
 	es := NewExecutableSchema(Config{Resolvers: res})
@@ -79,13 +102,13 @@ func NewHandler(cfg Options) http.Handler {
 	res.schema = schema
 
 	srv := handler.New(es)
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.AddTransport(newTransport(&cfg, schema))
+	srv.SetQueryCache(docHook{})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(argumentCheck{schema: schema})
+	srv.Use(limitCheck{sec: &cfg.Security, schema: schema})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -95,45 +118,41 @@ func NewHandler(cfg Options) http.Handler {
 		perRequest: int64(cfg.MaxOperationConcurrency),
 		wait:       cfg.BatchWait,
 		maxPages:   cfg.MaxThreadPages,
+
+		globalLimit: cfg.MaxUpstreamConcurrency,
+		maxCalls:    cfg.MaxUpstreamCallsPerOperation,
 	}
-	return &middleware{next: srv, cfg: cfg, loaders: lc}
+	obs := newObserver(cfg, srv, lc)
+	return cfg.Security.withCORS(cfg.ForwardHeaders, &middleware{next: srv, cfg: cfg, loaders: lc, obs: obs})
 }
 
 type middleware struct {
 	next    http.Handler
 	cfg     Options
 	loaders *loaderConfig
+	obs     *observer
 }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	fwd := make(http.Header, len(m.cfg.ForwardHeaders))
-	for _, name := range m.cfg.ForwardHeaders {
-		if vs := r.Header.Values(name); len(vs) > 0 {
-			fwd[name] = vs
-		}
-	}
+	ctx, cancel := withOperationDeadline(r.Context(), m.cfg.OperationTimeout)
+	defer cancel()
+	fwd := forwardedHeaders(r, m.cfg.ForwardHeaders)
 	st := &requestState{
 		loaders:          newLoaders(m.loaders),
 		callerCredential: len(fwd) > 0,
-		requestID:        newRequestID(),
+		requestID:        requestIDFor(r),
 	}
-	if len(fwd) > 0 {
-		ctx = restclient.WithRequestHeaders(ctx, fwd)
-	}
+	// The request id goes upstream too, so that its logs can be matched with ours.
+	fwd.Set(observe.RequestIDHeader, st.requestID)
+	ctx = restclient.WithRequestHeaders(ctx, fwd)
 	ctx = withState(ctx, st)
-	w.Header().Set("X-Request-Id", st.requestID)
-	if st.callerCredential {
-		// Answers depend on the caller's credentials: no shared cache may
-		// keep them, or hand one caller's answer to another.
-		w.Header().Set("Cache-Control", "private, no-store")
-		w.Header().Add("Vary", strings.Join(m.cfg.ForwardHeaders, ", "))
-	}
+	ctx, done := m.obs.begin(ctx, r, st.requestID)
+	defer done()
+	w.Header().Set(observe.RequestIDHeader, st.requestID)
+	// Answers depend on the caller's credentials, or on the server's own
+	// when the caller sent none: no shared cache may keep them or hand one
+	// caller's answer (or error) to another.
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Add("Vary", strings.Join(m.cfg.ForwardHeaders, ", "))
 	m.next.ServeHTTP(w, r.WithContext(ctx))
-}
-
-func newRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

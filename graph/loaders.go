@@ -52,6 +52,7 @@ type Loaders struct {
 	limit      *semaphore.Weighted // per operation
 	global     *semaphore.Weighted // shared by every operation of the handler
 	maxPages   int
+	guard      opGuard // the call budget and the bounds' sizes (resilience.go)
 	meetings   *dataloader.Loader[int64, *userMeetings]
 	pages      *dataloader.Loader[pageKey, *threadPage]
 	allThreads *dataloader.Loader[int64, *userThreads]
@@ -59,12 +60,21 @@ type Loaders struct {
 
 // loaderConfig is what every request's loaders share.
 type loaderConfig struct {
-	up          Upstream
-	global      *semaphore.Weighted
-	perRequest  int64
-	wait        time.Duration
-	maxPages    int
-	onBatchSize func(loader string, n int)
+	up         Upstream
+	global     *semaphore.Weighted
+	perRequest int64
+	wait       time.Duration
+	maxPages   int
+	// globalLimit is global's size and maxCalls the upstream calls one
+	// operation may make (0: no budget), for resilience.go.
+	globalLimit int
+	maxCalls    int
+	// onBatch, when set, is called as a batch starts: the batch runs with
+	// the context it returns (a span's) and calls done when it ends.
+	onBatch func(ctx context.Context, loader string, n int) (_ context.Context, done func())
+	// onCache, when set, gives each loader cache the function it tells of
+	// every lookup.
+	onCache func(cache string) (lookup func(hit bool))
 }
 
 func newLoaders(cfg *loaderConfig) *Loaders {
@@ -74,48 +84,46 @@ func newLoaders(cfg *loaderConfig) *Loaders {
 		global:   cfg.global,
 		maxPages: cfg.maxPages,
 	}
+	l.guard.configure(cfg)
 	// The REST API has no batch endpoints, so batching buys nothing on the
 	// wire; the short wait only gathers the keys of one resolver wave so that
 	// their calls leave together. The cache is what guarantees one call per key.
 	l.meetings = dataloader.NewBatchedLoader(observeBatch(cfg, "meetings", l.loadMeetings),
-		dataloader.WithWait[int64, *userMeetings](cfg.wait))
+		dataloader.WithWait[int64, *userMeetings](cfg.wait), dataloader.WithCache(loaderCache[int64, *userMeetings](cfg, "meetings")))
 	l.pages = dataloader.NewBatchedLoader(observeBatch(cfg, "threadPages", l.loadPages),
-		dataloader.WithWait[pageKey, *threadPage](cfg.wait))
+		dataloader.WithWait[pageKey, *threadPage](cfg.wait), dataloader.WithCache(loaderCache[pageKey, *threadPage](cfg, "threadPages")))
 	l.allThreads = dataloader.NewBatchedLoader(observeBatch(cfg, "allThreads", l.loadAllThreads),
-		dataloader.WithWait[int64, *userThreads](cfg.wait))
+		dataloader.WithWait[int64, *userThreads](cfg.wait), dataloader.WithCache(loaderCache[int64, *userThreads](cfg, "allThreads")))
 	return l
 }
 
 func observeBatch[K comparable, V any](cfg *loaderConfig, name string, fn dataloader.BatchFunc[K, V]) dataloader.BatchFunc[K, V] {
-	if cfg.onBatchSize == nil {
+	if cfg.onBatch == nil {
 		return fn
 	}
 	return func(ctx context.Context, keys []K) []*dataloader.Result[V] {
-		cfg.onBatchSize(name, len(keys))
+		ctx, done := cfg.onBatch(ctx, name, len(keys))
+		defer done()
 		return fn(ctx, keys)
 	}
 }
 
-// call runs one upstream call within the per-operation and global
-// concurrency bounds, recovering a panic into an error so that one bad
-// record cannot take the batch (or the process) down.
+// call runs one upstream call within the operation's call budget and the
+// per-operation and global concurrency bounds (admit, resilience.go),
+// recovering a panic into an error so that one bad record cannot take the
+// batch (or the process) down.
 func (l *Loaders) call(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	if err := l.limit.Acquire(ctx, 1); err != nil {
-		return &limitError{err: err}
+	release, err := l.admit(ctx)
+	if err != nil {
+		return err
 	}
-	defer l.limit.Release(1)
-	if l.global != nil {
-		if err := l.global.Acquire(ctx, 1); err != nil {
-			return &limitError{err: err}
-		}
-		defer l.global.Release(1)
-	}
+	defer release()
 	defer func() {
 		if r := recover(); r != nil {
-			err = &panicError{value: r}
+			err = newPanicError(r)
 		}
 	}()
-	return fn(ctx)
+	return observedCall(ctx, fn) // counts and logs the call (observe.go)
 }
 
 // fanOut runs one function per key concurrently and returns the results in
@@ -127,7 +135,7 @@ func fanOut[K comparable, V any](ctx context.Context, keys []K, fn func(context.
 		wg.Go(func() {
 			defer func() {
 				if r := recover(); r != nil {
-					results[i] = &dataloader.Result[V]{Error: &panicError{value: r}}
+					results[i] = &dataloader.Result[V]{Error: newPanicError(r)}
 				}
 			}()
 			v, err := fn(ctx, k)

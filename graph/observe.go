@@ -1,0 +1,448 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/salesgraph/salesgraph/observe"
+	"github.com/salesgraph/salesgraph/restclient"
+)
+
+// This file is the handler's observability: one log line, one metric sample
+// and one span per operation, plus the per-call, per-batch and per-lookup
+// hooks the loaders call. The middleware opens an opRecord for every
+// request; the response interceptor fills in what only the executor knows
+// (the operation, the errors); the middleware closes it when the response
+// is written, so that requests refused before execution are seen too.
+
+// observer is the handler's observability configuration.
+type observer struct {
+	log     *slog.Logger
+	metrics *observe.Metrics
+	tracing *observe.Tracing
+}
+
+// newObserver installs the response interceptor (and the resolver-span
+// interceptor, when asked for) on srv and the batch and cache hooks on lc.
+func newObserver(cfg Options, srv *handler.Server, lc *loaderConfig) *observer {
+	o := &observer{log: cfg.Logger, metrics: cfg.Metrics, tracing: cfg.Tracing}
+	srv.Use(opInterceptor{})
+	if o.tracing.ResolverSpans() {
+		srv.Use(resolverSpans{tracer: o.tracing.Tracer()})
+	}
+	lc.onBatch = o.batch
+	if o.metrics != nil {
+		lc.onCache = o.metrics.CacheCounter
+	}
+	return o
+}
+
+// requestIDFor is the request's id: the caller's X-Request-Id when valid,
+// else a new one.
+func requestIDFor(r *http.Request) string {
+	return observe.RequestID(r.Header.Get(observe.RequestIDHeader))
+}
+
+// opRecord is what is known of one request to the handler: one operation,
+// or several when the caller batches them (they run one after another).
+type opRecord struct {
+	obs       *observer
+	start     time.Time
+	requestID string
+	span      trace.Span // nil when tracing is off
+	calls     atomic.Int64
+
+	mu  sync.Mutex
+	ops []opResult
+}
+
+// opResult is one operation's outcome. An operation runs from the end of
+// the one before it in the batch (or the request's start) to its response;
+// the last one until the response is written.
+type opResult struct {
+	known   bool   // the document parsed and named an operation that exists
+	name    string // the operation's name ("" when anonymous), or the name the caller asked for when not known
+	opType  string // query, mutation, subscription; "" when not known
+	outcome observe.Outcome
+	codes   []string       // distinct extensions.code values, in order of appearance
+	byCode  map[string]int // how many errors had each code
+	errors  int
+
+	from, to           time.Time
+	callsFrom, callsTo int64
+}
+
+type opRecordKey struct{}
+
+func recordFrom(ctx context.Context) *opRecord {
+	rec, _ := ctx.Value(opRecordKey{}).(*opRecord)
+	return rec
+}
+
+// begin opens a request's record, continues the caller's trace and starts
+// the request's span. The returned function closes it: metrics, span end,
+// and a log line per operation.
+func (o *observer) begin(ctx context.Context, r *http.Request, requestID string) (context.Context, func()) {
+	rec := &opRecord{obs: o, start: time.Now(), requestID: requestID}
+	if o.tracing != nil {
+		ctx = o.tracing.Extract(ctx, r.Header)
+		if o.tracing.Enabled() {
+			// The name is refined once the operation is known; this one is
+			// what OpenTelemetry's GraphQL conventions use for the unknown.
+			ctx, rec.span = o.tracing.Tracer().Start(ctx, "GraphQL Operation",
+				trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(
+					attribute.String("http.request.method", r.Method),
+					attribute.String("salesgraph.request_id", requestID),
+				))
+		}
+	}
+	ctx = context.WithValue(ctx, opRecordKey{}, rec)
+	inFlightDone := o.metrics.OperationStarted()
+	return ctx, func() {
+		inFlightDone()
+		rec.finish(ctx)
+	}
+}
+
+// opInterceptor reads each response as the executor produces it, including
+// the error responses of documents that do not parse or validate.
+type opInterceptor struct{}
+
+var (
+	_ graphql.HandlerExtension    = opInterceptor{}
+	_ graphql.ResponseInterceptor = opInterceptor{}
+)
+
+func (opInterceptor) ExtensionName() string                   { return "Observability" }
+func (opInterceptor) Validate(graphql.ExecutableSchema) error { return nil }
+func (opInterceptor) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if rec := recordFrom(ctx); rec != nil && resp != nil {
+		known, name, opType := false, "", ""
+		if graphql.HasOperationContext(ctx) {
+			oc := graphql.GetOperationContext(ctx)
+			if oc.Operation != nil {
+				known, name, opType = true, oc.Operation.Name, string(oc.Operation.Operation)
+			} else {
+				name = oc.OperationName
+			}
+		}
+		rec.add(known, name, opType, resp.Errors, len(resp.Data) > 0 && string(resp.Data) != "null")
+	}
+	return resp
+}
+
+// noteRefusal records errors a transport answers with before any
+// operation runs (a method or media type it refuses, an unreadable body),
+// so that they are logged and counted with their codes, and gives each the
+// request id. Transports call it just before writing such errors.
+func noteRefusal(ctx context.Context, errs gqlerror.List) {
+	if rec := recordFrom(ctx); rec != nil {
+		rec.add(false, "", "", errs, false)
+	}
+}
+
+// add records one operation's response; every error in it gets the request
+// id, including those gqlgen and the argument check make before the error
+// presenter's table applies.
+func (rec *opRecord) add(known bool, name, opType string, errs gqlerror.List, hasData bool) {
+	now := time.Now()
+	calls := rec.calls.Load()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	res := opResult{known: known, name: name, opType: opType, from: rec.start, to: now, callsTo: calls}
+	if n := len(rec.ops); n > 0 {
+		res.from, res.callsFrom = rec.ops[n-1].to, rec.ops[n-1].callsTo
+	}
+	for _, e := range errs {
+		if e.Extensions == nil {
+			e.Extensions = make(map[string]any, 2)
+		}
+		if _, ok := e.Extensions["requestId"]; !ok {
+			e.Extensions["requestId"] = rec.requestID
+		}
+		code, _ := e.Extensions["code"].(string)
+		res.addCode(code)
+	}
+	switch {
+	case len(errs) == 0:
+		res.outcome = observe.OutcomeOK
+	case hasData:
+		res.outcome = observe.OutcomePartial
+	default:
+		res.outcome = observe.OutcomeError
+	}
+	rec.ops = append(rec.ops, res)
+}
+
+func (r *opResult) addCode(code string) {
+	if code == "" {
+		code = "UNSPECIFIED"
+	}
+	if r.byCode == nil {
+		r.byCode = make(map[string]int, 2)
+	}
+	if r.byCode[code] == 0 {
+		r.codes = append(r.codes, code)
+	}
+	r.byCode[code]++
+	r.errors++
+}
+
+// finish records the request's operations once its response is written.
+func (rec *opRecord) finish(ctx context.Context) {
+	now := time.Now()
+	calls := rec.calls.Load()
+	o := rec.obs
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.ops) == 0 {
+		// Nothing was answered: gqlgen writes no response for a caller that
+		// went away, so CANCELLED is recorded here; other refusals are
+		// recorded as errors without a code.
+		res := opResult{outcome: observe.OutcomeError, from: rec.start}
+		if ctx.Err() != nil {
+			res.addCode(CodeCancelled)
+		}
+		rec.ops = append(rec.ops, res)
+	}
+	last := &rec.ops[len(rec.ops)-1]
+	last.to, last.callsTo = now, calls // the last one lasts until the response is written
+
+	for i := range rec.ops {
+		op := &rec.ops[i]
+		d := op.to.Sub(op.from)
+		if o.metrics != nil {
+			o.metrics.Operation(o.metrics.OperationLabel(op.name, op.known), op.outcome, d)
+			for code, n := range op.byCode {
+				o.metrics.GraphQLErrors(code, n)
+			}
+		}
+		errCodes := op.codes
+		if errCodes == nil {
+			errCodes = []string{} // [] rather than null, for log queries
+		}
+		attrs := []slog.Attr{
+			slog.String("requestId", rec.requestID),
+			slog.String("operation", logName(op.name)),
+			slog.String("operationType", op.opType),
+			slog.String("outcome", string(op.outcome)),
+			slog.Float64("durationMs", float64(d.Microseconds())/1000),
+			slog.Int64("upstreamCalls", op.callsTo-op.callsFrom),
+			slog.Int("errors", op.errors),
+			slog.Any("errorCodes", errCodes),
+		}
+		if len(rec.ops) > 1 {
+			attrs = append(attrs, slog.Int("batchIndex", i))
+		}
+		o.log.LogAttrs(ctx, slog.LevelInfo, "graphql operation", attrs...)
+	}
+	if rec.span != nil {
+		rec.endSpan(calls)
+	}
+}
+
+// endSpan names the request's span after its operation (OpenTelemetry's
+// GraphQL conventions), or "GraphQL batch" with an event per operation.
+func (rec *opRecord) endSpan(calls int64) {
+	span := rec.span
+	failed := false
+	var codes []string
+	for _, op := range rec.ops {
+		failed = failed || op.outcome != observe.OutcomeOK
+		codes = append(codes, op.codes...)
+	}
+	if len(rec.ops) == 1 {
+		op := rec.ops[0]
+		if op.known {
+			span.SetName(spanName(op.opType, op.name))
+			span.SetAttributes(attribute.String("graphql.operation.type", op.opType))
+			if op.name != "" {
+				span.SetAttributes(attribute.String("graphql.operation.name", op.name))
+			}
+		}
+		span.SetAttributes(attribute.String("salesgraph.outcome", string(op.outcome)))
+	} else {
+		span.SetName("GraphQL batch")
+		span.SetAttributes(attribute.Int("graphql.batch.size", len(rec.ops)))
+		for _, op := range rec.ops {
+			span.AddEvent("graphql.operation", trace.WithAttributes(
+				attribute.String("graphql.operation.name", op.name),
+				attribute.String("salesgraph.outcome", string(op.outcome)),
+				attribute.StringSlice("graphql.error.codes", op.codes),
+			))
+		}
+	}
+	span.SetAttributes(attribute.Int64("salesgraph.upstream_calls", calls))
+	if len(codes) > 0 {
+		span.SetAttributes(attribute.StringSlice("graphql.error.codes", codes))
+	}
+	if failed {
+		span.SetStatus(otelcodes.Error, "")
+	}
+	span.End()
+}
+
+// spanName follows OpenTelemetry's GraphQL conventions: "query Name", or
+// the type alone for an anonymous operation.
+func spanName(opType, name string) string {
+	if name == "" {
+		return opType
+	}
+	return opType + " " + name
+}
+
+// logName bounds a caller-chosen name in the log line; names are GraphQL
+// names when the document parsed, anything the caller sent otherwise.
+func logName(name string) string {
+	const max = 100
+	if len(name) > max {
+		return name[:max] + "…"
+	}
+	return name
+}
+
+// observedCall runs one upstream call for Loaders.call: it counts the call
+// for the operation's log line and the in-flight gauge, and logs a failure
+// at warn with the request id, the endpoint and the code the caller sees.
+func observedCall(ctx context.Context, fn func(context.Context) error) error {
+	rec := recordFrom(ctx)
+	if rec == nil {
+		return fn(ctx)
+	}
+	rec.calls.Add(1)
+	rec.obs.metrics.UpstreamCallStarted()
+	defer rec.obs.metrics.UpstreamCallDone()
+	if rec.obs.tracing.Enabled() && trace.SpanContextFromContext(ctx).IsSampled() {
+		ctx = observe.CountAttempts(ctx) // retries' spans say which attempt they are
+	}
+	err := fn(ctx)
+	if err != nil {
+		rec.obs.upstreamFailed(ctx, rec, err)
+	}
+	return err
+}
+
+// upstreamFailed logs a failed upstream call. Error texts from restclient
+// name the path and status, never the host or a header.
+func (o *observer) upstreamFailed(ctx context.Context, rec *opRecord, err error) {
+	code, _, _ := classify(ctx, err)
+	level := slog.LevelWarn
+	if code == CodeCancelled {
+		level = slog.LevelDebug // the caller left; nothing is wrong upstream
+	}
+	if !o.log.Enabled(ctx, level) {
+		return
+	}
+	endpoint, path, status := upstreamWhere(err)
+	o.log.LogAttrs(ctx, level, "upstream call failed",
+		slog.String("requestId", rec.requestID),
+		slog.String("endpoint", endpoint),
+		slog.String("path", path),
+		slog.Int("httpStatus", status),
+		slog.String("code", code),
+		slog.String("error", err.Error()),
+	)
+}
+
+// upstreamWhere extracts the endpoint template, path and HTTP status that
+// restclient's typed errors carry.
+func upstreamWhere(err error) (endpoint, path string, status int) {
+	var (
+		api *restclient.APIError
+		tr  *restclient.TransportError
+		de  *restclient.DecodeError
+		pe  *restclient.PaginationError
+		co  *restclient.CircuitOpenError
+	)
+	switch {
+	case errors.As(err, &api):
+		return api.Endpoint, api.Path, api.HTTPStatus
+	case errors.As(err, &co):
+		return co.Endpoint, co.Path, 0
+	case errors.As(err, &tr):
+		return tr.Endpoint, tr.Path, 0
+	case errors.As(err, &de):
+		return de.Endpoint, de.Path, de.HTTPStatus
+	case errors.As(err, &pe):
+		return pe.Endpoint, pe.Path, 0
+	}
+	return "", "", 0
+}
+
+// batch is the loaders' batch hook: it records the batch's size and, with
+// tracing on, opens a span that the batch's upstream calls nest under.
+func (o *observer) batch(ctx context.Context, loader string, n int) (context.Context, func()) {
+	o.metrics.BatchSize(loader, n)
+	if !o.tracing.Enabled() {
+		return ctx, func() {}
+	}
+	ctx, span := o.tracing.Tracer().Start(ctx, "dataloader "+loader, trace.WithAttributes(
+		attribute.String("dataloader.name", loader),
+		attribute.Int("dataloader.batch_size", n),
+	))
+	return ctx, func() { span.End() }
+}
+
+// loaderCache is a loader's per-operation cache, counting hits (a key the
+// operation already asked for, answered or still in flight) and misses when
+// the cache hook is set.
+func loaderCache[K comparable, V any](cfg *loaderConfig, name string) dataloader.Cache[K, V] {
+	c := dataloader.NewCache[K, V]()
+	if cfg.onCache == nil {
+		return c
+	}
+	return &countingCache[K, V]{InMemoryCache: c, lookup: cfg.onCache("loader_" + name)}
+}
+
+type countingCache[K comparable, V any] struct {
+	*dataloader.InMemoryCache[K, V]
+	lookup func(hit bool)
+}
+
+func (c *countingCache[K, V]) Get(ctx context.Context, key K) (dataloader.Thunk[V], bool) {
+	v, ok := c.InMemoryCache.Get(ctx, key)
+	c.lookup(ok)
+	return v, ok
+}
+
+// resolverSpans makes a span per resolver call (fields with a resolver, not
+// plain struct fields). Installed only when asked for: it costs.
+type resolverSpans struct{ tracer trace.Tracer }
+
+var (
+	_ graphql.HandlerExtension = resolverSpans{}
+	_ graphql.FieldInterceptor = resolverSpans{}
+)
+
+func (resolverSpans) ExtensionName() string                   { return "ResolverSpans" }
+func (resolverSpans) Validate(graphql.ExecutableSchema) error { return nil }
+func (r resolverSpans) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !fc.IsResolver {
+		return next(ctx)
+	}
+	ctx, span := r.tracer.Start(ctx, fc.Object+"."+fc.Field.Name, trace.WithAttributes(
+		attribute.String("graphql.field.path", fc.Path().String()),
+	))
+	defer span.End()
+	res, err := next(ctx)
+	if err != nil {
+		span.SetStatus(otelcodes.Error, "")
+	}
+	return res, err
+}

@@ -1,0 +1,147 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/salesgraph/salesgraph/restclient"
+)
+
+// This file is the operation's side of resilience: its deadline, its
+// upstream call budget, the waits for upstream slots, and the codes of the
+// failures they cause. The client's side (retries, the circuit breaker) is
+// in restclient; its failures are classified here too.
+
+// Resilience codes, part of the table in errors.go. The call budget's code
+// is CodeUpstreamBudget, shared with the estimate that refuses an operation
+// before it runs.
+const (
+	CodeOperationTimeout         = "OPERATION_TIMEOUT"          // the operation's deadline passed while it waited for the upstream
+	CodeUpstreamCircuitOpen      = "UPSTREAM_CIRCUIT_OPEN"      // the circuit breaker refused the call: the upstream is failing
+	CodeUpstreamConcurrencyLimit = "UPSTREAM_CONCURRENCY_LIMIT" // no upstream slot came free before the operation's deadline
+)
+
+// DefaultOperationTimeout bounds an operation, upstream waits included.
+const DefaultOperationTimeout = 30 * time.Second
+
+// errOperationTimeout is the cause of an operation context whose deadline
+// passed, which tells it apart from a deadline of the caller's own.
+var errOperationTimeout = errors.New("graph: operation deadline exceeded")
+
+func (c *Options) resilienceDefaults() {
+	if c.OperationTimeout <= 0 {
+		c.OperationTimeout = DefaultOperationTimeout
+	}
+	if c.MaxUpstreamCallsPerOperation <= 0 {
+		c.MaxUpstreamCallsPerOperation = c.MaxUpstreamCalls
+	}
+}
+
+// withOperationDeadline bounds one request's operations. The request's
+// context already ends when the client disconnects, cancelling the
+// upstream calls with it.
+func withOperationDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, errOperationTimeout)
+}
+
+// operationTimedOut reports whether ctx is an operation's context whose
+// deadline has passed.
+func operationTimedOut(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), errOperationTimeout)
+}
+
+// budgetError is an upstream call refused because the operation has made
+// as many as it may.
+type budgetError struct{ limit int }
+
+func (e *budgetError) Error() string {
+	return fmt.Sprintf("upstream call budget of %d calls per operation spent", e.limit)
+}
+
+// Scopes of the concurrency limits, for limitError and extensions.scope.
+const (
+	scopeOperation = "operation" // MaxOperationConcurrency
+	scopeService   = "service"   // MaxUpstreamConcurrency
+)
+
+// opGuard is an operation's share of the resilience state: its upstream
+// call count and the bounds its errors name.
+type opGuard struct {
+	calls       atomic.Int64
+	maxCalls    int // 0: no budget
+	perOp       int
+	globalLimit int
+}
+
+func (g *opGuard) configure(cfg *loaderConfig) {
+	g.maxCalls, g.perOp, g.globalLimit = cfg.maxCalls, int(cfg.perRequest), cfg.globalLimit
+}
+
+// admit lets one upstream call of the operation start: within the call
+// budget, then within the per-operation and the global concurrency bounds,
+// waiting for a slot at most until the operation's deadline. release gives
+// the slots back.
+func (l *Loaders) admit(ctx context.Context) (release func(), err error) {
+	// Every call counts, refused or not, so that an operation cannot keep
+	// asking once its budget is spent.
+	g := &l.guard
+	if n := g.calls.Add(1); g.maxCalls > 0 && n > int64(g.maxCalls) {
+		return nil, &budgetError{limit: g.maxCalls}
+	}
+	if err := l.limit.Acquire(ctx, 1); err != nil {
+		return nil, &limitError{err: err, scope: scopeOperation, limit: g.perOp}
+	}
+	if l.global == nil {
+		return func() { l.limit.Release(1) }, nil
+	}
+	if err := l.global.Acquire(ctx, 1); err != nil {
+		l.limit.Release(1)
+		return nil, &limitError{err: err, scope: scopeService, limit: g.globalLimit}
+	}
+	return func() {
+		l.global.Release(1)
+		l.limit.Release(1)
+	}, nil
+}
+
+// newPanicError keeps a recovered panic's value and stack for the log.
+// Called in the deferred function that recovered, the stack still shows
+// where the panic happened.
+func newPanicError(v any) *panicError {
+	return &panicError{value: v, stack: debug.Stack()}
+}
+
+// classifyResilience maps the failures of this file and of restclient's
+// breaker to codes; ok is false for every other error. Its cases come
+// before classify's own: none of these errors is an upstream answer.
+func classifyResilience(ctx context.Context, err error) (code, msg string, ext map[string]any, ok bool) {
+	var (
+		be *budgetError
+		le *limitError
+		ce *restclient.CircuitOpenError
+	)
+	switch {
+	case errors.As(err, &be):
+		return CodeUpstreamBudget, fmt.Sprintf("this operation needs more than %d upstream calls, the most one may make; ask for fewer users, pages or nested threads", be.limit),
+			map[string]any{"limit": be.limit}, true
+	case errors.As(err, &le):
+		if errors.Is(le.err, context.Canceled) {
+			return CodeCancelled, "the request was cancelled", nil, true
+		}
+		msg := "the operation ran out of time waiting for a free upstream slot: the service has too many upstream calls in flight"
+		if le.scope == scopeOperation {
+			msg = "the operation ran out of time waiting for a free upstream slot: it has too many upstream calls in flight at once"
+		}
+		return CodeUpstreamConcurrencyLimit, msg, map[string]any{"limit": le.limit, "scope": le.scope}, true
+	case errors.As(err, &ce):
+		return CodeUpstreamCircuitOpen, "the upstream API is failing, so calls to it are paused for a few seconds to let it recover",
+			map[string]any{"upstream": map[string]any{"endpoint": ce.Endpoint}}, true
+	case errors.Is(err, context.DeadlineExceeded) && operationTimedOut(ctx):
+		return CodeOperationTimeout, "the operation ran out of time before the upstream API answered", endpointExt(err), true
+	}
+	return "", "", nil, false
+}

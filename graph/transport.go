@@ -1,0 +1,882 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+)
+
+// salesgraph's HTTP transport: GraphQL over HTTP as the specification
+// (graphql/graphql-over-http) says, in front of gqlgen's executor. gqlgen's
+// own GET and POST transports read bodies of any size, echo malformed bodies
+// into errors, answer "data": null with request errors and run GET without a
+// CSRF guard; this one does each step in the order that lets the cheapest
+// check refuse first:
+//
+//	method (405) → Accept (406) → Content-Type and CSRF (415, 400)
+//	→ body size (413) → JSON shape (400) → persisted operation (404, 403)
+//	→ tokens and nesting → parse → fragment cycles and static limits
+//	→ validation → variables, arguments, complexity and upstream budget
+//	→ execution → error count, masking and response size caps.
+//
+// It is the handler.Server's only transport, so extensions that other parts
+// of salesgraph add to the gqlgen server see every operation.
+
+// Media types of GraphQL responses.
+const (
+	mediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+)
+
+// The request-level error codes: refusals before execution. README's error
+// table lists them for client teams.
+const (
+	CodeBadRequest                 = "BAD_REQUEST"                   // the HTTP request is not a well-formed GraphQL request
+	CodeMethodNotAllowed           = "METHOD_NOT_ALLOWED"            // not GET or POST, or a mutation over GET
+	CodeNotAcceptable              = "NOT_ACCEPTABLE"                // Accept names no media type salesgraph answers in
+	CodeUnsupportedMediaType       = "UNSUPPORTED_MEDIA_TYPE"        // a body that is not application/json in UTF-8
+	CodeCSRFPrevented              = "CSRF_PREFLIGHT_REQUIRED"       // a GET without a JSON Content-Type or a preflight header
+	CodeRequestTooLarge            = "REQUEST_TOO_LARGE"             // a body over MaxRequestBytes
+	CodeBatchingDisabled           = "BATCHING_DISABLED"             // a JSON array of operations, with batching off
+	CodeBatchTooLarge              = "BATCH_TOO_LARGE"               // a batch of more than MaxBatchSize operations
+	CodeParseFailed                = "GRAPHQL_PARSE_FAILED"          // the document does not parse
+	CodeValidationFailed           = "GRAPHQL_VALIDATION_FAILED"     // the document does not validate, or names no runnable operation
+	CodeTokenLimit                 = "TOKEN_LIMIT_EXCEEDED"          // more than MaxTokens tokens
+	CodeDepthLimit                 = "DEPTH_LIMIT_EXCEEDED"          // fields nested deeper than MaxDepth
+	CodeAliasLimit                 = "ALIAS_LIMIT_EXCEEDED"          // more than MaxAliases aliases
+	CodeRootFieldLimit             = "ROOT_FIELD_LIMIT_EXCEEDED"     // more than MaxRootFields root fields
+	CodeFieldLimit                 = "FIELD_LIMIT_EXCEEDED"          // more than MaxFields field selections
+	CodeComplexityLimit            = "COMPLEXITY_LIMIT_EXCEEDED"     // a response estimated over MaxComplexity fields
+	CodeUpstreamBudget             = "UPSTREAM_CALL_BUDGET_EXCEEDED" // more than MaxUpstreamCalls estimated upstream calls
+	CodeTooManyErrors              = "TOO_MANY_ERRORS"               // the summary of errors past MaxErrors
+	CodeResponseTooLarge           = "RESPONSE_TOO_LARGE"            // a response over MaxResponseBytes
+	CodeIntrospectionDisabled      = "INTROSPECTION_DISABLED"        // __schema or __type with introspection off
+	CodePersistedQueryNotFound     = "PERSISTED_QUERY_NOT_FOUND"     // a hash this server does not know
+	CodePersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED" // a hash, with APQ off
+	CodePersistedQueryHashMismatch = "PERSISTED_QUERY_HASH_MISMATCH" // a hash that is not the document's
+	CodeOperationNotAllowed        = "OPERATION_NOT_IN_ALLOWLIST"    // allow-list mode, and the document is not on it
+)
+
+// requestStatus is the HTTP status of a response holding a request error
+// (no data) with this code, when the response is
+// application/graphql-response+json. With application/json, a well-formed
+// request's response is 200 whatever its errors, as the specification says.
+var requestStatus = map[string]int{
+	CodeBadRequest:                 http.StatusBadRequest,
+	CodeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	CodeNotAcceptable:              http.StatusNotAcceptable,
+	CodeUnsupportedMediaType:       http.StatusUnsupportedMediaType,
+	CodeCSRFPrevented:              http.StatusBadRequest,
+	CodeRequestTooLarge:            http.StatusRequestEntityTooLarge,
+	CodeBatchingDisabled:           http.StatusBadRequest,
+	CodeBatchTooLarge:              http.StatusBadRequest,
+	CodeParseFailed:                http.StatusBadRequest,
+	CodeValidationFailed:           http.StatusBadRequest,
+	CodeBadUserInput:               http.StatusBadRequest,
+	CodeTokenLimit:                 http.StatusBadRequest,
+	CodeDepthLimit:                 http.StatusBadRequest,
+	CodeAliasLimit:                 http.StatusBadRequest,
+	CodeRootFieldLimit:             http.StatusBadRequest,
+	CodeFieldLimit:                 http.StatusBadRequest,
+	CodeComplexityLimit:            http.StatusBadRequest,
+	CodeUpstreamBudget:             http.StatusBadRequest,
+	CodeResponseTooLarge:           http.StatusBadRequest,
+	CodeIntrospectionDisabled:      http.StatusBadRequest,
+	CodePersistedQueryNotFound:     http.StatusNotFound,
+	CodePersistedQueryNotSupported: http.StatusBadRequest,
+	CodePersistedQueryHashMismatch: http.StatusBadRequest,
+	CodeOperationNotAllowed:        http.StatusForbidden,
+	CodeInternal:                   http.StatusInternalServerError,
+}
+
+// statusFor is the status of a request-error response with these errors.
+func statusFor(errs gqlerror.List) int {
+	for _, e := range errs {
+		if c, ok := e.Extensions["code"].(string); ok {
+			if s, ok := requestStatus[c]; ok {
+				return s
+			}
+		}
+	}
+	return http.StatusBadRequest
+}
+
+// rawRequest is one GraphQL-over-HTTP request's parameters.
+type rawRequest struct {
+	query         string
+	hasQuery      bool
+	operationName string
+	variables     map[string]any
+	extensions    map[string]any
+}
+
+// reqError is a refusal before execution.
+type reqError struct {
+	status int  // the status with application/graphql-response+json
+	always bool // the status holds with application/json too: the request is not well-formed, or the specification demands it
+	allow  string
+	errs   gqlerror.List
+}
+
+func requestErr(status int, code, msg string) *reqError {
+	return &reqError{status: status, errs: gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}}
+}
+
+// transportErr is a refusal of a request that is not a well-formed GraphQL
+// request, whatever the media type.
+func transportErr(status int, code, msg string) *reqError {
+	e := requestErr(status, code, msg)
+	e.always = true
+	return e
+}
+
+func malformed(msg string) *reqError { return transportErr(http.StatusBadRequest, CodeBadRequest, msg) }
+
+// preparer turns a document's text into a checked, validated document.
+type preparer struct {
+	sec           *Security
+	schema        *ast.Schema
+	rules         *rules.Rules
+	introspection bool
+}
+
+func newPreparer(o *Options) *preparer {
+	return &preparer{
+		sec:           &o.Security,
+		schema:        NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema(),
+		rules:         validationRules(o.Suggestions),
+		introspection: o.Introspection,
+	}
+}
+
+// validationRules are the specification's rules, with the variants that
+// add no "Did you mean …" unless suggestions are wanted: they reveal the
+// schema's names to whoever guesses near them.
+func validationRules(suggestions bool) *rules.Rules {
+	r := rules.NewDefaultRules()
+	if suggestions {
+		return r
+	}
+	for name, quiet := range map[string]core.Rule{
+		"FieldsOnCorrectType": rules.FieldsOnCorrectTypeRuleWithoutSuggestions,
+		"KnownArgumentNames":  rules.KnownArgumentNamesRuleWithoutSuggestions,
+		"KnownTypeNames":      rules.KnownTypeNamesRuleWithoutSuggestions,
+		"ScalarLeafs":         rules.ScalarLeafsRuleWithoutSuggestions,
+		"ValuesOfCorrectType": rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+	} {
+		r.RemoveRule(name)
+		r.AddRule(quiet.Name, quiet.RuleFunc)
+	}
+	return r
+}
+
+// validateDocument is gqlparser's validator; a variable so that a test can
+// stand in a validator that recurses through fragment spreads unguarded,
+// proving the cycle check runs first.
+var validateDocument = validator.ValidateWithRules
+
+// prepare checks and parses query: tokens and nesting, parse, fragment
+// cycles and static limits, then (after beforeValidate, if any) validation.
+// A refused document that parsed is returned with the refusal, so that its
+// literal values can be masked in the messages.
+func (p *preparer) prepare(query string, beforeValidate ...func(*ast.QueryDocument) *reqError) (*ast.QueryDocument, *reqError) {
+	if strings.TrimSpace(query) == "" {
+		return nil, malformed("the request has no query (a string holding the GraphQL document)")
+	}
+	if e := p.sec.scanDocument(query); e != nil {
+		return nil, &reqError{status: http.StatusBadRequest, errs: gqlerror.List{e}}
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, p.sec.MaxTokens)
+	if err != nil {
+		return nil, &reqError{status: http.StatusBadRequest, errs: gqlerror.List{parseError(err)}}
+	}
+	if len(doc.Operations) == 0 {
+		return doc, requestErr(http.StatusBadRequest, CodeValidationFailed, "the document has no operation")
+	}
+	for _, f := range beforeValidate {
+		if e := f(doc); e != nil {
+			return doc, e
+		}
+	}
+	if e := p.sec.checkDocument(doc); e != nil {
+		return doc, &reqError{status: http.StatusBadRequest, errs: gqlerror.List{e}}
+	}
+	if errs := validateDocument(p.schema, doc, p.rules); len(errs) > 0 {
+		for _, e := range errs {
+			e.Extensions = map[string]any{"code": CodeValidationFailed}
+		}
+		return doc, &reqError{status: http.StatusBadRequest, errs: errs}
+	}
+	return doc, nil
+}
+
+// quoted matches the quoted text in a parser message: token text, which
+// may be a string literal holding anything the client sent.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// parseError turns a parser error into a request error that quotes nothing
+// of the document: the location says where.
+func parseError(err error) *gqlerror.Error {
+	out := &gqlerror.Error{Message: "the document does not parse", Extensions: map[string]any{"code": CodeParseFailed}}
+	var ge *gqlerror.Error
+	if !errors.As(err, &ge) {
+		return out
+	}
+	msg := strings.Join(strings.Fields(quoted.ReplaceAllString(ge.Message, "")), " ")
+	if strings.HasPrefix(msg, "exceeded token limit") {
+		out.Extensions["code"] = CodeTokenLimit
+	}
+	if msg != "" && len(msg) <= 200 {
+		out.Message = "the document does not parse: " + strings.TrimSuffix(msg, ".")
+	}
+	out.Locations = ge.Locations
+	return out
+}
+
+// selectOperation is the specification's GetOperation, with messages that
+// do not repeat the requested name back.
+func selectOperation(doc *ast.QueryDocument, name string) (*ast.OperationDefinition, *reqError) {
+	if name == "" {
+		if len(doc.Operations) != 1 {
+			return nil, requestErr(http.StatusBadRequest, CodeValidationFailed, "the document holds several operations: operationName must name one")
+		}
+		return doc.Operations[0], nil
+	}
+	for _, op := range doc.Operations {
+		if op.Name == name {
+			return op, nil
+		}
+	}
+	return nil, requestErr(http.StatusBadRequest, CodeValidationFailed, "the document holds no operation with the requested operationName")
+}
+
+// getOnlyQueries is the specification's rule that GET never runs a
+// mutation: 405, whatever the media type, before the document is validated.
+func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
+	return func(doc *ast.QueryDocument) *reqError {
+		op, rerr := selectOperation(doc, name)
+		if rerr != nil || op.Operation == ast.Query || op.Operation == "" {
+			return nil
+		}
+		e := transportErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "GET runs only queries; send other operations with POST")
+		e.allow = http.MethodPost
+		return e
+	}
+}
+
+// transport is the graphql.Transport serving every request of the handler.
+type httpTransport struct {
+	*preparer
+	docs      *lru.Cache[string, *ast.QueryDocument] // checked documents by text
+	pinned    map[string]*ast.QueryDocument          // the allow-list's documents, by text
+	persisted *persisted
+	vocab     map[string]bool
+	log       *slog.Logger
+}
+
+var _ graphql.Transport = (*httpTransport)(nil)
+
+// newTransport builds the transport for o, whose defaults are applied and
+// which Validate accepted.
+func newTransport(o *Options, schema *ast.Schema) *httpTransport {
+	p := newPreparer(o)
+	p.schema = schema
+	t := &httpTransport{preparer: p, persisted: newPersisted(&o.Security), vocab: schemaVocabulary(schema), log: o.Logger}
+	t.docs, _ = lru.New[string, *ast.QueryDocument](1000)
+	if len(o.AllowedOperations) > 0 {
+		pinned, err := prepareAllowList(o)
+		if err != nil {
+			panic("graph: " + err.Error())
+		}
+		t.pinned = pinned
+	}
+	return t
+}
+
+// Supports claims every request: the transport answers wrong methods itself,
+// with 405 and Allow.
+func (t *httpTransport) Supports(*http.Request) bool { return true }
+
+func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	media := mediaJSON
+	defer func() {
+		if v := recover(); v != nil {
+			st, _ := stateFrom(r.Context())
+			t.log.ErrorContext(r.Context(), "transport panic", "requestId", requestID(st), "panic", fmt.Sprint(v))
+			e := requestErr(http.StatusInternalServerError, CodeInternal, "internal error")
+			e.always = true
+			if st != nil {
+				e.errs[0].Extensions["requestId"] = st.requestID
+			}
+			t.writeRefusal(r.Context(), w, media, e)
+		}
+	}()
+
+	m, acceptable := negotiate(r.Header.Values("Accept"))
+	if acceptable {
+		media = m
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodPost:
+	case http.MethodOptions:
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		e := transportErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "the GraphQL endpoint accepts GET and POST")
+		e.allow = "GET, POST, OPTIONS"
+		t.writeRefusal(r.Context(), w, media, e)
+		return
+	}
+	if !acceptable {
+		t.writeRefusal(r.Context(), w, media, transportErr(http.StatusNotAcceptable, CodeNotAcceptable,
+			"Accept must admit application/graphql-response+json or application/json"))
+		return
+	}
+
+	reqs, batch, rerr := t.readRequests(w, r)
+	if rerr != nil {
+		t.writeRefusal(r.Context(), w, media, rerr)
+		return
+	}
+	ctx := withBudget(r.Context(), t.sec.MaxUpstreamCalls)
+	red := newRedactor(r.Header, t.vocab)
+	isGET := r.Method == http.MethodGet
+	if !batch {
+		res := t.serveOne(ctx, exec, reqs[0], isGET, media, red, r.Header)
+		if res.allow != "" {
+			w.Header().Set("Allow", res.allow)
+		}
+		writeBody(w, media, res.status, res.body)
+		return
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, q := range reqs {
+		res := t.serveOne(ctx, exec, q, false, media, red, r.Header)
+		if buf.Len()+len(res.body) > t.sec.MaxResponseBytes {
+			// The batch as a whole must fit too: later answers give way.
+			res.body = t.tooLarge(media).body
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(res.body)
+	}
+	buf.WriteByte(']')
+	writeBody(w, media, http.StatusOK, buf.Bytes())
+}
+
+// result is one operation's encoded response.
+type result struct {
+	status int
+	allow  string
+	body   []byte
+}
+
+// serveOne runs one operation of a request.
+func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, isGET bool, media string, red *redactor, h http.Header) result {
+	opCtx := &graphql.OperationContext{RawQuery: q.query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: h}
+	var doc *ast.QueryDocument // once parsed, for masking its literal values
+	refuse := func(e *reqError) result {
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), e.errs)
+		res := t.encode(resp, true, media, red, q, doc)
+		if e.always {
+			res.status = e.status
+		}
+		res.allow = e.allow
+		return res
+	}
+
+	query, remember, rerr := t.persisted.resolve(q)
+	if rerr != nil {
+		return refuse(rerr)
+	}
+	opCtx.RawQuery = query
+	doc, rerr = t.document(query, q.operationName, isGET)
+	if rerr != nil {
+		return refuse(rerr)
+	}
+	op, rerr := selectOperation(doc, q.operationName)
+	if rerr == nil && isGET {
+		rerr = getOnlyQueries(q.operationName)(doc)
+	}
+	if rerr == nil && !t.introspection && usesIntrospection(op, doc) {
+		rerr = requestErr(http.StatusBadRequest, CodeIntrospectionDisabled, "introspection is disabled on this server")
+	}
+	if rerr != nil {
+		return refuse(rerr)
+	}
+	if remember != nil {
+		remember()
+	}
+
+	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: h}
+	params.ReadTime.Start, params.ReadTime.End = graphql.Now(), graphql.Now()
+	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: doc})
+	rc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		rewriteVariableErrors(errs, op)
+		opCtx = rc
+		return refuse(&reqError{status: statusFor(errs), errs: errs})
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	resp := responses(ctx)
+	if resp == nil {
+		resp = &graphql.Response{Errors: gqlerror.List{{Message: "the request was cancelled", Extensions: map[string]any{"code": CodeCancelled}}}}
+	}
+	return t.encode(resp, len(resp.Data) == 0, media, red, q, doc)
+}
+
+// document returns query's checked document: from the allow-list, the
+// cache, or prepared now (and cached when small enough).
+func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.QueryDocument, *reqError) {
+	if doc, ok := t.pinned[query]; ok {
+		return doc, nil
+	}
+	if doc, ok := t.docs.Get(query); ok {
+		return doc, nil
+	}
+	var checks []func(*ast.QueryDocument) *reqError
+	if isGET {
+		checks = append(checks, getOnlyQueries(operationName))
+	}
+	doc, rerr := t.prepare(query, checks...)
+	if rerr != nil {
+		return doc, rerr
+	}
+	if len(query) <= maxRememberedQuery {
+		t.docs.Add(query, doc)
+	}
+	return doc, nil
+}
+
+// rewriteVariableErrors replaces gqlparser's variable coercion messages,
+// which quote the value the client sent and Go's names for its JSON types
+// ("cannot use float64 as Int"), by one that names the variable and its
+// declared type. They are BAD_USER_INPUT, as in Apollo Server.
+func rewriteVariableErrors(errs gqlerror.List, op *ast.OperationDefinition) {
+	for _, e := range errs {
+		if len(e.Path) < 2 || e.Path[0] != ast.PathName("variable") {
+			continue
+		}
+		name, _ := e.Path[1].(ast.PathName)
+		where := ""
+		for _, p := range e.Path[2:] {
+			switch p := p.(type) {
+			case ast.PathName:
+				where += "." + string(p)
+			case ast.PathIndex:
+				where += "[" + strconv.Itoa(int(p)) + "]"
+			}
+		}
+		if where != "" {
+			where = " at " + strings.TrimPrefix(where, ".")
+		}
+		reason := e.Message
+		switch reason {
+		case "cannot be null", "must be defined", "unknown field":
+		default:
+			reason = "not a valid value"
+		}
+		msg := fmt.Sprintf("variable $%s%s: %s", name, where, reason)
+		if op != nil {
+			if def := op.VariableDefinitions.ForName(string(name)); def != nil {
+				msg += " (expected " + def.Type.String() + ")"
+				if def.Position != nil {
+					e.Locations = []gqlerror.Location{{Line: def.Position.Line, Column: def.Position.Column}}
+				}
+			}
+		}
+		e.Message = msg
+		e.Path = nil
+		e.Extensions = map[string]any{"code": CodeBadUserInput}
+	}
+}
+
+// readRequests reads the request's parameters: one operation, or a batch.
+func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]*rawRequest, bool, *reqError) {
+	present, isJSON := requestMediaType(r)
+	if r.Method == http.MethodGet {
+		switch {
+		case present && !isJSON:
+			return nil, false, transportErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "a GET request must have no Content-Type or application/json")
+		case !present && !t.sec.hasPreflightHeader(r):
+			return nil, false, transportErr(http.StatusBadRequest, CodeCSRFPrevented,
+				"this request was refused as a possible cross-site request forgery: send Content-Type: application/json or one of these headers: "+strings.Join(t.sec.CSRFHeaders, ", "))
+		}
+		q, rerr := readGET(r.URL.RawQuery)
+		if rerr != nil {
+			return nil, false, rerr
+		}
+		return []*rawRequest{q}, false, nil
+	}
+	if !isJSON {
+		return nil, false, transportErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "a POST body must be application/json (UTF-8)")
+	}
+	tooLarge := transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.sec.MaxRequestBytes))
+	if r.ContentLength > t.sec.MaxRequestBytes {
+		return nil, false, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.sec.MaxRequestBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, false, tooLarge
+		}
+		return nil, false, malformed("the request body could not be read")
+	}
+	body = bytes.TrimLeft(body, " \t\r\n")
+	switch {
+	case len(body) == 0:
+		return nil, false, malformed("the request body is empty; it must be a JSON object with a query")
+	case body[0] == '[':
+		return t.readBatch(body)
+	case body[0] != '{':
+		return nil, false, malformed("the request body must be a JSON object with a query")
+	}
+	q, rerr := readPOST(body)
+	if rerr != nil {
+		return nil, false, rerr
+	}
+	return []*rawRequest{q}, false, nil
+}
+
+func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) {
+	if !t.sec.Batching {
+		return nil, true, transportErr(http.StatusBadRequest, CodeBatchingDisabled, "this server does not accept batches (a JSON array of operations): send one operation per request")
+	}
+	var items []json.RawMessage
+	if err := decodeJSON(body, &items); err != nil {
+		return nil, true, malformed("the request body is not valid JSON")
+	}
+	switch {
+	case len(items) == 0:
+		return nil, true, malformed("the batch is empty")
+	case len(items) > t.sec.MaxBatchSize:
+		return nil, true, transportErr(http.StatusBadRequest, CodeBatchTooLarge, fmt.Sprintf("a batch may hold at most %d operations", t.sec.MaxBatchSize))
+	}
+	out := make([]*rawRequest, len(items))
+	for i, it := range items {
+		q, rerr := readPOST(it)
+		if rerr != nil {
+			rerr.errs[0].Message = fmt.Sprintf("batch entry %d: %s", i, rerr.errs[0].Message)
+			return nil, true, rerr
+		}
+		out[i] = q
+	}
+	return out, true, nil
+}
+
+// decodeJSON decodes exactly one JSON value, numbers as json.Number.
+func decodeJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+// readPOST reads the JSON encoding of a request: an object whose query is
+// a string, operationName a string, variables and extensions objects, each
+// optional or null. Unknown members are reserved by the specification and
+// ignored.
+func readPOST(body []byte) (*rawRequest, *reqError) {
+	var m map[string]json.RawMessage
+	if err := decodeJSON(body, &m); err != nil || m == nil {
+		return nil, malformed("the request body is not a valid JSON object")
+	}
+	q := &rawRequest{}
+	str := func(key string, into *string) bool {
+		raw, ok := m[key]
+		if !ok || string(raw) == "null" {
+			return true
+		}
+		return json.Unmarshal(raw, into) == nil
+	}
+	if !str("query", &q.query) {
+		return nil, malformed("query must be a string")
+	}
+	q.hasQuery = q.query != ""
+	if !str("operationName", &q.operationName) {
+		return nil, malformed("operationName must be a string")
+	}
+	var ok bool
+	if q.variables, ok = object(m["variables"]); !ok {
+		return nil, malformed("variables must be a JSON object")
+	}
+	if q.extensions, ok = object(m["extensions"]); !ok {
+		return nil, malformed("extensions must be a JSON object")
+	}
+	return q, nil
+}
+
+// object decodes an optional JSON object.
+func object(raw []byte) (map[string]any, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, true
+	}
+	if raw[0] != '{' {
+		return nil, false
+	}
+	var m map[string]any
+	if err := decodeJSON(raw, &m); err != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// readGET reads the URL-query encoding of a request; variables and
+// extensions are JSON text. A parameter given twice is ambiguous.
+func readGET(rawQuery string) (*rawRequest, *reqError) {
+	vals, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, malformed("the URL query is not valid application/x-www-form-urlencoded")
+	}
+	for _, k := range []string{"query", "operationName", "variables", "extensions"} {
+		if len(vals[k]) > 1 {
+			return nil, malformed(k + " appears more than once in the URL")
+		}
+	}
+	q := &rawRequest{query: vals.Get("query"), operationName: vals.Get("operationName")}
+	q.hasQuery = q.query != ""
+	var ok bool
+	if q.variables, ok = object([]byte(vals.Get("variables"))); !ok {
+		return nil, malformed("variables must be a JSON object")
+	}
+	if q.extensions, ok = object([]byte(vals.Get("extensions"))); !ok {
+		return nil, malformed("extensions must be a JSON object")
+	}
+	return q, nil
+}
+
+// negotiate picks the response media type from Accept: the supported type
+// with the highest q, where a type's q comes from the most specific range
+// that matches it (RFC 9110 section 12.5.1); ties go to the more specific
+// match, then to application/graphql-response+json. No Accept at all means
+// application/graphql-response+json, as the specification says since 2025.
+func negotiate(values []string) (string, bool) {
+	header := strings.Join(values, ",")
+	if strings.TrimSpace(header) == "" {
+		return mediaGraphQLResponse, true
+	}
+	type match struct {
+		q     float64
+		spec  int
+		found bool
+	}
+	var gr, js match
+	for _, part := range strings.Split(header, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		mt, params, err := mime.ParseMediaType(part)
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 {
+				continue
+			}
+			q = f
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			continue
+		}
+		for _, c := range []struct {
+			m   *match
+			typ string
+		}{{&gr, mediaGraphQLResponse}, {&js, mediaJSON}} {
+			spec := -1
+			switch mt {
+			case c.typ:
+				spec = 2
+			case "application/*":
+				spec = 1
+			case "*/*":
+				spec = 0
+			}
+			if spec >= 0 && (!c.m.found || spec > c.m.spec) {
+				*c.m = match{q: q, spec: spec, found: true}
+			}
+		}
+	}
+	okGR, okJS := gr.found && gr.q > 0, js.found && js.q > 0
+	switch {
+	case okGR && okJS:
+		if js.q > gr.q || (js.q == gr.q && js.spec > gr.spec) {
+			return mediaJSON, true
+		}
+		return mediaGraphQLResponse, true
+	case okGR:
+		return mediaGraphQLResponse, true
+	case okJS:
+		return mediaJSON, true
+	}
+	return "", false
+}
+
+// wireResponse is a GraphQL response as sent: errors first, and no data
+// member at all for a request error, as the specification requires.
+type wireResponse struct {
+	Errors     gqlerror.List   `json:"errors,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	Extensions map[string]any  `json:"extensions,omitempty"`
+}
+
+// encode applies the response caps and masking and encodes resp.
+// requestError says the response has no data. doc is the operation's
+// document, when it parsed, for the masking of its literal values.
+func (t *httpTransport) encode(resp *graphql.Response, requestError bool, media string, red *redactor, q *rawRequest, doc *ast.QueryDocument) result {
+	errs := resp.Errors
+	for _, e := range errs {
+		if e.Extensions == nil {
+			e.Extensions = map[string]any{}
+		}
+		if c, _ := e.Extensions["code"].(string); c == "" {
+			e.Extensions["code"] = CodeInternal
+		}
+	}
+	if len(errs) > t.sec.MaxErrors {
+		keep := t.sec.MaxErrors - 1
+		errs = append(errs[:keep:keep], &gqlerror.Error{
+			Message:    fmt.Sprintf("%d more errors were left out; this response shows the first %d", len(errs)-keep, keep),
+			Extensions: map[string]any{"code": CodeTooManyErrors},
+		})
+	}
+	if len(errs) > 0 {
+		red.addRequest(q, doc)
+		for _, e := range errs {
+			red.scrubError(e)
+			e.Message = clip(e.Message)
+		}
+	}
+	out := wireResponse{Errors: errs, Extensions: resp.Extensions}
+	if !requestError {
+		out.Data = resp.Data
+		if len(out.Data) == 0 {
+			out.Data = json.RawMessage("null")
+		}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		t.log.Error("response encoding failed", "error", err.Error())
+		body, requestError = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"`+CodeInternal+`"}}]}`), true
+		errs = gqlerror.List{{Extensions: map[string]any{"code": CodeInternal}}}
+	}
+	if len(body) > t.sec.MaxResponseBytes {
+		return t.tooLarge(media)
+	}
+	status := http.StatusOK
+	if requestError && media == mediaGraphQLResponse {
+		status = statusFor(errs)
+	}
+	return result{status: status, body: body}
+}
+
+// maxMessage bounds one error message: validation messages quote names
+// from the document, and a name can be a megabyte long.
+const maxMessage = 500
+
+// clip shortens s to at most maxMessage bytes, at a character boundary.
+func clip(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func (t *httpTransport) tooLarge(media string) result {
+	body, _ := json.Marshal(wireResponse{Errors: gqlerror.List{{
+		Message:    fmt.Sprintf("the response would be larger than %d bytes: select fewer fields or smaller pages", t.sec.MaxResponseBytes),
+		Extensions: map[string]any{"code": CodeResponseTooLarge, "limit": t.sec.MaxResponseBytes},
+	}}})
+	status := http.StatusOK
+	if media == mediaGraphQLResponse {
+		status = requestStatus[CodeResponseTooLarge]
+	}
+	return result{status: status, body: body}
+}
+
+// writeRefusal answers a request refused before any operation ran. Its
+// messages are constant text: nothing of the request is repeated. The
+// refusal is recorded first, so that it is logged and counted with its codes
+// and its errors carry the request id.
+func (t *httpTransport) writeRefusal(ctx context.Context, w http.ResponseWriter, media string, e *reqError) {
+	noteRefusal(ctx, e.errs)
+	body, _ := json.Marshal(wireResponse{Errors: e.errs})
+	status := e.status
+	if !e.always && media == mediaJSON {
+		status = http.StatusOK
+	}
+	if e.allow != "" {
+		w.Header().Set("Allow", e.allow)
+	}
+	writeBody(w, media, status, body)
+}
+
+func writeBody(w http.ResponseWriter, media string, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", media+"; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// preparedDoc is the document the transport checked for this operation.
+type preparedDoc struct {
+	query string
+	doc   *ast.QueryDocument
+}
+
+type preparedKey struct{}
+
+// docHook is the gqlgen server's query cache. It hands gqlgen the document
+// the transport already checked, so gqlgen never parses or validates a
+// document itself. Should anything reach the executor without the
+// transport, it gets a document without operations, which gqlgen refuses:
+// no unchecked text is ever parsed.
+type docHook struct{}
+
+var _ graphql.Cache[*ast.QueryDocument] = docHook{}
+
+func (docHook) Get(ctx context.Context, key string) (*ast.QueryDocument, bool) {
+	if p, ok := ctx.Value(preparedKey{}).(*preparedDoc); ok && p.query == key {
+		return p.doc, true
+	}
+	return &ast.QueryDocument{}, true
+}
+
+func (docHook) Add(context.Context, string, *ast.QueryDocument) {}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func postQuery(t *testing.T, url, query string, headers map[string]string) *http.Response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	return resp
+}
+
+func TestServerServesMetricsAndProbes(t *testing.T) {
+	base, _ := startServer(t)
+	code, body := get(t, base+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ready\n", body)
+
+	resp := postQuery(t, base+"/graphql", `query Demo { user(id: "1") { meetings { totalCount } } }`, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	code, body = get(t, base+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	for _, line := range []string{
+		`salesgraph_graphql_operations_total{operation="Demo",outcome="ok"} 1`,
+		`salesgraph_upstream_requests_total{endpoint="/api/v1/users/{id}/meetings",result="ok",status_class="2xx"} 1`,
+		`salesgraph_dataloader_batch_size_sum{loader="meetings"} 1`,
+		`salesgraph_upstream_calls_in_flight 0`,
+	} {
+		assert.Contains(t, body, line+"\n")
+	}
+	assert.Contains(t, body, "go_goroutines ")
+}
+
+func TestMetricsOnASeparateAddress(t *testing.T) {
+	ctx := context.Background()
+	cfg := &config{MetricsAddr: "127.0.0.1:0"}
+	tel, err := newTelemetry(ctx, cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { tel.shutdown(slog.New(slog.DiscardHandler)) })
+	admin := "http://" + tel.adminAddr()
+
+	code, body := get(t, admin+"/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "salesgraph_upstream_calls_in_flight 0")
+	code, _ = get(t, admin+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	code, body = get(t, admin+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "not serving yet")
+	assert.Equal(t, "not ready: serving\n", body)
+
+	tel.probes.SetServing(true)
+	code, _ = get(t, admin+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+
+	// The API's mux then has no /metrics.
+	mux := http.NewServeMux()
+	tel.mount(mux, cfg)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+}
+
+func TestMetricsOff(t *testing.T) {
+	cfg := &config{MetricsAddr: metricsOff}
+	tel, err := newTelemetry(context.Background(), cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	assert.Empty(t, tel.adminAddr())
+	mux := http.NewServeMux()
+	tel.mount(mux, cfg)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+}
+
+func TestConfigRejectsBadMetricsAddr(t *testing.T) {
+	_, err := parseConfig([]string{"-metrics-addr", "nine thousand"}, envMap(nil), io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "metrics-addr")
+	c, err := parseConfig(nil, envMap(map[string]string{"SALESGRAPH_METRICS_ADDR": ":9090", "SALESGRAPH_TRACE_RESOLVERS": "true"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, ":9090", c.MetricsAddr)
+	assert.True(t, c.TraceResolvers)
+}
+
+func TestStartupSummaryIsCompleteAndRedacted(t *testing.T) {
+	secrets := []string{"upstream-secret-9911", "pw-secret-3377", "otel-secret-5544", "collector-pw-8822", "qs-secret-6600"}
+	env := envMap(map[string]string{
+		"SALESGRAPH_UPSTREAM_AUTHORIZATION": "Bearer upstream-secret-9911",
+		"OTEL_EXPORTER_OTLP_HEADERS":        "api-key=otel-secret-5544,x-tenant=acme",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":       "https://collector:collector-pw-8822@otel.example.com:4318/?token=qs-secret-6600",
+	})
+	var logs bytes.Buffer
+	// The upstream URL carries a password: the client refuses it, after the
+	// summary is logged, which ends run before it listens.
+	err := run(context.Background(), []string{"-log-format", "json", "-listen-addr", "127.0.0.1:0",
+		"-upstream-url", "https://svc:pw-secret-3377@crm.example.com/"}, env, io.Discard, &logs, nil)
+	require.Error(t, err)
+	all := logs.String()
+	for _, s := range secrets {
+		assert.NotContains(t, all, s)
+	}
+	assert.NotContains(t, err.Error(), "pw-secret-3377")
+
+	var summary map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(all), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		if m["msg"] == "configuration" {
+			summary = m
+		}
+	}
+	require.NotNil(t, summary, all)
+	// Every setting is listed, by reflection, so a new one cannot be forgotten.
+	ct := reflect.TypeOf(config{})
+	for i := 0; i < ct.NumField(); i++ {
+		if ct.Field(i).IsExported() {
+			assert.Contains(t, summary, lowerFirst(ct.Field(i).Name))
+		}
+	}
+	assert.Equal(t, "[REDACTED]", summary["upstreamAuthorization"])
+	assert.Equal(t, "https://crm.example.com", summary["upstreamURL"])
+	assert.Equal(t, "otlp/http", summary["tracing"])
+	assert.Equal(t, "https://otel.example.com:4318/", summary["otlpEndpoint"])
+	assert.Equal(t, []any{"api-key", "x-tenant"}, summary["otlpHeaders"])
+	assert.Equal(t, "/metrics on the API listener", summary["metrics"])
+	assert.Equal(t, "10s", summary["upstreamTimeout"])
+	assert.Equal(t, "Authorization", summary["upstreamAuthHeader"], "a header name is not a secret")
+	assert.Equal(t, "ide", lowerFirst("IDE"))
+	assert.Equal(t, "ideAssetsDir", lowerFirst("IDEAssetsDir"))
+}
+
+// collector is a fake OTLP/HTTP trace receiver.
+type collector struct {
+	mu  sync.Mutex
+	got []*coltracepb.ExportTraceServiceRequest
+}
+
+func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if err != nil || r.URL.Path != "/v1/traces" || proto.Unmarshal(b, req) != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	c.got = append(c.got, req)
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	_, _ = w.Write(out)
+}
+
+func TestTracesReachAnOTLPCollector(t *testing.T) {
+	col := &collector{}
+	srv := httptest.NewServer(col)
+	t.Cleanup(srv.Close)
+	// The OTLP exporter reads its endpoint from the process environment.
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+	t.Setenv("OTEL_SERVICE_NAME", "salesgraph-test")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, os.Getenv, io.Discard, io.Discard, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-errc:
+		t.Fatalf("run: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("server did not start")
+	}
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	resp := postQuery(t, "http://"+addr+"/graphql", `query Traced { user(id: "3") { meetings { totalCount } } }`,
+		map[string]string{"Traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	cancel()
+	require.NoError(t, <-errc, "shutdown flushes the spans")
+
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	names := map[string]string{} // span name -> trace id
+	var service string
+	for _, req := range col.got {
+		for _, rs := range req.GetResourceSpans() {
+			for _, kv := range rs.GetResource().GetAttributes() {
+				if kv.GetKey() == "service.name" {
+					service = kv.GetValue().GetStringValue()
+				}
+			}
+			for _, ss := range rs.GetScopeSpans() {
+				for _, s := range ss.GetSpans() {
+					names[s.GetName()] = hex.EncodeToString(s.GetTraceId())
+				}
+			}
+		}
+	}
+	assert.Equal(t, "salesgraph-test", service, "OTEL_SERVICE_NAME is honoured")
+	assert.Equal(t, traceID, names["query Traced"], "the operation span continues the caller's trace")
+	assert.Equal(t, traceID, names["GET /api/v1/users/{id}/meetings"])
+	assert.Equal(t, traceID, names["dataloader meetings"])
+}
+
+// failingUpstream answers every request with its status and counts them.
+type failingUpstream struct {
+	mu     sync.Mutex
+	status int
+	calls  int
+}
+
+func (f *failingUpstream) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	f.calls++
+	status := f.status
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, `{"status":`+strconv.Itoa(status)+`,"description":"down"}`)
+}
+
+func (f *failingUpstream) set(status int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.calls
+	f.status, f.calls = status, 0
+	return n
+}
+
+// metricValue reads one sample from the text exposition; -1 when absent.
+func metricValue(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	return -1
+}
+
+func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
+	up := &failingUpstream{status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	base, _ := startServer(t, "-upstream-url", srv.URL, "-upstream-authorization", "Bearer x")
+	const meetings = `/api/v1/users/{id}/meetings`
+
+	// A 503 is retried: every attempt after the first is a retry.
+	postQuery(t, base+"/graphql", `{ user(id: "1") { meetings { totalCount } } }`, nil)
+	attempts := up.set(http.StatusInternalServerError)
+	require.Greater(t, attempts, 1, "the 503 was retried")
+	_, body := get(t, base+"/metrics")
+	assert.Equal(t, float64(attempts-1), metricValue(t, body, `salesgraph_upstream_retries_total{endpoint="`+meetings+`"}`))
+	assert.Equal(t, float64(attempts), metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="http_error",status_class="5xx"}`))
+	assert.Equal(t, 1.0, metricValue(t, body, `salesgraph_upstream_circuit_state{circuit="upstream",state="closed"}`))
+	code, _ := get(t, base+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+
+	// Twenty users' failures (500s, not retried) open the circuit; the
+	// facade is then not ready, and says why.
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = `"` + strconv.Itoa(i+1) + `"`
+	}
+	postQuery(t, base+"/graphql", `{ users(ids: [`+strings.Join(ids, ",")+`]) { meetings { totalCount } } }`, nil)
+	_, body = get(t, base+"/metrics")
+	assert.Equal(t, 1.0, metricValue(t, body, `salesgraph_upstream_circuit_state{circuit="upstream",state="open"}`))
+	assert.Equal(t, 1.0, metricValue(t, body, `salesgraph_upstream_circuit_changes_total{circuit="upstream",state="open"}`))
+	code, body = get(t, base+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, "not ready: upstream circuit open\n", body)
+	code, _ = get(t, base+"/healthz")
+	assert.Equal(t, http.StatusOK, code, "liveness ignores the upstream")
+
+	// A call while it is open is refused unsent, and counted as such.
+	before := up.set(http.StatusInternalServerError)
+	postQuery(t, base+"/graphql", `{ user(id: "21") { meetings { totalCount } } }`, nil)
+	assert.Zero(t, up.set(http.StatusInternalServerError), "nothing reached the upstream")
+	_, body = get(t, base+"/metrics")
+	assert.Equal(t, 1.0, metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="circuit_open",status_class="none"}`))
+	assert.Equal(t, float64(attempts+before), metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="http_error",status_class="5xx"}`),
+		"every attempt that reached the upstream, and no other")
+}
