@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +47,24 @@ func withGraph(f func(*graph.Options)) envOption {
 	return func(c *envConfig) { f(&c.graph) }
 }
 
+// newEnv is a facade with introspection on, as in demo mode.
 func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	return buildEnv(t, opts, func(o *graph.Options) { o.Introspection = true })
+}
+
+// newSecureEnv is newEnv without the test-friendly settings: introspection
+// stays as the options say (off unless set), as in production.
+func newSecureEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	return buildEnv(t, opts, func(o *graph.Options) {
+		if o.Logger == nil {
+			o.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+func buildEnv(t *testing.T, opts []envOption, finish func(*graph.Options)) *env {
 	t.Helper()
 	var cfg envConfig
 	for _, o := range opts {
@@ -57,8 +75,26 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	client, err := restclient.New(fake.URL, cfg.client...)
 	require.NoError(t, err)
 	cfg.graph.Upstream = client
-	cfg.graph.Introspection = true
+	finish(&cfg.graph)
 	return &env{t: t, upstream: fake, handler: graph.NewHandler(cfg.graph), data: fake.Dataset()}
+}
+
+// syncBuffer is a log sink safe for the handler's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // gqlResponse is a GraphQL response as the wire carries it.

@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -25,24 +24,6 @@ import (
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
 
-// logSink is a log sink safe for the handler's goroutines.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logSink) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logSink) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // explodingUpstream panics in the middle of a call, as a bug would.
 type explodingUpstream struct {
 	graph.Upstream
@@ -57,7 +38,7 @@ func (u explodingUpstream) UserMeetings(ctx context.Context, id int64) ([]restcl
 var goLeaks = regexp.MustCompile(`goroutine \d|\.go:\d|runtime\.|\*restclient\.|restclient\.[A-Z]|json\.Number|float64|map\[string\]|interface \{\}|\[\]interface|panic:`)
 
 func TestInternalErrorsAreMasked(t *testing.T) {
-	var logs logSink
+	var logs syncBuffer
 	fake := resttest.NewServer()
 	t.Cleanup(fake.Close)
 	client, err := restclient.New(fake.URL)
@@ -318,7 +299,7 @@ func newMarker(t *testing.T) string {
 
 func TestSecretMarkerNeverLeaves(t *testing.T) {
 	marker := newMarker(t)
-	var logs logSink
+	var logs syncBuffer
 	e := newSecureEnv(t, withGraph(func(o *graph.Options) {
 		o.ForwardHeaders = []string{"Authorization", "X-Api-Key"}
 		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

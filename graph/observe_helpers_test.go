@@ -88,26 +88,8 @@ func (s metricsSnapshot) histogram(name string, labels map[string]string) (count
 	return count, sum
 }
 
-// lockedBuffer is a log sink safe for the handler's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // lines decodes the JSON log lines written so far.
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
+func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
@@ -121,7 +103,7 @@ func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
 	return out
 }
 
-func jsonLogger(w *lockedBuffer, level slog.Level) *slog.Logger {
+func jsonLogger(w *syncBuffer, level slog.Level) *slog.Logger {
 	return slog.New(observe.WithTraceIDs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
@@ -152,7 +134,7 @@ type observed struct {
 	*env
 	metrics *observe.Metrics
 	spans   *tracetest.InMemoryExporter
-	logs    *lockedBuffer
+	logs    *syncBuffer
 	sent    *capture
 }
 
@@ -161,7 +143,7 @@ func newObserved(t *testing.T, opts ...envOption) *observed {
 	o := &observed{
 		metrics: observe.NewMetrics(),
 		spans:   tracetest.NewInMemoryExporter(),
-		logs:    &lockedBuffer{},
+		logs:    &syncBuffer{},
 		sent:    &capture{next: restclient.NewTransport(0)},
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(o.spans))

@@ -391,7 +391,7 @@ const (
 )
 
 func TestLogsThroughEveryErrorPath(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	logger := jsonLogger(logs, slog.LevelDebug)
 	// Every case gets its own upstream and client, so that no failure of
 	// one (a circuit breaker's count, say) changes the next.

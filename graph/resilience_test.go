@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -64,23 +62,6 @@ func newResEnv(t *testing.T, o resOptions) *resEnv {
 		o.graph(&opts)
 	}
 	return &resEnv{env: &env{t: t, upstream: fake, handler: graph.NewHandler(opts), data: fake.Dataset()}, client: client, log: log}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // twoUsers asks for a healthy user and one whose meetings the tests break.

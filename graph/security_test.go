@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,28 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
-
-// newSecureEnv is newEnv without the test-friendly settings: introspection
-// stays as the options say (off unless set), as in production.
-func newSecureEnv(t *testing.T, opts ...envOption) *env {
-	t.Helper()
-	var cfg envConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	fake := resttest.NewServer(cfg.fake...)
-	t.Cleanup(fake.Close)
-	client, err := restclient.New(fake.URL, cfg.client...)
-	require.NoError(t, err)
-	cfg.graph.Upstream = client
-	if cfg.graph.Logger == nil {
-		cfg.graph.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &env{t: t, upstream: fake, handler: graph.NewHandler(cfg.graph), data: fake.Dataset()}
-}
 
 // httpResult is an HTTP response of the handler, decoded when it is JSON.
 type httpResult struct {
