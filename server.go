@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -82,67 +81,39 @@ func (c *config) demo() bool { return c.UpstreamURL == "" }
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("salesgraph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	// Environment values that do not parse are reported with the flag
-	// problems instead of silently becoming defaults.
-	var problems []string
-	env := func(name, def string) string {
-		if v := getenv("SALESGRAPH_" + name); v != "" {
-			return v
-		}
-		return def
-	}
-	mustDuration := func(s string) time.Duration {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%q is not a duration (like 10s)", s))
-		}
-		return d
-	}
-	mustInt := func(s string) int {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%q is not an integer", s))
-		}
-		return n
-	}
-	mustBool := func(s string) bool {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%q is not true or false", s))
-		}
-		return b
-	}
+	ef := &envFlags{fs: fs, getenv: getenv}
 	var (
-		listen       = fs.String("listen-addr", env("LISTEN_ADDR", ":8080"), "address to serve on (SALESGRAPH_LISTEN_ADDR)")
-		upstream     = fs.String("upstream-url", env("UPSTREAM_URL", ""), "base URL of the REST API, e.g. https://crm.example.com; empty starts demo mode (SALESGRAPH_UPSTREAM_URL)")
-		upAuth       = fs.String("upstream-authorization", env("UPSTREAM_AUTHORIZATION", ""), "static credential sent upstream when the caller sends none (SALESGRAPH_UPSTREAM_AUTHORIZATION)")
-		upAuthHeader = fs.String("upstream-auth-header", env("UPSTREAM_AUTH_HEADER", "Authorization"), "header that carries the static credential (SALESGRAPH_UPSTREAM_AUTH_HEADER)")
-		forward      = fs.String("forward-headers", env("FORWARD_HEADERS", "Authorization"), "comma-separated inbound headers forwarded upstream (SALESGRAPH_FORWARD_HEADERS)")
-		timeout      = fs.Duration("upstream-timeout", mustDuration(env("UPSTREAM_TIMEOUT", "10s")), "timeout of one upstream call (SALESGRAPH_UPSTREAM_TIMEOUT)")
-		zone         = fs.String("upstream-timezone", env("UPSTREAM_TIMEZONE", "UTC"), "IANA zone of the upstream's naive dates (SALESGRAPH_UPSTREAM_TIMEZONE)")
-		pageParam    = fs.String("upstream-page-param", env("UPSTREAM_PAGE_PARAM", "page"), "query parameter that selects a threads page (SALESGRAPH_UPSTREAM_PAGE_PARAM)")
-		perPageParam = fs.String("upstream-per-page-param", env("UPSTREAM_PER_PAGE_PARAM", "per_page"), "query parameter that sets the threads page size (SALESGRAPH_UPSTREAM_PER_PAGE_PARAM)")
-		perPage      = fs.Int("upstream-per-page", mustInt(env("UPSTREAM_PER_PAGE", "0")), "threads page size to ask for; 0 sends none (SALESGRAPH_UPSTREAM_PER_PAGE)")
-		maxBody      = fs.Int64("upstream-max-response-bytes", int64(mustInt(env("UPSTREAM_MAX_RESPONSE_BYTES", strconv.Itoa(32<<20)))), "largest upstream response read (SALESGRAPH_UPSTREAM_MAX_RESPONSE_BYTES)")
-		maxInFlight  = fs.Int("max-upstream-concurrency", mustInt(env("MAX_UPSTREAM_CONCURRENCY", "256")), "upstream calls in flight at once, all operations together (SALESGRAPH_MAX_UPSTREAM_CONCURRENCY)")
-		maxPerOp     = fs.Int("max-operation-concurrency", mustInt(env("MAX_OPERATION_CONCURRENCY", "64")), "upstream calls in flight at once for one operation (SALESGRAPH_MAX_OPERATION_CONCURRENCY)")
-		introspect   = fs.String("introspection", env("INTROSPECTION", ""), "allow schema introspection: true or false; default true in demo mode only (SALESGRAPH_INTROSPECTION)")
-		ideOn        = fs.Bool("ide", mustBool(env("IDE", "true")), "serve the GraphiQL IDE at / (SALESGRAPH_IDE)")
-		ideAssets    = fs.String("ide-assets-dir", env("IDE_ASSETS_DIR", ""), "serve the IDE's files from this `folder` (ide/assets/node_modules, filled by npm ci --prefix ide/assets) instead of the CDN (SALESGRAPH_IDE_ASSETS_DIR)")
-		logLevel     = fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SALESGRAPH_LOG_LEVEL)")
-		logFormat    = fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (SALESGRAPH_LOG_FORMAT)")
-		shutdown     = fs.Duration("shutdown-timeout", mustDuration(env("SHUTDOWN_TIMEOUT", "15s")), "how long shutdown waits for operations in flight (SALESGRAPH_SHUTDOWN_TIMEOUT)")
-		demoLatency  = fs.Duration("demo-latency", mustDuration(env("DEMO_LATENCY", "0s")), "latency the demo upstream adds to each answer (SALESGRAPH_DEMO_LATENCY)")
-		demoUsers    = fs.Int("demo-users", mustInt(env("DEMO_USERS", "50")), "how many users the demo upstream has (SALESGRAPH_DEMO_USERS)")
+		listen       = ef.String("listen-addr", "LISTEN_ADDR", ":8080", "address to serve on")
+		upstream     = ef.String("upstream-url", "UPSTREAM_URL", "", "base URL of the REST API, e.g. https://crm.example.com; empty starts demo mode")
+		upAuth       = ef.String("upstream-authorization", "UPSTREAM_AUTHORIZATION", "", "static credential sent upstream when the caller sends none")
+		upAuthHeader = ef.String("upstream-auth-header", "UPSTREAM_AUTH_HEADER", "Authorization", "header that carries the static credential")
+		forward      = ef.String("forward-headers", "FORWARD_HEADERS", "Authorization", "comma-separated inbound headers forwarded upstream")
+		timeout      = ef.Duration("upstream-timeout", "UPSTREAM_TIMEOUT", 10*time.Second, "timeout of one upstream call")
+		zone         = ef.String("upstream-timezone", "UPSTREAM_TIMEZONE", "UTC", "IANA zone of the upstream's naive dates")
+		pageParam    = ef.String("upstream-page-param", "UPSTREAM_PAGE_PARAM", "page", "query parameter that selects a threads page")
+		perPageParam = ef.String("upstream-per-page-param", "UPSTREAM_PER_PAGE_PARAM", "per_page", "query parameter that sets the threads page size")
+		perPage      = ef.Int("upstream-per-page", "UPSTREAM_PER_PAGE", 0, "threads page size to ask for; 0 sends none")
+		maxBody      = ef.Int64("upstream-max-response-bytes", "UPSTREAM_MAX_RESPONSE_BYTES", 32<<20, "largest upstream response read")
+		maxInFlight  = ef.Int("max-upstream-concurrency", "MAX_UPSTREAM_CONCURRENCY", 256, "upstream calls in flight at once, all operations together")
+		maxPerOp     = ef.Int("max-operation-concurrency", "MAX_OPERATION_CONCURRENCY", 64, "upstream calls in flight at once for one operation")
+		introspect   = ef.String("introspection", "INTROSPECTION", "", "allow schema introspection: true or false; default true in demo mode only")
+		ideOn        = ef.Bool("ide", "IDE", true, "serve the GraphiQL IDE at /")
+		ideAssets    = ef.String("ide-assets-dir", "IDE_ASSETS_DIR", "", "serve the IDE's files from this `folder` (ide/assets/node_modules, filled by npm ci --prefix ide/assets) instead of the CDN")
+		logLevel     = ef.String("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+		logFormat    = ef.String("log-format", "LOG_FORMAT", "text", "text or json")
+		shutdown     = ef.Duration("shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long shutdown waits for operations in flight")
+		demoLatency  = ef.Duration("demo-latency", "DEMO_LATENCY", 0, "latency the demo upstream adds to each answer")
+		demoUsers    = ef.Int("demo-users", "DEMO_USERS", 50, "how many users the demo upstream has")
 		printSchema  = fs.String("print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
-		metricsAddr  = fs.String("metrics-addr", env("METRICS_ADDR", ""), "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none (SALESGRAPH_METRICS_ADDR)")
-		traceResolve = fs.Bool("trace-resolvers", mustBool(env("TRACE_RESOLVERS", "false")), "add a span per resolver call when tracing is on; costly on large lists (SALESGRAPH_TRACE_RESOLVERS)")
+		metricsAddr  = ef.String("metrics-addr", "METRICS_ADDR", "", "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none")
+		traceResolve = ef.Bool("trace-resolvers", "TRACE_RESOLVERS", false, "add a span per resolver call when tracing is on; costly on large lists")
 	)
-	security := securityFlags(fs, env)
-	resilience := resilienceFlags(fs, env)
+	security := securityFlags(ef)
+	resilience := resilienceFlags(ef)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	problems := ef.problems
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}

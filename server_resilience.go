@@ -1,9 +1,6 @@
 package main
 
 import (
-	"flag"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/salesgraph/salesgraph/graph"
@@ -29,75 +26,26 @@ func (r resilienceConfig) clientOptions() []restclient.Option {
 }
 
 // resilienceFlags registers the resilience flags, each with its
-// SALESGRAPH_* variable, on fs. The function it returns, called after
+// SALESGRAPH_* variable. The function it returns, called after
 // fs.Parse, builds the settings and reports every invalid value.
-func resilienceFlags(fs *flag.FlagSet, env func(name, def string) string) func() (resilienceConfig, []string) {
+func resilienceFlags(ef *envFlags) func() (resilienceConfig, []string) {
 	var problems []string
-	parse := func(name, def string, f func(string) error) string {
-		s := env(name, def)
-		if err := f(s); err != nil {
-			problems = append(problems, fmt.Sprintf("SALESGRAPH_%s: %v", name, err))
-			return def
-		}
-		return s
-	}
-	durationFlag := func(flagName, envName string, def time.Duration, usage string) *time.Duration {
-		s := parse(envName, def.String(), func(s string) error {
-			if _, err := time.ParseDuration(s); err != nil {
-				return fmt.Errorf("%q is not a duration (like 10s)", s)
-			}
-			return nil
-		})
-		d, _ := time.ParseDuration(s)
-		return fs.Duration(flagName, d, usage+" (SALESGRAPH_"+envName+")")
-	}
-	intFlag := func(flagName, envName string, def int, usage string) *int {
-		s := parse(envName, strconv.Itoa(def), func(s string) error {
-			if _, err := strconv.Atoi(s); err != nil {
-				return fmt.Errorf("%q is not an integer", s)
-			}
-			return nil
-		})
-		n, _ := strconv.Atoi(s)
-		return fs.Int(flagName, n, usage+" (SALESGRAPH_"+envName+")")
-	}
-	floatFlag := func(flagName, envName string, def float64, usage string) *float64 {
-		s := parse(envName, strconv.FormatFloat(def, 'g', -1, 64), func(s string) error {
-			if _, err := strconv.ParseFloat(s, 64); err != nil {
-				return fmt.Errorf("%q is not a number", s)
-			}
-			return nil
-		})
-		f, _ := strconv.ParseFloat(s, 64)
-		return fs.Float64(flagName, f, usage+" (SALESGRAPH_"+envName+")")
-	}
-	boolFlag := func(flagName, envName string, def bool, usage string) *bool {
-		s := parse(envName, strconv.FormatBool(def), func(s string) error {
-			if _, err := strconv.ParseBool(s); err != nil {
-				return fmt.Errorf("%q is not true or false", s)
-			}
-			return nil
-		})
-		b, _ := strconv.ParseBool(s)
-		return fs.Bool(flagName, b, usage+" (SALESGRAPH_"+envName+")")
-	}
-
 	rp, bs := restclient.DefaultRetryPolicy(), restclient.DefaultBreakerSettings()
 	var (
-		opTimeout     = durationFlag("operation-timeout", "OPERATION_TIMEOUT", graph.DefaultOperationTimeout, "deadline of one request's operations, upstream calls and waits included")
-		retries       = intFlag("upstream-retries", "UPSTREAM_RETRIES", rp.MaxAttempts-1, "retries of a failed upstream call (connection errors, 429, 502-504), 0 to 9; 0 turns retries off")
-		retryBase     = durationFlag("upstream-retry-base-delay", "UPSTREAM_RETRY_BASE_DELAY", rp.BaseDelay, "backoff before the first retry; doubles each retry, with full jitter")
-		retryMax      = durationFlag("upstream-retry-max-delay", "UPSTREAM_RETRY_MAX_DELAY", rp.MaxDelay, "longest backoff between retries")
-		retryAfterMax = durationFlag("upstream-retry-after-max", "UPSTREAM_RETRY_AFTER_MAX", rp.MaxRetryAfter, "longest Retry-After honoured; a longer one is passed on to the caller unretried")
-		budget        = floatFlag("upstream-retry-budget", "UPSTREAM_RETRY_BUDGET", rp.Budget, "retries allowed as a share of recent upstream calls, above 0 up to 1")
-		budgetWindow  = durationFlag("upstream-retry-budget-window", "UPSTREAM_RETRY_BUDGET_WINDOW", rp.BudgetWindow, "how far back the retry budget counts calls")
-		minRetries    = intFlag("upstream-retry-min", "UPSTREAM_RETRY_MIN", rp.MinRetries, "retries allowed per budget window whatever the share")
-		breakerOn     = boolFlag("upstream-breaker", "UPSTREAM_BREAKER", true, "circuit breaker in front of the upstream")
-		ratio         = floatFlag("upstream-breaker-failure-ratio", "UPSTREAM_BREAKER_FAILURE_RATIO", bs.FailureRatio, "share of failed upstream calls in the window that opens the breaker, above 0 up to 1")
-		minRequests   = intFlag("upstream-breaker-min-requests", "UPSTREAM_BREAKER_MIN_REQUESTS", bs.MinRequests, "upstream calls the window must hold before the breaker may open")
-		window        = durationFlag("upstream-breaker-window", "UPSTREAM_BREAKER_WINDOW", bs.Window, "rolling window over which the breaker counts upstream calls")
-		openTimeout   = durationFlag("upstream-breaker-open-timeout", "UPSTREAM_BREAKER_OPEN_TIMEOUT", bs.OpenTimeout, "how long the breaker stays open before it lets probes through")
-		probes        = intFlag("upstream-breaker-probes", "UPSTREAM_BREAKER_PROBES", bs.HalfOpenProbes, "probe calls a half-open breaker lets through; all must succeed to close it")
+		opTimeout     = ef.Duration("operation-timeout", "OPERATION_TIMEOUT", graph.DefaultOperationTimeout, "deadline of one request's operations, upstream calls and waits included")
+		retries       = ef.Int("upstream-retries", "UPSTREAM_RETRIES", rp.MaxAttempts-1, "retries of a failed upstream call (connection errors, 429, 502-504), 0 to 9; 0 turns retries off")
+		retryBase     = ef.Duration("upstream-retry-base-delay", "UPSTREAM_RETRY_BASE_DELAY", rp.BaseDelay, "backoff before the first retry; doubles each retry, with full jitter")
+		retryMax      = ef.Duration("upstream-retry-max-delay", "UPSTREAM_RETRY_MAX_DELAY", rp.MaxDelay, "longest backoff between retries")
+		retryAfterMax = ef.Duration("upstream-retry-after-max", "UPSTREAM_RETRY_AFTER_MAX", rp.MaxRetryAfter, "longest Retry-After honoured; a longer one is passed on to the caller unretried")
+		budget        = ef.Float64("upstream-retry-budget", "UPSTREAM_RETRY_BUDGET", rp.Budget, "retries allowed as a share of recent upstream calls, above 0 up to 1")
+		budgetWindow  = ef.Duration("upstream-retry-budget-window", "UPSTREAM_RETRY_BUDGET_WINDOW", rp.BudgetWindow, "how far back the retry budget counts calls")
+		minRetries    = ef.Int("upstream-retry-min", "UPSTREAM_RETRY_MIN", rp.MinRetries, "retries allowed per budget window whatever the share")
+		breakerOn     = ef.Bool("upstream-breaker", "UPSTREAM_BREAKER", true, "circuit breaker in front of the upstream")
+		ratio         = ef.Float64("upstream-breaker-failure-ratio", "UPSTREAM_BREAKER_FAILURE_RATIO", bs.FailureRatio, "share of failed upstream calls in the window that opens the breaker, above 0 up to 1")
+		minRequests   = ef.Int("upstream-breaker-min-requests", "UPSTREAM_BREAKER_MIN_REQUESTS", bs.MinRequests, "upstream calls the window must hold before the breaker may open")
+		window        = ef.Duration("upstream-breaker-window", "UPSTREAM_BREAKER_WINDOW", bs.Window, "rolling window over which the breaker counts upstream calls")
+		openTimeout   = ef.Duration("upstream-breaker-open-timeout", "UPSTREAM_BREAKER_OPEN_TIMEOUT", bs.OpenTimeout, "how long the breaker stays open before it lets probes through")
+		probes        = ef.Int("upstream-breaker-probes", "UPSTREAM_BREAKER_PROBES", bs.HalfOpenProbes, "probe calls a half-open breaker lets through; all must succeed to close it")
 	)
 	return func() (resilienceConfig, []string) {
 		r := resilienceConfig{

@@ -1,60 +1,39 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 
 	"github.com/salesgraph/salesgraph/graph"
 )
 
 // securityFlags registers the flags of graph.Security, each with its
-// SALESGRAPH_* variable, on fs. The function it returns, called after
+// SALESGRAPH_* variable. The function it returns, called after
 // fs.Parse with the rest of the configuration, builds the settings and
 // reports every invalid value.
-func securityFlags(fs *flag.FlagSet, env func(name, def string) string) func(c *config) (graph.Security, []string) {
+func securityFlags(ef *envFlags) func(c *config) (graph.Security, []string) {
 	var problems []string
-	envInt := func(name string, def int) int {
-		s := env(name, strconv.Itoa(def))
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("SALESGRAPH_%s: %q is not an integer", name, s))
-		}
-		return n
-	}
-	envBool := func(name string, def bool) bool {
-		s := env(name, strconv.FormatBool(def))
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("SALESGRAPH_%s: %q is not true or false", name, s))
-		}
-		return b
-	}
-	intFlag := func(flagName, envName string, def int, usage string) *int {
-		return fs.Int(flagName, envInt(envName, def), usage+" (SALESGRAPH_"+envName+")")
-	}
 	var (
-		maxBody       = intFlag("max-request-bytes", "MAX_REQUEST_BYTES", graph.DefaultMaxRequestBytes, "largest request body accepted; larger ones get 413")
-		maxTokens     = intFlag("max-tokens", "MAX_TOKENS", graph.DefaultMaxTokens, "most lexical tokens in a document")
-		maxDepth      = intFlag("max-depth", "MAX_DEPTH", graph.DefaultMaxDepth, "deepest field nesting, fields in fragments counted")
-		maxAliases    = intFlag("max-aliases", "MAX_ALIASES", graph.DefaultMaxAliases, "most aliased fields in an operation")
-		maxRoot       = intFlag("max-root-fields", "MAX_ROOT_FIELDS", graph.DefaultMaxRootFields, "most root fields in an operation")
-		maxFields     = intFlag("max-fields", "MAX_FIELDS", graph.DefaultMaxFields, "most field selections in a document, fragments counted wherever spread")
-		maxComplexity = intFlag("max-complexity", "MAX_COMPLEXITY", graph.DefaultMaxComplexity, "most fields a response is estimated to hold, lists multiplied by their page size")
-		maxCalls      = intFlag("max-upstream-calls", "MAX_UPSTREAM_CALLS", graph.DefaultMaxUpstreamCalls, "most upstream calls an operation (or a batch) is estimated to make")
-		lookupPages   = intFlag("thread-lookup-pages", "THREAD_LOOKUP_PAGES", graph.DefaultThreadLookupPages, "threads pages the estimate counts for one thread looked up by id")
-		maxErrors     = intFlag("max-errors", "MAX_ERRORS", graph.DefaultMaxErrors, "most errors in one response")
-		maxResponse   = intFlag("max-response-bytes", "MAX_RESPONSE_BYTES", graph.DefaultMaxResponseBytes, "largest response sent; a larger one becomes a RESPONSE_TOO_LARGE error")
-		batching      = fs.Bool("batching", envBool("BATCHING", false), "accept a JSON array of operations in one POST (SALESGRAPH_BATCHING)")
-		maxBatch      = intFlag("max-batch-size", "MAX_BATCH_SIZE", graph.DefaultMaxBatchSize, "most operations in one batch")
-		csrfHeaders   = fs.String("csrf-headers", env("CSRF_HEADERS", strings.Join(graph.DefaultCSRFHeaders, ",")), "comma-separated headers that let a GET without Content-Type: application/json pass CSRF prevention (SALESGRAPH_CSRF_HEADERS)")
-		corsOrigins   = fs.String("cors-origins", env("CORS_ORIGINS", ""), "comma-separated origins allowed to read responses cross-origin, or *; demo mode adds the IDE's own (SALESGRAPH_CORS_ORIGINS)")
-		suggestions   = fs.String("suggestions", env("SUGGESTIONS", ""), `"Did you mean" in validation errors: true or false; default true in demo mode only (SALESGRAPH_SUGGESTIONS)`)
-		apq           = fs.Bool("apq", envBool("APQ", true), "automatic persisted queries (SALESGRAPH_APQ)")
-		apqSize       = intFlag("apq-cache-size", "APQ_CACHE_SIZE", graph.DefaultAPQCacheSize, "how many persisted queries APQ remembers")
-		allowed       = fs.String("allowed-operations", env("ALLOWED_OPERATIONS", ""), "allow-list mode: only the operations in this `path` run (a directory of .graphql files, or an Apollo persisted-query manifest) (SALESGRAPH_ALLOWED_OPERATIONS)")
+		maxBody       = ef.Int("max-request-bytes", "MAX_REQUEST_BYTES", graph.DefaultMaxRequestBytes, "largest request body accepted; larger ones get 413")
+		maxTokens     = ef.Int("max-tokens", "MAX_TOKENS", graph.DefaultMaxTokens, "most lexical tokens in a document")
+		maxDepth      = ef.Int("max-depth", "MAX_DEPTH", graph.DefaultMaxDepth, "deepest field nesting, fields in fragments counted")
+		maxAliases    = ef.Int("max-aliases", "MAX_ALIASES", graph.DefaultMaxAliases, "most aliased fields in an operation")
+		maxRoot       = ef.Int("max-root-fields", "MAX_ROOT_FIELDS", graph.DefaultMaxRootFields, "most root fields in an operation")
+		maxFields     = ef.Int("max-fields", "MAX_FIELDS", graph.DefaultMaxFields, "most field selections in a document, fragments counted wherever spread")
+		maxComplexity = ef.Int("max-complexity", "MAX_COMPLEXITY", graph.DefaultMaxComplexity, "most fields a response is estimated to hold, lists multiplied by their page size")
+		maxCalls      = ef.Int("max-upstream-calls", "MAX_UPSTREAM_CALLS", graph.DefaultMaxUpstreamCalls, "most upstream calls an operation (or a batch) is estimated to make")
+		lookupPages   = ef.Int("thread-lookup-pages", "THREAD_LOOKUP_PAGES", graph.DefaultThreadLookupPages, "threads pages the estimate counts for one thread looked up by id")
+		maxErrors     = ef.Int("max-errors", "MAX_ERRORS", graph.DefaultMaxErrors, "most errors in one response")
+		maxResponse   = ef.Int("max-response-bytes", "MAX_RESPONSE_BYTES", graph.DefaultMaxResponseBytes, "largest response sent; a larger one becomes a RESPONSE_TOO_LARGE error")
+		batching      = ef.Bool("batching", "BATCHING", false, "accept a JSON array of operations in one POST")
+		maxBatch      = ef.Int("max-batch-size", "MAX_BATCH_SIZE", graph.DefaultMaxBatchSize, "most operations in one batch")
+		csrfHeaders   = ef.String("csrf-headers", "CSRF_HEADERS", strings.Join(graph.DefaultCSRFHeaders, ","), "comma-separated headers that let a GET without Content-Type: application/json pass CSRF prevention")
+		corsOrigins   = ef.String("cors-origins", "CORS_ORIGINS", "", "comma-separated origins allowed to read responses cross-origin, or *; demo mode adds the IDE's own")
+		suggestions   = ef.String("suggestions", "SUGGESTIONS", "", `"Did you mean" in validation errors: true or false; default true in demo mode only`)
+		apq           = ef.Bool("apq", "APQ", true, "automatic persisted queries")
+		apqSize       = ef.Int("apq-cache-size", "APQ_CACHE_SIZE", graph.DefaultAPQCacheSize, "how many persisted queries APQ remembers")
+		allowed       = ef.String("allowed-operations", "ALLOWED_OPERATIONS", "", "allow-list mode: only the operations in this `path` run (a directory of .graphql files, or an Apollo persisted-query manifest)")
 	)
 	return func(c *config) (graph.Security, []string) {
 		s := graph.Security{
