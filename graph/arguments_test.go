@@ -56,41 +56,50 @@ func TestInvalidDateTimeArgumentsAreBadUserInput(t *testing.T) {
 }
 
 // A plain date means midnight in the upstream's zone, the zone the CRM's
-// own dates are read in.
+// own dates are read in. Auckland is far enough from UTC that the two
+// readings of a date disagree about meetings held in its mornings.
 func TestPlainDatesAreDaysInTheUpstreamZone(t *testing.T) {
-	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	auckland, err := time.LoadLocation("Pacific/Auckland")
 	require.NoError(t, err)
-	e := newEnv(t, withClient(restclient.WithLocation(warsaw)), withGraph(func(o *graph.Options) { o.TimeZone = warsaw }))
+	e := newEnv(t, withClient(restclient.WithLocation(auckland)), withGraph(func(o *graph.Options) { o.TimeZone = auckland }))
 	meetings := user(t, e.data, 6).Meetings
 	var starts []time.Time
 	for _, m := range meetings {
-		if d, err := time.ParseInLocation(time.DateTime, m.StartDate, warsaw); err == nil {
+		if d, err := time.ParseInLocation(time.DateTime, m.StartDate, auckland); err == nil {
 			starts = append(starts, d)
 		}
 	}
-	require.Greater(t, len(starts), 4, "the dataset should date most meetings")
 	slices.SortFunc(starts, time.Time.Compare)
-	from := starts[1].Format(time.DateOnly) // at least the earliest meeting is before it
-	to := starts[len(starts)-2].AddDate(0, 0, 1).Format(time.DateOnly)
-	fromT, _ := time.ParseInLocation(time.DateOnly, from, warsaw)
-	toT, _ := time.ParseInLocation(time.DateOnly, to, warsaw)
-	want := 0
-	for _, s := range starts {
-		if !s.Before(fromT) && s.Before(toT) {
-			want++
+	// A morning meeting that is not the first: the range leaves one out.
+	i := slices.IndexFunc(starts, func(s time.Time) bool { return s.Hour() < 12 && s.After(starts[0]) })
+	require.GreaterOrEqual(t, i, 1, "the dataset should hold a morning meeting")
+	from := starts[i].Format(time.DateOnly)
+	to := starts[len(starts)-1].Format(time.DateOnly) // the last day is left out
+	count := func(loc *time.Location) int {
+		f, _ := time.ParseInLocation(time.DateOnly, from, loc)
+		t, _ := time.ParseInLocation(time.DateOnly, to, loc)
+		n := 0
+		for _, s := range starts {
+			if !s.Before(f) && s.Before(t) {
+				n++
+			}
 		}
+		return n
 	}
-	require.Less(t, want, len(meetings), "the range should leave meetings out")
+	want := count(auckland)
+	require.NotEqual(t, count(time.UTC), want, "the test needs the readings to disagree")
 
-	count := func(filter map[string]any) int {
+	query := func(filter map[string]any) int {
 		var got struct {
 			User struct{ Meetings struct{ TotalCount int } }
 		}
 		e.ok(`query($f: MeetingFilter) { user(id: "6") { meetings(filter: $f) { totalCount } } }`, map[string]any{"f": filter}, &got)
 		return got.User.Meetings.TotalCount
 	}
-	assert.Equal(t, want, count(map[string]any{"startFrom": from, "startTo": to}))
-	assert.Equal(t, want, count(map[string]any{"startFrom": fromT.Format(time.RFC3339), "startTo": toT.Format(time.RFC3339)}), "the same instants in RFC 3339")
+	assert.Equal(t, want, query(map[string]any{"startFrom": from, "startTo": to}))
+	fromT, _ := time.ParseInLocation(time.DateOnly, from, auckland)
+	toT, _ := time.ParseInLocation(time.DateOnly, to, auckland)
+	assert.Equal(t, want, query(map[string]any{"startFrom": fromT.Format(time.RFC3339), "startTo": toT.Format(time.RFC3339)}), "the same instants in RFC 3339")
 
 	var inline struct {
 		User struct{ Meetings struct{ TotalCount int } }
