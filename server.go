@@ -66,6 +66,7 @@ type config struct {
 	PrintSchema           string
 	MetricsAddr           string
 	TraceResolvers        bool
+	CursorSecret          string
 	Security              graph.Security // limits, CSRF, CORS, persisted operations (server_security.go)
 
 	// Resilience is the operation deadline, retries and circuit breaker
@@ -107,6 +108,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		printSchema  = fs.String("print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
 		metricsAddr  = ef.String("metrics-addr", "METRICS_ADDR", "", "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none")
 		traceResolve = ef.Bool("trace-resolvers", "TRACE_RESOLVERS", false, "add a span per resolver call when tracing is on; costly on large lists")
+		cursorSecret = ef.String("cursor-secret", "CURSOR_SECRET", "", "key that authenticates pagination cursors, at least 32 bytes; replicas must share it to accept each other's cursors; empty: random per process")
 	)
 	security := securityFlags(ef)
 	resilience := resilienceFlags(ef)
@@ -138,6 +140,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		PrintSchema:           *printSchema,
 		MetricsAddr:           strings.TrimSpace(*metricsAddr),
 		TraceResolvers:        *traceResolve,
+		CursorSecret:          *cursorSecret,
 	}
 	for _, h := range strings.Split(*forward, ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -195,6 +198,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			problems = append(problems, "metrics-addr must be host:port, empty or off")
 		}
+	}
+	if n := len(c.CursorSecret); n > 0 && n < graph.MinCursorSecret {
+		problems = append(problems, fmt.Sprintf("cursor-secret must be at least %d bytes, got %d", graph.MinCursorSecret, n))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, "log-format must be text or json")
@@ -269,6 +275,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxOperationConcurrency: cfg.MaxOperationInFlight,
 		OperationTimeout:        cfg.Resilience.OperationTimeout,
 		Introspection:           cfg.Introspection,
+		CursorSecret:            []byte(cfg.CursorSecret),
+		TimeZone:                cfg.UpstreamTimeZone,
 		Security:                cfg.Security,
 		Logger:                  log,
 		Metrics:                 tel.metrics,

@@ -2,11 +2,11 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -25,14 +25,32 @@ const (
 
 // parseUserID accepts the decimal text of a positive 64-bit integer.
 func parseUserID(s string) (int64, error) {
-	if s == "" || len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, badInput("user id %q is not a positive integer", truncate(s, 40))
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := positiveID(s)
+	if !ok {
 		return 0, badInput("user id %q is not a positive integer", truncate(s, 40))
 	}
 	return id, nil
+}
+
+// parseThreadID accepts what parseUserID does. The API documents thread ids
+// as strings but its ids are integers (its meetings' and users' are
+// documented so), the facade serves them as it gets them, and an id of
+// another shape in a filter is a client's mistake (a globalId passed as an
+// id, a typo) better refused than answered with an empty list.
+func parseThreadID(s string) (int64, error) {
+	id, ok := positiveID(s)
+	if !ok {
+		return 0, badInput("thread id %q is not a positive integer", truncate(s, 40))
+	}
+	return id, nil
+}
+
+func positiveID(s string) (int64, bool) {
+	if s == "" || len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
 }
 
 func parseUserIDs(ids []string) ([]int64, error) {
@@ -67,78 +85,14 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Cursors are opaque to clients. A meeting cursor is a position in the
-// filtered, ordered list; a thread cursor is a position in the upstream's
-// order together with the upstream page size it was computed with, so that
-// the next page maps straight onto the upstream pages that hold it.
-const (
-	meetingCursorPrefix = "meeting:"
-	threadCursorPrefix  = "thread:"
-)
-
-func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func decodeCursor(c, prefix string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || !strings.HasPrefix(string(raw), prefix) {
-		return "", badInput("after is not a cursor this field issued")
-	}
-	return strings.TrimPrefix(string(raw), prefix), nil
-}
-
-func meetingCursor(index int) string {
-	return encodeCursor(meetingCursorPrefix + strconv.Itoa(index))
-}
-
-func parseMeetingCursor(c string) (int, error) {
-	s, err := decodeCursor(c, meetingCursorPrefix)
-	if err != nil {
-		return 0, err
-	}
-	i, err := strconv.Atoi(s)
-	if err != nil || i < 0 {
-		return 0, badInput("after is not a cursor this field issued")
-	}
-	return i, nil
-}
-
-func threadCursor(index, perPage, total int) string {
-	return encodeCursor(threadCursorPrefix + strconv.Itoa(perPage) + ":" + strconv.Itoa(total) + ":" + strconv.Itoa(index))
-}
-
-// parseThreadCursor returns the position a thread cursor names, the upstream
-// page size and the list's total when it was issued (a hint that spares
-// calls for pages past the end).
-func parseThreadCursor(c string) (index, perPage, total int, err error) {
-	s, err := decodeCursor(c, threadCursorPrefix)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	parts := strings.Split(s, ":")
-	bad := badInput("after is not a cursor this field issued")
-	if len(parts) != 3 {
-		return 0, 0, 0, bad
-	}
-	var nums [3]int
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || n > math.MaxInt32 {
-			return 0, 0, 0, bad
-		}
-		nums[i] = n
-	}
-	if nums[0] == 0 {
-		return 0, 0, 0, bad
-	}
-	return nums[2], nums[0], nums[1], nil
-}
-
 // argumentCheck is a gqlgen extension that validates every argument of the
 // operation after variables are coerced and before anything executes, so an
-// invalid id or page size anywhere in a document is refused before a single
-// upstream call, not after its sibling fields already made theirs.
+// invalid id, page size, cursor or date anywhere in a document is refused
+// before a single upstream call, not after its sibling fields already made
+// theirs.
 type argumentCheck struct {
-	schema *ast.Schema
+	schema  *ast.Schema
+	cursors *cursorCodec
 }
 
 var (
@@ -149,14 +103,36 @@ var (
 func (argumentCheck) ExtensionName() string                          { return "ArgumentCheck" }
 func (argumentCheck) Validate(schema graphql.ExecutableSchema) error { return nil }
 
+// userSet is the users a subtree of the operation is about, as far as the
+// document says: the ids of Query.user, Query.users or a global id. nil
+// means not known before execution (below Meeting.user and Thread.owner,
+// which are whoever the upstream names).
+type userSet []int64
+
 func (a argumentCheck) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
-	var found *gqlerror.Error
+	if op.Operation == nil || op.Operation.Operation != ast.Query {
+		return nil // the schema has no other root; gqlgen refuses it already
+	}
+	c := &argChecker{op: op, schema: a.schema, cursors: a.cursors}
+	var (
+		found *gqlerror.Error
+		// users[d] is whom the fields below the field at depth d concern;
+		// the walk is depth first, so the slice is the current branch.
+		users []userSet
+	)
 	w := &walker{op: op, schema: a.schema, budget: maxWalkFields}
 	w.visit = func(parent string, f graphql.CollectedField, path ast.Path) bool {
 		if found != nil {
 			return false
 		}
-		if err := checkArguments(parent+"."+f.Name, f.ArgumentMap(op.Variables)); err != nil {
+		d := len(path) - 1
+		users = users[:d]
+		var own userSet
+		if d > 0 {
+			own = users[d-1]
+		}
+		below, err := c.field(parent, f, own)
+		if err != nil {
 			found = &gqlerror.Error{
 				Message:    err.Error(),
 				Path:       path,
@@ -165,64 +141,200 @@ func (a argumentCheck) MutateOperationContext(ctx context.Context, op *graphql.O
 			}
 			return false
 		}
+		users = append(users, below)
 		return true
 	}
-	root := "Query"
-	if op.Operation != nil && op.Operation.Operation != ast.Query {
-		return nil // the schema has no other root; gqlgen refuses it already
-	}
-	w.walk(root, op.Operation.SelectionSet, nil)
+	w.walk("Query", op.Operation.SelectionSet, nil)
 	return found
 }
 
-func checkArguments(field string, args map[string]any) error {
-	switch field {
+type argChecker struct {
+	op      *graphql.OperationContext
+	schema  *ast.Schema
+	cursors *cursorCodec
+}
+
+// field checks f's arguments, f being selected on parent for the users own,
+// and returns the users f's subtree concerns.
+func (c *argChecker) field(parent string, f graphql.CollectedField, own userSet) (userSet, error) {
+	if err := c.values(f); err != nil {
+		return nil, err
+	}
+	args := f.ArgumentMap(c.op.Variables)
+	switch parent + "." + f.Name {
 	case "Query.user":
 		s, err := idText(args["id"])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = parseUserID(s)
-		return err
+		id, err := parseUserID(s)
+		return userSet{id}, err
 	case "Query.users":
 		list, _ := args["ids"].([]any)
 		if len(list) > maxIDs {
-			return badInput("ids has %d entries; at most %d are allowed", len(list), maxIDs)
+			return nil, badInput("ids has %d entries; at most %d are allowed", len(list), maxIDs)
 		}
+		ids := make(userSet, 0, len(list))
 		for _, v := range list {
 			s, err := idText(v)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if _, err := parseUserID(s); err != nil {
-				return err
+			id, err := parseUserID(s)
+			if err != nil {
+				return nil, err
 			}
+			ids = append(ids, id)
 		}
+		return ids, nil
 	case "Query.node":
 		s, err := idText(args["id"])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = parseNodeID(s)
-		return err
+		ref, err := parseNodeID(s)
+		return userSet{ref.owner}, err
 	case "User.meetings", "User.threads":
 		if v, ok := args["first"]; ok && v != nil {
 			n, err := intArg(v)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if _, err := pageSize(&n); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if s, ok := args["after"].(string); ok {
-			var err error
-			if field == "User.meetings" {
-				_, err = parseMeetingCursor(s)
-			} else {
-				_, _, _, err = parseThreadCursor(s)
+			kind := meetingsCursor
+			if f.Name == "threads" {
+				kind = threadsCursor
 			}
+			p, err := c.cursors.decode(s, kind, 0)
+			if err != nil {
+				return nil, err
+			}
+			// A cursor fits one user's list; a subtree about several
+			// users, or another one, cannot use it.
+			for _, u := range own {
+				if u != p.user {
+					return nil, badInput("after is a cursor of another user's %s", kindName(kind))
+				}
+			}
+		}
+	case "Meeting.user", "Thread.owner":
+		return nil, nil
+	}
+	return own, nil
+}
+
+// values checks the argument values whose validity the schema's types
+// cannot express: dates (a DateTime is any string to the validator) and
+// thread ids. Values from variables are named with their variable.
+func (c *argChecker) values(f graphql.CollectedField) error {
+	for _, a := range f.Arguments {
+		def := f.Definition.Arguments.ForName(a.Name)
+		if def == nil {
+			continue // the validator refused it already
+		}
+		if err := c.literal(def.Type, "", a.Value, a.Name); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// literal checks v, a value written in the document at path, of type t; in
+// is the input field it is the value of ("MeetingFilter.threadId"), if any.
+func (c *argChecker) literal(t *ast.Type, in string, v *ast.Value, path string) error {
+	switch {
+	case v == nil || v.Kind == ast.NullValue:
+		return nil
+	case v.Kind == ast.Variable:
+		return c.variable(t, in, c.op.Variables[v.Raw], path, v.Raw)
+	case t.Elem != nil && v.Kind == ast.ListValue:
+		for i, ch := range v.Children {
+			if err := c.literal(t.Elem, in, ch.Value, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+		return nil
+	case t.Elem != nil: // one value where a list belongs is a list of one
+		return c.literal(t.Elem, in, v, path)
+	case v.Kind == ast.ObjectValue:
+		def := c.schema.Types[t.NamedType]
+		if def == nil || def.Kind != ast.InputObject {
+			return nil
+		}
+		for _, ch := range v.Children {
+			if fd := def.Fields.ForName(ch.Name); fd != nil {
+				if err := c.literal(fd.Type, def.Name+"."+ch.Name, ch.Value, path+"."+ch.Name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	raw, err := v.Value(nil)
+	if err != nil {
+		return nil // the validator refused it already
+	}
+	return checkLeaf(t.NamedType, in, raw, path, "")
+}
+
+// variable is literal for a value that came in variable name.
+func (c *argChecker) variable(t *ast.Type, in string, v any, path, name string) error {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		if t.Elem == nil {
+			return nil // the variable's coercion refused it already
+		}
+		for i, e := range x {
+			if err := c.variable(t.Elem, in, e, path+"["+strconv.Itoa(i)+"]", name); err != nil {
+				return err
+			}
+		}
+		return nil
+	case map[string]any:
+		def := c.schema.Types[t.NamedType]
+		if t.Elem != nil || def == nil || def.Kind != ast.InputObject {
+			return nil
+		}
+		// In field order, so that the same mistake gets the same message.
+		for _, fd := range def.Fields {
+			if e, ok := x[fd.Name]; ok {
+				if err := c.variable(fd.Type, def.Name+"."+fd.Name, e, path+"."+fd.Name, name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if t.Elem != nil {
+		return c.variable(t.Elem, in, v, path, name)
+	}
+	return checkLeaf(t.NamedType, in, v, path, name)
+}
+
+// checkLeaf checks one scalar value, typed typeName, of input field in.
+func checkLeaf(typeName, in string, v any, path, variable string) error {
+	where := path
+	if variable != "" {
+		where += " (variable $" + variable + ")"
+	}
+	if typeName == "DateTime" {
+		if _, err := model.ParseDateTime(v, time.UTC); err != nil {
+			return badInput("%s must be a DateTime: %s", where, model.DateFormats)
+		}
+	}
+	if in == "MeetingFilter.threadId" {
+		s, err := idText(v)
+		if err == nil {
+			_, err = parseThreadID(s)
+		}
+		if err != nil {
+			return badInput("%s must be a thread id, a positive integer such as 3161", where)
 		}
 	}
 	return nil

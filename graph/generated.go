@@ -692,9 +692,12 @@ interface Node {
 }
 
 """
-A point in time, as an RFC 3339 string with offset, for example
-` + "`" + `2026-03-14T09:30:00Z` + "`" + `. The upstream's naive dates are read in the facade's
-configured upstream time zone.
+A point in time. Served as an RFC 3339 string with offset, for example
+` + "`" + `2026-03-14T09:30:00Z` + "`" + `; the upstream's naive dates are read in the facade's
+configured upstream time zone. Accepted as an RFC 3339 string with offset, or
+as a plain date such as ` + "`" + `2026-03-14` + "`" + `, which means the start of that day
+(00:00) in that same zone, so that dates mean what they mean in the CRM.
+Anything else is refused with ` + "`" + `BAD_USER_INPUT` + "`" + ` before any upstream call.
 """
 scalar DateTime
 
@@ -715,9 +718,13 @@ type User implements Node {
   the facade, over one upstream call.
   """
   meetings(
-    "How many meetings to return, 1 to 100."
+    "How many meetings to return, 0 to 100; 0 returns only ` + "`" + `totalCount` + "`" + ` and ` + "`" + `pageInfo` + "`" + `."
     first: Int = 20
-    "Return meetings after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + `)."
+    """
+    Return meetings after this cursor: an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of this
+    user's meetings, with the same ` + "`" + `filter` + "`" + ` and ` + "`" + `orderBy` + "`" + `. Cursors of another
+    field or user are refused.
+    """
     after: String
     "Only meetings that match every given criterion."
     filter: MeetingFilter
@@ -731,9 +738,12 @@ type User implements Node {
   slice covers are fetched.
   """
   threads(
-    "How many threads to return, 1 to 100."
+    "How many threads to return, 0 to 100; 0 returns only ` + "`" + `totalCount` + "`" + ` and ` + "`" + `pageInfo` + "`" + `."
     first: Int = 20
-    "Return threads after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + `)."
+    """
+    Return threads after this cursor: an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of this
+    user's threads. Cursors of another field or user are refused.
+    """
     after: String
   ): ThreadConnection!
 }
@@ -864,11 +874,14 @@ input MeetingFilter {
   status: [MeetingStatus!]
   "Meetings of this type."
   type: MeetingType
-  "Meetings that belong to this thread."
+  "Meetings that belong to this thread: a thread id, a positive integer such as ` + "`" + `\"3161\"` + "`" + `."
   threadId: ID
-  "Meetings that start at or after this instant."
+  "Meetings that start at or after this instant; a plain date means from the start of that day."
   startFrom: DateTime
-  "Meetings that start before this instant."
+  """
+  Meetings that start before this instant; a plain date means before the start
+  of that day, so ` + "`" + `{startFrom: "2026-03-01", startTo: "2026-04-01"}` + "`" + ` is March.
+  """
   startTo: DateTime
 }
 
@@ -5791,7 +5804,7 @@ func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Contex
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := model.UnmarshalDateTime(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -5800,9 +5813,8 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 		return graphql.Null
 	}
 	_ = sel
-	_ = ctx
-	res := graphql.MarshalTime(*v)
-	return res
+	res := model.MarshalDateTime(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {

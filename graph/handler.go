@@ -8,6 +8,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/salesgraph/salesgraph/graph/model"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"golang.org/x/sync/semaphore"
@@ -43,6 +44,14 @@ type Options struct {
 	// UPSTREAM_CALL_BUDGET_EXCEEDED. It catches what the estimate
 	// (MaxUpstreamCalls) could not foresee. Default MaxUpstreamCalls.
 	MaxUpstreamCallsPerOperation int
+	// CursorSecret is the key that authenticates cursors (cursor.go), at
+	// least MinCursorSecret bytes. Replicas that share it accept each
+	// other's cursors; empty means a random key per process, so a cursor
+	// is then refused by any other process.
+	CursorSecret []byte
+	// TimeZone is the upstream's zone (restclient.WithLocation): a plain
+	// date given as a DateTime argument means midnight there. Default UTC.
+	TimeZone *time.Location
 	// Introspection enables schema introspection (on in demo mode).
 	Introspection bool
 	// Logger receives internal errors, failed upstream calls (warn) and one
@@ -96,7 +105,8 @@ func NewHandler(cfg Options) http.Handler {
 		panic("graph.NewHandler: " + err.Error())
 	}
 	cfg.defaults()
-	res := &Resolver{}
+	cursors := newCursorCodec(cfg.CursorSecret, cfg.MaxThreadPages)
+	res := &Resolver{cursors: cursors}
 	es := NewExecutableSchema(Config{Resolvers: res})
 	schema := es.Schema()
 	res.schema = schema
@@ -107,8 +117,8 @@ func NewHandler(cfg Options) http.Handler {
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(argumentCheck{schema: schema})
-	srv.Use(limitCheck{sec: &cfg.Security, schema: schema})
+	srv.Use(argumentCheck{schema: schema, cursors: cursors})
+	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -146,6 +156,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fwd.Set(observe.RequestIDHeader, st.requestID)
 	ctx = restclient.WithRequestHeaders(ctx, fwd)
 	ctx = withState(ctx, st)
+	ctx = model.WithDateZone(ctx, m.cfg.TimeZone)
 	ctx, done := m.obs.begin(ctx, r, st.requestID)
 	defer done()
 	w.Header().Set(observe.RequestIDHeader, st.requestID)

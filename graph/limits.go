@@ -330,8 +330,9 @@ func withBudget(ctx context.Context, n int) context.Context {
 // limits. It must run after argumentCheck, which guarantees the ids and
 // page sizes it reads are valid.
 type limitCheck struct {
-	sec    *Security
-	schema *ast.Schema
+	sec     *Security
+	schema  *ast.Schema
+	cursors *cursorCodec
 }
 
 var (
@@ -346,7 +347,7 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	if op.Operation == nil || op.Operation.Operation != ast.Query {
 		return nil
 	}
-	est := estimate(op, l.schema, l.sec)
+	est := estimate(op, l.schema, l.sec, l.cursors)
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
 		e := limitErr(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", count(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
@@ -398,8 +399,8 @@ const threadMeetingsEstimate = 5
 // user, one call per (user, threads page), and a thread lookup costing
 // ThreadLookupPages pages. It agrees with lookAhead in selection.go, which
 // starts those same loads early.
-func estimate(op *graphql.OperationContext, schema *ast.Schema, sec *Security) opEstimate {
-	e := &estimator{op: op, sec: sec, w: &walker{op: op, schema: schema}}
+func estimate(op *graphql.OperationContext, schema *ast.Schema, sec *Security, cursors *cursorCodec) opEstimate {
+	e := &estimator{op: op, sec: sec, cursors: cursors, w: &walker{op: op, schema: schema}}
 	e.walk("Query", op.Operation.SelectionSet, nil, 1, 1)
 	type need struct {
 		meetings bool
@@ -439,6 +440,7 @@ func estimate(op *graphql.OperationContext, schema *ast.Schema, sec *Security) o
 type estimator struct {
 	op         *graphql.OperationContext
 	sec        *Security
+	cursors    *cursorCodec
 	w          *walker
 	groups     []*userGroup
 	complexity int64
@@ -524,12 +526,12 @@ func (e *estimator) group(ids []int64) *userGroup {
 func (e *estimator) threadPages(n int64, after any) []int {
 	perPage, offset, pagesCount := e.sec.UpstreamPageSize, 0, 0
 	if s, ok := after.(string); ok {
-		i, pp, total, err := parseThreadCursor(s)
+		p, err := e.cursors.decode(s, threadsCursor, 0)
 		if err != nil {
 			return nil // argumentCheck refused it already
 		}
-		offset, perPage = i+1, pp
-		pagesCount = (total + perPage - 1) / perPage
+		offset, perPage = p.index+1, p.perPage
+		pagesCount = (p.total + perPage - 1) / perPage
 	}
 	from := offset/perPage + 1
 	to := from

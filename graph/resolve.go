@@ -90,18 +90,23 @@ func (r *Resolver) prefetch(ctx context.Context, users ...int64) {
 
 // meetingConnection resolves User.meetings: one upstream call, then filter,
 // order and slice in the facade.
-func meetingConnection(ctx context.Context, user int64, first *int, after *string, filter *model.MeetingFilter, order *model.MeetingOrder) (*model.MeetingConnection, error) {
+func (r *Resolver) meetingConnection(ctx context.Context, user int64, first *int, after *string, filter *model.MeetingFilter, order *model.MeetingOrder) (*model.MeetingConnection, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
 	}
 	offset := 0
 	if after != nil {
-		i, err := parseMeetingCursor(*after)
+		p, err := r.cursors.decode(*after, meetingsCursor, user)
 		if err != nil {
 			return nil, err
 		}
-		offset = i + 1
+		offset = p.index + 1
+	}
+	if filter != nil && filter.ThreadID != nil {
+		if _, err := parseThreadID(*filter.ThreadID); err != nil {
+			return nil, err
+		}
 	}
 	ms, err := loadersFrom(ctx).Meetings(ctx, user)
 	if err != nil {
@@ -120,10 +125,11 @@ func meetingConnection(ctx context.Context, user int64, first *int, after *strin
 	end := min(start+n, len(list))
 	conn.Nodes = list[start:end]
 	conn.Edges = make([]*model.MeetingEdge, len(conn.Nodes))
+	cursor := func(i int) string { return r.cursors.meetingCursor(user, i) }
 	for i, m := range conn.Nodes {
-		conn.Edges[i] = &model.MeetingEdge{Cursor: meetingCursor(start + i), Node: m}
+		conn.Edges[i] = &model.MeetingEdge{Cursor: cursor(start + i), Node: m}
 	}
-	fillPageInfo(conn.PageInfo, start, end, len(list), meetingCursor)
+	fillPageInfo(conn.PageInfo, start, end, len(list), cursor)
 	return conn, nil
 }
 
@@ -209,18 +215,18 @@ func compareIDs(a, b string) int {
 // without a cursor page 1 is fetched first (it tells the page size); with one,
 // the cursor carries the page size, and exactly the pages holding the
 // requested slice are fetched, together.
-func threadConnection(ctx context.Context, user int64, first *int, after *string) (*model.ThreadConnection, error) {
+func (r *Resolver) threadConnection(ctx context.Context, user int64, first *int, after *string) (*model.ThreadConnection, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
 	}
 	offset, perPage, totalHint := 0, 0, 0
 	if after != nil {
-		i, pp, total, err := parseThreadCursor(*after)
+		p, err := r.cursors.decode(*after, threadsCursor, user)
 		if err != nil {
 			return nil, err
 		}
-		offset, perPage, totalHint = i+1, pp, total
+		offset, perPage, totalHint = p.index+1, p.perPage, p.total
 	}
 	l := loadersFrom(ctx)
 	var (
@@ -279,7 +285,7 @@ func threadConnection(ctx context.Context, user int64, first *int, after *string
 	conn := &model.ThreadConnection{TotalCount: total, PageInfo: &model.PageInfo{}}
 	conn.Nodes = all[start:end]
 	conn.Edges = make([]*model.ThreadEdge, len(conn.Nodes))
-	cursor := func(i int) string { return threadCursor(i, perPage, total) }
+	cursor := func(i int) string { return r.cursors.threadCursor(user, i, perPage, total) }
 	for i, t := range conn.Nodes {
 		conn.Edges[i] = &model.ThreadEdge{Cursor: cursor(base + start + i), Node: t}
 	}

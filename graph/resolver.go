@@ -14,4 +14,6 @@ import "github.com/vektah/gqlparser/v2/ast"
 type Resolver struct {
 	// schema lets resolvers look ahead into the selection below them.
 	schema *ast.Schema
+	// cursors issues and checks the connections' cursors (cursor.go).
+	cursors *cursorCodec
 }

@@ -32,11 +32,11 @@ func (r *threadResolver) Meetings(ctx context.Context, obj *model.Thread) ([]*mo
 }
 
 func (r *userResolver) Meetings(ctx context.Context, obj *model.User, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.MeetingConnection, error) {
-	return meetingConnection(ctx, obj.Num, first, after, filter, orderBy)
+	return r.meetingConnection(ctx, obj.Num, first, after, filter, orderBy)
 }
 
 func (r *userResolver) Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.ThreadConnection, error) {
-	return threadConnection(ctx, obj.Num, first, after)
+	return r.threadConnection(ctx, obj.Num, first, after)
 }
 
 func (r *Resolver) Meeting() MeetingResolver { return &meetingResolver{r} }

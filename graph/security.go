@@ -160,6 +160,9 @@ func (o Options) Validate() error {
 		problems = append(problems, err.Error())
 	}
 	problems = append(problems, o.Security.problems()...)
+	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
+		problems = append(problems, fmt.Sprintf("cursor-secret must be at least %d bytes, got %d", MinCursorSecret, n))
+	}
 	if len(o.AllowedOperations) > 0 {
 		if _, err := prepareAllowList(&o); err != nil {
 			problems = append(problems, err.Error())

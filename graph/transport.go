@@ -491,7 +491,8 @@ func rewriteVariableErrors(errs gqlerror.List, op *ast.OperationDefinition) {
 			}
 		}
 		if where != "" {
-			where = " at " + strings.TrimPrefix(where, ".")
+			// Quoted: "at type" would read as English, not as a field.
+			where = " at " + strconv.Quote(strings.TrimPrefix(where, "."))
 		}
 		reason := e.Message
 		switch reason {

@@ -51,11 +51,12 @@ type MeetingFilter struct {
 	Status []MeetingStatus `json:"status,omitempty"`
 	// Meetings of this type.
 	Type *MeetingType `json:"type,omitempty"`
-	// Meetings that belong to this thread.
+	// Meetings that belong to this thread: a thread id, a positive integer such as `"3161"`.
 	ThreadID *string `json:"threadId,omitempty"`
-	// Meetings that start at or after this instant.
+	// Meetings that start at or after this instant; a plain date means from the start of that day.
 	StartFrom *time.Time `json:"startFrom,omitempty"`
-	// Meetings that start before this instant.
+	// Meetings that start before this instant; a plain date means before the start
+	// of that day, so `{startFrom: "2026-03-01", startTo: "2026-04-01"}` is March.
 	StartTo *time.Time `json:"startTo,omitempty"`
 }
 

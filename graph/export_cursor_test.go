@@ -1,0 +1,13 @@
+package graph
+
+// SignThreadCursor returns a thread cursor authenticated with secret, as a
+// facade configured with that CursorSecret and MaxThreadPages would issue
+// it, so that tests can build authentic cursors the facade never issued.
+func SignThreadCursor(secret []byte, user int64, index, perPage, total int) string {
+	return newCursorCodec(secret, 500).threadCursor(user, index, perPage, total)
+}
+
+// SignMeetingCursor is SignThreadCursor for a meetings cursor.
+func SignMeetingCursor(secret []byte, user int64, index int) string {
+	return newCursorCodec(secret, 500).meetingCursor(user, index)
+}
