@@ -203,7 +203,7 @@ func TestRunPrintSchema(t *testing.T) {
 		if err := printSchema(&direct, format); err != nil {
 			t.Fatal(err)
 		}
-		err := run(context.Background(), []string{"-print-schema", format}, func(string) string { return "" }, &viaRun, &stderr, nil)
+		err := run(context.Background(), []string{"-print-schema", format}, func(string) string { return "" }, nil, &viaRun, &stderr, nil)
 		if err != nil {
 			t.Fatalf("-print-schema %s: %v\n%s", format, err, stderr.String())
 		}

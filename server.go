@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agnivade/levenshtein"
+
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/ide"
 	"github.com/salesgraph/salesgraph/observe"
@@ -32,10 +34,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "salesgraph:", err)
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -help printed the flags, as asked
 		}
+		fmt.Fprintln(os.Stderr, "salesgraph:", err)
 		os.Exit(2)
 	}
 }
@@ -76,11 +79,22 @@ type config struct {
 // demo says whether no upstream is configured.
 func (c *config) demo() bool { return c.UpstreamURL == "" }
 
-// parseConfig reads flags, falling back to SALESGRAPH_* environment variables,
-// falling back to defaults, and validates the result.
+// parseConfig is loadConfig for tests that set a few variables through
+// getenv and have no environment to check for unknown ones.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	return loadConfig(args, getenv, nil, stderr)
+}
+
+// loadConfig reads flags, falling back to SALESGRAPH_* environment variables,
+// falling back to defaults, and validates the result. environ is the whole
+// environment ("NAME=value" entries), in which any SALESGRAPH_* variable
+// that is not a setting stops the start. -help prints the flags to stderr.
+func loadConfig(args []string, getenv func(string) string, environ []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("salesgraph", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package prints the whole usage after a parse error, which
+	// scrolls the error itself away; the error is returned instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	ef := &envFlags{fs: fs, getenv: getenv}
 	var (
 		listen       = ef.String("listen-addr", "LISTEN_ADDR", ":8080", "address to serve on")
@@ -111,9 +125,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	security := securityFlags(ef)
 	resilience := resilienceFlags(ef)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, flagError(fs, err, stderr)
 	}
-	problems := ef.problems
+	// A misspelt variable first: the other problems may follow from it.
+	problems := append(ef.unknown(environ), ef.problems...)
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
@@ -213,10 +228,34 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	return c, nil
 }
 
-// run serves until ctx ends. ready, when not nil, receives the address the
-// server listens on once it accepts connections (end-to-end tests use it).
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+// flagError turns a parse error into one line that names the mistake (and
+// the closest flag, for an unknown one) and where the flags are listed; for
+// -help it prints the flags and returns flag.ErrHelp.
+func flagError(fs *flag.FlagSet, err error, stderr io.Writer) error {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stderr, "Usage of salesgraph (every flag also has its SALESGRAPH_* variable):")
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		return err
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		best, bestDist := "", -1
+		fs.VisitAll(func(f *flag.Flag) {
+			if d := levenshtein.ComputeDistance(strings.TrimLeft(name, "-"), f.Name); bestDist < 0 || d < bestDist {
+				best, bestDist = f.Name, d
+			}
+		})
+		return fmt.Errorf("%w (did you mean -%s? salesgraph -help lists the flags)", err, best)
+	}
+	return fmt.Errorf("%w (salesgraph -help lists the flags)", err)
+}
+
+// run serves until ctx ends. getenv reads one variable and environ lists the
+// whole environment (os.Getenv and os.Environ() in main). ready, when not
+// nil, receives the address the server listens on once it accepts
+// connections (end-to-end tests use it).
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer, ready chan<- string) error {
+	cfg, err := loadConfig(args, getenv, environ, stderr)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -19,6 +20,15 @@ import (
 
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// envList is m as os.Environ lists an environment.
+func envList(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 func TestConfigDefaultsAreDemoMode(t *testing.T) {
@@ -92,7 +102,7 @@ func startServer(t *testing.T, args ...string) (base string, stop func() error) 
 		wg     sync.WaitGroup
 	)
 	wg.Go(func() {
-		runErr = run(ctx, append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, args...), envMap(nil), io.Discard, io.Discard, ready)
+		runErr = run(ctx, append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, args...), envMap(nil), nil, io.Discard, io.Discard, ready)
 	})
 	select {
 	case addr := <-ready:
@@ -155,4 +165,61 @@ func TestDemoModeServesTheNestedQuery(t *testing.T) {
 	require.NoError(t, stop(), "graceful shutdown returns no error")
 	_, err = http.Post(base+"/graphql", "application/json", bytes.NewReader([]byte(body)))
 	assert.Error(t, err, "the listener is closed after shutdown")
+}
+
+func TestUnknownEnvironmentVariablesStopTheStart(t *testing.T) {
+	cases := map[string]struct{ name, want string }{
+		"misspelt upstream": {"SALESGRAPH_UPSTREAM_ULR", "SALESGRAPH_UPSTREAM_URL"},
+		"lower case":        {"salesgraph_upstream_url", "SALESGRAPH_UPSTREAM_URL"},
+		"security setting":  {"SALESGRAPH_MAX_DEPHT", "SALESGRAPH_MAX_DEPTH"},
+		"resilience":        {"SALESGRAPH_UPSTREAM_RETRYS", "SALESGRAPH_UPSTREAM_RETRIES"},
+		"set but empty":     {"SALESGRAPH_LOG_LEVLE", "SALESGRAPH_LOG_LEVEL"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{c.name: "https://crm.example.com", "PATH": "/usr/bin", "SALESGRAPH_DEMO_USERS": "3"}
+			if name == "set but empty" {
+				env[c.name] = ""
+			}
+			ready := make(chan string, 1)
+			err := run(context.Background(), []string{"-listen-addr", "127.0.0.1:0"}, envMap(env), envList(env), io.Discard, io.Discard, ready)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "unknown environment variable "+c.name+" (did you mean "+c.want+"?)")
+			assert.Empty(t, ready, "the server did not start")
+		})
+	}
+
+	// Known variables and other programs' variables pass.
+	env := map[string]string{"SALESGRAPH_UPSTREAM_URL": "https://crm.example.com", "SALESGRAPH_MAX_DEPTH": "9", "HOME": "/root", "XSALESGRAPH_X": "1"}
+	c, err := loadConfig(nil, envMap(env), envList(env), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "https://crm.example.com", c.UpstreamURL)
+}
+
+func TestFlagErrorsAreOneLine(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"unknown flag":  {[]string{"-lisen-addr", ":1"}, "flag provided but not defined: -lisen-addr (did you mean -listen-addr? salesgraph -help lists the flags)"},
+		"double dash":   {[]string{"--upstream-ulr", "x"}, "did you mean -upstream-url?"},
+		"invalid value": {[]string{"-demo-users", "many"}, `invalid value "many" for flag -demo-users`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			_, err := loadConfig(c.args, envMap(nil), nil, &stderr)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+			assert.Contains(t, err.Error(), "-help lists the flags")
+			assert.NotContains(t, err.Error(), "\n")
+			assert.Empty(t, stderr.String(), "no usage printed after an error")
+		})
+	}
+
+	var stderr bytes.Buffer
+	_, err := loadConfig([]string{"-help"}, envMap(nil), nil, &stderr)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, stderr.String(), "-listen-addr")
+	assert.Contains(t, stderr.String(), "(SALESGRAPH_LISTEN_ADDR)")
 }

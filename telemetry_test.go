@@ -139,7 +139,7 @@ func TestStartupSummaryIsCompleteAndRedacted(t *testing.T) {
 	// The upstream URL carries a password: the client refuses it, after the
 	// summary is logged, which ends run before it listens.
 	err := run(context.Background(), []string{"-log-format", "json", "-listen-addr", "127.0.0.1:0",
-		"-upstream-url", "https://svc:pw-secret-3377@crm.example.com/"}, env, io.Discard, &logs, nil)
+		"-upstream-url", "https://svc:pw-secret-3377@crm.example.com/"}, env, nil, io.Discard, &logs, nil)
 	require.Error(t, err)
 	all := logs.String()
 	for _, s := range secrets {
@@ -208,7 +208,7 @@ func TestTracesReachAnOTLPCollector(t *testing.T) {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, os.Getenv, io.Discard, io.Discard, ready)
+		errc <- run(ctx, []string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, os.Getenv, nil, io.Discard, io.Discard, ready)
 	}()
 	var addr string
 	select {
