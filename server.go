@@ -98,7 +98,7 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 	ef := &envFlags{fs: fs, getenv: getenv}
 	var (
 		listen       = ef.String("listen-addr", "LISTEN_ADDR", ":8080", "address to serve on")
-		upstream     = ef.String("upstream-url", "UPSTREAM_URL", "", "base URL of the REST API, e.g. https://crm.example.com; empty starts demo mode")
+		upstream     = ef.String("upstream-url", "UPSTREAM_URL", "", "base URL of the REST API without its /api/v1, e.g. https://crm.example.com; empty starts demo mode")
 		upAuth       = ef.String("upstream-authorization", "UPSTREAM_AUTHORIZATION", "", "static credential sent upstream when the caller sends none")
 		upAuthHeader = ef.String("upstream-auth-header", "UPSTREAM_AUTH_HEADER", "Authorization", "header that carries the static credential")
 		forward      = ef.String("forward-headers", "FORWARD_HEADERS", "Authorization", "comma-separated inbound headers forwarded upstream")
@@ -163,6 +163,14 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		u, err := url.Parse(c.UpstreamURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			problems = append(problems, "upstream-url must be an absolute http or https URL")
+		} else if i := apiPrefixAt(u.Path); i >= 0 {
+			// Refused rather than stripped: a base URL is copied from
+			// somewhere, and one that already holds /api/v1 (or a whole
+			// endpoint) says the copy went wrong; guessing which part was
+			// meant could send calls somewhere else without a word.
+			u.Path, u.RawPath = u.Path[:i], ""
+			problems = append(problems, fmt.Sprintf("upstream-url must be the API's base URL, without %s: salesgraph adds %s/users/… itself; use %s",
+				apiPrefix, apiPrefix, redactURL(u.String())))
 		}
 	}
 	loc, err := time.LoadLocation(*zone)
@@ -226,6 +234,28 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// apiPrefix is the path prefix of the REST API's endpoints (restclient's
+// Endpoint* constants), which restclient appends to the base URL.
+const apiPrefix = "/api/v1"
+
+// apiPrefixAt is where the path segments api/v1 start in path, in any case,
+// or -1: "/api/v1", "/crm/api/v1/" and "/api/v1/users/7/meetings" all hold
+// them, "/api/v10" does not.
+func apiPrefixAt(path string) int {
+	lower := strings.ToLower(path)
+	for i := 0; ; {
+		j := strings.Index(lower[i:], apiPrefix)
+		if j < 0 {
+			return -1
+		}
+		end := i + j + len(apiPrefix)
+		if end == len(lower) || lower[end] == '/' {
+			return i + j
+		}
+		i = end
+	}
 }
 
 // flagError turns a parse error into one line that names the mistake (and

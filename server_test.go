@@ -223,3 +223,29 @@ func TestFlagErrorsAreOneLine(t *testing.T) {
 	assert.Contains(t, stderr.String(), "-listen-addr")
 	assert.Contains(t, stderr.String(), "(SALESGRAPH_LISTEN_ADDR)")
 }
+
+// TestUpstreamURLWithTheAPIPrefixIsRefused: restclient appends the
+// endpoints' /api/v1/… to the base URL, so a base URL holding /api/v1 would
+// send every call to /api/v1/api/v1/….
+func TestUpstreamURLWithTheAPIPrefixIsRefused(t *testing.T) {
+	for given, suggested := range map[string]string{
+		"https://crm.example.com/api/v1":                  "https://crm.example.com",
+		"https://crm.example.com/api/v1/":                 "https://crm.example.com",
+		"https://crm.example.com/API/V1":                  "https://crm.example.com",
+		"https://example.com/crm/api/v1":                  "https://example.com/crm",
+		"https://crm.example.com/api/v1/users/7/meetings": "https://crm.example.com",
+		"https://svc:secret@crm.example.com/api/v1":       "https://crm.example.com",
+	} {
+		t.Run(given, func(t *testing.T) {
+			_, err := parseConfig([]string{"-upstream-url", given}, envMap(nil), io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "upstream-url must be the API's base URL, without /api/v1: salesgraph adds /api/v1/users/… itself; use "+suggested)
+			assert.NotContains(t, err.Error(), "secret")
+		})
+	}
+	for _, ok := range []string{"https://crm.example.com", "https://example.com/crm/", "https://example.com/api/v10", "https://example.com/myapi/v1"} {
+		c, err := parseConfig([]string{"-upstream-url", ok}, envMap(nil), io.Discard)
+		require.NoError(t, err, ok)
+		assert.Equal(t, strings.TrimRight(ok, "/"), c.UpstreamURL)
+	}
+}
