@@ -74,7 +74,7 @@ func startForBrowser(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	args = append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "warn"}, args...)
+	args = append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "warn", "-shutdown-delay", "0"}, args...)
 	go func() {
 		done <- run(ctx, args, func(string) string { return "" }, nil, io.Discard, io.Discard, ready)
 	}()

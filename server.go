@@ -34,6 +34,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal drains (see run); a second one ends the process at
+	// once, as if no handler were installed.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr, nil); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return // -help printed the flags, as asked
@@ -64,6 +70,8 @@ type config struct {
 	LogLevel              slog.Level
 	LogFormat             string
 	ShutdownTimeout       time.Duration
+	ShutdownDelay         time.Duration
+	MaxConnections        int
 	DemoLatency           time.Duration
 	DemoUsers             int
 	PrintSchema           string
@@ -115,7 +123,9 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		ideAssets    = ef.String("ide-assets-dir", "IDE_ASSETS_DIR", "", "serve the IDE's files from this `folder` (ide/assets/node_modules, filled by npm ci --prefix ide/assets) instead of the CDN")
 		logLevel     = ef.String("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 		logFormat    = ef.String("log-format", "LOG_FORMAT", "text", "text or json")
-		shutdown     = ef.Duration("shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long shutdown waits for operations in flight")
+		shutdown     = ef.Duration("shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "on SIGTERM, how long operations in flight may take to finish (after shutdown-delay) before they are cancelled")
+		shutDelay    = ef.Duration("shutdown-delay", "SHUTDOWN_DELAY", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, for load balancers to notice, before new connections are refused")
+		maxConns     = ef.Int("max-connections", "MAX_CONNECTIONS", defaultMaxConnections, "most connections open on listen-addr; idle ones are closed near it, new ones refused with 503 at it; lowered to fit the open-file limit")
 		demoLatency  = ef.Duration("demo-latency", "DEMO_LATENCY", 0, "latency the demo upstream adds to each answer")
 		demoUsers    = ef.Int("demo-users", "DEMO_USERS", 50, "how many users the demo upstream has")
 		printSchema  = fs.String("print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
@@ -148,6 +158,8 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		IDEAssetsDir:          *ideAssets,
 		LogFormat:             *logFormat,
 		ShutdownTimeout:       *shutdown,
+		ShutdownDelay:         *shutDelay,
+		MaxConnections:        *maxConns,
 		DemoLatency:           *demoLatency,
 		DemoUsers:             *demoUsers,
 		PrintSchema:           *printSchema,
@@ -178,6 +190,12 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		problems = append(problems, fmt.Sprintf("upstream-timezone %q is not a known IANA zone", *zone))
 	}
 	c.UpstreamTimeZone = loc
+	if c.ShutdownTimeout <= 0 || c.ShutdownDelay < 0 {
+		problems = append(problems, "shutdown-timeout must be positive and shutdown-delay not negative")
+	}
+	if c.MaxConnections < 1 {
+		problems = append(problems, "max-connections must be positive")
+	}
 	if c.UpstreamTimeout <= 0 {
 		problems = append(problems, "upstream-timeout must be positive")
 	}
@@ -280,10 +298,27 @@ func flagError(fs *flag.FlagSet, err error, stderr io.Writer) error {
 	return fmt.Errorf("%w (salesgraph -help lists the flags)", err)
 }
 
-// run serves until ctx ends. getenv reads one variable and environ lists the
-// whole environment (os.Getenv and os.Environ() in main). ready, when not
-// nil, receives the address the server listens on once it accepts
-// connections (end-to-end tests use it).
+// defaultMaxConnections is far more connections than one replica serves
+// well, and far fewer than the open-file limits of the usual container
+// runtimes (1048576 soft, or 65536 at least on most Linux systems).
+const defaultMaxConnections = 10000
+
+// fitConnections lowers max so that the connections, the upstream calls
+// (two descriptors each in demo mode, whose upstream is in-process) and
+// a margin for the rest fit under the open-file limit.
+func fitConnections(max, upstream, fileLimit int) int {
+	fit := fileLimit - 2*upstream - 64
+	if fit < fileLimit/2 {
+		fit = fileLimit / 2
+	}
+	return min(max, fit)
+}
+
+// run serves until ctx ends (SIGTERM or interrupt, in main), then drains:
+// see drain. getenv reads one variable and environ lists the whole
+// environment (os.Getenv and os.Environ() in main). ready, when not nil,
+// receives the address the server listens on once it accepts connections
+// (end-to-end tests use it).
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer, ready chan<- string) error {
 	cfg, err := loadConfig(args, getenv, environ, stderr)
 	if err != nil {
@@ -358,44 +393,104 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		}
 	}
 
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      90 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+	// Requests get a context of their own, not ctx: the signal that ends
+	// ctx starts the drain, and operations in flight must finish with
+	// their data, not fail. drain cancels them only once the shutdown
+	// timeout has passed.
+	requests, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	if n, ok := openFileLimit(); ok {
+		if fit := fitConnections(cfg.MaxConnections, cfg.MaxUpstreamInFlight, n); fit < cfg.MaxConnections {
+			log.Warn("max-connections lowered to fit the open-file limit", "maxConnections", cfg.MaxConnections, "openFileLimit", n, "now", fit)
+			cfg.MaxConnections = fit
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	limited := limitConnections(ln, cfg.MaxConnections, log)
+	limited.register(tel.metrics.Registry())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		// Above the 60 s idle timeout of the usual load balancers, so that
+		// they, not this server, close the connections they pool (a server
+		// closing first races their next request into a 502). Near the
+		// connection cap, idle connections are reclaimed sooner.
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return requests },
+		ConnState:      limited.connState,
+	}
 	addr := ln.Addr().String()
 	log.Info("salesgraph listening", "addr", addr, "graphql", "http://"+displayHost(addr)+"/graphql",
-		"ide", ideURL(cfg, addr), "upstream", redactURL(upstreamURL), "demo", cfg.demo(),
-		"staticCredential", staticAuth != "", "forwardHeaders", cfg.ForwardHeaders, "introspection", cfg.Introspection)
+		"ide", ideURL(cfg, addr), "metrics", tel.adminAddr(), "upstream", redactURL(upstreamURL), "demo", cfg.demo(),
+		"staticCredential", staticAuth != "", "forwardHeaders", cfg.ForwardHeaders, "introspection", cfg.Introspection,
+		"maxConnections", cfg.MaxConnections)
 	tel.probes.SetServing(true)
 	if ready != nil {
 		ready <- addr
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	tel.probes.SetServing(false) // /readyz fails while connections drain
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	return drain(srv, errc, cancelRequests, tel.probes, cfg, log)
+}
+
+// cancelGrace is how long operations cancelled at the end of the shutdown
+// timeout have to send their (CANCELLED) answers before connections close.
+const cancelGrace = 2 * time.Second
+
+// drain shuts the server down the way a load balancer needs it to:
+//
+//  1. /readyz fails at once (on the metrics listener too), while requests
+//     are still served, and keep-alive ends, so that clients' next requests
+//     open connections elsewhere;
+//  2. after shutdown-delay, time for the load balancer to see the probe
+//     fail, the listener closes: new connections are refused;
+//  3. operations in flight have shutdown-timeout to finish with their data;
+//  4. those still running then are cancelled, and have cancelGrace to
+//     answer so before their connections close.
+//
+// Deployments should give the process more than shutdown-delay +
+// shutdown-timeout + cancelGrace to stop (terminationGracePeriodSeconds,
+// 30 s by default in Kubernetes, against 5 + 15 + 2 by default here).
+func drain(srv *http.Server, errc <-chan error, cancelRequests context.CancelFunc, probes *observe.Probes, cfg *config, log *slog.Logger) error {
+	probes.SetServing(false)
+	srv.SetKeepAlivesEnabled(false)
+	log.Info("shutting down: readiness fails while requests are still served", "delay", cfg.ShutdownDelay, "timeout", cfg.ShutdownTimeout)
+	if cfg.ShutdownDelay > 0 {
+		t := time.NewTimer(cfg.ShutdownDelay)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("shutting down: new connections refused, waiting for operations in flight", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := srv.Shutdown(sctx); err == nil {
+		log.Info("shut down: every operation finished")
+		return nil
 	}
-	return nil
+	cancelRequests()
+	gctx, gcancel := context.WithTimeout(context.Background(), cancelGrace)
+	defer gcancel()
+	if err := srv.Shutdown(gctx); err != nil {
+		_ = srv.Close()
+	}
+	return fmt.Errorf("shutdown: operations still in flight after shutdown-timeout (%v) were cancelled", cfg.ShutdownTimeout)
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {

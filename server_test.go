@@ -40,6 +40,20 @@ func TestConfigDefaultsAreDemoMode(t *testing.T) {
 	assert.True(t, c.Introspection, "introspection is on in demo mode")
 	assert.Equal(t, 10*time.Second, c.UpstreamTimeout)
 	assert.Equal(t, "Authorization", c.UpstreamAuthHeader)
+	assert.Equal(t, 5*time.Second, c.ShutdownDelay)
+	assert.Equal(t, 15*time.Second, c.ShutdownTimeout)
+	assert.Equal(t, defaultMaxConnections, c.MaxConnections)
+
+	c, err = parseConfig(nil, envMap(map[string]string{"SALESGRAPH_SHUTDOWN_DELAY": "0s", "SALESGRAPH_MAX_CONNECTIONS": "500"}), io.Discard)
+	require.NoError(t, err)
+	assert.Zero(t, c.ShutdownDelay)
+	assert.Equal(t, 500, c.MaxConnections)
+}
+
+func TestMaxConnectionsFitTheOpenFileLimit(t *testing.T) {
+	assert.Equal(t, 10000, fitConnections(10000, 256, 1<<20), "a container's usual limit")
+	assert.Equal(t, 65536-512-64, fitConnections(100000, 256, 65536))
+	assert.Equal(t, 512, fitConnections(10000, 256, 1024), "half the descriptors when the margin would leave fewer")
 }
 
 func TestConfigFromEnvironmentAndFlags(t *testing.T) {
@@ -82,6 +96,9 @@ func TestConfigRejectsInvalidValues(t *testing.T) {
 		"bad schema format":  {args: []string{"-print-schema", "yaml"}, want: "print-schema"},
 		"empty auth header":  {args: []string{"-upstream-auth-header", " "}, want: "upstream-auth-header"},
 		"per page too large": {args: []string{"-upstream-per-page", "5000"}, want: "upstream-per-page"},
+		"negative delay":     {args: []string{"-shutdown-delay", "-1s"}, want: "shutdown-delay"},
+		"zero shutdown":      {env: map[string]string{"SALESGRAPH_SHUTDOWN_TIMEOUT": "0s"}, want: "shutdown-timeout"},
+		"no connections":     {args: []string{"-max-connections", "0"}, want: "max-connections"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -95,34 +112,86 @@ func TestConfigRejectsInvalidValues(t *testing.T) {
 // startServer runs the real main loop in demo mode on loopback.
 func startServer(t *testing.T, args ...string) (base string, stop func() error) {
 	t.Helper()
+	s := launch(t, args...)
+	return s.base, s.stop
+}
+
+// testServer is salesgraph running in this process, through run.
+type testServer struct {
+	addr, base string      // host:port, and http://host:port
+	logs       *syncBuffer // what it logged, as JSON lines
+	signal     func()      // what SIGTERM does in main: ends run's context
+	done       chan struct{}
+	err        error // run's answer, once done is closed
+}
+
+// launch starts salesgraph on a free loopback port with args after the
+// defaults (no shutdown delay, errors only logged, as JSON); later
+// flags win. It is stopped when the test ends.
+func launch(t *testing.T, args ...string) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{logs: &syncBuffer{}, signal: cancel, done: make(chan struct{})}
 	ready := make(chan string, 1)
-	var (
-		runErr error
-		wg     sync.WaitGroup
-	)
-	wg.Go(func() {
-		runErr = run(ctx, append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, args...), envMap(nil), nil, io.Discard, io.Discard, ready)
-	})
+	args = append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "error", "-log-format", "json", "-shutdown-delay", "0"}, args...)
+	go func() {
+		defer close(s.done)
+		s.err = run(ctx, args, envMap(nil), nil, io.Discard, s.logs, ready)
+	}()
 	select {
-	case addr := <-ready:
-		base = "http://" + addr
+	case s.addr = <-ready:
+		s.base = "http://" + s.addr
+	case <-s.done:
+		cancel()
+		t.Fatalf("server did not start: %v", s.err)
 	case <-time.After(30 * time.Second):
 		cancel()
-		wg.Wait()
-		t.Fatalf("server did not start: %v", runErr)
+		t.Fatal("server did not start")
 	}
-	stopped := false
-	stop = func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			wg.Wait()
+	t.Cleanup(func() { _ = s.stop() })
+	return s
+}
+
+// wait waits for run to return and returns its answer.
+func (s *testServer) wait() error {
+	<-s.done
+	return s.err
+}
+
+// stop ends the server as SIGTERM does and waits for it.
+func (s *testServer) stop() error {
+	s.signal()
+	return s.wait()
+}
+
+// logLine is the first line logged with msg, decoded; nil if none.
+func (s *testServer) logLine(msg string) map[string]any {
+	for _, l := range strings.Split(s.logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+			return m
 		}
-		return runErr
 	}
-	t.Cleanup(func() { _ = stop() })
-	return base, stop
+	return nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
+// while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestDemoModeServesTheNestedQuery(t *testing.T) {

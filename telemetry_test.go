@@ -208,7 +208,7 @@ func TestTracesReachAnOTLPCollector(t *testing.T) {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, os.Getenv, nil, io.Discard, io.Discard, ready)
+		errc <- run(ctx, []string{"-listen-addr", "127.0.0.1:0", "-log-level", "error", "-shutdown-delay", "0"}, os.Getenv, nil, io.Discard, io.Discard, ready)
 	}()
 	var addr string
 	select {
