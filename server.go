@@ -82,6 +82,8 @@ type config struct {
 	// Resilience is the operation deadline, retries and circuit breaker
 	// (server_resilience.go).
 	Resilience resilienceConfig
+
+	flags *flag.FlagSet // every flag, for the README's table (TestREADMEConfigurationTable)
 }
 
 // demo says whether no upstream is configured.
@@ -143,6 +145,7 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	c := &config{
+		flags:                 fs,
 		ListenAddr:            *listen,
 		UpstreamURL:           strings.TrimRight(strings.TrimSpace(*upstream), "/"),
 		UpstreamAuthorization: *upAuth,
