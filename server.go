@@ -284,7 +284,7 @@ func apiPrefixAt(path string) int {
 // -help it prints the flags and returns flag.ErrHelp.
 func flagError(fs *flag.FlagSet, err error, stderr io.Writer) error {
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, "Usage of salesgraph (every flag also has its SALESGRAPH_* variable):")
+		fmt.Fprintln(stderr, "Usage of salesgraph (each flag's SALESGRAPH_* variable in parentheses):")
 		fs.SetOutput(stderr)
 		fs.PrintDefaults()
 		return err
