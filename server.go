@@ -483,9 +483,12 @@ func drain(srv *http.Server, errc <-chan error, cancelRequests context.CancelFun
 	log.Info("shutting down: new connections refused, waiting for operations in flight", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err == nil {
+	switch err := srv.Shutdown(sctx); {
+	case err == nil:
 		log.Info("shut down: every operation finished")
 		return nil
+	case !errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("shutdown: %w", err)
 	}
 	cancelRequests()
 	gctx, gcancel := context.WithTimeout(context.Background(), cancelGrace)
