@@ -74,9 +74,9 @@ func startForBrowser(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	args = append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "warn"}, args...)
+	args = append([]string{"-listen-addr", "127.0.0.1:0", "-log-level", "warn", "-shutdown-delay", "0"}, args...)
 	go func() {
-		done <- run(ctx, args, func(string) string { return "" }, io.Discard, io.Discard, ready)
+		done <- run(ctx, args, func(string) string { return "" }, nil, io.Discard, io.Discard, ready)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -501,7 +501,7 @@ func TestIDEOff(t *testing.T) {
 // blank page.
 func TestIDEAssetsDirRefusesWrongFolder(t *testing.T) {
 	err := run(context.Background(), []string{"-listen-addr", "127.0.0.1:0", "-ide-assets-dir", t.TempDir()},
-		func(string) string { return "" }, io.Discard, io.Discard, nil)
+		func(string) string { return "" }, nil, io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), ide.InstallCommand) {
 		t.Errorf("run with an empty assets dir = %v, want an error naming %q", err, ide.InstallCommand)
 	}

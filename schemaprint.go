@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -13,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/formatter"
 )
 
 // printSchema writes the schema salesgraph serves to w, for client teams'
@@ -21,14 +23,20 @@ import (
 // prints the response to the standard introspection query as JSON, exactly
 // as a live server answers it. Both come from the schema compiled into the
 // binary (gqlgen's generated code), not from schema.graphqls on disk, so they
-// show what is served; TestPrintedSchemaEqualsFile checks that the two agree.
-// Neither needs an upstream.
+// show what is served. The SDL is the source text gqlgen compiled, byte for
+// byte, so that it diffs cleanly against schema.graphqls: a formatter would
+// reorder the types and restyle the descriptions. TestPrintedSchemaIsTheFile
+// checks both. Neither needs an upstream.
 func printSchema(w io.Writer, format string) error {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}})
 	var buf bytes.Buffer
 	switch format {
 	case "sdl":
-		formatSDL(&buf, es.Schema())
+		src, err := schemaSource(es.Schema())
+		if err != nil {
+			return err
+		}
+		buf.WriteString(src)
 	case "introspection":
 		b, err := introspect(context.Background(), es)
 		if err != nil {
@@ -42,32 +50,34 @@ func printSchema(w io.Writer, format string) error {
 	return err
 }
 
-// formatSDL writes s as SDL with gqlparser's formatter, without the built-in
-// scalars and directives. The formatter omits the schema definition whenever
-// its root types have their default names, and with it the schema's
-// description, so formatSDL writes that definition itself when there is a
-// description to keep.
-func formatSDL(w io.Writer, s *ast.Schema) {
-	f := formatter.NewFormatter(w, formatter.WithIndent("  "))
-	if s.Description == "" {
-		f.FormatSchema(s)
-		return
-	}
-	def := &ast.SchemaDefinition{Description: s.Description, Directives: s.SchemaDirectives}
-	for _, root := range []struct {
-		op  ast.Operation
-		def *ast.Definition
-	}{{ast.Query, s.Query}, {ast.Mutation, s.Mutation}, {ast.Subscription, s.Subscription}} {
-		if root.def != nil {
-			def.OperationTypes = append(def.OperationTypes, &ast.OperationTypeDefinition{Operation: root.op, Type: root.def.Name})
+// schemaSource is the text of the source files s was parsed from, without
+// the built-in prelude, in the order of their names. Every definition
+// remembers its source, which gqlgen's generated code embeds verbatim.
+func schemaSource(s *ast.Schema) (string, error) {
+	var sources []*ast.Source
+	add := func(p *ast.Position) {
+		if p != nil && p.Src != nil && !p.Src.BuiltIn && !slices.Contains(sources, p.Src) {
+			sources = append(sources, p.Src)
 		}
 	}
-	f.FormatSchemaDocument(&ast.SchemaDocument{Schema: ast.SchemaDefinitionList{def}})
-	// The rest without the roots and schema directives, which are written
-	// above and would otherwise be written twice.
-	rest := *s
-	rest.Query, rest.Mutation, rest.Subscription, rest.SchemaDirectives = nil, nil, nil, nil
-	f.FormatSchema(&rest)
+	for _, d := range s.Types {
+		add(d.Position)
+	}
+	for _, d := range s.Directives {
+		add(d.Position)
+	}
+	if len(sources) == 0 {
+		return "", errors.New("print-schema: the compiled schema holds no source text")
+	}
+	slices.SortFunc(sources, func(a, b *ast.Source) int { return strings.Compare(a.Name, b.Name) })
+	var out strings.Builder
+	for i, src := range sources {
+		if i > 0 && !strings.HasSuffix(out.String(), "\n\n") {
+			out.WriteString("\n")
+		}
+		out.WriteString(src.Input)
+	}
+	return out.String(), nil
 }
 
 // introspect runs gqlgen's full introspection query (every field of the

@@ -28,6 +28,7 @@ type telemetry struct {
 	probes  *observe.Probes
 	admin   *http.Server // nil unless -metrics-addr names an address
 	adminLn net.Listener
+	log     *slog.Logger
 }
 
 // metricsOff is the -metrics-addr value that serves no /metrics at all.
@@ -37,7 +38,7 @@ const metricsOff = "off"
 // binds the metrics listener if one is configured, and logs the start-up
 // configuration summary, secrets redacted.
 func newTelemetry(ctx context.Context, cfg *config, getenv func(string) string, console io.Writer, log *slog.Logger) (*telemetry, error) {
-	t := &telemetry{metrics: observe.NewMetrics(), probes: observe.NewProbes()}
+	t := &telemetry{metrics: observe.NewMetrics(), probes: observe.NewProbes(), log: log}
 	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, version(), observe.WithResolverSpans(cfg.TraceResolvers))
 	if err != nil {
 		return nil, err
@@ -81,7 +82,10 @@ const upstreamCircuit = "upstream"
 func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 	t.metrics.CircuitState(upstreamCircuit, restclient.BreakerClosed.String()) // breakers start closed
 	return []restclient.Option{
-		restclient.WithObserver(t.metrics.UpstreamCall),
+		restclient.WithObserver(func(ci restclient.CallInfo) {
+			t.metrics.UpstreamCall(ci)
+			t.logCall(ci)
+		}),
 		restclient.WithRetryObserver(func(ev restclient.RetryEvent) {
 			if ev.Denied == "" {
 				t.metrics.RetryAttempt(ev.Endpoint)
@@ -94,6 +98,28 @@ func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 		}),
 		restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(restclient.NewTransport(timeout), t.tracing)}),
 	}
+}
+
+// logCall logs one HTTP attempt upstream at debug, the level for following
+// a request through the facade: paths hold user ids, and at info a busy
+// server would log every call. Failures are logged at warn by graph,
+// with the request id, once per call rather than per attempt.
+func (t *telemetry) logCall(ci restclient.CallInfo) {
+	ctx := context.Background()
+	if !t.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("endpoint", ci.Endpoint),
+		slog.String("path", ci.Path),
+		slog.Int("httpStatus", ci.HTTPStatus),
+		slog.Int("attempt", ci.Attempt),
+		slog.Duration("duration", ci.Duration),
+	}
+	if ci.Err != nil {
+		attrs = append(attrs, slog.String("error", ci.Err.Error()))
+	}
+	t.log.LogAttrs(ctx, slog.LevelDebug, "upstream call", attrs...)
 }
 
 // watchUpstream makes readiness fail while ready says no, i.e. while the

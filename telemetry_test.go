@@ -21,6 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -136,7 +139,7 @@ func TestStartupSummaryIsCompleteAndRedacted(t *testing.T) {
 	// The upstream URL carries a password: the client refuses it, after the
 	// summary is logged, which ends run before it listens.
 	err := run(context.Background(), []string{"-log-format", "json", "-listen-addr", "127.0.0.1:0",
-		"-upstream-url", "https://svc:pw-secret-3377@crm.example.com/"}, env, io.Discard, &logs, nil)
+		"-upstream-url", "https://svc:pw-secret-3377@crm.example.com/"}, env, nil, io.Discard, &logs, nil)
 	require.Error(t, err)
 	all := logs.String()
 	for _, s := range secrets {
@@ -205,7 +208,7 @@ func TestTracesReachAnOTLPCollector(t *testing.T) {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"-listen-addr", "127.0.0.1:0", "-log-level", "error"}, os.Getenv, io.Discard, io.Discard, ready)
+		errc <- run(ctx, []string{"-listen-addr", "127.0.0.1:0", "-log-level", "error", "-shutdown-delay", "0"}, os.Getenv, nil, io.Discard, io.Discard, ready)
 	}()
 	var addr string
 	select {
@@ -247,31 +250,6 @@ func TestTracesReachAnOTLPCollector(t *testing.T) {
 	assert.Equal(t, traceID, names["dataloader meetings"])
 }
 
-// failingUpstream answers every request with its status and counts them.
-type failingUpstream struct {
-	mu     sync.Mutex
-	status int
-	calls  int
-}
-
-func (f *failingUpstream) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	f.mu.Lock()
-	f.calls++
-	status := f.status
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, `{"status":`+strconv.Itoa(status)+`,"description":"down"}`)
-}
-
-func (f *failingUpstream) set(status int) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := f.calls
-	f.status, f.calls = status, 0
-	return n
-}
-
 // metricValue reads one sample from the text exposition; -1 when absent.
 func metricValue(t *testing.T, body, series string) float64 {
 	t.Helper()
@@ -285,17 +263,26 @@ func metricValue(t *testing.T, body, series string) float64 {
 	return -1
 }
 
+// TestRetriesAndTheCircuitReachMetricsAndReadiness counts calls rather than
+// timing them: the breaker's window and open timeout are far longer than the
+// test, and a gate holds the calls that open the circuit until all of them
+// are in flight, so that none of them can find the circuit already open
+// (which made this test fail about one run in four).
 func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
-	up := &failingUpstream{status: http.StatusServiceUnavailable}
-	srv := httptest.NewServer(up)
-	t.Cleanup(srv.Close)
-	base, _ := startServer(t, "-upstream-url", srv.URL, "-upstream-authorization", "Bearer x")
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	base, _ := startServer(t, "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+		"-upstream-breaker-window", "1h", "-upstream-breaker-open-timeout", "1h")
 	const meetings = `/api/v1/users/{id}/meetings`
+	retry, breaker := restclient.DefaultRetryPolicy(), restclient.DefaultBreakerSettings()
 
 	// A 503 is retried: every attempt after the first is a retry.
+	remove := fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
 	postQuery(t, base+"/graphql", `{ user(id: "1") { meetings { totalCount } } }`, nil)
-	attempts := up.set(http.StatusInternalServerError)
-	require.Greater(t, attempts, 1, "the 503 was retried")
+	remove()
+	attempts := fake.Calls()
+	require.Equal(t, retry.MaxAttempts, attempts, "the 503 was retried up to the policy's attempts")
+	require.Less(t, attempts, breaker.MinRequests, "too few calls to open the circuit")
 	_, body := get(t, base+"/metrics")
 	assert.Equal(t, float64(attempts-1), metricValue(t, body, `salesgraph_upstream_retries_total{endpoint="`+meetings+`"}`))
 	assert.Equal(t, float64(attempts), metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="http_error",status_class="5xx"}`))
@@ -303,16 +290,24 @@ func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
 	code, _ := get(t, base+"/readyz")
 	assert.Equal(t, http.StatusOK, code)
 
-	// Twenty users' failures (500s, not retried) open the circuit; the
-	// facade is then not ready, and says why.
-	ids := make([]string, 20)
+	// MinRequests users' failures (500s, not retried) open the circuit;
+	// the facade is then not ready, and says why. The gate lets no call
+	// fail before all of them have passed the breaker.
+	n := breaker.MinRequests
+	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusInternalServerError})
+	gate := fake.Gate(n)
+	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = `"` + strconv.Itoa(i+1) + `"`
 	}
 	postQuery(t, base+"/graphql", `{ users(ids: [`+strings.Join(ids, ",")+`]) { meetings { totalCount } } }`, nil)
+	require.True(t, gate.Wait(0), "all %d calls were in flight at once", n)
+	require.Equal(t, attempts+n, fake.Calls())
 	_, body = get(t, base+"/metrics")
 	assert.Equal(t, 1.0, metricValue(t, body, `salesgraph_upstream_circuit_state{circuit="upstream",state="open"}`))
 	assert.Equal(t, 1.0, metricValue(t, body, `salesgraph_upstream_circuit_changes_total{circuit="upstream",state="open"}`))
+	assert.Equal(t, -1.0, metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="circuit_open",status_class="none"}`),
+		"no call was refused before the circuit opened")
 	code, body = get(t, base+"/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Equal(t, "not ready: upstream circuit open\n", body)
@@ -320,11 +315,10 @@ func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, "liveness ignores the upstream")
 
 	// A call while it is open is refused unsent, and counted as such.
-	before := up.set(http.StatusInternalServerError)
 	postQuery(t, base+"/graphql", `{ user(id: "21") { meetings { totalCount } } }`, nil)
-	assert.Zero(t, up.set(http.StatusInternalServerError), "nothing reached the upstream")
+	assert.Equal(t, attempts+n, fake.Calls(), "nothing more reached the upstream")
 	_, body = get(t, base+"/metrics")
 	assert.Equal(t, 1.0, metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="circuit_open",status_class="none"}`))
-	assert.Equal(t, float64(attempts+before), metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="http_error",status_class="5xx"}`),
+	assert.Equal(t, float64(attempts+n), metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="http_error",status_class="5xx"}`),
 		"every attempt that reached the upstream, and no other")
 }
