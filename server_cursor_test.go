@@ -58,7 +58,7 @@ func TestCursorSecretIsValidatedAndRedacted(t *testing.T) {
 	var logs bytes.Buffer
 	// An upstream URL with a password ends run after the summary is logged.
 	err = run(context.Background(), []string{"-log-format", "json", "-listen-addr", "127.0.0.1:0", "-upstream-url", "https://svc:pw@crm.example.com/"},
-		envMap(map[string]string{"SALESGRAPH_CURSOR_SECRET": secret}), io.Discard, &logs, nil)
+		envMap(map[string]string{"SALESGRAPH_CURSOR_SECRET": secret}), nil, io.Discard, &logs, nil)
 	require.Error(t, err)
 	assert.NotContains(t, logs.String(), secret)
 	found := false
