@@ -57,7 +57,7 @@ type config struct {
 	MaxOperationInFlight  int
 	Introspection         bool
 	IDE                   bool
-	IDEAssetsDir          string
+	IDEAssets             string // embedded or cdn
 	LogLevel              slog.Level
 	LogFormat             string
 	ShutdownTimeout       time.Duration
@@ -98,7 +98,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		maxPerOp     = ef.Int("max-operation-concurrency", "MAX_OPERATION_CONCURRENCY", 64, "upstream calls in flight at once for one operation")
 		introspect   = ef.String("introspection", "INTROSPECTION", "", "allow schema introspection: true or false; default true in demo mode only")
 		ideOn        = ef.Bool("ide", "IDE", true, "serve the GraphiQL IDE at /")
-		ideAssets    = ef.String("ide-assets-dir", "IDE_ASSETS_DIR", "", "serve the IDE's files from this `folder` (ide/assets/node_modules, filled by npm ci --prefix ide/assets) instead of the CDN")
+		ideAssets    = ef.String("ide-assets", "IDE_ASSETS", "embedded", "where the IDE's browser files come from: embedded (served by salesgraph, works offline) or cdn (jsDelivr, pinned with Subresource Integrity)")
 		logLevel     = ef.String("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 		logFormat    = ef.String("log-format", "LOG_FORMAT", "text", "text or json")
 		shutdown     = ef.Duration("shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "how long shutdown waits for operations in flight")
@@ -130,7 +130,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		MaxUpstreamInFlight:   *maxInFlight,
 		MaxOperationInFlight:  *maxPerOp,
 		IDE:                   *ideOn,
-		IDEAssetsDir:          *ideAssets,
+		IDEAssets:             *ideAssets,
 		LogFormat:             *logFormat,
 		ShutdownTimeout:       *shutdown,
 		DemoLatency:           *demoLatency,
@@ -195,6 +195,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			problems = append(problems, "metrics-addr must be host:port, empty or off")
 		}
+	}
+	if c.IDEAssets != "embedded" && c.IDEAssets != "cdn" {
+		problems = append(problems, "ide-assets must be embedded or cdn")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, "log-format must be text or json")
@@ -284,7 +287,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.demo() {
 			demoHeaders["Authorization"] = resttest.DefaultToken
 		}
-		if err := ide.Mount(mux, ide.Options{Endpoint: "/graphql", Headers: demoHeaders, AssetsDir: cfg.IDEAssetsDir}); err != nil {
+		opts := ide.Options{Endpoint: "/graphql", Headers: demoHeaders, CDN: cfg.IDEAssets == "cdn"}
+		if !cfg.Introspection {
+			opts.IntrospectionOff = "SALESGRAPH_INTROSPECTION=true (or -introspection=true)"
+		}
+		if err := ide.Mount(mux, opts); err != nil {
 			return err
 		}
 	}
