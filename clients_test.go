@@ -75,7 +75,10 @@ func TestClientSuite(t *testing.T) {
 
 	base := startForBrowser(t)
 	batching := startForBrowser(t, "-batching=true", "-max-batch-size=3")
-	exp, err := json.Marshal(expectedValues(t, resttest.NewDataset(resttest.WithUsers(50))))
+	values := expectedValues(t, resttest.NewDataset(resttest.WithUsers(50)))
+	t.Logf("dataset: %d users, %d meetings, %d threads, %d ids that are a meeting's and a thread's",
+		len(values.All.UserIDs), values.All.Meetings, values.All.Threads, len(values.All.SharedIDs))
+	exp, err := json.Marshal(values)
 	if err != nil {
 		t.Fatal(err)
 	}

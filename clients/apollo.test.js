@@ -3,7 +3,6 @@
 // BatchHttpLink against a server with batching on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
@@ -130,7 +129,11 @@ test('InMemoryCache keeps a meeting and a thread with the same id apart', async 
 });
 
 test('PersistedQueryLink sends the hash, then the document once, then only the hash', async () => {
-  const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+  // The README's hash function: Web Crypto, in browsers and in Node alike.
+  const sha256 = async (text) =>
+    Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))), (b) =>
+      b.toString(16).padStart(2, '0'),
+    ).join('');
   const user = expected.users[1];
   const run = async () => {
     const rec = recordingFetch();

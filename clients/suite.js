@@ -39,8 +39,3 @@ export function recordingFetch() {
   f.calls = calls;
   return f;
 }
-
-/** The first n meetings of a dataset user, as the facade orders them. */
-export function firstMeetings(user, n) {
-  return user.meetings.slice(0, n);
-}
