@@ -2,11 +2,11 @@ package main
 
 // End-to-end tests of the GraphiQL IDE: salesgraph runs in demo mode through
 // run(), as `go run .` starts it, and headless Chromium (Debian's package)
-// drives the page the way a person would. The test machine, like a
-// locked-down deployment, has no CDN: the IDE's files come from the folder
-// that `npm ci --prefix ide/assets` fills, served by salesgraph itself
-// (-ide-assets-dir), or, to test the default page, from that folder through
-// DevTools' request interception, posing as jsDelivr.
+// drives the page the way a person would. The browser, like a laptop with no
+// network or a locked-down deployment, can resolve no host but the loopback
+// address: the IDE's files are the ones embedded in the binary. The CDN mode
+// is tested with those same files answered through DevTools' request
+// interception, posing as jsDelivr.
 
 import (
 	"context"
@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -42,29 +43,16 @@ const chromiumPath = "/usr/bin/chromium"
 // artifactsDir receives the screenshots; CI keeps it, git ignores it.
 const artifactsDir = "artifacts"
 
-// requireBrowser returns what a browser test needs from the machine, skipping
-// the test when something is missing locally, failing it in CI (CI=true),
-// where .ci/run installs both.
-func requireBrowser(t *testing.T) (assetsDir string) {
+// requireBrowser skips the test when the browser is missing locally, and
+// fails it in CI (CI=true), where .ci/run installs it.
+func requireBrowser(t *testing.T) {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
 	if _, err := exec.LookPath(chromiumPath); err != nil {
-		missing("%s not found (apt-get install chromium): %v", chromiumPath, err)
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found (apt-get install chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("%s not found (apt-get install chromium): %v", chromiumPath, err)
 	}
-	dir, err := filepath.Abs(filepath.Join("ide", "assets", "node_modules"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		missing("%s not found: run %q first", dir, ide.InstallCommand)
-	}
-	return dir
 }
 
 // startForBrowser runs salesgraph through run() on a loopback port with the given
@@ -112,6 +100,9 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// No name resolves but the loopback address the server listens on:
+		// a request to any other host fails, as with no network at all.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1600, 1000),
 	)
@@ -239,7 +230,9 @@ type exampleResult struct {
 	} `json:"errors"`
 }
 
-// TestIDEInBrowser opens the IDE in headless Chromium, runs the example
+// TestIDEInBrowser opens the IDE that the default configuration (`go run .`)
+// serves, in headless Chromium that can reach no host but the server, and
+// fails on any request to another origin. It runs the example
 // operation with the prefilled demo credential and checks the result pane
 // against the fake upstream's dataset; then it replaces the credential with a
 // wrong one, runs again and checks that the error is shown. Throughout, the
@@ -250,14 +243,15 @@ type exampleResult struct {
 // artifacts/ide-forbidden.png (the wrong credential's error) and
 // artifacts/ide-explorer.png (the query builder).
 func TestIDEInBrowser(t *testing.T) {
-	assets := requireBrowser(t)
-	const users = 50
-	base := startForBrowser(t, "-demo-users", strconv.Itoa(users), "-ide-assets-dir", assets)
-	dataset := resttest.NewDataset(resttest.WithUsers(users))
+	requireBrowser(t)
+	base := startForBrowser(t)
+	dataset := resttest.NewDataset(resttest.WithUsers(50)) // demo mode's default
 	ctx := newBrowser(t)
 
+	requests := watchRequests(t, ctx)
 	checkPage := openIDE(t, ctx, base+"/")
 	defer checkPage()
+	defer checkSameOrigin(t, base, requests)
 
 	// The prefilled editors: the example operation, and the demo credential
 	// in the headers tab, which is open.
@@ -358,12 +352,94 @@ func TestIDEInBrowser(t *testing.T) {
 	}
 }
 
+// TestIDEIntrospectionOffInBrowser: with introspection off (the default
+// outside demo mode) the page says so above the IDE, naming the setting that
+// turns it on; GraphiQL does not ask for the schema, and operations still
+// run. It leaves artifacts/ide-introspection-off.png.
+func TestIDEIntrospectionOffInBrowser(t *testing.T) {
+	requireBrowser(t)
+	base := startForBrowser(t, "-introspection=false")
+	ctx := newBrowser(t)
+	requests := watchRequests(t, ctx)
+	checkPage := openIDE(t, ctx, base+"/")
+	defer checkPage()
+
+	const want = "Turn it on with SALESGRAPH_INTROSPECTION=true (or -introspection=true)."
+	if _, err := chromedp.Run(ctx, waitText("#ide-notice", want)); err != nil {
+		t.Fatalf("the page does not say how to turn introspection on: %v", err)
+	}
+	if slices.Contains(requests(), base+"/graphql") {
+		t.Error("GraphiQL asked for the schema, which the server refuses")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selExecute))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, waitResult(`"data"`))
+	if err != nil {
+		t.Fatalf("no result in the result pane: %v", err)
+	}
+	checkExampleResult(t, text, resttest.NewDataset(resttest.WithUsers(50)))
+	saveScreenshot(t, ctx, "ide-introspection-off.png")
+}
+
 // waitText waits until the element sel's text contains want.
 func waitText(sel, want string) chromedp.Action[bool] {
 	return chromedp.Poll[bool](`(() => {
 		const e = document.querySelector(`+strconv.Quote(sel)+`);
 		return !!e && e.innerText.includes(`+strconv.Quote(want)+`);
 	})()`, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))
+}
+
+// watchRequests records the URL of every request the tab sends from now on.
+// It listens synchronously, so a request the browser announced before a
+// command returned is recorded by the time the command returns.
+func watchRequests(t *testing.T, ctx context.Context) (requested func() []string) {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		urls []string
+	)
+	err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			urls = append(urls, e.Request.URL)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("watch requests: %v", err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(urls)
+	}
+}
+
+// checkSameOrigin fails the test for every request to an origin other than
+// base's. data: URLs (the fonts and icons inside GraphiQL's stylesheet) are
+// no request to anywhere.
+func checkSameOrigin(t *testing.T, base string, requested func() []string) {
+	t.Helper()
+	urls := requested()
+	if len(urls) == 0 {
+		t.Error("no request recorded: the recorder does not work")
+	}
+	var ours int
+	for _, u := range urls {
+		switch {
+		case strings.HasPrefix(u, base+"/"):
+			ours++
+		case strings.HasPrefix(u, "data:"):
+		default:
+			t.Errorf("the page requested %.120s, outside its origin %s", u, base)
+		}
+	}
+	// The page, its six files, the schema's introspection and two operations.
+	if want := 1 + 6 + 3; ours < want {
+		t.Errorf("%d requests to %s, want at least %d: %q", ours, base, want, urls)
+	}
+	t.Logf("%d requests, %d of them to %s, none elsewhere", len(urls), ours, base)
 }
 
 // checkExampleResult compares the example's answer with the dataset: values
@@ -496,26 +572,43 @@ func TestIDEOff(t *testing.T) {
 	}
 }
 
-// TestIDEAssetsDirRefusesWrongFolder: a folder without the pinned files stops
-// the start with the install command in the message, rather than serving a
-// blank page.
-func TestIDEAssetsDirRefusesWrongFolder(t *testing.T) {
-	err := run(context.Background(), []string{"-listen-addr", "127.0.0.1:0", "-ide-assets-dir", t.TempDir()},
+// TestIDEAssetsSetting: the IDE's files come from the binary unless -ide-assets
+// says cdn, and any other value stops the start with a message naming it.
+func TestIDEAssetsSetting(t *testing.T) {
+	err := run(context.Background(), []string{"-listen-addr", "127.0.0.1:0", "-ide-assets", "node_modules"},
 		func(string) string { return "" }, nil, io.Discard, io.Discard, nil)
-	if err == nil || !strings.Contains(err.Error(), ide.InstallCommand) {
-		t.Errorf("run with an empty assets dir = %v, want an error naming %q", err, ide.InstallCommand)
+	if err == nil || !strings.Contains(err.Error(), "ide-assets must be embedded or cdn") {
+		t.Errorf("run with -ide-assets node_modules = %v, want the setting named", err)
+	}
+	file := ide.AssetsPath + "graphiql@4.1.2/graphiql.min.js"
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, http.StatusOK},
+		{[]string{"-ide-assets", "cdn"}, http.StatusNotFound},
+	} {
+		base := startForBrowser(t, c.args...)
+		res, err := http.Get(base + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.want {
+			t.Errorf("GET %s with %q = %d, want %d", file, c.args, res.StatusCode, c.want)
+		}
 	}
 }
 
-// jsDelivr is where the default page loads GraphiQL from.
+// jsDelivr is where the page loads GraphiQL from with -ide-assets=cdn.
 const jsDelivr = "https://cdn.jsdelivr.net/npm/"
 
-// fakeCDN answers the tab's requests to jsDelivr from the npm-installed
-// folder, which holds the very bytes jsDelivr serves (the files of the npm
-// tarballs), so that the default page can be tested on a machine without
-// network. tamper, when not nil, may change a file on its way. It returns a
-// func that lists the URLs requested so far.
-func fakeCDN(t *testing.T, ctx context.Context, assets string, tamper func(url string, body []byte) []byte) (requested func() []string) {
+// fakeCDN answers the tab's requests to jsDelivr from ide/assets, which holds
+// the very bytes jsDelivr serves (the files of the npm tarballs, below
+// package@version/ as in jsDelivr's URLs), so that the CDN mode can be tested
+// on a machine without network. tamper, when not nil, may change a file on
+// its way. It returns a func that lists the URLs requested so far.
+func fakeCDN(t *testing.T, ctx context.Context, tamper func(url string, body []byte) []byte) (requested func() []string) {
 	t.Helper()
 	var (
 		mu   sync.Mutex
@@ -536,13 +629,9 @@ func fakeCDN(t *testing.T, ctx context.Context, assets string, tamper func(url s
 			urls = append(urls, u)
 			mu.Unlock()
 			code, body := int64(http.StatusNotFound), []byte("not found")
-			// package@version/file, where a scoped package starts with @.
-			name := strings.TrimPrefix(u, jsDelivr)
-			if i := strings.Index(name[1:], "@") + 1; i > 0 {
-				if _, file, ok := strings.Cut(name[i+1:], "/"); ok && !strings.Contains(file, "..") {
-					if b, err := os.ReadFile(filepath.Join(assets, filepath.FromSlash(name[:i]), filepath.FromSlash(file))); err == nil {
-						code, body = http.StatusOK, b
-					}
+			if name := strings.TrimPrefix(u, jsDelivr); !strings.Contains(name, "..") {
+				if b, err := os.ReadFile(filepath.Join("ide", "assets", filepath.FromSlash(name))); err == nil {
+					code, body = http.StatusOK, b
 				}
 			}
 			if tamper != nil && code == http.StatusOK {
@@ -575,15 +664,15 @@ func fakeCDN(t *testing.T, ctx context.Context, assets string, tamper func(url s
 	}
 }
 
-// TestIDEFromCDNInBrowser loads the default page, whose files come from
-// jsDelivr, each pinned and checked with Subresource Integrity. This machine
-// has no network, so fakeCDN answers for jsDelivr with the same bytes. The
+// TestIDEFromCDNInBrowser loads the page of -ide-assets=cdn, whose files come
+// from jsDelivr, each pinned and checked with Subresource Integrity. The
+// browser has no network, so fakeCDN answers for jsDelivr with the same bytes. The
 // test proves that the page fetches exactly the files it references, that
 // its CSP admits them and their integrity values match so GraphiQL runs; and
 // that a file changed on its way is refused, leaving the page's message.
 func TestIDEFromCDNInBrowser(t *testing.T) {
-	assets := requireBrowser(t)
-	base := startForBrowser(t)
+	requireBrowser(t)
+	base := startForBrowser(t, "-ide-assets", "cdn")
 
 	res, err := http.Get(base + "/")
 	if err != nil {
@@ -596,12 +685,12 @@ func TestIDEFromCDNInBrowser(t *testing.T) {
 		referenced = append(referenced, m[1])
 	}
 	if len(referenced) == 0 {
-		t.Fatalf("the default page references no CDN file:\n%s", body)
+		t.Fatalf("the CDN page references no CDN file:\n%s", body)
 	}
 
 	t.Run("pinned files", func(t *testing.T) {
 		ctx := newBrowser(t)
-		requested := fakeCDN(t, ctx, assets, nil)
+		requested := fakeCDN(t, ctx, nil)
 		check := openIDE(t, ctx, base+"/")
 		defer check()
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selExecute))); err != nil {
@@ -620,7 +709,7 @@ func TestIDEFromCDNInBrowser(t *testing.T) {
 
 	t.Run("tampered file", func(t *testing.T) {
 		ctx := newBrowser(t)
-		fakeCDN(t, ctx, assets, func(u string, body []byte) []byte {
+		fakeCDN(t, ctx, func(u string, body []byte) []byte {
 			if strings.HasSuffix(u, "/graphiql.min.js") {
 				return append(slices.Clip(body), "\n;window.tampered = true;"...)
 			}

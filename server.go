@@ -66,7 +66,7 @@ type config struct {
 	MaxOperationInFlight  int
 	Introspection         bool
 	IDE                   bool
-	IDEAssetsDir          string
+	IDEAssets             string // embedded or cdn
 	LogLevel              slog.Level
 	LogFormat             string
 	ShutdownTimeout       time.Duration
@@ -123,7 +123,7 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		maxPerOp     = ef.Int("max-operation-concurrency", "MAX_OPERATION_CONCURRENCY", 64, "upstream calls in flight at once for one operation")
 		introspect   = ef.String("introspection", "INTROSPECTION", "", "allow schema introspection: true or false; default true in demo mode only")
 		ideOn        = ef.Bool("ide", "IDE", true, "serve the GraphiQL IDE at /")
-		ideAssets    = ef.String("ide-assets-dir", "IDE_ASSETS_DIR", "", "serve the IDE's files from this `folder` (ide/assets/node_modules, filled by npm ci --prefix ide/assets) instead of the CDN")
+		ideAssets    = ef.String("ide-assets", "IDE_ASSETS", "embedded", "where the IDE's browser files come from: embedded (served by salesgraph, works offline) or cdn (jsDelivr, pinned with Subresource Integrity)")
 		logLevel     = ef.String("log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 		logFormat    = ef.String("log-format", "LOG_FORMAT", "text", "text or json")
 		shutdown     = ef.Duration("shutdown-timeout", "SHUTDOWN_TIMEOUT", 15*time.Second, "on SIGTERM, how long operations in flight may take to finish (after shutdown-delay) before they are cancelled")
@@ -160,7 +160,7 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		MaxUpstreamInFlight:   *maxInFlight,
 		MaxOperationInFlight:  *maxPerOp,
 		IDE:                   *ideOn,
-		IDEAssetsDir:          *ideAssets,
+		IDEAssets:             *ideAssets,
 		LogFormat:             *logFormat,
 		ShutdownTimeout:       *shutdown,
 		ShutdownDelay:         *shutDelay,
@@ -245,6 +245,9 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 	}
 	if n := len(c.CursorSecret); n > 0 && n < graph.MinCursorSecret {
 		problems = append(problems, fmt.Sprintf("cursor-secret must be at least %d bytes, got %d", graph.MinCursorSecret, n))
+	}
+	if c.IDEAssets != "embedded" && c.IDEAssets != "cdn" {
+		problems = append(problems, "ide-assets must be embedded or cdn")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, "log-format must be text or json")
@@ -399,7 +402,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		if cfg.demo() {
 			demoHeaders["Authorization"] = resttest.DefaultToken
 		}
-		if err := ide.Mount(mux, ide.Options{Endpoint: "/graphql", Headers: demoHeaders, AssetsDir: cfg.IDEAssetsDir}); err != nil {
+		opts := ide.Options{Endpoint: "/graphql", Headers: demoHeaders, CDN: cfg.IDEAssets == "cdn"}
+		if !cfg.Introspection {
+			opts.IntrospectionOff = "SALESGRAPH_INTROSPECTION=true (or -introspection=true)"
+		}
+		if err := ide.Mount(mux, opts); err != nil {
 			return err
 		}
 	}

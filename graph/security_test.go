@@ -51,6 +51,19 @@ func decodeResult(status int, h http.Header, body []byte) *httpResult {
 		res.data, res.hasData = m["data"]
 		_ = json.Unmarshal(m["errors"], &res.errors)
 	}
+	// A batch's answer: its responses' errors, in order (batchAnswers
+	// reads them one by one).
+	var batch []struct {
+		Data   *json.RawMessage `json:"data"`
+		Errors []gqlError       `json:"errors"`
+	}
+	if json.Unmarshal(body, &batch) == nil {
+		res.isJSON = true
+		for _, r := range batch {
+			res.hasData = res.hasData || r.Data != nil
+			res.errors = append(res.errors, r.Errors...)
+		}
+	}
 	return res
 }
 

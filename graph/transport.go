@@ -136,6 +136,7 @@ type reqError struct {
 	always bool // the status holds with application/json too: the request is not well-formed, or the specification demands it
 	allow  string
 	errs   gqlerror.List
+	batch  int // > 0: answer a JSON array of this many copies (batchRefusal)
 }
 
 func requestErr(status int, code, msg string) *reqError {
@@ -564,9 +565,6 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 }
 
 func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) {
-	if !t.sec.Batching {
-		return nil, true, transportErr(http.StatusBadRequest, CodeBatchingDisabled, "this server does not accept batches (a JSON array of operations): send one operation per request")
-	}
 	var items []json.RawMessage
 	if err := decodeJSON(body, &items); err != nil {
 		return nil, true, malformed("the request body is not valid JSON")
@@ -574,8 +572,10 @@ func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) 
 	switch {
 	case len(items) == 0:
 		return nil, true, malformed("the batch is empty")
+	case !t.sec.Batching:
+		return nil, true, batchRefusal(len(items), CodeBatchingDisabled, "this server does not accept batches (a JSON array of operations): send one operation per request")
 	case len(items) > t.sec.MaxBatchSize:
-		return nil, true, transportErr(http.StatusBadRequest, CodeBatchTooLarge, fmt.Sprintf("a batch may hold at most %d operations", t.sec.MaxBatchSize))
+		return nil, true, batchRefusal(len(items), CodeBatchTooLarge, fmt.Sprintf("a batch may hold at most %d operations", t.sec.MaxBatchSize))
 	}
 	out := make([]*rawRequest, len(items))
 	for i, it := range items {
@@ -587,6 +587,24 @@ func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) 
 		out[i] = q
 	}
 	return out, true, nil
+}
+
+// maxBatchRefusal bounds the copies batchRefusal answers with: clients batch
+// a handful of operations, and a request of a million tiny entries must not
+// earn a million error objects.
+const maxBatchRefusal = 100
+
+// batchRefusal refuses a whole batch of n operations. Batching clients
+// (Apollo's BatchHttpLink and others) match answers to operations by
+// position and reject an answer of another length, which would hide the
+// code; so the answer is an array holding the refusal once per operation,
+// or one object past maxBatchRefusal entries.
+func batchRefusal(n int, code, msg string) *reqError {
+	e := transportErr(http.StatusBadRequest, code, msg)
+	if n <= maxBatchRefusal {
+		e.batch = n
+	}
+	return e
 }
 
 // decodeJSON decodes exactly one JSON value, numbers as json.Number.
@@ -837,6 +855,10 @@ func (t *httpTransport) tooLarge(media string) result {
 func (t *httpTransport) writeRefusal(ctx context.Context, w http.ResponseWriter, media string, e *reqError) {
 	noteRefusal(ctx, e.errs)
 	body, _ := json.Marshal(wireResponse{Errors: e.errs})
+	if e.batch > 0 {
+		body = append([]byte{'['}, bytes.Repeat(append(body, ','), e.batch)...)
+		body[len(body)-1] = ']'
+	}
 	status := e.status
 	if !e.always && media == mediaJSON {
 		status = http.StatusOK

@@ -3,70 +3,119 @@ package ide
 import (
 	"bytes"
 	"crypto/sha256"
+	"embed"
 	"encoding/base64"
-	"errors"
+	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 )
 
-// AssetsPath is the URL prefix under which Mount serves the IDE's files when
-// Options.AssetsDir is set. Each file's URL below it names the npm package
-// and its version, as jsDelivr's do, so the files can be cached forever.
+// AssetsPath is the URL prefix below which Mount serves the embedded files.
+// Each file's URL below it names the npm package and its version, as
+// jsDelivr's do, so that it can be cached for ever.
 const AssetsPath = "/ide/assets/"
 
-// InstallCommand fills the folder that Options.AssetsDir names
-// (ide/assets/node_modules) with the pinned packages, from the npm registry.
-const InstallCommand = "npm ci --prefix ide/assets"
-
-// cdnBase is where the default page loads its files from. jsDelivr serves
-// every file of every npm tarball byte for byte, so the integrity values
-// below, computed from the tarballs, hold for it too.
+// cdnBase is where the page loads its files from with Options.CDN. jsDelivr
+// serves every file of every npm tarball byte for byte, so the digests of
+// the embedded files, which come from the same tarballs, hold for it too.
 const cdnBase = "https://cdn.jsdelivr.net/npm/"
 
+// embedded holds the files the page loads, as ide/refresh-assets.sh fetched
+// them from npm, below assets/<package>@<version>/, and the manifest of their
+// digests (assets/SHA256SUMS), which is the one list of what the page loads.
+//
+//go:embed assets
+var embedded embed.FS
+
+// manifestName is the manifest's path in embedded.
+const manifestName = "assets/SHA256SUMS"
+
 // asset is one file the page loads: an npm package at an exact version, a
-// path inside its tarball, and the file's Subresource Integrity value. The
-// same bytes come from the CDN and from the folder that InstallCommand fills,
-// so one value covers both, and Mount refuses a folder whose files differ.
+// path inside its tarball, and the file's Subresource Integrity value.
 type asset struct {
 	pkg, version, file string
 	integrity          string
 }
 
-// name is the asset's path below cdnBase and AssetsPath: package@version/file.
+// name is the asset's path below cdnBase, AssetsPath and assets/:
+// package@version/file.
 func (a asset) name() string { return a.pkg + "@" + a.version + "/" + a.file }
 
-// The pinned files: GraphiQL 4 (its last major version with a self-contained
-// browser bundle; see the package doc), React 18 (the last with UMD builds)
-// and the query-builder explorer plugin. ide/assets/package.json pins the
-// same versions; TestPackageJSONMatchesPins keeps the two in step.
-//
-// The digests were computed from the npm tarballs. Those of graphiql, react,
-// react-dom and the explorer's script equal the ones gqlgen's playground
-// package pins for the same jsDelivr URLs, which confirms that the CDN serves
-// the tarballs' bytes. The explorer's stylesheet is dist/style.css rather
-// than the style.min.css gqlgen uses, because jsDelivr generates that file:
-// it is in no tarball, so no local folder could match it.
-var (
-	scripts = []asset{
-		{"react", "18.2.0", "umd/react.production.min.js", "sha256-S0lp+k7zWUMk2ixteM6HZvu8L9Eh//OVrt+ZfbCpmgY="},
-		{"react-dom", "18.2.0", "umd/react-dom.production.min.js", "sha256-IXWO0ITNDjfnNXIu5POVfqlgYoop36bDzhodR6LW5Pc="},
-		{"graphiql", "4.1.2", "graphiql.min.js", "sha256-hnImuor1znlJkD/FOTL3jayfS/xsyNoP04abi8bFJWs="},
-		{"@graphiql/plugin-explorer", "4.0.6", "dist/index.umd.js", "sha256-UM8sWOS0Xa9yLY85q6Clh0pF4qpxX+TOcJ41flECqBs="},
-	}
-	styles = []asset{
-		{"graphiql", "4.1.2", "graphiql.min.css", "sha256-MEh+B2NdMSpj9kexQNN3QKc8UzMrCXW/Sx/phcpuyIU="},
-		{"@graphiql/plugin-explorer", "4.0.6", "dist/style.css", "sha256-aJCaSuI7+t/EWRrLTis8jU9EFTua5/o7fnwxnroxDvE="},
-	}
-)
+// The pinned files, from the manifest: the scripts in the order the page runs
+// them, then the stylesheets.
+var scripts, styles = mustParseManifest()
 
 // pinned is every file the page loads.
 func pinned() []asset { return append(append([]asset(nil), scripts...), styles...) }
+
+func mustParseManifest() (scripts, styles []asset) {
+	b, err := embedded.ReadFile(manifestName)
+	if err == nil {
+		scripts, styles, err = parseManifest(b)
+	}
+	if err != nil {
+		// A manifest that does not parse cannot have passed the tests.
+		panic("ide: " + manifestName + ": " + err.Error())
+	}
+	return scripts, styles
+}
+
+// parseManifest reads sha256sum's format, "<hex digest>  <name>" per line,
+// where the name is package@version/file; lines starting with # are
+// comments.
+func parseManifest(b []byte) (scripts, styles []asset, err error) {
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		sum, name, ok := strings.Cut(line, "  ")
+		digest, herr := hex.DecodeString(sum)
+		if !ok || herr != nil || len(digest) != sha256.Size {
+			return nil, nil, fmt.Errorf("line %d is not \"<sha256 in hex>  <name>\"", i+1)
+		}
+		a, ok := parseName(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("line %d: %q is not package@version/file", i+1, name)
+		}
+		a.integrity = "sha256-" + base64.StdEncoding.EncodeToString(digest)
+		switch path.Ext(a.file) {
+		case ".js":
+			scripts = append(scripts, a)
+		case ".css":
+			styles = append(styles, a)
+		default:
+			return nil, nil, fmt.Errorf("line %d: %s is neither .js nor .css", i+1, name)
+		}
+	}
+	if len(scripts) == 0 {
+		return nil, nil, fmt.Errorf("no script listed")
+	}
+	return scripts, styles, nil
+}
+
+// parseName splits package@version/file; a scoped package (@scope/name)
+// holds one slash more.
+func parseName(name string) (asset, bool) {
+	n := 2
+	if strings.HasPrefix(name, "@") {
+		n = 3
+	}
+	parts := strings.SplitN(name, "/", n)
+	if len(parts) != n {
+		return asset{}, false
+	}
+	spec, file := strings.Join(parts[:n-1], "/"), parts[n-1]
+	// Past the first character, which is a scoped package's own @.
+	pkg, version, ok := strings.Cut(spec[1:], "@")
+	if !ok || pkg == "" || version == "" || file == "" || path.Clean(file) != file || strings.HasPrefix(file, "../") {
+		return asset{}, false
+	}
+	return asset{pkg: spec[:1] + pkg, version: version, file: file}, true
+}
 
 // integrity returns b's Subresource Integrity value (sha256-<base64>).
 func integrity(b []byte) string {
@@ -74,55 +123,37 @@ func integrity(b []byte) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// localFile is an asset read from Options.AssetsDir.
-type localFile struct {
+// assetFile is one served file.
+type assetFile struct {
 	body        []byte
 	contentType string
 	etag        string
 }
 
-// loadAssets reads every file of want from dir (a node_modules folder) and
-// checks it against its pinned digest. It reads them once, at start, so that
-// a missing or outdated install stops the server with a message naming the
-// fix instead of showing a blank page, and so that serving them never touches
-// the file system again.
-func loadAssets(dir string, want []asset) (map[string]localFile, error) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("ide: assets dir %q is not a folder; run %q and point the assets dir at ide/assets/node_modules", dir, InstallCommand)
-	}
-	files := make(map[string]localFile, len(want))
-	var problems []string
-	for _, a := range want {
-		p := filepath.Join(dir, filepath.FromSlash(a.pkg), filepath.FromSlash(a.file))
-		b, err := os.ReadFile(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			problems = append(problems, fmt.Sprintf("%s is missing", p))
-			continue
-		case err != nil:
-			problems = append(problems, err.Error())
-			continue
-		}
-		if got := integrity(b); got != a.integrity {
-			problems = append(problems, fmt.Sprintf("%s is not the file of %s@%s (digest %s, want %s)", p, a.pkg, a.version, got, a.integrity))
-			continue
+// assetHandler serves the pinned files below AssetsPath. Only the files the
+// manifest lists exist: a request is a lookup in a map, never a file system
+// path, so no URL (with "..", encoded slashes or anything else) reaches
+// anything else, the manifest and the licences included.
+type assetHandler map[string]assetFile
+
+// newAssetHandler reads the pinned files from embedded. It cannot fail once
+// TestEmbeddedFilesMatchManifest passes: go:embed took the files the
+// manifest names at build time.
+func newAssetHandler() (assetHandler, error) {
+	h := assetHandler{}
+	for _, a := range pinned() {
+		b, err := embedded.ReadFile("assets/" + a.name())
+		if err != nil {
+			return nil, fmt.Errorf("ide: embedded file %s: %w", a.name(), err)
 		}
 		ct := "text/javascript; charset=utf-8"
 		if path.Ext(a.file) == ".css" {
 			ct = "text/css; charset=utf-8"
 		}
-		files[a.name()] = localFile{body: b, contentType: ct, etag: `"` + a.integrity + `"`}
+		h[a.name()] = assetFile{body: b, contentType: ct, etag: `"` + a.integrity + `"`}
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("ide: assets dir %q does not hold the pinned IDE files (run %q): %s", dir, InstallCommand, strings.Join(problems, "; "))
-	}
-	return files, nil
+	return h, nil
 }
-
-// assetHandler serves the loaded files below AssetsPath. Only the pinned
-// files exist: a request is a lookup in a map, never a file system path, so
-// no URL (with "..", encoded slashes or anything else) reaches other files.
-type assetHandler map[string]localFile
 
 func (h assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, ok := h[strings.TrimPrefix(r.URL.Path, AssetsPath)]

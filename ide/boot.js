@@ -30,6 +30,9 @@
       // Credentials typed into the headers editor stay out of localStorage.
       shouldPersistHeaders: false,
       plugins: plugins,
+      // null: no schema, and no introspection request, which the server
+      // would refuse; the page's notice says why and how to turn it on.
+      schema: config.introspection ? undefined : null,
       // Ask introspection for the schema's own description (the docs
       // explorer shows it first) and for deprecated arguments.
       schemaDescription: true,

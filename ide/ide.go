@@ -3,22 +3,23 @@
 // GraphQL endpoint, with an example operation and, in demo mode, a prefilled
 // Authorization header.
 //
-// The files come from one of two places:
-//
-//   - by default, jsDelivr, each pinned to an exact npm version and guarded
-//     by Subresource Integrity, so a tampered CDN file is refused;
-//   - with Options.AssetsDir, salesgraph itself, from the node_modules
-//     folder that InstallCommand fills from the npm registry; for offline
-//     and locked-down deployments. Mount checks the files' digests at start.
+// The files are embedded in the binary (assets/, fetched from npm by
+// refresh-assets.sh and checked against assets/SHA256SUMS) and served by
+// Mount below AssetsPath, from the page's own origin, so the IDE works with
+// no network beyond the server. With Options.CDN the page loads the same
+// files from jsDelivr instead, each pinned to an exact npm version and
+// guarded by Subresource Integrity, so a tampered CDN file is refused. The
+// page carries the integrity values in both modes.
 //
 // The page is served with a strict Content-Security-Policy: no 'unsafe-eval'
 // (GraphiQL 4 needs none) and no 'unsafe-inline'. The one inline script is
 // fixed and admitted by its hash; the server's settings reach it as JSON in a
 // data block, which the browser never runs, and whose text is escaped so that
 // no value can close the block. The <style> elements that GraphiQL's dialogs
-// add at run time carry a nonce that is new in every response. In CDN mode
-// scripts and styles are admitted by their exact URLs rather than by the
-// CDN's origin, which also serves every other npm package.
+// add at run time carry a nonce that is new in every response. The embedded
+// files are admitted as 'self'; in CDN mode scripts and styles are admitted
+// by their exact URLs rather than by the CDN's origin, which also serves
+// every other npm package.
 //
 // GraphiQL 4, not the current 5, is served: GraphiQL 5 ships only ES modules
 // with bare imports, stylesheet imports and Monaco web workers, which a
@@ -73,33 +74,37 @@ type Options struct {
 	// DefaultQuery is the editor's text on a first visit; default
 	// ExampleQuery. Later visits restore the user's own tabs.
 	DefaultQuery string
-	// AssetsDir, when set, is the node_modules folder that InstallCommand
-	// fills (ide/assets/node_modules): Mount serves the IDE's files from it
-	// below AssetsPath instead of the page loading them from the CDN.
-	AssetsDir string
+	// CDN makes the page load its files from jsDelivr instead of the
+	// embedded copies that Mount serves.
+	CDN bool
+	// IntrospectionOff, when not empty, says that the endpoint refuses
+	// introspection and names the setting that turns it on, such as
+	// "SALESGRAPH_INTROSPECTION=true". The page then says so above the IDE,
+	// and GraphiQL does not ask for the schema, an answer that would only
+	// be the refusal; operations still run, without completion or docs.
+	IntrospectionOff string
 }
 
-// Mount registers the IDE on mux: the page at "GET /{$}" and, when
-// opts.AssetsDir is set, its files below AssetsPath. It reads and checks
-// those files first, and returns an error naming the fix when they are
-// missing or are not the pinned versions.
+// Mount registers the IDE on mux: the page at "GET /{$}" and, unless
+// opts.CDN is set, the embedded files below AssetsPath. It returns an error
+// when opts.Endpoint is neither a path nor an http(s) URL.
 func Mount(mux *http.ServeMux, opts Options) error {
 	p, err := newPage(opts)
 	if err != nil {
 		return err
 	}
-	if opts.AssetsDir != "" {
-		files, err := loadAssets(opts.AssetsDir, pinned())
+	if !opts.CDN {
+		files, err := newAssetHandler()
 		if err != nil {
 			return err
 		}
-		mux.Handle("GET "+AssetsPath, assetHandler(files))
+		mux.Handle("GET "+AssetsPath, files)
 	}
 	mux.Handle("GET /{$}", p)
 	return nil
 }
 
-// Handler returns the IDE page alone. With opts.AssetsDir set the page loads
+// Handler returns the IDE page alone. Unless opts.CDN is set the page loads
 // its files from AssetsPath, which only Mount serves; use Mount then.
 // Handler panics if opts.Endpoint is not a path or an http(s) URL, as a
 // configuration mistake that must stop the start.
@@ -117,7 +122,10 @@ func Handler(opts Options) http.Handler {
 var bootJS string
 
 // pageCSS is the page's own inline style, admitted by the nonce.
-const pageCSS = `body{margin:0;font-family:system-ui,sans-serif}#graphiql{height:100vh}.ide-message{padding:2rem}`
+const pageCSS = `body{margin:0;font-family:system-ui,sans-serif;display:flex;flex-direction:column;height:100vh}` +
+	`#graphiql{flex:1;min-height:0}.ide-message{padding:2rem}` +
+	`.ide-notice{margin:0;padding:.5rem 1rem;background:#fff4ce;color:#3b2e00;border-bottom:1px solid #e0c36b;font-size:14px}` +
+	`.ide-notice code{font-size:13px}`
 
 var pageTemplate = template.Must(template.New("ide").Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -132,6 +140,9 @@ var pageTemplate = template.Must(template.New("ide").Parse(`<!DOCTYPE html>
 <style nonce="{{.Nonce}}">{{.CSS}}</style>
 </head>
 <body>
+{{- with .Notice}}
+<p class="ide-notice" id="ide-notice" role="status">{{.}}</p>
+{{- end}}
 <div id="graphiql"><p class="ide-message">Loading GraphiQL…</p></div>
 <noscript><p class="ide-message">The GraphiQL IDE needs JavaScript. The GraphQL endpoint is {{.Endpoint}}.</p></noscript>
 <script type="application/json" id="ide-config">{{.Config}}</script>
@@ -149,6 +160,9 @@ type pageConfig struct {
 	Headers      map[string]string `json:"headers"`
 	DefaultQuery string            `json:"defaultQuery"`
 	LoadError    string            `json:"loadError"`
+	// Introspection false tells boot.js that the endpoint refuses it, so
+	// that GraphiQL does not ask.
+	Introspection bool `json:"introspection"`
 	// StyleNonce admits the <style> elements that GraphiQL's dialogs add at
 	// run time (react-remove-scroll's scroll lock); boot.js hands it to them
 	// through the __webpack_nonce__ global that their code reads.
@@ -163,6 +177,7 @@ type link struct{ URL, Integrity string }
 type page struct {
 	cfg       pageConfig
 	title     string
+	notice    template.HTML // above the IDE; empty for none
 	scripts   []link
 	styles    []link
 	scriptSrc []string // CSP sources of the script and style files
@@ -185,13 +200,18 @@ func newPage(opts Options) (*page, error) {
 	}
 	p := &page{
 		cfg: pageConfig{
-			Endpoint:     opts.Endpoint,
-			Headers:      opts.Headers,
-			DefaultQuery: opts.DefaultQuery,
-			LoadError:    "The GraphiQL files did not load from " + cdnBase + ". Deployments without access to it serve the files themselves: see the salesgraph README, section IDE.",
+			Endpoint:      opts.Endpoint,
+			Headers:       opts.Headers,
+			DefaultQuery:  opts.DefaultQuery,
+			Introspection: opts.IntrospectionOff == "",
+			LoadError:     "The GraphiQL files did not load from " + AssetsPath + ": salesgraph serves them only when the IDE is mounted with ide.Mount.",
 		},
 		title:   opts.Title,
 		connect: "'self'",
+	}
+	if opts.IntrospectionOff != "" {
+		p.notice = template.HTML("Introspection is off on this server, so the IDE has no schema: no documentation, completion or query builder; operations still run. " +
+			"Turn it on with <code>" + template.HTMLEscapeString(opts.IntrospectionOff) + "</code>.")
 	}
 	endpoint, err := url.Parse(opts.Endpoint)
 	if err != nil {
@@ -204,26 +224,27 @@ func newPage(opts Options) (*page, error) {
 		p.connect += " " + endpoint.Scheme + "://" + endpoint.Host
 	}
 
-	// Local files are admitted as 'self'. CDN files are admitted by their
-	// exact URLs: admitting the CDN's origin would admit every package
+	// The embedded files are admitted as 'self'. CDN files are admitted by
+	// their exact URLs: admitting the CDN's origin would admit every package
 	// anyone publishes to npm.
-	base := cdnBase
-	if opts.AssetsDir != "" {
-		base = AssetsPath
-		p.cfg.LoadError = "The GraphiQL files did not load from " + AssetsPath + ": salesgraph serves them only when mounted with ide.Mount."
-		p.scriptSrc, p.styleSrc = []string{"'self'"}, []string{"'self'"}
+	base := AssetsPath
+	p.scriptSrc, p.styleSrc = []string{"'self'"}, []string{"'self'"}
+	if opts.CDN {
+		base = cdnBase
+		p.cfg.LoadError = "The GraphiQL files did not load from " + cdnBase + ". Without access to it, run salesgraph with the IDE's embedded files (SALESGRAPH_IDE_ASSETS=embedded, the default)."
+		p.scriptSrc, p.styleSrc = nil, nil
+		for _, a := range scripts {
+			p.scriptSrc = append(p.scriptSrc, base+a.name())
+		}
+		for _, a := range styles {
+			p.styleSrc = append(p.styleSrc, base+a.name())
+		}
 	}
 	for _, a := range scripts {
 		p.scripts = append(p.scripts, link{URL: base + a.name(), Integrity: a.integrity})
-		if opts.AssetsDir == "" {
-			p.scriptSrc = append(p.scriptSrc, base+a.name())
-		}
 	}
 	for _, a := range styles {
 		p.styles = append(p.styles, link{URL: base + a.name(), Integrity: a.integrity})
-		if opts.AssetsDir == "" {
-			p.styleSrc = append(p.styleSrc, base+a.name())
-		}
 	}
 	// Render once to report a configuration that cannot be encoded now
 	// rather than on every request.
@@ -244,6 +265,7 @@ func (p *page) render(nonce string) ([]byte, error) {
 	var buf bytes.Buffer
 	err = pageTemplate.Execute(&buf, struct {
 		Title, Endpoint, Nonce string
+		Notice                 template.HTML
 		Styles, Scripts        []link
 		CSS                    template.CSS
 		Config, Boot           template.JS
@@ -251,6 +273,7 @@ func (p *page) render(nonce string) ([]byte, error) {
 		Title:    p.title,
 		Endpoint: p.cfg.Endpoint,
 		Nonce:    nonce,
+		Notice:   p.notice,
 		Styles:   p.styles,
 		Scripts:  p.scripts,
 		CSS:      template.CSS(pageCSS),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -132,7 +133,7 @@ func pageConfigOf(t *testing.T, page string) pageConfig {
 }
 
 func TestPageFromCDN(t *testing.T) {
-	h := Handler(Options{Endpoint: "/graphql", Headers: map[string]string{"Authorization": "demo-token"}})
+	h := Handler(Options{Endpoint: "/graphql", Headers: map[string]string{"Authorization": "demo-token"}, CDN: true})
 	res, page := get(t, h, "/")
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET / = %d %s", res.StatusCode, res.Header.Get("Content-Type"))
@@ -260,46 +261,18 @@ func TestAbsoluteEndpoint(t *testing.T) {
 	Handler(Options{Endpoint: "javascript:alert(1)"})
 }
 
-// fakeAssets writes files for a made-up pinned set into a temporary
-// node_modules folder, next to a secret that no URL may reach.
-func fakeAssets(t *testing.T) (dir string, want []asset) {
-	t.Helper()
-	root := t.TempDir()
-	dir = filepath.Join(root, "node_modules")
-	write := func(path, body string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, f := range []struct{ pkg, file, body string }{
-		{"lib", "dist/lib.js", "console.log('lib');\n"},
-		{"@scope/plugin", "dist/p.css", "body{color:red}\n"},
-	} {
-		want = append(want, asset{pkg: f.pkg, version: "1.2.3", file: f.file, integrity: integrity([]byte(f.body))})
-		write(filepath.Join(dir, filepath.FromSlash(f.pkg), filepath.FromSlash(f.file)), f.body)
-	}
-	for _, p := range []string{filepath.Join(root, "secret.txt"), filepath.Join(dir, "secret.txt"), filepath.Join(dir, "lib", "secret.txt")} {
-		write(p, "SECRET")
-	}
-	return dir, want
-}
-
-func TestLocalAssetsServeOnlyPinnedFiles(t *testing.T) {
-	dir, want := fakeAssets(t)
-	files, err := loadAssets(dir, want)
-	if err != nil {
+// TestEmbeddedServesOnlyPinnedFiles serves every pinned file with its
+// digest, type and caching headers, and nothing else: not the manifest, not
+// the licences, not a path that tries to leave the map.
+func TestEmbeddedServesOnlyPinnedFiles(t *testing.T) {
+	mux := http.NewServeMux()
+	if err := Mount(mux, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET "+AssetsPath, assetHandler(files))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	for _, a := range want {
+	for _, a := range pinned() {
 		res, body := get(t, mux, AssetsPath+a.name())
 		if res.StatusCode != http.StatusOK || integrity([]byte(body)) != a.integrity {
 			t.Errorf("GET %s = %d, body digest %s, want 200 and %s", a.name(), res.StatusCode, integrity([]byte(body)), a.integrity)
@@ -319,15 +292,16 @@ func TestLocalAssetsServeOnlyPinnedFiles(t *testing.T) {
 
 	// Through a real server and client, so that the mux's path cleaning and
 	// redirects take part, as they would in production.
+	js := scripts[0]
 	for _, path := range []string{
-		AssetsPath + "lib/dist/lib.js",                  // the real path, without the version
-		AssetsPath + "lib@1.2.3/secret.txt",             // a file next to a pinned one
-		AssetsPath + "lib@1.2.3/../secret.txt",          // dot segments
-		AssetsPath + "lib@1.2.3/../../secret.txt",       // out of the folder
-		AssetsPath + "%2e%2e/%2e%2e/secret.txt",         // encoded dots
-		AssetsPath + "lib@1.2.3%2f..%2f..%2fsecret.txt", // encoded slashes
-		AssetsPath + "..%5c..%5csecret.txt",             // backslashes
-		AssetsPath + "secret.txt",
+		AssetsPath + js.pkg + "/" + js.file,            // the real path, without the version
+		AssetsPath + "SHA256SUMS",                      // in the embedded folder, not pinned
+		AssetsPath + "LICENSES.txt",                    // likewise
+		AssetsPath + js.pkg + "@" + js.version + "/..", // dot segments
+		AssetsPath + js.name() + "/../../SHA256SUMS",
+		AssetsPath + "%2e%2e/%2e%2e/assets.go",                        // encoded dots
+		AssetsPath + js.pkg + "@" + js.version + "%2f..%2fSHA256SUMS", // encoded slashes
+		AssetsPath + "..%5c..%5cSHA256SUMS",                           // backslashes
 		AssetsPath,
 	} {
 		res, err := http.Get(srv.URL + path)
@@ -336,68 +310,36 @@ func TestLocalAssetsServeOnlyPinnedFiles(t *testing.T) {
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != http.StatusNotFound || strings.Contains(string(body), "SECRET") {
-			t.Errorf("GET %s = %d %q, want 404", path, res.StatusCode, body)
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s = %d %.80q, want 404", path, res.StatusCode, body)
 		}
 	}
 }
 
-func TestLoadAssetsRefusesWrongFiles(t *testing.T) {
-	dir, want := fakeAssets(t)
-	for name, mutate := range map[string]func(){
-		"changed": func() { os.WriteFile(filepath.Join(dir, "lib", "dist", "lib.js"), []byte("evil()"), 0o644) },
-		"missing": func() { os.Remove(filepath.Join(dir, "lib", "dist", "lib.js")) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			mutate()
-			_, err := loadAssets(dir, want)
-			if err == nil || !strings.Contains(err.Error(), InstallCommand) || !strings.Contains(err.Error(), "lib.js") {
-				t.Errorf("loadAssets = %v, want an error naming the file and %q", err, InstallCommand)
-			}
-		})
-	}
-	if err := Mount(http.NewServeMux(), Options{AssetsDir: filepath.Join(dir, "nope")}); err == nil || !strings.Contains(err.Error(), InstallCommand) {
-		t.Errorf("Mount on a missing folder = %v, want an error naming %q", err, InstallCommand)
-	}
-}
-
-// installedAssets returns the folder InstallCommand fills, skipping the test
-// when it is empty, except in CI, which installs it first.
-func installedAssets(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("assets", "node_modules"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing: CI must run %q first", dir, InstallCommand)
-		}
-		t.Skipf("%s is missing; run %q", dir, InstallCommand)
-	}
-	return dir
-}
-
-func TestMountInstalledAssets(t *testing.T) {
-	dir := installedAssets(t)
+// TestMountEmbedded: the default page needs nothing but its own origin, and
+// every file it references is served with the integrity the page states.
+func TestMountEmbedded(t *testing.T) {
 	mux := http.NewServeMux()
-	if err := Mount(mux, Options{AssetsDir: dir, Headers: map[string]string{"Authorization": "x"}}); err != nil {
+	if err := Mount(mux, Options{Headers: map[string]string{"Authorization": "x"}}); err != nil {
 		t.Fatal(err)
 	}
 	res, page := get(t, mux, "/")
 	policy := checkStrictCSP(t, res, page)
-	for _, d := range []string{"script-src", "style-src"} {
+	for _, d := range []string{"script-src", "style-src", "connect-src"} {
 		for _, s := range policy[d] {
 			if strings.Contains(s, ":") {
-				t.Errorf("%s admits %s in local mode: the page must need nothing but its own origin", d, s)
+				t.Errorf("%s admits %s: the default page must need nothing but its own origin", d, s)
 			}
 		}
+	}
+	if got := pageConfigOf(t, page); !got.Introspection || strings.Contains(page, "ide-notice\"") {
+		t.Errorf("introspection = %v or a notice is shown, with no IntrospectionOff", got.Introspection)
 	}
 	refs := append(attrs(scriptTagRE, page), attrs(linkTagRE, page)...)
 	n := 0
 	for _, a := range refs {
 		u := a["src"] + a["href"]
-		if u == "" || u == "data:," {
+		if u == "" {
 			continue
 		}
 		n++
@@ -415,33 +357,86 @@ func TestMountInstalledAssets(t *testing.T) {
 	}
 }
 
-// TestPackageJSONMatchesPins keeps ide/assets/package.json and its lockfile,
-// which InstallCommand installs, at the versions whose digests assets.go pins.
-func TestPackageJSONMatchesPins(t *testing.T) {
-	var manifest struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	var lock struct {
-		Packages map[string]struct {
-			Version string `json:"version"`
-		} `json:"packages"`
-	}
-	for path, v := range map[string]any{"assets/package.json": &manifest, "assets/package-lock.json": &lock} {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-	}
+// TestEmbeddedFilesMatchManifest checks the committed files, as go:embed
+// took them, against assets/SHA256SUMS, which refresh-assets.sh checks the
+// npm files against: the bytes the binary serves are the npm packages'. It
+// also checks that the folder holds nothing the manifest does not list, and
+// that the page loads the packages it is documented to.
+func TestEmbeddedFilesMatchManifest(t *testing.T) {
+	listed := map[string]bool{}
 	for _, a := range pinned() {
-		if got := manifest.Dependencies[a.pkg]; got != a.version {
-			t.Errorf("package.json: %s is %q, want exactly %q", a.pkg, got, a.version)
+		listed["assets/"+a.name()] = true
+		b, err := embedded.ReadFile("assets/" + a.name())
+		if err != nil {
+			t.Errorf("%s is in the manifest but not embedded: %v (run ide/refresh-assets.sh)", a.name(), err)
+			continue
 		}
-		if got := lock.Packages["node_modules/"+a.pkg].Version; got != a.version {
-			t.Errorf("package-lock.json: %s is %q, want %q", a.pkg, got, a.version)
+		if got := integrity(b); got != a.integrity {
+			t.Errorf("%s: digest %s, the manifest says %s (run ide/refresh-assets.sh)", a.name(), got, a.integrity)
 		}
+	}
+	err := fs.WalkDir(embedded, "assets", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || listed[p] || p == manifestName || p == "assets/LICENSES.txt" {
+			return err
+		}
+		t.Errorf("%s is embedded but not in the manifest", p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range pinned() {
+		got = append(got, a.pkg+"@"+a.version)
+	}
+	got = slices.Compact(slices.Sorted(slices.Values(got)))
+	want := []string{"@graphiql/plugin-explorer@4.0.6", "graphiql@4.1.2", "react-dom@18.2.0", "react@18.2.0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the manifest pins %q, want %q (update the README's IDE section with the versions)", got, want)
+	}
+	// React first: the others are UMD bundles that read the React globals.
+	if scripts[0].pkg != "react" || scripts[1].pkg != "react-dom" {
+		t.Errorf("scripts load in the order %v, want react, react-dom first", scripts)
+	}
+}
+
+func TestParseManifest(t *testing.T) {
+	const sum = "4b4969fa4ef3594324da2c6d78ce8766fbbc2fd121fff395aedf997db0a99a06"
+	scripts, styles, err := parseManifest([]byte("# comment\n\n" + sum + "  @scope/pkg@1.2.3/dist/a.js\n" + sum + "  lib@0.1.0/b.css\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJS := asset{pkg: "@scope/pkg", version: "1.2.3", file: "dist/a.js", integrity: "sha256-S0lp+k7zWUMk2ixteM6HZvu8L9Eh//OVrt+ZfbCpmgY="}
+	if len(scripts) != 1 || scripts[0] != wantJS || len(styles) != 1 || styles[0].name() != "lib@0.1.0/b.css" {
+		t.Errorf("parseManifest = %+v, %+v", scripts, styles)
+	}
+	for _, bad := range []string{
+		sum + " lib@1/a.js",             // one space: not sha256sum's format
+		sum[:62] + "  lib@1/a.js",       // short digest
+		sum + "  lib/a.js",              // no version
+		sum + "  @scope/pkg/a.js",       // scoped, no version
+		sum + "  lib@1/../../etc.js",    // leaves the folder
+		sum + "  lib@1/a.txt",           // neither script nor style
+		"# only comments",               // no script
+		"zz" + sum[2:] + "  lib@1/a.js", // not hex
+	} {
+		if _, _, err := parseManifest([]byte(bad)); err == nil {
+			t.Errorf("parseManifest accepted %q", bad)
+		}
+	}
+}
+
+// TestIntrospectionOffNotice: with introspection off the page says so above
+// the IDE, naming the setting, and tells boot.js not to ask for the schema.
+func TestIntrospectionOffNotice(t *testing.T) {
+	res, page := get(t, Handler(Options{IntrospectionOff: "SALESGRAPH_INTROSPECTION=<true>"}), "/")
+	checkStrictCSP(t, res, page)
+	if !strings.Contains(page, `<p class="ide-notice" id="ide-notice" role="status">Introspection is off on this server`) ||
+		!strings.Contains(page, "Turn it on with <code>SALESGRAPH_INTROSPECTION=&lt;true&gt;</code>.") {
+		t.Errorf("no notice naming the (escaped) setting in the page:\n%s", page)
+	}
+	if pageConfigOf(t, page).Introspection {
+		t.Error("config introspection = true with IntrospectionOff set")
 	}
 }
 

@@ -1,0 +1,196 @@
+// Apollo Client (4), as web frontends configure it: InMemoryCache with
+// relayStylePagination for the connections, PersistedQueryLink (APQ), and
+// BatchHttpLink against a server with batching on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
+import { BatchHttpLink } from '@apollo/client/link/batch-http';
+import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
+import { relayStylePagination } from '@apollo/client/utilities';
+import { batchURL, expected, recordingFetch, url, wrongCredential } from './suite.js';
+
+const headers = { Authorization: expected.credential };
+
+// The cache policy the README gives: every connection keeps its pages in
+// one list, whatever first/after asked; filter and orderBy tell lists apart.
+function newCache() {
+  return new InMemoryCache({
+    typePolicies: {
+      User: {
+        fields: {
+          meetings: relayStylePagination(['filter', 'orderBy']),
+          threads: relayStylePagination(),
+        },
+      },
+    },
+  });
+}
+
+function newClient(link) {
+  return new ApolloClient({ link, cache: newCache() });
+}
+
+const USER_MEETINGS = gql`
+  query ApolloUserMeetings($id: ID!, $first: Int!, $after: String) {
+    user(id: $id) {
+      id
+      meetings(first: $first, after: $after) {
+        totalCount
+        edges {
+          cursor
+          node {
+            id
+            status
+            thread {
+              id
+              name
+            }
+          }
+        }
+        pageInfo {
+          endCursor
+          hasNextPage
+        }
+      }
+    }
+  }
+`;
+
+const USER_THREADS = gql`
+  query ApolloUserThreads($id: ID!) {
+    user(id: $id) {
+      id
+      threads(first: 2) {
+        totalCount
+        nodes {
+          id
+          name
+        }
+      }
+    }
+  }
+`;
+
+const ALL = gql`
+  query ApolloAll($ids: [ID!]!) {
+    users(ids: $ids) {
+      id
+      meetings(first: 100) {
+        nodes {
+          id
+          status
+        }
+      }
+      threads(first: 100) {
+        nodes {
+          id
+          name
+        }
+      }
+    }
+  }
+`;
+
+function assertMeetings(edges, want) {
+  assert.deepEqual(
+    edges.map((e) => ({ id: e.node.id, status: e.node.status, threadName: e.node.thread?.name ?? null })),
+    want.map((m) => ({ id: m.id, status: m.status, threadName: m.threadName })),
+  );
+}
+
+test('InMemoryCache merges the pages of a connection', async () => {
+  const client = newClient(new HttpLink({ uri: url, headers }));
+  const user = expected.users[0];
+  const first = await client.query({ query: USER_MEETINGS, variables: { id: user.id, first: 3 } });
+  assert.equal(first.data.user.meetings.totalCount, user.meetingCount);
+  assertMeetings(first.data.user.meetings.edges, user.meetings.slice(0, 3));
+  assert.equal(first.data.user.meetings.pageInfo.hasNextPage, user.meetingCount > 3);
+
+  // The next page, from the network (fetchMore does the same in a UI):
+  // the field policy merges it into the cached list.
+  await client.query({
+    query: USER_MEETINGS,
+    variables: { id: user.id, first: 3, after: first.data.user.meetings.pageInfo.endCursor },
+    fetchPolicy: 'network-only',
+  });
+  // Both pages, in order, under one field of the cached user.
+  const merged = client.readQuery({ query: USER_MEETINGS, variables: { id: user.id, first: 3 } });
+  assertMeetings(merged.user.meetings.edges, user.meetings.slice(0, 6));
+});
+
+test('InMemoryCache keeps a meeting and a thread with the same id apart', async () => {
+  const client = newClient(new HttpLink({ uri: url, headers }));
+  await client.query({ query: ALL, variables: { ids: expected.all.userIds } });
+  const keys = Object.keys(client.cache.extract());
+  assert.equal(keys.filter((k) => k.startsWith('Meeting:')).length, expected.all.meetings);
+  assert.equal(keys.filter((k) => k.startsWith('Thread:')).length, expected.all.threads);
+  const shared = expected.all.sharedIds[0];
+  assert.ok(keys.includes(`Meeting:${shared}`) && keys.includes(`Thread:${shared}`), `Meeting:${shared} and Thread:${shared}`);
+});
+
+test('PersistedQueryLink sends the hash, then the document once, then only the hash', async () => {
+  // The README's hash function: Web Crypto, in browsers and in Node alike.
+  const sha256 = async (text) =>
+    Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))), (b) =>
+      b.toString(16).padStart(2, '0'),
+    ).join('');
+  const user = expected.users[1];
+  const run = async () => {
+    const rec = recordingFetch();
+    const client = newClient(new PersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, headers, fetch: rec })));
+    const res = await client.query({ query: USER_THREADS, variables: { id: user.id } });
+    assert.equal(res.data.user.threads.totalCount, user.threadCount);
+    assert.deepEqual(res.data.user.threads.nodes.map((t) => t.name), user.threads.slice(0, 2).map((t) => t.name));
+    return rec.calls;
+  };
+  const first = await run();
+  assert.equal(first.length, 2, 'the unknown hash, then the hash with the document');
+  assert.ok(first[0].body.extensions.persistedQuery.sha256Hash && first[0].body.query === undefined);
+  assert.ok(first[1].body.query.includes('ApolloUserThreads'));
+  const second = await run(); // a new client with an empty cache
+  assert.equal(second.length, 1);
+  assert.equal(second[0].body.query, undefined, 'the server knows the hash now');
+});
+
+test('BatchHttpLink sends one request for several operations', async () => {
+  const rec = recordingFetch();
+  const client = newClient(new BatchHttpLink({ uri: batchURL, headers, fetch: rec, batchMax: 3, batchInterval: 20 }));
+  const users = expected.users.slice(0, 3);
+  const results = await Promise.all(users.map((u) => client.query({ query: USER_THREADS, variables: { id: u.id } })));
+  assert.equal(rec.calls.length, 1);
+  assert.equal(rec.calls[0].body.length, 3);
+  results.forEach((res, i) => {
+    assert.equal(res.data.user.id, users[i].id);
+    assert.equal(res.data.user.threads.totalCount, users[i].threadCount);
+    assert.deepEqual(res.data.user.threads.nodes.map((t) => t.id), users[i].threads.slice(0, 2).map((t) => t.id));
+  });
+});
+
+// A refused batch is answered once per operation, so each operation gets
+// the code rather than a length mismatch.
+for (const c of [
+  { name: 'batching off', uri: url, n: 2, code: expected.codes.batchingDisabled },
+  { name: 'over -max-batch-size', uri: batchURL, n: 4, code: expected.codes.batchTooLarge },
+]) {
+  test(`BatchHttpLink shows the code of a refused batch: ${c.name}`, async () => {
+    const client = newClient(new BatchHttpLink({ uri: c.uri, headers, batchMax: 10, batchInterval: 20 }));
+    const ids = expected.all.userIds.slice(0, c.n);
+    const runs = ids.map((id) => client.query({ query: USER_THREADS, variables: { id } }));
+    const settled = await Promise.allSettled(runs);
+    assert.equal(settled.length, c.n);
+    for (const s of settled) {
+      assert.equal(s.status, 'rejected');
+      assert.ok(CombinedGraphQLErrors.is(s.reason), `${s.reason}`);
+      assert.equal(s.reason.errors[0].extensions.code, c.code);
+    }
+  });
+}
+
+test('Apollo: an upstream refusal, its code and path', async () => {
+  const client = newClient(ApolloLink.from([new HttpLink({ uri: url, headers: { Authorization: wrongCredential } })]));
+  const res = await client.query({ query: USER_MEETINGS, variables: { id: '1', first: 3 }, errorPolicy: 'all' });
+  assert.ok(CombinedGraphQLErrors.is(res.error), `${res.error}`);
+  assert.equal(res.error.errors[0].extensions.code, expected.codes.forbidden);
+  assert.deepEqual(res.error.errors[0].path, ['user', 'meetings']);
+  assert.equal(res.data.user, null, 'meetings is non-null, so the user is null');
+});

@@ -1,0 +1,80 @@
+// urql (@urql/core, which the urql React/Vue/Svelte bindings wrap). Its
+// default client sends queries as GET with no Content-Type, which CSRF
+// prevention refuses; the README gives the two settings that pass it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, cacheExchange, fetchExchange, gql } from '@urql/core';
+import { expected, recordingFetch, url, wrongCredential } from './suite.js';
+
+const USER_MEETINGS = gql`
+  query UrqlUserMeetings($id: ID!) {
+    user(id: $id) {
+      id
+      meetings(first: 4) {
+        totalCount
+        nodes {
+          id
+          status
+          thread {
+            id
+            name
+          }
+        }
+      }
+    }
+  }
+`;
+
+function newClient(options, credential = expected.credential) {
+  const fetch = recordingFetch();
+  const client = new Client({
+    url,
+    exchanges: [cacheExchange, fetchExchange],
+    fetch,
+    ...options,
+    fetchOptions: () => ({ headers: { Authorization: credential, ...(options.fetchOptions?.headers ?? {}) } }),
+  });
+  return { client, calls: fetch.calls };
+}
+
+test("urql's defaults: a GET without Content-Type, refused by CSRF prevention", async () => {
+  const { client, calls } = newClient({});
+  const res = await client.query(USER_MEETINGS, { id: '1' }).toPromise();
+  assert.equal(calls[0].method, 'GET');
+  assert.equal(res.data, undefined);
+  assert.equal(res.error.graphQLErrors[0].extensions.code, expected.codes.csrf);
+});
+
+// The README's settings: POST for everything, or GET with a header that a
+// cross-site form or link cannot send.
+for (const c of [
+  { name: 'preferGetMethod: false', options: { preferGetMethod: false }, method: 'POST' },
+  {
+    name: 'GET with GraphQL-Require-Preflight',
+    options: { fetchOptions: { headers: { 'GraphQL-Require-Preflight': '1' } } },
+    method: 'GET',
+  },
+]) {
+  test(`urql with ${c.name}`, async () => {
+    const { client, calls } = newClient(c.options);
+    for (const user of expected.users.slice(0, 2)) {
+      const res = await client.query(USER_MEETINGS, { id: user.id }).toPromise();
+      assert.equal(res.error, undefined, `${res.error}`);
+      assert.equal(res.data.user.meetings.totalCount, user.meetingCount);
+      assert.deepEqual(
+        res.data.user.meetings.nodes.map((m) => [m.id, m.status, m.thread?.name ?? null]),
+        user.meetings.slice(0, 4).map((m) => [m.id, m.status, m.threadName]),
+      );
+    }
+    assert.deepEqual(calls.map((call) => call.method), [c.method, c.method]);
+  });
+}
+
+test('urql: an upstream refusal, its code and path', async () => {
+  const { client } = newClient({ preferGetMethod: false }, wrongCredential);
+  const res = await client.query(USER_MEETINGS, { id: '1' }).toPromise();
+  const err = res.error.graphQLErrors[0];
+  assert.equal(err.extensions.code, expected.codes.forbidden);
+  assert.deepEqual(err.path, ['user', 'meetings']);
+  assert.equal(res.data.user, null);
+});
