@@ -160,6 +160,7 @@ func (o Options) Validate() error {
 		problems = append(problems, err.Error())
 	}
 	problems = append(problems, o.Security.problems()...)
+	problems = append(problems, o.resourceProblems()...)
 	if len(o.AllowedOperations) > 0 {
 		if _, err := prepareAllowList(&o); err != nil {
 			problems = append(problems, err.Error())
