@@ -261,6 +261,14 @@ type stream struct {
 	capped bool            // the summary of errors left out was sent
 	broken bool            // writing failed: the client is gone
 	ended  bool            // the closing delimiter was written
+
+	// gqlgen sends a nested deferred fragment's payload as soon as it is
+	// done, which can be before the payload of the deferred fragment that
+	// holds it: a client would find no object at its path. Such a payload
+	// waits until the deferred fields above it are delivered.
+	deferred  *deferNode
+	delivered map[string]bool // deferred fields sent, by pathKey
+	waiting   []*graphql.Response
 }
 
 // serveIncremental runs an operation and writes its payloads as
@@ -269,7 +277,10 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 	opCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	meter.cancel = cancel
-	s := &stream{t: t, w: ex.w, rc: http.NewResponseController(ex.w), ex: ex, q: q, doc: doc, index: index, meter: meter, ctx: ctx}
+	s := &stream{t: t, w: ex.w, rc: http.NewResponseController(ex.w), ex: ex, q: q, doc: doc, index: index, meter: meter, ctx: ctx,
+		delivered: map[string]bool{}}
+	budget := maxWalkFields
+	s.deferred = deferTree(rc, rc.Operation.SelectionSet, &budget)
 
 	h := ex.w.Header()
 	h.Set("Content-Type", mediaMultipartMixed)
@@ -291,7 +302,13 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 			break
 		}
 		if !s.ended && !s.broken {
-			if !s.send(resp, first) {
+			more := resp.HasNext != nil && *resp.HasNext
+			if first {
+				s.sendInitial(resp, more)
+			} else {
+				s.receive(resp, more)
+			}
+			if s.ended || s.broken {
 				// Nothing more will be sent: stop the work, and read what
 				// is still coming (under the detached context, every
 				// deferred payload is delivered and must be taken).
@@ -302,43 +319,238 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 	}
 	if first {
 		// The executor produced nothing at all: say so, as a response would.
-		s.send(&graphql.Response{Errors: gqlerror.List{{Message: "the request was cancelled", Extensions: map[string]any{"code": CodeCancelled}}}}, true)
+		s.sendInitial(&graphql.Response{Errors: gqlerror.List{{Message: "the request was cancelled", Extensions: map[string]any{"code": CodeCancelled}}}}, false)
 	}
+	// Payloads still waiting are below a deferred field that was never
+	// delivered (its object was null): nothing of them can be placed.
 	if !s.ended && !s.broken {
 		s.write([]byte(partHeader + `{"hasNext":false}` + "\r\n--" + multipartBoundary + "--\r\n"))
 	}
 	return result{streamed: true}
 }
 
-var errStreamEnded = fmt.Errorf("graph: the incremental response ended early")
+var errStreamEnded = errors.New("graph: the incremental response ended early")
 
-// send writes one payload; it reports false when the stream has ended.
-func (s *stream) send(resp *graphql.Response, initial bool) bool {
+// deferNode is a response key of the operation, and whether its field is
+// deferred in the object that holds it, for some type of that object.
+type deferNode struct {
+	deferred bool
+	children map[string]*deferNode
+}
+
+// deferTree collects the operation's fields as execution will, with every
+// type condition admitted; budget bounds the walk.
+func deferTree(rc *graphql.OperationContext, sel ast.SelectionSet, budget *int) *deferNode {
+	n := &deferNode{}
+	for _, f := range graphql.CollectFields(rc, sel, nil) {
+		if *budget--; *budget <= 0 {
+			break
+		}
+		if n.children == nil {
+			n.children = map[string]*deferNode{}
+		}
+		c := deferTree(rc, f.Selections, budget)
+		c.deferred = f.IsDeferred()
+		n.children[f.Alias] = c
+	}
+	return n
+}
+
+func pathKey(p ast.Path, field string) string {
+	var b strings.Builder
+	for _, e := range p {
+		switch e := e.(type) {
+		case ast.PathName:
+			b.WriteString(string(e))
+		case ast.PathIndex:
+			b.WriteString(strconv.Itoa(int(e)))
+		}
+		b.WriteByte(0)
+	}
+	b.WriteString(field)
+	return b.String()
+}
+
+// placeable reports whether every deferred field above path was delivered.
+func (s *stream) placeable(path ast.Path) bool {
+	n := s.deferred
+	for i, e := range path {
+		name, ok := e.(ast.PathName)
+		if !ok {
+			continue
+		}
+		if n = n.children[string(name)]; n == nil {
+			return true
+		}
+		if n.deferred && !s.delivered[pathKey(path[:i], string(name))] {
+			return false
+		}
+	}
+	return true
+}
+
+// receive takes a subsequent payload: sent now with every waiting payload
+// it makes placeable, or kept waiting. more says the executor has more.
+func (s *stream) receive(resp *graphql.Response, more bool) {
+	if !s.placeable(resp.Path) {
+		s.waiting = append(s.waiting, resp)
+		if !more {
+			s.sendItems(nil, false)
+		}
+		return
+	}
+	ready := []*graphql.Response{resp}
+	for i := 0; i < len(ready); i++ {
+		for _, k := range topLevelKeys(ready[i].Data) {
+			s.delivered[pathKey(ready[i].Path, k)] = true
+		}
+		rest := s.waiting[:0]
+		for _, w := range s.waiting {
+			if s.placeable(w.Path) {
+				ready = append(ready, w)
+			} else {
+				rest = append(rest, w)
+			}
+		}
+		s.waiting = rest
+	}
+	s.sendItems(ready, more)
+}
+
+// topLevelKeys lists the member names of the JSON object data, reading no
+// deeper than its top level.
+func topLevelKeys(data []byte) []string {
+	var keys []string
+	depth, inString, escaped, start := 0, false, false, 0
+	for i, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+				if depth == 1 {
+					// A key when a colon follows.
+					j := i + 1
+					for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
+						j++
+					}
+					if j < len(data) && data[j] == ':' {
+						var k string
+						if json.Unmarshal(data[start:i+1], &k) == nil {
+							keys = append(keys, k)
+						}
+					}
+				}
+			}
+		case c == '"':
+			inString, start = true, i
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return keys
+}
+
+// sendInitial writes the initial payload.
+func (s *stream) sendInitial(resp *graphql.Response, more bool) {
 	errs := s.prepareErrors(resp.Errors)
-	hasNext := resp.HasNext != nil && *resp.HasNext
+	data := resp.Data
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	body, err := s.marshal(struct {
+		Errors     gqlerror.List   `json:"errors,omitempty"`
+		Data       json.RawMessage `json:"data"`
+		HasNext    bool            `json:"hasNext"`
+		Extensions map[string]any  `json:"extensions,omitempty"`
+	}{errs, data, more, resp.Extensions})
+	if why := s.refused(body, err); why != nil {
+		e := s.refusalError(*why)
+		noteSent(s.ctx, s.index, gqlerror.List{e})
+		body, _ = json.Marshal(struct {
+			Errors  gqlerror.List `json:"errors"`
+			HasNext bool          `json:"hasNext"`
+		}{gqlerror.List{e}, false})
+		more = false
+	}
+	s.writePart(body, true, more)
+}
+
+// sendItems writes one part holding items (or, with none, only whether
+// more follow).
+func (s *stream) sendItems(items []*graphql.Response, more bool) {
+	more = more || (len(s.waiting) > 0 && more)
+	list := make([]incrementalItem, len(items))
+	for i, it := range items {
+		data := it.Data
+		if len(data) == 0 {
+			data = json.RawMessage("null")
+		}
+		path := it.Path
+		if path == nil {
+			path = ast.Path{}
+		}
+		list[i] = incrementalItem{Errors: s.prepareErrors(it.Errors), Data: data, Path: path, Label: it.Label, Extensions: it.Extensions}
+	}
 	var body []byte
 	var err error
-	if initial {
-		body, err = s.initialPayload(resp, errs, hasNext)
+	if len(list) == 0 {
+		body = []byte(fmt.Sprintf(`{"hasNext":%t}`, more))
 	} else {
-		body, err = s.subsequentPayload(resp, errs, hasNext)
+		body, err = s.marshal(struct {
+			Incremental []incrementalItem `json:"incremental"`
+			HasNext     bool              `json:"hasNext"`
+		}{list, more})
 	}
-	var why *refusalText
+	if why := s.refused(body, err); why != nil {
+		// The first of the items takes the refusal; the stream ends, since
+		// nothing after it could fit either.
+		e := s.refusalError(*why)
+		e.Path = list[0].Path
+		noteAdded(s.ctx, s.index, gqlerror.List{e})
+		body, _ = json.Marshal(struct {
+			Incremental []incrementalItem `json:"incremental"`
+			HasNext     bool              `json:"hasNext"`
+		}{[]incrementalItem{{Errors: gqlerror.List{e}, Data: json.RawMessage("null"), Path: list[0].Path, Label: list[0].Label}}, false})
+		more = false
+	}
+	s.writePart(body, false, more)
+}
+
+// refused says why a payload cannot be sent, or nil.
+func (s *stream) refused(body []byte, err error) *refusalText {
+	var why refusalText
 	switch {
 	case s.meter.failed() != meterOK:
-		r := s.meter.refusal()
-		why = &r
+		why = s.meter.refusal()
 	case errors.Is(err, errLimit) || (err == nil && !s.meter.fits(len(body)+len(partHeader)+16)):
-		r := s.meter.refusal() // too large, unless the budget was what failed
-		why = &r
+		why = s.meter.refusal() // too large, unless the budget was what failed
 	case err != nil:
 		s.t.log.ErrorContext(s.ctx, "response encoding failed", "requestId", requestIDOf(s.ctx), "error", err.Error())
-		why = &refusalText{CodeInternal, "internal error"}
+		why = refusalText{CodeInternal, "internal error"}
+	default:
+		return nil
 	}
-	if why != nil {
-		body = s.refusalPayload(resp, initial, *why)
-		hasNext = false
+	return &why
+}
+
+func (s *stream) refusalError(why refusalText) *gqlerror.Error {
+	e := &gqlerror.Error{Message: why.msg, Extensions: map[string]any{"code": why.code}}
+	if why.code == CodeResponseTooLarge {
+		e.Extensions["limit"] = s.t.sec.MaxResponseBytes
 	}
+	return e
+}
+
+// writePart writes one part and the delimiter after it: the next part's,
+// or the closing one, so that a client knows at once that the part is whole.
+func (s *stream) writePart(body []byte, initial, more bool) {
 	var part bytes.Buffer
 	if initial {
 		part.WriteString("--" + multipartBoundary + "\r\n")
@@ -346,14 +558,13 @@ func (s *stream) send(resp *graphql.Response, initial bool) bool {
 	part.WriteString(partHeader)
 	part.Write(body)
 	part.WriteString("\r\n--" + multipartBoundary)
-	if hasNext {
+	if more {
 		part.WriteString("\r\n")
 	} else {
 		part.WriteString("--\r\n")
 		s.ended = true
 	}
 	s.write(part.Bytes())
-	return hasNext && !s.broken
 }
 
 func (s *stream) write(b []byte) {
@@ -371,17 +582,18 @@ func (s *stream) write(b []byte) {
 }
 
 // prepareErrors applies the response's error cap across all payloads and
-// masks what is kept.
+// masks what is kept. The last of the MaxErrors places is kept for the
+// summary, since later payloads may bring more.
 func (s *stream) prepareErrors(errs gqlerror.List) gqlerror.List {
 	defaultCodes(errs)
-	max := s.t.sec.MaxErrors
+	limit := s.t.sec.MaxErrors
 	switch {
 	case s.capped:
 		return nil
-	case s.errors+len(errs) > max:
-		keep := max - 1 - s.errors
+	case s.errors+len(errs) > limit-1:
+		keep := max(limit-1-s.errors, 0)
 		summary := &gqlerror.Error{
-			Message:    fmt.Sprintf("this response shows at most %d errors; %d of this payload and all of later ones are left out", max, len(errs)-keep),
+			Message:    fmt.Sprintf("this response shows at most %d errors: %d of this payload and any of later ones are left out", limit, len(errs)-keep),
 			Extensions: map[string]any{"code": CodeTooManyErrors},
 		}
 		noteAdded(s.ctx, s.index, gqlerror.List{summary})
@@ -399,20 +611,6 @@ func (s *stream) prepareErrors(errs gqlerror.List) gqlerror.List {
 	return errs
 }
 
-// initialPayload is {"errors":…,"data":…,"hasNext":…,"extensions":…}.
-func (s *stream) initialPayload(resp *graphql.Response, errs gqlerror.List, hasNext bool) ([]byte, error) {
-	data := resp.Data
-	if len(data) == 0 {
-		data = json.RawMessage("null")
-	}
-	return s.marshal(struct {
-		Errors     gqlerror.List   `json:"errors,omitempty"`
-		Data       json.RawMessage `json:"data"`
-		HasNext    bool            `json:"hasNext"`
-		Extensions map[string]any  `json:"extensions,omitempty"`
-	}{errs, data, hasNext, resp.Extensions})
-}
-
 // incrementalItem is one deferred fragment's result.
 type incrementalItem struct {
 	Errors     gqlerror.List   `json:"errors,omitempty"`
@@ -420,21 +618,6 @@ type incrementalItem struct {
 	Path       ast.Path        `json:"path"`
 	Label      string          `json:"label,omitempty"`
 	Extensions map[string]any  `json:"extensions,omitempty"`
-}
-
-func (s *stream) subsequentPayload(resp *graphql.Response, errs gqlerror.List, hasNext bool) ([]byte, error) {
-	data := resp.Data
-	if len(data) == 0 {
-		data = json.RawMessage("null")
-	}
-	path := resp.Path
-	if path == nil {
-		path = ast.Path{}
-	}
-	return s.marshal(struct {
-		Incremental []incrementalItem `json:"incremental"`
-		HasNext     bool              `json:"hasNext"`
-	}{[]incrementalItem{{Errors: errs, Data: data, Path: path, Label: resp.Label, Extensions: resp.Extensions}}, hasNext})
 }
 
 // marshal encodes a payload into a buffer that refuses to grow past what
@@ -446,34 +629,4 @@ func (s *stream) marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(lw.Bytes(), []byte("\n")), nil
-}
-
-// refusalPayload replaces a payload that does not fit, and ends the
-// stream: nothing after it could fit either.
-func (s *stream) refusalPayload(resp *graphql.Response, initial bool, why refusalText) []byte {
-	e := &gqlerror.Error{Message: why.msg, Extensions: map[string]any{"code": why.code}}
-	if why.code == CodeResponseTooLarge {
-		e.Extensions["limit"] = s.t.sec.MaxResponseBytes
-	}
-	errs := gqlerror.List{e}
-	var b []byte
-	if initial {
-		noteSent(s.ctx, s.index, errs)
-		b, _ = json.Marshal(struct {
-			Errors  gqlerror.List `json:"errors"`
-			HasNext bool          `json:"hasNext"`
-		}{errs, false})
-		return b
-	}
-	noteAdded(s.ctx, s.index, errs)
-	path := resp.Path
-	if path == nil {
-		path = ast.Path{}
-	}
-	e.Path = path
-	b, _ = json.Marshal(struct {
-		Incremental []incrementalItem `json:"incremental"`
-		HasNext     bool              `json:"hasNext"`
-	}{[]incrementalItem{{Errors: errs, Data: json.RawMessage("null"), Path: path, Label: resp.Label}}, false})
-	return b
 }
