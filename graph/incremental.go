@@ -485,7 +485,6 @@ func (s *stream) sendInitial(resp *graphql.Response, more bool) {
 // sendItems writes one part holding items (or, with none, only whether
 // more follow).
 func (s *stream) sendItems(items []*graphql.Response, more bool) {
-	more = more || (len(s.waiting) > 0 && more)
 	list := make([]incrementalItem, len(items))
 	for i, it := range items {
 		data := it.Data

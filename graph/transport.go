@@ -41,6 +41,10 @@ import (
 //	→ validation → variables, arguments, complexity and upstream budget
 //	→ execution → error count, masking and response size caps.
 //
+// The response's size is metered while it is built (response_budget.go);
+// an operation with @defer is streamed as multipart/mixed to a client that
+// takes it, and answered inline to any other (incremental.go).
+//
 // It is the handler.Server's only transport, so extensions that other parts
 // of salesgraph add to the gqlgen server see every operation.
 
