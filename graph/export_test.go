@@ -14,3 +14,11 @@ func SetValidator(f func(*ast.Schema, *ast.QueryDocument, *rules.Rules) gqlerror
 	validateDocument = f
 	return func() { validateDocument = old }
 }
+
+// SetEncodeHook has f told the size of the data gqlgen buffered for each
+// response, until restore is called.
+func SetEncodeHook(f func(dataBytes int)) (restore func()) {
+	old := encodeHook
+	encodeHook = f
+	return func() { encodeHook = old }
+}

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -52,6 +53,13 @@ type Options struct {
 	// TimeZone is the upstream's zone (restclient.WithLocation): a plain
 	// date given as a DateTime argument means midnight there. Default UTC.
 	TimeZone *time.Location
+	// MaxResponseMemory is the process-wide budget, in bytes, of responses
+	// being built: every operation's response is charged to it while it is
+	// built and until it is written, and one that does not fit is refused
+	// with RESPONSE_MEMORY_BUDGET_EXCEEDED (response_budget.go). Default
+	// DefaultMaxResponseMemory (256 MiB), or MaxResponseBytes when larger;
+	// it may not be smaller than MaxResponseBytes.
+	MaxResponseMemory int64
 	// Introspection enables schema introspection (on in demo mode).
 	Introspection bool
 	// Logger receives internal errors, failed upstream calls (warn) and one
@@ -93,6 +101,17 @@ func (c *Options) defaults() {
 	}
 	c.Security.defaults()
 	c.resilienceDefaults()
+	if c.MaxResponseMemory == 0 {
+		c.MaxResponseMemory = max(DefaultMaxResponseMemory, int64(c.MaxResponseBytes))
+	}
+}
+
+// resourceProblems reports invalid resource bounds, after the defaults.
+func (c *Options) resourceProblems() []string {
+	if c.MaxResponseMemory < int64(c.MaxResponseBytes) {
+		return []string{fmt.Sprintf("max-response-memory (%d) must be at least max-response-bytes (%d): a response of the largest size must fit", c.MaxResponseMemory, c.MaxResponseBytes)}
+	}
+	return nil
 }
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor behind
@@ -119,6 +138,7 @@ func NewHandler(cfg Options) http.Handler {
 	}
 	srv.Use(argumentCheck{schema: schema, cursors: cursors})
 	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
+	srv.Use(responseSize{})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 

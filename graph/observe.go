@@ -77,6 +77,8 @@ type opResult struct {
 	name    string // the operation's name ("" when anonymous), or the name the caller asked for when not known
 	opType  string // query, mutation, subscription; "" when not known
 	outcome observe.Outcome
+	hasData bool           // the response holds data
+	apqMiss bool           // an APQ miss: logged, not counted
 	codes   []string       // distinct extensions.code values, in order of appearance
 	byCode  map[string]int // how many errors had each code
 	errors  int
@@ -141,7 +143,15 @@ func (opInterceptor) InterceptResponse(ctx context.Context, next graphql.Respons
 				name = oc.OperationName
 			}
 		}
-		rec.add(known, name, opType, resp.Errors, len(resp.Data) > 0 && string(resp.Data) != "null")
+		switch payloadOf(ctx) {
+		case payloadSubsequent:
+			// A deferred payload belongs to the operation whose initial
+			// payload was recorded: one operation, one log line.
+			rec.amend(-1, resp.Errors, false)
+		case payloadDiscarded:
+		default:
+			rec.add(known, name, opType, resp.Errors, len(resp.Data) > 0 && string(resp.Data) != "null")
+		}
 	}
 	return resp
 }
@@ -164,10 +174,23 @@ func (rec *opRecord) add(known bool, name, opType string, errs gqlerror.List, ha
 	calls := rec.calls.Load()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	rec.appendLocked(known, name, opType, now, calls)
+	res := &rec.ops[len(rec.ops)-1]
+	res.hasData = hasData
+	rec.addErrorsLocked(res, errs)
+}
+
+func (rec *opRecord) appendLocked(known bool, name, opType string, now time.Time, calls int64) {
 	res := opResult{known: known, name: name, opType: opType, from: rec.start, to: now, callsTo: calls}
 	if n := len(rec.ops); n > 0 {
 		res.from, res.callsFrom = rec.ops[n-1].to, rec.ops[n-1].callsTo
 	}
+	rec.ops = append(rec.ops, res)
+}
+
+// addErrorsLocked gives errs the request id, counts their codes and sets
+// the outcome they make.
+func (rec *opRecord) addErrorsLocked(res *opResult, errs gqlerror.List) {
 	for _, e := range errs {
 		if e.Extensions == nil {
 			e.Extensions = make(map[string]any, 2)
@@ -179,14 +202,85 @@ func (rec *opRecord) add(known bool, name, opType string, errs gqlerror.List, ha
 		res.addCode(code)
 	}
 	switch {
-	case len(errs) == 0:
+	case res.errors == 0:
 		res.outcome = observe.OutcomeOK
-	case hasData:
+	case res.hasData:
 		res.outcome = observe.OutcomePartial
 	default:
 		res.outcome = observe.OutcomeError
 	}
-	rec.ops = append(rec.ops, res)
+}
+
+// amend records errors of operation i (-1: the last one) that its first
+// response did not hold: a deferred payload's. An operation not recorded
+// yet (the executor answered nothing, as for a cancelled request) is
+// recorded now, unknown.
+func (rec *opRecord) amend(i int, errs gqlerror.List, replace bool) {
+	now := time.Now()
+	calls := rec.calls.Load()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if i < 0 {
+		i = len(rec.ops) - 1
+	}
+	for i >= len(rec.ops) || i < 0 {
+		rec.appendLocked(false, "", "", now, calls)
+		i = len(rec.ops) - 1
+	}
+	res := &rec.ops[i]
+	if replace {
+		res.codes, res.byCode, res.errors, res.hasData = nil, nil, 0, false
+	}
+	rec.addErrorsLocked(res, errs)
+}
+
+// opIndex is the index the next operation of the request gets in its
+// record; the transport passes it to noteSent and noteAPQMiss.
+func opIndex(ctx context.Context) int {
+	rec := recordFrom(ctx)
+	if rec == nil {
+		return 0
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return len(rec.ops)
+}
+
+// noteSent records that the transport sent errs in place of operation i's
+// response (a RESPONSE_TOO_LARGE refusal, an internal error), so that the
+// operation is logged and counted with what the client got, and errs carry
+// the request id. Transports call it just before encoding errs.
+func noteSent(ctx context.Context, i int, errs gqlerror.List) {
+	if rec := recordFrom(ctx); rec != nil {
+		rec.amend(i, errs, true)
+	}
+}
+
+// noteAdded records errors the transport added to operation i's response
+// (the summary of errors left out, a deferred payload refused for its size).
+func noteAdded(ctx context.Context, i int, errs gqlerror.List) {
+	if rec := recordFrom(ctx); rec != nil && len(errs) > 0 {
+		rec.amend(i, errs, false)
+	}
+}
+
+// noteAPQ counts an automatic persisted query lookup. A miss is APQ's
+// normal first step, not a failure: its operation i is logged as such and
+// left out of the operation and error counts.
+func noteAPQ(ctx context.Context, i int, result string) {
+	rec := recordFrom(ctx)
+	if rec == nil {
+		return
+	}
+	rec.obs.metrics.APQ(result)
+	if result != observe.APQMiss {
+		return
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if i >= 0 && i < len(rec.ops) {
+		rec.ops[i].apqMiss = true
+	}
 }
 
 func (r *opResult) addCode(code string) {
@@ -226,7 +320,10 @@ func (rec *opRecord) finish(ctx context.Context) {
 	for i := range rec.ops {
 		op := &rec.ops[i]
 		d := op.to.Sub(op.from)
-		if o.metrics != nil {
+		outcome := op.outcome
+		if op.apqMiss {
+			outcome = observe.OutcomeAPQMiss
+		} else if o.metrics != nil {
 			o.metrics.Operation(o.metrics.OperationLabel(op.name, op.known), op.outcome, d)
 			for code, n := range op.byCode {
 				o.metrics.GraphQLErrors(code, n)
@@ -240,7 +337,7 @@ func (rec *opRecord) finish(ctx context.Context) {
 			slog.String("requestId", rec.requestID),
 			slog.String("operation", logName(op.name)),
 			slog.String("operationType", op.opType),
-			slog.String("outcome", string(op.outcome)),
+			slog.String("outcome", string(outcome)),
 			slog.Float64("durationMs", float64(d.Microseconds())/1000),
 			slog.Int64("upstreamCalls", op.callsTo-op.callsFrom),
 			slog.Int("errors", op.errors),
@@ -263,7 +360,7 @@ func (rec *opRecord) endSpan(calls int64) {
 	failed := false
 	var codes []string
 	for _, op := range rec.ops {
-		failed = failed || op.outcome != observe.OutcomeOK
+		failed = failed || (op.outcome != observe.OutcomeOK && !op.apqMiss)
 		codes = append(codes, op.codes...)
 	}
 	if len(rec.ops) == 1 {
@@ -387,6 +484,10 @@ func upstreamWhere(err error) (endpoint, path string, status int) {
 // batch is the loaders' batch hook: it records the batch's size and, with
 // tracing on, opens a span that the batch's upstream calls nest under.
 func (o *observer) batch(ctx context.Context, loader string, n int) (context.Context, func()) {
+	// Every upstream call runs in a batch: the place to give calls of an
+	// incrementally delivered operation back the cancellation its
+	// executor's context lacks (incremental.go).
+	ctx = rejoin(ctx)
 	o.metrics.BatchSize(loader, n)
 	if !o.tracing.Enabled() {
 		return ctx, func() {}

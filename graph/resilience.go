@@ -49,9 +49,10 @@ func withOperationDeadline(ctx context.Context, d time.Duration) (context.Contex
 }
 
 // operationTimedOut reports whether ctx is an operation's context whose
-// deadline has passed.
+// deadline has passed. rejoin: an incrementally delivered operation's
+// executor context never ends itself (incremental.go).
 func operationTimedOut(ctx context.Context) bool {
-	return errors.Is(context.Cause(ctx), errOperationTimeout)
+	return errors.Is(context.Cause(rejoin(ctx)), errOperationTimeout)
 }
 
 // budgetError is an upstream call refused because the operation has made

@@ -163,6 +163,7 @@ func (o Options) Validate() error {
 	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
 		problems = append(problems, fmt.Sprintf("cursor-secret must be at least %d bytes, got %d", MinCursorSecret, n))
 	}
+	problems = append(problems, o.resourceProblems()...)
 	if len(o.AllowedOperations) > 0 {
 		if _, err := prepareAllowList(&o); err != nil {
 			problems = append(problems, err.Error())

@@ -24,6 +24,8 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/salesgraph/salesgraph/observe"
 )
 
 // salesgraph's HTTP transport: GraphQL over HTTP as the specification
@@ -38,6 +40,10 @@ import (
 //	→ tokens and nesting → parse → fragment cycles and static limits
 //	→ validation → variables, arguments, complexity and upstream budget
 //	→ execution → error count, masking and response size caps.
+//
+// The response's size is metered while it is built (response_budget.go);
+// an operation with @defer is streamed as multipart/mixed to a client that
+// takes it, and answered inline to any other (incremental.go).
 //
 // It is the handler.Server's only transport, so extensions that other parts
 // of salesgraph add to the gqlgen server see every operation.
@@ -101,6 +107,7 @@ var requestStatus = map[string]int{
 	CodeComplexityLimit:            http.StatusBadRequest,
 	CodeUpstreamBudget:             http.StatusBadRequest,
 	CodeResponseTooLarge:           http.StatusBadRequest,
+	CodeResponseMemory:             http.StatusServiceUnavailable,
 	CodeIntrospectionDisabled:      http.StatusBadRequest,
 	CodePersistedQueryNotFound:     http.StatusNotFound,
 	CodePersistedQueryNotSupported: http.StatusBadRequest,
@@ -288,6 +295,7 @@ func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
 // transport is the graphql.Transport serving every request of the handler.
 type httpTransport struct {
 	*preparer
+	memory    *responseMemory                        // the process-wide budget of responses being built
 	docs      *lru.Cache[string, *ast.QueryDocument] // checked documents by text
 	pinned    map[string]*ast.QueryDocument          // the allow-list's documents, by text
 	persisted *persisted
@@ -302,7 +310,8 @@ var _ graphql.Transport = (*httpTransport)(nil)
 func newTransport(o *Options, schema *ast.Schema) *httpTransport {
 	p := newPreparer(o)
 	p.schema = schema
-	t := &httpTransport{preparer: p, persisted: newPersisted(&o.Security), vocab: schemaVocabulary(schema), log: o.Logger}
+	t := &httpTransport{preparer: p, persisted: newPersisted(&o.Security), vocab: schemaVocabulary(schema), log: o.Logger,
+		memory: newResponseMemory(int64(o.MaxResponseMemory), o.Metrics)}
 	t.docs, _ = lru.New[string, *ast.QueryDocument](1000)
 	if len(o.AllowedOperations) > 0 {
 		pinned, err := prepareAllowList(o)
@@ -320,6 +329,12 @@ func (t *httpTransport) Supports(*http.Request) bool { return true }
 
 func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	media := mediaJSON
+	var meters []*responseMeter
+	defer func() {
+		for _, m := range meters {
+			m.release()
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			st, _ := stateFrom(r.Context())
@@ -333,9 +348,16 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		}
 	}()
 
-	m, acceptable := negotiate(r.Header.Values("Accept"))
-	if acceptable {
+	m, jsonOK := negotiate(r.Header.Values("Accept"))
+	incremental := acceptsIncremental(r.Header.Values("Accept"))
+	acceptable := jsonOK || incremental
+	switch {
+	case jsonOK:
 		media = m
+	case incremental:
+		// Refusals and errors before execution are not streamed: they get the
+		// specification's default media type, with its status codes.
+		media = mediaGraphQLResponse
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodPost:
@@ -351,57 +373,92 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	}
 	if !acceptable {
 		t.writeRefusal(r.Context(), w, media, transportErr(http.StatusNotAcceptable, CodeNotAcceptable,
-			"Accept must admit application/graphql-response+json or application/json"))
+			"Accept must admit application/graphql-response+json or application/json (or, for incremental delivery, multipart/mixed)"))
 		return
 	}
 
 	reqs, batch, rerr := t.readRequests(w, r)
+	if rerr == nil && batch && !jsonOK {
+		rerr = transportErr(http.StatusNotAcceptable, CodeNotAcceptable, "a batch is answered in JSON: Accept must admit application/graphql-response+json or application/json")
+	}
 	if rerr != nil {
 		t.writeRefusal(r.Context(), w, media, rerr)
 		return
 	}
 	ctx := withBudget(r.Context(), t.sec.MaxUpstreamCalls)
-	red := newRedactor(r.Header, t.vocab)
-	isGET := r.Method == http.MethodGet
+	ex := &exchange{
+		w: w, media: media, red: newRedactor(r.Header, t.vocab), header: r.Header,
+		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, jsonOK: jsonOK,
+	}
+	meter := func(limit int) *responseMeter {
+		m := newResponseMeter(limit, t.memory)
+		meters = append(meters, m)
+		return m
+	}
 	if !batch {
-		res := t.serveOne(ctx, exec, reqs[0], isGET, media, red, r.Header)
+		res := t.serveOne(ctx, exec, reqs[0], ex, opIndex(ctx), meter(t.sec.MaxResponseBytes))
+		if res.streamed {
+			return
+		}
 		if res.allow != "" {
 			w.Header().Set("Allow", res.allow)
 		}
-		writeBody(w, media, res.status, res.body)
+		writeBody(w, media, res.status, res.parts()...)
 		return
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('[')
+	ex.isGET = false
+	parts := [][]byte{[]byte("[")}
+	size := 2
 	for i, q := range reqs {
-		res := t.serveOne(ctx, exec, q, false, media, red, r.Header)
-		if buf.Len()+len(res.body) > t.sec.MaxResponseBytes {
-			// The batch as a whole must fit too: later answers give way.
-			res.body = t.tooLarge(media).body
-		}
 		if i > 0 {
-			buf.WriteByte(',')
+			parts = append(parts, []byte(","))
+			size++
 		}
-		buf.Write(res.body)
+		// The batch as a whole must fit too: later answers give way.
+		index := opIndex(ctx)
+		res := t.serveOne(ctx, exec, q, ex, index, meter(max(t.sec.MaxResponseBytes-size, 0)))
+		size += res.size()
+		parts = append(parts, res.parts()...)
 	}
-	buf.WriteByte(']')
-	writeBody(w, media, http.StatusOK, buf.Bytes())
+	parts = append(parts, []byte("]"))
+	writeBody(w, media, http.StatusOK, parts...)
 }
 
-// result is one operation's encoded response.
+// exchange is what the operations of one HTTP request share.
+type exchange struct {
+	w           http.ResponseWriter
+	media       string // of a response that is not streamed
+	red         *redactor
+	header      http.Header
+	isGET       bool
+	incremental bool // the client accepts multipart/mixed incremental delivery (incremental.go)
+	jsonOK      bool // ... and a JSON answer
+}
+
+// result is one operation's encoded response: head, data and tail, written
+// one after the other so that gqlgen's data, the bulk of it, is never
+// copied.
 type result struct {
-	status int
-	allow  string
-	body   []byte
+	status   int
+	allow    string
+	head     []byte
+	data     []byte
+	tail     []byte
+	streamed bool // written already, as multipart/mixed
 }
 
-// serveOne runs one operation of a request.
-func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, isGET bool, media string, red *redactor, h http.Header) result {
-	opCtx := &graphql.OperationContext{RawQuery: q.query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: h}
+func (r result) size() int { return len(r.head) + len(r.data) + len(r.tail) }
+
+func (r result) parts() [][]byte { return [][]byte{r.head, r.data, r.tail} }
+
+// serveOne runs one operation of a request. index is the operation's index
+// in the request's record (observe.go); meter bounds its response.
+func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, ex *exchange, index int, meter *responseMeter) result {
+	opCtx := &graphql.OperationContext{RawQuery: q.query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
 	var doc *ast.QueryDocument // once parsed, for masking its literal values
 	refuse := func(e *reqError) result {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), e.errs)
-		res := t.encode(resp, true, media, red, q, doc)
+		res := t.encode(ctx, index, resp, true, ex, q, doc, meter)
 		if e.always {
 			res.status = e.status
 		}
@@ -411,15 +468,19 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 
 	query, remember, rerr := t.persisted.resolve(q)
 	if rerr != nil {
-		return refuse(rerr)
+		res := refuse(rerr)
+		if t.persisted.apq != nil && rerr.errs[0].Extensions["code"] == CodePersistedQueryNotFound {
+			noteAPQ(ctx, index, observe.APQMiss)
+		}
+		return res
 	}
 	opCtx.RawQuery = query
-	doc, rerr = t.document(query, q.operationName, isGET)
+	doc, rerr = t.document(query, q.operationName, ex.isGET)
 	if rerr != nil {
 		return refuse(rerr)
 	}
 	op, rerr := selectOperation(doc, q.operationName)
-	if rerr == nil && isGET {
+	if rerr == nil && ex.isGET {
 		rerr = getOnlyQueries(q.operationName)(doc)
 	}
 	if rerr == nil && !t.introspection && usesIntrospection(op, doc) {
@@ -428,25 +489,51 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	if rerr != nil {
 		return refuse(rerr)
 	}
+	if t.persisted.apq != nil {
+		if _, hashed, _ := persistedHash(q.extensions); hashed {
+			result := observe.APQHit
+			if remember != nil {
+				result = observe.APQRegistered
+			}
+			noteAPQ(ctx, index, result)
+		}
+	}
 	if remember != nil {
 		remember()
 	}
 
-	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: h}
+	// The deferred fragments are delivered incrementally to a client that
+	// takes multipart/mixed, and inline to any other (incremental.go).
+	deferred := usesDefer(op, doc)
+	stream := ex.incremental && (deferred || !ex.jsonOK)
+	run := doc
+	if deferred && !stream {
+		run = withoutDefer(doc)
+	}
+
+	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
 	params.ReadTime.Start, params.ReadTime.End = graphql.Now(), graphql.Now()
-	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: doc})
+	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run})
+	ctx = withMeter(ctx, meter)
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		rewriteVariableErrors(errs, op)
 		opCtx = rc
 		return refuse(&reqError{status: statusFor(errs), errs: errs})
 	}
-	responses, ctx := exec.DispatchOperation(ctx, rc)
-	resp := responses(ctx)
+	if stream {
+		return t.serveIncremental(ctx, exec, rc, ex, q, doc, index, meter)
+	}
+	execCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	meter.cancel = cancel // a response refused for its size stops its upstream work
+	responses, execCtx := exec.DispatchOperation(execCtx, rc)
+	resp := responses(execCtx)
 	if resp == nil {
 		resp = &graphql.Response{Errors: gqlerror.List{{Message: "the request was cancelled", Extensions: map[string]any{"code": CodeCancelled}}}}
+		noteSent(ctx, index, resp.Errors)
 	}
-	return t.encode(resp, len(resp.Data) == 0, media, red, q, doc)
+	return t.encode(ctx, index, resp, len(resp.Data) == 0, ex, q, doc, meter)
 }
 
 // document returns query's checked document: from the allow-list, the
@@ -770,11 +857,9 @@ type wireResponse struct {
 	Extensions map[string]any  `json:"extensions,omitempty"`
 }
 
-// encode applies the response caps and masking and encodes resp.
-// requestError says the response has no data. doc is the operation's
-// document, when it parsed, for the masking of its literal values.
-func (t *httpTransport) encode(resp *graphql.Response, requestError bool, media string, red *redactor, q *rawRequest, doc *ast.QueryDocument) result {
-	errs := resp.Errors
+// defaultCodes gives every error a code: INTERNAL_SERVER_ERROR for any
+// that has none.
+func defaultCodes(errs gqlerror.List) {
 	for _, e := range errs {
 		if e.Extensions == nil {
 			e.Extensions = map[string]any{}
@@ -783,41 +868,149 @@ func (t *httpTransport) encode(resp *graphql.Response, requestError bool, media 
 			e.Extensions["code"] = CodeInternal
 		}
 	}
+}
+
+// encode applies the response caps and masking and encodes resp, operation
+// index of the request. requestError says the response has no data. doc is
+// the operation's document, when it parsed, for the masking of its literal
+// values. Encoding stops at the first part that would take the response past
+// what meter allows; gqlgen's data is measured, never copied.
+func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Response, requestError bool, ex *exchange, q *rawRequest, doc *ast.QueryDocument, meter *responseMeter) result {
+	if encodeHook != nil {
+		encodeHook(len(resp.Data))
+	}
+	if meter.failed() != meterOK {
+		return t.refusal(ctx, index, ex.media, meter.refusal())
+	}
+	errs := resp.Errors
+	defaultCodes(errs)
 	if len(errs) > t.sec.MaxErrors {
 		keep := t.sec.MaxErrors - 1
-		errs = append(errs[:keep:keep], &gqlerror.Error{
+		summary := &gqlerror.Error{
 			Message:    fmt.Sprintf("%d more errors were left out; this response shows the first %d", len(errs)-keep, keep),
 			Extensions: map[string]any{"code": CodeTooManyErrors},
-		})
+		}
+		noteAdded(ctx, index, gqlerror.List{summary})
+		errs = append(errs[:keep:keep], summary)
 	}
 	if len(errs) > 0 {
-		red.addRequest(q, doc)
+		ex.red.addRequest(q, doc)
 		for _, e := range errs {
-			red.scrubError(e)
+			ex.red.scrubError(e)
 			e.Message = clip(e.Message)
 		}
 	}
-	out := wireResponse{Errors: errs, Extensions: resp.Extensions}
-	if !requestError {
-		out.Data = resp.Data
-		if len(out.Data) == 0 {
-			out.Data = json.RawMessage("null")
+
+	head := &limitedBuffer{max: meter.remaining()}
+	var data, tail []byte
+	err := func() error {
+		_ = head.WriteByte('{')
+		if len(errs) > 0 {
+			if _, err := head.WriteString(`"errors":[`); err != nil {
+				return err
+			}
+			for i, e := range errs {
+				b, err := json.Marshal(e)
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					if err := head.WriteByte(','); err != nil {
+						return err
+					}
+				}
+				if _, err := head.Write(b); err != nil {
+					return err
+				}
+			}
+			if err := head.WriteByte(']'); err != nil {
+				return err
+			}
 		}
+		if !requestError {
+			if len(errs) > 0 {
+				_ = head.WriteByte(',')
+			}
+			if _, err := head.WriteString(`"data":`); err != nil {
+				return err
+			}
+			data = resp.Data
+			if len(data) == 0 {
+				data = []byte("null")
+			}
+			if head.Len()+len(data) > head.max {
+				return errLimit
+			}
+			if looseWhitespace(data) {
+				// Raw JSON passed through from the upstream may be indented;
+				// the response is compact, as json.Marshal would make it.
+				var c bytes.Buffer
+				if err := json.Compact(&c, data); err != nil {
+					return err
+				}
+				data = c.Bytes()
+			}
+		}
+		tail = []byte("}")
+		if len(resp.Extensions) > 0 {
+			b, err := json.Marshal(resp.Extensions)
+			if err != nil {
+				return err
+			}
+			sep := `,"extensions":`
+			if head.Len() == 1 && data == nil {
+				sep = sep[1:] // nothing before it
+			}
+			tail = append(append([]byte(sep), b...), '}')
+		}
+		return nil
+	}()
+	switch {
+	case errors.Is(err, errLimit) || (err == nil && !meter.fits(head.Len()+len(data)+len(tail))):
+		return t.refusal(ctx, index, ex.media, meter.refusal()) // too large, unless the budget was what failed
+	case err != nil:
+		t.log.ErrorContext(ctx, "response encoding failed", "requestId", requestIDOf(ctx), "error", err.Error())
+		return t.refusal(ctx, index, ex.media, refusalText{CodeInternal, "internal error"})
 	}
-	body, err := json.Marshal(out)
-	if err != nil {
-		t.log.Error("response encoding failed", "error", err.Error())
-		body, requestError = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"`+CodeInternal+`"}}]}`), true
-		errs = gqlerror.List{{Extensions: map[string]any{"code": CodeInternal}}}
-	}
-	if len(body) > t.sec.MaxResponseBytes {
-		return t.tooLarge(media)
-	}
+	meter.sent(head.Len() + len(data) + len(tail))
 	status := http.StatusOK
-	if requestError && media == mediaGraphQLResponse {
+	if requestError && ex.media == mediaGraphQLResponse {
 		status = statusFor(errs)
 	}
-	return result{status: status, body: body}
+	return result{status: status, head: head.Bytes(), data: data, tail: tail}
+}
+
+// encodeHook, when set (by tests), is told the size of the data gqlgen
+// buffered for each response the transport encodes.
+var encodeHook func(dataBytes int)
+
+// looseWhitespace reports whether data, valid JSON, has white space outside
+// its strings.
+func looseWhitespace(data []byte) bool {
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ', c == '\t', c == '\n', c == '\r':
+			return true
+		}
+	}
+	return false
+}
+
+func requestIDOf(ctx context.Context) string {
+	st, _ := stateFrom(ctx)
+	return requestID(st)
 }
 
 // maxMessage bounds one error message: validation messages quote names
@@ -836,16 +1029,22 @@ func clip(s string) string {
 	return s[:cut] + "…"
 }
 
-func (t *httpTransport) tooLarge(media string) result {
-	body, _ := json.Marshal(wireResponse{Errors: gqlerror.List{{
-		Message:    fmt.Sprintf("the response would be larger than %d bytes: select fewer fields or smaller pages", t.sec.MaxResponseBytes),
-		Extensions: map[string]any{"code": CodeResponseTooLarge, "limit": t.sec.MaxResponseBytes},
-	}}})
+// refusal is the response that replaces operation index's: a request error
+// with this code, recorded as what the operation answered.
+func (t *httpTransport) refusal(ctx context.Context, index int, media string, why refusalText) result {
+	code := why.code
+	e := &gqlerror.Error{Message: why.msg, Extensions: map[string]any{"code": code}}
+	if code == CodeResponseTooLarge {
+		e.Extensions["limit"] = t.sec.MaxResponseBytes
+	}
+	errs := gqlerror.List{e}
+	noteSent(ctx, index, errs)
+	body, _ := json.Marshal(wireResponse{Errors: errs})
 	status := http.StatusOK
 	if media == mediaGraphQLResponse {
-		status = requestStatus[CodeResponseTooLarge]
+		status = requestStatus[code]
 	}
-	return result{status: status, body: body}
+	return result{status: status, head: body}
 }
 
 // writeRefusal answers a request refused before any operation ran. Its
@@ -869,13 +1068,21 @@ func (t *httpTransport) writeRefusal(ctx context.Context, w http.ResponseWriter,
 	writeBody(w, media, status, body)
 }
 
-func writeBody(w http.ResponseWriter, media string, status int, body []byte) {
+func writeBody(w http.ResponseWriter, media string, status int, parts ...[]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	h := w.Header()
 	h.Set("Content-Type", media+"; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			return
+		}
+	}
 }
 
 // preparedDoc is the document the transport checked for this operation.

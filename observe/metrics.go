@@ -25,6 +25,10 @@ const (
 	OutcomeOK      Outcome = "ok"      // no errors
 	OutcomePartial Outcome = "partial" // data and errors: some fields failed
 	OutcomeError   Outcome = "error"   // errors and no data: the request failed as a whole
+
+	// OutcomeAPQMiss is logged, never counted: an automatic persisted query
+	// whose hash was not known, the protocol's normal first step (APQ).
+	OutcomeAPQMiss Outcome = "apq_miss"
 )
 
 // Operation-name labels that are not names.
@@ -59,6 +63,13 @@ const (
 
 var circuitStates = [...]string{CircuitClosed, CircuitHalfOpen, CircuitOpen}
 
+// Results of an automatic persisted query lookup, as APQ's label.
+const (
+	APQHit        = "hit"        // the hash was known: the document was not sent
+	APQMiss       = "miss"       // the hash was not known: the client sends the document next, APQ's normal first step
+	APQRegistered = "registered" // a document sent with its hash was checked and remembered
+)
+
 // Buckets. Operations and upstream calls share one set, from the fast path
 // of a cached answer to the upstream timeout; batch sizes are powers of two
 // up to the per-operation concurrency bound's order of magnitude.
@@ -86,6 +97,8 @@ type Metrics struct {
 	circuitTrans *prometheus.CounterVec
 	batchSize    *prometheus.HistogramVec
 	cache        *prometheus.CounterVec
+	apq          *prometheus.CounterVec
+	respMemory   prometheus.Gauge
 
 	maxNames int
 	namesMu  sync.RWMutex
@@ -184,10 +197,19 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		Help: "Cache and in-flight-sharing lookups, by cache and result (hit, miss). A per-operation loader hit is a call not made because the operation already made or started it.",
 	}, []string{"cache", "result"})
 
+	m.apq = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "apq_total",
+		Help: "Automatic persisted query lookups, by result: hit (the hash was known), miss (it was not; the client sends the document next, the protocol's normal first step), registered (a document sent with its hash was checked and remembered). Misses are not counted as operations or errors.",
+	}, []string{"result"})
+	m.respMemory = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "graphql", Name: "response_memory_bytes",
+		Help: "Bytes of the process-wide response memory budget held by responses being built.",
+	})
+
 	m.reg.MustRegister(
 		m.operations, m.opDuration, m.opInFlight, m.gqlErrors,
 		m.upRequests, m.upDuration, m.upInFlight, m.retries, m.retryDenied, m.circuit, m.circuitTrans,
-		m.batchSize, m.cache,
+		m.batchSize, m.cache, m.apq, m.respMemory,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
@@ -290,6 +312,24 @@ func codeLabel(code string) string {
 		}
 	}
 	return code
+}
+
+// APQ records one automatic persisted query lookup: APQHit, APQMiss or
+// APQRegistered.
+func (m *Metrics) APQ(result string) {
+	if m == nil {
+		return
+	}
+	m.apq.WithLabelValues(result).Inc()
+}
+
+// ResponseMemory adds delta (negative when released) to the bytes of the
+// response memory budget in use.
+func (m *Metrics) ResponseMemory(delta int64) {
+	if m == nil {
+		return
+	}
+	m.respMemory.Add(float64(delta))
 }
 
 // UpstreamCall records one HTTP attempt to the upstream. Its signature fits

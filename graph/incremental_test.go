@@ -1,0 +1,369 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+// Apollo Client's Accept for an operation with @defer.
+const apolloDeferAccept = "multipart/mixed;deferSpec=20220824,application/json"
+
+// incrementalPayload is one part of a multipart/mixed response: the initial
+// payload (data, errors) or a subsequent one (incremental).
+type incrementalPayload struct {
+	Data        json.RawMessage `json:"data"`
+	Errors      []gqlError      `json:"errors"`
+	HasNext     *bool           `json:"hasNext"`
+	Incremental []struct {
+		Data   json.RawMessage `json:"data"`
+		Path   []any           `json:"path"`
+		Label  string          `json:"label"`
+		Errors []gqlError      `json:"errors"`
+	} `json:"incremental"`
+}
+
+// readParts parses a multipart/mixed incremental response as a client
+// would: the boundary from Content-Type, each part's own Content-Type, and
+// hasNext true on every payload but the last.
+func readParts(t *testing.T, contentType string, body []byte) []incrementalPayload {
+	t.Helper()
+	mt, params, err := mime.ParseMediaType(contentType)
+	require.NoError(t, err)
+	require.Equal(t, "multipart/mixed", mt)
+	assert.Equal(t, "20220824", params["deferspec"])
+	require.NotEmpty(t, params["boundary"])
+	require.True(t, bytes.HasSuffix(body, []byte("\r\n--"+params["boundary"]+"--\r\n")), "the closing delimiter ends the body: %q", body)
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var out []incrementalPayload
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		assert.Equal(t, "application/json; charset=utf-8", p.Header.Get("Content-Type"))
+		b, err := io.ReadAll(p)
+		require.NoError(t, err)
+		var pl incrementalPayload
+		require.NoError(t, json.Unmarshal(b, &pl), "%s", b)
+		require.NotNil(t, pl.HasNext, "every payload says whether more follow: %s", b)
+		out = append(out, pl)
+	}
+	require.NotEmpty(t, out)
+	for i, pl := range out {
+		assert.Equal(t, i < len(out)-1, *pl.HasNext, "hasNext of payload %d of %d", i, len(out))
+	}
+	return out
+}
+
+// merge applies the payloads as a client does: each incremental item's
+// data merged into the object at its path.
+func merge(t *testing.T, parts []incrementalPayload) (any, []gqlError) {
+	t.Helper()
+	var data any
+	require.NoError(t, json.Unmarshal(parts[0].Data, &data))
+	errs := parts[0].Errors
+	for _, pl := range parts[1:] {
+		require.Nil(t, pl.Data, "a subsequent payload has no top-level data")
+		for _, it := range pl.Incremental {
+			errs = append(errs, it.Errors...)
+			at := data
+			for _, p := range it.Path {
+				switch p := p.(type) {
+				case string:
+					at = at.(map[string]any)[p]
+				case float64:
+					at = at.([]any)[int(p)]
+				}
+			}
+			var fields map[string]any
+			require.NoError(t, json.Unmarshal(it.Data, &fields))
+			for k, v := range fields {
+				at.(map[string]any)[k] = v
+			}
+		}
+	}
+	return data, errs
+}
+
+func TestDeferIsDeliveredIncrementally(t *testing.T) {
+	e := newEnv(t)
+	u7 := user(t, e.data, 7)
+	q := body(`{ user(id: "7") { id ... @defer { threads(first: 1) { totalCount } } } }`, nil)
+	for _, accept := range []string{apolloDeferAccept, "multipart/mixed", `multipart/mixed; boundary="-"`} {
+		t.Run(accept, func(t *testing.T) {
+			e.upstream.Reset()
+			res := e.send(postReq(q, "Accept", accept))
+			require.Equal(t, http.StatusOK, res.status)
+			assert.Equal(t, "private, no-store", res.header.Get("Cache-Control"))
+			parts := readParts(t, res.header.Get("Content-Type"), res.body)
+			require.Len(t, parts, 2)
+			assert.Empty(t, parts[0].Errors)
+			var initial struct {
+				User struct {
+					ID string `json:"id"`
+				} `json:"user"`
+			}
+			require.NoError(t, json.Unmarshal(parts[0].Data, &initial))
+			assert.Equal(t, "7", initial.User.ID)
+			require.Len(t, parts[1].Incremental, 1)
+			it := parts[1].Incremental[0]
+			assert.Equal(t, []any{"user"}, it.Path)
+			assert.Empty(t, it.Errors)
+			assert.JSONEq(t, fmt.Sprintf(`{"threads": {"totalCount": %d}}`, len(u7.Threads)), string(it.Data))
+			assert.Equal(t, 1, e.upstream.CallsTo("/api/v1/users/7/threads"), "the deferred field was fetched, once")
+		})
+	}
+}
+
+// TestDeferOverJSONIsInline: a client that takes only JSON gets the whole
+// answer in one body, the deferred fields resolved as if not deferred.
+func TestDeferOverJSONIsInline(t *testing.T) {
+	e := newEnv(t)
+	u7 := user(t, e.data, 7)
+	want := fmt.Sprintf(`{"user": {"id": "7", "threads": {"totalCount": %d}}}`, len(u7.Threads))
+	for _, q := range []string{
+		`{ user(id: "7") { id ... @defer { threads(first: 1) { totalCount } } } }`,
+		`{ user(id: "7") { id ...T @defer(label: "t") } } fragment T on User { threads(first: 1) { totalCount } }`,
+		`query($d: Boolean!) { user(id: "7") { id ... @defer(if: $d) { threads(first: 1) { totalCount } } } }`,
+	} {
+		for _, accept := range []string{"", "application/json", "application/graphql-response+json"} {
+			t.Run(accept+" "+q, func(t *testing.T) {
+				res := e.send(postReq(body(q, map[string]any{"d": true}), "Accept", accept))
+				require.Equal(t, http.StatusOK, res.status)
+				require.True(t, res.isJSON, "%s", res.body)
+				assert.Empty(t, res.errors)
+				assert.JSONEq(t, want, string(res.data))
+				assert.NotContains(t, string(res.body), "hasNext")
+			})
+		}
+	}
+}
+
+// TestDeferredFragmentsLoadConcurrently holds the upstream's threads calls
+// at a gate that opens only when all three users' calls are in flight at
+// once: deferred fragments of different objects are fetched concurrently.
+func TestDeferredFragmentsLoadConcurrently(t *testing.T) {
+	e := newEnv(t)
+	gate := e.upstream.Gate(3)
+	done := make(chan *httpResult, 1)
+	go func() {
+		done <- e.send(postReq(body(`{ users(ids: ["1", "2", "3"]) { id ... @defer { threads(first: 1) { totalCount } } } }`, nil), "Accept", apolloDeferAccept))
+	}()
+	require.True(t, gate.Wait(10*time.Second), "the three deferred calls were in flight together (%d arrived)", gate.Arrived())
+	res := <-done
+	parts := readParts(t, res.header.Get("Content-Type"), res.body)
+	data, errs := merge(t, parts)
+	assert.Empty(t, errs)
+	got, err := json.Marshal(data)
+	require.NoError(t, err)
+	var want []string
+	for _, id := range []int64{1, 2, 3} {
+		want = append(want, fmt.Sprintf(`{"id": "%d", "threads": {"totalCount": %d}}`, id, len(user(t, e.data, id).Threads)))
+	}
+	assert.JSONEq(t, `{"users": [`+strings.Join(want, ",")+`]}`, string(got))
+	assert.Equal(t, 3, e.upstream.Calls())
+}
+
+// TestNestedDeferMatchesTheInlineAnswer merges the parts of a response with
+// nested and labelled deferred fragments and compares the result with the
+// inline answer to the same document.
+func TestNestedDeferMatchesTheInlineAnswer(t *testing.T) {
+	e := newEnv(t)
+	q := body(`{ users(ids: ["1", "2"]) { id ... @defer(label: "m") { meetings(first: 3) { totalCount nodes { id address ... @defer { thread { id name } } } } } } }`, nil)
+	res := e.send(postReq(q, "Accept", apolloDeferAccept))
+	parts := readParts(t, res.header.Get("Content-Type"), res.body)
+	labels := map[string]int{}
+	for _, pl := range parts[1:] {
+		for _, it := range pl.Incremental {
+			labels[it.Label]++
+		}
+	}
+	assert.Equal(t, 2, labels["m"], "one labelled payload per user")
+	assert.Equal(t, 6, labels[""], "one payload per meeting's thread")
+	merged, errs := merge(t, parts)
+	assert.Empty(t, errs)
+	got, err := json.Marshal(merged)
+	require.NoError(t, err)
+
+	inline := e.send(postReq(q, "Accept", "application/json"))
+	require.Empty(t, inline.errors)
+	assert.JSONEq(t, string(inline.data), string(got))
+	// And the values are the dataset's.
+	var out struct {
+		Users []struct {
+			Meetings struct {
+				TotalCount int `json:"totalCount"`
+			} `json:"meetings"`
+		} `json:"users"`
+	}
+	require.NoError(t, json.Unmarshal(got, &out))
+	require.Len(t, out.Users, 2)
+	assert.Equal(t, len(user(t, e.data, 1).Meetings), out.Users[0].Meetings.TotalCount)
+	assert.Equal(t, len(user(t, e.data, 2).Meetings), out.Users[1].Meetings.TotalCount)
+}
+
+func TestIncrementalNegotiation(t *testing.T) {
+	e := newSecureEnv(t, withGraph(func(o *graph.Options) { o.Batching = true }))
+	plain := body(`{ user(id: "1") { id } }`, nil)
+	deferred := body(`{ user(id: "1") { id ... @defer { meetings { totalCount } } } }`, nil)
+	cases := []struct {
+		name, body, accept string
+		status             int
+		multipart          bool
+		code               string
+	}{
+		{name: "no @defer, JSON accepted too: JSON", body: plain, accept: apolloDeferAccept, status: 200},
+		{name: "no @defer, only multipart accepted: one part", body: plain, accept: "multipart/mixed", status: 200, multipart: true},
+		{name: "another deferSpec is not ours", body: deferred, accept: "multipart/mixed;deferSpec=20230101", status: 406, code: graph.CodeNotAcceptable},
+		{name: "multipart subscriptions are not @defer", body: deferred, accept: `multipart/mixed;boundary="graphql";subscriptionSpec=1.0`, status: 406, code: graph.CodeNotAcceptable},
+		{name: "q=0 refuses", body: deferred, accept: "multipart/mixed;q=0", status: 406, code: graph.CodeNotAcceptable},
+		{name: "a batch is JSON only", body: "[" + plain + "]", accept: "multipart/mixed", status: 406, code: graph.CodeNotAcceptable},
+		{name: "a refusal is not streamed", body: body(`{ user(id: "x") { id ... @defer { meetings { totalCount } } } }`, nil), accept: "multipart/mixed", status: 400, code: graph.CodeBadUserInput},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.upstream.Reset()
+			res := e.send(postReq(c.body, "Accept", c.accept))
+			assert.Equal(t, c.status, res.status, "%s", res.body)
+			if c.multipart {
+				parts := readParts(t, res.header.Get("Content-Type"), res.body)
+				require.Len(t, parts, 1)
+				assert.JSONEq(t, `{"user": {"id": "1"}}`, string(parts[0].Data))
+				return
+			}
+			require.True(t, res.isJSON, "%s", res.body)
+			assert.Equal(t, c.code, res.code())
+			if c.code != "" {
+				assert.Zero(t, e.upstream.Calls())
+			}
+		})
+	}
+}
+
+// TestDeferredPayloadsKeepTheCaps: errors of deferred payloads are capped
+// across the response and carry the request id; the operation
+// is logged once and counted once, with every code; and the size limit
+// ends the stream with RESPONSE_TOO_LARGE at the payload that crossed it.
+func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
+	t.Run("errors", func(t *testing.T) {
+		o := newObserved(t, withGraph(func(g *graph.Options) { g.MaxErrors = 3 }))
+		o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/*/threads", Kind: resttest.FaultStatus, Status: 404})
+		ids := []string{"1", "2", "3", "4", "5"}
+		b, err := json.Marshal(map[string]any{"query": `query Deferred($ids: [ID!]!) { users(ids: $ids) { id ... @defer { threads(first: 1) { totalCount } } } }`, "variables": map[string]any{"ids": ids}})
+		require.NoError(t, err)
+		rec := o.post(string(b), map[string]string{"Authorization": resttest.DefaultToken, "Accept": apolloDeferAccept})
+		id := rec.Header().Get("X-Request-Id")
+		parts := readParts(t, rec.Header().Get("Content-Type"), rec.Body.Bytes())
+		_, errs := merge(t, parts)
+		require.Len(t, errs, 3, "MaxErrors holds across the payloads")
+		for _, e := range errs {
+			assert.Equal(t, id, e.Extensions["requestId"])
+		}
+		assert.Equal(t, graph.CodeUpstreamError, errs[0].code())
+		assert.Equal(t, graph.CodeTooManyErrors, errs[2].code())
+
+		var lines []map[string]any
+		for _, l := range o.logs.lines(t) {
+			if l["msg"] == "graphql operation" && l["requestId"] == id {
+				lines = append(lines, l)
+			}
+		}
+		require.Len(t, lines, 1, "one operation, one line, however many payloads")
+		assert.Equal(t, "partial", lines[0]["outcome"])
+		assert.EqualValues(t, len(ids)+1, lines[0]["errors"], "every upstream error and the summary")
+		s := scrape(t, o.metrics)
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", map[string]string{"operation": "Deferred", "outcome": "partial"}))
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", nil))
+		assert.Equal(t, float64(len(ids)), s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeUpstreamError}))
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeTooManyErrors}))
+	})
+	t.Run("size", func(t *testing.T) {
+		const limit = 1500
+		o := newObserved(t, withGraph(func(g *graph.Options) { g.MaxResponseBytes = limit }))
+		rec := o.post(body(`{ user(id: "1") { id ... @defer { meetings(first: 100) { nodes { id address startDate endDate hash } } } } }`, nil),
+			map[string]string{"Authorization": resttest.DefaultToken, "Accept": apolloDeferAccept})
+		id := rec.Header().Get("X-Request-Id")
+		assert.LessOrEqual(t, rec.Body.Len(), limit+512, "the stream stops at the limit; only the refusal's part may pass it")
+		parts := readParts(t, rec.Header().Get("Content-Type"), rec.Body.Bytes())
+		require.Len(t, parts, 2)
+		assert.JSONEq(t, `{"user": {"id": "1", "meetings": null}}`, string(parts[0].Data))
+		require.Len(t, parts[1].Incremental, 1)
+		it := parts[1].Incremental[0]
+		assert.Equal(t, "null", string(it.Data))
+		assert.Equal(t, []any{"user"}, it.Path)
+		require.Len(t, it.Errors, 1)
+		assert.Equal(t, graph.CodeResponseTooLarge, it.Errors[0].code())
+		assert.Equal(t, id, it.Errors[0].Extensions["requestId"])
+		s := scrape(t, o.metrics)
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeResponseTooLarge}))
+	})
+}
+
+// TestAnIncrementalResponseAlwaysEnds: an operation whose deferred fetch
+// outlives its deadline, or whose client leaves, ends its stream and frees
+// its handler. (gqlgen drops a deferred payload whose context is done while
+// its reader waits for it; run often enough, that would hang here.)
+func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
+	q := body(`{ user(id: "7") { id ... @defer { threads(first: 1) { totalCount } } } }`, nil)
+	t.Run("deadline", func(t *testing.T) {
+		e := newEnv(t, withGraph(func(g *graph.Options) {
+			g.OperationTimeout = 20 * time.Millisecond
+			g.Logger = slog.New(slog.DiscardHandler)
+		}))
+		e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/7/threads", Kind: resttest.FaultDelay, Delay: time.Minute})
+		for range 20 {
+			res := e.send(postReq(q, "Accept", apolloDeferAccept))
+			parts := readParts(t, res.header.Get("Content-Type"), res.body)
+			_, errs := merge(t, parts)
+			require.Len(t, errs, 1)
+			assert.Equal(t, graph.CodeOperationTimeout, errs[0].code())
+		}
+	})
+	t.Run("client gone", func(t *testing.T) {
+		e := newEnv(t, withGraph(func(g *graph.Options) { g.Logger = slog.New(slog.DiscardHandler) }))
+		release := e.upstream.Hold()
+		defer release()
+		srv := httptest.NewServer(e.handler)
+		defer srv.Close()
+		for range 5 {
+			ctx, cancel := context.WithCancel(context.Background())
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(q))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", apolloDeferAccept)
+			req.Header.Set("Authorization", resttest.DefaultToken)
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			// The initial payload arrives while the deferred call is held.
+			buf := make([]byte, 4096)
+			var got []byte
+			for !bytes.Contains(got, []byte(`"hasNext":true`)) {
+				n, err := resp.Body.Read(buf)
+				require.NoError(t, err)
+				got = append(got, buf[:n]...)
+			}
+			cancel()
+			_ = resp.Body.Close()
+		}
+		// Close waits for every handler to return: none is stuck.
+		srv.Close()
+	})
+}
