@@ -470,15 +470,18 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	body, readErr := c.readBody(resp, buf)
 	status := resp.StatusCode
 
-	if readErr != nil && !errors.Is(readErr, ErrResponseTooLarge) {
-		if ctx.Err() != nil || callCtx.Err() != nil {
-			return status, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, readErr)}
-		}
-		readErr = &hostFreeError{readErr} // the body was cut short
+	cutShort := readErr != nil && !errors.Is(readErr, ErrResponseTooLarge)
+	if cutShort && (ctx.Err() != nil || callCtx.Err() != nil) {
+		return status, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, readErr)}
 	}
 	if !is2xx(status) {
 		// Status known: an APIError even if the body is unreadable.
 		return status, c.apiError(endpoint, path, resp, body, readErr == nil, req.Header)
+	}
+	if cutShort {
+		// The answer started but never arrived whole: a failure of the
+		// exchange, like a dropped connection, not an unreadable answer.
+		return status, &TransportError{Endpoint: endpoint, Path: path, Err: &cutShortError{readErr}}
 	}
 	if readErr != nil {
 		return status, c.decodeError(endpoint, path, resp, body, readErr, req.Header)

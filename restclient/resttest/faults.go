@@ -3,6 +3,7 @@ package resttest
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"path"
 	"slices"
@@ -48,7 +49,14 @@ const (
 	FaultNumbersAsStrings
 	// FaultEmptyBody answers an empty body.
 	FaultEmptyBody
+	// FaultResetMidBody is FaultTruncated with a TCP reset instead of an
+	// orderly close, as a crashing upstream or a load balancer's idle
+	// timeout does: the client's read fails with "connection reset".
+	FaultResetMidBody
 )
+
+// lastFault is the highest kind Inject accepts.
+const lastFault = FaultResetMidBody
 
 var faultNames = [...]string{
 	FaultStatus:           "FaultStatus",
@@ -61,6 +69,7 @@ var faultNames = [...]string{
 	FaultWrongContentType: "FaultWrongContentType",
 	FaultNumbersAsStrings: "FaultNumbersAsStrings",
 	FaultEmptyBody:        "FaultEmptyBody",
+	FaultResetMidBody:     "FaultResetMidBody",
 }
 
 // String returns the kind's Go name, for test names and messages.
@@ -109,7 +118,7 @@ type faultState struct {
 // injected one that elects to fire applies. Inject panics on a malformed
 // fault; remove takes this fault away and may be called more than once.
 func (s *Server) Inject(f Fault) (remove func()) {
-	if f.Kind < FaultStatus || f.Kind > FaultEmptyBody {
+	if f.Kind < FaultStatus || f.Kind > lastFault {
 		panic(fmt.Sprintf("resttest: Inject: unknown kind %v", f.Kind))
 	}
 	if f.Rate < 0 || f.Rate > 1 || f.Times < 0 || f.Delay < 0 {
@@ -191,7 +200,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		return write(w, code, jsonType, body)
 	case FaultMalformedJSON:
 		return write(w, http.StatusOK, jsonType, []byte(malformedBody))
-	case FaultTruncated:
+	case FaultTruncated, FaultResetMidBody:
 		_, body := s.answer(r, cred)
 		h := w.Header()
 		h.Set("Content-Type", jsonType)
@@ -200,7 +209,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		_, _ = w.Write(body[:len(body)/2])
 		rc := http.NewResponseController(w)
 		_ = rc.Flush()
-		hangUp(rc)
+		if f.Kind == FaultResetMidBody {
+			reset(rc)
+		} else {
+			hangUp(rc)
+		}
 		return http.StatusOK
 	case FaultDropConnection:
 		hangUp(http.NewResponseController(w))
@@ -212,9 +225,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 	case FaultNumbersAsStrings:
 		code, body := s.answer(r, cred)
 		return write(w, code, jsonType, quoteNumbers(body))
-	default: // FaultEmptyBody
+	case FaultEmptyBody:
 		return write(w, http.StatusOK, jsonType, nil)
 	}
+	panic(fmt.Sprintf("resttest: fault kind %v has no answer", f.Kind))
 }
 
 func orDefault(v, def int) int {
@@ -231,6 +245,19 @@ func hangUp(rc *http.ResponseController) {
 	conn, _, err := rc.Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// reset is hangUp with a TCP RST: with SO_LINGER at 0, closing a socket
+// discards what is unsent and resets the connection.
+func reset(rc *http.ResponseController) {
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
 }
