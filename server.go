@@ -53,6 +53,7 @@ type config struct {
 	PerPageParam          string
 	PerPage               int
 	MaxResponseBytes      int64
+	BodyBudget            int64
 	MaxUpstreamInFlight   int
 	MaxOperationInFlight  int
 	Introspection         bool
@@ -94,6 +95,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		perPageParam = ef.String("upstream-per-page-param", "UPSTREAM_PER_PAGE_PARAM", "per_page", "query parameter that sets the threads page size")
 		perPage      = ef.Int("upstream-per-page", "UPSTREAM_PER_PAGE", 0, "threads page size to ask for; 0 sends none")
 		maxBody      = ef.Int64("upstream-max-response-bytes", "UPSTREAM_MAX_RESPONSE_BYTES", 32<<20, "largest upstream response read")
+		bodyBudget   = ef.Int64("upstream-body-budget", "UPSTREAM_BODY_BUDGET", 256<<20, "bytes of upstream responses held in memory at once, all calls together; at least upstream-max-response-bytes")
 		maxInFlight  = ef.Int("max-upstream-concurrency", "MAX_UPSTREAM_CONCURRENCY", 256, "upstream calls in flight at once, all operations together")
 		maxPerOp     = ef.Int("max-operation-concurrency", "MAX_OPERATION_CONCURRENCY", 64, "upstream calls in flight at once for one operation")
 		introspect   = ef.String("introspection", "INTROSPECTION", "", "allow schema introspection: true or false; default true in demo mode only")
@@ -127,6 +129,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		PerPageParam:          *perPageParam,
 		PerPage:               *perPage,
 		MaxResponseBytes:      *maxBody,
+		BodyBudget:            *bodyBudget,
 		MaxUpstreamInFlight:   *maxInFlight,
 		MaxOperationInFlight:  *maxPerOp,
 		IDE:                   *ideOn,
@@ -166,6 +169,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.MaxResponseBytes < 1024 {
 		problems = append(problems, "upstream-max-response-bytes must be at least 1024")
+	}
+	if c.BodyBudget < c.MaxResponseBytes {
+		problems = append(problems, "upstream-body-budget must be at least upstream-max-response-bytes")
 	}
 	if c.MaxUpstreamInFlight <= 0 || c.MaxOperationInFlight <= 0 {
 		problems = append(problems, "concurrency limits must be positive")
@@ -249,6 +255,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		restclient.WithPageParam(cfg.PageParam),
 		restclient.WithPerPage(cfg.PerPageParam, cfg.PerPage),
 		restclient.WithMaxResponseBytes(cfg.MaxResponseBytes),
+		restclient.WithBodyBudget(cfg.BodyBudget),
 	}
 	if staticAuth != "" {
 		opts = append(opts, restclient.WithCredentials(http.Header{cfg.UpstreamAuthHeader: {staticAuth}}))

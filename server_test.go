@@ -72,6 +72,7 @@ func TestConfigRejectsInvalidValues(t *testing.T) {
 		"bad schema format":  {args: []string{"-print-schema", "yaml"}, want: "print-schema"},
 		"empty auth header":  {args: []string{"-upstream-auth-header", " "}, want: "upstream-auth-header"},
 		"per page too large": {args: []string{"-upstream-per-page", "5000"}, want: "upstream-per-page"},
+		"budget below cap":   {args: []string{"-upstream-max-response-bytes", "2000000", "-upstream-body-budget", "1000000"}, want: "upstream-body-budget"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

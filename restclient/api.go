@@ -14,7 +14,10 @@
 // circuit breaker stops sending while most calls fail, refusing them with
 // *CircuitOpenError (breaker.go, WithCircuitBreaker). Both are on by
 // default; WithObserver, WithRetryObserver and WithBreakerObserver report
-// what they do.
+// what they do. The bodies being read are held within a memory budget
+// shared by all calls (budget.go, WithBodyBudget), so that many large
+// answers at once wait or fail with *BodyBudgetError instead of exhausting
+// memory.
 package restclient
 
 import (

@@ -1,6 +1,7 @@
 package resttest
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -53,10 +54,16 @@ const (
 	// orderly close, as a crashing upstream or a load balancer's idle
 	// timeout does: the client's read fails with "connection reset".
 	FaultResetMidBody
+	// FaultLargeBody answers the normal answer grown to Fault.Size bytes by
+	// a "padding" member of the envelope, a long string the documentation
+	// does not name (so a client skips it, after reading it):
+	// {"status":200,"padding":"    …","data":…}. With Fault.Chunked it is
+	// sent without a Content-Length, in 32 KiB chunks.
+	FaultLargeBody
 )
 
 // lastFault is the highest kind Inject accepts.
-const lastFault = FaultResetMidBody
+const lastFault = FaultLargeBody
 
 var faultNames = [...]string{
 	FaultStatus:           "FaultStatus",
@@ -70,6 +77,7 @@ var faultNames = [...]string{
 	FaultNumbersAsStrings: "FaultNumbersAsStrings",
 	FaultEmptyBody:        "FaultEmptyBody",
 	FaultResetMidBody:     "FaultResetMidBody",
+	FaultLargeBody:        "FaultLargeBody",
 }
 
 // String returns the kind's Go name, for test names and messages.
@@ -98,6 +106,17 @@ type Fault struct {
 	RetryAfter string
 	// Delay is FaultDelay's wait.
 	Delay time.Duration
+	// Size is FaultLargeBody's body size in bytes; a size below the
+	// normal answer's plus the padding member's own keys sends the normal
+	// answer with an empty padding.
+	Size int
+	// Chunked makes FaultLargeBody send no Content-Length.
+	Chunked bool
+	// MidBody, when not nil, makes FaultLargeBody send its first 32 KiB
+	// and then wait until MidBody is closed (or its client goes away, or
+	// the server closes) before the rest: a gate in the middle of a body,
+	// so that a test knows a client is reading one.
+	MidBody <-chan struct{}
 	// Times limits the fault to the first Times requests it affects; 0
 	// means no limit.
 	Times int
@@ -121,8 +140,8 @@ func (s *Server) Inject(f Fault) (remove func()) {
 	if f.Kind < FaultStatus || f.Kind > lastFault {
 		panic(fmt.Sprintf("resttest: Inject: unknown kind %v", f.Kind))
 	}
-	if f.Rate < 0 || f.Rate > 1 || f.Times < 0 || f.Delay < 0 {
-		panic(fmt.Sprintf("resttest: Inject: Rate %v, Times %d or Delay %v out of range", f.Rate, f.Times, f.Delay))
+	if f.Rate < 0 || f.Rate > 1 || f.Times < 0 || f.Delay < 0 || f.Size < 0 {
+		panic(fmt.Sprintf("resttest: Inject: Rate %v, Times %d, Delay %v or Size %d out of range", f.Rate, f.Times, f.Delay, f.Size))
 	}
 	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
 		panic(fmt.Sprintf("resttest: Inject: status %d", f.Status))
@@ -227,6 +246,30 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		return write(w, code, jsonType, quoteNumbers(body))
 	case FaultEmptyBody:
 		return write(w, http.StatusOK, jsonType, nil)
+	case FaultLargeBody:
+		code, body := s.answer(r, cred)
+		body = pad(body, f.Size)
+		if !f.Chunked && f.MidBody == nil {
+			return write(w, code, jsonType, body)
+		}
+		w.Header().Set("Content-Type", jsonType)
+		if !f.Chunked {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		}
+		w.WriteHeader(code)
+		rc := http.NewResponseController(w)
+		for first := true; len(body) > 0; first = false {
+			if !first && f.MidBody != nil && !s.wait(r.Context(), f.MidBody) {
+				return code
+			}
+			n := min(len(body), 32<<10)
+			if _, err := w.Write(body[:n]); err != nil {
+				break // the client stopped reading
+			}
+			_ = rc.Flush() // without a Content-Length, each flush is a chunk
+			body = body[n:]
+		}
+		return code
 	}
 	panic(fmt.Sprintf("resttest: fault kind %v has no answer", f.Kind))
 }
@@ -260,4 +303,17 @@ func reset(rc *http.ResponseController) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// pad grows a JSON envelope to size bytes with a "padding" member of spaces
+// right after its opening brace.
+func pad(body []byte, size int) []byte {
+	const key = `"padding":"",`
+	n := max(0, size-len(body)-len(key))
+	out := make([]byte, 0, len(body)+len(key)+n)
+	out = append(out, '{')
+	out = append(out, key[:len(key)-2]...)
+	out = append(out, bytes.Repeat([]byte{' '}, n)...)
+	out = append(out, '"', ',')
+	return append(out, body[1:]...)
 }

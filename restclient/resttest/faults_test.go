@@ -81,6 +81,17 @@ func TestFaultKinds(t *testing.T) {
 			assert.Empty(t, r.body)
 			assert.Equal(t, "0", r.header.Get("Content-Length"))
 		}},
+		{resttest.Fault{Kind: resttest.FaultLargeBody, Size: 100_000}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.Len(t, r.body, 100_000)
+			assert.Equal(t, "100000", r.header.Get("Content-Length"))
+			assertPadded(t, normal.body, r.body)
+		}},
+		{resttest.Fault{Kind: resttest.FaultLargeBody, Size: 100_000, Chunked: true}, func(t *testing.T, r reply) {
+			assert.Len(t, r.body, 100_000)
+			assert.Empty(t, r.header.Get("Content-Length"), "sent in chunks")
+			assertPadded(t, normal.body, r.body)
+		}},
 		{resttest.Fault{Kind: resttest.FaultNumbersAsStrings}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.NotContains(t, string(r.body), `"status":200`)
@@ -299,4 +310,18 @@ func TestResetClearsFaults(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
 	s.Reset()
 	assert.Equal(t, http.StatusOK, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+}
+
+// assertPadded checks that got is the normal answer with only a padding
+// member added.
+func assertPadded(t *testing.T, normal, got []byte) {
+	t.Helper()
+	var want, have map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(normal, &want))
+	require.NoError(t, json.Unmarshal(got, &have))
+	padding, ok := have["padding"]
+	require.True(t, ok, "a padding member")
+	delete(have, "padding")
+	assert.Equal(t, want, have)
+	assert.Equal(t, strings.Repeat(" ", len(padding)-2), strings.Trim(string(padding), `"`))
 }
