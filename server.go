@@ -91,7 +91,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		forward      = ef.String("forward-headers", "FORWARD_HEADERS", "Authorization", "comma-separated inbound headers forwarded upstream")
 		timeout      = ef.Duration("upstream-timeout", "UPSTREAM_TIMEOUT", 10*time.Second, "timeout of one upstream call")
 		zone         = ef.String("upstream-timezone", "UPSTREAM_TIMEZONE", "UTC", "IANA zone of the upstream's naive dates")
-		pageParam    = ef.String("upstream-page-param", "UPSTREAM_PAGE_PARAM", "page", "query parameter that selects a threads page")
+		pageParam    = ef.String("upstream-page-param", "UPSTREAM_PAGE_PARAM", "page", "query parameter that selects a page of threads, or of meetings when the upstream pages them")
 		perPageParam = ef.String("upstream-per-page-param", "UPSTREAM_PER_PAGE_PARAM", "per_page", "query parameter that sets the threads page size")
 		perPage      = ef.Int("upstream-per-page", "UPSTREAM_PER_PAGE", 0, "threads page size to ask for; 0 sends none")
 		maxBody      = ef.Int64("upstream-max-response-bytes", "UPSTREAM_MAX_RESPONSE_BYTES", 32<<20, "largest upstream response read")

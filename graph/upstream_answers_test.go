@@ -95,3 +95,32 @@ func TestUpstreamBodiesStayWithinTheMemoryBudget(t *testing.T) {
 	assert.LessOrEqual(t, m.Peak, m.Limit, "the budget was never exceeded")
 	assert.Zero(t, m.InUse)
 }
+
+// TestPaginatedMeetingsAreServedWhole: an upstream that pages the meetings
+// answer (5 to a page, 12 meetings) gets every page asked for, and the
+// connection counts and orders all 12, not page 1's five.
+func TestPaginatedMeetingsAreServedWhole(t *testing.T) {
+	e := newEnv(t, withFake(resttest.WithPaginatedMeetings(5)))
+	var got struct {
+		User struct {
+			Meetings struct {
+				TotalCount int
+				Nodes      []struct{ ID string }
+			}
+		}
+	}
+	e.ok(`{ user(id: "6") { meetings(first: 100) { totalCount nodes { id } } } }`, nil, &got)
+	want := newestFirst(user(t, e.data, 6).Meetings)
+	require.Len(t, want, 12)
+	assert.Equal(t, len(want), got.User.Meetings.TotalCount)
+	ids := make([]string, len(got.User.Meetings.Nodes))
+	for i, n := range got.User.Meetings.Nodes {
+		ids[i] = n.ID
+	}
+	wantIDs := make([]string, len(want))
+	for i, m := range want {
+		wantIDs[i] = itoa(m.ID)
+	}
+	assert.Equal(t, wantIDs, ids)
+	assert.Equal(t, 3, e.upstream.CallsTo("/api/v1/users/6/meetings"), "three pages")
+}
