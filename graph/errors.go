@@ -70,6 +70,7 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		de  *restclient.DecodeError
 		pe  *restclient.PaginationError
 		be  *restclient.BodyBudgetError
+		fe  *restclient.FieldError
 	)
 	switch {
 	case errors.As(err, &in):
@@ -107,6 +108,10 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		return CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", map[string]any{"upstream": map[string]any{"endpoint": de.Endpoint, "httpStatus": de.HTTPStatus}}
 	case errors.As(err, &pe):
 		return CodeUpstreamBadResponse, "the upstream API's pagination could not be followed: " + pe.Reason, map[string]any{"upstream": map[string]any{"endpoint": pe.Endpoint}}
+	case errors.As(err, &fe):
+		// One field of one record: the rest of the answer stands.
+		return CodeUpstreamBadResponse, "the upstream API sent a value for this field that could not be read: " + fe.Reason,
+			map[string]any{"upstream": map[string]any{"endpoint": fe.Endpoint, "field": fe.Field}}
 	}
 	return CodeInternal, "internal error", nil
 }

@@ -1557,7 +1557,7 @@ func (ec *executionContext) _Meeting_user(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Meeting_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.User(), nil
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -1782,7 +1782,7 @@ func (ec *executionContext) _Meeting_startDate(ctx context.Context, field graphq
 			return ec.fieldContext_Meeting_startDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.StartDate, nil
+			return obj.StartDate()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1793,7 +1793,7 @@ func (ec *executionContext) _Meeting_startDate(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_startDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_endDate(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1805,7 +1805,7 @@ func (ec *executionContext) _Meeting_endDate(ctx context.Context, field graphql.
 			return ec.fieldContext_Meeting_endDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.EndDate, nil
+			return obj.EndDate()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1816,7 +1816,7 @@ func (ec *executionContext) _Meeting_endDate(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1828,7 +1828,7 @@ func (ec *executionContext) _Meeting_createdAt(ctx context.Context, field graphq
 			return ec.fieldContext_Meeting_createdAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
+			return obj.CreatedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1839,7 +1839,7 @@ func (ec *executionContext) _Meeting_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_modifiedAt(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1851,7 +1851,7 @@ func (ec *executionContext) _Meeting_modifiedAt(ctx context.Context, field graph
 			return ec.fieldContext_Meeting_modifiedAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ModifiedAt, nil
+			return obj.ModifiedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1862,7 +1862,7 @@ func (ec *executionContext) _Meeting_modifiedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_modifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_address(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1897,7 +1897,7 @@ func (ec *executionContext) _Meeting_visits(ctx context.Context, field graphql.C
 			return ec.fieldContext_Meeting_visits(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Visits, nil
+			return obj.Visits()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -1908,7 +1908,7 @@ func (ec *executionContext) _Meeting_visits(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Meeting_visitsOwner(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1920,7 +1920,7 @@ func (ec *executionContext) _Meeting_visitsOwner(ctx context.Context, field grap
 			return ec.fieldContext_Meeting_visitsOwner(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VisitsOwner, nil
+			return obj.VisitsOwner()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -1931,7 +1931,7 @@ func (ec *executionContext) _Meeting_visitsOwner(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visitsOwner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Meeting_visitsCopy(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1943,7 +1943,7 @@ func (ec *executionContext) _Meeting_visitsCopy(ctx context.Context, field graph
 			return ec.fieldContext_Meeting_visitsCopy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VisitsCopy, nil
+			return obj.VisitsCopy()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -1954,7 +1954,7 @@ func (ec *executionContext) _Meeting_visitsCopy(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visitsCopy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Meeting_location(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -2564,7 +2564,7 @@ func (ec *executionContext) _Thread_owner(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Thread_owner(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Owner(), nil
+			return obj.Owner()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -2688,7 +2688,7 @@ func (ec *executionContext) _Thread_endDate(ctx context.Context, field graphql.C
 			return ec.fieldContext_Thread_endDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.EndDate, nil
+			return obj.EndDate()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -2699,7 +2699,7 @@ func (ec *executionContext) _Thread_endDate(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Thread_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Thread_contractValue(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2711,7 +2711,7 @@ func (ec *executionContext) _Thread_contractValue(ctx context.Context, field gra
 			return ec.fieldContext_Thread_contractValue(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ContractValue, nil
+			return obj.ContractValue()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
@@ -2722,7 +2722,7 @@ func (ec *executionContext) _Thread_contractValue(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Thread_contractValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "Float")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "Float")
 }
 
 func (ec *executionContext) _Thread_fields(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2757,7 +2757,7 @@ func (ec *executionContext) _Thread_createdAt(ctx context.Context, field graphql
 			return ec.fieldContext_Thread_createdAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
+			return obj.CreatedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -2768,7 +2768,7 @@ func (ec *executionContext) _Thread_createdAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Thread_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Thread_modifiedAt(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2780,7 +2780,7 @@ func (ec *executionContext) _Thread_modifiedAt(ctx context.Context, field graphq
 			return ec.fieldContext_Thread_modifiedAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ModifiedAt, nil
+			return obj.ModifiedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -2791,7 +2791,7 @@ func (ec *executionContext) _Thread_modifiedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Thread_modifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Thread_meetings(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {

@@ -124,3 +124,112 @@ func TestPaginatedMeetingsAreServedWhole(t *testing.T) {
 	assert.Equal(t, wantIDs, ids)
 	assert.Equal(t, 3, e.upstream.CallsTo("/api/v1/users/6/meetings"), "three pages")
 }
+
+// TestUnreadableValueIsAnErrorAtItsPath: one meeting's start date is
+// "wczoraj". That field is null with an UPSTREAM_BAD_RESPONSE error at its
+// path; the meeting's other fields and every other meeting are served as
+// the dataset holds them. (The meeting sorts as undated, last.)
+func TestUnreadableValueIsAnErrorAtItsPath(t *testing.T) {
+	e := newEnv(t, withFake(resttest.WithCleanData()))
+	const id, bad = 3, 5 // user, index of the corrupted record in the upstream's list
+	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: bad, Field: "start_date", Value: `"wczoraj"`})
+	ms := user(t, e.data, id).Meetings
+	corrupted := ms[bad]
+	undated := append([]resttest.Meeting(nil), ms...)
+	undated[bad].StartDate = "" // how the facade can order it
+	want := newestFirst(undated)
+	require.Equal(t, corrupted.ID, want[len(want)-1].ID, "the corrupted meeting sorts last")
+
+	res := e.do(`{ user(id: "3") { meetings(first: 100) { totalCount nodes { `+meetingFields+` } } } }`, nil, nil)
+	require.Len(t, res.Errors, 1, "%+v", res.Errors)
+	er := res.Errors[0]
+	assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
+	assert.Equal(t, []any{"user", "meetings", "nodes", float64(len(want) - 1), "startDate"}, er.Path)
+	assert.Equal(t, "the upstream API sent a value for this field that could not be read: not a date", er.Message)
+	assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserMeetings, "field": "start_date"}, er.Extensions["upstream"])
+	assert.NotContains(t, er.Message, "wczoraj")
+
+	var got struct {
+		User struct {
+			Meetings struct {
+				TotalCount int
+				Nodes      []meetingJSON
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(res.Data, &got))
+	require.Len(t, got.User.Meetings.Nodes, len(ms))
+	assert.Equal(t, len(ms), got.User.Meetings.TotalCount)
+	for i, w := range want {
+		g := got.User.Meetings.Nodes[i]
+		assert.Equal(t, itoa(w.ID), g.ID)
+		assert.Equal(t, rfc3339(w.StartDate), str(g.StartDate), "meeting %d start", w.ID)
+		assert.Equal(t, rfc3339(w.EndDate), str(g.EndDate))
+		assert.Equal(t, w.Visits, g.Visits)
+		assert.Equal(t, itoa(w.UserID), g.User.ID)
+	}
+	assert.Nil(t, got.User.Meetings.Nodes[len(want)-1].StartDate, "no date invented")
+}
+
+// TestUnreadableValueOfANonNullField: "visits": "x" on an Int! field is an
+// error at that path, not 0; its null propagates, as the GraphQL spec says,
+// up to the nearest field that may be null (the user), and a sibling user's
+// answer stands.
+func TestUnreadableValueOfANonNullField(t *testing.T) {
+	e := newEnv(t)
+	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: 0, Field: "visits", Value: `"x"`})
+	res := e.do(`{ a: user(id: "3") { meetings(first: 100, orderBy: {field: START_DATE, direction: ASC}) { nodes { id visits } } }
+		b: user(id: "4") { meetings(first: 100) { totalCount } } }`, nil, nil)
+	require.Len(t, res.Errors, 1, "%+v", res.Errors)
+	er := res.Errors[0]
+	assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
+	require.Len(t, er.Path, 5)
+	assert.Equal(t, []any{"a", "meetings", "nodes"}, er.Path[:3])
+	assert.Equal(t, "visits", er.Path[4])
+	assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserMeetings, "field": "visits"}, er.Extensions["upstream"])
+	assert.JSONEq(t, fmt.Sprintf(`{"a": null, "b": {"meetings": {"totalCount": %d}}}`, len(user(t, e.data, 4).Meetings)), string(res.Data))
+}
+
+// TestUnreadableThreadValues: an amount and an owner that cannot be read.
+func TestUnreadableThreadValues(t *testing.T) {
+	e := newEnv(t)
+	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: 1, Field: "contract_value", Value: `"dużo"`})
+	threads := user(t, e.data, 3).Threads
+	res := e.do(`{ user(id: "3") { threads(first: 3) { nodes { id name contractValue } } } }`, nil, nil)
+	require.Len(t, res.Errors, 1, "%+v", res.Errors)
+	er := res.Errors[0]
+	assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
+	assert.Equal(t, []any{"user", "threads", "nodes", float64(1), "contractValue"}, er.Path)
+	assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserThreads, "field": "contract_value"}, er.Extensions["upstream"])
+	var got struct {
+		User struct {
+			Threads struct {
+				Nodes []struct {
+					ID            string
+					Name          string
+					ContractValue *float64
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(res.Data, &got))
+	nodes := got.User.Threads.Nodes
+	require.Len(t, nodes, 3)
+	for i, n := range nodes {
+		assert.Equal(t, threads[i].ID, n.ID)
+		assert.Equal(t, threads[i].Name, n.Name)
+		if i == 1 {
+			assert.Nil(t, n.ContractValue, "no amount invented")
+			continue
+		}
+		require.NotNil(t, n.ContractValue)
+		assert.InDelta(t, threads[i].ContractValue, *n.ContractValue, 1e-9)
+	}
+
+	e.upstream.ClearFaults()
+	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: 0, Field: "id_user", Value: `"ja"`})
+	res = e.do(`{ user(id: "3") { threads(first: 1) { nodes { id owner { id } } } } }`, nil, nil)
+	require.Len(t, res.Errors, 1, "%+v", res.Errors)
+	assert.Equal(t, []any{"user", "threads", "nodes", float64(0), "owner"}, res.Errors[0].Path)
+	assert.JSONEq(t, `{"user": null}`, string(res.Data), "owner is User!: the null propagates to the user")
+}

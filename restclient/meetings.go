@@ -88,6 +88,7 @@ func decodeMeetingPage(s *scanner, loc *time.Location, page int) ([]Meeting, Pag
 func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 	var comapny, company string
 	var lat, lng []byte
+	p := (*problems)(&m.Problems)
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
@@ -95,7 +96,7 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "hash":
 			m.Hash = text(v)
 		case "id_user":
-			m.UserID, _ = intValue(v)
+			m.UserID = p.readInt("id_user", v)
 		case "id_person":
 			m.PersonID = refID(v)
 		case "id_comapny":
@@ -107,17 +108,17 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "status":
 			m.Status = trimmedText(v)
 		case "start_date":
-			m.StartDate = timeValue(v, loc)
+			m.StartDate = p.readTime("start_date", v, loc)
 		case "end_date":
-			m.EndDate = timeValue(v, loc)
+			m.EndDate = p.readTime("end_date", v, loc)
 		case "address":
 			m.Address = text(v)
 		case "visits":
-			m.Visits, _ = intValue(v)
+			m.Visits = p.readInt("visits", v)
 		case "visits_owner":
-			m.VisitsOwner, _ = intValue(v)
+			m.VisitsOwner = p.readInt("visits_owner", v)
 		case "visits_copy":
-			m.VisitsCopy, _ = intValue(v)
+			m.VisitsCopy = p.readInt("visits_copy", v)
 		case "gps_lat":
 			lat = v
 		case "gps_lng":
@@ -125,9 +126,9 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "type":
 			m.Type = trimmedText(v)
 		case "created_at":
-			m.CreatedAt = timeValue(v, loc)
+			m.CreatedAt = p.readTime("created_at", v, loc)
 		case "modified_at":
-			m.ModifiedAt = timeValue(v, loc)
+			m.ModifiedAt = p.readTime("modified_at", v, loc)
 		}
 	})
 	if err != nil {

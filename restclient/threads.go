@@ -171,6 +171,7 @@ func decodeThreadPage(s *scanner, loc *time.Location, page int) (*ThreadPage, st
 // decodeThread reads the object at the scanner into t.
 func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 	var company, comapny string
+	p := (*problems)(&t.Problems)
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
@@ -180,7 +181,7 @@ func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 		case "name":
 			t.Name = text(v)
 		case "id_user":
-			t.UserID, _ = intValue(v)
+			t.UserID = p.readInt("id_user", v)
 		case "id_company":
 			company = refID(v)
 		case "id_comapny":
@@ -192,18 +193,24 @@ func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 		case "description":
 			t.Description = text(v)
 		case "end_date":
-			t.EndDate = timeValue(v, loc)
+			t.EndDate = p.readTime("end_date", v, loc)
 		case "contract_value":
 			t.ContractValue = nil
+			reason := ""
 			if f, ok := floatValue(v); ok {
 				t.ContractValue = &f
+			} else if !absent(v) {
+				reason = notANumber
+			}
+			if reason != "" || len(*p) > 0 {
+				p.note("contract_value", reason)
 			}
 		case "fields":
 			t.Fields = rawJSON(v)
 		case "created_at":
-			t.CreatedAt = timeValue(v, loc)
+			t.CreatedAt = p.readTime("created_at", v, loc)
 		case "modified_at":
-			t.ModifiedAt = timeValue(v, loc)
+			t.ModifiedAt = p.readTime("modified_at", v, loc)
 		}
 	})
 	if err != nil {

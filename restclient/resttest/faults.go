@@ -2,6 +2,7 @@ package resttest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -60,10 +61,16 @@ const (
 	// {"status":200,"padding":"    …","data":…}. With Fault.Chunked it is
 	// sent without a Content-Length, in 32 KiB chunks.
 	FaultLargeBody
+	// FaultFieldValue answers normally, but with the value of Fault.Field
+	// in record Fault.Record (0-based, in the order of the answer's list)
+	// replaced by Fault.Value, raw JSON such as `"x"`: a value the
+	// documented type does not allow, in one field of one record. A record
+	// without the field gets it; an answer with fewer records is unchanged.
+	FaultFieldValue
 )
 
 // lastFault is the highest kind Inject accepts.
-const lastFault = FaultLargeBody
+const lastFault = FaultFieldValue
 
 var faultNames = [...]string{
 	FaultStatus:           "FaultStatus",
@@ -78,6 +85,7 @@ var faultNames = [...]string{
 	FaultEmptyBody:        "FaultEmptyBody",
 	FaultResetMidBody:     "FaultResetMidBody",
 	FaultLargeBody:        "FaultLargeBody",
+	FaultFieldValue:       "FaultFieldValue",
 }
 
 // String returns the kind's Go name, for test names and messages.
@@ -117,6 +125,11 @@ type Fault struct {
 	// the server closes) before the rest: a gate in the middle of a body,
 	// so that a test knows a client is reading one.
 	MidBody <-chan struct{}
+	// Record, Field and Value are FaultFieldValue's record index, key and
+	// raw JSON value.
+	Record int
+	Field  string
+	Value  string
 	// Times limits the fault to the first Times requests it affects; 0
 	// means no limit.
 	Times int
@@ -148,6 +161,9 @@ func (s *Server) Inject(f Fault) (remove func()) {
 	}
 	if f.Path != "" {
 		mustPattern(f.Path)
+	}
+	if f.Kind == FaultFieldValue && (f.Field == "" || f.Record < 0 || !json.Valid([]byte(f.Value))) {
+		panic(fmt.Sprintf("resttest: Inject: FaultFieldValue needs a Field, a Record of 0 or more and a JSON Value, got %q, %d, %q", f.Field, f.Record, f.Value))
 	}
 	s.mu.Lock()
 	s.faultSeq++
@@ -246,6 +262,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		return write(w, code, jsonType, quoteNumbers(body))
 	case FaultEmptyBody:
 		return write(w, http.StatusOK, jsonType, nil)
+	case FaultFieldValue:
+		code, body := s.answer(r, cred)
+		return write(w, code, jsonType, withFieldValue(body, f.Record, f.Field, f.Value))
 	case FaultLargeBody:
 		code, body := s.answer(r, cred)
 		body = pad(body, f.Size)
@@ -316,4 +335,66 @@ func pad(body []byte, size int) []byte {
 	out = append(out, bytes.Repeat([]byte{' '}, n)...)
 	out = append(out, '"', ',')
 	return append(out, body[1:]...)
+}
+
+// withFieldValue returns an answer with data.list[record][field] set to
+// value, every other byte as it was.
+func withFieldValue(body []byte, record int, field, value string) []byte {
+	return editMember(body, "data", false, func(data json.RawMessage) json.RawMessage {
+		return editMember(data, "list", false, func(list json.RawMessage) json.RawMessage {
+			var recs []json.RawMessage
+			if json.Unmarshal(list, &recs) != nil || record >= len(recs) {
+				return list
+			}
+			recs[record] = editMember(recs[record], field, true, func(json.RawMessage) json.RawMessage { return json.RawMessage(value) })
+			out := []byte{'['}
+			for i, r := range recs {
+				if i > 0 {
+					out = append(out, ',')
+				}
+				out = append(out, r...)
+			}
+			return append(out, ']')
+		})
+	})
+}
+
+// editMember returns the JSON object obj with member key's value replaced
+// by what edit makes of it, keeping the members' order and bytes; a missing
+// member is added at the end when add says so, edit given nil. Anything but
+// an object is returned as it is.
+func editMember(obj []byte, key string, add bool, edit func(json.RawMessage) json.RawMessage) []byte {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return obj
+	}
+	out := []byte{'{'}
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return obj
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return obj
+		}
+		k, _ := tok.(string)
+		if k == key {
+			v, found = edit(v), true
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(appendString(out, k), ':')
+		out = append(out, v...)
+	}
+	if !found && add {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(appendString(out, key), ':')
+		out = append(out, edit(nil)...)
+	}
+	return append(out, '}')
 }

@@ -174,6 +174,41 @@ func collectTypes(v any) map[string]bool {
 	return out
 }
 
+func TestFieldValueFault(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3))
+	defer s.Close()
+	normal := get(t, s, meetingsPath(2), resttest.DefaultToken)
+	s.Inject(resttest.Fault{Path: meetingsPath(2), Kind: resttest.FaultFieldValue, Record: 4, Field: "visits", Value: `"x"`})
+	s.Inject(resttest.Fault{Path: threadsPath(2), Kind: resttest.FaultFieldValue, Record: 1, Field: "no_such_key", Value: `[1]`})
+
+	r := get(t, s, meetingsPath(2), resttest.DefaultToken)
+	assert.Equal(t, 200, r.status)
+	want, got := list(t, decode(t, normal.body)), list(t, decode(t, r.body))
+	require.Len(t, got, len(want))
+	for i := range want {
+		if i == 4 {
+			assert.Equal(t, "x", got[i]["visits"], "the corrupted value")
+			got[i]["visits"] = want[i]["visits"]
+		}
+		assert.Equal(t, want[i], got[i], "record %d otherwise unchanged", i)
+	}
+	// Record 4's "visits" is the fifth in the body.
+	parts := bytes.SplitN(normal.body, []byte(`"visits":`), 6)
+	require.Len(t, parts, 6)
+	parts[5] = bytes.TrimPrefix(parts[5], []byte(want[4]["visits"].(json.Number).String()))
+	parts[5] = append([]byte(`"x"`), parts[5]...)
+	assert.Equal(t, string(bytes.Join(parts, []byte(`"visits":`))), string(r.body), "every other byte as it was")
+
+	th := list(t, decode(t, get(t, s, threadsPath(2)+"?page=1", resttest.DefaultToken).body))
+	assert.Equal(t, []any{json.Number("1")}, th[1]["no_such_key"], "a missing key is added")
+
+	s.ClearFaults()
+	s.Inject(resttest.Fault{Kind: resttest.FaultFieldValue, Record: 99, Field: "visits", Value: `"x"`})
+	assert.Equal(t, normal.body, get(t, s, meetingsPath(2), resttest.DefaultToken).body, "no such record: unchanged")
+	assert.Equal(t, 403, get(t, s, meetingsPath(2), "").status, "an error answer stays one")
+	assert.Panics(t, func() { s.Inject(resttest.Fault{Kind: resttest.FaultFieldValue, Field: "visits", Value: "not json"}) })
+}
+
 func TestBrokenConnectionFaults(t *testing.T) {
 	for _, kind := range []resttest.FaultKind{resttest.FaultTruncated, resttest.FaultResetMidBody, resttest.FaultDropConnection} {
 		t.Run(kind.String(), func(t *testing.T) {
