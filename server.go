@@ -62,6 +62,7 @@ type config struct {
 	PerPageParam          string
 	PerPage               int
 	MaxResponseBytes      int64
+	BodyBudget            int64
 	MaxUpstreamInFlight   int
 	MaxOperationInFlight  int
 	Introspection         bool
@@ -115,10 +116,11 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		forward      = ef.String("forward-headers", "FORWARD_HEADERS", "Authorization", "comma-separated inbound headers forwarded upstream")
 		timeout      = ef.Duration("upstream-timeout", "UPSTREAM_TIMEOUT", 10*time.Second, "timeout of one upstream call")
 		zone         = ef.String("upstream-timezone", "UPSTREAM_TIMEZONE", "UTC", "IANA zone of the upstream's naive dates")
-		pageParam    = ef.String("upstream-page-param", "UPSTREAM_PAGE_PARAM", "page", "query parameter that selects a threads page")
+		pageParam    = ef.String("upstream-page-param", "UPSTREAM_PAGE_PARAM", "page", "query parameter that selects a page of threads, or of meetings when the upstream pages them")
 		perPageParam = ef.String("upstream-per-page-param", "UPSTREAM_PER_PAGE_PARAM", "per_page", "query parameter that sets the threads page size")
 		perPage      = ef.Int("upstream-per-page", "UPSTREAM_PER_PAGE", 0, "threads page size to ask for; 0 sends none")
 		maxBody      = ef.Int64("upstream-max-response-bytes", "UPSTREAM_MAX_RESPONSE_BYTES", 32<<20, "largest upstream response read")
+		bodyBudget   = ef.Int64("upstream-body-budget", "UPSTREAM_BODY_BUDGET", 256<<20, "bytes of upstream responses held in memory at once, all calls together; at least upstream-max-response-bytes")
 		maxInFlight  = ef.Int("max-upstream-concurrency", "MAX_UPSTREAM_CONCURRENCY", 256, "upstream calls in flight at once, all operations together")
 		maxPerOp     = ef.Int("max-operation-concurrency", "MAX_OPERATION_CONCURRENCY", 64, "upstream calls in flight at once for one operation")
 		introspect   = ef.String("introspection", "INTROSPECTION", "", "allow schema introspection: true or false; default true in demo mode only")
@@ -157,6 +159,7 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 		PerPageParam:          *perPageParam,
 		PerPage:               *perPage,
 		MaxResponseBytes:      *maxBody,
+		BodyBudget:            *bodyBudget,
 		MaxUpstreamInFlight:   *maxInFlight,
 		MaxOperationInFlight:  *maxPerOp,
 		IDE:                   *ideOn,
@@ -213,6 +216,9 @@ func loadConfig(args []string, getenv func(string) string, environ []string, std
 	}
 	if c.MaxResponseBytes < 1024 {
 		problems = append(problems, "upstream-max-response-bytes must be at least 1024")
+	}
+	if c.BodyBudget < c.MaxResponseBytes {
+		problems = append(problems, "upstream-body-budget must be at least upstream-max-response-bytes")
 	}
 	if c.MaxUpstreamInFlight <= 0 || c.MaxOperationInFlight <= 0 {
 		problems = append(problems, "concurrency limits must be positive")
@@ -365,6 +371,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		restclient.WithPageParam(cfg.PageParam),
 		restclient.WithPerPage(cfg.PerPageParam, cfg.PerPage),
 		restclient.WithMaxResponseBytes(cfg.MaxResponseBytes),
+		restclient.WithBodyBudget(cfg.BodyBudget),
 	}
 	if staticAuth != "" {
 		opts = append(opts, restclient.WithCredentials(http.Header{cfg.UpstreamAuthHeader: {staticAuth}}))

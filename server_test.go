@@ -99,6 +99,7 @@ func TestConfigRejectsInvalidValues(t *testing.T) {
 		"negative delay":     {args: []string{"-shutdown-delay", "-1s"}, want: "shutdown-delay"},
 		"zero shutdown":      {env: map[string]string{"SALESGRAPH_SHUTDOWN_TIMEOUT": "0s"}, want: "shutdown-timeout"},
 		"no connections":     {args: []string{"-max-connections", "0"}, want: "max-connections"},
+		"budget below cap":   {args: []string{"-upstream-max-response-bytes", "2000000", "-upstream-body-budget", "1000000"}, want: "upstream-body-budget"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -23,6 +23,7 @@ const (
 	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"      // an upstream call ran out of its own time (the operation's deadline is OPERATION_TIMEOUT)
 	CodeUpstreamUnreachable = "UPSTREAM_UNREACHABLE"  // the upstream gave no answer (refused, reset, dropped)
 	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE" // the upstream's answer could not be read or contradicts itself
+	CodeUpstreamMemoryLimit = "UPSTREAM_MEMORY_LIMIT" // the memory budget for upstream answers had no room for this one
 	CodeCancelled           = "CANCELLED"             // the caller went away before the answer was ready
 	CodeInternal            = "INTERNAL_SERVER_ERROR" // a bug; details are logged with the request id, never sent
 	// The deadline, breaker and concurrency codes are in resilience.go.
@@ -68,10 +69,15 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		tr  *restclient.TransportError
 		de  *restclient.DecodeError
 		pe  *restclient.PaginationError
+		be  *restclient.BodyBudgetError
+		fe  *restclient.FieldError
 	)
 	switch {
 	case errors.As(err, &in):
 		return CodeBadUserInput, in.msg, nil
+	case errors.As(err, &be):
+		return CodeUpstreamMemoryLimit, "the service is holding as many upstream answers in memory as it may; try again shortly",
+			map[string]any{"upstream": map[string]any{"endpoint": be.Endpoint}}
 	case errors.As(err, &api):
 		ext = map[string]any{"upstream": upstreamExt(api)}
 		switch {
@@ -102,6 +108,10 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		return CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", map[string]any{"upstream": map[string]any{"endpoint": de.Endpoint, "httpStatus": de.HTTPStatus}}
 	case errors.As(err, &pe):
 		return CodeUpstreamBadResponse, "the upstream API's pagination could not be followed: " + pe.Reason, map[string]any{"upstream": map[string]any{"endpoint": pe.Endpoint}}
+	case errors.As(err, &fe):
+		// One field of one record: the rest of the answer stands.
+		return CodeUpstreamBadResponse, "the upstream API sent a value for this field that could not be read: " + fe.Reason,
+			map[string]any{"upstream": map[string]any{"endpoint": fe.Endpoint, "field": fe.Field}}
 	}
 	return CodeInternal, "internal error", nil
 }

@@ -1570,7 +1570,7 @@ func (ec *executionContext) _Meeting_user(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Meeting_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.User(), nil
+			return obj.User()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -1795,7 +1795,7 @@ func (ec *executionContext) _Meeting_startDate(ctx context.Context, field graphq
 			return ec.fieldContext_Meeting_startDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.StartDate, nil
+			return obj.StartDate()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1806,7 +1806,7 @@ func (ec *executionContext) _Meeting_startDate(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_startDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_endDate(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1818,7 +1818,7 @@ func (ec *executionContext) _Meeting_endDate(ctx context.Context, field graphql.
 			return ec.fieldContext_Meeting_endDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.EndDate, nil
+			return obj.EndDate()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1829,7 +1829,7 @@ func (ec *executionContext) _Meeting_endDate(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1841,7 +1841,7 @@ func (ec *executionContext) _Meeting_createdAt(ctx context.Context, field graphq
 			return ec.fieldContext_Meeting_createdAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
+			return obj.CreatedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1852,7 +1852,7 @@ func (ec *executionContext) _Meeting_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_modifiedAt(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1864,7 +1864,7 @@ func (ec *executionContext) _Meeting_modifiedAt(ctx context.Context, field graph
 			return ec.fieldContext_Meeting_modifiedAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ModifiedAt, nil
+			return obj.ModifiedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -1875,7 +1875,7 @@ func (ec *executionContext) _Meeting_modifiedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_modifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Meeting_address(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1910,7 +1910,7 @@ func (ec *executionContext) _Meeting_visits(ctx context.Context, field graphql.C
 			return ec.fieldContext_Meeting_visits(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Visits, nil
+			return obj.Visits()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -1921,7 +1921,7 @@ func (ec *executionContext) _Meeting_visits(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Meeting_visitsOwner(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1933,7 +1933,7 @@ func (ec *executionContext) _Meeting_visitsOwner(ctx context.Context, field grap
 			return ec.fieldContext_Meeting_visitsOwner(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VisitsOwner, nil
+			return obj.VisitsOwner()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -1944,7 +1944,7 @@ func (ec *executionContext) _Meeting_visitsOwner(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visitsOwner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Meeting_visitsCopy(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1956,7 +1956,7 @@ func (ec *executionContext) _Meeting_visitsCopy(ctx context.Context, field graph
 			return ec.fieldContext_Meeting_visitsCopy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VisitsCopy, nil
+			return obj.VisitsCopy()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -1967,7 +1967,7 @@ func (ec *executionContext) _Meeting_visitsCopy(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visitsCopy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "Int")
 }
 
 func (ec *executionContext) _Meeting_location(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -2577,7 +2577,7 @@ func (ec *executionContext) _Thread_owner(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Thread_owner(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Owner(), nil
+			return obj.Owner()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -2701,7 +2701,7 @@ func (ec *executionContext) _Thread_endDate(ctx context.Context, field graphql.C
 			return ec.fieldContext_Thread_endDate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.EndDate, nil
+			return obj.EndDate()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -2712,7 +2712,7 @@ func (ec *executionContext) _Thread_endDate(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Thread_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Thread_contractValue(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2724,7 +2724,7 @@ func (ec *executionContext) _Thread_contractValue(ctx context.Context, field gra
 			return ec.fieldContext_Thread_contractValue(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ContractValue, nil
+			return obj.ContractValue()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
@@ -2735,7 +2735,7 @@ func (ec *executionContext) _Thread_contractValue(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Thread_contractValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "Float")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "Float")
 }
 
 func (ec *executionContext) _Thread_fields(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2770,7 +2770,7 @@ func (ec *executionContext) _Thread_createdAt(ctx context.Context, field graphql
 			return ec.fieldContext_Thread_createdAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
+			return obj.CreatedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -2781,7 +2781,7 @@ func (ec *executionContext) _Thread_createdAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Thread_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Thread_modifiedAt(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2793,7 +2793,7 @@ func (ec *executionContext) _Thread_modifiedAt(ctx context.Context, field graphq
 			return ec.fieldContext_Thread_modifiedAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ModifiedAt, nil
+			return obj.ModifiedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -2804,7 +2804,7 @@ func (ec *executionContext) _Thread_modifiedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Thread_modifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "DateTime")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "DateTime")
 }
 
 func (ec *executionContext) _Thread_meetings(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {

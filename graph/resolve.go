@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/salesgraph/salesgraph/graph/model"
@@ -155,10 +154,11 @@ func matches(m *model.Meeting, f *model.MeetingFilter) bool {
 	if f.ThreadID != nil && (m.ThreadID == nil || *m.ThreadID != *f.ThreadID) {
 		return false
 	}
-	if f.StartFrom != nil && (m.StartDate == nil || m.StartDate.Before(*f.StartFrom)) {
+	start := m.Date(model.MeetingOrderFieldStartDate)
+	if f.StartFrom != nil && (start == nil || start.Before(*f.StartFrom)) {
 		return false
 	}
-	if f.StartTo != nil && (m.StartDate == nil || !m.StartDate.Before(*f.StartTo)) {
+	if f.StartTo != nil && (start == nil || !start.Before(*f.StartTo)) {
 		return false
 	}
 	return true
@@ -171,17 +171,8 @@ func sortMeetings(list []*model.Meeting, order *model.MeetingOrder) {
 	if order != nil {
 		field, desc = order.Field, order.Direction == model.OrderDirectionDesc
 	}
-	key := func(m *model.Meeting) *time.Time {
-		switch field {
-		case model.MeetingOrderFieldCreatedAt:
-			return m.CreatedAt
-		case model.MeetingOrderFieldModifiedAt:
-			return m.ModifiedAt
-		}
-		return m.StartDate
-	}
 	slices.SortStableFunc(list, func(a, b *model.Meeting) int {
-		ka, kb := key(a), key(b)
+		ka, kb := a.Date(field), b.Date(field)
 		switch {
 		case ka == nil && kb == nil:
 			return compareIDs(a.ID, b.ID)

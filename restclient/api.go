@@ -14,7 +14,10 @@
 // circuit breaker stops sending while most calls fail, refusing them with
 // *CircuitOpenError (breaker.go, WithCircuitBreaker). Both are on by
 // default; WithObserver, WithRetryObserver and WithBreakerObserver report
-// what they do.
+// what they do. The bodies being read are held within a memory budget
+// shared by all calls (budget.go, WithBodyBudget), so that many large
+// answers at once wait or fail with *BodyBudgetError instead of exhausting
+// memory.
 package restclient
 
 import (
@@ -30,8 +33,11 @@ const (
 )
 
 // Meeting is a sales meeting after which a summary was sent to the client
-// (GET /api/v1/users/{id}/meetings). Absent or unparseable values are left at
-// their zero value; time.Time zero and a nil Location mean absent.
+// (GET /api/v1/users/{id}/meetings). Absent values are left at their zero
+// value; time.Time zero and a nil Location mean absent. A value that was
+// sent but cannot be read as its field's type is left at the zero value
+// too, and named in Problems, except the coordinates, which
+// the documentation lets be invalid.
 type Meeting struct {
 	ID          string    // "id": unique meeting id (an integer on the wire, kept as its decimal text)
 	Hash        string    // "hash"
@@ -50,6 +56,9 @@ type Meeting struct {
 	Type        string    // "type": anonymous or standard (others are passed through)
 	CreatedAt   time.Time // "created_at": when the summary was created
 	ModifiedAt  time.Time // "modified_at"
+	// Problems names the values that were sent but could not be read,
+	// in wire order; nil for almost every record.
+	Problems []FieldProblem
 }
 
 // GeoPoint is a WGS84 coordinate pair.
@@ -59,7 +68,8 @@ type GeoPoint struct {
 }
 
 // Thread is a deal or case a salesperson owns
-// (GET /api/v1/users/{id}/threads).
+// (GET /api/v1/users/{id}/threads). Absent and unreadable values are as for
+// Meeting.
 type Thread struct {
 	ID            string          // "id"
 	Number        string          // "number": unique sequential thread number
@@ -74,6 +84,7 @@ type Thread struct {
 	Fields        json.RawMessage // "fields": passed through as JSON; nil when absent or null
 	CreatedAt     time.Time       // "created_at"
 	ModifiedAt    time.Time       // "modified_at"
+	Problems      []FieldProblem  // as for Meeting
 }
 
 // Pagination is the upstream's description of a paginated list.

@@ -15,7 +15,12 @@ import (
 // BreakerSettings configure the client's circuit breaker, one per client
 // and so per upstream. Closed, it lets every attempt through and counts
 // outcomes over a rolling Window; once at least MinRequests attempts were
-// counted and FailureRatio of them failed, it opens. Open, it refuses every
+// counted and FailureRatio of them failed, it opens. It also opens when the
+// last MinRequests attempts all failed, however many successes the window
+// still holds: under heavy traffic a window full of successes from before an
+// outage would otherwise keep the ratio under its threshold for most of a
+// Window, and whether a burst of failures opened the breaker would depend on
+// how fast the successes had come. Open, it refuses every
 // attempt at once with *CircuitOpenError, sparing the upstream and the
 // caller's time. After OpenTimeout it half-opens: HalfOpenProbes attempts go
 // through, and it closes when they all succeed or opens again at the first
@@ -193,8 +198,12 @@ func newBreaker(s BreakerSettings, observer func(from, to BreakerState)) *breake
 		BucketPeriod: max(s.Window/10, time.Millisecond),
 		Timeout:      s.OpenTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
+			least := max(minRequests, 1)
+			if c.ConsecutiveFailures >= least {
+				return true // the ratio rule over the most recent attempts
+			}
 			counted := c.TotalSuccesses + c.TotalFailures
-			return counted >= max(minRequests, 1) && float64(c.TotalFailures) >= ratio*float64(counted)
+			return counted >= least && float64(c.TotalFailures) >= ratio*float64(counted)
 		},
 		IsSuccessful: func(err error) bool { return err == nil },
 		IsExcluded:   func(err error) bool { return err == errBreakerExcluded },

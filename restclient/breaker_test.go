@@ -85,6 +85,39 @@ func TestBreakerOpensOnTheFailureRatio(t *testing.T) {
 	assert.Equal(t, before, r.fake.Calls(), "an open breaker sends nothing")
 }
 
+func TestBreakerOpensOnARunOfFailuresWhateverTheWindowHolds(t *testing.T) {
+	// A window full of successes would keep the ratio under its threshold
+	// long into an outage; a run of MinRequests failures in a row opens the
+	// breaker however many successes came before, and however fast.
+	r := newBreakerRig(t, longOpen)
+	for range 40 {
+		require.NoError(t, r.call(1))
+	}
+	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	for range longOpen.MinRequests - 1 {
+		require.Error(t, r.call(1))
+	}
+	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState(), "one failure short of the run")
+	require.Error(t, r.call(1))
+	assert.Equal(t, restclient.BreakerOpen, r.client.BreakerState(), "4 failures in a row, though only 4 in 44")
+	assert.Equal(t, []string{"closed→open"}, r.transitions())
+	assert.Equal(t, 40+longOpen.MinRequests, r.fake.Calls())
+}
+
+func TestBreakerRunIsBrokenBySuccesses(t *testing.T) {
+	r := newBreakerRig(t, longOpen)
+	for range 40 {
+		require.NoError(t, r.call(1))
+	}
+	// Three failures, a success, three failures: 6 in 47, never 4 in a row.
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultStatus, Status: 503})
+	for _, u := range []int64{2, 2, 2, 1, 2, 2, 2} {
+		_ = r.call(u)
+	}
+	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState())
+	assert.Empty(t, r.transitions())
+}
+
 func TestBreakerCountsOnlyUpstreamFailures(t *testing.T) {
 	// One counted failure would open this breaker.
 	tight := restclient.BreakerSettings{FailureRatio: 0.01, MinRequests: 1, OpenTimeout: time.Hour}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ type Client struct {
 	perPage         int
 	loc             *time.Location
 	maxBody         int64
+	bodyBudget      int64       // WithBodyBudget; 0 for the default
+	budget          *bodyBudget // built by New from bodyBudget and maxBody
 	creds           http.Header
 	maxPages        int
 	pageConcurrency int
@@ -106,6 +109,14 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	if len(c.optErrs) > 0 {
 		return nil, errors.Join(c.optErrs...)
+	}
+	switch {
+	case c.bodyBudget == 0:
+		c.budget = newBodyBudget(max(defaultBodyBudget, c.maxBody))
+	case c.bodyBudget < c.maxBody:
+		return nil, fmt.Errorf("restclient: WithBodyBudget: %d bytes is less than one body may hold (WithMaxResponseBytes %d)", c.bodyBudget, c.maxBody)
+	default:
+		c.budget = newBodyBudget(c.bodyBudget)
 	}
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Transport: newTransport(c.timeout)}
@@ -252,7 +263,9 @@ func WithLocation(loc *time.Location) Option {
 
 // WithMaxResponseBytes caps the bytes read from one response body, error
 // bodies included (default 32 MiB). A longer body fails the call with an
-// error matching ErrResponseTooLarge instead of exhausting memory.
+// error matching ErrResponseTooLarge instead of exhausting memory: refused
+// unread when its Content-Length says so, else as soon as it crosses the
+// cap. WithBodyBudget bounds all bodies together.
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *Client) {
 		if n <= 0 {
@@ -386,7 +399,7 @@ func expand(endpoint, id string) string {
 
 // bodyPool recycles response buffers: decoding copies out everything it
 // keeps, so a buffer is free again once a call returns.
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledBody keeps rare huge bodies from pinning memory in the pool.
 const maxPooledBody = 4 << 20
@@ -460,25 +473,38 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	}
 	defer resp.Body.Close()
 
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
+	buf := bodyPool.Get().(*[]byte)
+	body, reserved, readErr := c.readBody(callCtx, endpoint, path, resp, (*buf)[:0])
 	defer func() {
-		if buf.Cap() <= maxPooledBody {
+		c.budget.release(reserved) // decoding is over: the bytes are no longer read
+		if cap(body) <= maxPooledBody {
+			*buf = body[:0]
 			bodyPool.Put(buf)
 		}
 	}()
-	body, readErr := c.readBody(resp, buf)
 	status := resp.StatusCode
 
-	if readErr != nil && !errors.Is(readErr, ErrResponseTooLarge) {
-		if ctx.Err() != nil || callCtx.Err() != nil {
-			return status, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, readErr)}
-		}
-		readErr = &hostFreeError{readErr} // the body was cut short
+	var budgetErr *BodyBudgetError
+	overBudget := errors.As(readErr, &budgetErr)
+	cutShort := readErr != nil && !overBudget && !errors.Is(readErr, ErrResponseTooLarge)
+	switch callerLeft := ctx.Err() != nil; {
+	case cutShort && (callerLeft || callCtx.Err() != nil),
+		// A wait for the budget that the call's own timeout ended is the
+		// budget's failure; one the caller ended is the caller's.
+		overBudget && budgetErr.Waited && callerLeft:
+		return status, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, readErr)}
 	}
 	if !is2xx(status) {
 		// Status known: an APIError even if the body is unreadable.
 		return status, c.apiError(endpoint, path, resp, body, readErr == nil, req.Header)
+	}
+	if overBudget {
+		return status, budgetErr
+	}
+	if cutShort {
+		// The answer started but never arrived whole: a failure of the
+		// exchange, like a dropped connection, not an unreadable answer.
+		return status, &TransportError{Endpoint: endpoint, Path: path, Err: &cutShortError{readErr}}
 	}
 	if readErr != nil {
 		return status, c.decodeError(endpoint, path, resp, body, readErr, req.Header)
@@ -517,21 +543,73 @@ func (c *Client) cause(ctx, callCtx context.Context, err error) error {
 	return err
 }
 
-// readBody reads the body into buf, at most maxBody bytes. On error it
-// returns what it read, for the excerpt.
-func (c *Client) readBody(resp *http.Response, buf *bytes.Buffer) ([]byte, error) {
+// readBody reads the body into buf, at most maxBody bytes, within the
+// memory budget. It returns what it read (on error too, for the excerpt)
+// and the bytes it reserved, which the caller releases once it is done
+// with them. A declared length over the cap is refused unread; any body
+// stops being read as soon as it crosses the cap or finds no room in the
+// budget, so neither is ever exceeded.
+func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http.Response, buf []byte) (body []byte, reserved int64, err error) {
 	tooLarge := fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, c.maxBody)
-	if resp.ContentLength > c.maxBody {
-		return nil, tooLarge
+	declared := resp.ContentLength >= 0
+	first := min(int64(firstBodyBlock), c.maxBody)
+	if declared {
+		if resp.ContentLength > c.maxBody {
+			return nil, 0, tooLarge
+		}
+		first = resp.ContentLength
 	}
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	if err := c.budget.acquire(ctx, first); err != nil {
+		return nil, 0, &BodyBudgetError{Endpoint: endpoint, Path: path, Need: first, Budget: c.budget.size, Waited: true}
 	}
-	_, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBody+1))
-	if int64(buf.Len()) > c.maxBody {
-		return buf.Bytes()[:c.maxBody], tooLarge
+	reserved = first
+	buf = slices.Grow(buf, int(reserved))
+	for {
+		if int64(len(buf)) == reserved {
+			if declared || reserved == c.maxBody {
+				// Full: only the end may follow.
+				switch err := readEnd(resp.Body); {
+				case err == io.EOF:
+					return buf, reserved, nil
+				case err == errMore:
+					return buf, reserved, tooLarge
+				default:
+					return buf, reserved, err
+				}
+			}
+			next := min(2*reserved, c.maxBody)
+			if !c.budget.grow(next - reserved) {
+				return buf, reserved, &BodyBudgetError{Endpoint: endpoint, Path: path, Need: next - reserved, Budget: c.budget.size}
+			}
+			reserved = next
+			buf = slices.Grow(buf, int(reserved)-len(buf))
+		}
+		n, err := resp.Body.Read(buf[len(buf):reserved])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, reserved, nil
+		}
+		if err != nil {
+			return buf, reserved, err
+		}
 	}
-	return buf.Bytes(), err
+}
+
+var errMore = errors.New("body goes on")
+
+// readEnd reads on from a body whose buffer is full: io.EOF says it ended
+// there, errMore that it goes on.
+func readEnd(r io.Reader) error {
+	var b [1]byte
+	for {
+		n, err := r.Read(b[:])
+		if n > 0 {
+			return errMore
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (c *Client) apiError(endpoint, path string, resp *http.Response, body []byte, complete bool, sent http.Header) *APIError {

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -287,14 +289,35 @@ func hijack(t *testing.T, raw string) http.HandlerFunc {
 	}
 }
 
-func TestBodyCutShortIsADecodeError(t *testing.T) {
-	c, mux, _ := setup(t)
+// A body that stops before its end is a failure of the exchange, as the
+// README's UPSTREAM_UNREACHABLE says, not an answer that could not be read:
+// a transport error, retried like a dropped connection.
+func TestBodyCutShortIsATransportError(t *testing.T) {
+	c, mux, url := setup(t, restclient.WithoutRetry())
 	mux.HandleFunc("/api/v1/users/7/meetings", hijack(t, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"+`{"status": 200, "data": {"li`))
 	_, err := c.UserMeetings(context.Background(), 7)
-	var de *restclient.DecodeError
-	require.ErrorAs(t, err, &de)
+	var te *restclient.TransportError
+	require.ErrorAs(t, err, &te)
+	assert.NotErrorAs(t, err, new(*restclient.DecodeError))
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	assert.Equal(t, `{"status": 200, "data": {"li`, de.Excerpt)
+	assert.Equal(t, restclient.EndpointUserMeetings, te.Endpoint)
+	assert.EqualError(t, err, "restclient: /api/v1/users/7/meetings: answer cut short: connection closed before the response was complete")
+	assert.NotContains(t, err.Error(), strings.TrimPrefix(url, "http://"))
+	assert.NotErrorIs(t, err, restclient.ErrTimeout)
+}
+
+func TestConnectionResetMidBodyIsATransportError(t *testing.T) {
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.Inject(resttest.Fault{Kind: resttest.FaultResetMidBody})
+	c, err := restclient.New(fake.URL, restclient.WithoutRetry(), restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	require.NoError(t, err)
+	_, err = c.UserMeetings(context.Background(), 7)
+	var te *restclient.TransportError
+	require.ErrorAs(t, err, &te)
+	assert.ErrorIs(t, err, syscall.ECONNRESET)
+	assert.EqualError(t, err, "restclient: /api/v1/users/7/meetings: answer cut short: connection reset")
+	assert.Equal(t, 1, fake.Calls())
 }
 
 func TestConnectionClosedIsATransportError(t *testing.T) {

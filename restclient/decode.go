@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,8 +13,11 @@ import (
 
 // Decoding is tolerant by design (see upstream-api.md): the documentation
 // quotes every type, so each value is read from whatever JSON type it comes
-// in, and a value that cannot be read leaves its field at the zero value
-// instead of failing the record. Only a body that is not JSON, or whose
+// in (numbers as numeric strings, a decimal comma), and null, "" and the
+// documented spellings of "no date" mean absent. A value that is there but
+// cannot be read as its field's type leaves the field at its zero value and
+// is named in the record's Problems, instead of failing the record or, worse,
+// passing the zero value off as data. Only a body that is not JSON, or whose
 // envelope lacks the parts an endpoint needs, is an error.
 
 // Shape errors, wrapped in *DecodeError by the request path.
@@ -472,37 +476,116 @@ var (
 )
 
 // timeValue reads a date: "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD" or RFC 3339.
-// "", MySQL's zero date and anything unreadable give the zero time.
-func timeValue(v []byte, loc *time.Location) time.Time {
+// null, "", MySQL's zero date and year 0 are absent: the zero time, ok.
+// Anything else that is not such a date is the zero time, not ok.
+func timeValue(v []byte, loc *time.Location) (time.Time, bool) {
 	if v[0] != '"' {
-		return time.Time{}
+		return time.Time{}, v[0] == 'n'
 	}
 	b := stringContent(v)
 	if len(b) == 0 || bytes.HasPrefix(b, []byte("0000-00-00")) {
-		return time.Time{}
+		return time.Time{}, true
 	}
 	t, ok := fastTime(b, loc)
 	if !ok {
-		t = slowTime(string(b), loc)
+		if t, ok = slowTime(string(b), loc); !ok {
+			return time.Time{}, false
+		}
 	}
 	if t.Year() < 1 { // year 0 is another spelling of "no date"
-		return time.Time{}
+		return time.Time{}, true
 	}
-	return t
+	return t, true
 }
 
-func slowTime(s string, loc *time.Location) time.Time {
+func slowTime(s string, loc *time.Location) (time.Time, bool) {
 	for _, layout := range zonedLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t
+			return t, true
 		}
 	}
 	for _, layout := range naiveLayouts {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t
+			return t, true
 		}
 	}
-	return time.Time{}
+	return time.Time{}, false
+}
+
+// absent reports a value that stands for no value: null, or a string of
+// nothing but spaces. Only conversions that failed ask, so the common path
+// never pays for it.
+func absent(v []byte) bool {
+	return v[0] == 'n' || v[0] == '"' && len(stringContent(v)) == 0
+}
+
+// Reasons of FieldProblems: short, fixed, safe to show to anyone.
+const (
+	notAnInteger = "not an integer"
+	notANumber   = "not a number"
+	notADate     = "not a date"
+)
+
+// FieldProblem is a value the upstream sent for a record's field that could
+// not be read as the field's type: "x" for an integer, "yesterday" for a
+// date. The field is left at its zero value, which is not data: a caller
+// serving the field should report the problem instead.
+type FieldProblem struct {
+	Field  string // the key on the wire, e.g. "visits" or "start_date"
+	Reason string // why, in a few words that never quote the value
+}
+
+// problems collects a record's FieldProblems while it is decoded; it costs
+// nothing until there is one.
+type problems []FieldProblem
+
+// note records field's problem, or, with reason "", that field's value
+// is fine: a repeated key replaces the earlier value, problem and all.
+func (p *problems) note(field, reason string) {
+	if len(*p) > 0 {
+		*p = slices.DeleteFunc(*p, func(q FieldProblem) bool { return q.Field == field })
+	}
+	switch {
+	case reason != "":
+		*p = append(*p, FieldProblem{field, reason})
+	case len(*p) == 0:
+		*p = nil // none, as for a record that never had one
+	}
+}
+
+// readInt reads an integer field, noting a value that is not one.
+func (p *problems) readInt(field string, v []byte) int64 {
+	n, ok := intValue(v)
+	if !ok && !absent(v) {
+		p.note(field, notAnInteger)
+	} else if len(*p) > 0 {
+		p.note(field, "")
+	}
+	return n
+}
+
+// readTime reads a date field, noting a value that is not one.
+func (p *problems) readTime(field string, v []byte, loc *time.Location) time.Time {
+	t, ok := timeValue(v, loc)
+	if !ok {
+		p.note(field, notADate)
+	} else if len(*p) > 0 {
+		p.note(field, "")
+	}
+	return t
+}
+
+// FieldError is a FieldProblem of one record as an error, for a caller to
+// report where it serves the field: this package never returns one.
+type FieldError struct {
+	Endpoint string // endpoint template the record came from
+	Field    string // the key on the wire
+	Reason   string
+}
+
+// Error names the endpoint and the field, never the value.
+func (e *FieldError) Error() string {
+	return "restclient: " + e.Endpoint + ": unreadable value of " + e.Field + ": " + e.Reason
 }
 
 // fastTime reads the API's usual "YYYY-MM-DD HH:MM:SS" and "YYYY-MM-DD"

@@ -234,6 +234,72 @@ func TestDecodeThreadQuirks(t *testing.T) {
 	}
 }
 
+// TestUnreadableValuesAreNamed: a value that is there but is not of its
+// field's type is not served as the zero value without a word: the record
+// names it. The documented tolerances stay tolerances.
+func TestUnreadableValuesAreNamed(t *testing.T) {
+	meetings := []struct {
+		name string
+		rec  string
+		want []FieldProblem
+	}{
+		{"text for an integer", `{"id": 1, "visits": "x"}`, []FieldProblem{{"visits", "not an integer"}}},
+		{"every integer, in wire order",
+			`{"visits_copy": {"a": 1}, "visits": 12.5, "visits_owner": true, "id_user": "0x10"}`,
+			[]FieldProblem{{"visits_copy", "not an integer"}, {"visits", "not an integer"}, {"visits_owner", "not an integer"}, {"id_user", "not an integer"}}},
+		{"integer overflow", `{"visits": "99999999999999999999"}`, []FieldProblem{{"visits", "not an integer"}}},
+		{"every date",
+			`{"start_date": "yesterday", "end_date": 1709287200, "created_at": "2024-02-30 10:00:00", "modified_at": "2024-03-01 25:00:00"}`,
+			[]FieldProblem{{"start_date", "not a date"}, {"end_date", "not a date"}, {"created_at", "not a date"}, {"modified_at", "not a date"}}},
+		{"a date as an object", `{"start_date": {"date": "2024-03-01"}}`, []FieldProblem{{"start_date", "not a date"}}},
+		{"a repeated key replaces the problem", `{"visits": "x", "visits": 3, "start_date": "x", "start_date": ""}`, nil},
+		{"a repeated key brings one", `{"visits": 3, "visits": "x"}`, []FieldProblem{{"visits", "not an integer"}}},
+		{"tolerated: numbers as strings, null, empty", `{"visits": "5", "visits_owner": " 3 ", "visits_copy": "1.0", "id_user": null}`, nil},
+		{"tolerated: empty counters", `{"visits": "", "visits_owner": "  ", "visits_copy": null}`, nil},
+		{"tolerated: absent dates", `{"start_date": "", "end_date": "0000-00-00 00:00:00", "created_at": "0000-00-00", "modified_at": null}`, nil},
+		{"tolerated: year 0", `{"start_date": "0000-01-01 00:00:00"}`, nil},
+		{"tolerated: every documented date form", `{"start_date": "2024-03-01", "end_date": "2024-03-01T10:00:00+01:00", "created_at": "2024-03-01 10:00:00.250000", "modified_at": " 2024-03-01 10:00:00 "}`, nil},
+		{"tolerated: invalid coordinates mean none", `{"gps_lat": "north", "gps_lng": {"x": 1}}`, nil},
+		{"tolerated: texts of any type", `{"status": 2, "type": {"a": 1}, "hash": 12345, "address": true}`, nil},
+	}
+	for _, tt := range meetings {
+		t.Run(tt.name, func(t *testing.T) {
+			m := oneMeeting(t, tt.rec, time.UTC)
+			assert.Equal(t, tt.want, m.Problems)
+		})
+	}
+
+	threads := []struct {
+		name string
+		rec  string
+		want []FieldProblem
+	}{
+		{"text for an amount", `{"contract_value": "12 500"}`, []FieldProblem{{"contract_value", "not a number"}}},
+		{"amount overflow", `{"contract_value": 1e400}`, []FieldProblem{{"contract_value", "not a number"}}},
+		{"amount as a bool", `{"contract_value": false}`, []FieldProblem{{"contract_value", "not a number"}}},
+		{"owner and dates", `{"id_user": "ja", "end_date": "wkrótce", "created_at": 0, "modified_at": "2024-13-01"}`,
+			[]FieldProblem{{"id_user", "not an integer"}, {"end_date", "not a date"}, {"created_at", "not a date"}, {"modified_at", "not a date"}}},
+		{"a repeated key replaces the problem", `{"contract_value": "x", "contract_value": 5}`, nil},
+		{"tolerated: decimal comma, string, null, empty", `{"contract_value": "12500,50"}`, nil},
+		{"tolerated: null amount", `{"contract_value": null, "id_user": ""}`, nil},
+		{"tolerated: empty amount", `{"contract_value": ""}`, nil},
+	}
+	for _, tt := range threads {
+		t.Run("thread "+tt.name, func(t *testing.T) {
+			th := oneThread(t, tt.rec)
+			assert.Equal(t, tt.want, th.Problems)
+		})
+	}
+}
+
+func TestFieldErrorNamesNoValue(t *testing.T) {
+	m := oneMeeting(t, `{"id": 1, "visits": "sekret"}`, time.UTC)
+	require.Len(t, m.Problems, 1)
+	err := &FieldError{Endpoint: EndpointUserMeetings, Field: m.Problems[0].Field, Reason: m.Problems[0].Reason}
+	assert.EqualError(t, err, "restclient: /api/v1/users/{id}/meetings: unreadable value of visits: not an integer")
+	assert.NotContains(t, err.Error(), "sekret")
+}
+
 // The request path recycles its body buffers, so nothing decoded may alias
 // the body.
 func TestDecodedValuesDoNotAliasTheBody(t *testing.T) {

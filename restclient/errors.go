@@ -115,9 +115,10 @@ func IsServerError(err error) bool {
 	return c >= 500 && c <= 599
 }
 
-// TransportError is a call that got no answer: connection refused or reset,
-// the connection closed before the response headers, a failed name lookup or
-// TLS handshake, a timeout, a cancellation. Its message describes the cause
+// TransportError is a call that got no answer, or only part of one:
+// connection refused or reset, the connection closed before the response
+// headers or before the end of the body, a failed name lookup or TLS
+// handshake, a timeout, a cancellation. Its message describes the cause
 // without the host; Unwrap gives the cause itself (whose own message may
 // name the host).
 type TransportError struct {
@@ -128,8 +129,19 @@ type TransportError struct {
 
 // Error describes the cause in host-free terms (see the type's doc).
 func (e *TransportError) Error() string {
+	var cut *cutShortError
+	if errors.As(e.Err, &cut) {
+		return "restclient: " + e.Path + ": answer cut short: " + describe(cut.cause)
+	}
 	return "restclient: " + e.Path + ": no answer from upstream: " + describe(e.Err)
 }
+
+// cutShortError is the cause in the *TransportError of an answer whose body
+// stopped before its end: the connection closed or reset mid-body.
+type cutShortError struct{ cause error }
+
+func (e *cutShortError) Error() string { return "body cut short: " + describe(e.cause) }
+func (e *cutShortError) Unwrap() error { return e.cause }
 
 // Unwrap exposes the cause to errors.Is and errors.As: ErrTimeout,
 // context.Canceled, syscall.ECONNREFUSED and the like.
@@ -170,9 +182,10 @@ func (e *timeoutError) Timeout() bool { return true }
 // exceeds WithMaxResponseBytes; the rest of it is not read.
 var ErrResponseTooLarge = errors.New("restclient: response too large")
 
-// DecodeError is an answer that could not be read: malformed or truncated
-// JSON, a body cut short, an HTML page instead of JSON, a body over the size
-// limit, or a success envelope without the data the endpoint needs.
+// DecodeError is an answer that arrived whole and could not be read:
+// malformed or incomplete JSON, an HTML page instead of JSON, a body over
+// the size limit, or a success envelope without the data the endpoint
+// needs. A body the connection cut short is a *TransportError.
 type DecodeError struct {
 	Endpoint    string // endpoint template
 	Path        string // the path asked for, without host or query

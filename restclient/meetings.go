@@ -2,6 +2,7 @@ package restclient
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -9,27 +10,57 @@ import (
 // UserMeetings returns the meetings of user userID at which a summary was
 // sent, in the upstream's order; empty, not nil, when there are none.
 //
+// The documentation says the endpoint returns them all, and it is asked
+// exactly so, with no parameters. Its sibling GET /api/v1/meetings is
+// paginated, though, so an answer that carries a "pagination" of more than
+// one page is followed as AllUserThreads follows threads: the other pages
+// (page parameter as for threads, WithPageParam) at most
+// WithPageConcurrency at a time, checked against page 1, failing as a whole
+// with *PaginationError when they disagree.
+//
 // API: GET /api/v1/users/{id}/meetings
 func (c *Client) UserMeetings(ctx context.Context, userID int64) ([]Meeting, error) {
 	if userID <= 0 {
 		return nil, &ArgumentError{Endpoint: EndpointUserMeetings, Name: "userID", Value: userID}
 	}
-	var out []Meeting
-	err := c.get(ctx, EndpointUserMeetings, expand(EndpointUserMeetings, strconv.FormatInt(userID, 10)), nil, func(s *scanner) (err error) {
-		out, err = decodeMeetingList(s, c.loc)
-		return err
-	})
+	path := expand(EndpointUserMeetings, strconv.FormatInt(userID, 10))
+	first, err := c.userMeetingsPage(ctx, path, 1)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return followPages(ctx, c, EndpointUserMeetings, path, first, func(ctx context.Context, page int) (listPage[Meeting], error) {
+		return c.userMeetingsPage(ctx, path, page)
+	})
 }
 
-// decodeMeetings decodes a whole meetings response body: the path a 2xx
-// answer takes, without the HTTP around it.
+// userMeetingsPage asks for one page of a user's meetings: page 1 as the
+// documentation describes the endpoint, without parameters; later pages
+// with the page parameter.
+func (c *Client) userMeetingsPage(ctx context.Context, path string, page int) (listPage[Meeting], error) {
+	var q url.Values
+	if page > 1 {
+		q = url.Values{c.pageParam: {strconv.Itoa(page)}}
+	}
+	var out listPage[Meeting]
+	err := c.get(ctx, EndpointUserMeetings, path, q, func(s *scanner) error {
+		list, p, reason, err := decodeMeetingPage(s, c.loc, page)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			return &PaginationError{Endpoint: EndpointUserMeetings, Path: path, Reason: reason}
+		}
+		out = listPage[Meeting]{list, p}
+		return nil
+	})
+	return out, err
+}
+
+// decodeMeetings decodes a whole meetings response body, the answer to
+// page 1: the path a 2xx answer takes, without the HTTP around it.
 func decodeMeetings(body []byte, loc *time.Location) (out []Meeting, err error) {
 	err = decodeSuccess(body, func(s *scanner) (err error) {
-		out, err = decodeMeetingList(s, loc)
+		out, _, _, err = decodeMeetingPage(s, loc, 1)
 		return err
 	})
 	if err != nil {
@@ -38,19 +69,26 @@ func decodeMeetings(body []byte, loc *time.Location) (out []Meeting, err error) 
 	return out, nil
 }
 
-// decodeMeetingList decodes the data value at the scanner.
-func decodeMeetingList(s *scanner, loc *time.Location) ([]Meeting, error) {
-	list, _, err := decodeList(s, loc, decodeMeeting)
-	if err == nil && list == nil {
+// decodeMeetingPage decodes the data value at the scanner, the answer to
+// page, with its pagination: an answer without one is all there is. A
+// non-empty reason says why its pagination cannot be trusted.
+func decodeMeetingPage(s *scanner, loc *time.Location, page int) ([]Meeting, Pagination, string, error) {
+	list, raw, err := decodeList(s, loc, decodeMeeting)
+	if err != nil {
+		return nil, Pagination{}, "", err
+	}
+	if list == nil {
 		list = []Meeting{}
 	}
-	return list, err
+	p, reason := parsePagination(raw).resolve(page, len(list))
+	return list, p, reason, nil
 }
 
 // decodeMeeting reads the object at the scanner into m.
 func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 	var comapny, company string
 	var lat, lng []byte
+	p := (*problems)(&m.Problems)
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
@@ -58,7 +96,7 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "hash":
 			m.Hash = text(v)
 		case "id_user":
-			m.UserID, _ = intValue(v)
+			m.UserID = p.readInt("id_user", v)
 		case "id_person":
 			m.PersonID = refID(v)
 		case "id_comapny":
@@ -70,17 +108,17 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "status":
 			m.Status = trimmedText(v)
 		case "start_date":
-			m.StartDate = timeValue(v, loc)
+			m.StartDate = p.readTime("start_date", v, loc)
 		case "end_date":
-			m.EndDate = timeValue(v, loc)
+			m.EndDate = p.readTime("end_date", v, loc)
 		case "address":
 			m.Address = text(v)
 		case "visits":
-			m.Visits, _ = intValue(v)
+			m.Visits = p.readInt("visits", v)
 		case "visits_owner":
-			m.VisitsOwner, _ = intValue(v)
+			m.VisitsOwner = p.readInt("visits_owner", v)
 		case "visits_copy":
-			m.VisitsCopy, _ = intValue(v)
+			m.VisitsCopy = p.readInt("visits_copy", v)
 		case "gps_lat":
 			lat = v
 		case "gps_lng":
@@ -88,9 +126,9 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "type":
 			m.Type = trimmedText(v)
 		case "created_at":
-			m.CreatedAt = timeValue(v, loc)
+			m.CreatedAt = p.readTime("created_at", v, loc)
 		case "modified_at":
-			m.ModifiedAt = timeValue(v, loc)
+			m.ModifiedAt = p.readTime("modified_at", v, loc)
 		}
 	})
 	if err != nil {

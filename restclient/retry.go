@@ -268,7 +268,6 @@ func retryable(ctx context.Context, err error) (bool, time.Duration) {
 	var (
 		api *APIError
 		tr  *TransportError
-		de  *DecodeError
 	)
 	switch {
 	case errors.As(err, &api):
@@ -278,8 +277,6 @@ func retryable(ctx context.Context, err error) (bool, time.Duration) {
 		}
 	case errors.As(err, &tr):
 		return !errors.Is(err, ErrTimeout) && isConnectionError(tr.Err), 0
-	case errors.As(err, &de):
-		return bodyCutShort(de), 0
 	}
 	return false, 0
 }
@@ -301,6 +298,8 @@ func isConnectionError(err error) bool {
 	switch {
 	case err == nil:
 		return false
+	case errors.As(err, new(*cutShortError)):
+		return true // whatever broke it, the body stopped mid-way
 	case errors.As(err, &dnsErr):
 		return dnsErr.IsTemporary || dnsErr.IsTimeout
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &alert), errors.As(err, &record):
@@ -312,15 +311,6 @@ func isConnectionError(err error) bool {
 		return true
 	}
 	return false
-}
-
-// bodyCutShort reports a response whose body stopped before its end (the
-// connection closed or reset mid-body), as opposed to a body that arrived
-// whole and cannot be read: the request path wraps read failures, and only
-// them, in *hostFreeError.
-func bodyCutShort(de *DecodeError) bool {
-	var hf *hostFreeError
-	return errors.As(de.Err, &hf)
 }
 
 // retryBudget is a sliding window of calls and retries: a retry is allowed

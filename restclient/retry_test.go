@@ -92,7 +92,8 @@ func TestRetryDecision(t *testing.T) {
 		{"malformed JSON", resttest.Fault{Kind: resttest.FaultMalformedJSON}, 1, isDecodeError},
 		{"HTML", resttest.Fault{Kind: resttest.FaultWrongContentType}, 1, isDecodeError},
 		{"empty body", resttest.Fault{Kind: resttest.FaultEmptyBody}, 1, isDecodeError},
-		{"truncated body", resttest.Fault{Kind: resttest.FaultTruncated}, 3, isDecodeError},
+		{"truncated body", resttest.Fault{Kind: resttest.FaultTruncated}, 3, isTransportError},
+		{"reset mid-body", resttest.Fault{Kind: resttest.FaultResetMidBody}, 3, isTransportError},
 		{"dropped connection", resttest.Fault{Kind: resttest.FaultDropConnection}, 3, func(t *testing.T, err error) {
 			var te *restclient.TransportError
 			assert.ErrorAs(t, err, &te)
@@ -126,6 +127,13 @@ func TestRetryDecision(t *testing.T) {
 func isServerError(t *testing.T, err error) {
 	t.Helper()
 	assert.True(t, restclient.IsServerError(err), "%v", err)
+}
+
+func isTransportError(t *testing.T, err error) {
+	t.Helper()
+	var te *restclient.TransportError
+	assert.ErrorAs(t, err, &te)
+	assert.NotErrorIs(t, err, restclient.ErrTimeout)
 }
 
 func isDecodeError(t *testing.T, err error) {

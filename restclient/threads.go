@@ -59,52 +59,76 @@ func (c *Client) AllUserThreads(ctx context.Context, userID int64) ([]Thread, er
 		return nil, err
 	}
 	path := expand(EndpointUserThreads, strconv.FormatInt(userID, 10))
+	return followPages(ctx, c, EndpointUserThreads, path, listPage[Thread]{first.Threads, first.Pagination},
+		func(ctx context.Context, page int) (listPage[Thread], error) {
+			tp, err := c.UserThreads(ctx, userID, page)
+			if err != nil {
+				return listPage[Thread]{}, err
+			}
+			return listPage[Thread]{tp.Threads, tp.Pagination}, nil
+		})
+}
+
+// listPage is one page of a paginated list.
+type listPage[T any] struct {
+	list []T
+	p    Pagination
+}
+
+// followPages returns the records of every page of a list whose first page
+// is given, in page order: fetch gets pages 2 onwards, at most
+// WithPageConcurrency at a time. Any failed page fails the whole; so do
+// more pages than WithMaxPages and pages that disagree about the
+// pagination (counts that change mid-way, records that do not add up to the
+// total), since their union could miss or repeat records.
+func followPages[T any](ctx context.Context, c *Client, endpoint, path string, first listPage[T], fetch func(context.Context, int) (listPage[T], error)) ([]T, error) {
 	paginationError := func(format string, args ...any) error {
-		return &PaginationError{Endpoint: EndpointUserThreads, Path: path, Reason: fmt.Sprintf(format, args...)}
+		return &PaginationError{Endpoint: endpoint, Path: path, Reason: fmt.Sprintf(format, args...)}
 	}
-	n := first.Pagination.PagesCount
+	n := first.p.PagesCount
 	if n > c.maxPages {
 		return nil, paginationError("%d pages exceed the limit of %d", n, c.maxPages)
 	}
 	if n <= 1 {
-		return first.Threads, nil
+		return first.list, nil
 	}
 
-	pages := make([]*ThreadPage, n)
-	pages[0] = first
+	pages := make([][]T, n)
+	pages[0] = first.list
+	fetched := make([]bool, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.pageConcurrency)
 	for p := 2; p <= n && gctx.Err() == nil; p++ {
 		g.Go(func() error {
-			tp, err := c.UserThreads(gctx, userID, p)
+			lp, err := fetch(gctx, p)
 			if err != nil {
 				return err
 			}
-			if got, want := tp.Pagination, first.Pagination; got.PagesCount != want.PagesCount || got.Total != want.Total || got.PerPage != want.PerPage {
+			if got, want := lp.p, first.p; got.PagesCount != want.PagesCount || got.Total != want.Total || got.PerPage != want.PerPage {
 				return paginationError("page %d says %d pages, %d records, %d per page; page 1 said %d, %d, %d",
 					p, got.PagesCount, got.Total, got.PerPage, want.PagesCount, want.Total, want.PerPage)
 			}
-			pages[p-1] = tp
+			pages[p-1], fetched[p-1] = lp.list, true
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if pages[n-1] == nil { // the loop stopped early: ctx ended between pages
-		return nil, &TransportError{Endpoint: EndpointUserThreads, Path: path, Err: contextCause(ctx)}
+	if !fetched[n-1] { // the loop stopped early: ctx ended between pages
+		return nil, &TransportError{Endpoint: endpoint, Path: path, Err: contextCause(ctx)}
 	}
 
 	count := 0
 	for _, p := range pages {
-		count += len(p.Threads)
+		count += len(p)
 	}
-	if total := first.Pagination.Total; total > 0 && count != total {
+	if total := first.p.Total; total > 0 && count != total {
 		return nil, paginationError("%d pages hold %d records, total says %d", n, count, total)
 	}
-	out := make([]Thread, 0, count)
+	out := make([]T, 0, count)
 	for _, p := range pages {
-		out = append(out, p.Threads...)
+		out = append(out, p...)
 	}
 	return out, nil
 }
@@ -147,6 +171,7 @@ func decodeThreadPage(s *scanner, loc *time.Location, page int) (*ThreadPage, st
 // decodeThread reads the object at the scanner into t.
 func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 	var company, comapny string
+	p := (*problems)(&t.Problems)
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
@@ -156,7 +181,7 @@ func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 		case "name":
 			t.Name = text(v)
 		case "id_user":
-			t.UserID, _ = intValue(v)
+			t.UserID = p.readInt("id_user", v)
 		case "id_company":
 			company = refID(v)
 		case "id_comapny":
@@ -168,18 +193,24 @@ func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 		case "description":
 			t.Description = text(v)
 		case "end_date":
-			t.EndDate = timeValue(v, loc)
+			t.EndDate = p.readTime("end_date", v, loc)
 		case "contract_value":
 			t.ContractValue = nil
+			reason := ""
 			if f, ok := floatValue(v); ok {
 				t.ContractValue = &f
+			} else if !absent(v) {
+				reason = notANumber
+			}
+			if reason != "" || len(*p) > 0 {
+				p.note("contract_value", reason)
 			}
 		case "fields":
 			t.Fields = rawJSON(v)
 		case "created_at":
-			t.CreatedAt = timeValue(v, loc)
+			t.CreatedAt = p.readTime("created_at", v, loc)
 		case "modified_at":
-			t.ModifiedAt = timeValue(v, loc)
+			t.ModifiedAt = p.readTime("modified_at", v, loc)
 		}
 	})
 	if err != nil {

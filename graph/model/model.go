@@ -40,28 +40,27 @@ func (*User) IsNode() {}
 // GetGlobalID satisfies the generated Node interface.
 func (u *User) GetGlobalID() string { return u.GlobalID() }
 
-// Meeting is a sales meeting, converted from restclient.Meeting.
+// Meeting is a sales meeting, converted from restclient.Meeting. The fields
+// whose upstream values can be unreadable are served by methods that report
+// them: an unreadable value is an error at the field's path, not a zero.
 type Meeting struct {
-	ID          string
-	OwnerID     int64 // the user whose meetings list this came from
-	UserID      int64 // id_user as sent; 0 when absent
-	Hash        *string
-	PersonID    *string
-	CompanyID   *string
-	ThreadID    *string
-	Status      MeetingStatus
-	RawStatus   string
-	Type        MeetingType
-	RawType     string
-	StartDate   *time.Time
-	EndDate     *time.Time
-	CreatedAt   *time.Time
-	ModifiedAt  *time.Time
-	Address     *string
-	Visits      int
-	VisitsOwner int
-	VisitsCopy  int
-	Location    *GeoPoint
+	ID        string
+	OwnerID   int64 // the user whose meetings list this came from
+	UserID    int64 // id_user as sent; 0 when absent or unreadable
+	Hash      *string
+	PersonID  *string
+	CompanyID *string
+	ThreadID  *string
+	Status    MeetingStatus
+	RawStatus string
+	Type      MeetingType
+	RawType   string
+	Address   *string
+	Location  *GeoPoint
+
+	startDate, endDate, createdAt, modifiedAt *time.Time
+	visits, visitsOwner, visitsCopy           int
+	problems                                  []restclient.FieldProblem // values sent that could not be read
 }
 
 // NewMeeting converts an upstream meeting fetched from ownerID's list.
@@ -78,14 +77,15 @@ func NewMeeting(ownerID int64, m *restclient.Meeting) *Meeting {
 		RawStatus:   m.Status,
 		Type:        meetingType(m.Type),
 		RawType:     m.Type,
-		StartDate:   optTime(m.StartDate),
-		EndDate:     optTime(m.EndDate),
-		CreatedAt:   optTime(m.CreatedAt),
-		ModifiedAt:  optTime(m.ModifiedAt),
 		Address:     optString(m.Address),
-		Visits:      int(m.Visits),
-		VisitsOwner: int(m.VisitsOwner),
-		VisitsCopy:  int(m.VisitsCopy),
+		startDate:   optTime(m.StartDate),
+		endDate:     optTime(m.EndDate),
+		createdAt:   optTime(m.CreatedAt),
+		modifiedAt:  optTime(m.ModifiedAt),
+		visits:      int(m.Visits),
+		visitsOwner: int(m.VisitsOwner),
+		visitsCopy:  int(m.VisitsCopy),
+		problems:    m.Problems,
 	}
 	if m.Location != nil {
 		out.Location = &GeoPoint{Latitude: m.Location.Latitude, Longitude: m.Location.Longitude}
@@ -93,13 +93,66 @@ func NewMeeting(ownerID int64, m *restclient.Meeting) *Meeting {
 	return out
 }
 
-// User is the salesperson who held the meeting: id_user when the upstream
-// sent one, else the user whose list the meeting came from.
-func (m *Meeting) User() *User {
-	if m.UserID > 0 {
-		return NewUser(m.UserID)
+// problem is the error of field (its upstream key) if its value could not
+// be read, else nil.
+func (m *Meeting) problem(field string) error {
+	return fieldError(restclient.EndpointUserMeetings, m.problems, field)
+}
+
+func fieldError(endpoint string, ps []restclient.FieldProblem, field string) error {
+	for _, p := range ps {
+		if p.Field == field {
+			return &restclient.FieldError{Endpoint: endpoint, Field: field, Reason: p.Reason}
+		}
 	}
-	return NewUser(m.OwnerID)
+	return nil
+}
+
+// StartDate is when the meeting started; nil when absent or unreadable.
+func (m *Meeting) StartDate() (*time.Time, error) { return m.startDate, m.problem("start_date") }
+
+// Date is the date a list of meetings is filtered or ordered by; nil when
+// absent. There an unreadable date counts as absent: the field that serves
+// it reports the error.
+func (m *Meeting) Date(field MeetingOrderField) *time.Time {
+	switch field {
+	case MeetingOrderFieldCreatedAt:
+		return m.createdAt
+	case MeetingOrderFieldModifiedAt:
+		return m.modifiedAt
+	}
+	return m.startDate
+}
+
+// EndDate is when the meeting ended.
+func (m *Meeting) EndDate() (*time.Time, error) { return m.endDate, m.problem("end_date") }
+
+// CreatedAt is when the summary was created.
+func (m *Meeting) CreatedAt() (*time.Time, error) { return m.createdAt, m.problem("created_at") }
+
+// ModifiedAt is when the meeting was last updated.
+func (m *Meeting) ModifiedAt() (*time.Time, error) { return m.modifiedAt, m.problem("modified_at") }
+
+// Visits is how many times the summary was viewed.
+func (m *Meeting) Visits() (int, error) { return m.visits, m.problem("visits") }
+
+// VisitsOwner is how many times its recipient viewed the summary.
+func (m *Meeting) VisitsOwner() (int, error) { return m.visitsOwner, m.problem("visits_owner") }
+
+// VisitsCopy is how many times the people in copy viewed the summary.
+func (m *Meeting) VisitsCopy() (int, error) { return m.visitsCopy, m.problem("visits_copy") }
+
+// User is the salesperson who held the meeting: id_user when the upstream
+// sent one, else the user whose list the meeting came from; an error when
+// it sent one that could not be read.
+func (m *Meeting) User() (*User, error) {
+	if err := m.problem("id_user"); err != nil {
+		return nil, err
+	}
+	if m.UserID > 0 {
+		return NewUser(m.UserID), nil
+	}
+	return NewUser(m.OwnerID), nil
 }
 
 // GlobalID is the meeting's id for Query.node. It carries the owner, since a
@@ -114,22 +167,23 @@ func (*Meeting) IsNode() {}
 // GetGlobalID satisfies the generated Node interface.
 func (m *Meeting) GetGlobalID() string { return m.GlobalID() }
 
-// Thread is a deal, converted from restclient.Thread.
+// Thread is a deal, converted from restclient.Thread. As on Meeting, the
+// fields whose upstream values can be unreadable are methods.
 type Thread struct {
-	ID            string
-	OwnerID       int64 // the user whose threads list this came from
-	UserID        int64 // id_user as sent; 0 when absent
-	Number        *string
-	Name          *string
-	CompanyID     *string
-	PersonID      *string
-	Status        *string
-	Description   *string
-	EndDate       *time.Time
-	ContractValue *float64
-	Fields        JSON
-	CreatedAt     *time.Time
-	ModifiedAt    *time.Time
+	ID          string
+	OwnerID     int64 // the user whose threads list this came from
+	UserID      int64 // id_user as sent; 0 when absent or unreadable
+	Number      *string
+	Name        *string
+	CompanyID   *string
+	PersonID    *string
+	Status      *string
+	Description *string
+	Fields      JSON
+
+	endDate, createdAt, modifiedAt *time.Time
+	contractValue                  *float64
+	problems                       []restclient.FieldProblem // values sent that could not be read
 }
 
 // NewThread converts an upstream thread fetched from ownerID's list.
@@ -144,21 +198,44 @@ func NewThread(ownerID int64, t *restclient.Thread) *Thread {
 		PersonID:      optString(t.PersonID),
 		Status:        optString(t.Status),
 		Description:   optString(t.Description),
-		EndDate:       optTime(t.EndDate),
-		ContractValue: t.ContractValue,
 		Fields:        JSON(t.Fields),
-		CreatedAt:     optTime(t.CreatedAt),
-		ModifiedAt:    optTime(t.ModifiedAt),
+		endDate:       optTime(t.EndDate),
+		createdAt:     optTime(t.CreatedAt),
+		modifiedAt:    optTime(t.ModifiedAt),
+		contractValue: t.ContractValue,
+		problems:      t.Problems,
 	}
 }
 
+func (t *Thread) problem(field string) error {
+	return fieldError(restclient.EndpointUserThreads, t.problems, field)
+}
+
 // Owner is the thread's main owner: id_user when sent, else the user whose
-// list the thread came from.
-func (t *Thread) Owner() *User {
-	if t.UserID > 0 {
-		return NewUser(t.UserID)
+// list the thread came from; an error when the id_user sent could not be
+// read.
+func (t *Thread) Owner() (*User, error) {
+	if err := t.problem("id_user"); err != nil {
+		return nil, err
 	}
-	return NewUser(t.OwnerID)
+	if t.UserID > 0 {
+		return NewUser(t.UserID), nil
+	}
+	return NewUser(t.OwnerID), nil
+}
+
+// EndDate is when the thread ends.
+func (t *Thread) EndDate() (*time.Time, error) { return t.endDate, t.problem("end_date") }
+
+// CreatedAt is when the thread was created.
+func (t *Thread) CreatedAt() (*time.Time, error) { return t.createdAt, t.problem("created_at") }
+
+// ModifiedAt is when the thread was last updated.
+func (t *Thread) ModifiedAt() (*time.Time, error) { return t.modifiedAt, t.problem("modified_at") }
+
+// ContractValue is the contract amount.
+func (t *Thread) ContractValue() (*float64, error) {
+	return t.contractValue, t.problem("contract_value")
 }
 
 // GlobalID is the thread's id for Query.node.

@@ -1,8 +1,11 @@
 package resttest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"path"
 	"slices"
@@ -48,7 +51,26 @@ const (
 	FaultNumbersAsStrings
 	// FaultEmptyBody answers an empty body.
 	FaultEmptyBody
+	// FaultResetMidBody is FaultTruncated with a TCP reset instead of an
+	// orderly close, as a crashing upstream or a load balancer's idle
+	// timeout does: the client's read fails with "connection reset".
+	FaultResetMidBody
+	// FaultLargeBody answers the normal answer grown to Fault.Size bytes by
+	// a "padding" member of the envelope, a long string the documentation
+	// does not name (so a client skips it, after reading it):
+	// {"status":200,"padding":"    …","data":…}. With Fault.Chunked it is
+	// sent without a Content-Length, in 32 KiB chunks.
+	FaultLargeBody
+	// FaultFieldValue answers normally, but with the value of Fault.Field
+	// in record Fault.Record (0-based, in the order of the answer's list)
+	// replaced by Fault.Value, raw JSON such as `"x"`: a value the
+	// documented type does not allow, in one field of one record. A record
+	// without the field gets it; an answer with fewer records is unchanged.
+	FaultFieldValue
 )
+
+// lastFault is the highest kind Inject accepts.
+const lastFault = FaultFieldValue
 
 var faultNames = [...]string{
 	FaultStatus:           "FaultStatus",
@@ -61,6 +83,9 @@ var faultNames = [...]string{
 	FaultWrongContentType: "FaultWrongContentType",
 	FaultNumbersAsStrings: "FaultNumbersAsStrings",
 	FaultEmptyBody:        "FaultEmptyBody",
+	FaultResetMidBody:     "FaultResetMidBody",
+	FaultLargeBody:        "FaultLargeBody",
+	FaultFieldValue:       "FaultFieldValue",
 }
 
 // String returns the kind's Go name, for test names and messages.
@@ -89,6 +114,22 @@ type Fault struct {
 	RetryAfter string
 	// Delay is FaultDelay's wait.
 	Delay time.Duration
+	// Size is FaultLargeBody's body size in bytes; a size below the
+	// normal answer's plus the padding member's own keys sends the normal
+	// answer with an empty padding.
+	Size int
+	// Chunked makes FaultLargeBody send no Content-Length.
+	Chunked bool
+	// MidBody, when not nil, makes FaultLargeBody send its first 32 KiB
+	// and then wait until MidBody is closed (or its client goes away, or
+	// the server closes) before the rest: a gate in the middle of a body,
+	// so that a test knows a client is reading one.
+	MidBody <-chan struct{}
+	// Record, Field and Value are FaultFieldValue's record index, key and
+	// raw JSON value.
+	Record int
+	Field  string
+	Value  string
 	// Times limits the fault to the first Times requests it affects; 0
 	// means no limit.
 	Times int
@@ -109,17 +150,20 @@ type faultState struct {
 // injected one that elects to fire applies. Inject panics on a malformed
 // fault; remove takes this fault away and may be called more than once.
 func (s *Server) Inject(f Fault) (remove func()) {
-	if f.Kind < FaultStatus || f.Kind > FaultEmptyBody {
+	if f.Kind < FaultStatus || f.Kind > lastFault {
 		panic(fmt.Sprintf("resttest: Inject: unknown kind %v", f.Kind))
 	}
-	if f.Rate < 0 || f.Rate > 1 || f.Times < 0 || f.Delay < 0 {
-		panic(fmt.Sprintf("resttest: Inject: Rate %v, Times %d or Delay %v out of range", f.Rate, f.Times, f.Delay))
+	if f.Rate < 0 || f.Rate > 1 || f.Times < 0 || f.Delay < 0 || f.Size < 0 {
+		panic(fmt.Sprintf("resttest: Inject: Rate %v, Times %d, Delay %v or Size %d out of range", f.Rate, f.Times, f.Delay, f.Size))
 	}
 	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
 		panic(fmt.Sprintf("resttest: Inject: status %d", f.Status))
 	}
 	if f.Path != "" {
 		mustPattern(f.Path)
+	}
+	if f.Kind == FaultFieldValue && (f.Field == "" || f.Record < 0 || !json.Valid([]byte(f.Value))) {
+		panic(fmt.Sprintf("resttest: Inject: FaultFieldValue needs a Field, a Record of 0 or more and a JSON Value, got %q, %d, %q", f.Field, f.Record, f.Value))
 	}
 	s.mu.Lock()
 	s.faultSeq++
@@ -191,7 +235,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		return write(w, code, jsonType, body)
 	case FaultMalformedJSON:
 		return write(w, http.StatusOK, jsonType, []byte(malformedBody))
-	case FaultTruncated:
+	case FaultTruncated, FaultResetMidBody:
 		_, body := s.answer(r, cred)
 		h := w.Header()
 		h.Set("Content-Type", jsonType)
@@ -200,7 +244,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		_, _ = w.Write(body[:len(body)/2])
 		rc := http.NewResponseController(w)
 		_ = rc.Flush()
-		hangUp(rc)
+		if f.Kind == FaultResetMidBody {
+			reset(rc)
+		} else {
+			hangUp(rc)
+		}
 		return http.StatusOK
 	case FaultDropConnection:
 		hangUp(http.NewResponseController(w))
@@ -212,9 +260,37 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 	case FaultNumbersAsStrings:
 		code, body := s.answer(r, cred)
 		return write(w, code, jsonType, quoteNumbers(body))
-	default: // FaultEmptyBody
+	case FaultEmptyBody:
 		return write(w, http.StatusOK, jsonType, nil)
+	case FaultFieldValue:
+		code, body := s.answer(r, cred)
+		return write(w, code, jsonType, withFieldValue(body, f.Record, f.Field, f.Value))
+	case FaultLargeBody:
+		code, body := s.answer(r, cred)
+		body = pad(body, f.Size)
+		if !f.Chunked && f.MidBody == nil {
+			return write(w, code, jsonType, body)
+		}
+		w.Header().Set("Content-Type", jsonType)
+		if !f.Chunked {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		}
+		w.WriteHeader(code)
+		rc := http.NewResponseController(w)
+		for first := true; len(body) > 0; first = false {
+			if !first && f.MidBody != nil && !s.wait(r.Context(), f.MidBody) {
+				return code
+			}
+			n := min(len(body), 32<<10)
+			if _, err := w.Write(body[:n]); err != nil {
+				break // the client stopped reading
+			}
+			_ = rc.Flush() // without a Content-Length, each flush is a chunk
+			body = body[n:]
+		}
+		return code
 	}
+	panic(fmt.Sprintf("resttest: fault kind %v has no answer", f.Kind))
 }
 
 func orDefault(v, def int) int {
@@ -233,4 +309,92 @@ func hangUp(rc *http.ResponseController) {
 		panic(http.ErrAbortHandler)
 	}
 	_ = conn.Close()
+}
+
+// reset is hangUp with a TCP RST: with SO_LINGER at 0, closing a socket
+// discards what is unsent and resets the connection.
+func reset(rc *http.ResponseController) {
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// pad grows a JSON envelope to size bytes with a "padding" member of spaces
+// right after its opening brace.
+func pad(body []byte, size int) []byte {
+	const key = `"padding":"",`
+	n := max(0, size-len(body)-len(key))
+	out := make([]byte, 0, len(body)+len(key)+n)
+	out = append(out, '{')
+	out = append(out, key[:len(key)-2]...)
+	out = append(out, bytes.Repeat([]byte{' '}, n)...)
+	out = append(out, '"', ',')
+	return append(out, body[1:]...)
+}
+
+// withFieldValue returns an answer with data.list[record][field] set to
+// value, every other byte as it was.
+func withFieldValue(body []byte, record int, field, value string) []byte {
+	return editMember(body, "data", false, func(data json.RawMessage) json.RawMessage {
+		return editMember(data, "list", false, func(list json.RawMessage) json.RawMessage {
+			var recs []json.RawMessage
+			if json.Unmarshal(list, &recs) != nil || record >= len(recs) {
+				return list
+			}
+			recs[record] = editMember(recs[record], field, true, func(json.RawMessage) json.RawMessage { return json.RawMessage(value) })
+			out := []byte{'['}
+			for i, r := range recs {
+				if i > 0 {
+					out = append(out, ',')
+				}
+				out = append(out, r...)
+			}
+			return append(out, ']')
+		})
+	})
+}
+
+// editMember returns the JSON object obj with member key's value replaced
+// by what edit makes of it, keeping the members' order and bytes; a missing
+// member is added at the end when add says so, edit given nil. Anything but
+// an object is returned as it is.
+func editMember(obj []byte, key string, add bool, edit func(json.RawMessage) json.RawMessage) []byte {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return obj
+	}
+	out := []byte{'{'}
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return obj
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return obj
+		}
+		k, _ := tok.(string)
+		if k == key {
+			v, found = edit(v), true
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(appendString(out, k), ':')
+		out = append(out, v...)
+	}
+	if !found && add {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(appendString(out, key), ':')
+		out = append(out, edit(nil)...)
+	}
+	return append(out, '}')
 }

@@ -81,6 +81,17 @@ func TestFaultKinds(t *testing.T) {
 			assert.Empty(t, r.body)
 			assert.Equal(t, "0", r.header.Get("Content-Length"))
 		}},
+		{resttest.Fault{Kind: resttest.FaultLargeBody, Size: 100_000}, func(t *testing.T, r reply) {
+			assert.Equal(t, 200, r.status)
+			assert.Len(t, r.body, 100_000)
+			assert.Equal(t, "100000", r.header.Get("Content-Length"))
+			assertPadded(t, normal.body, r.body)
+		}},
+		{resttest.Fault{Kind: resttest.FaultLargeBody, Size: 100_000, Chunked: true}, func(t *testing.T, r reply) {
+			assert.Len(t, r.body, 100_000)
+			assert.Empty(t, r.header.Get("Content-Length"), "sent in chunks")
+			assertPadded(t, normal.body, r.body)
+		}},
 		{resttest.Fault{Kind: resttest.FaultNumbersAsStrings}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.NotContains(t, string(r.body), `"status":200`)
@@ -163,8 +174,43 @@ func collectTypes(v any) map[string]bool {
 	return out
 }
 
+func TestFieldValueFault(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3))
+	defer s.Close()
+	normal := get(t, s, meetingsPath(2), resttest.DefaultToken)
+	s.Inject(resttest.Fault{Path: meetingsPath(2), Kind: resttest.FaultFieldValue, Record: 4, Field: "visits", Value: `"x"`})
+	s.Inject(resttest.Fault{Path: threadsPath(2), Kind: resttest.FaultFieldValue, Record: 1, Field: "no_such_key", Value: `[1]`})
+
+	r := get(t, s, meetingsPath(2), resttest.DefaultToken)
+	assert.Equal(t, 200, r.status)
+	want, got := list(t, decode(t, normal.body)), list(t, decode(t, r.body))
+	require.Len(t, got, len(want))
+	for i := range want {
+		if i == 4 {
+			assert.Equal(t, "x", got[i]["visits"], "the corrupted value")
+			got[i]["visits"] = want[i]["visits"]
+		}
+		assert.Equal(t, want[i], got[i], "record %d otherwise unchanged", i)
+	}
+	// Record 4's "visits" is the fifth in the body.
+	parts := bytes.SplitN(normal.body, []byte(`"visits":`), 6)
+	require.Len(t, parts, 6)
+	parts[5] = bytes.TrimPrefix(parts[5], []byte(want[4]["visits"].(json.Number).String()))
+	parts[5] = append([]byte(`"x"`), parts[5]...)
+	assert.Equal(t, string(bytes.Join(parts, []byte(`"visits":`))), string(r.body), "every other byte as it was")
+
+	th := list(t, decode(t, get(t, s, threadsPath(2)+"?page=1", resttest.DefaultToken).body))
+	assert.Equal(t, []any{json.Number("1")}, th[1]["no_such_key"], "a missing key is added")
+
+	s.ClearFaults()
+	s.Inject(resttest.Fault{Kind: resttest.FaultFieldValue, Record: 99, Field: "visits", Value: `"x"`})
+	assert.Equal(t, normal.body, get(t, s, meetingsPath(2), resttest.DefaultToken).body, "no such record: unchanged")
+	assert.Equal(t, 403, get(t, s, meetingsPath(2), "").status, "an error answer stays one")
+	assert.Panics(t, func() { s.Inject(resttest.Fault{Kind: resttest.FaultFieldValue, Field: "visits", Value: "not json"}) })
+}
+
 func TestBrokenConnectionFaults(t *testing.T) {
-	for _, kind := range []resttest.FaultKind{resttest.FaultTruncated, resttest.FaultDropConnection} {
+	for _, kind := range []resttest.FaultKind{resttest.FaultTruncated, resttest.FaultResetMidBody, resttest.FaultDropConnection} {
 		t.Run(kind.String(), func(t *testing.T) {
 			s := resttest.NewServer(resttest.WithUsers(3))
 			defer s.Close()
@@ -174,7 +220,7 @@ func TestBrokenConnectionFaults(t *testing.T) {
 			if err == nil {
 				_, err = io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if kind == resttest.FaultTruncated {
+				if kind != resttest.FaultDropConnection {
 					assert.Equal(t, 200, resp.StatusCode)
 					assert.Positive(t, resp.ContentLength)
 				}
@@ -299,4 +345,18 @@ func TestResetClearsFaults(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
 	s.Reset()
 	assert.Equal(t, http.StatusOK, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+}
+
+// assertPadded checks that got is the normal answer with only a padding
+// member added.
+func assertPadded(t *testing.T, normal, got []byte) {
+	t.Helper()
+	var want, have map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(normal, &want))
+	require.NoError(t, json.Unmarshal(got, &have))
+	padding, ok := have["padding"]
+	require.True(t, ok, "a padding member")
+	delete(have, "padding")
+	assert.Equal(t, want, have)
+	assert.Equal(t, strings.Repeat(" ", len(padding)-2), strings.Trim(string(padding), `"`))
 }

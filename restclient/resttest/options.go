@@ -28,6 +28,7 @@ type config struct {
 	tokens            []string
 	tenants           []tenant
 	latency, jitter   time.Duration
+	meetingsPerPage   int // 0: the meetings endpoint answers all, unpaginated
 }
 
 func newConfig(opts []Option) config {
@@ -111,6 +112,18 @@ func WithPerPageParam(name string) Option {
 		panic("resttest: WithPerPageParam: empty name")
 	}
 	return func(c *config) { c.perPageParam = name }
+}
+
+// WithPaginatedMeetings answers the meetings endpoint in pages of perPage
+// meetings, with the threads' "pagination" object and page parameters (see
+// [WithPageParam] and [WithPerPageParam]), as its sibling GET
+// /api/v1/meetings is documented to. By default, as the documentation says
+// of this endpoint, it answers every meeting at once, without pagination.
+func WithPaginatedMeetings(perPage int) Option {
+	if perPage < 1 {
+		panic(fmt.Sprintf("resttest: WithPaginatedMeetings(%d): must be at least 1", perPage))
+	}
+	return func(c *config) { c.meetingsPerPage = perPage }
 }
 
 // WithFixedCompanySpelling sends a meeting's company under "id_company"

@@ -14,6 +14,9 @@
 //	GET /api/v1/users/{id}/threads?page=N&per_page=M
 //	    {"status":200,"data":{"list":[...],"pagination":{"page":N,"pages_count":P,"per_page":M,"total":T}}}
 //
+// With [WithPaginatedMeetings], the meetings endpoint is paginated as the
+// threads endpoint is.
+//
 // A request is checked in this order, the first failure deciding the answer:
 //
 //  1. faults injected with [Server.Inject] (so that any request can fail);
@@ -114,6 +117,9 @@ type served struct {
 	data     *Dataset
 	meetings [][]byte   // whole answer, per user
 	threads  [][][]byte // one rendered record per thread, per user
+	// meetingRecords is one rendered record per meeting, per user, with
+	// WithPaginatedMeetings only.
+	meetingRecords [][][]byte
 }
 
 // Request is one request as the server saw it.
@@ -189,9 +195,18 @@ func (s *Server) prepare(d *Dataset) *served {
 		companyKey = "id_company"
 	}
 	sv := &served{data: d, meetings: make([][]byte, len(d.Users)), threads: make([][][]byte, len(d.Users))}
+	if s.cfg.meetingsPerPage > 0 {
+		sv.meetingRecords = make([][][]byte, len(d.Users))
+	}
 	for i := range d.Users {
 		u := &d.Users[i]
 		sv.meetings[i] = meetingsBody(u.Meetings, companyKey)
+		if sv.meetingRecords != nil {
+			sv.meetingRecords[i] = make([][]byte, len(u.Meetings))
+			for j := range u.Meetings {
+				sv.meetingRecords[i][j] = appendMeeting(nil, &u.Meetings[j], companyKey)
+			}
+		}
 		sv.threads[i] = make([][]byte, len(u.Threads))
 		for j := range u.Threads {
 			sv.threads[i][j] = appendThread(nil, &u.Threads[j])
@@ -277,8 +292,12 @@ func (s *Server) answer(r *http.Request, cred string) (int, []byte) {
 	if !ok {
 		return bad()
 	}
+	paged := endpoint == "threads" || s.cfg.meetingsPerPage > 0
 	page, perPage := int64(1), s.cfg.perPage
-	if endpoint == "threads" {
+	if endpoint == "meetings" {
+		perPage = s.cfg.meetingsPerPage
+	}
+	if paged {
 		q := r.URL.Query()
 		if q.Has(s.cfg.pageParam) {
 			if page, ok = parsePositive(q.Get(s.cfg.pageParam)); !ok {
@@ -295,7 +314,7 @@ func (s *Server) answer(r *http.Request, cred string) (int, []byte) {
 	}
 
 	var meetings []byte
-	var threads [][]byte
+	var meetingRecords, threads [][]byte
 	if id > int64(len(sv.data.Users)) {
 		if code := s.cfg.unknownUserStatus; code != http.StatusOK {
 			return code, errorBody(code)
@@ -303,11 +322,17 @@ func (s *Server) answer(r *http.Request, cred string) (int, []byte) {
 		meetings = emptyMeetings
 	} else {
 		meetings, threads = sv.meetings[id-1], sv.threads[id-1]
+		if paged && endpoint == "meetings" {
+			meetingRecords = sv.meetingRecords[id-1]
+		}
 	}
-	if endpoint == "meetings" {
-		return http.StatusOK, meetings
+	switch {
+	case endpoint == "threads":
+		return http.StatusOK, pagedBody(threads, page, perPage)
+	case paged:
+		return http.StatusOK, pagedBody(meetingRecords, page, perPage)
 	}
-	return http.StatusOK, threadsBody(threads, page, perPage)
+	return http.StatusOK, meetings
 }
 
 var emptyMeetings = meetingsBody(nil, "")

@@ -119,6 +119,33 @@ func TestThreadsPagination(t *testing.T) {
 	}
 }
 
+func TestPaginatedMeetings(t *testing.T) {
+	plain := resttest.NewServer()
+	defer plain.Close()
+	whole := decode(t, get(t, plain, meetingsPath(3)+"?page=2", resttest.DefaultToken).body)
+	assert.NotContains(t, whole["data"], "pagination", "by default, as documented: every meeting, no pagination")
+	require.Len(t, list(t, whole), 12, "the page parameter is ignored")
+
+	s := resttest.NewServer(resttest.WithPaginatedMeetings(5))
+	defer s.Close()
+	meetings := user(t, s.Dataset(), 3).Meetings
+	var ids []any
+	for page, want := range map[string]pagination{"": {1, 3, 5, 12}, "?page=2": {2, 3, 5, 12}, "?page=3": {3, 3, 5, 12}} {
+		v := decode(t, get(t, s, meetingsPath(3)+page, resttest.DefaultToken).body)
+		assert.Equal(t, want, paging(t, v), "page %q", page)
+		got := list(t, v)
+		require.Len(t, got, min(5, 12-5*int(want.Page-1)))
+		for i, m := range got {
+			assert.Equal(t, num(meetings[5*int(want.Page-1)+i].ID), m["id"])
+			ids = append(ids, m["id"])
+		}
+	}
+	assert.Len(t, ids, len(meetings))
+	v := decode(t, get(t, s, meetingsPath(3)+"?per_page=12", resttest.DefaultToken).body)
+	assert.Equal(t, pagination{1, 1, 12, 12}, paging(t, v), "per_page is honoured")
+	assert.Equal(t, http.StatusBadRequest, get(t, s, meetingsPath(3)+"?page=0", resttest.DefaultToken).status)
+}
+
 func TestErrors(t *testing.T) {
 	s := resttest.NewServer()
 	defer s.Close()
@@ -363,14 +390,15 @@ func TestURLHasNoTrailingSlash(t *testing.T) {
 
 func TestInvalidOptionsPanic(t *testing.T) {
 	for name, f := range map[string]func(){
-		"users":       func() { resttest.WithUsers(-1) },
-		"meetings":    func() { resttest.WithMeetingsPerUser(-1) },
-		"threads":     func() { resttest.WithThreadsPerUser(-1) },
-		"per page":    func() { resttest.WithPerPage(0) },
-		"page param":  func() { resttest.WithPageParam("") },
-		"auth header": func() { resttest.WithAuthHeader("") },
-		"tenant":      func() { resttest.WithTenant("", 1) },
-		"latency":     func() { resttest.WithLatency(-1, 0) },
+		"users":        func() { resttest.WithUsers(-1) },
+		"meetings":     func() { resttest.WithMeetingsPerUser(-1) },
+		"threads":      func() { resttest.WithThreadsPerUser(-1) },
+		"per page":     func() { resttest.WithPerPage(0) },
+		"page param":   func() { resttest.WithPageParam("") },
+		"auth header":  func() { resttest.WithAuthHeader("") },
+		"tenant":       func() { resttest.WithTenant("", 1) },
+		"latency":      func() { resttest.WithLatency(-1, 0) },
+		"meeting page": func() { resttest.WithPaginatedMeetings(0) },
 	} {
 		assert.Panics(t, f, name)
 	}

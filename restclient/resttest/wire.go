@@ -122,8 +122,9 @@ func meetingsBody(ms []Meeting, companyKey string) []byte {
 	return append(b, "]}}"...)
 }
 
-// threadsBody renders one threads page from pre-rendered records.
-func threadsBody(records [][]byte, page int64, perPage int) []byte {
+// pagedBody renders one page of a paginated list from pre-rendered
+// records.
+func pagedBody(records [][]byte, page int64, perPage int) []byte {
 	total := len(records)
 	pages := (total + perPage - 1) / perPage
 	var list [][]byte

@@ -1,0 +1,197 @@
+package restclient
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+)
+
+// The memory budget for response bodies. Each body is read into memory
+// whole before it is decoded, up to the per-body cap (WithMaxResponseBytes);
+// without a bound on all of them together, many concurrent large answers
+// grow the heap by cap × calls in flight. The budget is reserved before the
+// bytes are read: before its first byte a body reserves its declared
+// length, or a first block when its length is unknown (chunked, or
+// decompressed on the fly), waiting for room until the call's timeout. A
+// body of unknown length reserves more as it grows, and fails at once when
+// there is no room left rather than wait while holding memory, which could
+// leave every reader waiting for another.
+//
+// Waits are served in order, so that a large body is not starved by a
+// stream of smaller ones, except that a reservation of at most a first
+// block takes room that is free at once: the API's answers are mostly that
+// small, and they cannot starve a large one for long, since the calls in
+// flight are bounded (a few hundred first blocks are a few MiB).
+
+const (
+	defaultBodyBudget = 256 << 20
+	// firstBodyBlock is what a body of unknown length reserves before its
+	// first byte; it doubles from there. Most answers of this API fit.
+	firstBodyBlock = 32 << 10
+)
+
+// ErrBodyBudget is matched (errors.Is) by every *BodyBudgetError.
+var ErrBodyBudget = errors.New("restclient: memory budget for response bodies exhausted")
+
+// BodyBudgetError is a call whose answer was not read, or not read to the
+// end, because the client's memory budget for response bodies
+// (WithBodyBudget) had no room for it. The upstream is not at fault: the
+// error counts neither as a failure for the circuit breaker nor as a reason
+// to retry.
+type BodyBudgetError struct {
+	Endpoint string // endpoint template
+	Path     string // the path asked for, without host or query
+	Need     int64  // bytes the body needed beyond what it held
+	Budget   int64  // the budget, in bytes
+	// Waited says the body's declared length was waited for until the
+	// call's timeout; otherwise a body of unknown length found no room to
+	// grow.
+	Waited bool
+}
+
+// Error names the path and what did not fit.
+func (e *BodyBudgetError) Error() string {
+	how := "no room to grow by "
+	if e.Waited {
+		how = "timed out waiting for "
+	}
+	return "restclient: " + e.Path + ": memory budget for response bodies (" + strconv.FormatInt(e.Budget, 10) +
+		" bytes) full: " + how + strconv.FormatInt(e.Need, 10) + " bytes"
+}
+
+// Is makes errors.Is(err, ErrBodyBudget) hold.
+func (e *BodyBudgetError) Is(target error) bool { return target == ErrBodyBudget }
+
+// WithBodyBudget bounds the bytes of response bodies the client holds in
+// memory at once, across all its calls (default 256 MiB, or the per-body
+// cap if that is larger). It must be at least WithMaxResponseBytes, so that
+// any body the cap allows can be read. One Client serves a whole process,
+// so this bounds the process's upstream bodies.
+func WithBodyBudget(n int64) Option {
+	return func(c *Client) {
+		if n <= 0 {
+			c.invalid("WithBodyBudget: %d is not a positive size", n)
+			return
+		}
+		c.bodyBudget = n
+	}
+}
+
+// BodyMemoryStats describes the client's memory budget for response bodies.
+type BodyMemoryStats struct {
+	Limit   int64 // the budget, in bytes
+	InUse   int64 // bytes reserved by bodies being read or decoded now
+	Peak    int64 // the most ever reserved at once; never above Limit
+	Waiting int   // calls waiting for room for their declared length
+}
+
+// BodyMemory reports the memory budget's state, for metrics and tests.
+func (c *Client) BodyMemory() BodyMemoryStats {
+	b := c.budget
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return BodyMemoryStats{Limit: b.size, InUse: b.used, Peak: b.peak, Waiting: len(b.waiters)}
+}
+
+// bodyBudget is a weighted semaphore in bytes. It is not
+// golang.org/x/sync/semaphore because a growing body must take room ahead
+// of the calls waiting to start one (it is already holding memory, and
+// finishing it frees memory soonest), and that semaphore's TryAcquire fails
+// whenever anyone waits.
+type bodyBudget struct {
+	mu      sync.Mutex
+	size    int64
+	used    int64
+	peak    int64
+	waiters []*budgetWaiter // FIFO: a large body is not starved by small ones
+}
+
+type budgetWaiter struct {
+	n     int64
+	ready chan struct{} // closed once n is reserved for it
+}
+
+func newBodyBudget(size int64) *bodyBudget { return &bodyBudget{size: size} }
+
+// take reserves n bytes under b.mu.
+func (b *bodyBudget) take(n int64) {
+	b.used += n
+	b.peak = max(b.peak, b.used)
+}
+
+// acquire reserves n bytes, waiting in turn until they are free or ctx
+// ends. n must not exceed the size.
+func (b *bodyBudget) acquire(ctx context.Context, n int64) error {
+	b.mu.Lock()
+	if (len(b.waiters) == 0 || n <= firstBodyBlock) && b.used+n <= b.size {
+		b.take(n)
+		b.mu.Unlock()
+		return nil
+	}
+	w := &budgetWaiter{n: n, ready: make(chan struct{})}
+	b.waiters = append(b.waiters, w)
+	b.mu.Unlock()
+
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-w.ready: // granted meanwhile: give it back
+		b.used -= n
+	default:
+		for i, x := range b.waiters {
+			if x == w {
+				b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+				break
+			}
+		}
+	}
+	b.wake() // whoever was behind it may fit now
+	return ctx.Err()
+}
+
+// grow reserves n more bytes for a body already being read, ahead of the
+// waiters, or reports that they are not free.
+func (b *bodyBudget) grow(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.size {
+		return false
+	}
+	b.take(n)
+	return true
+}
+
+// release gives n bytes back.
+func (b *bodyBudget) release(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	b.wake()
+}
+
+// wake grants, under b.mu, the waiters that now fit: in order up to the
+// first that does not, and after it only first blocks.
+func (b *bodyBudget) wake() {
+	kept := b.waiters[:0]
+	blocked := false
+	for _, w := range b.waiters {
+		if b.used+w.n <= b.size && (!blocked || w.n <= firstBodyBlock) {
+			b.take(w.n)
+			close(w.ready)
+			continue
+		}
+		blocked = true
+		kept = append(kept, w)
+	}
+	clear(b.waiters[len(kept):])
+	b.waiters = kept
+}

@@ -1,0 +1,224 @@
+package restclient_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+const (
+	testBudget = 1 << 20 // the budget and the per-body cap of budgetRig
+	bigBody    = 700_000 // two of them do not fit in testBudget
+)
+
+// budgetRig is a client with a 1 MiB body budget and cap, no retries and no
+// breaker, in front of a fake whose user 1 sends a 700 kB body that stops
+// after its first chunk until the test lets it go on.
+type budgetRig struct {
+	fake   *resttest.Server
+	client *restclient.Client
+	stall  chan struct{}
+}
+
+func newBudgetRig(t *testing.T) *budgetRig {
+	t.Helper()
+	r := &budgetRig{fake: resttest.NewServer(), stall: make(chan struct{})}
+	t.Cleanup(r.fake.Close)
+	t.Cleanup(r.resume)
+	c, err := restclient.New(r.fake.URL,
+		restclient.WithBodyBudget(testBudget), restclient.WithMaxResponseBytes(testBudget),
+		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
+		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	require.NoError(t, err)
+	r.client = c
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultLargeBody, Size: bigBody, MidBody: r.stall})
+	return r
+}
+
+func (r *budgetRig) resume() {
+	select {
+	case <-r.stall:
+	default:
+		close(r.stall)
+	}
+}
+
+// holdBig starts the call for user 1 and returns once the client is reading
+// its body, which holds bigBody bytes of the budget until resume.
+func (r *budgetRig) holdBig(t *testing.T) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.client.UserMeetings(context.Background(), 1)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return r.client.BodyMemory().InUse == bigBody }, 10*time.Second, time.Millisecond,
+		"the declared length is reserved before the body is read")
+	return done
+}
+
+func (r *budgetRig) checkNeverExceeded(t *testing.T) {
+	t.Helper()
+	m := r.client.BodyMemory()
+	assert.Equal(t, int64(testBudget), m.Limit)
+	assert.LessOrEqual(t, m.Peak, m.Limit, "the budget was never exceeded")
+	assert.Zero(t, m.InUse, "every reservation was given back")
+	assert.Zero(t, m.Waiting)
+}
+
+func TestBodyBudgetMakesADeclaredBodyWaitForRoom(t *testing.T) {
+	r := newBudgetRig(t)
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: bigBody})
+	first := r.holdBig(t)
+
+	want := len(user(t, r.fake.Dataset(), 2).Meetings)
+	second := make(chan error, 1)
+	go func() {
+		ms, err := r.client.UserMeetings(context.Background(), 2)
+		if err == nil && len(ms) != want {
+			err = errors.New("wrong meetings")
+		}
+		second <- err
+	}()
+	require.Eventually(t, func() bool { return r.client.BodyMemory().Waiting == 1 }, 10*time.Second, time.Millisecond,
+		"the second body waits: both do not fit")
+	assert.Equal(t, int64(bigBody), r.client.BodyMemory().InUse, "nothing of the second body was reserved")
+
+	r.resume()
+	require.NoError(t, <-first)
+	require.NoError(t, <-second, "the second body is read once the first is done")
+	assert.Equal(t, int64(bigBody), r.client.BodyMemory().Peak, "one body at a time")
+	r.checkNeverExceeded(t)
+}
+
+func TestBodyBudgetFailsFastForABodyOfUnknownLength(t *testing.T) {
+	r := newBudgetRig(t)
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 600_000, Chunked: true})
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultLargeBody, Size: 20_000, Chunked: true})
+	first := r.holdBig(t)
+
+	_, err := r.client.UserMeetings(context.Background(), 2)
+	assert.ErrorIs(t, err, restclient.ErrBodyBudget)
+	var be *restclient.BodyBudgetError
+	require.ErrorAs(t, err, &be)
+	assert.False(t, be.Waited, "a growing body does not wait while holding memory")
+	assert.Equal(t, restclient.EndpointUserMeetings, be.Endpoint)
+	assert.Equal(t, "/api/v1/users/2/meetings", be.Path)
+	assert.Equal(t, int64(testBudget), be.Budget)
+	assert.NotErrorAs(t, err, new(*restclient.TransportError))
+	assert.Equal(t, int64(bigBody), r.client.BodyMemory().InUse, "the refused body gave its reservation back")
+
+	// A small body of unknown length still fits beside the big one.
+	ms, err := r.client.UserMeetings(context.Background(), 3)
+	require.NoError(t, err)
+	assert.Len(t, ms, len(user(t, r.fake.Dataset(), 3).Meetings))
+
+	r.resume()
+	require.NoError(t, <-first)
+	assert.Equal(t, 1, r.fake.CallsTo("/api/v1/users/2/meetings"), "sent once")
+	r.checkNeverExceeded(t)
+}
+
+func TestBodyBudgetWaitEndsWithTheCaller(t *testing.T) {
+	r := newBudgetRig(t)
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: bigBody})
+	first := r.holdBig(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() {
+		_, err := r.client.UserMeetings(ctx, 2)
+		second <- err
+	}()
+	require.Eventually(t, func() bool { return r.client.BodyMemory().Waiting == 1 }, 10*time.Second, time.Millisecond)
+	cancel()
+	err := <-second
+	var te *restclient.TransportError
+	require.ErrorAs(t, err, &te, "the caller's own cancellation, as for any call")
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, r.client.BodyMemory().Waiting, "the waiter left the queue")
+
+	r.resume()
+	require.NoError(t, <-first)
+	r.checkNeverExceeded(t)
+}
+
+func TestBodyBudgetErrorIsNeitherRetriedNorABreakerFailure(t *testing.T) {
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	stall := make(chan struct{})
+	t.Cleanup(func() { close(stall) })
+	c, err := restclient.New(fake.URL,
+		restclient.WithBodyBudget(testBudget), restclient.WithMaxResponseBytes(testBudget),
+		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 3}),
+		restclient.WithCircuitBreaker(restclient.BreakerSettings{MinRequests: 1, FailureRatio: 0.01, OpenTimeout: time.Hour}),
+		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	require.NoError(t, err)
+	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
+	fake.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultLargeBody, Size: bigBody, MidBody: stall})
+	fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 600_000, Chunked: true})
+	go func() { _, _ = c.UserMeetings(context.Background(), 1) }()
+	require.Eventually(t, func() bool { return c.BodyMemory().InUse == bigBody }, 10*time.Second, time.Millisecond)
+
+	for range 3 {
+		_, err := c.UserMeetings(context.Background(), 2)
+		require.ErrorIs(t, err, restclient.ErrBodyBudget)
+	}
+	assert.Equal(t, 3, fake.CallsTo("/api/v1/users/2/meetings"), "one attempt per call: not retried")
+	assert.Equal(t, restclient.BreakerClosed, c.BreakerState(), "the upstream did nothing wrong")
+}
+
+func TestDeclaredLengthOverTheCapIsRefusedUnread(t *testing.T) {
+	r := newBudgetRig(t)
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 4 * testBudget})
+	_, err := r.client.UserMeetings(context.Background(), 2)
+	var de *restclient.DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.ErrorIs(t, err, restclient.ErrResponseTooLarge)
+	assert.Empty(t, de.Excerpt, "not a byte was read")
+	assert.Zero(t, r.client.BodyMemory().Peak, "nothing was reserved")
+	r.checkNeverExceeded(t)
+}
+
+func TestUndeclaredBodyStopsAtTheCap(t *testing.T) {
+	r := newBudgetRig(t)
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 64 * testBudget, Chunked: true})
+	_, err := r.client.UserMeetings(context.Background(), 2)
+	assert.ErrorIs(t, err, restclient.ErrResponseTooLarge)
+	assert.Equal(t, int64(testBudget), r.client.BodyMemory().Peak, "read up to the cap, and no further")
+	r.checkNeverExceeded(t)
+}
+
+func TestBodyBudgetOptions(t *testing.T) {
+	c, err := restclient.New("https://crm.example.com")
+	require.NoError(t, err)
+	assert.Equal(t, int64(256<<20), c.BodyMemory().Limit, "default")
+
+	c, err = restclient.New("https://crm.example.com", restclient.WithMaxResponseBytes(512<<20))
+	require.NoError(t, err)
+	assert.Equal(t, int64(512<<20), c.BodyMemory().Limit, "the default grows to hold one body at the cap")
+
+	for name, opts := range map[string][]restclient.Option{
+		"zero":          {restclient.WithBodyBudget(0)},
+		"negative":      {restclient.WithBodyBudget(-1)},
+		"below the cap": {restclient.WithBodyBudget(1 << 20), restclient.WithMaxResponseBytes(2 << 20)},
+	} {
+		_, err := restclient.New("https://crm.example.com", opts...)
+		assert.Error(t, err, name)
+	}
+}
+
+func user(t *testing.T, d *resttest.Dataset, id int64) *resttest.User {
+	t.Helper()
+	u, ok := d.User(id)
+	require.True(t, ok, "dataset has no user %d", id)
+	return u
+}
