@@ -402,3 +402,59 @@ func TestFrozenRedisCostsOneTimeoutPerBackoff(t *testing.T) {
 		t.Errorf("repeat with Redis frozen: %v", res.Source)
 	}
 }
+
+// TestUpstreamCallsWithAndWithoutTheCache runs one load, every user's
+// meetings and first threads page asked three times on each of two
+// replicas, without a cache, with a cache per process and with the shared
+// cache, and counts the upstream calls each costs.
+func TestUpstreamCallsWithAndWithoutTheCache(t *testing.T) {
+	const rounds = 3
+	run := func(t *testing.T, get func(r int, path string) respcache.Result, srv *resttest.Server) int {
+		users := int64(len(srv.Dataset().Users))
+		for range rounds {
+			for r := range 2 {
+				for u := int64(1); u <= users; u++ {
+					for _, p := range []string{meetingsPath(u), threadsPath(u, 1)} {
+						if res := get(r, p); res.Status != http.StatusOK {
+							t.Fatalf("%s: status %d", p, res.Status)
+						}
+					}
+				}
+			}
+		}
+		return srv.Calls()
+	}
+	distinct := 2 * len(resttest.NewDataset().Users)
+	requests := rounds * 2 * distinct
+
+	srv := resttest.NewServer()
+	defer srv.Close()
+	client := &http.Client{Timeout: 10 * time.Second}
+	none := run(t, func(_ int, p string) respcache.Result {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+p, nil)
+		req.Header.Set("Authorization", token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return respcache.Result{Entry: respcache.Entry{Status: resp.StatusCode}}
+	}, srv)
+
+	srv2 := resttest.NewServer()
+	defer srv2.Close()
+	local := []*replica{newReplica(t, srv2.URL, "", options(nil)), newReplica(t, srv2.URL, "", options(nil))}
+	perProcess := run(t, func(r int, p string) respcache.Result { return local[r].mustGet(t, p, token) }, srv2)
+
+	srv3 := resttest.NewServer()
+	defer srv3.Close()
+	rs := redistest.Start(t)
+	shared := []*replica{newReplica(t, srv3.URL, rs.URL, options(nil)), newReplica(t, srv3.URL, rs.URL, options(nil))}
+	sharedCalls := run(t, func(r int, p string) respcache.Result { return shared[r].mustGet(t, p, token) }, srv3)
+
+	t.Logf("%d requests (%d distinct) on two replicas: %d upstream calls without a cache, %d with a cache per process, %d with the shared cache",
+		requests, distinct, none, perProcess, sharedCalls)
+	if none != requests || perProcess != 2*distinct || sharedCalls != distinct {
+		t.Errorf("upstream calls %d, %d, %d; want %d, %d, %d", none, perProcess, sharedCalls, requests, 2*distinct, distinct)
+	}
+}
