@@ -48,6 +48,7 @@ func TestSizing(t *testing.T) {
 	var tBody, tRedis int64
 	for page := 1; page <= 3; page++ {
 		b, r := measure(func(u int64) string { return threadsPath(u, page) })
+		t.Logf("threads page %d: %d B body, %d B in Redis", page, b, r)
 		tBody, tRedis = tBody+b, tRedis+r
 	}
 	entries, procBytes := a.cache.Usage()
