@@ -1,0 +1,424 @@
+// Package respcache caches raw upstream answers (status, a few headers,
+// body) across requests and, with Redis, across replicas, and serves a
+// recent answer when the upstream fails (stale-if-error).
+//
+// Each caller's data stays its own: entries are found by a [Key], an
+// HMAC-SHA256 of the whole outgoing request with the credential and every
+// other header sent, so another credential never finds the entry, and
+// neither keys nor values hold the credential. Only 2xx answers are stored;
+// the upstream's Cache-Control is honoured (see [Cache.Store]).
+//
+// Two tiers: the process holds entries in an LRU bounded by bytes, and
+// Redis, when configured, holds them for every replica and drops them at
+// the end of their stale window. Redis is never a single point of failure:
+// every call has a short timeout, a failure is logged once, counted through
+// [Hooks], and followed by a short backoff during which the cache works
+// from the process alone; it then recovers by itself.
+//
+// It imports nothing of salesgraph and knows nothing of the upstream's
+// endpoints or of GraphQL.
+package respcache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults for the zero [Options].
+const (
+	DefaultMaxBytes      = 64 << 20
+	DefaultMaxEntryBytes = 4 << 20
+	DefaultPrefix        = "salesgraph:cache:"
+	DefaultTimeout       = 250 * time.Millisecond
+	DefaultBackoff       = time.Second
+)
+
+// DefaultKeepHeaders are the answer's headers an entry keeps; the others
+// (Set-Cookie, Date, hop-by-hop headers) are dropped.
+var DefaultKeepHeaders = []string{"Content-Type", "Etag", "Last-Modified"}
+
+// Options configures a [Cache].
+type Options struct {
+	// TTL is how long an answer is fresh when its Cache-Control gives no
+	// max-age; it must be positive (a cache with TTL 0 is not built).
+	TTL time.Duration
+	// StaleIfError is how long past its freshness an answer may still be
+	// served when the upstream fails; 0 means never.
+	StaleIfError time.Duration
+	// MaxTTL caps a max-age from the upstream; 0 means TTL, so the upstream
+	// can shorten our freshness but not lengthen it past what the operator
+	// chose.
+	MaxTTL time.Duration
+	// MaxBytes bounds what the process tier holds (DefaultMaxBytes if 0).
+	MaxBytes int64
+	// MaxEntryBytes is the largest entry stored in either tier
+	// (DefaultMaxEntryBytes if 0, and never more than MaxBytes/4), so one
+	// huge answer cannot flush the others.
+	MaxEntryBytes int64
+	// KeepHeaders are the answer's headers kept (DefaultKeepHeaders if nil).
+	KeepHeaders []string
+
+	// Redis, when set, shares entries between replicas; it should come
+	// from redisconn. Replicas sharing it must compute keys with the same
+	// secret ([NewKeyer]).
+	Redis redis.Cmdable
+	// Prefix namespaces the Redis keys (DefaultPrefix if empty).
+	Prefix string
+	// Timeout bounds each Redis call (DefaultTimeout if 0).
+	Timeout time.Duration
+	// Backoff is how long Redis is left alone after a failed call
+	// (DefaultBackoff if 0; negative means none).
+	Backoff time.Duration
+	// Logger gets one warning when Redis becomes unavailable and one line
+	// when it is back (slog.Default() if nil).
+	Logger *slog.Logger
+	// Hooks, for metrics.
+	Hooks Hooks
+
+	// ServeStale decides, in [Cache.Do], whether a failed fetch is one a
+	// stale entry may stand in for; nil means [UpstreamFailed].
+	ServeStale func(got Entry, err error) bool
+	// Now is the clock (time.Now if nil); tests move it.
+	Now func() time.Time
+}
+
+// Hooks are called synchronously; nil hooks are skipped.
+type Hooks struct {
+	// Hit: a fresh entry was found, in tier "process" or "redis".
+	Hit func(tier string)
+	// Miss: no fresh entry (there may be a stale one).
+	Miss func()
+	// StaleServe: Do served a stale entry for a failed fetch.
+	StaleServe func()
+	// RedisError: a Redis call failed ("get", "set"), or a value in Redis
+	// could not be read ("decode"); calls skipped in the backoff are not
+	// counted.
+	RedisError func(op string, err error)
+}
+
+// A Cache is safe for concurrent use.
+type Cache struct {
+	ttl, stale, maxTTL time.Duration
+	maxEntry           int64
+	keep               []string
+	mem                *memory
+	rdb                redis.Cmdable
+	prefix             string
+	timeout            time.Duration
+	health             health
+	hooks              Hooks
+	serveStale         func(Entry, error) bool
+	now                func() time.Time
+}
+
+// New returns a cache configured by o.
+func New(o Options) (*Cache, error) {
+	if o.TTL <= 0 {
+		return nil, fmt.Errorf("respcache: TTL %v, want > 0", o.TTL)
+	}
+	if o.StaleIfError < 0 || o.MaxTTL < 0 || o.MaxBytes < 0 || o.MaxEntryBytes < 0 {
+		return nil, errors.New("respcache: negative StaleIfError, MaxTTL, MaxBytes or MaxEntryBytes")
+	}
+	c := &Cache{
+		ttl: o.TTL, stale: o.StaleIfError, maxTTL: o.MaxTTL,
+		keep: o.KeepHeaders, rdb: o.Redis, prefix: o.Prefix, timeout: o.Timeout,
+		hooks: o.Hooks, serveStale: o.ServeStale, now: o.Now,
+	}
+	if c.maxTTL == 0 {
+		c.maxTTL = c.ttl
+	}
+	maxBytes := o.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	c.mem = newMemory(maxBytes)
+	c.maxEntry = o.MaxEntryBytes
+	if c.maxEntry == 0 {
+		c.maxEntry = DefaultMaxEntryBytes
+	}
+	c.maxEntry = min(c.maxEntry, maxBytes/4)
+	if c.keep == nil {
+		c.keep = DefaultKeepHeaders
+	}
+	if c.prefix == "" {
+		c.prefix = DefaultPrefix
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	c.health = health{backoff: o.Backoff, log: o.Logger}
+	if c.health.backoff == 0 {
+		c.health.backoff = DefaultBackoff
+	}
+	if c.health.log == nil {
+		c.health.log = slog.Default()
+	}
+	if c.serveStale == nil {
+		c.serveStale = UpstreamFailed
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// UpstreamFailed is the default ServeStale: the fetch failed (timeout,
+// unreachable, circuit open, our rate limit) or the upstream answered 5xx
+// or 429. A caller that went away (context.Canceled) is not served.
+func UpstreamFailed(got Entry, err error) bool {
+	if err != nil {
+		return !errors.Is(err, context.Canceled)
+	}
+	return got.Status >= 500 || got.Status == http.StatusTooManyRequests
+}
+
+// Lookup returns the entry stored under key. found is false when there is
+// none, or when it is past its stale window; fresh says whether it may be
+// served as is. A stale entry is returned so that the caller can serve it
+// if the upstream then fails ([Cache.Do] does this). The process tier is
+// asked first, and Redis only when the process has no fresh entry; a Redis
+// failure is counted and treated as a miss. The entry is shared: do not
+// modify it.
+func (c *Cache) Lookup(ctx context.Context, key Key) (e Entry, fresh, found bool) {
+	now := c.now()
+	local, ok := c.mem.get(key)
+	if ok && local.expired(now) {
+		c.mem.remove(key)
+		ok = false
+	}
+	if ok && local.fresh(now) {
+		callTier(c.hooks.Hit, "process")
+		return *local, true, true
+	}
+	// Another replica may have stored a fresher answer than our stale one.
+	if remote, rok := c.redisGet(ctx, key); rok && !remote.expired(now) && (!ok || remote.StoredAt.After(local.StoredAt)) {
+		if remote.size() <= c.maxEntry {
+			c.mem.add(key, &remote)
+		}
+		if remote.fresh(now) {
+			callTier(c.hooks.Hit, "redis")
+			return remote, true, true
+		}
+		local, ok = &remote, true
+	}
+	callNone(c.hooks.Miss)
+	if ok {
+		return *local, false, true
+	}
+	return Entry{}, false, false
+}
+
+// Store keeps an upstream answer under key, if it may be kept: e.Header is
+// the answer's whole header, from which Cache-Control and Vary are read and
+// KeepHeaders kept. The rules:
+//   - only 2xx answers (but 206) are stored: errors, 401 and 403 never;
+//   - Cache-Control no-store or no-cache (we never revalidate), or Vary: *,
+//     and the answer is not stored;
+//   - s-maxage, else max-age, replaces the TTL, capped at MaxTTL; an
+//     invalid value counts as 0, as RFC 9111 says, leaving the answer only
+//     for stale-if-error;
+//   - without Cache-Control, or without an age in it, the TTL applies;
+//   - must-revalidate or proxy-revalidate: never served stale;
+//   - private is allowed: the key holds the credential, so an answer only
+//     ever goes back to the caller who could have asked for it;
+//   - Expires and Age are not read.
+//
+// StoredAt, FreshFor and StaleFor are set here. The body is copied. It
+// reports whether the answer was stored (in the process at least; a Redis
+// failure is counted, not returned).
+func (c *Cache) Store(ctx context.Context, key Key, e Entry) bool {
+	p := cachePolicy(e.Status, e.Header, c.ttl, c.stale, c.maxTTL)
+	if !p.store {
+		return false
+	}
+	kept := Entry{
+		Status:   e.Status,
+		Body:     bytes.Clone(e.Body),
+		StoredAt: c.now(),
+		FreshFor: p.freshFor,
+		StaleFor: p.staleFor,
+	}
+	for _, name := range c.keep {
+		if vs := e.Header.Values(name); len(vs) > 0 {
+			if kept.Header == nil {
+				kept.Header = make(http.Header, len(c.keep))
+			}
+			kept.Header[http.CanonicalHeaderKey(name)] = append([]string(nil), vs...)
+		}
+	}
+	if kept.Body == nil {
+		kept.Body = []byte{}
+	}
+	if kept.size() > c.maxEntry {
+		return false
+	}
+	c.mem.add(key, &kept)
+	c.redisSet(ctx, key, &kept)
+	return true
+}
+
+// Source says where a [Result] came from.
+type Source int
+
+const (
+	// FromUpstream: fetched now (and stored, if it may be).
+	FromUpstream Source = iota
+	// Fresh: from the cache, within its freshness.
+	Fresh
+	// Stale: from the cache, past its freshness, because the fetch failed.
+	Stale
+)
+
+func (s Source) String() string {
+	switch s {
+	case Fresh:
+		return "fresh"
+	case Stale:
+		return "stale"
+	}
+	return "upstream"
+}
+
+// A Result is an answer and where it came from.
+type Result struct {
+	Entry
+	Source Source
+	// Age is the entry's age when served; 0 for an answer from upstream.
+	// Callers mark stale answers with it.
+	Age time.Duration
+	// Failure is, for a stale answer, the fetch's error, or an error
+	// naming the status the upstream answered.
+	Failure error
+}
+
+// Do answers a request from the cache when a fresh entry exists; else it
+// calls fetch, stores the answer if it may be stored, and returns it. When
+// the fetch fails in a way ServeStale accepts and an entry within its stale
+// window exists, that entry is returned instead, with Source Stale and its
+// age. fetch's error is returned only when no entry could stand in.
+func (c *Cache) Do(ctx context.Context, key Key, fetch func(context.Context) (Entry, error)) (Result, error) {
+	e, fresh, found := c.Lookup(ctx, key)
+	if fresh {
+		return Result{Entry: e, Source: Fresh, Age: e.Age(c.now())}, nil
+	}
+	got, err := fetch(ctx)
+	if found && c.serveStale(got, err) {
+		callNone(c.hooks.StaleServe)
+		failure := err
+		if failure == nil {
+			failure = fmt.Errorf("respcache: upstream answered %d", got.Status)
+		}
+		return Result{Entry: e, Source: Stale, Age: e.Age(c.now()), Failure: failure}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	c.Store(ctx, key, got)
+	return Result{Entry: got, Source: FromUpstream}, nil
+}
+
+// Usage reports the entries and bytes the process tier holds.
+func (c *Cache) Usage() (entries int, bytes int64) { return c.mem.usage() }
+
+func (c *Cache) redisKey(k Key) string { return c.prefix + k.String() }
+
+func (c *Cache) redisGet(ctx context.Context, key Key) (Entry, bool) {
+	if c.rdb == nil || c.health.skip() {
+		return Entry{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	b, err := c.rdb.Get(ctx, c.redisKey(key)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		c.health.succeeded()
+		return Entry{}, false
+	case err != nil:
+		c.failed("get", err)
+		return Entry{}, false
+	}
+	c.health.succeeded()
+	e, err := decode(b)
+	if err != nil {
+		// Not Redis's fault: count it, but no backoff.
+		if c.hooks.RedisError != nil {
+			c.hooks.RedisError("decode", err)
+		}
+		return Entry{}, false
+	}
+	return e, true
+}
+
+// redisSet stores e until the end of its stale window, by Redis's clock,
+// so Redis never holds an entry no replica could serve.
+func (c *Cache) redisSet(ctx context.Context, key Key, e *Entry) {
+	if c.rdb == nil || c.health.skip() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.rdb.Set(ctx, c.redisKey(key), encode(e), e.FreshFor+e.StaleFor).Err(); err != nil {
+		c.failed("set", err)
+		return
+	}
+	c.health.succeeded()
+}
+
+func (c *Cache) failed(op string, err error) {
+	if c.hooks.RedisError != nil {
+		c.hooks.RedisError(op, err)
+	}
+	c.health.failed(op, err)
+}
+
+func callTier(f func(string), tier string) {
+	if f != nil {
+		f(tier)
+	}
+}
+
+func callNone(f func()) {
+	if f != nil {
+		f()
+	}
+}
+
+// health leaves Redis alone for a short backoff after a failure, so that a
+// Redis that is down or frozen costs one timeout per backoff window rather
+// than one per lookup, and logs each change between up and down once.
+type health struct {
+	backoff   time.Duration
+	log       *slog.Logger
+	downUntil atomic.Int64 // unix nanoseconds; 0 while up
+	down      atomic.Bool
+}
+
+func (h *health) skip() bool {
+	u := h.downUntil.Load()
+	return u != 0 && time.Now().UnixNano() < u
+}
+
+func (h *health) failed(op string, err error) {
+	if h.backoff > 0 {
+		h.downUntil.Store(time.Now().Add(h.backoff).UnixNano())
+	}
+	if h.down.CompareAndSwap(false, true) {
+		h.log.Warn("redis unavailable: upstream cache served from this process only",
+			"op", op, "error", err, "retryIn", h.backoff.String())
+	}
+}
+
+func (h *health) succeeded() {
+	if h.down.CompareAndSwap(true, false) {
+		h.downUntil.Store(0)
+		h.log.Info("redis available again: upstream cache shared")
+	}
+}

@@ -1,0 +1,89 @@
+package respcache
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestCachePolicy(t *testing.T) {
+	const ttl, stale, maxTTL = 30 * time.Second, time.Minute, 5 * time.Minute
+	for _, tc := range []struct {
+		name   string
+		status int
+		header http.Header
+		want   policy
+	}{
+		{"200, no Cache-Control: our TTL", 200, nil, policy{true, ttl, stale}},
+		{"204", 204, nil, policy{true, ttl, stale}},
+		{"206 never", 206, nil, policy{}},
+		{"401 never", 401, nil, policy{}},
+		{"403 never", 403, nil, policy{}},
+		{"404 never", 404, nil, policy{}},
+		{"500 never", 500, nil, policy{}},
+		{"503 never", 503, nil, policy{}},
+		{"no-store", 200, http.Header{"Cache-Control": {"no-store"}}, policy{}},
+		{"NO-STORE among others", 200, http.Header{"Cache-Control": {"private, max-age=60, NO-STORE"}}, policy{}},
+		{"no-cache: we never revalidate", 200, http.Header{"Cache-Control": {"no-cache"}}, policy{}},
+		{"Vary: *", 200, http.Header{"Vary": {"*"}}, policy{}},
+		{"max-age shortens", 200, http.Header{"Cache-Control": {"max-age=10"}}, policy{true, 10 * time.Second, stale}},
+		{"max-age lengthens up to the cap", 200, http.Header{"Cache-Control": {"max-age=120"}}, policy{true, 2 * time.Minute, stale}},
+		{"max-age capped", 200, http.Header{"Cache-Control": {"max-age=86400"}}, policy{true, maxTTL, stale}},
+		{"quoted max-age", 200, http.Header{"Cache-Control": {`max-age="10"`}}, policy{true, 10 * time.Second, stale}},
+		{"s-maxage wins", 200, http.Header{"Cache-Control": {"max-age=10, s-maxage=20"}}, policy{true, 20 * time.Second, stale}},
+		{"max-age=0: stale-if-error only", 200, http.Header{"Cache-Control": {"max-age=0"}}, policy{true, 0, stale}},
+		{"invalid max-age counts as 0", 200, http.Header{"Cache-Control": {"max-age=soon"}}, policy{true, 0, stale}},
+		{"must-revalidate: never stale", 200, http.Header{"Cache-Control": {"max-age=10, must-revalidate"}}, policy{true, 10 * time.Second, 0}},
+		{"max-age=0 and must-revalidate: nothing to keep", 200, http.Header{"Cache-Control": {"max-age=0, must-revalidate"}}, policy{}},
+		{"private is per credential anyway", 200, http.Header{"Cache-Control": {"private"}}, policy{true, ttl, stale}},
+		{"two header lines", 200, http.Header{"Cache-Control": {"public", "max-age=5"}}, policy{true, 5 * time.Second, stale}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := cachePolicy(tc.status, tc.header, ttl, stale, maxTTL); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	e := Entry{
+		Status:   200,
+		Header:   http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Etag": {`"a"`, `"b"`}},
+		Body:     []byte(`{"status":200,"data":{"list":[]}}`),
+		StoredAt: time.Date(2026, 3, 1, 12, 0, 0, 123, time.UTC),
+		FreshFor: 30 * time.Second,
+		StaleFor: time.Minute,
+	}
+	got, err := decode(encode(&e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != e.Status || !got.StoredAt.Equal(e.StoredAt) || got.FreshFor != e.FreshFor ||
+		got.StaleFor != e.StaleFor || !bytes.Equal(got.Body, e.Body) ||
+		got.Header.Get("Content-Type") != e.Header.Get("Content-Type") || len(got.Header["Etag"]) != 2 {
+		t.Errorf("round trip: %+v, want %+v", got, e)
+	}
+	// A value is the body plus a few dozen bytes.
+	if over := len(encode(&e)) - len(e.Body); over > 100 {
+		t.Errorf("encoding adds %d bytes to the body", over)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(encode(&Entry{Status: 200, Header: http.Header{"Content-Type": {"x"}}, Body: []byte("{}")}))
+	f.Add([]byte{encodingVersion})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := decode(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode back to a value that decodes the same.
+		again, err := decode(encode(&e))
+		if err != nil || again.Status != e.Status || !bytes.Equal(again.Body, e.Body) || len(again.Header) != len(e.Header) {
+			t.Fatalf("re-decoding %x: %+v, %v; first %+v", b, again, err, e)
+		}
+	})
+}

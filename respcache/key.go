@@ -1,0 +1,126 @@
+package respcache
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// A Key names one upstream request: an HMAC-SHA256 of everything that was
+// sent. It stands in for the credential without revealing it, so it can be
+// stored and shown; without the secret nobody can tell which credential
+// (or which request) a key belongs to, or test guesses against it.
+type Key [sha256.Size]byte
+
+// String returns the key in lowercase hex, as it appears in Redis.
+func (k Key) String() string { return hex.EncodeToString(k[:]) }
+
+// MinSecretLen is the shortest secret [NewKeyer] accepts: the HMAC's
+// security is no more than the secret's.
+const MinSecretLen = 32
+
+// DefaultIgnoredHeaders are left out of every key: they differ on every
+// request and never change the answer, so keying on them would make every
+// lookup a miss.
+var DefaultIgnoredHeaders = []string{"Traceparent", "Tracestate", "Baggage", "X-Request-Id"}
+
+// A Keyer computes the keys of outgoing requests. It is safe for
+// concurrent use.
+type Keyer struct {
+	secret  []byte
+	ignored map[string]bool
+}
+
+// NewKeyer returns a keyer with secret, which replicas sharing a cache must
+// share; it must be at least MinSecretLen bytes. Every header of the request
+// is part of the key except ignored (nil means DefaultIgnoredHeaders):
+// naming headers to leave out rather than headers to include means that a
+// credential header nobody thought of can cost cache hits, never serve one
+// caller's answer to another.
+func NewKeyer(secret []byte, ignored []string) (*Keyer, error) {
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("respcache: key secret of %d bytes, want at least %d", len(secret), MinSecretLen)
+	}
+	if ignored == nil {
+		ignored = DefaultIgnoredHeaders
+	}
+	k := &Keyer{secret: slices.Clone(secret), ignored: make(map[string]bool, len(ignored))}
+	for _, h := range ignored {
+		k.ignored[http.CanonicalHeaderKey(h)] = true
+	}
+	return k, nil
+}
+
+// NewRandomKeyer returns a keyer with a secret random to this process: right
+// for a cache only this process uses, whose keys need not survive it.
+func NewRandomKeyer(ignored []string) *Keyer {
+	secret := make([]byte, MinSecretLen)
+	_, _ = rand.Read(secret) // never fails on supported platforms
+	k, _ := NewKeyer(secret, ignored)
+	return k
+}
+
+// Key returns the key of r as it will be sent: its method, scheme, host,
+// path and query exactly as written, and every header (the credential
+// included) but the ignored ones, by canonical name in sorted order, each
+// with all its values in order. Each part is length-prefixed, so no two
+// different requests encode alike. The body is not part of the key: cache
+// only requests without one (GET).
+func (k *Keyer) Key(r *http.Request) Key {
+	m := hmac.New(sha256.New, k.secret)
+	writeField(m, "respcache/v1")
+	writeField(m, r.Method)
+	writeField(m, r.URL.Scheme)
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	writeField(m, host)
+	writeField(m, r.URL.RequestURI())
+
+	names := make([]string, 0, len(r.Header))
+	for name := range r.Header {
+		c := http.CanonicalHeaderKey(name)
+		if !k.ignored[c] {
+			names = append(names, name)
+		}
+	}
+	// Sort by canonical name, so that a map filled by hand with
+	// "authorization" keys like one with "Authorization", as both are
+	// sent alike; the raw name breaks ties, for a map holding both.
+	slices.SortFunc(names, func(a, b string) int {
+		if c := strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	writeCount(m, len(names))
+	for _, name := range names {
+		values := r.Header[name]
+		writeField(m, http.CanonicalHeaderKey(name))
+		writeCount(m, len(values))
+		for _, v := range values {
+			writeField(m, v)
+		}
+	}
+	var key Key
+	m.Sum(key[:0])
+	return key
+}
+
+func writeField(h hash.Hash, s string) {
+	writeCount(h, len(s))
+	_, _ = h.Write([]byte(s))
+}
+
+func writeCount(h hash.Hash, n int) {
+	var b [binary.MaxVarintLen64]byte
+	_, _ = h.Write(b[:binary.PutUvarint(b[:], uint64(n))])
+}

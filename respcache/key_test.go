@@ -1,0 +1,93 @@
+package respcache_test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/salesgraph/salesgraph/respcache"
+)
+
+var secret = bytes.Repeat([]byte("k"), respcache.MinSecretLen)
+
+func mustKeyer(t *testing.T, secret []byte) *respcache.Keyer {
+	t.Helper()
+	k, err := respcache.NewKeyer(secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func get(t *testing.T, url string, header map[string][]string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, values := range header {
+		r.Header[name] = values
+	}
+	return r
+}
+
+const meetingsURL = "http://crm.example/api/v1/users/7/meetings"
+
+func TestKeyCoversTheWholeRequest(t *testing.T) {
+	k := mustKeyer(t, secret)
+	base := k.Key(get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}}))
+	for name, r := range map[string]*http.Request{
+		"another credential":   get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer b"}}),
+		"no credential":        get(t, meetingsURL, nil),
+		"another header":       get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}, "X-Tenant": {"2"}}),
+		"a second value":       get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a", "Bearer b"}}),
+		"another user":         get(t, "http://crm.example/api/v1/users/8/meetings", map[string][]string{"Authorization": {"Bearer a"}}),
+		"a query":              get(t, meetingsURL+"?page=2", map[string][]string{"Authorization": {"Bearer a"}}),
+		"another host":         get(t, "http://staging.crm.example/api/v1/users/7/meetings", map[string][]string{"Authorization": {"Bearer a"}}),
+		"another scheme":       get(t, "https://crm.example/api/v1/users/7/meetings", map[string][]string{"Authorization": {"Bearer a"}}),
+		"value moved to name":  get(t, meetingsURL, map[string][]string{"Authorizationbearer a": {""}}),
+		"credential in a name": get(t, meetingsURL, map[string][]string{"Bearer a": {"Authorization"}}),
+	} {
+		if k.Key(r) == base {
+			t.Errorf("%s: same key", name)
+		}
+	}
+	head := get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}})
+	head.Method = http.MethodHead
+	if k.Key(head) == base {
+		t.Error("HEAD and GET: same key")
+	}
+	other := mustKeyer(t, bytes.Repeat([]byte("o"), respcache.MinSecretLen))
+	if other.Key(get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}})) == base {
+		t.Error("another secret: same key")
+	}
+}
+
+func TestKeyIgnoresWhatChangesPerRequest(t *testing.T) {
+	k := mustKeyer(t, secret)
+	base := k.Key(get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}, "X-Tenant": {"2"}}))
+	same := get(t, meetingsURL, map[string][]string{
+		"x-tenant":      {"2"}, // a hand-filled map: sent as the same header
+		"Authorization": {"Bearer a"},
+		"Traceparent":   {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		"X-Request-Id":  {"req-1"},
+	})
+	if k.Key(same) != base {
+		t.Error("trace context, request id or header spelling changed the key")
+	}
+}
+
+func TestKeyerSecrets(t *testing.T) {
+	if _, err := respcache.NewKeyer(secret[:respcache.MinSecretLen-1], nil); err == nil {
+		t.Error("a short secret was accepted")
+	}
+	r := get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}})
+	a, b := respcache.NewRandomKeyer(nil), respcache.NewRandomKeyer(nil)
+	if a.Key(r) == b.Key(r) {
+		t.Error("two random keyers agree")
+	}
+	if s := a.Key(r).String(); len(s) != 64 || strings.Contains(s, "Bearer") {
+		t.Errorf("key text %q", s)
+	}
+}
