@@ -14,3 +14,10 @@ func SetValidator(f func(*ast.Schema, *ast.QueryDocument, *rules.Rules) gqlerror
 	validateDocument = f
 	return func() { validateDocument = old }
 }
+
+// ValidateOptions is NewHandler's check of o, whose panic it returns as an
+// error.
+func ValidateOptions(o Options) error {
+	o.defaults()
+	return o.validate()
+}

@@ -73,9 +73,13 @@ func (c *Options) defaults() {
 	if len(c.ForwardHeaders) == 0 {
 		c.ForwardHeaders = []string{"Authorization"}
 	}
+	// Canonical, as the allow-list is compared with canonical names; into a
+	// new slice, since the caller's is shared.
+	fwd := make([]string, len(c.ForwardHeaders))
 	for i, h := range c.ForwardHeaders {
-		c.ForwardHeaders[i] = http.CanonicalHeaderKey(strings.TrimSpace(h))
+		fwd[i] = http.CanonicalHeaderKey(strings.TrimSpace(h))
 	}
+	c.ForwardHeaders = fwd
 	if c.MaxUpstreamConcurrency <= 0 {
 		c.MaxUpstreamConcurrency = 256
 	}
@@ -98,13 +102,13 @@ func (c *Options) defaults() {
 // NewHandler returns the /graphql endpoint: gqlgen's executor behind
 // salesgraph's own GraphQL-over-HTTP transport (transport.go), the error
 // presenter, and the middleware that gives every operation its own loaders
-// and forwarded credentials, all inside CORS. It panics on Options that
-// Validate refuses.
+// and forwarded credentials, all inside CORS. It panics on invalid Options,
+// naming the fields (validate): they are a program's, checked once here.
 func NewHandler(cfg Options) http.Handler {
-	if err := cfg.Validate(); err != nil {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
 		panic("graph.NewHandler: " + err.Error())
 	}
-	cfg.defaults()
 	cursors := newCursorCodec(cfg.CursorSecret, cfg.MaxThreadPages)
 	res := &Resolver{cursors: cursors}
 	es := NewExecutableSchema(Config{Resolvers: res})
