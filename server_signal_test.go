@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
 
@@ -48,7 +49,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	// Hermetic: none of this machine's salesgraph or OpenTelemetry settings.
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		name := strings.ToUpper(kv)
-		return strings.HasPrefix(name, envPrefix) || strings.HasPrefix(name, "OTEL_")
+		return strings.HasPrefix(name, config.EnvPrefix) || strings.HasPrefix(name, "OTEL_")
 	})
 	cmd.Env = append(cmd.Env, helperMainEnv+"=1")
 	stderr, err := cmd.StderrPipe()

@@ -8,14 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"reflect"
-	"regexp"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"time"
-	"unicode"
 
+	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 )
@@ -31,13 +27,9 @@ type telemetry struct {
 	log     *slog.Logger
 }
 
-// metricsOff is the -metrics-addr value that serves no /metrics at all.
-const metricsOff = "off"
-
-// newTelemetry sets up metrics and tracing (OTEL_* read through getenv),
-// binds the metrics listener if one is configured, and logs the start-up
-// configuration summary, secrets redacted.
-func newTelemetry(ctx context.Context, cfg *config, getenv func(string) string, console io.Writer, log *slog.Logger) (*telemetry, error) {
+// newTelemetry sets up metrics and tracing (OTEL_* read through getenv)
+// and binds the metrics listener if one is configured.
+func newTelemetry(ctx context.Context, cfg config.Observability, getenv func(string) string, console io.Writer, log *slog.Logger) (*telemetry, error) {
 	t := &telemetry{metrics: observe.NewMetrics(), probes: observe.NewProbes(), log: log}
 	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, version(), observe.WithResolverSpans(cfg.TraceResolvers))
 	if err != nil {
@@ -45,7 +37,7 @@ func newTelemetry(ctx context.Context, cfg *config, getenv func(string) string, 
 	}
 	t.tracing = tr
 
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != metricsOff {
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != config.MetricsOff {
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
 			_ = tr.Shutdown(ctx)
@@ -68,7 +60,6 @@ func newTelemetry(ctx context.Context, cfg *config, getenv func(string) string, 
 			}
 		}()
 	}
-	log.Info("configuration", configSummary(cfg, getenv, t)...)
 	return t, nil
 }
 
@@ -133,7 +124,7 @@ func (t *telemetry) watchUpstream(ready func() bool) {
 
 // mount adds /readyz to the API's mux, and /metrics unless it is served on
 // its own address or off. /healthz is server.go's.
-func (t *telemetry) mount(mux *http.ServeMux, cfg *config) {
+func (t *telemetry) mount(mux *http.ServeMux, cfg config.Observability) {
 	mux.Handle("GET /readyz", t.probes.Readiness())
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", t.metrics.Handler())
@@ -177,123 +168,4 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "(devel)"
-}
-
-// redacted stands for a secret's value in logs.
-const redacted = "[REDACTED]"
-
-// secretField matches config field names whose values are secrets: their
-// values are never logged, only whether they are set. It is deliberately
-// broad; a header *name* such as UpstreamAuthHeader does not match.
-var secretField = regexp.MustCompile(`(?i)(authorization|token|secret|password|passwd|credential|cookie|apikey|api_key|privatekey|signingkey)`)
-
-// configSummary is every setting for the start-up log line, computed from
-// the config struct by reflection so that a setting added later is listed
-// without anyone remembering to: secret fields show [REDACTED], URLs lose
-// their user info and query, maps show their keys only, and OpenTelemetry's
-// own settings are summarised the same way (OTLP headers by name only).
-func configSummary(cfg *config, getenv func(string) string, t *telemetry) []any {
-	var out []any
-	v := reflect.ValueOf(cfg).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Type().Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		out = append(out, slog.Any(lowerFirst(f.Name), summaryValue(f.Name, v.Field(i))))
-	}
-	metrics := "/metrics on the API listener"
-	switch {
-	case cfg.MetricsAddr == metricsOff:
-		metrics = "off"
-	case cfg.MetricsAddr != "":
-		metrics = "/metrics on " + cfg.MetricsAddr
-	}
-	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-	if endpoint == "" {
-		endpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
-	}
-	out = append(out,
-		slog.String("metrics", metrics),
-		slog.String("tracing", t.tracing.Exporter()),
-		slog.String("otlpEndpoint", redactURL(endpoint)),
-		slog.Any("otlpHeaders", headerNames(getenv("OTEL_EXPORTER_OTLP_HEADERS"), getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS"))),
-		slog.String("otelSampler", getenv("OTEL_TRACES_SAMPLER")),
-	)
-	return out
-}
-
-func summaryValue(name string, v reflect.Value) any {
-	if secretField.MatchString(name) {
-		if v.IsZero() {
-			return ""
-		}
-		return redacted
-	}
-	switch x := v.Interface().(type) {
-	case string:
-		if strings.Contains(x, "://") {
-			return redactURL(x)
-		}
-		return x
-	case time.Duration:
-		return x.String()
-	case *time.Location:
-		if x == nil {
-			return ""
-		}
-		return x.String()
-	case slog.Level:
-		return x.String()
-	case []string:
-		return x
-	case bool, int, int64, float64:
-		return x
-	}
-	switch v.Kind() {
-	case reflect.Map:
-		// Values could be credentials (header maps); names are enough.
-		keys := make([]string, 0, v.Len())
-		for _, k := range v.MapKeys() {
-			keys = append(keys, fmt.Sprint(k.Interface()))
-		}
-		slices.Sort(keys)
-		return keys
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64, reflect.Bool:
-		return fmt.Sprint(v.Interface())
-	}
-	// Structs, pointers, funcs: their printing could expose anything.
-	if v.IsZero() {
-		return ""
-	}
-	return "(set)"
-}
-
-// headerNames lists the names in OTEL_EXPORTER_OTLP_HEADERS-style values
-// ("k1=v1,k2=v2"), whose values are typically API keys.
-func headerNames(values ...string) []string {
-	names := []string{}
-	for _, v := range values {
-		for kv := range strings.SplitSeq(v, ",") {
-			if k, _, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(k) != "" {
-				names = append(names, strings.TrimSpace(k))
-			}
-		}
-	}
-	return names
-}
-
-// lowerFirst makes a Go field name a log key: UpstreamURL -> upstreamURL,
-// IDEAssetsDir -> ideAssetsDir, IDE -> ide.
-func lowerFirst(s string) string {
-	i := strings.IndexFunc(s, unicode.IsLower)
-	switch {
-	case i < 0:
-		return strings.ToLower(s)
-	case i > 1:
-		return strings.ToLower(s[:i-1]) + s[i-1:]
-	}
-	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -162,11 +162,13 @@ func missingQuery() *reqError {
 // (JSON, {"operations": [{"id": …, "body": …}]}). A document is registered
 // under the SHA-256 of its exact text and, when that differs, of its text
 // with surrounding white space trimmed; a manifest operation also under its
-// id. The documents are checked when the handler is built (Options.Validate).
+// id. The documents are checked when the handler is built, or before by
+// CheckAllowedOperations. Messages name no setting; the caller prefixes its
+// own.
 func LoadOperations(path string) (map[string]string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("allowed-operations: %w", err)
+		return nil, err
 	}
 	out := map[string]string{}
 	add := func(doc string) {
@@ -197,10 +199,10 @@ func LoadOperations(path string) (map[string]string, error) {
 		err = loadManifest(path, out, add)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("allowed-operations: %w", err)
+		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("allowed-operations: %s holds no operations (*.graphql files or a manifest)", path)
+		return nil, fmt.Errorf("%s holds no operations (*.graphql files or a manifest)", path)
 	}
 	return out, nil
 }
@@ -235,6 +237,16 @@ func loadManifest(path string, out map[string]string, add func(string)) error {
 // be checked, so that a bad entry stops the start instead of failing later
 // for some client, and returns them parsed, by text.
 func prepareAllowList(o *Options) (map[string]*ast.QueryDocument, error) {
+	out, problems := prepareOperations(o)
+	if len(problems) > 0 {
+		return nil, errors.New("AllowedOperations: " + strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+// prepareOperations is prepareAllowList's work: the documents that pass,
+// by text, and a problem for each that does not.
+func prepareOperations(o *Options) (map[string]*ast.QueryDocument, []string) {
 	p := newPreparer(o)
 	out := make(map[string]*ast.QueryDocument, len(o.AllowedOperations))
 	hashes := make([]string, 0, len(o.AllowedOperations))
@@ -255,10 +267,7 @@ func prepareAllowList(o *Options) (map[string]*ast.QueryDocument, error) {
 		}
 		out[text] = doc
 	}
-	if len(problems) > 0 {
-		return nil, errors.New("allowed-operations: " + strings.Join(problems, "; "))
-	}
-	return out, nil
+	return out, problems
 }
 
 // operationNames names a document's operations for a message, best effort.

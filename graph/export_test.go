@@ -22,3 +22,10 @@ func SetEncodeHook(f func(dataBytes int)) (restore func()) {
 	encodeHook = f
 	return func() { encodeHook = old }
 }
+
+// ValidateOptions is NewHandler's check of o, whose panic it returns as an
+// error.
+func ValidateOptions(o Options) error {
+	o.defaults()
+	return o.validate()
+}

@@ -81,9 +81,13 @@ func (c *Options) defaults() {
 	if len(c.ForwardHeaders) == 0 {
 		c.ForwardHeaders = []string{"Authorization"}
 	}
+	// Canonical, as the allow-list is compared with canonical names; into a
+	// new slice, since the caller's is shared.
+	fwd := make([]string, len(c.ForwardHeaders))
 	for i, h := range c.ForwardHeaders {
-		c.ForwardHeaders[i] = http.CanonicalHeaderKey(strings.TrimSpace(h))
+		fwd[i] = http.CanonicalHeaderKey(strings.TrimSpace(h))
 	}
+	c.ForwardHeaders = fwd
 	if c.MaxUpstreamConcurrency <= 0 {
 		c.MaxUpstreamConcurrency = 256
 	}
@@ -109,7 +113,7 @@ func (c *Options) defaults() {
 // resourceProblems reports invalid resource bounds, after the defaults.
 func (c *Options) resourceProblems() []string {
 	if c.MaxResponseMemory < int64(c.MaxResponseBytes) {
-		return []string{fmt.Sprintf("max-response-memory (%d) must be at least max-response-bytes (%d): a response of the largest size must fit", c.MaxResponseMemory, c.MaxResponseBytes)}
+		return []string{fmt.Sprintf("MaxResponseMemory (%d) must be at least MaxResponseBytes (%d): a response of the largest size must fit", c.MaxResponseMemory, c.MaxResponseBytes)}
 	}
 	return nil
 }
@@ -117,13 +121,13 @@ func (c *Options) resourceProblems() []string {
 // NewHandler returns the /graphql endpoint: gqlgen's executor behind
 // salesgraph's own GraphQL-over-HTTP transport (transport.go), the error
 // presenter, and the middleware that gives every operation its own loaders
-// and forwarded credentials, all inside CORS. It panics on Options that
-// Validate refuses.
+// and forwarded credentials, all inside CORS. It panics on invalid Options,
+// naming the fields (validate): they are a program's, checked once here.
 func NewHandler(cfg Options) http.Handler {
-	if err := cfg.Validate(); err != nil {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
 		panic("graph.NewHandler: " + err.Error())
 	}
-	cfg.defaults()
 	cursors := newCursorCodec(cfg.CursorSecret, cfg.MaxThreadPages)
 	res := &Resolver{cursors: cursors}
 	es := NewExecutableSchema(Config{Resolvers: res})

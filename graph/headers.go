@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -31,8 +32,10 @@ var reservedHeaders = map[string]string{
 	"Proxy-Authenticate":  "meant for a proxy, not the API",
 }
 
-// checkForwardHeaders validates the forwarded-header allow-list at start.
-func checkForwardHeaders(names []string) error {
+// CheckForwardHeaders reports the names, canonical, that may not be in the
+// forwarded-header allow-list. The message names no setting; the caller
+// prefixes its own.
+func CheckForwardHeaders(names []string) error {
 	var bad []string
 	for _, h := range names {
 		switch reason, reserved := reservedHeaders[h]; {
@@ -45,7 +48,7 @@ func checkForwardHeaders(names []string) error {
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("forward-headers: %s", strings.Join(bad, ", "))
+		return errors.New(strings.Join(bad, ", "))
 	}
 	return nil
 }

@@ -114,13 +114,17 @@ func TestForwardedHeadersAreExactlyTheAllowList(t *testing.T) {
 	t.Run("the list is checked at start", func(t *testing.T) {
 		for _, h := range []string{"Connection", "Host", "Content-Length", "Transfer-Encoding", "TE", "Upgrade", "Keep-Alive",
 			"Trailer", "Proxy-Authorization", "Proxy-Connection", "Proxy-Foo", "Content-Type", "Accept", "Expect", "Bad Header", "X-Ä"} {
-			err := graph.Options{ForwardHeaders: []string{"Authorization", h}}.Validate()
+			err := graph.ValidateOptions(graph.Options{ForwardHeaders: []string{"Authorization", h}})
 			require.Error(t, err, h)
-			assert.Contains(t, err.Error(), "forward-headers", h)
+			assert.Contains(t, err.Error(), "ForwardHeaders: ", h)
+			assert.NotContains(t, err.Error(), "forward-headers", "graph names Options fields, not flags")
 			assert.Contains(t, strings.ToLower(err.Error()), strings.ToLower(strings.Fields(h)[0]), h)
 			assert.Panics(t, func() { graph.NewHandler(graph.Options{ForwardHeaders: []string{h}}) }, h)
 		}
-		assert.NoError(t, graph.Options{ForwardHeaders: []string{"Authorization", "Cookie", "X-Tenant"}}.Validate())
+		assert.NoError(t, graph.ValidateOptions(graph.Options{ForwardHeaders: []string{"Authorization", "Cookie", "X-Tenant"}}))
+		fwd := []string{"x-tenant"}
+		graph.NewHandler(graph.Options{ForwardHeaders: fwd})
+		assert.Equal(t, []string{"x-tenant"}, fwd, "the caller's slice is not canonicalised in place")
 	})
 
 	var (

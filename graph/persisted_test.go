@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -175,20 +176,22 @@ func TestAllowListMode(t *testing.T) {
 	})
 	t.Run("bad lists stop the start", func(t *testing.T) {
 		_, err := graph.LoadOperations(filepath.Join(dir, "missing"))
-		assert.ErrorContains(t, err, "allowed-operations")
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		assert.ErrorContains(t, err, "missing")
 		_, err = graph.LoadOperations(t.TempDir())
 		assert.ErrorContains(t, err, "holds no operations")
 
 		bad := map[string]string{sha("{ nope }"): "query Broken { nope }", sha(threads): threads}
-		err = graph.Options{Security: graph.Security{AllowedOperations: bad}}.Validate()
+		err = graph.CheckAllowedOperations(graph.Options{Security: graph.Security{AllowedOperations: bad}})
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "allowed-operations")
 		assert.Contains(t, err.Error(), "Broken")
 		assert.Contains(t, err.Error(), sha("{ nope }")[:12])
-		assert.Panics(t, func() { graph.NewHandler(graph.Options{Security: graph.Security{AllowedOperations: bad}}) })
+		assert.PanicsWithValue(t, "graph: AllowedOperations: "+err.Error(), func() {
+			graph.NewHandler(graph.Options{Security: graph.Security{AllowedOperations: bad}})
+		}, "the handler refuses what CheckAllowedOperations reports, naming the field")
 
 		deep := map[string]string{"x": `{ user(id: "1") { meetings { nodes { user { meetings { nodes { id } } } } } } }`}
-		err = graph.Options{Security: graph.Security{AllowedOperations: deep, MaxDepth: 3}}.Validate()
+		err = graph.CheckAllowedOperations(graph.Options{Security: graph.Security{AllowedOperations: deep, MaxDepth: 3}})
 		assert.ErrorContains(t, err, "levels deep", "the limits apply to allowed operations too")
 	})
 }

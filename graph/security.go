@@ -130,7 +130,7 @@ func (s *Security) defaults() {
 	s.CSRFHeaders = canonicalHeaders(s.CSRFHeaders)
 }
 
-// setDefault replaces zero with def; negative values are left for Validate
+// setDefault replaces zero with def; negative values are left for validate
 // to report.
 func setDefault[T int | int64](v *T, def T) {
 	if *v == 0 {
@@ -148,27 +148,29 @@ func canonicalHeaders(names []string) []string {
 	return out
 }
 
-// Validate reports every invalid setting at once, naming each, after
-// applying the defaults. NewHandler panics on what it reports, so that a
-// misconfiguration cannot start; server.go calls it first to print a
-// message instead.
-func (o Options) Validate() error {
-	o.ForwardHeaders = append([]string(nil), o.ForwardHeaders...)
-	o.defaults()
+// Lower bounds of two limits, below which the limit could not do its job.
+const (
+	MinMaxErrors        = 2    // one error is kept for the TOO_MANY_ERRORS summary
+	MinMaxResponseBytes = 1024 // room for the RESPONSE_TOO_LARGE error
+)
+
+// validate reports every invalid field of o, whose defaults are applied, by
+// its Go name; NewHandler panics on what it reports. It is for programmers:
+// a user's settings are checked before Options are built, in the words of
+// the user's flags, by salesgraph's config package, which shares the
+// checks below that need this package's knowledge (CheckForwardHeaders,
+// CheckCSRFHeaders, CheckOrigins, CheckAllowedOperations). The allow-list
+// is checked where it is prepared, in newTransport.
+func (o *Options) validate() error {
 	var problems []string
-	if err := checkForwardHeaders(o.ForwardHeaders); err != nil {
-		problems = append(problems, err.Error())
+	if err := CheckForwardHeaders(o.ForwardHeaders); err != nil {
+		problems = append(problems, "ForwardHeaders: "+err.Error())
 	}
 	problems = append(problems, o.Security.problems()...)
 	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
-		problems = append(problems, fmt.Sprintf("cursor-secret must be at least %d bytes, got %d", MinCursorSecret, n))
+		problems = append(problems, fmt.Sprintf("CursorSecret must be at least %d bytes, got %d", MinCursorSecret, n))
 	}
 	problems = append(problems, o.resourceProblems()...)
-	if len(o.AllowedOperations) > 0 {
-		if _, err := prepareAllowList(&o); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -182,54 +184,82 @@ func (s *Security) problems() []string {
 			out = append(out, fmt.Sprintf("%s must be positive, got %d", name, v))
 		}
 	}
-	positive("max-request-bytes", s.MaxRequestBytes)
-	positive("max-tokens", int64(s.MaxTokens))
-	positive("max-depth", int64(s.MaxDepth))
-	positive("max-aliases", int64(s.MaxAliases))
-	positive("max-root-fields", int64(s.MaxRootFields))
-	positive("max-fields", int64(s.MaxFields))
-	positive("max-complexity", int64(s.MaxComplexity))
-	positive("max-upstream-calls", int64(s.MaxUpstreamCalls))
-	positive("upstream page size", int64(s.UpstreamPageSize))
-	positive("thread-lookup-pages", int64(s.ThreadLookupPages))
-	positive("max-errors", int64(s.MaxErrors))
-	positive("max-response-bytes", int64(s.MaxResponseBytes))
-	positive("max-batch-size", int64(s.MaxBatchSize))
-	positive("apq-cache-size", int64(s.APQCacheSize))
-	if s.MaxErrors == 1 {
-		out = append(out, "max-errors must be at least 2: one error is kept for the summary")
+	positive("MaxRequestBytes", s.MaxRequestBytes)
+	positive("MaxTokens", int64(s.MaxTokens))
+	positive("MaxDepth", int64(s.MaxDepth))
+	positive("MaxAliases", int64(s.MaxAliases))
+	positive("MaxRootFields", int64(s.MaxRootFields))
+	positive("MaxFields", int64(s.MaxFields))
+	positive("MaxComplexity", int64(s.MaxComplexity))
+	positive("MaxUpstreamCalls", int64(s.MaxUpstreamCalls))
+	positive("UpstreamPageSize", int64(s.UpstreamPageSize))
+	positive("ThreadLookupPages", int64(s.ThreadLookupPages))
+	positive("MaxErrors", int64(s.MaxErrors))
+	positive("MaxResponseBytes", int64(s.MaxResponseBytes))
+	positive("MaxBatchSize", int64(s.MaxBatchSize))
+	positive("APQCacheSize", int64(s.APQCacheSize))
+	if s.MaxErrors > 0 && s.MaxErrors < MinMaxErrors {
+		out = append(out, fmt.Sprintf("MaxErrors must be at least %d, got %d", MinMaxErrors, s.MaxErrors))
 	}
-	if s.MaxResponseBytes > 0 && s.MaxResponseBytes < 1024 {
-		out = append(out, "max-response-bytes must be at least 1024, room for an error saying the response was too large")
+	if s.MaxResponseBytes > 0 && s.MaxResponseBytes < MinMaxResponseBytes {
+		out = append(out, fmt.Sprintf("MaxResponseBytes must be at least %d, got %d", MinMaxResponseBytes, s.MaxResponseBytes))
 	}
-	for _, h := range s.CSRFHeaders {
-		if !validHeaderName(h) {
-			out = append(out, fmt.Sprintf("csrf-headers: %q is not a valid header name", h))
-		} else if isSafelistedHeader(h) {
-			out = append(out, fmt.Sprintf("csrf-headers: %s is CORS-safelisted: browsers send it cross-origin without a preflight, so it proves nothing", h))
-		}
+	if err := CheckCSRFHeaders(s.CSRFHeaders); err != nil {
+		out = append(out, "CSRFHeaders: "+err.Error())
 	}
-	if err := checkOrigins(s.AllowedOrigins); err != nil {
-		out = append(out, err.Error())
+	if err := CheckOrigins(s.AllowedOrigins); err != nil {
+		out = append(out, "AllowedOrigins: "+err.Error())
 	}
 	return out
 }
 
-// checkOrigins accepts "*" alone, or origins: scheme://host[:port] and
-// nothing else, since CORS compares them as exact strings.
-func checkOrigins(origins []string) error {
+// CheckCSRFHeaders reports the names, canonical, that cannot serve as CSRF
+// evidence: invalid ones, and those browsers send cross-origin without a
+// preflight. The message names no setting; the caller prefixes its own.
+func CheckCSRFHeaders(names []string) error {
+	var bad []string
+	for _, h := range names {
+		if !validHeaderName(h) {
+			bad = append(bad, fmt.Sprintf("%q is not a valid header name", h))
+		} else if isSafelistedHeader(h) {
+			bad = append(bad, fmt.Sprintf("%s is CORS-safelisted: browsers send it cross-origin without a preflight, so it proves nothing", h))
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// CheckOrigins accepts "*" alone, or origins: scheme://host[:port] and
+// nothing else, since CORS compares them as exact strings. The message
+// names no setting; the caller prefixes its own.
+func CheckOrigins(origins []string) error {
 	for _, o := range origins {
 		if o == "*" {
 			if len(origins) > 1 {
-				return errors.New(`cors-origins: "*" allows every origin, so it must be the only entry`)
+				return errors.New(`"*" allows every origin, so it must be the only entry`)
 			}
 			continue
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ToLower(o) != o {
-			return fmt.Errorf("cors-origins: %q is not an origin like https://app.example.com (lower case, no path)", o)
+			return fmt.Errorf("%q is not an origin like https://app.example.com (lower case, no path)", o)
 		}
+	}
+	return nil
+}
+
+// CheckAllowedOperations checks every document of o.AllowedOperations the
+// way a request's would be checked (schema, limits, introspection), with
+// o's defaults applied, for a caller that wants the problems before it
+// builds the handler. The message names no setting; the caller prefixes
+// its own.
+func CheckAllowedOperations(o Options) error {
+	o.defaults()
+	if _, problems := prepareOperations(&o); len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package connlimit
 
 // openFileLimit reports no limit where there is no RLIMIT_NOFILE.
 func openFileLimit() (int, bool) { return 0, false }

@@ -1,4 +1,7 @@
-package main
+// Package connlimit caps the connections open on a listener, refusing the
+// excess at once with a 503 instead of leaving it in the kernel's backlog,
+// and reclaiming idle keep-alive connections near the cap.
+package connlimit
 
 import (
 	"container/list"
@@ -12,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// connLimiter caps the connections open on the API listener, so that a
+// Listener caps the connections open on the API listener, so that a
 // client holding thousands of keep-alive connections cannot use up the
 // process's file descriptors (and with them the upstream calls, the probes
 // and everyone else's requests).
@@ -26,8 +29,8 @@ import (
 // golang.org/x/net/netutil.LimitListener does.
 //
 // It needs the server's connection states: set http.Server.ConnState to
-// its connState.
-type connLimiter struct {
+// its ConnState.
+type Listener struct {
 	net.Listener
 	max, high int
 	log       *slog.Logger
@@ -43,7 +46,7 @@ type connLimiter struct {
 // limitedConn is an admitted connection; Close gives its place back.
 type limitedConn struct {
 	net.Conn
-	l       *connLimiter
+	l       *Listener
 	counted bool          // holds a place; guarded by l.mu
 	idleAt  *list.Element // in l.idle while idle; guarded by l.mu
 }
@@ -61,13 +64,15 @@ const refusal = "HTTP/1.1 503 Service Unavailable\r\n" +
 // is logged as it starts, not once per connection.
 const refusalWarnEvery = 10 * time.Second
 
-func limitConnections(ln net.Listener, max int, log *slog.Logger) *connLimiter {
-	return &connLimiter{Listener: ln, max: max, high: max - max/10, log: log}
+// New caps the connections accepted on ln at max; refusals are logged to
+// log at warn, at most every refusalWarnEvery.
+func New(ln net.Listener, max int, log *slog.Logger) *Listener {
+	return &Listener{Listener: ln, max: max, high: max - max/10, log: log}
 }
 
 // Accept returns the next connection admitted, refusing those over the cap
 // on the way.
-func (l *connLimiter) Accept() (net.Conn, error) {
+func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -80,7 +85,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *connLimiter) admit(c net.Conn) *limitedConn {
+func (l *Listener) admit(c net.Conn) *limitedConn {
 	l.mu.Lock()
 	var victim *limitedConn
 	if l.open >= l.high {
@@ -102,7 +107,7 @@ func (l *connLimiter) admit(c net.Conn) *limitedConn {
 	return lc
 }
 
-func (l *connLimiter) refuse(c net.Conn) {
+func (l *Listener) refuse(c net.Conn) {
 	n := l.refused.Add(1)
 	// A fresh connection's send buffer is empty: the write does not wait
 	// for the client; the deadline only bounds the unexpected.
@@ -116,7 +121,7 @@ func (l *connLimiter) refuse(c net.Conn) {
 }
 
 // releaseLocked gives c's place back, once.
-func (l *connLimiter) releaseLocked(c *limitedConn) {
+func (l *Listener) releaseLocked(c *limitedConn) {
 	if !c.counted {
 		return
 	}
@@ -136,9 +141,9 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// connState is http.Server.ConnState: it keeps the list of idle
+// ConnState is http.Server.ConnState: it keeps the list of idle
 // connections, the ones that may be reclaimed.
-func (l *connLimiter) connState(c net.Conn, state http.ConnState) {
+func (l *Listener) ConnState(c net.Conn, state http.ConnState) {
 	lc, ok := c.(*limitedConn)
 	if !ok || lc.l != l {
 		return
@@ -155,14 +160,14 @@ func (l *connLimiter) connState(c net.Conn, state http.ConnState) {
 }
 
 // counts returns the connections open and idle now.
-func (l *connLimiter) counts() (open, idle int) {
+func (l *Listener) counts() (open, idle int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.open, l.idle.Len()
 }
 
-// register adds the limiter's metrics to reg.
-func (l *connLimiter) register(reg prometheus.Registerer) {
+// Register adds the limiter's metrics to reg.
+func (l *Listener) Register(reg prometheus.Registerer) {
 	opts := func(name, help string) prometheus.GaugeOpts {
 		return prometheus.GaugeOpts{Namespace: "salesgraph", Subsystem: "http", Name: name, Help: help}
 	}
@@ -178,4 +183,26 @@ func (l *connLimiter) register(reg prometheus.Registerer) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts(opts("connections_reclaimed_total", "Idle keep-alive connections closed to make room near the cap.")),
 			func() float64 { return float64(l.reclaimed.Load()) }),
 	)
+}
+
+// FitOpenFileLimit lowers max so that the connections, reserve other
+// descriptors (upstream calls, files, the metrics listener) and a margin of
+// 64 fit under the process's open-file limit, but never below half of that
+// limit. limit is 0 when the process has none; lowered says whether fit is
+// below max.
+func FitOpenFileLimit(max, reserve int) (fit, limit int, lowered bool) {
+	limit, ok := openFileLimit()
+	if !ok {
+		return max, 0, false
+	}
+	fit = fitConnections(max, reserve, limit)
+	return fit, limit, fit < max
+}
+
+func fitConnections(max, reserve, fileLimit int) int {
+	fit := fileLimit - reserve - 64
+	if fit < fileLimit/2 {
+		fit = fileLimit / 2
+	}
+	return min(max, fit)
 }

@@ -1,0 +1,276 @@
+// Package config is salesgraph's configuration, owned in one place: every
+// setting as a flag and a SALESGRAPH_* environment variable, its default,
+// every check of the values given (all problems reported together, in the
+// flags' own words), and the start-up summary, which prints every setting
+// with the secrets redacted. server.go loads a Config and wires the parts
+// with it; no other package reads flags or SALESGRAPH_* variables, and the
+// packages it configures check their Options for programmers, not users.
+//
+// Adding a setting is a change in this package plus one wiring line:
+//
+//  1. a field in the group it belongs to (Config's groups, below);
+//  2. one line in register binding a flag to the field, with its default
+//     and usage; its variable is SALESGRAPH_ and the flag's name in upper
+//     snake case;
+//  3. its rule, if a value can be wrong, in validate (validate.go), naming
+//     the flag;
+//  4. in server.go, the line that hands the field to what it configures.
+//
+// The summary lists the field by itself (summary.go), and
+// TestREADMEConfigurationTable fails until README.md's table has its row
+// (-update-readme writes it). For example, a budget on upstream bodies is a
+// BodyBudget int64 in Upstream; e.int64(&c.Upstream.BodyBudget,
+// "upstream-body-budget", 256<<20, "…") in register; a check in validate
+// that it is at least Upstream.MaxResponseBytes; and
+// restclient.WithBodyBudget(cfg.Upstream.BodyBudget) in server.go.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/restclient"
+)
+
+// Config is every setting, after flags, environment and defaults, checked.
+type Config struct {
+	Server        Server
+	Upstream      Upstream
+	GraphQL       GraphQL
+	Security      graph.Security // request limits, CSRF, CORS, persisted operations, response caps
+	Resilience    Resilience
+	Observability Observability
+	IDE           IDE
+	Shutdown      Shutdown
+	Demo          Demo
+	// PrintSchema, when set, is the format (sdl or introspection) in which
+	// to print the served schema instead of serving.
+	PrintSchema string
+
+	flags *flag.FlagSet // every flag, for the README's table (TestREADMEConfigurationTable)
+	raw   raw
+}
+
+// Server is the API listener.
+type Server struct {
+	ListenAddr string
+	// MaxConnections caps the connections open on ListenAddr; server.go
+	// lowers it further to fit the open-file limit.
+	MaxConnections int
+}
+
+// Upstream is the REST API and how it is called.
+type Upstream struct {
+	URL string // base URL without /api/v1; empty is demo mode
+	// Authorization is the static credential, sent in AuthHeader when the
+	// caller sends none.
+	Authorization  Secret
+	AuthHeader     string   // canonical
+	ForwardHeaders []string // inbound headers sent upstream, canonical
+	Timeout        time.Duration
+	TimeZone       *time.Location // of the upstream's naive dates
+	PageParam      string
+	PerPageParam   string
+	PerPage        int // 0 sends none
+	// MaxResponseBytes caps one upstream response read.
+	MaxResponseBytes int64
+	// BodyBudget bounds the upstream bodies held in memory at once, all
+	// calls together.
+	BodyBudget int64
+	// MaxConcurrency caps the upstream calls in flight, all operations
+	// together; MaxOperationConcurrency those of one operation.
+	MaxConcurrency          int
+	MaxOperationConcurrency int
+}
+
+// GraphQL is what the /graphql endpoint answers, beyond its limits.
+type GraphQL struct {
+	Introspection bool
+	// MaxResponseMemory bounds the responses being built at once, all
+	// operations together; at least Security.MaxResponseBytes.
+	MaxResponseMemory int64
+	// CursorSecret authenticates pagination cursors; empty is a random key
+	// per process.
+	CursorSecret Secret
+	// AllowedOperations is the allow-list's path; Security.AllowedOperations
+	// holds what was read from it.
+	AllowedOperations string
+}
+
+// Resilience is how the facade treats a misbehaving upstream: the
+// operation deadline, retries and the circuit breaker.
+type Resilience struct {
+	OperationTimeout time.Duration
+	Retry            restclient.RetryPolicy // MaxAttempts 1: off
+	Breaker          restclient.BreakerSettings
+	BreakerOn        bool
+}
+
+// Observability is logs, metrics and tracing. Tracing itself is set by the
+// standard OTEL_* variables, which observe.TracingFromEnv reads; the three
+// OTel fields are kept for the summary only.
+type Observability struct {
+	LogLevel       slog.Level
+	LogFormat      string // text or json
+	MetricsAddr    string // "": /metrics on the API listener; MetricsOff: none
+	TraceResolvers bool
+	OTLPEndpoint   string   // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT
+	OTLPHeaders    []string // the names in OTEL_EXPORTER_OTLP_(TRACES_)HEADERS; their values are keys
+	TracesSampler  string   // OTEL_TRACES_SAMPLER
+}
+
+// MetricsOff is the -metrics-addr value that serves no /metrics at all.
+const MetricsOff = "off"
+
+// IDE is the GraphiQL page at /.
+type IDE struct {
+	Enabled bool
+	Assets  string // embedded or cdn
+}
+
+// Shutdown is the drain on SIGTERM (server.go's drain).
+type Shutdown struct {
+	Timeout time.Duration
+	Delay   time.Duration
+}
+
+// Demo is the embedded fake upstream served when no upstream is configured.
+type Demo struct {
+	Latency time.Duration
+	Users   int
+}
+
+// raw holds what flags give as text or in another unit than Config's
+// fields; interpret (validate.go) turns it into them.
+type raw struct {
+	forwardHeaders, csrfHeaders, corsOrigins string
+	timeZone, introspection, suggestions     string
+	logLevel                                 string
+	retries                                  int
+	apq                                      bool
+}
+
+// DemoMode says whether no upstream is configured.
+func (c *Config) DemoMode() bool { return c.Upstream.URL == "" }
+
+// Load reads flags (args), falling back to SALESGRAPH_* environment
+// variables (getenv), falling back to defaults, and checks the result,
+// returning every problem in one error. environ is the whole environment
+// ("NAME=value" entries), in which any SALESGRAPH_* variable that is not a
+// setting is a problem. -help prints the flags to stderr and returns
+// flag.ErrHelp.
+func Load(args []string, getenv func(string) string, environ []string, stderr io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet("salesgraph", flag.ContinueOnError)
+	// The flag package prints the whole usage after a parse error, which
+	// scrolls the error itself away; the error is returned instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	c := &Config{flags: fs}
+	ef := &envFlags{fs: fs, getenv: getenv}
+	c.register(ef)
+	if err := fs.Parse(args); err != nil {
+		return nil, flagError(fs, err, stderr)
+	}
+	// A misspelt variable first: the other problems may follow from it.
+	problems := append(ef.unknown(environ), ef.problems...)
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	problems = append(problems, c.interpret(getenv)...)
+	problems = append(problems, c.validate()...)
+	if len(problems) == 0 {
+		problems = c.checkAllowedOperations()
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// DefaultMaxConnections is far more connections than one replica serves
+// well, and far fewer than the open-file limits of the usual container
+// runtimes (1048576 soft, or 65536 at least on most Linux systems).
+const DefaultMaxConnections = 10000
+
+// register defines every flag, bound to its field (or to raw), with its
+// default and usage. The order is the tie-break of "did you mean".
+func (c *Config) register(e *envFlags) {
+	rp, bs := restclient.DefaultRetryPolicy(), restclient.DefaultBreakerSettings()
+	r := &c.raw
+
+	e.string(&c.Server.ListenAddr, "listen-addr", ":8080", "address to serve on")
+	e.string(&c.Upstream.URL, "upstream-url", "", "base URL of the REST API without its /api/v1, e.g. https://crm.example.com; empty starts demo mode")
+	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none")
+	e.string(&c.Upstream.AuthHeader, "upstream-auth-header", "Authorization", "header that carries the static credential")
+	e.string(&r.forwardHeaders, "forward-headers", "Authorization", "comma-separated inbound headers forwarded upstream")
+	e.duration(&c.Upstream.Timeout, "upstream-timeout", 10*time.Second, "timeout of one upstream call")
+	e.string(&r.timeZone, "upstream-timezone", "UTC", "IANA zone of the upstream's naive dates")
+	e.string(&c.Upstream.PageParam, "upstream-page-param", "page", "query parameter that selects a page of threads, or of meetings when the upstream pages them")
+	e.string(&c.Upstream.PerPageParam, "upstream-per-page-param", "per_page", "query parameter that sets the threads page size")
+	e.int(&c.Upstream.PerPage, "upstream-per-page", 0, "threads page size to ask for; 0 sends none")
+	e.int64(&c.Upstream.MaxResponseBytes, "upstream-max-response-bytes", 32<<20, "largest upstream response read")
+	e.int64(&c.Upstream.BodyBudget, "upstream-body-budget", 256<<20, "bytes of upstream responses held in memory at once, all calls together; at least upstream-max-response-bytes")
+	e.int(&c.Upstream.MaxConcurrency, "max-upstream-concurrency", 256, "upstream calls in flight at once, all operations together")
+	e.int(&c.Upstream.MaxOperationConcurrency, "max-operation-concurrency", 64, "upstream calls in flight at once for one operation")
+	e.string(&r.introspection, "introspection", "", "allow schema introspection: true or false; default true in demo mode only")
+	e.bool(&c.IDE.Enabled, "ide", true, "serve the GraphiQL IDE at /")
+	e.string(&c.IDE.Assets, "ide-assets", "embedded", "where the IDE's browser files come from: embedded (served by salesgraph, works offline) or cdn (jsDelivr, pinned with Subresource Integrity)")
+	e.string(&r.logLevel, "log-level", "info", "debug, info, warn or error")
+	e.string(&c.Observability.LogFormat, "log-format", "text", "text or json")
+	e.duration(&c.Shutdown.Timeout, "shutdown-timeout", 15*time.Second, "on SIGTERM, how long operations in flight may take to finish (after shutdown-delay) before they are cancelled")
+	e.duration(&c.Shutdown.Delay, "shutdown-delay", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, for load balancers to notice, before new connections are refused")
+	e.int(&c.Server.MaxConnections, "max-connections", DefaultMaxConnections, "most connections open on listen-addr; idle ones are closed near it, new ones refused with 503 at it; lowered to fit the open-file limit")
+	e.duration(&c.Demo.Latency, "demo-latency", 0, "latency the demo upstream adds to each answer")
+	e.int(&c.Demo.Users, "demo-users", 50, "how many users the demo upstream has")
+	// A one-off action rather than a setting: no variable.
+	e.fs.StringVar(&c.PrintSchema, "print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
+	e.string(&c.Observability.MetricsAddr, "metrics-addr", "", "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none")
+	e.bool(&c.Observability.TraceResolvers, "trace-resolvers", false, "add a span per resolver call when tracing is on; costly on large lists")
+	e.secret(&c.GraphQL.CursorSecret, "cursor-secret", "key that authenticates pagination cursors, at least 32 bytes; replicas must share it to accept each other's cursors; empty: random per process")
+
+	// Security: limits, CSRF, CORS, persisted operations.
+	s := &c.Security
+	e.int64(&s.MaxRequestBytes, "max-request-bytes", graph.DefaultMaxRequestBytes, "largest request body accepted; larger ones get 413")
+	e.int(&s.MaxTokens, "max-tokens", graph.DefaultMaxTokens, "most lexical tokens in a document")
+	e.int(&s.MaxDepth, "max-depth", graph.DefaultMaxDepth, "deepest field nesting, fields in fragments counted")
+	e.int(&s.MaxAliases, "max-aliases", graph.DefaultMaxAliases, "most aliased fields in an operation")
+	e.int(&s.MaxRootFields, "max-root-fields", graph.DefaultMaxRootFields, "most root fields in an operation")
+	e.int(&s.MaxFields, "max-fields", graph.DefaultMaxFields, "most field selections in a document, fragments counted wherever spread")
+	e.int(&s.MaxComplexity, "max-complexity", graph.DefaultMaxComplexity, "most fields a response is estimated to hold, lists multiplied by their page size")
+	e.int(&s.MaxUpstreamCalls, "max-upstream-calls", graph.DefaultMaxUpstreamCalls, "most upstream calls an operation (or a batch) is estimated to make")
+	e.int(&s.ThreadLookupPages, "thread-lookup-pages", graph.DefaultThreadLookupPages, "threads pages the estimate counts for one thread looked up by id")
+	e.int(&s.MaxErrors, "max-errors", graph.DefaultMaxErrors, "most errors in one response")
+	e.int(&s.MaxResponseBytes, "max-response-bytes", graph.DefaultMaxResponseBytes, "largest response sent; a larger one becomes a RESPONSE_TOO_LARGE error")
+	e.int64(&c.GraphQL.MaxResponseMemory, "max-response-memory", graph.DefaultMaxResponseMemory, "bytes of responses being built at once, all operations together; one that does not fit gets RESPONSE_MEMORY_BUDGET_EXCEEDED; at least max-response-bytes")
+	e.bool(&s.Batching, "batching", false, "accept a JSON array of operations in one POST")
+	e.int(&s.MaxBatchSize, "max-batch-size", graph.DefaultMaxBatchSize, "most operations in one batch")
+	e.string(&r.csrfHeaders, "csrf-headers", strings.Join(graph.DefaultCSRFHeaders, ","), "comma-separated headers that let a GET without Content-Type: application/json pass CSRF prevention")
+	e.string(&r.corsOrigins, "cors-origins", "", "comma-separated origins allowed to read responses cross-origin, or *; demo mode adds the IDE's own")
+	e.string(&r.suggestions, "suggestions", "", `"Did you mean" in validation errors: true or false; default true in demo mode only`)
+	e.bool(&r.apq, "apq", true, "automatic persisted queries")
+	e.int(&s.APQCacheSize, "apq-cache-size", graph.DefaultAPQCacheSize, "how many persisted queries APQ remembers")
+	e.string(&c.GraphQL.AllowedOperations, "allowed-operations", "", "allow-list mode: only the operations in this `path` run (a directory of .graphql files, or an Apollo persisted-query manifest)")
+
+	// Resilience: the operation deadline, retries, the circuit breaker.
+	rs := &c.Resilience
+	e.duration(&rs.OperationTimeout, "operation-timeout", graph.DefaultOperationTimeout, "deadline of one request's operations, upstream calls and waits included")
+	e.int(&r.retries, "upstream-retries", rp.MaxAttempts-1, "retries of a failed upstream call (connection errors, 429, 502-504), 0 to 9; 0 turns retries off")
+	e.duration(&rs.Retry.BaseDelay, "upstream-retry-base-delay", rp.BaseDelay, "backoff before the first retry; doubles each retry, with full jitter")
+	e.duration(&rs.Retry.MaxDelay, "upstream-retry-max-delay", rp.MaxDelay, "longest backoff between retries")
+	e.duration(&rs.Retry.MaxRetryAfter, "upstream-retry-after-max", rp.MaxRetryAfter, "longest Retry-After honoured; a longer one is passed on to the caller unretried")
+	e.float64(&rs.Retry.Budget, "upstream-retry-budget", rp.Budget, "retries allowed as a share of recent upstream calls, above 0 up to 1")
+	e.duration(&rs.Retry.BudgetWindow, "upstream-retry-budget-window", rp.BudgetWindow, "how far back the retry budget counts calls")
+	e.int(&rs.Retry.MinRetries, "upstream-retry-min", rp.MinRetries, "retries allowed per budget window whatever the share")
+	e.bool(&rs.BreakerOn, "upstream-breaker", true, "circuit breaker in front of the upstream")
+	e.float64(&rs.Breaker.FailureRatio, "upstream-breaker-failure-ratio", bs.FailureRatio, "share of failed upstream calls in the window that opens the breaker, above 0 up to 1")
+	e.int(&rs.Breaker.MinRequests, "upstream-breaker-min-requests", bs.MinRequests, "upstream calls the window must hold before the breaker may open")
+	e.duration(&rs.Breaker.Window, "upstream-breaker-window", bs.Window, "rolling window over which the breaker counts upstream calls")
+	e.duration(&rs.Breaker.OpenTimeout, "upstream-breaker-open-timeout", bs.OpenTimeout, "how long the breaker stays open before it lets probes through")
+	e.int(&rs.Breaker.HalfOpenProbes, "upstream-breaker-probes", bs.HalfOpenProbes, "probe calls a half-open breaker lets through; all must succeed to close it")
+}

@@ -1,0 +1,276 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/salesgraph/salesgraph/graph"
+)
+
+// interpret turns what flags gave as text (raw) into Config's fields,
+// reporting what does not parse, and applies the defaults that depend on
+// other settings: demo mode's, and the page size the estimate assumes.
+func (c *Config) interpret(getenv func(string) string) []string {
+	var problems []string
+	r := &c.raw
+	c.Upstream.URL = strings.TrimRight(strings.TrimSpace(c.Upstream.URL), "/")
+	c.Upstream.AuthHeader = http.CanonicalHeaderKey(strings.TrimSpace(c.Upstream.AuthHeader))
+	c.Upstream.ForwardHeaders = canonicalList(r.forwardHeaders)
+	if len(c.Upstream.ForwardHeaders) == 0 {
+		// What graph.Options forwards when given none, said here so that
+		// the summary shows it.
+		c.Upstream.ForwardHeaders = []string{"Authorization"}
+	}
+	loc, err := time.LoadLocation(r.timeZone)
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("upstream-timezone %q is not a known IANA zone", r.timeZone))
+	}
+	c.Upstream.TimeZone = loc
+	c.Observability.MetricsAddr = strings.TrimSpace(c.Observability.MetricsAddr)
+	if err := c.Observability.LogLevel.UnmarshalText([]byte(r.logLevel)); err != nil {
+		problems = append(problems, "log-level must be debug, info, warn or error")
+	}
+
+	var ok bool
+	if c.GraphQL.Introspection, ok = boolOrDemo(r.introspection, c.DemoMode()); !ok {
+		problems = append(problems, "introspection must be true or false")
+	}
+	s := &c.Security
+	if s.Suggestions, ok = boolOrDemo(r.suggestions, c.DemoMode()); !ok {
+		problems = append(problems, "suggestions must be true or false")
+	}
+	s.CSRFHeaders = canonicalList(r.csrfHeaders)
+	if len(s.CSRFHeaders) == 0 {
+		s.CSRFHeaders = graph.DefaultCSRFHeaders // what graph uses when given none
+	}
+	s.AllowedOrigins = splitList(r.corsOrigins)
+	if c.DemoMode() && len(s.AllowedOrigins) == 0 {
+		s.AllowedOrigins = ideOrigins(c.Server.ListenAddr)
+	}
+	s.DisableAPQ = !r.apq
+	// The estimate assumes the page size asked of the upstream, or the
+	// API's default when none is asked.
+	s.UpstreamPageSize = c.Upstream.PerPage
+	if s.UpstreamPageSize <= 0 {
+		s.UpstreamPageSize = graph.DefaultUpstreamPageSize
+	}
+	if c.GraphQL.AllowedOperations != "" {
+		ops, err := graph.LoadOperations(c.GraphQL.AllowedOperations)
+		if err != nil {
+			problems = append(problems, "allowed-operations: "+err.Error())
+		}
+		s.AllowedOperations = ops
+	}
+
+	c.Resilience.Retry.MaxAttempts = r.retries + 1
+
+	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	if endpoint == "" {
+		endpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	}
+	c.Observability.OTLPEndpoint = endpoint
+	c.Observability.OTLPHeaders = headerNames(getenv("OTEL_EXPORTER_OTLP_HEADERS"), getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS"))
+	c.Observability.TracesSampler = getenv("OTEL_TRACES_SAMPLER")
+	return problems
+}
+
+// validate is every rule on the settings, each problem naming its flags.
+// Zero means "the default" in the option structs of graph and restclient;
+// on the command line a zero limit is a mistake worth saying so.
+func (c *Config) validate() []string {
+	var problems []string
+	check := func(ok bool, msg string, args ...any) {
+		if !ok {
+			problems = append(problems, fmt.Sprintf(msg, args...))
+		}
+	}
+
+	// The server and its shutdown.
+	check(c.Server.MaxConnections >= 1, "max-connections must be positive")
+	check(c.Shutdown.Timeout > 0 && c.Shutdown.Delay >= 0, "shutdown-timeout must be positive and shutdown-delay not negative")
+	if a := c.Observability.MetricsAddr; a != "" && a != MetricsOff {
+		_, _, err := net.SplitHostPort(a)
+		check(err == nil, "metrics-addr must be host:port, empty or off")
+	}
+	check(c.PrintSchema == "" || c.PrintSchema == "sdl" || c.PrintSchema == "introspection", "print-schema must be sdl or introspection")
+	check(c.Demo.Users > 0 && c.Demo.Users <= 100000, "demo-users must be between 1 and 100000")
+	check(c.IDE.Assets == "embedded" || c.IDE.Assets == "cdn", "ide-assets must be embedded or cdn")
+	check(c.Observability.LogFormat == "text" || c.Observability.LogFormat == "json", "log-format must be text or json")
+
+	// The upstream.
+	u := &c.Upstream
+	if u.URL != "" {
+		problems = append(problems, checkUpstreamURL(u.URL)...)
+	}
+	check(u.Timeout > 0, "upstream-timeout must be positive")
+	check(u.PerPage >= 0 && u.PerPage <= 1000, "upstream-per-page must be between 0 and 1000")
+	check(u.PageParam != "" && u.PerPageParam != "", "upstream page parameter names must not be empty")
+	check(u.MaxResponseBytes >= 1024, "upstream-max-response-bytes must be at least 1024")
+	check(u.BodyBudget >= u.MaxResponseBytes, "upstream-body-budget must be at least upstream-max-response-bytes")
+	check(c.GraphQL.MaxResponseMemory >= int64(c.Security.MaxResponseBytes), "max-response-memory must be at least max-response-bytes")
+	check(u.MaxConcurrency > 0 && u.MaxOperationConcurrency > 0, "concurrency limits must be positive")
+	check(u.AuthHeader != "", "upstream-auth-header must not be empty")
+	if err := graph.CheckForwardHeaders(u.ForwardHeaders); err != nil {
+		problems = append(problems, "forward-headers: "+err.Error())
+	}
+
+	// The GraphQL endpoint and its security.
+	if n := len(c.GraphQL.CursorSecret); n > 0 {
+		check(n >= graph.MinCursorSecret, "cursor-secret must be at least %d bytes, got %d", graph.MinCursorSecret, n)
+	}
+	s := &c.Security
+	for _, l := range []struct {
+		flag string
+		v    int64
+	}{
+		{"max-request-bytes", s.MaxRequestBytes}, {"max-tokens", int64(s.MaxTokens)}, {"max-depth", int64(s.MaxDepth)},
+		{"max-aliases", int64(s.MaxAliases)}, {"max-root-fields", int64(s.MaxRootFields)}, {"max-fields", int64(s.MaxFields)},
+		{"max-complexity", int64(s.MaxComplexity)}, {"max-upstream-calls", int64(s.MaxUpstreamCalls)},
+		{"thread-lookup-pages", int64(s.ThreadLookupPages)}, {"max-errors", int64(s.MaxErrors)},
+		{"max-response-bytes", int64(s.MaxResponseBytes)}, {"max-batch-size", int64(s.MaxBatchSize)}, {"apq-cache-size", int64(s.APQCacheSize)},
+	} {
+		check(l.v > 0, "%s must be positive", l.flag)
+	}
+	check(s.MaxErrors <= 0 || s.MaxErrors >= graph.MinMaxErrors, "max-errors must be at least %d: one error is kept for the summary", graph.MinMaxErrors)
+	check(s.MaxResponseBytes <= 0 || s.MaxResponseBytes >= graph.MinMaxResponseBytes,
+		"max-response-bytes must be at least %d, room for an error saying the response was too large", graph.MinMaxResponseBytes)
+	if err := graph.CheckCSRFHeaders(s.CSRFHeaders); err != nil {
+		problems = append(problems, "csrf-headers: "+err.Error())
+	}
+	if err := graph.CheckOrigins(s.AllowedOrigins); err != nil {
+		problems = append(problems, "cors-origins: "+err.Error())
+	}
+
+	// Resilience.
+	rs := &c.Resilience
+	check(rs.OperationTimeout > 0, "operation-timeout must be positive")
+	check(c.raw.retries >= 0 && c.raw.retries <= 9, "upstream-retries must be between 0 and 9")
+	check(rs.Retry.BaseDelay > 0 && rs.Retry.MaxDelay > 0 && rs.Retry.MaxRetryAfter > 0 && rs.Retry.BudgetWindow > 0,
+		"upstream retry delays and the budget window must be positive")
+	check(rs.Retry.MaxDelay >= rs.Retry.BaseDelay, "upstream-retry-max-delay must not be below upstream-retry-base-delay")
+	check(rs.Retry.Budget > 0 && rs.Retry.Budget <= 1, "upstream-retry-budget must be above 0 and at most 1")
+	check(rs.Retry.MinRetries > 0, "upstream-retry-min must be positive")
+	check(rs.Breaker.FailureRatio > 0 && rs.Breaker.FailureRatio <= 1, "upstream-breaker-failure-ratio must be above 0 and at most 1")
+	check(rs.Breaker.MinRequests > 0, "upstream-breaker-min-requests must be positive")
+	check(rs.Breaker.Window > 0 && rs.Breaker.OpenTimeout > 0, "upstream-breaker-window and upstream-breaker-open-timeout must be positive")
+	check(rs.Breaker.HalfOpenProbes > 0 && rs.Breaker.HalfOpenProbes <= 1000, "upstream-breaker-probes must be between 1 and 1000")
+	return problems
+}
+
+// checkAllowedOperations checks every operation of the allow-list against
+// the schema and the limits, as a request's would be, so that a bad entry
+// stops the start instead of failing later for some client. It runs only
+// once every other setting is valid: the limits it applies must be.
+func (c *Config) checkAllowedOperations() []string {
+	if len(c.Security.AllowedOperations) == 0 {
+		return nil
+	}
+	if err := graph.CheckAllowedOperations(graph.Options{Security: c.Security, Introspection: c.GraphQL.Introspection}); err != nil {
+		return []string{"allowed-operations: " + err.Error()}
+	}
+	return nil
+}
+
+// apiPrefix is the path prefix of the REST API's endpoints (restclient's
+// Endpoint* constants), which restclient appends to the base URL.
+const apiPrefix = "/api/v1"
+
+func checkUpstreamURL(s string) []string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return []string{"upstream-url must be an absolute http or https URL"}
+	}
+	if i := apiPrefixAt(u.Path); i >= 0 {
+		// Refused rather than stripped: a base URL is copied from
+		// somewhere, and one that already holds /api/v1 (or a whole
+		// endpoint) says the copy went wrong; guessing which part was
+		// meant could send calls somewhere else without a word.
+		u.Path, u.RawPath = u.Path[:i], ""
+		return []string{fmt.Sprintf("upstream-url must be the API's base URL, without %s: salesgraph adds %s/users/… itself; use %s",
+			apiPrefix, apiPrefix, RedactURL(u.String()))}
+	}
+	return nil
+}
+
+// apiPrefixAt is where the path segments api/v1 start in path, in any case,
+// or -1: "/api/v1", "/crm/api/v1/" and "/api/v1/users/7/meetings" all hold
+// them, "/api/v10" does not.
+func apiPrefixAt(path string) int {
+	lower := strings.ToLower(path)
+	for i := 0; ; {
+		j := strings.Index(lower[i:], apiPrefix)
+		if j < 0 {
+			return -1
+		}
+		end := i + j + len(apiPrefix)
+		if end == len(lower) || lower[end] == '/' {
+			return i + j
+		}
+		i = end
+	}
+}
+
+// boolOrDemo reads a setting that defaults to on in demo mode only; ok is
+// false when s is not a boolean.
+func boolOrDemo(s string, demo bool) (v, ok bool) {
+	switch strings.ToLower(s) {
+	case "":
+		return demo, true
+	case "true", "1", "yes", "on":
+		return true, true
+	case "false", "0", "no", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// ideOrigins are the origins a browser gives the IDE served on addr, for
+// demo mode's CORS allow-list. The IDE is same-origin, which CORS does not
+// restrict; listing it keeps the demo working when a browser sends the page
+// from 127.0.0.1 and calls localhost, or the other way round. An address
+// with port 0 is not known yet and yields none.
+func ideOrigins(addr string) []string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return nil
+	}
+	return []string{"http://localhost:" + port, "http://127.0.0.1:" + port, "http://[::1]:" + port}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// canonicalList is a comma-separated list of header names, canonicalised
+// once here for every part that compares them.
+func canonicalList(s string) []string {
+	out := splitList(s)
+	for i, h := range out {
+		out[i] = http.CanonicalHeaderKey(h)
+	}
+	return out
+}
+
+// headerNames lists the names in OTEL_EXPORTER_OTLP_HEADERS-style values
+// ("k1=v1,k2=v2"), whose values are typically API keys.
+func headerNames(values ...string) []string {
+	names := []string{}
+	for _, v := range values {
+		for kv := range strings.SplitSeq(v, ",") {
+			if k, _, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(k) != "" {
+				names = append(names, strings.TrimSpace(k))
+			}
+		}
+	}
+	return names
+}
