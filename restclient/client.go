@@ -74,6 +74,7 @@ type CallInfo struct {
 	HTTPStatus int           // 0 when no answer came
 	Duration   time.Duration // from sending to the body being read and decoded
 	Err        error         // what the call returned; nil on success
+	Class      Class         // Classify(Err), as the retry policy and the breaker saw it
 	// Attempt numbers the attempts of one call from 1; above 1 it is a
 	// retry (see WithRetry).
 	Attempt int
@@ -415,11 +416,11 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 	c.retry.started()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		status, err := c.attempt(ctx, endpoint, path, q, into)
+		status, class, err := c.attempt(ctx, endpoint, path, q, into)
 		if c.observe != nil {
-			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Attempt: attempt})
+			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Class: class, Attempt: attempt})
 		}
-		wait, again := c.retry.next(ctx, endpoint, path, attempt, err)
+		wait, again := c.retry.next(ctx, endpoint, path, attempt, err, class)
 		if !again {
 			return err
 		}
@@ -429,24 +430,30 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 	}
 }
 
-// attempt is one HTTP exchange, if the circuit breaker allows it.
-func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (status int, err error) {
+// attempt is one HTTP exchange, if the circuit breaker allows it, and the
+// class of its error: the one classification the breaker, the retry policy
+// and the observer act on.
+func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (status int, class Class, err error) {
 	if c.breaker == nil {
-		return c.do(ctx, endpoint, path, q, into)
+		status, err = c.do(ctx, endpoint, path, q, into)
+		return status, Classify(err), err
 	}
 	done, err := c.breaker.allow(endpoint, path)
 	if err != nil {
-		return 0, err
+		return 0, Classify(err), err
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			done(ctx, panicked{v}) // or a half-open breaker would lose a probe for good
+			// Reported as counting for nothing, or a half-open breaker
+			// would lose a probe for good.
+			done(ctx, Class{Kind: KindUnknown})
 			panic(v)
 		}
 	}()
 	status, err = c.do(ctx, endpoint, path, q, into)
-	done(ctx, err)
-	return status, err
+	class = Classify(err)
+	done(ctx, class)
+	return status, class, err
 }
 
 func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (int, error) {
