@@ -287,9 +287,9 @@ func WithCredentials(h http.Header) Option {
 	}
 }
 
-// WithMaxPages caps how many pages AllUserThreads will fetch (default 500);
-// a user with more pages fails with *PaginationError rather than making the
-// facade flood the upstream.
+// WithMaxPages caps how many pages AllUserThreads and UserMeetings follow
+// (default 500); a list of more pages fails with *PaginationError rather
+// than making the facade flood the upstream.
 func WithMaxPages(n int) Option {
 	return func(c *Client) {
 		if n <= 0 {
@@ -300,8 +300,8 @@ func WithMaxPages(n int) Option {
 	}
 }
 
-// WithPageConcurrency bounds how many pages AllUserThreads fetches at once
-// (default 4).
+// WithPageConcurrency bounds how many pages AllUserThreads and UserMeetings
+// fetch at once (default 4).
 func WithPageConcurrency(n int) Option {
 	return func(c *Client) {
 		if n <= 0 {
