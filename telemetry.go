@@ -74,7 +74,7 @@ func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 	t.metrics.CircuitState(upstreamCircuit, restclient.BreakerClosed.String()) // breakers start closed
 	return []restclient.Option{
 		restclient.WithObserver(func(ci restclient.CallInfo) {
-			t.metrics.UpstreamCall(ci)
+			t.metrics.UpstreamCall(ci.Endpoint, ci.HTTPStatus, ci.Class.Result(), ci.Duration)
 			t.logCall(ci)
 		}),
 		restclient.WithRetryObserver(func(ev restclient.RetryEvent) {
@@ -87,7 +87,7 @@ func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 		restclient.WithBreakerObserver(func(_, to restclient.BreakerState) {
 			t.metrics.CircuitState(upstreamCircuit, to.String())
 		}),
-		restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(restclient.NewTransport(timeout), t.tracing)}),
+		restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(restclient.NewTransport(timeout), t.tracing, restclient.ErrorType)}),
 	}
 }
 

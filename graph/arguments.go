@@ -155,76 +155,70 @@ type argChecker struct {
 }
 
 // field checks f's arguments, f being selected on parent for the users own,
-// and returns the users f's subtree concerns.
+// as its entry in the field table says (fields.go), and returns the users
+// f's subtree concerns.
 func (c *argChecker) field(parent string, f graphql.CollectedField, own userSet) (userSet, error) {
 	if err := c.values(f); err != nil {
 		return nil, err
 	}
-	args := f.ArgumentMap(c.op.Variables)
-	switch parent + "." + f.Name {
-	case "Query.user":
-		s, err := idText(args["id"])
-		if err != nil {
-			return nil, err
-		}
-		id, err := parseUserID(s)
-		return userSet{id}, err
-	case "Query.users":
-		list, _ := args["ids"].([]any)
-		if len(list) > maxIDs {
-			return nil, badInput("ids has %d entries; at most %d are allowed", len(list), maxIDs)
-		}
-		ids := make(userSet, 0, len(list))
-		for _, v := range list {
-			s, err := idText(v)
-			if err != nil {
-				return nil, err
-			}
-			id, err := parseUserID(s)
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return ids, nil
-	case "Query.node":
-		s, err := idText(args["id"])
-		if err != nil {
-			return nil, err
-		}
-		ref, err := parseNodeID(s)
-		return userSet{ref.owner}, err
-	case "User.meetings", "User.threads":
-		if v, ok := args["first"]; ok && v != nil {
-			n, err := intArg(v)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := pageSize(&n); err != nil {
-				return nil, err
-			}
-		}
-		if s, ok := args["after"].(string); ok {
-			kind := meetingsCursor
-			if f.Name == "threads" {
-				kind = threadsCursor
-			}
-			p, err := c.cursors.decode(s, kind, 0)
-			if err != nil {
-				return nil, err
-			}
-			// A cursor fits one user's list; a subtree about several
-			// users, or another one, cannot use it.
-			for _, u := range own {
-				if u != p.user {
-					return nil, badInput("after is a cursor of another user's %s", kindName(kind))
-				}
-			}
-		}
-	case "Meeting.user", "Thread.owner":
-		return nil, nil
+	spec, ok := fields[parent+"."+f.Name]
+	if !ok {
+		return own, nil
 	}
-	return own, nil
+	args := f.ArgumentMap(c.op.Variables)
+	below := own
+	switch {
+	case spec.users != nil:
+		ids, err := spec.users(args)
+		if err != nil {
+			return nil, err
+		}
+		below = ids
+	case spec.namedByUpstream:
+		below = nil
+	}
+	if spec.check != nil {
+		if err := spec.check(&argUse{args: args, own: own, cursors: c.cursors}); err != nil {
+			return nil, err
+		}
+	}
+	return below, nil
+}
+
+// argUse is one use of a field in the operation, for its entry's check.
+type argUse struct {
+	args    map[string]any // coerced, variables substituted
+	own     userSet        // whom the field concerns; nil when not known
+	cursors *cursorCodec
+}
+
+// connection checks a connection's first and after: a page size within
+// bounds, and a cursor that a connection of kind issued, for the list of
+// one of the users the field concerns.
+func (a *argUse) connection(kind cursorKind) error {
+	if v, ok := a.args["first"]; ok && v != nil {
+		n, err := intArg(v)
+		if err != nil {
+			return err
+		}
+		if _, err := pageSize(&n); err != nil {
+			return err
+		}
+	}
+	if s, ok := a.args["after"].(string); ok {
+		p, err := a.cursors.decode(s, kind, 0)
+		if err != nil {
+			return err
+		}
+		// A cursor fits one user's list; a subtree about several users,
+		// or another one, cannot use it.
+		for _, u := range a.own {
+			if u != p.user {
+				return badInput("after is a cursor of another user's %s", kindName(kind))
+			}
+		}
+	}
+	return nil
 }
 
 // values checks the argument values whose validity the schema's types
@@ -352,6 +346,35 @@ func idText(v any) (string, error) {
 		return strconv.Itoa(v), nil
 	}
 	return "", badInput("id must be a string or an integer")
+}
+
+// userArg reads a user id argument, as an ID arrives: text or a number.
+func userArg(v any) (int64, error) {
+	s, err := idText(v)
+	if err != nil {
+		return 0, err
+	}
+	return parseUserID(s)
+}
+
+// nodeArg reads a global id argument.
+func nodeArg(v any) (nodeRef, error) {
+	s, err := idText(v)
+	if err != nil {
+		return nodeRef{}, err
+	}
+	return parseNodeID(s)
+}
+
+// firstArg is a connection's page size: first, defaulting as the schema
+// does. An invalid one (argumentCheck refuses it) reads as the default.
+func firstArg(args map[string]any) int64 {
+	if v, ok := args["first"]; ok && v != nil {
+		if n, err := intArg(v); err == nil && n >= 0 {
+			return int64(n)
+		}
+	}
+	return defaultFirst
 }
 
 func intArg(v any) (int, error) {

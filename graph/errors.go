@@ -11,22 +11,32 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// Error codes salesgraph puts in extensions.code. This is the one table from
-// failures to codes; the README lists it for client teams.
+// Field-level error codes: those an error at a field's path carries, from
+// the argument checks, the upstream and the operation's resilience. This is
+// the one table from failures to codes (classify, below); the README lists
+// it for client teams. Request-level codes (the transport's, the document
+// limits', the estimate's) belong to the endpoint, which answers them before
+// any field runs.
 const (
-	CodeBadUserInput        = "BAD_USER_INPUT"        // an argument is invalid, or the upstream answered 400
-	CodeUnauthenticated     = "UNAUTHENTICATED"       // the upstream answered 403 and the caller sent no credential
-	CodeForbidden           = "FORBIDDEN"             // the upstream answered 403 to the caller's credential
-	CodeUpstreamRateLimited = "UPSTREAM_RATE_LIMITED" // the upstream answered 429
-	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"  // the upstream answered 5xx
-	CodeUpstreamError       = "UPSTREAM_ERROR"        // the upstream answered another non-success status
-	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"      // an upstream call ran out of its own time (the operation's deadline is OPERATION_TIMEOUT)
-	CodeUpstreamUnreachable = "UPSTREAM_UNREACHABLE"  // the upstream gave no answer (refused, reset, dropped)
-	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE" // the upstream's answer could not be read or contradicts itself
-	CodeUpstreamMemoryLimit = "UPSTREAM_MEMORY_LIMIT" // the memory budget for upstream answers had no room for this one
-	CodeCancelled           = "CANCELLED"             // the caller went away before the answer was ready
-	CodeInternal            = "INTERNAL_SERVER_ERROR" // a bug; details are logged with the request id, never sent
-	// The deadline, breaker and concurrency codes are in resilience.go.
+	CodeBadUserInput             = "BAD_USER_INPUT"             // an argument is invalid, or the upstream answered 400
+	CodeUnauthenticated          = "UNAUTHENTICATED"            // the upstream answered 403 and the caller sent no credential
+	CodeForbidden                = "FORBIDDEN"                  // the upstream answered 403 to the caller's credential
+	CodeUpstreamRateLimited      = "UPSTREAM_RATE_LIMITED"      // the upstream answered 429
+	CodeUpstreamUnavailable      = "UPSTREAM_UNAVAILABLE"       // the upstream answered 5xx
+	CodeUpstreamError            = "UPSTREAM_ERROR"             // the upstream answered another non-success status
+	CodeUpstreamTimeout          = "UPSTREAM_TIMEOUT"           // an upstream call ran out of its own time (the operation's deadline is OPERATION_TIMEOUT)
+	CodeUpstreamUnreachable      = "UPSTREAM_UNREACHABLE"       // the upstream gave no answer (refused, reset, dropped)
+	CodeUpstreamBadResponse      = "UPSTREAM_BAD_RESPONSE"      // the upstream's answer could not be read or contradicts itself
+	CodeUpstreamMemoryLimit      = "UPSTREAM_MEMORY_LIMIT"      // the memory budget for upstream answers had no room for this one
+	CodeUpstreamCircuitOpen      = "UPSTREAM_CIRCUIT_OPEN"      // the circuit breaker refused the call: the upstream is failing
+	CodeOperationTimeout         = "OPERATION_TIMEOUT"          // the operation's deadline passed while it waited for the upstream
+	CodeUpstreamConcurrencyLimit = "UPSTREAM_CONCURRENCY_LIMIT" // no upstream slot came free before the operation's deadline
+	CodeCancelled                = "CANCELLED"                  // the caller went away before the answer was ready
+	CodeInternal                 = "INTERNAL_SERVER_ERROR"      // a bug; details are logged with the request id, never sent
+	// UPSTREAM_CALL_BUDGET_EXCEEDED (CodeUpstreamBudget) is also a field's
+	// code, once an operation has made as many calls as it may
+	// (resilience.go); it is declared with the request-level codes, which
+	// the estimate shares.
 )
 
 // inputError is an invalid argument found by the facade itself.
@@ -57,82 +67,118 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
+// upstreamFailure is what a field whose upstream call failed gets.
+type upstreamFailure struct {
+	code string
+	msg  func(restclient.Class) string // safe to show to the caller
+}
+
+func says(msg string) func(restclient.Class) string {
+	return func(restclient.Class) string { return msg }
+}
+
+// upstreamFailures is the table from restclient's kinds of failure
+// (restclient.Classify) to codes. Kinds not in it, an argument restclient
+// refused or an error it does not know, are bugs: INTERNAL_SERVER_ERROR.
+var upstreamFailures = map[restclient.Kind]upstreamFailure{
+	restclient.KindBadRequest: {CodeBadUserInput, says("the upstream API rejected the request's parameters")},
+	// Or UNAUTHENTICATED, when the caller sent no credential (classify).
+	restclient.KindForbidden:   {CodeForbidden, says("the upstream API refused the credentials sent with this request")},
+	restclient.KindRateLimited: {CodeUpstreamRateLimited, says("the upstream API is rate limiting requests")},
+	restclient.KindServerError: {CodeUpstreamUnavailable, func(c restclient.Class) string {
+		return fmt.Sprintf("the upstream API failed with status %d", c.Status)
+	}},
+	restclient.KindNotFound:    {CodeUpstreamError, answeredStatus},
+	restclient.KindHTTPError:   {CodeUpstreamError, answeredStatus},
+	restclient.KindTimeout:     {CodeUpstreamTimeout, says("the upstream API did not answer in time")},
+	restclient.KindCanceled:    {CodeCancelled, says("the request was cancelled")},
+	restclient.KindUnreachable: {CodeUpstreamUnreachable, says("the upstream API could not be reached")},
+	restclient.KindBadResponse: {CodeUpstreamBadResponse, says("the upstream API sent a response that could not be read")},
+	restclient.KindBadPagination: {CodeUpstreamBadResponse, func(c restclient.Class) string {
+		return "the upstream API's pagination could not be followed: " + c.Reason
+	}},
+	// One field of one record: the rest of the answer stands.
+	restclient.KindBadValue: {CodeUpstreamBadResponse, func(c restclient.Class) string {
+		return "the upstream API sent a value for this field that could not be read: " + c.Reason
+	}},
+	restclient.KindCircuitOpen: {CodeUpstreamCircuitOpen, says("the upstream API is failing, so calls to it are paused for a few seconds to let it recover")},
+	restclient.KindMemoryLimit: {CodeUpstreamMemoryLimit, says("the service is holding as many upstream answers in memory as it may; try again shortly")},
+}
+
+func answeredStatus(c restclient.Class) string {
+	return fmt.Sprintf("the upstream API answered with status %d", c.Status)
+}
+
 // classify maps an error to its extensions.code, a message safe to show to
-// the caller, and extra extensions for upstream answers.
+// the caller, and extra extensions: the facade's own failures first, then
+// the operation's deadline, then the upstream's through upstreamFailures.
 func classify(ctx context.Context, err error) (code, msg string, ext map[string]any) {
-	if code, msg, ext, ok := classifyResilience(ctx, err); ok {
-		return code, msg, ext
-	}
 	var (
-		in  *inputError
-		api *restclient.APIError
-		tr  *restclient.TransportError
-		de  *restclient.DecodeError
-		pe  *restclient.PaginationError
-		be  *restclient.BodyBudgetError
-		fe  *restclient.FieldError
+		in *inputError
+		be *budgetError
+		le *limitError
 	)
 	switch {
 	case errors.As(err, &in):
 		return CodeBadUserInput, in.msg, nil
 	case errors.As(err, &be):
-		return CodeUpstreamMemoryLimit, "the service is holding as many upstream answers in memory as it may; try again shortly",
-			map[string]any{"upstream": map[string]any{"endpoint": be.Endpoint}}
-	case errors.As(err, &api):
-		ext = map[string]any{"upstream": upstreamExt(api)}
-		switch {
-		case restclient.IsForbidden(err):
-			if st, ok := stateFrom(ctx); ok && !st.callerCredential {
-				return CodeUnauthenticated, "the upstream API refused the request: no credentials were sent (pass an Authorization header)", ext
-			}
-			return CodeForbidden, "the upstream API refused the credentials sent with this request", ext
-		case restclient.IsBadRequest(err):
-			return CodeBadUserInput, "the upstream API rejected the request's parameters", ext
-		case restclient.IsRateLimited(err):
-			if api.RetryAfter > 0 {
-				ext["retryAfterSeconds"] = int(api.RetryAfter.Seconds())
-			}
-			return CodeUpstreamRateLimited, "the upstream API is rate limiting requests", ext
-		case restclient.IsServerError(err):
-			return CodeUpstreamUnavailable, fmt.Sprintf("the upstream API failed with status %d", api.Code()), ext
-		default:
-			return CodeUpstreamError, fmt.Sprintf("the upstream API answered with status %d", api.Code()), ext
+		return CodeUpstreamBudget, fmt.Sprintf("this operation needs more than %d upstream calls, the most one may make; ask for fewer users, pages or nested threads", be.limit),
+			map[string]any{"limit": be.limit}
+	case errors.As(err, &le):
+		if errors.Is(le.err, context.Canceled) {
+			return CodeCancelled, "the request was cancelled", nil
 		}
-	case errors.Is(err, restclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return CodeUpstreamTimeout, "the upstream API did not answer in time", endpointExt(err)
-	case errors.Is(err, context.Canceled):
-		return CodeCancelled, "the request was cancelled", nil
-	case errors.As(err, &tr):
-		return CodeUpstreamUnreachable, "the upstream API could not be reached", map[string]any{"upstream": map[string]any{"endpoint": tr.Endpoint}}
-	case errors.As(err, &de):
-		return CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", map[string]any{"upstream": map[string]any{"endpoint": de.Endpoint, "httpStatus": de.HTTPStatus}}
-	case errors.As(err, &pe):
-		return CodeUpstreamBadResponse, "the upstream API's pagination could not be followed: " + pe.Reason, map[string]any{"upstream": map[string]any{"endpoint": pe.Endpoint}}
-	case errors.As(err, &fe):
-		// One field of one record: the rest of the answer stands.
-		return CodeUpstreamBadResponse, "the upstream API sent a value for this field that could not be read: " + fe.Reason,
-			map[string]any{"upstream": map[string]any{"endpoint": fe.Endpoint, "field": fe.Field}}
+		msg := "the operation ran out of time waiting for a free upstream slot: the service has too many upstream calls in flight"
+		if le.scope == scopeOperation {
+			msg = "the operation ran out of time waiting for a free upstream slot: it has too many upstream calls in flight at once"
+		}
+		return CodeUpstreamConcurrencyLimit, msg, map[string]any{"limit": le.limit, "scope": le.scope}
 	}
-	return CodeInternal, "internal error", nil
+	c := restclient.Classify(err)
+	if errors.Is(err, context.DeadlineExceeded) && operationTimedOut(ctx) {
+		return CodeOperationTimeout, "the operation ran out of time before the upstream API answered", upstreamExt(c)
+	}
+	f, ok := upstreamFailures[c.Kind]
+	if !ok {
+		return CodeInternal, "internal error", nil
+	}
+	code, msg, ext = f.code, f.msg(c), upstreamExt(c)
+	switch c.Kind {
+	case restclient.KindForbidden:
+		if st, ok := stateFrom(ctx); ok && !st.callerCredential {
+			code, msg = CodeUnauthenticated, "the upstream API refused the request: no credentials were sent (pass an Authorization header)"
+		}
+	case restclient.KindRateLimited:
+		if c.RetryAfter > 0 {
+			ext["retryAfterSeconds"] = int(c.RetryAfter.Seconds())
+		}
+	case restclient.KindCanceled:
+		ext = nil // nobody reads it
+	}
+	return code, msg, ext
 }
 
-func upstreamExt(e *restclient.APIError) map[string]any {
-	m := map[string]any{"endpoint": e.Endpoint, "httpStatus": e.HTTPStatus}
-	if e.Status != 0 {
-		m["status"] = e.Status
+// upstreamExt is extensions.upstream: where the failure happened (the
+// endpoint template, never a concrete path) and what the upstream said. nil
+// for a failure that names no endpoint.
+func upstreamExt(c restclient.Class) map[string]any {
+	if c.Endpoint == "" {
+		return nil
 	}
-	if e.Description != "" {
-		m["description"] = e.Description
+	m := map[string]any{"endpoint": c.Endpoint}
+	if c.HTTPStatus != 0 {
+		m["httpStatus"] = c.HTTPStatus
 	}
-	return m
-}
-
-func endpointExt(err error) map[string]any {
-	var tr *restclient.TransportError
-	if errors.As(err, &tr) {
-		return map[string]any{"upstream": map[string]any{"endpoint": tr.Endpoint}}
+	if c.UpstreamStatus != 0 {
+		m["status"] = c.UpstreamStatus
 	}
-	return nil
+	if c.Description != "" {
+		m["description"] = c.Description
+	}
+	if c.Field != "" {
+		m["field"] = c.Field
+	}
+	return map[string]any{"upstream": m}
 }
 
 // errorPresenter turns every resolver error into a GraphQL error with a path

@@ -90,19 +90,15 @@ type userGroup struct {
 	lookup   bool         // a thread looked up by id: page 1, the rest if needed
 }
 
-// threadMeetingsEstimate is how many meetings the estimate assumes a
-// thread has (Thread.meetings takes no page size). Clients cannot inflate
-// it: it is the data's, and a deal gathers a handful of meetings.
-const threadMeetingsEstimate = 5
-
 // estimate walks the operation as execution will (fragments, @skip and
-// @include, abstract types) and mirrors the loaders: one meetings call per
+// @include, abstract types), pricing each field as its entry in the field
+// table says (fields.go), and mirrors the loaders: one meetings call per
 // user, one call per (user, threads page), and a thread lookup costing
-// ThreadLookupPages pages. It agrees with lookAhead in selection.go, which
-// starts those same loads early.
+// ThreadLookupPages pages. The table's prefetch entries start those same
+// loads early (lookAhead).
 func estimate(op *graphql.OperationContext, schema *ast.Schema, sec *Security, cursors *cursorCodec) opEstimate {
 	e := &estimator{op: op, sec: sec, cursors: cursors, w: &walker{op: op, schema: schema}}
-	e.walk("Query", op.Operation.SelectionSet, nil, 1, 1)
+	e.walk(costStep{typ: "Query", mult: 1, page: 1}, op.Operation.SelectionSet)
 	type need struct {
 		meetings bool
 		pages    map[int]bool
@@ -147,70 +143,86 @@ type estimator struct {
 	complexity int64
 }
 
-// walk visits sel as a selection on typeName. mult is how many times each
-// field here appears in the response; page is the page size of the
-// connection whose fields these are (edges and nodes repeat that often).
-func (e *estimator) walk(typeName string, sel ast.SelectionSet, g *userGroup, mult, page int64) {
+// costStep is the estimate's state at a selection: whom it concerns, how
+// many times each field in it appears in the response, the page size of the
+// connection whose fields these are (edges and nodes repeat that often), and
+// the type it is selected on.
+type costStep struct {
+	group *userGroup // nil: not known
+	mult  int64
+	page  int64
+	typ   string
+}
+
+// walk visits sel, a selection at at.
+func (e *estimator) walk(at costStep, sel ast.SelectionSet) {
 	if e.complexity >= int64(e.sec.MaxComplexity) {
 		return // already refused; the rest cannot change that
 	}
-	for _, obj := range e.w.possibleTypes(typeName) {
+	for _, obj := range e.w.possibleTypes(at.typ) {
 		for _, f := range graphql.CollectFields(e.op, sel, e.w.satisfies(obj)) {
-			e.complexity = satAdd(e.complexity, mult)
+			e.complexity = satAdd(e.complexity, at.mult)
 			if f.Definition == nil || len(f.Selections) == 0 {
 				continue
 			}
-			childGroup, childMult, childPage := g, mult, int64(1)
-			childType := f.Definition.Type.Name()
-			args := func() map[string]any { return f.ArgumentMap(e.op.Variables) }
-			switch obj + "." + f.Name {
-			case "Query.user":
-				childGroup = e.group(idArgs(args()["id"]))
-			case "Query.users":
-				list, _ := args()["ids"].([]any)
-				childGroup = e.group(idArgs(list...))
-				childMult = satMul(mult, int64(len(list)))
-			case "Query.node":
-				s, err := idText(args()["id"])
-				if err != nil {
-					continue
-				}
-				ref, err := parseNodeID(s)
-				if err != nil {
-					continue
-				}
-				childGroup = e.group([]int64{ref.owner})
-				childGroup.meetings = ref.typeName == "Meeting"
-				childGroup.lookup = ref.typeName == "Thread"
-				childType = ref.typeName // only the id's own type can come back
-			case "User.meetings":
-				if g != nil {
-					g.meetings = true
-				}
-				childPage = firstArg(args())
-			case "User.threads":
-				a := args()
-				n := firstArg(a)
-				if g != nil {
-					for _, p := range e.threadPages(n, a["after"]) {
-						g.pages[p] = true
-					}
-				}
-				childPage = n
-			case "Meeting.thread":
-				if g != nil {
-					g.lookup = true
-				}
-			case "Thread.meetings":
-				if g != nil {
-					g.meetings = true
-				}
-				childMult = satMul(mult, threadMeetingsEstimate)
-			case "MeetingConnection.nodes", "MeetingConnection.edges", "ThreadConnection.nodes", "ThreadConnection.edges":
-				childMult = satMul(mult, page)
+			// Below a field, by default: the same users and repeats, no
+			// page, the field's type.
+			child := costStep{group: at.group, mult: at.mult, page: 1, typ: f.Definition.Type.Name()}
+			if spec, ok := fields[obj+"."+f.Name]; ok && !e.price(spec, f, at, &child) {
+				continue
 			}
-			e.walk(childType, f.Selections, childGroup, childMult, childPage)
+			e.walk(child, f.Selections)
 		}
+	}
+}
+
+// price applies f's entry: the users it names, then its cost. false leaves
+// f's subtree out.
+func (e *estimator) price(spec fieldSpec, f graphql.CollectedField, at costStep, child *costStep) bool {
+	args := f.ArgumentMap(e.op.Variables)
+	if spec.users != nil {
+		ids, err := spec.users(args)
+		if err != nil {
+			return false // argumentCheck refused it already
+		}
+		child.group = e.group(ids)
+	}
+	return spec.cost == nil || spec.cost(&costing{e: e, args: args, parent: at, child: child})
+}
+
+// costing is one use of a field, for its entry's cost: where it is
+// (parent) and what its subtree gets (child, which starts as described in
+// walk, with the users the entry names).
+type costing struct {
+	e      *estimator
+	args   map[string]any
+	parent costStep
+	child  *costStep
+}
+
+// repeat makes each field below appear n times per appearance of this one.
+func (c *costing) repeat(n int64) { c.child.mult = satMul(c.parent.mult, n) }
+
+// loadMeetings counts the users' meetings call.
+func (c *costing) loadMeetings() {
+	if g := c.child.group; g != nil {
+		g.meetings = true
+	}
+}
+
+// loadThreadPages counts calls for these pages of the users' threads.
+func (c *costing) loadThreadPages(pages []int) {
+	if g := c.child.group; g != nil {
+		for _, p := range pages {
+			g.pages[p] = true
+		}
+	}
+}
+
+// lookUpThread counts a thread looked up among the users' threads.
+func (c *costing) lookUpThread() {
+	if g := c.child.group; g != nil {
+		g.lookup = true
 	}
 }
 
@@ -218,61 +230,4 @@ func (e *estimator) group(ids []int64) *userGroup {
 	g := &userGroup{ids: ids, pages: map[int]bool{}}
 	e.groups = append(e.groups, g)
 	return g
-}
-
-// threadPages mirrors threadConnection: without a cursor, pages 1 to the
-// one holding the first n threads at the assumed page size; with one, the
-// pages holding the slice at the page size the cursor carries, capped at
-// the last page the cursor's total implies.
-func (e *estimator) threadPages(n int64, after any) []int {
-	perPage, offset, pagesCount := e.sec.UpstreamPageSize, 0, 0
-	if s, ok := after.(string); ok {
-		p, err := e.cursors.decode(s, threadsCursor, 0)
-		if err != nil {
-			return nil // argumentCheck refused it already
-		}
-		offset, perPage = p.index+1, p.perPage
-		pagesCount = (p.total + perPage - 1) / perPage
-	}
-	from := offset/perPage + 1
-	to := from
-	if n > 0 {
-		to = (offset+int(n)-1)/perPage + 1
-	}
-	if pagesCount > 0 {
-		to = max(from, min(to, pagesCount))
-	}
-	out := make([]int, 0, to-from+1)
-	for p := from; p <= to; p++ {
-		out = append(out, p)
-	}
-	return out
-}
-
-// firstArg is a connection's page size: first, defaulting as the schema does.
-func firstArg(args map[string]any) int64 {
-	if v, ok := args["first"]; ok && v != nil {
-		if n, err := intArg(v); err == nil && n >= 0 {
-			return int64(n)
-		}
-	}
-	return defaultFirst
-}
-
-// idArgs parses user ids, skipping (argumentCheck refuses) invalid ones and
-// repeats, which the loaders fetch once.
-func idArgs(vs ...any) []int64 {
-	seen := make(map[int64]bool, len(vs))
-	out := make([]int64, 0, len(vs))
-	for _, v := range vs {
-		s, err := idText(v)
-		if err != nil {
-			continue
-		}
-		if id, err := parseUserID(s); err == nil && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

@@ -6,8 +6,3 @@ package graph
 func SignThreadCursor(secret []byte, user int64, index, perPage, total int) string {
 	return newCursorCodec(secret, 500).threadCursor(user, index, perPage, total)
 }
-
-// SignMeetingCursor is SignThreadCursor for a meetings cursor.
-func SignMeetingCursor(secret []byte, user int64, index int) string {
-	return newCursorCodec(secret, 500).meetingCursor(user, index)
-}

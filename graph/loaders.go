@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -40,7 +39,6 @@ type threadPage struct {
 
 // userThreads is every thread of one user, indexed for Meeting.thread.
 type userThreads struct {
-	list []*model.Thread
 	byID map[string]*model.Thread
 }
 
@@ -189,38 +187,31 @@ func (l *Loaders) loadPages(ctx context.Context, keys []pageKey) []*dataloader.R
 	})
 }
 
-// loadAllThreads goes through the page loader, so that pages a connection
-// already asked for are not fetched again, and vice versa.
+// loadAllThreads joins a user's pages with restclient.FollowPages, the
+// client's own all-pages path with its page-count limit and consistency
+// checks, fetching each page through the page loader: pages a connection or
+// a lookup already asked for (page 1 above all, which the look-ahead starts
+// early) are not fetched again, and vice versa. The page loader's admission
+// bounds the calls' concurrency, so FollowPages adds none of its own.
 func (l *Loaders) loadAllThreads(ctx context.Context, users []int64) []*dataloader.Result[*userThreads] {
 	return fanOut(ctx, users, func(ctx context.Context, user int64) (*userThreads, error) {
-		first, err := l.pages.Load(ctx, pageKey{User: user, Page: 1})()
+		page := func(ctx context.Context, n int) (restclient.Page[*model.Thread], error) {
+			p, err := l.ThreadPage(ctx, user, n)
+			if err != nil {
+				return restclient.Page[*model.Thread]{}, err
+			}
+			return restclient.Page[*model.Thread]{List: p.threads, Pagination: p.pagination}, nil
+		}
+		first, err := page(ctx, 1)
 		if err != nil {
 			return nil, err
 		}
-		count := first.pagination.PagesCount
-		if count > l.maxPages {
-			return nil, &restclient.PaginationError{
-				Endpoint: restclient.EndpointUserThreads,
-				Path:     fmt.Sprintf("/api/v1/users/%d/threads", user),
-				Reason:   fmt.Sprintf("%d pages exceed the limit of %d", count, l.maxPages),
-			}
+		list, err := restclient.FollowPages(ctx, restclient.EndpointUserThreads, user, first, l.maxPages, l.maxPages, page)
+		if err != nil {
+			return nil, err
 		}
-		out := &userThreads{list: append([]*model.Thread(nil), first.threads...)}
-		if count > 1 {
-			keys := make([]pageKey, 0, count-1)
-			for p := 2; p <= count; p++ {
-				keys = append(keys, pageKey{User: user, Page: p})
-			}
-			pages, errs := l.pages.LoadMany(ctx, keys)()
-			for i, p := range pages {
-				if errs != nil && errs[i] != nil {
-					return nil, errs[i]
-				}
-				out.list = append(out.list, p.threads...)
-			}
-		}
-		out.byID = make(map[string]*model.Thread, len(out.list))
-		for _, t := range out.list {
+		out := &userThreads{byID: make(map[string]*model.Thread, len(list))}
+		for _, t := range list {
 			if _, dup := out.byID[t.ID]; !dup {
 				out.byID[t.ID] = t
 			}
@@ -262,9 +253,6 @@ func (l *Loaders) AllThreads(ctx context.Context, user int64) (*userThreads, err
 // prefetchMeetings starts loading a user's meetings without waiting, so the
 // call leaves in the current wave.
 func (l *Loaders) prefetchMeetings(ctx context.Context, user int64) { l.meetings.Load(ctx, user) }
-
-// prefetchAllThreads starts loading every thread of a user without waiting.
-func (l *Loaders) prefetchAllThreads(ctx context.Context, user int64) { l.allThreads.Load(ctx, user) }
 
 // prefetchThreadPage starts loading one page of a user's threads without waiting.
 func (l *Loaders) prefetchThreadPage(ctx context.Context, user int64, page int) {

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -445,40 +444,15 @@ func (o *observer) upstreamFailed(ctx context.Context, rec *opRecord, err error)
 	if !o.log.Enabled(ctx, level) {
 		return
 	}
-	endpoint, path, status := upstreamWhere(err)
+	where := restclient.Classify(err)
 	o.log.LogAttrs(ctx, level, "upstream call failed",
 		slog.String("requestId", rec.requestID),
-		slog.String("endpoint", endpoint),
-		slog.String("path", path),
-		slog.Int("httpStatus", status),
+		slog.String("endpoint", where.Endpoint),
+		slog.String("path", where.Path),
+		slog.Int("httpStatus", where.HTTPStatus),
 		slog.String("code", code),
 		slog.String("error", err.Error()),
 	)
-}
-
-// upstreamWhere extracts the endpoint template, path and HTTP status that
-// restclient's typed errors carry.
-func upstreamWhere(err error) (endpoint, path string, status int) {
-	var (
-		api *restclient.APIError
-		tr  *restclient.TransportError
-		de  *restclient.DecodeError
-		pe  *restclient.PaginationError
-		co  *restclient.CircuitOpenError
-	)
-	switch {
-	case errors.As(err, &api):
-		return api.Endpoint, api.Path, api.HTTPStatus
-	case errors.As(err, &co):
-		return co.Endpoint, co.Path, 0
-	case errors.As(err, &tr):
-		return tr.Endpoint, tr.Path, 0
-	case errors.As(err, &de):
-		return de.Endpoint, de.Path, de.HTTPStatus
-	case errors.As(err, &pe):
-		return pe.Endpoint, pe.Path, 0
-	}
-	return "", "", 0
 }
 
 // batch is the loaders' batch hook: it records the batch's size and, with

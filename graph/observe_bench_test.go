@@ -55,7 +55,7 @@ func BenchmarkNestedQueryObservability(b *testing.B) {
 			}
 			if s.metrics {
 				opts.Metrics = observe.NewMetrics()
-				clientOpts = append(clientOpts, restclient.WithObserver(opts.Metrics.UpstreamCall))
+				clientOpts = append(clientOpts, upstreamMetrics(opts.Metrics))
 			}
 			if s.trace {
 				sampler := sdktrace.NeverSample()
@@ -67,7 +67,7 @@ func BenchmarkNestedQueryObservability(b *testing.B) {
 				tracing = observe.NewTracing(tp)
 				opts.Tracing = tracing
 			}
-			clientOpts = append(clientOpts, restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(restclient.NewTransport(0), tracing)}))
+			clientOpts = append(clientOpts, restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(restclient.NewTransport(0), tracing, restclient.ErrorType)}))
 			client, err := restclient.New(fake.URL, clientOpts...)
 			if err != nil {
 				b.Fatal(err)

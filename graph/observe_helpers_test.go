@@ -138,6 +138,14 @@ type observed struct {
 	sent    *capture
 }
 
+// upstreamMetrics records every upstream attempt in m, labelled as the
+// server labels them (telemetry.go).
+func upstreamMetrics(m *observe.Metrics) restclient.Option {
+	return restclient.WithObserver(func(ci restclient.CallInfo) {
+		m.UpstreamCall(ci.Endpoint, ci.HTTPStatus, ci.Class.Result(), ci.Duration)
+	})
+}
+
 func newObserved(t *testing.T, opts ...envOption) *observed {
 	t.Helper()
 	o := &observed{
@@ -151,8 +159,8 @@ func newObserved(t *testing.T, opts ...envOption) *observed {
 	tracing := observe.NewTracing(tp)
 	base := []envOption{
 		withClient(
-			restclient.WithObserver(o.metrics.UpstreamCall),
-			restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(o.sent, tracing)}),
+			upstreamMetrics(o.metrics),
+			restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(o.sent, tracing, restclient.ErrorType)}),
 		),
 		withGraph(func(g *graph.Options) {
 			g.Metrics = o.metrics

@@ -318,7 +318,7 @@ func TestResolverSpansOnlyWhenAskedFor(t *testing.T) {
 func TestTraceContextPassesThroughWhenTracingIsOff(t *testing.T) {
 	sent := &capture{next: restclient.NewTransport(0)}
 	e := newEnv(t,
-		withClient(restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(sent, observe.NewTracing(nil))})),
+		withClient(restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(sent, observe.NewTracing(nil), restclient.ErrorType)})),
 		withGraph(func(g *graph.Options) {
 			g.Tracing = observe.NewTracing(nil)
 			g.Logger = slog.New(slog.DiscardHandler)

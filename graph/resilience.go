@@ -7,23 +7,12 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
-
-	"github.com/salesgraph/salesgraph/restclient"
 )
 
 // This file is the operation's side of resilience: its deadline, its
-// upstream call budget, the waits for upstream slots, and the codes of the
-// failures they cause. The client's side (retries, the circuit breaker) is
-// in restclient; its failures are classified here too.
-
-// Resilience codes, part of the table in errors.go. The call budget's code
-// is CodeUpstreamBudget, shared with the estimate that refuses an operation
-// before it runs.
-const (
-	CodeOperationTimeout         = "OPERATION_TIMEOUT"          // the operation's deadline passed while it waited for the upstream
-	CodeUpstreamCircuitOpen      = "UPSTREAM_CIRCUIT_OPEN"      // the circuit breaker refused the call: the upstream is failing
-	CodeUpstreamConcurrencyLimit = "UPSTREAM_CONCURRENCY_LIMIT" // no upstream slot came free before the operation's deadline
-)
+// upstream call budget and the waits for upstream slots. The client's side
+// (retries, the circuit breaker) is in restclient. The codes of their
+// failures are in errors.go.
 
 // DefaultOperationTimeout bounds an operation, upstream waits included.
 const DefaultOperationTimeout = 30 * time.Second
@@ -114,35 +103,4 @@ func (l *Loaders) admit(ctx context.Context) (release func(), err error) {
 // where the panic happened.
 func newPanicError(v any) *panicError {
 	return &panicError{value: v, stack: debug.Stack()}
-}
-
-// classifyResilience maps the failures of this file and of restclient's
-// breaker to codes; ok is false for every other error. Its cases come
-// before classify's own: none of these errors is an upstream answer.
-func classifyResilience(ctx context.Context, err error) (code, msg string, ext map[string]any, ok bool) {
-	var (
-		be *budgetError
-		le *limitError
-		ce *restclient.CircuitOpenError
-	)
-	switch {
-	case errors.As(err, &be):
-		return CodeUpstreamBudget, fmt.Sprintf("this operation needs more than %d upstream calls, the most one may make; ask for fewer users, pages or nested threads", be.limit),
-			map[string]any{"limit": be.limit}, true
-	case errors.As(err, &le):
-		if errors.Is(le.err, context.Canceled) {
-			return CodeCancelled, "the request was cancelled", nil, true
-		}
-		msg := "the operation ran out of time waiting for a free upstream slot: the service has too many upstream calls in flight"
-		if le.scope == scopeOperation {
-			msg = "the operation ran out of time waiting for a free upstream slot: it has too many upstream calls in flight at once"
-		}
-		return CodeUpstreamConcurrencyLimit, msg, map[string]any{"limit": le.limit, "scope": le.scope}, true
-	case errors.As(err, &ce):
-		return CodeUpstreamCircuitOpen, "the upstream API is failing, so calls to it are paused for a few seconds to let it recover",
-			map[string]any{"upstream": map[string]any{"endpoint": ce.Endpoint}}, true
-	case errors.Is(err, context.DeadlineExceeded) && operationTimedOut(ctx):
-		return CodeOperationTimeout, "the operation ran out of time before the upstream API answered", endpointExt(err), true
-	}
-	return "", "", nil, false
 }

@@ -235,27 +235,16 @@ func (r *Resolver) threadConnection(ctx context.Context, user int64, first *int,
 	// Plan the pages that hold [offset, offset+n), at most twice: a second
 	// time only if the upstream's page size changed since the cursor was made.
 	for attempt := 0; attempt < 2; attempt++ {
-		from := offset/perPage + 1
-		to := from
-		if n > 0 {
-			to = (offset+n-1)/perPage + 1
-		}
 		pagesCount := (totalHint + perPage - 1) / perPage
 		if len(loaded) > 0 {
 			pagesCount = loaded[0].pagination.PagesCount
 		}
-		if pagesCount > 0 {
-			to = max(from, min(to, pagesCount))
-		}
-		pages := make([]int, 0, to-from+1)
-		for p := from; p <= to; p++ {
-			pages = append(pages, p)
-		}
+		pages := threadPageSpan(offset, n, perPage, pagesCount) // the estimate's too
 		got, err := l.ThreadPages(ctx, user, pages)
 		if err != nil {
 			return nil, err
 		}
-		loaded, firstPage = got, from
+		loaded, firstPage = got, pages[0]
 		if pp := effectivePerPage(got[0]); pp == perPage || len(got[0].threads) == 0 {
 			break
 		} else {

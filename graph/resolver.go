@@ -1,7 +1,8 @@
 // Package graph is salesgraph's GraphQL layer: the resolvers, the per-request
-// dataloaders that are the only way resolvers reach the upstream, the one
-// table from upstream failures to GraphQL error codes, and the HTTP handler
-// that server.go and the end-to-end tests share.
+// dataloaders that are the only way resolvers reach the upstream, the table
+// of fields (fields.go: each field's argument checks, cost and look-ahead),
+// the one table from failures to GraphQL error codes (errors.go), and the
+// HTTP handler that server.go and the end-to-end tests share.
 package graph
 
 //go:generate go run github.com/99designs/gqlgen generate

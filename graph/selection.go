@@ -80,29 +80,23 @@ type userNeeds struct {
 	threadPage bool // page 1 of the user's threads (a connection, or Meeting.thread lookups)
 }
 
-// lookAhead finds what the selection below a User field needs, so that the
-// User's resolver can start every load at once instead of one nesting level
-// per round trip. Everything below a User concerns that user: meetings and
+// lookAhead finds what the selection below a User field needs, as the
+// field table's prefetch entries say (fields.go), so that the User's
+// resolver can start every load at once instead of one nesting level per
+// round trip. Everything below a User concerns that user: meetings and
 // threads come from its lists, and Meeting.user and Thread.owner are the
 // same salesperson.
 func lookAhead(op *graphql.OperationContext, schema *ast.Schema, sel ast.SelectionSet) userNeeds {
 	var n userNeeds
 	w := &walker{op: op, schema: schema, budget: maxWalkFields}
 	w.visit = func(parent string, f graphql.CollectedField, _ ast.Path) bool {
-		switch parent + "." + f.Name {
-		case "User.meetings", "Thread.meetings":
-			n.meetings = true
-		case "User.threads":
-			if f.ArgumentMap(op.Variables)["after"] == nil {
-				n.threadPage = true
-			}
-		case "Meeting.thread":
-			// Lookups search page 1 first and fetch the other pages only
-			// for a thread not on it, so page 1 is all worth starting now.
-			n.threadPage = true
+		if spec, ok := fields[parent+"."+f.Name]; ok && spec.prefetch != nil {
+			got := spec.prefetch(f.ArgumentMap(op.Variables))
+			n.meetings = n.meetings || got.meetings
+			n.threadPage = n.threadPage || got.threadPage
 		}
 		if n.meetings && n.threadPage {
-			w.budget = 0
+			w.budget = 0 // nothing more to learn
 		}
 		return true
 	}

@@ -1,8 +1,6 @@
 package observe
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -10,8 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/salesgraph/salesgraph/restclient"
 )
 
 // namespace prefixes every metric of ours.
@@ -54,7 +50,8 @@ const (
 	CacheLoaderAllThreads  = "loader_allThreads"
 )
 
-// Circuit-breaker states, as sony/gobreaker's State.String spells them.
+// Circuit-breaker states, as sony/gobreaker's State.String (and
+// restclient's BreakerState.String) spell them.
 const (
 	CircuitClosed   = "closed"
 	CircuitHalfOpen = "half-open"
@@ -332,13 +329,15 @@ func (m *Metrics) ResponseMemory(delta int64) {
 	m.respMemory.Add(float64(delta))
 }
 
-// UpstreamCall records one HTTP attempt to the upstream. Its signature fits
-// restclient.WithObserver, which calls it once per attempt.
-func (m *Metrics) UpstreamCall(ci restclient.CallInfo) {
+// UpstreamCall records one HTTP attempt to the upstream: its endpoint
+// template (never a concrete path), its HTTP status (0 when no answer
+// came), its result (a short constant the client's classification gives,
+// such as "ok", "timeout" or "http_error") and its duration.
+func (m *Metrics) UpstreamCall(endpoint string, status int, result string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	k := callKey{ci.Endpoint, StatusClass(ci.HTTPStatus), CallResult(ci.Err)}
+	k := callKey{endpoint, StatusClass(status), result}
 	m.callMu.RLock()
 	c, ok := m.calls[k]
 	m.callMu.RUnlock()
@@ -351,7 +350,7 @@ func (m *Metrics) UpstreamCall(ci restclient.CallInfo) {
 		m.callMu.Unlock()
 	}
 	c.requests.Inc()
-	c.duration.Observe(ci.Duration.Seconds())
+	c.duration.Observe(d.Seconds())
 }
 
 type callKey struct{ endpoint, class, result string }
@@ -369,42 +368,6 @@ func StatusClass(status int) string {
 		return "none"
 	}
 	return statusClasses[status/100]
-}
-
-// CallResult classifies an upstream call's error as a label: ok,
-// http_error (an error status), timeout, cancelled, unreachable (no
-// answer), bad_response (unreadable, or pagination that contradicts
-// itself), circuit_open (refused unsent by the circuit breaker), or error
-// for anything else.
-func CallResult(err error) string {
-	if err == nil {
-		return "ok" // before the errors.As targets, which escape to the heap
-	}
-	return failedCallResult(err)
-}
-
-func failedCallResult(err error) string {
-	var (
-		api *restclient.APIError
-		tr  *restclient.TransportError
-		de  *restclient.DecodeError
-		pe  *restclient.PaginationError
-	)
-	switch {
-	case errors.Is(err, restclient.ErrCircuitOpen):
-		return "circuit_open"
-	case errors.Is(err, restclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "cancelled"
-	case errors.As(err, &api):
-		return "http_error"
-	case errors.As(err, &tr):
-		return "unreachable"
-	case errors.As(err, &de), errors.As(err, &pe):
-		return "bad_response"
-	}
-	return "error"
 }
 
 // UpstreamCallStarted counts an upstream call in flight, until

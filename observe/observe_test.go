@@ -74,7 +74,7 @@ func TestNilReceiversDoNothing(t *testing.T) {
 		m.OperationStarted()()
 		m.Operation("x", observe.OutcomeOK, time.Second)
 		m.GraphQLErrors("X", 1)
-		m.UpstreamCall(restclient.CallInfo{})
+		m.UpstreamCall("", 0, "ok", 0)
 		m.UpstreamCallStarted()
 		m.UpstreamCallDone()
 		m.CacheCounter("c")(true)
@@ -118,7 +118,7 @@ func TestUpstreamCallLabels(t *testing.T) {
 		{Endpoint: ep, Err: &restclient.CircuitOpenError{Endpoint: ep}},
 	}
 	for _, c := range calls {
-		m.UpstreamCall(c)
+		m.UpstreamCall(c.Endpoint, c.HTTPStatus, restclient.Classify(c.Err).Result(), c.Duration)
 	}
 	want := `
 # HELP salesgraph_upstream_requests_total HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled, circuit_open: refused unsent by the circuit breaker).
@@ -257,7 +257,7 @@ func TestTransportMakesAClientSpanAndPropagates(t *testing.T) {
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	tracing, exp := newTracing(t)
-	client := &http.Client{Transport: observe.NewTransport(nil, tracing)}
+	client := &http.Client{Transport: observe.NewTransport(nil, tracing, restclient.ErrorType)}
 
 	ctx, parent := tracing.Tracer().Start(context.Background(), "operation")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/users/7/meetings?page=2", nil)
@@ -296,7 +296,7 @@ func TestTransportRecordsFailures(t *testing.T) {
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	tracing, exp := newTracing(t)
-	client := &http.Client{Transport: observe.NewTransport(nil, tracing)}
+	client := &http.Client{Transport: observe.NewTransport(nil, tracing, restclient.ErrorType)}
 
 	resp, err := client.Get(srv.URL + "/api/v1/users/1/threads")
 	require.NoError(t, err)
@@ -329,7 +329,7 @@ func TestTransportPassesCallerContextThroughWhenOff(t *testing.T) {
 	t.Cleanup(srv.Close)
 	off := observe.NewTracing(nil)
 	require.False(t, off.Enabled())
-	client := &http.Client{Transport: observe.NewTransport(nil, off)}
+	client := &http.Client{Transport: observe.NewTransport(nil, off, restclient.ErrorType)}
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	ctx := off.Extract(context.Background(), http.Header{"Traceparent": {tp}})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/x", nil)
@@ -342,20 +342,6 @@ func TestTransportPassesCallerContextThroughWhenOff(t *testing.T) {
 	require.Len(t, up.got, 2)
 	assert.Equal(t, tp, up.got[0].Get("Traceparent"))
 	assert.Empty(t, up.got[1].Get("Traceparent"))
-}
-
-func TestErrorClass(t *testing.T) {
-	for want, err := range map[string]error{
-		"cancelled":          context.Canceled,
-		"timeout":            fmt.Errorf("x: %w", context.DeadlineExceeded),
-		"connection_refused": &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED},
-		"connection_reset":   &net.OpError{Op: "read", Err: syscall.ECONNRESET},
-		"connection_closed":  io.ErrUnexpectedEOF,
-		"dns":                &net.DNSError{Err: "no such host", Name: "crm.example.com"},
-		"transport":          errors.New("something else"),
-	} {
-		assert.Equal(t, want, observe.ErrorClass(err), "%v", err)
-	}
 }
 
 func TestTracingFromEnv(t *testing.T) {

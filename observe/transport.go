@@ -2,16 +2,12 @@ package observe
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -26,22 +22,28 @@ import (
 //
 // Spans are named "GET /api/v1/users/{id}/meetings": the endpoint template,
 // never the concrete path, which is an attribute. The URL's host and query
-// are not recorded, nor is any header, and an error is recorded as a class
-// (timeout, connection_refused, ...), since the transport's own messages can
-// name the host.
-func NewTransport(base http.RoundTripper, t *Tracing) http.RoundTripper {
+// are not recorded, nor is any header, and an error is recorded as the
+// short class errorType gives it (restclient.ErrorType: timeout,
+// connection_refused, ...), never as its message, which can name the host;
+// a nil errorType records every error as "_OTHER", OpenTelemetry's word for
+// an error of no known type.
+func NewTransport(base http.RoundTripper, t *Tracing, errorType func(error) string) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	if t == nil {
 		return base
 	}
-	return &transport{base: base, t: t}
+	if errorType == nil {
+		errorType = func(error) string { return "_OTHER" }
+	}
+	return &transport{base: base, t: t, errorType: errorType}
 }
 
 type transport struct {
-	base http.RoundTripper
-	t    *Tracing
+	base      http.RoundTripper
+	t         *Tracing
+	errorType func(error) string
 }
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -72,7 +74,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	if err != nil {
-		class := ErrorClass(err)
+		class := tr.errorType(err)
 		span.SetAttributes(attribute.String("error.type", class))
 		span.SetStatus(codes.Error, class)
 		span.End()
@@ -90,7 +92,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	// The span lasts until the body is read and closed, like the call.
-	resp.Body = &spanBody{ReadCloser: resp.Body, span: span}
+	resp.Body = &spanBody{ReadCloser: resp.Body, span: span, errorType: tr.errorType}
 	return resp, nil
 }
 
@@ -121,8 +123,9 @@ func (tr *transport) withContextHeaders(ctx context.Context, req *http.Request) 
 // end, whichever comes first.
 type spanBody struct {
 	io.ReadCloser
-	span trace.Span
-	once sync.Once
+	span      trace.Span
+	errorType func(error) string
+	once      sync.Once
 }
 
 func (b *spanBody) Read(p []byte) (int, error) {
@@ -130,7 +133,7 @@ func (b *spanBody) Read(p []byte) (int, error) {
 	switch {
 	case err == nil || err == io.EOF:
 	default:
-		class := ErrorClass(err)
+		class := b.errorType(err)
 		b.span.SetAttributes(attribute.String("error.type", class))
 		b.span.SetStatus(codes.Error, class)
 	}
@@ -180,34 +183,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// ErrorClass describes a transport error in a few words that never name a
-// host: timeout, cancelled, connection_refused, connection_reset,
-// connection_closed, dns, tls, or transport.
-func ErrorClass(err error) string {
-	var (
-		ne      net.Error
-		dns     *net.DNSError
-		certErr *tls.CertificateVerificationError
-		recErr  tls.RecordHeaderError
-		alert   tls.AlertError
-	)
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "cancelled"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection_refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "connection_reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection_closed"
-	case errors.As(err, &dns):
-		return "dns"
-	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert):
-		return "tls"
-	}
-	return "transport"
 }

@@ -6,7 +6,10 @@
 // JSON tolerantly (see upstream-api.md), forwards per-call credentials taken
 // from the context, and reports failures as typed errors that callers can act
 // on: *APIError for answers the API gave, *TransportError for answers it did
-// not give, *DecodeError for answers that could not be read.
+// not give, *DecodeError for answers that could not be read. Classify says
+// once what any of them means (classify.go): its Kind, whether it may be
+// retried, what it tells the circuit breaker, its metrics label; the retry
+// policy, the breaker and the callers' error tables all act on that.
 //
 // The one request path also keeps a misbehaving upstream from hurting its
 // callers or itself: failed calls are retried with jittered backoff within

@@ -3,8 +3,6 @@ package restclient
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -237,15 +235,15 @@ func (b *breaker) state() BreakerState {
 }
 
 // allow asks for an attempt. done must be called with the attempt's
-// context and outcome exactly once.
-func (b *breaker) allow(endpoint, path string) (done func(ctx context.Context, err error), err error) {
+// context and the class of its outcome exactly once.
+func (b *breaker) allow(endpoint, path string) (done func(ctx context.Context, class Class), err error) {
 	report, err := b.cb.Allow()
 	b.flush()
 	if err != nil {
 		return nil, &CircuitOpenError{Endpoint: endpoint, Path: path, HalfOpen: errors.Is(err, gobreaker.ErrTooManyRequests)}
 	}
-	return func(ctx context.Context, err error) {
-		report(breakerOutcome(ctx, err))
+	return func(ctx context.Context, class Class) {
+		report(breakerOutcome(ctx, class))
 		b.flush()
 	}, nil
 }
@@ -278,49 +276,20 @@ func (b *breaker) flush() {
 	}
 }
 
-// breakerOutcome maps an attempt's error to what the breaker counts: nil
-// for a success, errBreakerFailure, or errBreakerExcluded for outcomes that
-// say nothing about the upstream's health.
-func breakerOutcome(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return errBreakerExcluded // the caller left or ran out of time
-	}
-	var (
-		api *APIError
-		tr  *TransportError
-		de  *DecodeError
-		pe  *PaginationError
-	)
+// breakerOutcome is what an attempt of class tells gobreaker: nil for a
+// success, errBreakerFailure, or errBreakerExcluded for outcomes that say
+// nothing about the upstream's health (Class.Breaker), among them every
+// failure of an attempt whose caller left or ran out of time.
+func breakerOutcome(ctx context.Context, class Class) error {
 	switch {
-	case errors.As(err, &api):
-		switch code := api.Code(); {
-		case code == http.StatusTooManyRequests:
-			return errBreakerExcluded // healthy, and saying how much it takes
-		case code >= 500:
-			return errBreakerFailure
-		}
+	case class.Kind == KindOK:
 		return nil
-	case errors.As(err, &tr):
-		if errors.Is(err, ErrTimeout) || isConnectionError(tr.Err) {
-			return errBreakerFailure
-		}
-		return errBreakerExcluded // e.g. a header net/http refused to send
-	case errors.As(err, &de):
-		if errors.Is(err, ErrResponseTooLarge) {
-			return errBreakerExcluded // one big answer, not a sick upstream
-		}
+	case ctx.Err() != nil:
+		return errBreakerExcluded
+	case class.Breaker == BreakerSuccess:
+		return nil
+	case class.Breaker == BreakerFailure:
 		return errBreakerFailure
-	case errors.As(err, &pe):
-		return nil
 	}
 	return errBreakerExcluded
 }
-
-// panicked is the outcome reported for an attempt that panicked, so that a
-// half-open breaker's probe slot is not lost with it.
-type panicked struct{ v any }
-
-func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.v) }

@@ -74,6 +74,7 @@ type CallInfo struct {
 	HTTPStatus int           // 0 when no answer came
 	Duration   time.Duration // from sending to the body being read and decoded
 	Err        error         // what the call returned; nil on success
+	Class      Class         // Classify(Err), as the retry policy and the breaker saw it
 	// Attempt numbers the attempts of one call from 1; above 1 it is a
 	// retry (see WithRetry).
 	Attempt int
@@ -286,9 +287,9 @@ func WithCredentials(h http.Header) Option {
 	}
 }
 
-// WithMaxPages caps how many pages AllUserThreads will fetch (default 500);
-// a user with more pages fails with *PaginationError rather than making the
-// facade flood the upstream.
+// WithMaxPages caps how many pages AllUserThreads and UserMeetings follow
+// (default 500); a list of more pages fails with *PaginationError rather
+// than making the facade flood the upstream.
 func WithMaxPages(n int) Option {
 	return func(c *Client) {
 		if n <= 0 {
@@ -299,8 +300,8 @@ func WithMaxPages(n int) Option {
 	}
 }
 
-// WithPageConcurrency bounds how many pages AllUserThreads fetches at once
-// (default 4).
+// WithPageConcurrency bounds how many pages AllUserThreads and UserMeetings
+// fetch at once (default 4).
 func WithPageConcurrency(n int) Option {
 	return func(c *Client) {
 		if n <= 0 {
@@ -415,11 +416,11 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 	c.retry.started()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		status, err := c.attempt(ctx, endpoint, path, q, into)
+		status, class, err := c.attempt(ctx, endpoint, path, q, into)
 		if c.observe != nil {
-			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Attempt: attempt})
+			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Class: class, Attempt: attempt})
 		}
-		wait, again := c.retry.next(ctx, endpoint, path, attempt, err)
+		wait, again := c.retry.next(ctx, endpoint, path, attempt, err, class)
 		if !again {
 			return err
 		}
@@ -429,24 +430,30 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 	}
 }
 
-// attempt is one HTTP exchange, if the circuit breaker allows it.
-func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (status int, err error) {
+// attempt is one HTTP exchange, if the circuit breaker allows it, and the
+// class of its error: the one classification the breaker, the retry policy
+// and the observer act on.
+func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (status int, class Class, err error) {
 	if c.breaker == nil {
-		return c.do(ctx, endpoint, path, q, into)
+		status, err = c.do(ctx, endpoint, path, q, into)
+		return status, Classify(err), err
 	}
 	done, err := c.breaker.allow(endpoint, path)
 	if err != nil {
-		return 0, err
+		return 0, Classify(err), err
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			done(ctx, panicked{v}) // or a half-open breaker would lose a probe for good
+			// Reported as counting for nothing, or a half-open breaker
+			// would lose a probe for good.
+			done(ctx, Class{Kind: KindUnknown})
 			panic(v)
 		}
 	}()
 	status, err = c.do(ctx, endpoint, path, q, into)
-	done(ctx, err)
-	return status, err
+	class = Classify(err)
+	done(ctx, class)
+	return status, class, err
 }
 
 func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (int, error) {

@@ -539,8 +539,8 @@ func TestObserver(t *testing.T) {
 
 	require.Len(t, calls, 2)
 	for i, want := range []restclient.CallInfo{
-		{Endpoint: restclient.EndpointUserMeetings, Path: "/api/v1/users/7/meetings", Method: "GET", HTTPStatus: 200, Attempt: 1},
-		{Endpoint: restclient.EndpointUserMeetings, Path: "/api/v1/users/8/meetings", Method: "GET", HTTPStatus: 403, Err: err, Attempt: 1},
+		{Endpoint: restclient.EndpointUserMeetings, Path: "/api/v1/users/7/meetings", Method: "GET", HTTPStatus: 200, Class: restclient.Classify(nil), Attempt: 1},
+		{Endpoint: restclient.EndpointUserMeetings, Path: "/api/v1/users/8/meetings", Method: "GET", HTTPStatus: 403, Err: err, Class: restclient.Classify(err), Attempt: 1},
 	} {
 		got := calls[i]
 		assert.Positive(t, got.Duration)

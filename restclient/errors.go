@@ -90,30 +90,19 @@ func (e *APIError) Code() int {
 	return e.HTTPStatus
 }
 
-func apiCode(err error) int {
-	var e *APIError
-	if errors.As(err, &e) {
-		return e.Code()
-	}
-	return 0
-}
-
 // IsForbidden reports an upstream 403, which is how this API answers a
 // missing or wrong credential.
-func IsForbidden(err error) bool { return apiCode(err) == http.StatusForbidden }
+func IsForbidden(err error) bool { return Classify(err).Kind == KindForbidden }
 
 // IsBadRequest reports an upstream 400 ("Nieprawidłowe parametry").
-func IsBadRequest(err error) bool { return apiCode(err) == http.StatusBadRequest }
+func IsBadRequest(err error) bool { return Classify(err).Kind == KindBadRequest }
 
 // IsRateLimited reports an upstream 429; APIError.RetryAfter says how long
 // the upstream asked to wait.
-func IsRateLimited(err error) bool { return apiCode(err) == http.StatusTooManyRequests }
+func IsRateLimited(err error) bool { return Classify(err).Kind == KindRateLimited }
 
 // IsServerError reports an upstream 5xx: the request may succeed later.
-func IsServerError(err error) bool {
-	c := apiCode(err)
-	return c >= 500 && c <= 599
-}
+func IsServerError(err error) bool { return Classify(err).Kind == KindServerError }
 
 // TransportError is a call that got no answer, or only part of one:
 // connection refused or reset, the connection closed before the response

@@ -335,15 +335,6 @@ func (s *scanner) skipArray() error {
 	}
 }
 
-// validJSON reports whether b is one JSON document, as json.Valid would.
-func validJSON(b []byte) error {
-	s := scanner{buf: b}
-	if _, err := s.value(); err != nil {
-		return err
-	}
-	return s.end()
-}
-
 // unquote returns the text of the JSON string literal q (quotes included),
 // which the scanner has validated. It decodes exactly as encoding/json does,
 // including its replacement of invalid UTF-8 and unpaired surrogates by

@@ -13,7 +13,7 @@ import (
 // The documentation says the endpoint returns them all, and it is asked
 // exactly so, with no parameters. Its sibling GET /api/v1/meetings is
 // paginated, though, so an answer that carries a "pagination" of more than
-// one page is followed as AllUserThreads follows threads: the other pages
+// one page is followed as AllUserThreads follows threads (FollowPages): the other pages
 // (page parameter as for threads, WithPageParam) at most
 // WithPageConcurrency at a time, checked against page 1, failing as a whole
 // with *PaginationError when they disagree.
@@ -28,7 +28,7 @@ func (c *Client) UserMeetings(ctx context.Context, userID int64) ([]Meeting, err
 	if err != nil {
 		return nil, err
 	}
-	return followPages(ctx, c, EndpointUserMeetings, path, first, func(ctx context.Context, page int) (listPage[Meeting], error) {
+	return FollowPages(ctx, EndpointUserMeetings, userID, first, c.maxPages, c.pageConcurrency, func(ctx context.Context, page int) (Page[Meeting], error) {
 		return c.userMeetingsPage(ctx, path, page)
 	})
 }
@@ -36,12 +36,12 @@ func (c *Client) UserMeetings(ctx context.Context, userID int64) ([]Meeting, err
 // userMeetingsPage asks for one page of a user's meetings: page 1 as the
 // documentation describes the endpoint, without parameters; later pages
 // with the page parameter.
-func (c *Client) userMeetingsPage(ctx context.Context, path string, page int) (listPage[Meeting], error) {
+func (c *Client) userMeetingsPage(ctx context.Context, path string, page int) (Page[Meeting], error) {
 	var q url.Values
 	if page > 1 {
 		q = url.Values{c.pageParam: {strconv.Itoa(page)}}
 	}
-	var out listPage[Meeting]
+	var out Page[Meeting]
 	err := c.get(ctx, EndpointUserMeetings, path, q, func(s *scanner) error {
 		list, p, reason, err := decodeMeetingPage(s, c.loc, page)
 		if err != nil {
@@ -50,23 +50,10 @@ func (c *Client) userMeetingsPage(ctx context.Context, path string, page int) (l
 		if reason != "" {
 			return &PaginationError{Endpoint: EndpointUserMeetings, Path: path, Reason: reason}
 		}
-		out = listPage[Meeting]{list, p}
+		out = Page[Meeting]{list, p}
 		return nil
 	})
 	return out, err
-}
-
-// decodeMeetings decodes a whole meetings response body, the answer to
-// page 1: the path a 2xx answer takes, without the HTTP around it.
-func decodeMeetings(body []byte, loc *time.Location) (out []Meeting, err error) {
-	err = decodeSuccess(body, func(s *scanner) (err error) {
-		out, _, _, err = decodeMeetingPage(s, loc, 1)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // decodeMeetingPage decodes the data value at the scanner, the answer to

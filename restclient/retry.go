@@ -2,15 +2,9 @@ package restclient
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -190,14 +184,11 @@ func (r *retrier) started() {
 	}
 }
 
-// next decides whether attempt, which failed with err, is retried, and
-// after how long.
-func (r *retrier) next(ctx context.Context, endpoint, path string, attempt int, err error) (time.Duration, bool) {
-	if r == nil {
-		return 0, false
-	}
-	retryable, retryAfter := retryable(ctx, err)
-	if !retryable {
+// next decides whether attempt, which failed with err of class, is
+// retried, and after how long. What may be retried is the class's to say
+// (Classify); an attempt whose caller has left is not.
+func (r *retrier) next(ctx context.Context, endpoint, path string, attempt int, err error, class Class) (time.Duration, bool) {
+	if r == nil || !class.Retryable || ctx.Err() != nil {
 		return 0, false
 	}
 	deny := func(why RetryDenial) (time.Duration, bool) {
@@ -207,7 +198,7 @@ func (r *retrier) next(ctx context.Context, endpoint, path string, attempt int, 
 	if attempt >= r.policy.MaxAttempts {
 		return deny(RetryDeniedAttempts)
 	}
-	wait := retryAfter
+	wait := class.RetryAfter
 	if wait > r.policy.MaxRetryAfter {
 		return deny(RetryDeniedRetryAfter)
 	}
@@ -257,60 +248,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// retryable says whether err, from one attempt, may succeed if sent again,
-// and how long the upstream asked to wait first.
-func retryable(ctx context.Context, err error) (bool, time.Duration) {
-	if err == nil || ctx.Err() != nil {
-		return false, 0
-	}
-	var (
-		api *APIError
-		tr  *TransportError
-	)
-	switch {
-	case errors.As(err, &api):
-		switch api.Code() {
-		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return true, api.RetryAfter
-		}
-	case errors.As(err, &tr):
-		return !errors.Is(err, ErrTimeout) && isConnectionError(tr.Err), 0
-	}
-	return false, 0
-}
-
-// isConnectionError recognises a failure of the connection itself, the
-// kind a new connection may not have. Name lookups that found nothing, TLS
-// failures and requests net/http refused to send fail the same way every
-// time, so they are not among them.
-func isConnectionError(err error) bool {
-	var (
-		dnsErr  *net.DNSError
-		certErr *tls.CertificateVerificationError
-		unknown x509.UnknownAuthorityError
-		host    x509.HostnameError
-		alert   tls.AlertError
-		record  tls.RecordHeaderError
-		opErr   *net.OpError
-	)
-	switch {
-	case err == nil:
-		return false
-	case errors.As(err, new(*cutShortError)):
-		return true // whatever broke it, the body stopped mid-way
-	case errors.As(err, &dnsErr):
-		return dnsErr.IsTemporary || dnsErr.IsTimeout
-	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &alert), errors.As(err, &record):
-		return false
-	case errors.As(err, &opErr),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE):
-		return true
-	}
-	return false
 }
 
 // retryBudget is a sliding window of calls and retries: a retry is allowed

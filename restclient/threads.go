@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // UserThreads returns one page (1-based) of the threads user userID owns,
@@ -49,109 +47,22 @@ func (c *Client) UserThreads(ctx context.Context, userID int64, page int) (*Thre
 
 // AllUserThreads returns every thread user userID owns, in the upstream's
 // order: page 1 first, which tells how many pages there are, then the other
-// pages at most WithPageConcurrency at a time. Any failed page fails the
-// whole; so do more pages than WithMaxPages and pages that disagree about
-// the pagination (counts that change mid-way, records that do not add up to
-// the total), since their union could miss or repeat threads.
+// pages at most WithPageConcurrency at a time, joined by FollowPages, whose
+// checks they pass: any failed page fails the whole, and so do more pages
+// than WithMaxPages and pages that disagree about the pagination.
 func (c *Client) AllUserThreads(ctx context.Context, userID int64) ([]Thread, error) {
 	first, err := c.UserThreads(ctx, userID, 1)
 	if err != nil {
 		return nil, err
 	}
-	path := expand(EndpointUserThreads, strconv.FormatInt(userID, 10))
-	return followPages(ctx, c, EndpointUserThreads, path, listPage[Thread]{first.Threads, first.Pagination},
-		func(ctx context.Context, page int) (listPage[Thread], error) {
+	return FollowPages(ctx, EndpointUserThreads, userID, Page[Thread]{first.Threads, first.Pagination}, c.maxPages, c.pageConcurrency,
+		func(ctx context.Context, page int) (Page[Thread], error) {
 			tp, err := c.UserThreads(ctx, userID, page)
 			if err != nil {
-				return listPage[Thread]{}, err
+				return Page[Thread]{}, err
 			}
-			return listPage[Thread]{tp.Threads, tp.Pagination}, nil
+			return Page[Thread]{tp.Threads, tp.Pagination}, nil
 		})
-}
-
-// listPage is one page of a paginated list.
-type listPage[T any] struct {
-	list []T
-	p    Pagination
-}
-
-// followPages returns the records of every page of a list whose first page
-// is given, in page order: fetch gets pages 2 onwards, at most
-// WithPageConcurrency at a time. Any failed page fails the whole; so do
-// more pages than WithMaxPages and pages that disagree about the
-// pagination (counts that change mid-way, records that do not add up to the
-// total), since their union could miss or repeat records.
-func followPages[T any](ctx context.Context, c *Client, endpoint, path string, first listPage[T], fetch func(context.Context, int) (listPage[T], error)) ([]T, error) {
-	paginationError := func(format string, args ...any) error {
-		return &PaginationError{Endpoint: endpoint, Path: path, Reason: fmt.Sprintf(format, args...)}
-	}
-	n := first.p.PagesCount
-	if n > c.maxPages {
-		return nil, paginationError("%d pages exceed the limit of %d", n, c.maxPages)
-	}
-	if n <= 1 {
-		return first.list, nil
-	}
-
-	pages := make([][]T, n)
-	pages[0] = first.list
-	fetched := make([]bool, n)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.pageConcurrency)
-	for p := 2; p <= n && gctx.Err() == nil; p++ {
-		g.Go(func() error {
-			lp, err := fetch(gctx, p)
-			if err != nil {
-				return err
-			}
-			if got, want := lp.p, first.p; got.PagesCount != want.PagesCount || got.Total != want.Total || got.PerPage != want.PerPage {
-				return paginationError("page %d says %d pages, %d records, %d per page; page 1 said %d, %d, %d",
-					p, got.PagesCount, got.Total, got.PerPage, want.PagesCount, want.Total, want.PerPage)
-			}
-			pages[p-1], fetched[p-1] = lp.list, true
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if !fetched[n-1] { // the loop stopped early: ctx ended between pages
-		return nil, &TransportError{Endpoint: endpoint, Path: path, Err: contextCause(ctx)}
-	}
-
-	count := 0
-	for _, p := range pages {
-		count += len(p)
-	}
-	if total := first.p.Total; total > 0 && count != total {
-		return nil, paginationError("%d pages hold %d records, total says %d", n, count, total)
-	}
-	out := make([]T, 0, count)
-	for _, p := range pages {
-		out = append(out, p...)
-	}
-	return out, nil
-}
-
-// contextCause is the cause of a call cut short by the caller's context.
-func contextCause(ctx context.Context) error {
-	if err := ctx.Err(); err != context.DeadlineExceeded {
-		return err
-	}
-	return &timeoutError{cause: ctx.Err()}
-}
-
-// decodeThreads decodes a whole threads response body for page: the path a
-// 2xx answer takes, without the HTTP around it.
-func decodeThreads(body []byte, loc *time.Location, page int) (out *ThreadPage, reason string, err error) {
-	err = decodeSuccess(body, func(s *scanner) (err error) {
-		out, reason, err = decodeThreadPage(s, loc, page)
-		return err
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return out, reason, nil
 }
 
 // decodeThreadPage decodes the data value at the scanner, the answer to

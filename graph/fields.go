@@ -1,0 +1,192 @@
+package graph
+
+// This file is what the facade knows of each field of the sales schema
+// beyond its type: the checks of its arguments, what it costs, and what the
+// look-ahead starts for it. Three walkers read it: argumentCheck
+// (arguments.go) refuses bad arguments before execution, estimate
+// (estimate.go) prices the operation before execution, lookAhead
+// (selection.go) starts the loads a User's subtree will need. A field
+// without an entry has plain arguments, costs one response field per
+// appearance, and loads nothing. Changing what a field checks or costs is a
+// change of its entry here; the resolvers (resolve.go) do what the entry
+// says, and TestUpstreamCallEstimateAgreesWithTheLoaders holds them to it.
+
+// fieldSpec is one field's entry. Every function may be nil.
+type fieldSpec struct {
+	// users says whom the field's subtree concerns, from its arguments,
+	// refusing ids that are not ids: the root fields. Below any other field
+	// the subtree concerns the users of the field's own subtree.
+	users func(args map[string]any) (userSet, error)
+	// namedByUpstream marks a field whose subtree concerns whoever the
+	// upstream names (Meeting.user, Thread.owner): in practice the
+	// salesperson whose lists the record came from, as the estimate and the
+	// look-ahead count it, but not known before execution, so the argument
+	// check cannot hold a cursor below it to a user.
+	namedByUpstream bool
+	// check refuses invalid arguments the schema's types cannot express;
+	// the dates and thread ids of every field are checked apart (values, in
+	// arguments.go).
+	check func(a *argUse) error
+	// cost adds the field's upstream calls to the estimate and sets how
+	// often the fields below it repeat; false leaves its subtree out (an
+	// argument that argumentCheck refuses anyway).
+	cost func(c *costing) bool
+	// prefetch is what the field's subtree will load for the user of the
+	// User field it is under, for the look-ahead to start at once.
+	prefetch func(args map[string]any) userNeeds
+}
+
+// threadMeetingsEstimate is how many meetings the estimate assumes a
+// thread has (Thread.meetings takes no page size). Clients cannot inflate
+// it: it is the data's, and a deal gathers a handful of meetings.
+const threadMeetingsEstimate = 5
+
+// fields is the table, keyed by "Type.field" with the object type the
+// field is selected on.
+var fields = map[string]fieldSpec{
+	"Query.user": {
+		users: func(args map[string]any) (userSet, error) {
+			id, err := userArg(args["id"])
+			return userSet{id}, err
+		},
+	},
+	"Query.users": {
+		users: func(args map[string]any) (userSet, error) {
+			list, _ := args["ids"].([]any)
+			if len(list) > maxIDs {
+				return nil, badInput("ids has %d entries; at most %d are allowed", len(list), maxIDs)
+			}
+			ids := make(userSet, 0, len(list))
+			for _, v := range list {
+				id, err := userArg(v)
+				if err != nil {
+					return nil, err
+				}
+				ids = append(ids, id)
+			}
+			return ids, nil
+		},
+		// One User per id, repeats included: each appears in the response.
+		cost: func(c *costing) bool {
+			list, _ := c.args["ids"].([]any)
+			c.repeat(int64(len(list)))
+			return true
+		},
+	},
+	"Query.node": {
+		users: func(args map[string]any) (userSet, error) {
+			ref, err := nodeArg(args["id"])
+			return userSet{ref.owner}, err
+		},
+		// A meeting is found in its owner's meetings, a thread looked up in
+		// its owner's threads; only the id's own type can come back.
+		cost: func(c *costing) bool {
+			ref, err := nodeArg(c.args["id"])
+			if err != nil {
+				return false
+			}
+			switch ref.typeName {
+			case "Meeting":
+				c.loadMeetings()
+			case "Thread":
+				c.lookUpThread()
+			}
+			c.child.typ = ref.typeName
+			return true
+		},
+	},
+	"User.meetings": {
+		check: func(a *argUse) error { return a.connection(meetingsCursor) },
+		// One call for the user's meetings, whatever the page: filtering,
+		// ordering and paging happen in the facade.
+		cost: func(c *costing) bool {
+			c.loadMeetings()
+			c.child.page = firstArg(c.args)
+			return true
+		},
+		prefetch: func(map[string]any) userNeeds { return userNeeds{meetings: true} },
+	},
+	"User.threads": {
+		check: func(a *argUse) error { return a.connection(threadsCursor) },
+		// The upstream pages that hold the slice (threadPageSpan), as
+		// threadConnection fetches them.
+		cost: func(c *costing) bool {
+			n := firstArg(c.args)
+			c.loadThreadPages(c.e.threadPages(n, c.args["after"]))
+			c.child.page = n
+			return true
+		},
+		// Page 1 unless a cursor says where the slice is.
+		prefetch: func(args map[string]any) userNeeds { return userNeeds{threadPage: args["after"] == nil} },
+	},
+	"Meeting.user": {namedByUpstream: true},
+	"Thread.owner": {namedByUpstream: true},
+	"Meeting.thread": {
+		// A lookup among the owner's threads: page 1, the rest only for a
+		// thread not on it (findThread).
+		cost: func(c *costing) bool {
+			c.lookUpThread()
+			return true
+		},
+		// Page 1 is all worth starting before the thread is known.
+		prefetch: func(map[string]any) userNeeds { return userNeeds{threadPage: true} },
+	},
+	"Thread.meetings": {
+		// The owner's meetings, shared with User.meetings.
+		cost: func(c *costing) bool {
+			c.loadMeetings()
+			c.repeat(threadMeetingsEstimate)
+			return true
+		},
+		prefetch: func(map[string]any) userNeeds { return userNeeds{meetings: true} },
+	},
+	"MeetingConnection.nodes": {cost: pageOfItems},
+	"MeetingConnection.edges": {cost: pageOfItems},
+	"ThreadConnection.nodes":  {cost: pageOfItems},
+	"ThreadConnection.edges":  {cost: pageOfItems},
+}
+
+// pageOfItems is the cost of a connection's nodes and edges: what is below
+// them appears once per item of the page.
+func pageOfItems(c *costing) bool {
+	c.repeat(c.parent.page)
+	return true
+}
+
+// threadPageSpan is the upstream pages that hold threads [offset,
+// offset+n) of a list at perPage threads a page, capped at pagesCount when
+// it is known (above 0): the pages User.threads fetches (threadConnection)
+// and the estimate counts. It holds at least one page, so that a connection
+// of first: 0 still learns the total.
+func threadPageSpan(offset, n, perPage, pagesCount int) []int {
+	from := offset/perPage + 1
+	to := from
+	if n > 0 {
+		to = (offset+n-1)/perPage + 1
+	}
+	if pagesCount > 0 {
+		to = max(from, min(to, pagesCount))
+	}
+	pages := make([]int, 0, to-from+1)
+	for p := from; p <= to; p++ {
+		pages = append(pages, p)
+	}
+	return pages
+}
+
+// threadPages mirrors threadConnection: without a cursor, the pages
+// holding the first n threads at the assumed page size; with one, the pages
+// holding the slice at the page size the cursor carries, capped at the last
+// page the cursor's total implies.
+func (e *estimator) threadPages(n int64, after any) []int {
+	perPage, offset, pagesCount := e.sec.UpstreamPageSize, 0, 0
+	if s, ok := after.(string); ok {
+		p, err := e.cursors.decode(s, threadsCursor, 0)
+		if err != nil {
+			return nil // argumentCheck refused it already
+		}
+		offset, perPage = p.index+1, p.perPage
+		pagesCount = (p.total + perPage - 1) / perPage
+	}
+	return threadPageSpan(offset, int(n), perPage, pagesCount)
+}
