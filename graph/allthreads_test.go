@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,7 +37,7 @@ func TestThreadLookupChecksThatPagesAgree(t *testing.T) {
 	t.Cleanup(fake.Close)
 	client, err := restclient.New(fake.URL)
 	require.NoError(t, err)
-	e := &env{t: t, upstream: fake, data: fake.Dataset(), handler: graph.NewHandler(graph.Options{Upstream: shiftingTotal{client}})}
+	e := &env{t: t, upstream: fake, data: fake.Dataset(), handler: graph.NewHandler(graph.Options{Upstream: shiftingTotal{client}, Logger: slog.New(slog.DiscardHandler)})}
 
 	// A user with a meeting whose thread is on page 1 and one whose thread
 	// is further on.

@@ -195,7 +195,12 @@ func (l *Loaders) loadPages(ctx context.Context, keys []pageKey) []*dataloader.R
 // bounds the calls' concurrency, so FollowPages adds none of its own.
 func (l *Loaders) loadAllThreads(ctx context.Context, users []int64) []*dataloader.Result[*userThreads] {
 	return fanOut(ctx, users, func(ctx context.Context, user int64) (*userThreads, error) {
-		page := func(ctx context.Context, n int) (restclient.Page[*model.Thread], error) {
+		// Pages load under the operation's ctx, not the one FollowPages
+		// passes (which ends at its first failed page, and when it
+		// returns): the loader shares a page with the operation's other
+		// fields, batch and cache, so it must not be cut short for them,
+		// nor kept in the cache as cancelled.
+		page := func(_ context.Context, n int) (restclient.Page[*model.Thread], error) {
 			p, err := l.ThreadPage(ctx, user, n)
 			if err != nil {
 				return restclient.Page[*model.Thread]{}, err
