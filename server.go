@@ -385,16 +385,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	tel.watchUpstream(client.Ready) // /readyz fails while the circuit is open
 
 	mux := http.NewServeMux()
+	sec := cfg.Security
+	sec.ForwardHeaders, sec.Introspection = cfg.ForwardHeaders, cfg.Introspection
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{
 		Upstream:                client,
-		ForwardHeaders:          cfg.ForwardHeaders,
 		MaxUpstreamConcurrency:  cfg.MaxUpstreamInFlight,
 		MaxOperationConcurrency: cfg.MaxOperationInFlight,
 		OperationTimeout:        cfg.Resilience.OperationTimeout,
-		Introspection:           cfg.Introspection,
 		CursorSecret:            []byte(cfg.CursorSecret),
 		TimeZone:                cfg.UpstreamTimeZone,
-		Security:                cfg.Security,
+		Security:                sec,
 		Logger:                  log,
 		Metrics:                 tel.metrics,
 		Tracing:                 tel.tracing,

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 )
 
@@ -41,9 +42,9 @@ func TestBatchRefusalAnswersEachOperation(t *testing.T) {
 		code   string
 		accept string
 	}{
-		{"batching off", func(*graph.Options) {}, 3, graph.CodeBatchingDisabled, ""},
-		{"batching off, application/json", func(*graph.Options) {}, 1, graph.CodeBatchingDisabled, "application/json"},
-		{"over the limit", func(o *graph.Options) { o.Batching, o.MaxBatchSize = true, 3 }, 4, graph.CodeBatchTooLarge, ""},
+		{"batching off", func(*graph.Options) {}, 3, gqlhttp.CodeBatchingDisabled, ""},
+		{"batching off, application/json", func(*graph.Options) {}, 1, gqlhttp.CodeBatchingDisabled, "application/json"},
+		{"over the limit", func(o *graph.Options) { o.Batching, o.MaxBatchSize = true, 3 }, 4, gqlhttp.CodeBatchTooLarge, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newSecureEnv(t, withGraph(c.env))
@@ -66,10 +67,10 @@ func TestBatchRefusalAnswersEachOperation(t *testing.T) {
 		e := newSecureEnv(t)
 		res := e.send(postReq("[" + strings.TrimSuffix(strings.Repeat("{},", 101), ",") + "]"))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodeBatchingDisabled, res.code())
+		assert.Equal(t, gqlhttp.CodeBatchingDisabled, res.code())
 		// An array that is not JSON is malformed, batching or not.
 		res = e.send(postReq(`[{"query": "{ __typename }"},`))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodeBadRequest, res.code())
+		assert.Equal(t, gqlhttp.CodeBadRequest, res.code())
 	})
 }

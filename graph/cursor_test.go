@@ -178,6 +178,6 @@ func TestCursorsAcrossReplicas(t *testing.T) {
 func TestCursorSecretIsValidated(t *testing.T) {
 	err := graph.Options{CursorSecret: []byte("short")}.Validate()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "cursor-secret must be at least 32 bytes, got 5")
+	assert.Contains(t, err.Error(), "CursorSecret must be at least 32 bytes, got 5")
 	assert.NoError(t, graph.Options{CursorSecret: testCursorSecret}.Validate())
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
@@ -30,7 +31,7 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	h := graph.NewHandler(graph.Options{
-		Upstream: client, Introspection: true, Security: graph.Security{Batching: true, MaxBatchSize: 3},
+		Upstream: client, Security: graph.Security{Options: gqlhttp.Options{Introspection: true, Batching: true, MaxBatchSize: 3}},
 		Logger: slog.New(slog.DiscardHandler),
 	})
 

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -232,10 +233,10 @@ func TestIncrementalNegotiation(t *testing.T) {
 	}{
 		{name: "no @defer, JSON accepted too: JSON", body: plain, accept: apolloDeferAccept, status: 200},
 		{name: "no @defer, only multipart accepted: one part", body: plain, accept: "multipart/mixed", status: 200, multipart: true},
-		{name: "another deferSpec is not ours", body: deferred, accept: "multipart/mixed;deferSpec=20230101", status: 406, code: graph.CodeNotAcceptable},
-		{name: "multipart subscriptions are not @defer", body: deferred, accept: `multipart/mixed;boundary="graphql";subscriptionSpec=1.0`, status: 406, code: graph.CodeNotAcceptable},
-		{name: "q=0 refuses", body: deferred, accept: "multipart/mixed;q=0", status: 406, code: graph.CodeNotAcceptable},
-		{name: "a batch is JSON only", body: "[" + plain + "]", accept: "multipart/mixed", status: 406, code: graph.CodeNotAcceptable},
+		{name: "another deferSpec is not ours", body: deferred, accept: "multipart/mixed;deferSpec=20230101", status: 406, code: gqlhttp.CodeNotAcceptable},
+		{name: "multipart subscriptions are not @defer", body: deferred, accept: `multipart/mixed;boundary="graphql";subscriptionSpec=1.0`, status: 406, code: gqlhttp.CodeNotAcceptable},
+		{name: "q=0 refuses", body: deferred, accept: "multipart/mixed;q=0", status: 406, code: gqlhttp.CodeNotAcceptable},
+		{name: "a batch is JSON only", body: "[" + plain + "]", accept: "multipart/mixed", status: 406, code: gqlhttp.CodeNotAcceptable},
 		{name: "a refusal is not streamed", body: body(`{ user(id: "x") { id ... @defer { meetings { totalCount } } } }`, nil), accept: "multipart/mixed", status: 400, code: graph.CodeBadUserInput},
 	}
 	for _, c := range cases {
@@ -278,7 +279,7 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 			assert.Equal(t, id, e.Extensions["requestId"])
 		}
 		assert.Equal(t, graph.CodeUpstreamError, errs[0].code())
-		assert.Equal(t, graph.CodeTooManyErrors, errs[2].code())
+		assert.Equal(t, gqlhttp.CodeTooManyErrors, errs[2].code())
 
 		var lines []map[string]any
 		for _, l := range o.logs.lines(t) {
@@ -293,7 +294,7 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", map[string]string{"operation": "Deferred", "outcome": "partial"}))
 		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", nil))
 		assert.Equal(t, float64(len(ids)), s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeUpstreamError}))
-		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeTooManyErrors}))
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": gqlhttp.CodeTooManyErrors}))
 	})
 	t.Run("size", func(t *testing.T) {
 		const limit = 1500
@@ -310,10 +311,10 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 		assert.Equal(t, "null", string(it.Data))
 		assert.Equal(t, []any{"user"}, it.Path)
 		require.Len(t, it.Errors, 1)
-		assert.Equal(t, graph.CodeResponseTooLarge, it.Errors[0].code())
+		assert.Equal(t, gqlhttp.CodeResponseTooLarge, it.Errors[0].code())
 		assert.Equal(t, id, it.Errors[0].Extensions["requestId"])
 		s := scrape(t, o.metrics)
-		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeResponseTooLarge}))
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": gqlhttp.CodeResponseTooLarge}))
 	})
 }
 

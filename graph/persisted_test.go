@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 )
 
@@ -49,12 +51,12 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 
 	res := e.send(postReq(pqBody(sha(q), "")))
 	assert.Equal(t, http.StatusNotFound, res.status)
-	assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
+	assert.Equal(t, gqlhttp.CodePersistedQueryNotFound, res.code())
 	assert.Equal(t, "PersistedQueryNotFound", res.errors[0].Message, "the message Apollo clients look for")
 	assert.Zero(t, e.upstream.Calls())
 	res = e.send(postReq(pqBody(sha(q), ""), "Accept", "application/json"))
 	assert.Equal(t, http.StatusOK, res.status, "application/json: 200 for a well-formed request")
-	assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
+	assert.Equal(t, gqlhttp.CodePersistedQueryNotFound, res.code())
 
 	// The client retries with the document, which registers it.
 	assert.Equal(t, want, total(e.send(postReq(pqBody(sha(q), q)))))
@@ -68,16 +70,16 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		const other = `{ user(id: "4") { id } }`
 		res := e.send(postReq(pqBody(sha(q), other)))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodePersistedQueryHashMismatch, res.code())
+		assert.Equal(t, gqlhttp.CodePersistedQueryHashMismatch, res.code())
 		res = e.send(postReq(pqBody(sha(other), "")))
-		assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
+		assert.Equal(t, gqlhttp.CodePersistedQueryNotFound, res.code())
 	})
 	t.Run("an invalid document registers nothing", func(t *testing.T) {
 		const bad = `{ user(id: "4") { nope } }`
 		res := e.send(postReq(pqBody(sha(bad), bad)))
-		assert.Equal(t, graph.CodeValidationFailed, res.code())
+		assert.Equal(t, gqlhttp.CodeValidationFailed, res.code())
 		res = e.send(postReq(pqBody(sha(bad), "")))
-		assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
+		assert.Equal(t, gqlhttp.CodePersistedQueryNotFound, res.code())
 	})
 	t.Run("malformed extensions", func(t *testing.T) {
 		for _, b := range []string{
@@ -88,7 +90,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		} {
 			res := e.send(postReq(b))
 			assert.Equal(t, http.StatusBadRequest, res.status, b)
-			assert.Equal(t, graph.CodeBadRequest, res.code(), b)
+			assert.Equal(t, gqlhttp.CodeBadRequest, res.code(), b)
 		}
 	})
 	t.Run("the cache is bounded", func(t *testing.T) {
@@ -96,7 +98,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		for _, d := range docs {
 			require.Empty(t, e.send(postReq(pqBody(sha(d), d))).errors)
 		}
-		assert.Equal(t, graph.CodePersistedQueryNotFound, e.send(postReq(pqBody(sha(docs[0]), ""))).code(), "the oldest is evicted")
+		assert.Equal(t, gqlhttp.CodePersistedQueryNotFound, e.send(postReq(pqBody(sha(docs[0]), ""))).code(), "the oldest is evicted")
 		assert.Empty(t, e.send(postReq(pqBody(sha(docs[2]), ""))).errors)
 	})
 	t.Run("off", func(t *testing.T) {
@@ -104,7 +106,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		for _, b := range []string{pqBody(sha(q), ""), pqBody(sha(q), q)} {
 			res := e.send(postReq(b))
 			assert.Equal(t, http.StatusBadRequest, res.status)
-			assert.Equal(t, graph.CodePersistedQueryNotSupported, res.code())
+			assert.Equal(t, gqlhttp.CodePersistedQueryNotSupported, res.code())
 			assert.Equal(t, "PersistedQueryNotSupported", res.errors[0].Message)
 		}
 		assert.Empty(t, e.send(postReq(body(q, nil))).errors, "plain requests still run")
@@ -126,7 +128,7 @@ func TestAllowListMode(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "meetings.graphql"), meetings)
 	writeFile(t, filepath.Join(dir, "nested", "threads.gql"), threads)
 	writeFile(t, filepath.Join(dir, "README.md"), "not an operation")
-	ops, err := graph.LoadOperations(dir)
+	ops, err := gqlhttp.LoadOperations(dir)
 	require.NoError(t, err)
 	assert.Equal(t, meetings, ops[sha(meetings)], "registered under the hash of its exact text")
 	assert.Equal(t, strings.TrimSpace(meetings), ops[sha(strings.TrimSpace(meetings))], "and of its trimmed text")
@@ -145,11 +147,11 @@ func TestAllowListMode(t *testing.T) {
 		{"by trimmed hash", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + sha(strings.TrimSpace(meetings)) + `"}},` + vars + `}`, 200, ""},
 		{"by its text", body(threads, nil), 200, ""},
 		{"by hash and text", pqBody(sha(threads), threads), 200, ""},
-		{"another document", body(`{ user(id: "1") { id } }`, nil), 403, graph.CodeOperationNotAllowed},
-		{"another document with its hash", pqBody(sha(`{ user(id: "1") { id } }`), `{ user(id: "1") { id } }`), 403, graph.CodeOperationNotAllowed},
-		{"an unknown hash", pqBody(sha("nothing"), ""), 404, graph.CodePersistedQueryNotFound},
-		{"a registered hash with another text", pqBody(sha(threads), `{ user(id: "1") { id } }`), 400, graph.CodePersistedQueryHashMismatch},
-		{"the registered text, changed by one space", body(threads+" ", nil), 403, graph.CodeOperationNotAllowed},
+		{"another document", body(`{ user(id: "1") { id } }`, nil), 403, gqlhttp.CodeOperationNotAllowed},
+		{"another document with its hash", pqBody(sha(`{ user(id: "1") { id } }`), `{ user(id: "1") { id } }`), 403, gqlhttp.CodeOperationNotAllowed},
+		{"an unknown hash", pqBody(sha("nothing"), ""), 404, gqlhttp.CodePersistedQueryNotFound},
+		{"a registered hash with another text", pqBody(sha(threads), `{ user(id: "1") { id } }`), 400, gqlhttp.CodePersistedQueryHashMismatch},
+		{"the registered text, changed by one space", body(threads+" ", nil), 403, gqlhttp.CodeOperationNotAllowed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -168,27 +170,29 @@ func TestAllowListMode(t *testing.T) {
 	t.Run("an Apollo manifest", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "manifest.json")
 		writeFile(t, path, `{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"op-1","name":"Threads","type":"query","body":`+jsonString(threads)+`}]}`)
-		ops, err := graph.LoadOperations(path)
+		ops, err := gqlhttp.LoadOperations(path)
 		require.NoError(t, err)
 		assert.Equal(t, threads, ops["op-1"])
 		assert.Equal(t, threads, ops[sha(threads)])
 	})
 	t.Run("bad lists stop the start", func(t *testing.T) {
-		_, err := graph.LoadOperations(filepath.Join(dir, "missing"))
-		assert.ErrorContains(t, err, "allowed-operations")
-		_, err = graph.LoadOperations(t.TempDir())
+		_, err := gqlhttp.LoadOperations(filepath.Join(dir, "missing"))
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		_, err = gqlhttp.LoadOperations(t.TempDir())
 		assert.ErrorContains(t, err, "holds no operations")
 
 		bad := map[string]string{sha("{ nope }"): "query Broken { nope }", sha(threads): threads}
-		err = graph.Options{Security: graph.Security{AllowedOperations: bad}}.Validate()
+		err = graph.Options{Security: graph.Security{Options: gqlhttp.Options{AllowedOperations: bad}}}.Validate()
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "allowed-operations")
+		assert.Contains(t, err.Error(), "AllowedOperations")
 		assert.Contains(t, err.Error(), "Broken")
 		assert.Contains(t, err.Error(), sha("{ nope }")[:12])
-		assert.Panics(t, func() { graph.NewHandler(graph.Options{Security: graph.Security{AllowedOperations: bad}}) })
+		assert.Panics(t, func() {
+			graph.NewHandler(graph.Options{Security: graph.Security{Options: gqlhttp.Options{AllowedOperations: bad}}})
+		})
 
 		deep := map[string]string{"x": `{ user(id: "1") { meetings { nodes { user { meetings { nodes { id } } } } } } }`}
-		err = graph.Options{Security: graph.Security{AllowedOperations: deep, MaxDepth: 3}}.Validate()
+		err = graph.Options{Security: graph.Security{Options: gqlhttp.Options{AllowedOperations: deep, MaxDepth: 3}}}.Validate()
 		assert.ErrorContains(t, err, "levels deep", "the limits apply to allowed operations too")
 	})
 }

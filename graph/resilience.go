@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
@@ -49,10 +50,10 @@ func withOperationDeadline(ctx context.Context, d time.Duration) (context.Contex
 }
 
 // operationTimedOut reports whether ctx is an operation's context whose
-// deadline has passed. rejoin: an incrementally delivered operation's
-// executor context never ends itself (incremental.go).
+// deadline has passed. Rejoin: an incrementally delivered operation's
+// executor context never ends itself.
 func operationTimedOut(ctx context.Context) bool {
-	return errors.Is(context.Cause(rejoin(ctx)), errOperationTimeout)
+	return errors.Is(context.Cause(gqlhttp.Rejoin(ctx)), errOperationTimeout)
 }
 
 // budgetError is an upstream call refused because the operation has made

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -131,42 +132,42 @@ func TestGraphQLOverHTTPStatusCodes(t *testing.T) {
 	}{
 		{name: "success", req: postReq(ok), status: 200, legacy: 200, data: true},
 		{name: "field error keeps data", req: postReq(body(`{ user(id: "2") { meetings { totalCount } } }`, nil)), status: 200, legacy: 200, code: graph.CodeUpstreamUnavailable, data: true},
-		{name: "parse failure", req: postReq(body(`{`, nil)), status: 400, legacy: 200, code: graph.CodeParseFailed},
-		{name: "validation failure", req: postReq(body(`{ user(id: "1") { nope } }`, nil)), status: 400, legacy: 200, code: graph.CodeValidationFailed},
-		{name: "operation not found", req: postReq(`{"query":"query A { __typename }","operationName":"B"}`), status: 400, legacy: 200, code: graph.CodeValidationFailed},
-		{name: "several operations, no name", req: postReq(`{"query":"query A { __typename } query B { __typename }"}`), status: 400, legacy: 200, code: graph.CodeValidationFailed},
+		{name: "parse failure", req: postReq(body(`{`, nil)), status: 400, legacy: 200, code: gqlhttp.CodeParseFailed},
+		{name: "validation failure", req: postReq(body(`{ user(id: "1") { nope } }`, nil)), status: 400, legacy: 200, code: gqlhttp.CodeValidationFailed},
+		{name: "operation not found", req: postReq(`{"query":"query A { __typename }","operationName":"B"}`), status: 400, legacy: 200, code: gqlhttp.CodeValidationFailed},
+		{name: "several operations, no name", req: postReq(`{"query":"query A { __typename } query B { __typename }"}`), status: 400, legacy: 200, code: gqlhttp.CodeValidationFailed},
 		{name: "variable coercion failure", req: postReq(body(`query($f: Int) { user(id: "1") { meetings(first: $f) { totalCount } } }`, map[string]any{"f": "ten"})), status: 400, legacy: 200, code: graph.CodeBadUserInput},
 		{name: "invalid argument", req: postReq(body(`{ user(id: "abc") { id } }`, nil)), status: 400, legacy: 200, code: graph.CodeBadUserInput},
-		{name: "JSON parsing failure", req: postReq(`{"query":`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "not JSON", req: postReq(`NONSENSE`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "empty body", req: postReq(``), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "misspelt query", req: postReq(`{"qeury":"{ __typename }"}`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "variables not an object", req: postReq(`{"query":"query Q($i: Int!) { __typename }","variables":[7]}`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "query a number", req: postReq(`{"query":1}`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "operationName an object", req: postReq(`{"query":"{ __typename }","operationName":{}}`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "extensions a string", req: postReq(`{"query":"{ __typename }","extensions":"x"}`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "trailing data", req: postReq(`{"query":"{ __typename }"} {}`), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "PUT", req: withHeaders(httptest.NewRequest(http.MethodPut, "/graphql", strings.NewReader(ok)), []string{"Content-Type", "application/json"}), status: 405, legacy: 405, code: graph.CodeMethodNotAllowed, allow: "GET, POST, OPTIONS"},
-		{name: "DELETE", req: httptest.NewRequest(http.MethodDelete, "/graphql", nil), status: 405, legacy: 405, code: graph.CodeMethodNotAllowed, allow: "GET, POST, OPTIONS"},
-		{name: "mutation over GET", req: getReq("query=" + url.QueryEscape(`mutation { x }`)), status: 405, legacy: 405, code: graph.CodeMethodNotAllowed, allow: "POST"},
+		{name: "JSON parsing failure", req: postReq(`{"query":`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "not JSON", req: postReq(`NONSENSE`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "empty body", req: postReq(``), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "misspelt query", req: postReq(`{"qeury":"{ __typename }"}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "variables not an object", req: postReq(`{"query":"query Q($i: Int!) { __typename }","variables":[7]}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "query a number", req: postReq(`{"query":1}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "operationName an object", req: postReq(`{"query":"{ __typename }","operationName":{}}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "extensions a string", req: postReq(`{"query":"{ __typename }","extensions":"x"}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "trailing data", req: postReq(`{"query":"{ __typename }"} {}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "PUT", req: withHeaders(httptest.NewRequest(http.MethodPut, "/graphql", strings.NewReader(ok)), []string{"Content-Type", "application/json"}), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "GET, POST, OPTIONS"},
+		{name: "DELETE", req: httptest.NewRequest(http.MethodDelete, "/graphql", nil), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "GET, POST, OPTIONS"},
+		{name: "mutation over GET", req: getReq("query=" + url.QueryEscape(`mutation { x }`)), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "POST"},
 		{name: "GET query", req: getReq("query=" + url.QueryEscape(`query($id: ID!) { user(id: $id) { id } }`) + "&variables=" + url.QueryEscape(`{"id":"3"}`)), status: 200, legacy: 200, data: true},
-		{name: "GET variables not JSON", req: getReq("query=" + url.QueryEscape(`{ __typename }`) + "&variables=%7B"), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "GET query twice", req: getReq("query=" + url.QueryEscape(`{ __typename }`) + "&query=" + url.QueryEscape(`{ __typename }`)), status: 400, legacy: 400, code: graph.CodeBadRequest},
-		{name: "no Content-Type", req: postReq(ok, "Content-Type", ""), status: 415, legacy: 415, code: graph.CodeUnsupportedMediaType},
-		{name: "text/plain", req: postReq(ok, "Content-Type", "text/plain"), status: 415, legacy: 415, code: graph.CodeUnsupportedMediaType},
-		{name: "form", req: postReq(ok, "Content-Type", "application/x-www-form-urlencoded"), status: 415, legacy: 415, code: graph.CodeUnsupportedMediaType},
-		{name: "multipart", req: postReq(ok, "Content-Type", "multipart/form-data; boundary=x"), status: 415, legacy: 415, code: graph.CodeUnsupportedMediaType},
-		{name: "application/graphql", req: postReq(ok, "Content-Type", "application/graphql"), status: 415, legacy: 415, code: graph.CodeUnsupportedMediaType},
-		{name: "JSON in Latin-1", req: postReq(ok, "Content-Type", "application/json; charset=iso-8859-1"), status: 415, legacy: 415, code: graph.CodeUnsupportedMediaType},
+		{name: "GET variables not JSON", req: getReq("query=" + url.QueryEscape(`{ __typename }`) + "&variables=%7B"), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "GET query twice", req: getReq("query=" + url.QueryEscape(`{ __typename }`) + "&query=" + url.QueryEscape(`{ __typename }`)), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
+		{name: "no Content-Type", req: postReq(ok, "Content-Type", ""), status: 415, legacy: 415, code: gqlhttp.CodeUnsupportedMediaType},
+		{name: "text/plain", req: postReq(ok, "Content-Type", "text/plain"), status: 415, legacy: 415, code: gqlhttp.CodeUnsupportedMediaType},
+		{name: "form", req: postReq(ok, "Content-Type", "application/x-www-form-urlencoded"), status: 415, legacy: 415, code: gqlhttp.CodeUnsupportedMediaType},
+		{name: "multipart", req: postReq(ok, "Content-Type", "multipart/form-data; boundary=x"), status: 415, legacy: 415, code: gqlhttp.CodeUnsupportedMediaType},
+		{name: "application/graphql", req: postReq(ok, "Content-Type", "application/graphql"), status: 415, legacy: 415, code: gqlhttp.CodeUnsupportedMediaType},
+		{name: "JSON in Latin-1", req: postReq(ok, "Content-Type", "application/json; charset=iso-8859-1"), status: 415, legacy: 415, code: gqlhttp.CodeUnsupportedMediaType},
 		{name: "JSON in UTF-8", req: postReq(ok, "Content-Type", "application/json; charset=UTF-8"), status: 200, legacy: 200, data: true},
-		{name: "Accept HTML only", req: postReq(ok, "Accept", "text/html"), status: 406, code: graph.CodeNotAcceptable, mediaType: jsonType},
-		{name: "Accept JSON refused", req: postReq(ok, "Accept", "application/json;q=0, application/graphql-response+json;q=0"), status: 406, code: graph.CodeNotAcceptable, mediaType: jsonType},
-		{name: "Accept JSON in Latin-1", req: postReq(ok, "Accept", "application/json; charset=iso-8859-1"), status: 406, code: graph.CodeNotAcceptable, mediaType: jsonType},
-		{name: "Accept anything", req: postReq(body(`{`, nil), "Accept", "*/*"), status: 400, code: graph.CodeParseFailed, mediaType: grJSON},
-		{name: "Accept like axios", req: postReq(body(`{`, nil), "Accept", "application/json, text/plain, */*"), status: 200, code: graph.CodeParseFailed, mediaType: jsonType},
-		{name: "Accept like GraphiQL", req: postReq(body(`{`, nil), "Accept", "application/json, multipart/mixed"), status: 200, code: graph.CodeParseFailed, mediaType: jsonType},
-		{name: "Accept both, JSON preferred", req: postReq(body(`{`, nil), "Accept", "application/graphql-response+json;q=0.5, application/json"), status: 200, code: graph.CodeParseFailed, mediaType: jsonType},
-		{name: "Accept both, recommended header", req: postReq(body(`{`, nil), "Accept", "application/graphql-response+json; charset=utf-8, application/json; charset=utf-8"), status: 400, code: graph.CodeParseFailed, mediaType: grJSON},
+		{name: "Accept HTML only", req: postReq(ok, "Accept", "text/html"), status: 406, code: gqlhttp.CodeNotAcceptable, mediaType: jsonType},
+		{name: "Accept JSON refused", req: postReq(ok, "Accept", "application/json;q=0, application/graphql-response+json;q=0"), status: 406, code: gqlhttp.CodeNotAcceptable, mediaType: jsonType},
+		{name: "Accept JSON in Latin-1", req: postReq(ok, "Accept", "application/json; charset=iso-8859-1"), status: 406, code: gqlhttp.CodeNotAcceptable, mediaType: jsonType},
+		{name: "Accept anything", req: postReq(body(`{`, nil), "Accept", "*/*"), status: 400, code: gqlhttp.CodeParseFailed, mediaType: grJSON},
+		{name: "Accept like axios", req: postReq(body(`{`, nil), "Accept", "application/json, text/plain, */*"), status: 200, code: gqlhttp.CodeParseFailed, mediaType: jsonType},
+		{name: "Accept like GraphiQL", req: postReq(body(`{`, nil), "Accept", "application/json, multipart/mixed"), status: 200, code: gqlhttp.CodeParseFailed, mediaType: jsonType},
+		{name: "Accept both, JSON preferred", req: postReq(body(`{`, nil), "Accept", "application/graphql-response+json;q=0.5, application/json"), status: 200, code: gqlhttp.CodeParseFailed, mediaType: jsonType},
+		{name: "Accept both, recommended header", req: postReq(body(`{`, nil), "Accept", "application/graphql-response+json; charset=utf-8, application/json; charset=utf-8"), status: 400, code: gqlhttp.CodeParseFailed, mediaType: grJSON},
 	}
 	for _, c := range cases {
 		accepts := []struct{ accept, mediaType string }{{"", grJSON}}
@@ -281,18 +282,18 @@ func TestLimitsAreEnforcedBeforeAnyUpstreamCall(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"body over 1 MiB", postReq(`{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}`), 413, graph.CodeRequestTooLarge},
-		{"15,001 tokens", q("{"+strings.Repeat(" __typename", 15000)+" }", nil), 400, graph.CodeTokenLimit},
-		{"10,000 nested braces", q(strings.Repeat("{", 10000)+strings.Repeat("}", 10000), nil), 400, graph.CodeDepthLimit},
-		{"10,000 nested lists", q(`{ users(ids: `+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+`) { id } }`, nil), 400, graph.CodeDepthLimit},
-		{"depth 16", q(deepQuery(16), nil), 400, graph.CodeDepthLimit},
+		{"body over 1 MiB", postReq(`{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}`), 413, gqlhttp.CodeRequestTooLarge},
+		{"15,001 tokens", q("{"+strings.Repeat(" __typename", 15000)+" }", nil), 400, gqlhttp.CodeTokenLimit},
+		{"10,000 nested braces", q(strings.Repeat("{", 10000)+strings.Repeat("}", 10000), nil), 400, gqlhttp.CodeDepthLimit},
+		{"10,000 nested lists", q(`{ users(ids: `+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+`) { id } }`, nil), 400, gqlhttp.CodeDepthLimit},
+		{"depth 16", q(deepQuery(16), nil), 400, gqlhttp.CodeDepthLimit},
 		{"depth 16 through fragments", q(`{ user(id: "1") { ...A } } fragment A on User { meetings { nodes { ...B } } } fragment B on Meeting { user { ...C } }
-			fragment C on User { meetings { nodes { user { meetings { nodes { user { meetings { nodes { user { meetings { nodes { id } } } } } } } } } } } }`, nil), 400, graph.CodeDepthLimit},
-		{"31 aliases", q(`{ user(id: "1") {`+repeat(" a%d: id", 31)+` } }`, nil), 400, graph.CodeAliasLimit},
-		{"31 aliases through a fragment spread twice", q(`{ a: user(id: "1") { ...F } b: user(id: "2") { ...F } } fragment F on User {`+repeat(" x%d: id", 15)+` }`, nil), 400, graph.CodeAliasLimit},
-		{"21 root fields", q(`{`+repeat(" a%d: __typename", 21)+` }`, map[string]any{}), 400, graph.CodeRootFieldLimit},
-		{"7,000 fields of one name", q("{ user(id: \"1\") {"+strings.Repeat(" id", 7000)+" } }", nil), 400, graph.CodeFieldLimit},
-		{"10,000 fields through fragments", q(fieldFanOut(3), nil), 400, graph.CodeFieldLimit},
+			fragment C on User { meetings { nodes { user { meetings { nodes { user { meetings { nodes { user { meetings { nodes { id } } } } } } } } } } } }`, nil), 400, gqlhttp.CodeDepthLimit},
+		{"31 aliases", q(`{ user(id: "1") {`+repeat(" a%d: id", 31)+` } }`, nil), 400, gqlhttp.CodeAliasLimit},
+		{"31 aliases through a fragment spread twice", q(`{ a: user(id: "1") { ...F } b: user(id: "2") { ...F } } fragment F on User {`+repeat(" x%d: id", 15)+` }`, nil), 400, gqlhttp.CodeAliasLimit},
+		{"21 root fields", q(`{`+repeat(" a%d: __typename", 21)+` }`, map[string]any{}), 400, gqlhttp.CodeRootFieldLimit},
+		{"7,000 fields of one name", q("{ user(id: \"1\") {"+strings.Repeat(" id", 7000)+" } }", nil), 400, gqlhttp.CodeFieldLimit},
+		{"10,000 fields through fragments", q(fieldFanOut(3), nil), 400, gqlhttp.CodeFieldLimit},
 		{"complexity", q(`query($ids: [ID!]!) { users(ids: $ids) { meetings(first: 100) { nodes { user { meetings(first: 100) { nodes { id } } } } } } }`, map[string]any{"ids": userIDs(100)}), 400, graph.CodeComplexityLimit},
 		{"upstream calls", q(`query($ids: [ID!]!) { users(ids: $ids) { meetings(first: 1) { totalCount } threads(first: 100) { totalCount } } }`, map[string]any{"ids": userIDs(100)}), 400, graph.CodeUpstreamBudget},
 		{"first over 100", q(`{ user(id: "1") { meetings(first: 101) { totalCount } } }`, nil), 400, graph.CodeBadUserInput},
@@ -322,14 +323,14 @@ func TestLimitsAreConfigurable(t *testing.T) {
 		ok, tooBig string
 		code       string
 	}{
-		{"depth", `{ user(id: "1") { meetings { nodes { id } } } }`, `{ user(id: "1") { meetings { nodes { user { id } } } } }`, graph.CodeDepthLimit},
-		{"aliases", `{ user(id: "1") { a: id b: id } }`, `{ user(id: "1") { a: id b: id c: id } }`, graph.CodeAliasLimit},
-		{"root fields", `{ __typename user(id: "1") { id } }`, `{ __typename user(id: "1") { id } users(ids: []) { id } }`, graph.CodeRootFieldLimit},
-		{"fields", `{ user(id: "1") { id globalId meetings { totalCount } } }`, `{ user(id: "1") { ...F ...F } } fragment F on User { id globalId meetings { totalCount nodes { id hash } } }`, graph.CodeFieldLimit},
+		{"depth", `{ user(id: "1") { meetings { nodes { id } } } }`, `{ user(id: "1") { meetings { nodes { user { id } } } } }`, gqlhttp.CodeDepthLimit},
+		{"aliases", `{ user(id: "1") { a: id b: id } }`, `{ user(id: "1") { a: id b: id c: id } }`, gqlhttp.CodeAliasLimit},
+		{"root fields", `{ __typename user(id: "1") { id } }`, `{ __typename user(id: "1") { id } users(ids: []) { id } }`, gqlhttp.CodeRootFieldLimit},
+		{"fields", `{ user(id: "1") { id globalId meetings { totalCount } } }`, `{ user(id: "1") { ...F ...F } } fragment F on User { id globalId meetings { totalCount nodes { id hash } } }`, gqlhttp.CodeFieldLimit},
 		{"complexity", `{ user(id: "1") { meetings(first: 100) { nodes { id hash } } } }`, `{ user(id: "1") { meetings(first: 100) { nodes { id hash status } } } }`, graph.CodeComplexityLimit},
 		{"upstream calls", `{ user(id: "1") { meetings { totalCount } threads(first: 40) { totalCount } } }`, `{ user(id: "1") { meetings { totalCount } threads(first: 41) { totalCount } } }`, graph.CodeUpstreamBudget},
-		{"tokens", `{` + strings.Repeat(" __typename", 2) + ` }`, `{ user(id: "1") {` + strings.Repeat(" id", 60) + ` } }`, graph.CodeTokenLimit},
-		{"request bytes", `{ __typename }`, `{ __typename }` + strings.Repeat(" ", 400), graph.CodeRequestTooLarge},
+		{"tokens", `{` + strings.Repeat(" __typename", 2) + ` }`, `{ user(id: "1") {` + strings.Repeat(" id", 60) + ` } }`, gqlhttp.CodeTokenLimit},
+		{"request bytes", `{ __typename }`, `{ __typename }` + strings.Repeat(" ", 400), gqlhttp.CodeRequestTooLarge},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -417,12 +418,12 @@ func TestErrorCountAndResponseSizeAreCapped(t *testing.T) {
 		require.Greater(t, len(q), 21000)
 		res := e.send(postReq(body(q, nil)))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		require.Len(t, res.errors, graph.DefaultMaxErrors)
-		for _, er := range res.errors[:graph.DefaultMaxErrors-1] {
-			assert.Equal(t, graph.CodeValidationFailed, er.code())
+		require.Len(t, res.errors, gqlhttp.DefaultMaxErrors)
+		for _, er := range res.errors[:gqlhttp.DefaultMaxErrors-1] {
+			assert.Equal(t, gqlhttp.CodeValidationFailed, er.code())
 		}
-		last := res.errors[graph.DefaultMaxErrors-1]
-		assert.Equal(t, graph.CodeTooManyErrors, last.code())
+		last := res.errors[gqlhttp.DefaultMaxErrors-1]
+		assert.Equal(t, gqlhttp.CodeTooManyErrors, last.code())
 		assert.Contains(t, last.Message, "more errors were left out")
 		assert.Less(t, len(res.body), 24<<10, "the response stays small")
 		t.Logf("directive flood: %d-byte document, %d-byte response", len(q), len(res.body))
@@ -433,7 +434,7 @@ func TestErrorCountAndResponseSizeAreCapped(t *testing.T) {
 		res := e.send(postReq(body(`query($ids: [ID!]!) { users(ids: $ids) { meetings { totalCount } } }`, map[string]any{"ids": userIDs(10)})))
 		assert.Equal(t, http.StatusOK, res.status, "field errors keep data and 200")
 		require.Len(t, res.errors, 5)
-		assert.Equal(t, graph.CodeTooManyErrors, res.errors[4].code())
+		assert.Equal(t, gqlhttp.CodeTooManyErrors, res.errors[4].code())
 		assert.Contains(t, res.errors[4].Message, "6 more errors")
 		assert.JSONEq(t, `{"users": [null,null,null,null,null,null,null,null,null,null]}`, string(res.data))
 	})
@@ -442,12 +443,12 @@ func TestErrorCountAndResponseSizeAreCapped(t *testing.T) {
 		q := body(`{ user(id: "1") { meetings(first: 100) { nodes { id globalId address startDate endDate createdAt modifiedAt rawStatus rawType } } } }`, nil)
 		res := e.send(postReq(q))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodeResponseTooLarge, res.code())
+		assert.Equal(t, gqlhttp.CodeResponseTooLarge, res.code())
 		assert.False(t, res.hasData)
 		assert.Less(t, len(res.body), 2048)
 		res = e.send(postReq(q, "Accept", "application/json"))
 		assert.Equal(t, http.StatusOK, res.status, "application/json answers 200 to a well-formed request")
-		assert.Equal(t, graph.CodeResponseTooLarge, res.code())
+		assert.Equal(t, gqlhttp.CodeResponseTooLarge, res.code())
 		// A small answer still fits.
 		res = e.send(postReq(body(`{ user(id: "1") { meetings { totalCount } } }`, nil)))
 		assert.Empty(t, res.errors)
@@ -467,7 +468,7 @@ func TestBatching(t *testing.T) {
 		e := newSecureEnv(t)
 		res := e.send(postReq(batch(`{ user(id: "1") { meetings { totalCount } } }`)))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodeBatchingDisabled, res.code())
+		assert.Equal(t, gqlhttp.CodeBatchingDisabled, res.code())
 		assert.Zero(t, e.upstream.Calls())
 	})
 	t.Run("bounded when on", func(t *testing.T) {
@@ -487,12 +488,12 @@ func TestBatching(t *testing.T) {
 		assert.Equal(t, len(u1.Meetings), got[0].Data.User.Meetings.TotalCount)
 		assert.Equal(t, len(u2.Meetings), got[1].Data.User.Meetings.TotalCount)
 		assert.Nil(t, got[2].Data)
-		assert.Equal(t, graph.CodeParseFailed, got[2].Errors[0].code())
+		assert.Equal(t, gqlhttp.CodeParseFailed, got[2].Errors[0].code())
 
 		e.upstream.Reset()
 		res := e.send(postReq(batch(`{ __typename }`, `{ __typename }`, `{ __typename }`, `{ __typename }`)))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodeBatchTooLarge, res.code())
+		assert.Equal(t, gqlhttp.CodeBatchTooLarge, res.code())
 
 		// The operations of a batch share one upstream budget.
 		ten := `query($ids: [ID!]!) { users(ids: $ids) { meetings { totalCount } } }`
@@ -512,9 +513,9 @@ func TestBatching(t *testing.T) {
 
 		res = e.send(postReq(`[{"query": "{ __typename }"}, 7]`))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodeBadRequest, res.code())
+		assert.Equal(t, gqlhttp.CodeBadRequest, res.code())
 		res = e.send(postReq(`[]`))
-		assert.Equal(t, graph.CodeBadRequest, res.code())
+		assert.Equal(t, gqlhttp.CodeBadRequest, res.code())
 	})
 }
 
@@ -532,14 +533,14 @@ func TestCSRFPrevention(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"simple GET", simpleGET(), 400, graph.CodeCSRFPrevented},
-		{"GET with a header that is not configured", simpleGET("Apollo-Require-Preflight", "true"), 400, graph.CodeCSRFPrevented},
-		{"GET with an empty preflight header", simpleGET("X-Our-App", " "), 400, graph.CodeCSRFPrevented},
+		{"simple GET", simpleGET(), 400, gqlhttp.CodeCSRFPrevented},
+		{"GET with a header that is not configured", simpleGET("Apollo-Require-Preflight", "true"), 400, gqlhttp.CodeCSRFPrevented},
+		{"GET with an empty preflight header", simpleGET("X-Our-App", " "), 400, gqlhttp.CodeCSRFPrevented},
 		{"GET with the preflight header", simpleGET("X-Our-App", "1"), 200, ""},
 		{"GET with a JSON Content-Type", simpleGET("Content-Type", "application/json"), 200, ""},
-		{"GET with a form Content-Type", simpleGET("Content-Type", "application/x-www-form-urlencoded", "X-Our-App", "1"), 415, graph.CodeUnsupportedMediaType},
-		{"GET with text/plain", simpleGET("Content-Type", "text/plain"), 415, graph.CodeUnsupportedMediaType},
-		{"POST text/plain with a preflight header", postReq(body(`{ __typename }`, nil), "Content-Type", "text/plain", "X-Our-App", "1"), 415, graph.CodeUnsupportedMediaType},
+		{"GET with a form Content-Type", simpleGET("Content-Type", "application/x-www-form-urlencoded", "X-Our-App", "1"), 415, gqlhttp.CodeUnsupportedMediaType},
+		{"GET with text/plain", simpleGET("Content-Type", "text/plain"), 415, gqlhttp.CodeUnsupportedMediaType},
+		{"POST text/plain with a preflight header", postReq(body(`{ __typename }`, nil), "Content-Type", "text/plain", "X-Our-App", "1"), 415, gqlhttp.CodeUnsupportedMediaType},
 		{"POST JSON", postReq(body(`{ user(id: "1") { meetings { totalCount } } }`, nil)), 200, ""},
 	}
 	for _, c := range cases {
@@ -604,14 +605,14 @@ func TestIntrospectionAndSuggestions(t *testing.T) {
 		for _, q := range introspect {
 			res := e.send(postReq(body(q, nil)))
 			assert.Equal(t, http.StatusBadRequest, res.status, q)
-			assert.Equal(t, graph.CodeIntrospectionDisabled, res.code(), q)
+			assert.Equal(t, gqlhttp.CodeIntrospectionDisabled, res.code(), q)
 			assert.NotContains(t, string(res.body), "MeetingStatus")
 		}
 		res := e.send(postReq(body(`{ __typename }`, nil)))
 		assert.JSONEq(t, `{"__typename": "Query"}`, string(res.data), "__typename is not introspection")
 
 		res = e.send(postReq(body(`{ user(id: "1") { meeting } }`, nil)))
-		assert.Equal(t, graph.CodeValidationFailed, res.code())
+		assert.Equal(t, gqlhttp.CodeValidationFailed, res.code())
 		assert.NotContains(t, res.errors[0].Message, "Did you mean", "no suggestions")
 		res = e.send(postReq(body(`{ user(id: "1") { meetings(filter: {status: [FINISHD]}) { totalCount } } }`, nil)))
 		assert.NotContains(t, string(res.body), "Did you mean")
@@ -630,7 +631,7 @@ func TestIntrospectionAndSuggestions(t *testing.T) {
 		e := newSecureEnv(t, withGraph(func(o *graph.Options) { o.Introspection = true }))
 		res := e.send(postReq(body(`{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }`, nil)))
 		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodeValidationFailed, res.code())
+		assert.Equal(t, gqlhttp.CodeValidationFailed, res.code())
 		assert.Contains(t, res.errors[0].Message, "Maximum introspection depth exceeded")
 	})
 }
@@ -678,5 +679,5 @@ func TestTheIDEsIntrospectionFitsTheDefaultLimits(t *testing.T) {
 
 	e = newSecureEnv(t, withGraph(func(o *graph.Options) { o.Introspection, o.MaxDepth = true, 14 }))
 	res = e.send(postReq(body(graphiQLIntrospection, nil)))
-	assert.Equal(t, graph.CodeDepthLimit, res.code(), "15 deep: one level less refuses it")
+	assert.Equal(t, gqlhttp.CodeDepthLimit, res.code(), "15 deep: one level less refuses it")
 }
