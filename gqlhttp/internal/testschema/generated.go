@@ -42,6 +42,7 @@ type ComplexityRoot struct {
 		Children func(childComplexity int, first *int) int
 		Color    func(childComplexity int) int
 		Fail     func(childComplexity int) int
+		Held     func(childComplexity int) int
 		ID       func(childComplexity int) int
 		Name     func(childComplexity int) int
 		Parent   func(childComplexity int) int
@@ -54,16 +55,17 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Big   func(childComplexity int, bytes int) int
-		Boom  func(childComplexity int) int
-		Echo  func(childComplexity int, text string, times *int) int
-		Fail  func(childComplexity int, message *string) int
-		Hello func(childComplexity int) int
-		Item  func(childComplexity int, id string) int
-		Items func(childComplexity int, ids []string, filter *Filter) int
-		Node  func(childComplexity int, id string) int
-		Raw   func(childComplexity int) int
-		Slow  func(childComplexity int) int
+		Big    func(childComplexity int, bytes int) int
+		Boom   func(childComplexity int) int
+		Echo   func(childComplexity int, text string, times *int) int
+		Fail   func(childComplexity int, message *string) int
+		Hello  func(childComplexity int) int
+		Item   func(childComplexity int, id string) int
+		Items  func(childComplexity int, ids []string, filter *Filter) int
+		Node   func(childComplexity int, id string) int
+		Raw    func(childComplexity int) int
+		Reject func(childComplexity int, value string) int
+		Slow   func(childComplexity int) int
 	}
 }
 
@@ -76,6 +78,7 @@ type ItemResolver interface {
 	Parent(ctx context.Context, obj *Item) (*Item, error)
 	Fail(ctx context.Context, obj *Item) (*string, error)
 	Slow(ctx context.Context, obj *Item) (*string, error)
+	Held(ctx context.Context, obj *Item) (*Item, error)
 	Big(ctx context.Context, obj *Item, bytes int) (string, error)
 }
 type MutationResolver interface {
@@ -87,6 +90,7 @@ type QueryResolver interface {
 	Items(ctx context.Context, ids []string, filter *Filter) ([]*Item, error)
 	Echo(ctx context.Context, text string, times *int) (string, error)
 	Fail(ctx context.Context, message *string) (*string, error)
+	Reject(ctx context.Context, value string) (*string, error)
 	Boom(ctx context.Context) (*string, error)
 	Slow(ctx context.Context) (*string, error)
 	Big(ctx context.Context, bytes int) (string, error)
@@ -146,6 +150,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Item.Fail(childComplexity), true
+	case "Item.held":
+		if e.ComplexityRoot.Item.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Item.Held(childComplexity), true
 	case "Item.id":
 		if e.ComplexityRoot.Item.ID == nil {
 			break
@@ -269,6 +279,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Raw(childComplexity), true
+	case "Query.reject":
+		if e.ComplexityRoot.Query.Reject == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reject_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Reject(childComplexity, args["value"].(string)), true
 	case "Query.slow":
 		if e.ComplexityRoot.Query.Slow == nil {
 			break
@@ -399,6 +420,8 @@ func (ec *executionContext) childFields_Item(ctx context.Context, field graphql.
 		return ec.fieldContext_Item_fail(ctx, field)
 	case "slow":
 		return ec.fieldContext_Item_slow(ctx, field)
+	case "held":
+		return ec.fieldContext_Item_held(ctx, field)
 	case "big":
 		return ec.fieldContext_Item_big(ctx, field)
 	}
@@ -660,6 +683,20 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "value",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["value"] = arg0
 	return args, nil
 }
 
@@ -951,6 +988,38 @@ func (ec *executionContext) fieldContext_Item_slow(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Item", field, true, true, "String")
 }
 
+func (ec *executionContext) _Item_held(ctx context.Context, field graphql.CollectedField, obj *Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Item_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Item().Held(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Item) graphql.Marshaler {
+			return ec.marshalOItem2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgqlhttpᚋinternalᚋtestschemaᚐItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Item_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Item",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Item(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Item_big(ctx context.Context, field graphql.CollectedField, obj *Item) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1211,6 +1280,50 @@ func (ec *executionContext) fieldContext_Query_fail(ctx context.Context, field g
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_fail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_reject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Reject(ctx, fc.Args["value"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reject(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2646,6 +2759,12 @@ func (ec *executionContext) _Item(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Item_slow(ctx, field, obj)
 				})
+		case "held":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Item_held(ctx, field, obj)
+				})
 		case "big":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -2760,6 +2879,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_fail(ctx, field)
+				})
+		case "reject":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reject(ctx, field)
 				})
 		case "boom":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

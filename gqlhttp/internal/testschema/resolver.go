@@ -12,9 +12,12 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
 // Resolver is the schema's root. The zero value serves; Gate, when set,
@@ -75,6 +78,20 @@ var Colors = []Color{ColorRed, ColorGreen, ColorBlue}
 // billion by mistake.
 const maxChildren = 1000
 
+// maxBytes bounds the strings the resolvers build.
+const maxBytes = 1 << 20
+
+// repeat is s n times, refused past maxBytes.
+func repeat(s string, n int) (string, error) {
+	if n <= 0 {
+		return "", nil
+	}
+	if len(s) > 0 && n > maxBytes/len(s) {
+		return "", &Failure{Message: "too large"}
+	}
+	return strings.Repeat(s, n), nil
+}
+
 // item is the item with this id.
 func item(id string) *Item {
 	last := 0
@@ -90,9 +107,11 @@ func contains(cs []Color, c Color) bool {
 	return slices.Contains(cs, c)
 }
 
-// slow waits for the gate, or for ctx to end.
+// slow waits for the gate, or for the operation to end: under an
+// incrementally delivered operation's executor, ctx ends only once rejoined.
 func (r *Resolver) slow(ctx context.Context, answer string) (*string, error) {
 	r.Calls.Add(1)
+	ctx = gqlhttp.Rejoin(ctx)
 	if r.Gate == nil {
 		return &answer, nil
 	}

@@ -44,9 +44,16 @@ func (r *itemResolver) Slow(ctx context.Context, obj *Item) (*string, error) {
 	return r.slow(ctx, "slow "+obj.ID)
 }
 
+func (r *itemResolver) Held(ctx context.Context, obj *Item) (*Item, error) {
+	if _, err := r.slow(ctx, ""); err != nil {
+		return nil, err
+	}
+	return item(obj.ID), nil
+}
+
 func (r *itemResolver) Big(ctx context.Context, obj *Item, bytes int) (string, error) {
 	r.Calls.Add(1)
-	return strings.Repeat("x", max(bytes, 0)), nil
+	return repeat("x", bytes)
 }
 
 func (r *mutationResolver) Touch(ctx context.Context) (int, error) {
@@ -81,7 +88,7 @@ func (r *queryResolver) Echo(ctx context.Context, text string, times *int) (stri
 	if times != nil {
 		n = *times
 	}
-	return strings.Repeat(text, max(n, 0)), nil
+	return repeat(text, n)
 }
 
 func (r *queryResolver) Fail(ctx context.Context, message *string) (*string, error) {
@@ -91,6 +98,14 @@ func (r *queryResolver) Fail(ctx context.Context, message *string) (*string, err
 		msg = *message
 	}
 	return nil, &Failure{Message: msg}
+}
+
+func (r *queryResolver) Reject(ctx context.Context, value string) (*string, error) {
+	r.Calls.Add(1)
+	if len(value) > 20 {
+		value = value[:20] + "…"
+	}
+	return nil, &Failure{Message: "value \"" + value + "\" is not accepted"}
 }
 
 func (r *queryResolver) Boom(ctx context.Context) (*string, error) {
@@ -104,7 +119,7 @@ func (r *queryResolver) Slow(ctx context.Context) (*string, error) {
 
 func (r *queryResolver) Big(ctx context.Context, bytes int) (string, error) {
 	r.Calls.Add(1)
-	return strings.Repeat("x", max(bytes, 0)), nil
+	return repeat("x", bytes)
 }
 
 func (r *queryResolver) Raw(ctx context.Context) (JSON, error) {
