@@ -194,7 +194,13 @@ func (p Problem) String() string {
 // instead of failing later for some client. New refuses what Validate
 // reports.
 func (o Options) Validate(schema *ast.Schema) error {
-	o = o.withDefaults()
+	_, err := o.withDefaults().check(schema)
+	return err
+}
+
+// check is Validate for o with its defaults, returning the allowed
+// operations parsed when it finds nothing wrong.
+func (o Options) check(schema *ast.Schema) (map[string]*ast.QueryDocument, error) {
 	var out []Problem
 	add := func(field, format string, args ...any) {
 		out = append(out, Problem{Field: field, Issue: fmt.Sprintf(format, args...)})
@@ -236,15 +242,17 @@ func (o Options) Validate(schema *ast.Schema) error {
 	if bad := checkForwardHeaders(o.ForwardHeaders); len(bad) > 0 {
 		add("ForwardHeaders", "%s", strings.Join(bad, ", "))
 	}
+	var pinned map[string]*ast.QueryDocument
 	if len(o.AllowedOperations) > 0 {
-		if _, bad := prepareAllowList(&o, schema); len(bad) > 0 {
+		var bad []string
+		if pinned, bad = prepareAllowList(&o, schema); len(bad) > 0 {
 			add("AllowedOperations", "%s", strings.Join(bad, "; "))
 		}
 	}
 	if len(out) > 0 {
-		return &ConfigError{Problems: out}
+		return nil, &ConfigError{Problems: out}
 	}
-	return nil
+	return pinned, nil
 }
 
 // checkOrigins accepts "*" alone, or origins: scheme://host[:port] and

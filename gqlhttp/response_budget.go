@@ -22,10 +22,10 @@ import (
 //     will add to the response: its name, punctuation, and its value (a
 //     string by its length). Once the count passes MaxResponseBytes, the
 //     string values resolved after it are replaced by empty ones and the
-//     operation's upstream work is cancelled; the response is refused with
-//     RESPONSE_TOO_LARGE. What gqlgen buffers thus stays near the limit,
-//     whatever the upstream's strings weigh, instead of growing with the
-//     data and being measured once whole.
+//     operation's context is cancelled, stopping its resolvers' work; the
+//     response is refused with RESPONSE_TOO_LARGE. What gqlgen buffers thus
+//     stays near the limit, whatever the resolvers' strings weigh, instead
+//     of growing with the data and being measured once whole.
 //   - The meters draw on one process-wide budget, MaxResponseMemory, in
 //     chunks held until the response is written. An operation that cannot
 //     get its next chunk is refused with RESPONSE_MEMORY_BUDGET_EXCEEDED

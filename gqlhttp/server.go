@@ -84,11 +84,12 @@ const (
 // document comes through the one and is handed over by the other.
 func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 	schema := es.Schema()
-	if err := o.Validate(schema); err != nil {
+	s := &Server{opts: o.withDefaults(), exec: handler.New(es)}
+	pinned, err := s.opts.check(schema)
+	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o.withDefaults(), exec: handler.New(es)}
-	s.transport = newTransport(s, schema)
+	s.transport = newTransport(s, schema, pinned)
 	s.exec.AddTransport(s.transport)
 	s.exec.SetQueryCache(docHook{})
 	if s.opts.Introspection {

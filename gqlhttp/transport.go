@@ -57,7 +57,7 @@ const (
 const (
 	CodeBadRequest                 = "BAD_REQUEST"                   // the HTTP request is not a well-formed GraphQL request
 	CodeMethodNotAllowed           = "METHOD_NOT_ALLOWED"            // not GET or POST, or a mutation over GET
-	CodeNotAcceptable              = "NOT_ACCEPTABLE"                // Accept names no media type salesgraph answers in
+	CodeNotAcceptable              = "NOT_ACCEPTABLE"                // Accept names no media type the endpoint answers in
 	CodeUnsupportedMediaType       = "UNSUPPORTED_MEDIA_TYPE"        // a body that is not application/json in UTF-8
 	CodeCSRFPrevented              = "CSRF_PREFLIGHT_REQUIRED"       // a GET without a JSON Content-Type or a preflight header
 	CodeRequestTooLarge            = "REQUEST_TOO_LARGE"             // a body over MaxRequestBytes
@@ -299,15 +299,12 @@ type httpTransport struct {
 var _ graphql.Transport = (*httpTransport)(nil)
 
 // newTransport builds srv's transport; srv.opts has its defaults and
-// passed Validate.
-func newTransport(srv *Server, schema *ast.Schema) *httpTransport {
+// passed Validate, and pinned holds its allowed operations, parsed.
+func newTransport(srv *Server, schema *ast.Schema, pinned map[string]*ast.QueryDocument) *httpTransport {
 	o := &srv.opts
 	t := &httpTransport{preparer: newPreparer(o, schema), srv: srv, persisted: newPersisted(o), vocab: schemaVocabulary(schema),
-		memory: &responseMemory{limit: o.MaxResponseMemory, srv: srv}}
+		memory: &responseMemory{limit: o.MaxResponseMemory, srv: srv}, pinned: pinned}
 	t.docs, _ = lru.New[string, *ast.QueryDocument](1000)
-	if len(o.AllowedOperations) > 0 {
-		t.pinned, _ = prepareAllowList(o, schema)
-	}
 	return t
 }
 
@@ -514,7 +511,7 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	}
 	execCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	meter.cancel = cancel // a response refused for its size stops its upstream work
+	meter.cancel = cancel // a response refused for its size stops its resolvers' work
 	responses, execCtx := exec.DispatchOperation(execCtx, rc)
 	resp := responses(execCtx)
 	if resp == nil {
@@ -930,7 +927,7 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 				return errLimit
 			}
 			if looseWhitespace(data) {
-				// Raw JSON passed through from the upstream may be indented;
+				// Raw JSON a resolver passed through (from an upstream) may be indented;
 				// the response is compact, as json.Marshal would make it.
 				var c bytes.Buffer
 				if err := json.Compact(&c, data); err != nil {
