@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -150,10 +151,10 @@ func expectedValues(t *testing.T, ds *resttest.Dataset) suiteExpected {
 		Credential: resttest.DefaultToken,
 		Codes: map[string]string{
 			"forbidden":              graph.CodeForbidden,
-			"batchingDisabled":       graph.CodeBatchingDisabled,
-			"batchTooLarge":          graph.CodeBatchTooLarge,
-			"csrf":                   graph.CodeCSRFPrevented,
-			"persistedQueryNotFound": graph.CodePersistedQueryNotFound,
+			"batchingDisabled":       gqlhttp.CodeBatchingDisabled,
+			"batchTooLarge":          gqlhttp.CodeBatchTooLarge,
+			"csrf":                   gqlhttp.CodeCSRFPrevented,
+			"persistedQueryNotFound": gqlhttp.CodePersistedQueryNotFound,
 		},
 	}
 	for id := int64(1); id <= 3; id++ {

@@ -95,13 +95,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{
 		Upstream:                client,
-		ForwardHeaders:          cfg.Upstream.ForwardHeaders,
 		MaxUpstreamConcurrency:  cfg.Upstream.MaxConcurrency,
 		MaxOperationConcurrency: cfg.Upstream.MaxOperationConcurrency,
 		OperationTimeout:        cfg.Resilience.OperationTimeout,
-		Introspection:           cfg.GraphQL.Introspection,
 		CursorSecret:            []byte(cfg.GraphQL.CursorSecret),
-		MaxResponseMemory:       cfg.GraphQL.MaxResponseMemory,
 		TimeZone:                cfg.Upstream.TimeZone,
 		Security:                cfg.Security,
 		Logger:                  log,

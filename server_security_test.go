@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
 func TestServedEndpointIsHardened(t *testing.T) {
@@ -44,13 +44,13 @@ func TestServedEndpointIsHardened(t *testing.T) {
 
 	res = post(`{"query":"{ __typename }","pad":"` + strings.Repeat("x", 2<<20) + `"}`)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
-	assert.Equal(t, graph.CodeRequestTooLarge, code(res))
+	assert.Equal(t, gqlhttp.CodeRequestTooLarge, code(res))
 
 	res, err := http.Get(base + "/graphql?query=%7B__typename%7D")
 	require.NoError(t, err)
 	defer res.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
-	assert.Equal(t, graph.CodeCSRFPrevented, code(res))
+	assert.Equal(t, gqlhttp.CodeCSRFPrevented, code(res))
 
 	// Headers past http.Server's MaxHeaderBytes never reach the handler.
 	req, err := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ __typename }"}`))

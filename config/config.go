@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
 )
@@ -92,9 +93,6 @@ type Upstream struct {
 // GraphQL is what the /graphql endpoint answers, beyond its limits.
 type GraphQL struct {
 	Introspection bool
-	// MaxResponseMemory bounds the responses being built at once, all
-	// operations together; at least Security.MaxResponseBytes.
-	MaxResponseMemory int64
 	// CursorSecret authenticates pagination cursors; empty is a random key
 	// per process.
 	CursorSecret Secret
@@ -236,25 +234,25 @@ func (c *Config) register(e *envFlags) {
 
 	// Security: limits, CSRF, CORS, persisted operations.
 	s := &c.Security
-	e.int64(&s.MaxRequestBytes, "max-request-bytes", graph.DefaultMaxRequestBytes, "largest request body accepted; larger ones get 413")
-	e.int(&s.MaxTokens, "max-tokens", graph.DefaultMaxTokens, "most lexical tokens in a document")
-	e.int(&s.MaxDepth, "max-depth", graph.DefaultMaxDepth, "deepest field nesting, fields in fragments counted")
-	e.int(&s.MaxAliases, "max-aliases", graph.DefaultMaxAliases, "most aliased fields in an operation")
-	e.int(&s.MaxRootFields, "max-root-fields", graph.DefaultMaxRootFields, "most root fields in an operation")
-	e.int(&s.MaxFields, "max-fields", graph.DefaultMaxFields, "most field selections in a document, fragments counted wherever spread")
+	e.int64(&s.MaxRequestBytes, "max-request-bytes", gqlhttp.DefaultMaxRequestBytes, "largest request body accepted; larger ones get 413")
+	e.int(&s.MaxTokens, "max-tokens", gqlhttp.DefaultMaxTokens, "most lexical tokens in a document")
+	e.int(&s.MaxDepth, "max-depth", gqlhttp.DefaultMaxDepth, "deepest field nesting, fields in fragments counted")
+	e.int(&s.MaxAliases, "max-aliases", gqlhttp.DefaultMaxAliases, "most aliased fields in an operation")
+	e.int(&s.MaxRootFields, "max-root-fields", gqlhttp.DefaultMaxRootFields, "most root fields in an operation")
+	e.int(&s.MaxFields, "max-fields", gqlhttp.DefaultMaxFields, "most field selections in a document, fragments counted wherever spread")
 	e.int(&s.MaxComplexity, "max-complexity", graph.DefaultMaxComplexity, "most fields a response is estimated to hold, lists multiplied by their page size")
 	e.int(&s.MaxUpstreamCalls, "max-upstream-calls", graph.DefaultMaxUpstreamCalls, "most upstream calls an operation (or a batch) is estimated to make")
 	e.int(&s.ThreadLookupPages, "thread-lookup-pages", graph.DefaultThreadLookupPages, "threads pages the estimate counts for one thread looked up by id")
-	e.int(&s.MaxErrors, "max-errors", graph.DefaultMaxErrors, "most errors in one response")
-	e.int(&s.MaxResponseBytes, "max-response-bytes", graph.DefaultMaxResponseBytes, "largest response sent; a larger one becomes a RESPONSE_TOO_LARGE error")
-	e.int64(&c.GraphQL.MaxResponseMemory, "max-response-memory", graph.DefaultMaxResponseMemory, "bytes of responses being built at once, all operations together; one that does not fit gets RESPONSE_MEMORY_BUDGET_EXCEEDED; at least max-response-bytes")
+	e.int(&s.MaxErrors, "max-errors", gqlhttp.DefaultMaxErrors, "most errors in one response")
+	e.int(&s.MaxResponseBytes, "max-response-bytes", gqlhttp.DefaultMaxResponseBytes, "largest response sent; a larger one becomes a RESPONSE_TOO_LARGE error")
+	e.int64(&s.MaxResponseMemory, "max-response-memory", gqlhttp.DefaultMaxResponseMemory, "bytes of responses being built at once, all operations together; one that does not fit gets RESPONSE_MEMORY_BUDGET_EXCEEDED; at least max-response-bytes")
 	e.bool(&s.Batching, "batching", false, "accept a JSON array of operations in one POST")
-	e.int(&s.MaxBatchSize, "max-batch-size", graph.DefaultMaxBatchSize, "most operations in one batch")
-	e.string(&r.csrfHeaders, "csrf-headers", strings.Join(graph.DefaultCSRFHeaders, ","), "comma-separated headers that let a GET without Content-Type: application/json pass CSRF prevention")
+	e.int(&s.MaxBatchSize, "max-batch-size", gqlhttp.DefaultMaxBatchSize, "most operations in one batch")
+	e.string(&r.csrfHeaders, "csrf-headers", strings.Join(gqlhttp.DefaultCSRFHeaders, ","), "comma-separated headers that let a GET without Content-Type: application/json pass CSRF prevention")
 	e.string(&r.corsOrigins, "cors-origins", "", "comma-separated origins allowed to read responses cross-origin, or *; demo mode adds the IDE's own")
 	e.string(&r.suggestions, "suggestions", "", `"Did you mean" in validation errors: true or false; default true in demo mode only`)
 	e.bool(&r.apq, "apq", true, "automatic persisted queries")
-	e.int(&s.APQCacheSize, "apq-cache-size", graph.DefaultAPQCacheSize, "how many persisted queries APQ remembers")
+	e.int(&s.APQCacheSize, "apq-cache-size", gqlhttp.DefaultAPQCacheSize, "how many persisted queries APQ remembers")
 	e.string(&c.GraphQL.AllowedOperations, "allowed-operations", "", "allow-list mode: only the operations in this `path` run (a directory of .graphql files, or an Apollo persisted-query manifest)")
 
 	// Resilience: the operation deadline, retries, the circuit breaker.

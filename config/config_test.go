@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
 )
@@ -240,12 +241,12 @@ func TestSecurityDefaults(t *testing.T) {
 	c, err := parse(nil, nil)
 	require.NoError(t, err)
 	s := c.Security
-	assert.EqualValues(t, graph.DefaultMaxRequestBytes, s.MaxRequestBytes)
-	assert.Equal(t, graph.DefaultMaxTokens, s.MaxTokens)
-	assert.Equal(t, graph.DefaultMaxDepth, s.MaxDepth)
-	assert.Equal(t, graph.DefaultMaxAliases, s.MaxAliases)
-	assert.Equal(t, graph.DefaultMaxRootFields, s.MaxRootFields)
-	assert.Equal(t, graph.DefaultMaxErrors, s.MaxErrors)
+	assert.EqualValues(t, gqlhttp.DefaultMaxRequestBytes, s.MaxRequestBytes)
+	assert.Equal(t, gqlhttp.DefaultMaxTokens, s.MaxTokens)
+	assert.Equal(t, gqlhttp.DefaultMaxDepth, s.MaxDepth)
+	assert.Equal(t, gqlhttp.DefaultMaxAliases, s.MaxAliases)
+	assert.Equal(t, gqlhttp.DefaultMaxRootFields, s.MaxRootFields)
+	assert.Equal(t, gqlhttp.DefaultMaxErrors, s.MaxErrors)
 	assert.Equal(t, graph.DefaultUpstreamPageSize, s.UpstreamPageSize, "the API's page size when none is asked")
 	assert.Equal(t, []string{"Apollo-Require-Preflight", "X-Apollo-Operation-Name", "Graphql-Require-Preflight"}, s.CSRFHeaders,
 		"graph's defaults, canonical as requests' headers are")

@@ -74,6 +74,12 @@ func fieldAttrs(v reflect.Value) []slog.Attr {
 			continue
 		}
 		key, fv := lowerFirst(f.Name), v.Field(i)
+		if f.Anonymous && fv.Kind() == reflect.Struct {
+			// An embedded struct's fields read as the outer one's, as in
+			// Go (graph.Security embeds gqlhttp.Options).
+			out = append(out, fieldAttrs(fv)...)
+			continue
+		}
 		if fv.Kind() == reflect.Struct {
 			out = append(out, slog.Attr{Key: key, Value: slog.GroupValue(fieldAttrs(fv)...)})
 			continue
@@ -115,6 +121,14 @@ func leafValue(name string, v reflect.Value) any {
 		return x.String()
 	case bool, int, int64, float64:
 		return x
+	}
+	if v.Kind() == reflect.Interface {
+		// A plugged-in part (gqlhttp.APQStore): whether one is, and its
+		// type, never its state.
+		if v.IsNil() {
+			return "default"
+		}
+		return v.Elem().Type().String()
 	}
 	if v.Kind() == reflect.Map {
 		// The allow-list: its entries are whole documents, and a map of

@@ -48,6 +48,10 @@ func leafPaths(t reflect.Type, prefix string) []string {
 			continue
 		}
 		key := prefix + lowerFirst(f.Name)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			out = append(out, leafPaths(f.Type, prefix)...) // promoted, as in Go
+			continue
+		}
 		if f.Type.Kind() == reflect.Struct {
 			out = append(out, leafPaths(f.Type, key+".")...)
 			continue

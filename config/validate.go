@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 )
 
@@ -45,13 +46,16 @@ func (c *Config) interpret(getenv func(string) string) []string {
 	}
 	s.CSRFHeaders = canonicalList(r.csrfHeaders)
 	if len(s.CSRFHeaders) == 0 {
-		s.CSRFHeaders = graph.DefaultCSRFHeaders // what graph uses when given none
+		s.CSRFHeaders = gqlhttp.DefaultCSRFHeaders // what graph uses when given none
 	}
 	s.AllowedOrigins = splitList(r.corsOrigins)
 	if c.DemoMode() && len(s.AllowedOrigins) == 0 {
 		s.AllowedOrigins = ideOrigins(c.Server.ListenAddr)
 	}
 	s.DisableAPQ = !r.apq
+	// The endpoint's own copies, so that Security is what graph is given.
+	s.ForwardHeaders = c.Upstream.ForwardHeaders
+	s.Introspection = c.GraphQL.Introspection
 	// The estimate assumes the page size asked of the upstream, or the
 	// API's default when none is asked.
 	s.UpstreamPageSize = c.Upstream.PerPage
@@ -59,7 +63,7 @@ func (c *Config) interpret(getenv func(string) string) []string {
 		s.UpstreamPageSize = graph.DefaultUpstreamPageSize
 	}
 	if c.GraphQL.AllowedOperations != "" {
-		ops, err := graph.LoadOperations(c.GraphQL.AllowedOperations)
+		ops, err := gqlhttp.LoadOperations(c.GraphQL.AllowedOperations)
 		if err != nil {
 			problems = append(problems, "allowed-operations: "+err.Error())
 		}
@@ -111,12 +115,9 @@ func (c *Config) validate() []string {
 	check(u.PageParam != "" && u.PerPageParam != "", "upstream page parameter names must not be empty")
 	check(u.MaxResponseBytes >= 1024, "upstream-max-response-bytes must be at least 1024")
 	check(u.BodyBudget >= u.MaxResponseBytes, "upstream-body-budget must be at least upstream-max-response-bytes")
-	check(c.GraphQL.MaxResponseMemory >= int64(c.Security.MaxResponseBytes), "max-response-memory must be at least max-response-bytes")
+	check(c.Security.MaxResponseMemory >= int64(c.Security.MaxResponseBytes), "max-response-memory must be at least max-response-bytes")
 	check(u.MaxConcurrency > 0 && u.MaxOperationConcurrency > 0, "concurrency limits must be positive")
 	check(u.AuthHeader != "", "upstream-auth-header must not be empty")
-	if err := graph.CheckForwardHeaders(u.ForwardHeaders); err != nil {
-		problems = append(problems, "forward-headers: "+err.Error())
-	}
 
 	// The GraphQL endpoint and its security.
 	if n := len(c.GraphQL.CursorSecret); n > 0 {
@@ -135,14 +136,13 @@ func (c *Config) validate() []string {
 	} {
 		check(l.v > 0, "%s must be positive", l.flag)
 	}
-	check(s.MaxErrors <= 0 || s.MaxErrors >= graph.MinMaxErrors, "max-errors must be at least %d: one error is kept for the summary", graph.MinMaxErrors)
-	check(s.MaxResponseBytes <= 0 || s.MaxResponseBytes >= graph.MinMaxResponseBytes,
-		"max-response-bytes must be at least %d, room for an error saying the response was too large", graph.MinMaxResponseBytes)
-	if err := graph.CheckCSRFHeaders(s.CSRFHeaders); err != nil {
-		problems = append(problems, "csrf-headers: "+err.Error())
-	}
-	if err := graph.CheckOrigins(s.AllowedOrigins); err != nil {
-		problems = append(problems, "cors-origins: "+err.Error())
+	check(s.MaxErrors <= 0 || s.MaxErrors >= gqlhttp.MinMaxErrors, "max-errors must be at least %d: one error is kept for the summary", gqlhttp.MinMaxErrors)
+	check(s.MaxResponseBytes <= 0 || s.MaxResponseBytes >= gqlhttp.MinMaxResponseBytes,
+		"max-response-bytes must be at least %d, room for an error saying the response was too large", gqlhttp.MinMaxResponseBytes)
+	// The checks only the endpoint knows how to make, said with our flags;
+	// the allow-list waits for checkAllowedOperations.
+	for _, p := range c.endpointProblems(false) {
+		problems = append(problems, p)
 	}
 
 	// Resilience.
@@ -169,10 +169,35 @@ func (c *Config) checkAllowedOperations() []string {
 	if len(c.Security.AllowedOperations) == 0 {
 		return nil
 	}
-	if err := graph.CheckAllowedOperations(graph.Options{Security: c.Security, Introspection: c.GraphQL.Introspection}); err != nil {
-		return []string{"allowed-operations: " + err.Error()}
+	return c.endpointProblems(true)
+}
+
+// endpointFlags names the flags of the gqlhttp.Options fields whose checks
+// only the endpoint can make; config checks the other fields itself.
+var endpointFlags = map[string]string{
+	"ForwardHeaders": "forward-headers",
+	"CSRFHeaders":    "csrf-headers",
+	"AllowedOrigins": "cors-origins",
+}
+
+// endpointProblems is what graph.CheckSecurity finds wrong, in the words
+// of our flags: the allow-list's problems alone when allowList is set,
+// else the problems of endpointFlags' fields.
+func (c *Config) endpointProblems(allowList bool) []string {
+	s := c.Security
+	if !allowList {
+		s.AllowedOperations = nil
 	}
-	return nil
+	var out []string
+	for _, p := range graph.CheckSecurity(s) {
+		switch flag, ok := endpointFlags[p.Field]; {
+		case allowList && p.Field == "AllowedOperations":
+			out = append(out, "allowed-operations: "+p.Issue)
+		case !allowList && ok:
+			out = append(out, flag+": "+p.Issue)
+		}
+	}
+	return out
 }
 
 // apiPrefix is the path prefix of the REST API's endpoints (restclient's

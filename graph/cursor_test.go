@@ -176,8 +176,8 @@ func TestCursorsAcrossReplicas(t *testing.T) {
 }
 
 func TestCursorSecretIsValidated(t *testing.T) {
-	err := graph.ValidateOptions(graph.Options{CursorSecret: []byte("short")})
+	err := graph.Options{CursorSecret: []byte("short")}.Validate()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "CursorSecret must be at least 32 bytes, got 5", "the Go field, not a flag")
-	assert.NoError(t, graph.ValidateOptions(graph.Options{CursorSecret: testCursorSecret}))
+	assert.Contains(t, err.Error(), "CursorSecret must be at least 32 bytes, got 5")
+	assert.NoError(t, graph.Options{CursorSecret: testCursorSecret}.Validate())
 }

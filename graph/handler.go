@@ -1,14 +1,16 @@
 package graph
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph/model"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
@@ -20,9 +22,6 @@ import (
 type Options struct {
 	// Upstream is the REST API; normally a *restclient.Client.
 	Upstream Upstream
-	// ForwardHeaders are the inbound request headers sent upstream unchanged
-	// (canonicalised). Default: Authorization.
-	ForwardHeaders []string
 	// MaxUpstreamConcurrency bounds in-flight upstream calls across all
 	// operations. Default 256.
 	MaxUpstreamConcurrency int
@@ -53,15 +52,6 @@ type Options struct {
 	// TimeZone is the upstream's zone (restclient.WithLocation): a plain
 	// date given as a DateTime argument means midnight there. Default UTC.
 	TimeZone *time.Location
-	// MaxResponseMemory is the process-wide budget, in bytes, of responses
-	// being built: every operation's response is charged to it while it is
-	// built and until it is written, and one that does not fit is refused
-	// with RESPONSE_MEMORY_BUDGET_EXCEEDED (response_budget.go). Default
-	// DefaultMaxResponseMemory (256 MiB), or MaxResponseBytes when larger;
-	// it may not be smaller than MaxResponseBytes.
-	MaxResponseMemory int64
-	// Introspection enables schema introspection (on in demo mode).
-	Introspection bool
 	// Logger receives internal errors, failed upstream calls (warn) and one
 	// line per operation (info); default slog.Default().
 	Logger *slog.Logger
@@ -72,8 +62,10 @@ type Options struct {
 	// spans if it says so) and continues callers' W3C trace context; nil
 	// does neither.
 	Tracing *observe.Tracing
-	// Security holds the request limits, CSRF and CORS, persisted
-	// operations and response caps (security.go).
+	// Security holds the endpoint's settings (gqlhttp.Options: limits,
+	// CSRF and CORS, ForwardHeaders, Introspection, persisted operations,
+	// response caps) and the cost estimate's limits (security.go). The
+	// forwarded headers are sent upstream unchanged; default Authorization.
 	Security
 }
 
@@ -81,13 +73,6 @@ func (c *Options) defaults() {
 	if len(c.ForwardHeaders) == 0 {
 		c.ForwardHeaders = []string{"Authorization"}
 	}
-	// Canonical, as the allow-list is compared with canonical names; into a
-	// new slice, since the caller's is shared.
-	fwd := make([]string, len(c.ForwardHeaders))
-	for i, h := range c.ForwardHeaders {
-		fwd[i] = http.CanonicalHeaderKey(strings.TrimSpace(h))
-	}
-	c.ForwardHeaders = fwd
 	if c.MaxUpstreamConcurrency <= 0 {
 		c.MaxUpstreamConcurrency = 256
 	}
@@ -105,44 +90,60 @@ func (c *Options) defaults() {
 	}
 	c.Security.defaults()
 	c.resilienceDefaults()
-	if c.MaxResponseMemory == 0 {
-		c.MaxResponseMemory = max(DefaultMaxResponseMemory, int64(c.MaxResponseBytes))
-	}
 }
 
-// resourceProblems reports invalid resource bounds, after the defaults.
-func (c *Options) resourceProblems() []string {
-	if c.MaxResponseMemory < int64(c.MaxResponseBytes) {
-		return []string{fmt.Sprintf("MaxResponseMemory (%d) must be at least MaxResponseBytes (%d): a response of the largest size must fit", c.MaxResponseMemory, c.MaxResponseBytes)}
+// Validate reports every invalid setting at once, as a *gqlhttp.ConfigError
+// naming each by its field, after applying the defaults; the allowed
+// operations are checked against the sales schema. NewHandler panics on
+// what it reports, so that a misconfiguration cannot start; server.go calls
+// it first to print a message instead.
+func (o Options) Validate() error {
+	o.defaults()
+	var problems []gqlhttp.Problem
+	if err := o.Security.Options.Validate(salesSchema()); err != nil {
+		var ce *gqlhttp.ConfigError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		problems = append(problems, ce.Problems...)
+	}
+	problems = append(problems, o.Security.problems()...)
+	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
+		problems = append(problems, gqlhttp.Problem{Field: "CursorSecret", Issue: fmt.Sprintf("must be at least %d bytes, got %d", MinCursorSecret, n)})
+	}
+	if len(problems) > 0 {
+		return &gqlhttp.ConfigError{Problems: problems}
 	}
 	return nil
 }
 
-// NewHandler returns the /graphql endpoint: gqlgen's executor behind
-// salesgraph's own GraphQL-over-HTTP transport (transport.go), the error
-// presenter, and the middleware that gives every operation its own loaders
-// and forwarded credentials, all inside CORS. It panics on invalid Options,
-// naming the fields (validate): they are a program's, checked once here.
+// salesSchema is the schema, for checks that need no resolvers.
+func salesSchema() *ast.Schema {
+	return NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+}
+
+// NewHandler returns the /graphql endpoint: gqlhttp's hardened GraphQL
+// over HTTP in front of the sales schema, with the argument check and the
+// cost estimate, the error presenter, the observability, and the hook that
+// gives every request its own loaders, forwarded credentials and deadline.
+// It panics on Options that Validate refuses.
 func NewHandler(cfg Options) http.Handler {
-	cfg.defaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		panic("graph.NewHandler: " + err.Error())
 	}
+	cfg.defaults()
 	cursors := newCursorCodec(cfg.CursorSecret, cfg.MaxThreadPages)
 	res := &Resolver{cursors: cursors}
 	es := NewExecutableSchema(Config{Resolvers: res})
 	schema := es.Schema()
 	res.schema = schema
 
-	srv := handler.New(es)
-	srv.AddTransport(newTransport(&cfg, schema))
-	srv.SetQueryCache(docHook{})
-	if cfg.Introspection {
-		srv.Use(extension.Introspection{})
+	srv, err := gqlhttp.New(es, cfg.Security.Options)
+	if err != nil {
+		panic("graph.NewHandler: " + err.Error())
 	}
 	srv.Use(argumentCheck{schema: schema, cursors: cursors})
 	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
-	srv.Use(responseSize{})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -157,24 +158,29 @@ func NewHandler(cfg Options) http.Handler {
 		maxCalls:    cfg.MaxUpstreamCallsPerOperation,
 	}
 	obs := newObserver(cfg, srv, lc)
-	return cfg.Security.withCORS(cfg.ForwardHeaders, &middleware{next: srv, cfg: cfg, loaders: lc, obs: obs})
+	m := &middleware{cfg: cfg, loaders: lc, obs: obs}
+	srv.Begin = m.begin
+	return srv
 }
 
+// middleware starts what belongs to one HTTP request (one operation, or a
+// batch): its deadline and upstream call budget, loaders, credentials and
+// observability.
 type middleware struct {
-	next    http.Handler
 	cfg     Options
 	loaders *loaderConfig
 	obs     *observer
 }
 
-func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (m *middleware) begin(r *http.Request) (context.Context, func()) {
 	ctx, cancel := withOperationDeadline(r.Context(), m.cfg.OperationTimeout)
-	defer cancel()
-	fwd := forwardedHeaders(r, m.cfg.ForwardHeaders)
+	ctx = withBudget(ctx, m.cfg.MaxUpstreamCalls)
+	fwd := gqlhttp.ForwardedFrom(ctx)
+	id, _ := gqlhttp.RequestIDFrom(ctx)
 	st := &requestState{
 		loaders:          newLoaders(m.loaders),
 		callerCredential: len(fwd) > 0,
-		requestID:        requestIDFor(r),
+		requestID:        id,
 	}
 	// The request id goes upstream too, so that its logs can be matched with ours.
 	fwd.Set(observe.RequestIDHeader, st.requestID)
@@ -182,12 +188,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = withState(ctx, st)
 	ctx = model.WithDateZone(ctx, m.cfg.TimeZone)
 	ctx, done := m.obs.begin(ctx, r, st.requestID)
-	defer done()
-	w.Header().Set(observe.RequestIDHeader, st.requestID)
-	// Answers depend on the caller's credentials, or on the server's own
-	// when the caller sent none: no shared cache may keep them or hand one
-	// caller's answer (or error) to another.
-	w.Header().Set("Cache-Control", "private, no-store")
-	w.Header().Add("Vary", strings.Join(m.cfg.ForwardHeaders, ", "))
-	m.next.ServeHTTP(w, r.WithContext(ctx))
+	return ctx, func() {
+		done()
+		cancel()
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -213,3 +214,117 @@ func newBenchHandler(tb testing.TB, fake *resttest.Server) http.Handler {
 	// BenchmarkNestedQueryObservability measures it.
 	return graph.NewHandler(graph.Options{Upstream: client, Logger: slog.New(slog.DiscardHandler)})
 }
+
+// httpResult is an HTTP response of the handler, decoded when it is JSON.
+type httpResult struct {
+	status  int
+	header  http.Header
+	body    []byte
+	hasData bool
+	data    json.RawMessage
+	errors  []gqlError
+	isJSON  bool
+}
+
+func (r *httpResult) code() string {
+	if len(r.errors) == 0 {
+		return ""
+	}
+	return r.errors[0].code()
+}
+
+// send serves req and decodes the answer.
+func (e *env) send(req *http.Request) *httpResult {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	return decodeResult(rec.Code, rec.Header(), rec.Body.Bytes())
+}
+
+func decodeResult(status int, h http.Header, body []byte) *httpResult {
+	res := &httpResult{status: status, header: h, body: body}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) == nil {
+		res.isJSON = true
+		res.data, res.hasData = m["data"]
+		_ = json.Unmarshal(m["errors"], &res.errors)
+	}
+	// A batch's answer: its responses' errors, in order (batchAnswers
+	// reads them one by one).
+	var batch []struct {
+		Data   *json.RawMessage `json:"data"`
+		Errors []gqlError       `json:"errors"`
+	}
+	if json.Unmarshal(body, &batch) == nil {
+		res.isJSON = true
+		for _, r := range batch {
+			res.hasData = res.hasData || r.Data != nil
+			res.errors = append(res.errors, r.Errors...)
+		}
+	}
+	return res
+}
+
+// postReq is a POST of body with Content-Type: application/json and the
+// demo credential, then the given header pairs ("" removes a header).
+func postReq(body string, headers ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", resttest.DefaultToken)
+	return withHeaders(r, headers)
+}
+
+// getReq is a GET with the given URL query, the demo credential and a
+// preflight header, then the given header pairs.
+func getReq(rawQuery string, headers ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/graphql?"+rawQuery, nil)
+	r.Header.Set("Authorization", resttest.DefaultToken)
+	r.Header.Set("Apollo-Require-Preflight", "true")
+	return withHeaders(r, headers)
+}
+
+func withHeaders(r *http.Request, pairs []string) *http.Request {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			r.Header.Del(pairs[i])
+		} else {
+			r.Header.Set(pairs[i], pairs[i+1])
+		}
+	}
+	return r
+}
+
+// body encodes a GraphQL request.
+func body(query string, vars map[string]any) string {
+	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return string(b)
+}
+
+// userIDs is "1" to n.
+func userIDs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = itoa(int64(i + 1))
+	}
+	return out
+}
+
+const (
+	grJSON   = "application/graphql-response+json; charset=utf-8"
+	jsonType = "application/json; charset=utf-8"
+)
+
+const mediaJSONAccept = "application/json"
+
+// readAllReset returns a fresh reader over r's body and restores r's.
+func readAllReset(r *http.Request) (*readCloser, error) {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(r.Body)
+	b := buf.Bytes()
+	r.Body = &readCloser{bytes.NewReader(b)}
+	return &readCloser{bytes.NewReader(b)}, err
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }

@@ -18,9 +18,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
+
+// @defer through graph.NewHandler: the sales data arrives in parts, the
+// deferred fragments' upstream calls leave together, and the caps, the
+// deadline and the observability hold across the parts. gqlhttp's tests
+// cover the wire format and its negotiation.
 
 // Apollo Client's Accept for an operation with @defer.
 const apolloDeferAccept = "multipart/mixed;deferSpec=20220824,application/json"
@@ -133,30 +139,6 @@ func TestDeferIsDeliveredIncrementally(t *testing.T) {
 	}
 }
 
-// TestDeferOverJSONIsInline: a client that takes only JSON gets the whole
-// answer in one body, the deferred fields resolved as if not deferred.
-func TestDeferOverJSONIsInline(t *testing.T) {
-	e := newEnv(t)
-	u7 := user(t, e.data, 7)
-	want := fmt.Sprintf(`{"user": {"id": "7", "threads": {"totalCount": %d}}}`, len(u7.Threads))
-	for _, q := range []string{
-		`{ user(id: "7") { id ... @defer { threads(first: 1) { totalCount } } } }`,
-		`{ user(id: "7") { id ...T @defer(label: "t") } } fragment T on User { threads(first: 1) { totalCount } }`,
-		`query($d: Boolean!) { user(id: "7") { id ... @defer(if: $d) { threads(first: 1) { totalCount } } } }`,
-	} {
-		for _, accept := range []string{"", "application/json", "application/graphql-response+json"} {
-			t.Run(accept+" "+q, func(t *testing.T) {
-				res := e.send(postReq(body(q, map[string]any{"d": true}), "Accept", accept))
-				require.Equal(t, http.StatusOK, res.status)
-				require.True(t, res.isJSON, "%s", res.body)
-				assert.Empty(t, res.errors)
-				assert.JSONEq(t, want, string(res.data))
-				assert.NotContains(t, string(res.body), "hasNext")
-			})
-		}
-	}
-}
-
 // TestDeferredFragmentsLoadConcurrently holds the upstream's threads calls
 // at a gate that opens only when all three users' calls are in flight at
 // once: deferred fragments of different objects are fetched concurrently.
@@ -220,44 +202,6 @@ func TestNestedDeferMatchesTheInlineAnswer(t *testing.T) {
 	assert.Equal(t, len(user(t, e.data, 2).Meetings), out.Users[1].Meetings.TotalCount)
 }
 
-func TestIncrementalNegotiation(t *testing.T) {
-	e := newSecureEnv(t, withGraph(func(o *graph.Options) { o.Batching = true }))
-	plain := body(`{ user(id: "1") { id } }`, nil)
-	deferred := body(`{ user(id: "1") { id ... @defer { meetings { totalCount } } } }`, nil)
-	cases := []struct {
-		name, body, accept string
-		status             int
-		multipart          bool
-		code               string
-	}{
-		{name: "no @defer, JSON accepted too: JSON", body: plain, accept: apolloDeferAccept, status: 200},
-		{name: "no @defer, only multipart accepted: one part", body: plain, accept: "multipart/mixed", status: 200, multipart: true},
-		{name: "another deferSpec is not ours", body: deferred, accept: "multipart/mixed;deferSpec=20230101", status: 406, code: graph.CodeNotAcceptable},
-		{name: "multipart subscriptions are not @defer", body: deferred, accept: `multipart/mixed;boundary="graphql";subscriptionSpec=1.0`, status: 406, code: graph.CodeNotAcceptable},
-		{name: "q=0 refuses", body: deferred, accept: "multipart/mixed;q=0", status: 406, code: graph.CodeNotAcceptable},
-		{name: "a batch is JSON only", body: "[" + plain + "]", accept: "multipart/mixed", status: 406, code: graph.CodeNotAcceptable},
-		{name: "a refusal is not streamed", body: body(`{ user(id: "x") { id ... @defer { meetings { totalCount } } } }`, nil), accept: "multipart/mixed", status: 400, code: graph.CodeBadUserInput},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e.upstream.Reset()
-			res := e.send(postReq(c.body, "Accept", c.accept))
-			assert.Equal(t, c.status, res.status, "%s", res.body)
-			if c.multipart {
-				parts := readParts(t, res.header.Get("Content-Type"), res.body)
-				require.Len(t, parts, 1)
-				assert.JSONEq(t, `{"user": {"id": "1"}}`, string(parts[0].Data))
-				return
-			}
-			require.True(t, res.isJSON, "%s", res.body)
-			assert.Equal(t, c.code, res.code())
-			if c.code != "" {
-				assert.Zero(t, e.upstream.Calls())
-			}
-		})
-	}
-}
-
 // TestDeferredPayloadsKeepTheCaps: errors of deferred payloads are capped
 // across the response and carry the request id; the operation
 // is logged once and counted once, with every code; and the size limit
@@ -278,7 +222,7 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 			assert.Equal(t, id, e.Extensions["requestId"])
 		}
 		assert.Equal(t, graph.CodeUpstreamError, errs[0].code())
-		assert.Equal(t, graph.CodeTooManyErrors, errs[2].code())
+		assert.Equal(t, gqlhttp.CodeTooManyErrors, errs[2].code())
 
 		var lines []map[string]any
 		for _, l := range o.logs.lines(t) {
@@ -293,7 +237,7 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", map[string]string{"operation": "Deferred", "outcome": "partial"}))
 		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", nil))
 		assert.Equal(t, float64(len(ids)), s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeUpstreamError}))
-		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeTooManyErrors}))
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": gqlhttp.CodeTooManyErrors}))
 	})
 	t.Run("size", func(t *testing.T) {
 		const limit = 1500
@@ -310,10 +254,10 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 		assert.Equal(t, "null", string(it.Data))
 		assert.Equal(t, []any{"user"}, it.Path)
 		require.Len(t, it.Errors, 1)
-		assert.Equal(t, graph.CodeResponseTooLarge, it.Errors[0].code())
+		assert.Equal(t, gqlhttp.CodeResponseTooLarge, it.Errors[0].code())
 		assert.Equal(t, id, it.Errors[0].Extensions["requestId"])
 		s := scrape(t, o.metrics)
-		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeResponseTooLarge}))
+		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": gqlhttp.CodeResponseTooLarge}))
 	})
 }
 

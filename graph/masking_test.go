@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -84,49 +83,14 @@ func TestUpstreamFailuresNameNoHost(t *testing.T) {
 	assert.False(t, goLeaks.Match(res.body), "%s", res.body)
 }
 
-func TestVariableErrorsNameNoGoTypes(t *testing.T) {
-	e := newSecureEnv(t)
-	const q = `query($first: Int, $ids: [ID!]!, $filter: MeetingFilter) { users(ids: $ids) { meetings(first: $first, filter: $filter) { totalCount } } }`
-	for _, vars := range []map[string]any{
-		{"ids": []string{"1"}, "first": 1.5},
-		{"ids": []string{"1"}, "first": map[string]any{"a": 1}},
-		{"ids": []string{"1"}, "first": []any{1}},
-		{"ids": map[string]any{"a": "1"}},
-		{"ids": []any{true}},
-		{"ids": []string{"1"}, "filter": map[string]any{"status": []string{"NOPE"}}},
-		{"ids": []string{"1"}, "filter": map[string]any{"nope": 1}},
-		{"ids": []string{"1"}, "filter": "x"},
-		{"ids": nil},
-	} {
-		res := e.send(postReq(body(q, vars)))
-		assert.Equal(t, http.StatusBadRequest, res.status, "%v", vars)
-		require.NotEmpty(t, res.errors)
-		assert.Equal(t, graph.CodeBadUserInput, res.code(), "%s", res.body)
-		assert.Contains(t, res.errors[0].Message, "variable $")
-		assert.Empty(t, res.errors[0].Path, "a request error has no path")
-		assert.False(t, goLeaks.Match(res.body), "%s", res.body)
-		assert.NotContains(t, string(res.body), "NOPE", "the value is not quoted back")
-	}
-	assert.Zero(t, e.upstream.Calls())
+// forwarding is Options that forward these headers.
+func forwarding(headers ...string) graph.Options {
+	var o graph.Options
+	o.ForwardHeaders = headers
+	return o
 }
 
 func TestForwardedHeadersAreExactlyTheAllowList(t *testing.T) {
-	t.Run("the list is checked at start", func(t *testing.T) {
-		for _, h := range []string{"Connection", "Host", "Content-Length", "Transfer-Encoding", "TE", "Upgrade", "Keep-Alive",
-			"Trailer", "Proxy-Authorization", "Proxy-Connection", "Proxy-Foo", "Content-Type", "Accept", "Expect", "Bad Header", "X-Ä"} {
-			err := graph.ValidateOptions(graph.Options{ForwardHeaders: []string{"Authorization", h}})
-			require.Error(t, err, h)
-			assert.Contains(t, err.Error(), "ForwardHeaders: ", h)
-			assert.NotContains(t, err.Error(), "forward-headers", "graph names Options fields, not flags")
-			assert.Contains(t, strings.ToLower(err.Error()), strings.ToLower(strings.Fields(h)[0]), h)
-			assert.Panics(t, func() { graph.NewHandler(graph.Options{ForwardHeaders: []string{h}}) }, h)
-		}
-		assert.NoError(t, graph.ValidateOptions(graph.Options{ForwardHeaders: []string{"Authorization", "Cookie", "X-Tenant"}}))
-		fwd := []string{"x-tenant"}
-		graph.NewHandler(graph.Options{ForwardHeaders: fwd})
-		assert.Equal(t, []string{"x-tenant"}, fwd, "the caller's slice is not canonicalised in place")
-	})
-
 	var (
 		mu   sync.Mutex
 		seen []http.Header
@@ -146,7 +110,9 @@ func TestForwardedHeadersAreExactlyTheAllowList(t *testing.T) {
 		mu.Lock()
 		seen = nil
 		mu.Unlock()
-		e := &env{t: t, handler: graph.NewHandler(graph.Options{Upstream: client, ForwardHeaders: forward})}
+		o := forwarding(forward...)
+		o.Upstream = client
+		e := &env{t: t, handler: graph.NewHandler(o)}
 		res := e.send(postReq(body(`{ user(id: "1") { meetings { totalCount } } }`, nil), headers...))
 		require.Empty(t, res.errors, "%s", res.body)
 		mu.Lock()
@@ -214,21 +180,6 @@ func TestIDsCannotLeaveThePathTemplates(t *testing.T) {
 	require.Len(t, reqs, 4)
 	for _, r := range reqs {
 		assert.Regexp(t, path, r.Path)
-	}
-}
-
-func TestResponsesArePrivate(t *testing.T) {
-	e := newSecureEnv(t)
-	for _, req := range []*http.Request{
-		postReq(body(`{ user(id: "1") { meetings { totalCount } } }`, nil)),
-		postReq(body(`{ user(id: "abc") { id } }`, nil)),
-		postReq(`{`),
-		postReq(body(`{ user(id: "1") { meetings { totalCount } } }`, nil), "Authorization", ""),
-		getReq("query=" + url.QueryEscape(`{ user(id: "1") { id } }`)),
-	} {
-		res := e.send(req)
-		assert.Equal(t, "private, no-store", res.header.Get("Cache-Control"), "%s %s", req.Method, res.body)
-		assert.Contains(t, res.header.Values("Vary"), "Authorization")
 	}
 }
 
@@ -301,6 +252,10 @@ func newMarker(t *testing.T) string {
 	return "SECRET_MARKER_" + hex.EncodeToString(b[:])
 }
 
+// TestSecretMarkerNeverLeaves: a secret sent as a credential the upstream
+// refuses or echoes, or as an id, a cursor or a date the sales schema
+// checks, appears in no response and no log line. (gqlhttp's own test
+// sends it everywhere else a request can carry it.)
 func TestSecretMarkerNeverLeaves(t *testing.T) {
 	marker := newMarker(t)
 	var logs syncBuffer
@@ -320,46 +275,21 @@ func TestSecretMarkerNeverLeaves(t *testing.T) {
 	}
 	const meetings = `query($v: ID!) { user(id: $v) { meetings { totalCount } } }`
 	paths := map[string]*http.Request{
-		"credential refused upstream":   q(`{ user(id: "1") { meetings { totalCount } } }`, nil, "Authorization", bearer),
-		"credential, malformed answer":  q(`{ user(id: "3") { meetings { totalCount } } }`, nil, "Authorization", bearer),
-		"credential, upstream 500":      q(`{ user(id: "4") { threads { totalCount } } }`, nil, "Authorization", bearer),
-		"credential, error envelope":    q(`{ user(id: "5") { meetings { totalCount } } }`, nil, "Authorization", bearer),
-		"bare credential":               q(`{ user(id: "1") { meetings { totalCount } } }`, nil, "Authorization", marker),
-		"cookie":                        q(`{ user(id: "abc") { id } }`, nil, "Cookie", "session="+m),
-		"forwarded key":                 q(`{ user(id: "6") { meetings { totalCount } } }`, nil, "X-Api-Key", m),
-		"proxy credential":              q(`{ user(id: "6") { meetings { totalCount } } }`, nil, "Proxy-Authorization", "Basic "+m),
-		"id literal":                    q(`{ user(id: "`+m+`") { id } }`, nil),
-		"long id literal, cut short":    q(`{ user(id: "`+long+`") { id } }`, nil),
-		"id variable":                   q(meetings, map[string]any{"v": m}),
-		"long id variable":              q(meetings, map[string]any{"v": long}),
-		"ids variable":                  q(`query($v: [ID!]!) { users(ids: $v) { id } }`, map[string]any{"v": []string{"1", m}}),
-		"global id":                     q(`query($v: ID!) { node(id: $v) { globalId } }`, map[string]any{"v": m}),
-		"cursor":                        q(`query($v: String) { user(id: "1") { meetings(after: $v) { totalCount } } }`, map[string]any{"v": m}),
-		"Int variable":                  q(`query($v: Int) { user(id: "1") { meetings(first: $v) { totalCount } } }`, map[string]any{"v": m}),
-		"enum variable":                 q(`query($v: MeetingFilter) { user(id: "1") { meetings(filter: $v) { totalCount } } }`, map[string]any{"v": map[string]any{"status": []string{m}}}),
-		"input key variable":            q(`query($v: MeetingFilter) { user(id: "1") { meetings(filter: $v) { totalCount } } }`, map[string]any{"v": map[string]any{m: 1}}),
-		"date variable":                 q(`query($v: MeetingFilter) { user(id: "1") { meetings(filter: $v) { totalCount } } }`, map[string]any{"v": map[string]any{"startFrom": m}}),
-		"enum literal":                  q(`{ user(id: "1") { meetings(filter: {status: [`+m+`]}) { totalCount } } }`, nil),
-		"Int literal":                   q(`{ user(id: "1") { meetings(first: "`+m+`") { totalCount } } }`, nil),
-		"directive literal":             q(`{ __typename @include(if: "`+m+`") }`, nil),
-		"variable default":              q(`query($v: ID = "`+m+`") { user(id: $v) { id } }`, nil),
-		"parse error in a string":       q(`{ user(id: "`+m+`" }`, nil),
-		"parse error in a block string": q(`{ user(id: """`+m+`""" ) { id } `, nil),
-		"invalid JSON":                  postReq(`{"query": "` + m),
-		"JSON of the wrong shape":       postReq(`{"query": ["` + m + `"]}`),
-		"trailing JSON":                 postReq(`{"query": "{ __typename }"} "` + m + `"`),
-		"body too large":                postReq(`{"query": "` + m + strings.Repeat(" ", 1<<20) + `"}`),
-		"text/plain body":               postReq(`{"query": "`+m+`"}`, "Content-Type", "text/plain"),
-		"Content-Type":                  postReq(`{"query": "`+m+`"}`, "Content-Type", "application/"+m),
-		"Accept":                        postReq(`{"query": "`+m+`"}`, "Accept", "application/"+m),
-		"batch":                         postReq(`[{"query": "` + m + `"}]`),
-		"APQ hash":                      postReq(`{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + m + `"}}}`),
-		"APQ hash mismatch":             postReq(`{"query": "{ user(id: \"` + m + `\") { id } }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + strings.Repeat("ab", 32) + `"}}}`),
-		"extensions value":              postReq(`{"query": "{ user(id: \"x\") { id } }", "extensions": {"x": "` + m + `"}}`),
-		"GET variables":                 getReq("query=" + url.QueryEscape(meetings) + "&variables=" + url.QueryEscape(`{"v": "`+m+`"}`)),
-		"GET broken variables":          getReq("query=" + url.QueryEscape(meetings) + "&variables=" + url.QueryEscape(`{"v": "`+m)),
-		"GET without preflight":         withHeaders(httptest.NewRequest(http.MethodGet, "/graphql?query="+url.QueryEscape(`{ user(id: "`+m+`") { id } }`), nil), []string{"Authorization", bearer}),
-		"PUT":                           withHeaders(httptest.NewRequest(http.MethodPut, "/graphql?x="+m, strings.NewReader(m)), []string{"Authorization", bearer}),
+		"credential refused upstream":  q(`{ user(id: "1") { meetings { totalCount } } }`, nil, "Authorization", bearer),
+		"credential, malformed answer": q(`{ user(id: "3") { meetings { totalCount } } }`, nil, "Authorization", bearer),
+		"credential, upstream 500":     q(`{ user(id: "4") { threads { totalCount } } }`, nil, "Authorization", bearer),
+		"credential, error envelope":   q(`{ user(id: "5") { meetings { totalCount } } }`, nil, "Authorization", bearer),
+		"bare credential":              q(`{ user(id: "1") { meetings { totalCount } } }`, nil, "Authorization", marker),
+		"forwarded key":                q(`{ user(id: "6") { meetings { totalCount } } }`, nil, "X-Api-Key", m),
+		"id literal":                   q(`{ user(id: "`+m+`") { id } }`, nil),
+		"long id literal, cut short":   q(`{ user(id: "`+long+`") { id } }`, nil),
+		"id variable":                  q(meetings, map[string]any{"v": m}),
+		"long id variable":             q(meetings, map[string]any{"v": long}),
+		"ids variable":                 q(`query($v: [ID!]!) { users(ids: $v) { id } }`, map[string]any{"v": []string{"1", m}}),
+		"global id":                    q(`query($v: ID!) { node(id: $v) { globalId } }`, map[string]any{"v": m}),
+		"cursor":                       q(`query($v: String) { user(id: "1") { meetings(after: $v) { totalCount } } }`, map[string]any{"v": m}),
+		"date variable":                q(`query($v: MeetingFilter) { user(id: "1") { meetings(filter: $v) { totalCount } } }`, map[string]any{"v": map[string]any{"startFrom": m}}),
+		"variable default":             q(`query($v: ID = "`+m+`") { user(id: $v) { id } }`, nil),
 	}
 	for name, req := range paths {
 		for _, accept := range []string{"", "application/json"} {

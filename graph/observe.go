@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 )
@@ -35,13 +35,21 @@ type observer struct {
 }
 
 // newObserver installs the response interceptor (and the resolver-span
-// interceptor, when asked for) on srv and the batch and cache hooks on lc.
-func newObserver(cfg Options, srv *handler.Server, lc *loaderConfig) *observer {
+// interceptor, when asked for) and the request id, log and refusal hooks on
+// srv, and the batch and cache hooks on lc.
+func newObserver(cfg Options, srv *gqlhttp.Server, lc *loaderConfig) *observer {
 	o := &observer{log: cfg.Logger, metrics: cfg.Metrics, tracing: cfg.Tracing}
 	srv.Use(opInterceptor{})
 	if o.tracing.ResolverSpans() {
 		srv.Use(resolverSpans{tracer: o.tracing.Tracer()})
 	}
+	srv.RequestID = requestIDFor
+	srv.Logger = cfg.Logger
+	srv.OnRefused = noteRefusal
+	srv.OnReplaced = noteSent
+	srv.OnAdded = noteAdded
+	srv.OnAPQ = noteAPQ
+	srv.OnResponseMemory = o.metrics.ResponseMemory
 	lc.onBatch = o.batch
 	if o.metrics != nil {
 		lc.onCache = o.metrics.CacheCounter
@@ -142,12 +150,12 @@ func (opInterceptor) InterceptResponse(ctx context.Context, next graphql.Respons
 				name = oc.OperationName
 			}
 		}
-		switch payloadOf(ctx) {
-		case payloadSubsequent:
+		switch gqlhttp.PayloadFrom(ctx) {
+		case gqlhttp.PayloadSubsequent:
 			// A deferred payload belongs to the operation whose initial
 			// payload was recorded: one operation, one log line.
 			rec.amend(-1, resp.Errors, false)
-		case payloadDiscarded:
+		case gqlhttp.PayloadDiscarded:
 		default:
 			rec.add(known, name, opType, resp.Errors, len(resp.Data) > 0 && string(resp.Data) != "null")
 		}
@@ -155,10 +163,11 @@ func (opInterceptor) InterceptResponse(ctx context.Context, next graphql.Respons
 	return resp
 }
 
-// noteRefusal records errors a transport answers with before any
+// noteRefusal records errors the endpoint answers with before any
 // operation runs (a method or media type it refuses, an unreadable body),
 // so that they are logged and counted with their codes, and gives each the
-// request id. Transports call it just before writing such errors.
+// request id: gqlhttp's OnRefused, called just before such errors are
+// written.
 func noteRefusal(ctx context.Context, errs gqlerror.List) {
 	if rec := recordFrom(ctx); rec != nil {
 		rec.add(false, "", "", errs, false)
@@ -233,46 +242,37 @@ func (rec *opRecord) amend(i int, errs gqlerror.List, replace bool) {
 	rec.addErrorsLocked(res, errs)
 }
 
-// opIndex is the index the next operation of the request gets in its
-// record; the transport passes it to noteSent and noteAPQMiss.
-func opIndex(ctx context.Context) int {
-	rec := recordFrom(ctx)
-	if rec == nil {
-		return 0
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return len(rec.ops)
-}
-
-// noteSent records that the transport sent errs in place of operation i's
+// noteSent records that the endpoint sent errs in place of operation i's
 // response (a RESPONSE_TOO_LARGE refusal, an internal error), so that the
 // operation is logged and counted with what the client got, and errs carry
-// the request id. Transports call it just before encoding errs.
+// the request id: gqlhttp's OnReplaced, called just before errs are
+// encoded. i is the operation's position in the request, which is its
+// index in the record: every operation before it was recorded once.
 func noteSent(ctx context.Context, i int, errs gqlerror.List) {
 	if rec := recordFrom(ctx); rec != nil {
 		rec.amend(i, errs, true)
 	}
 }
 
-// noteAdded records errors the transport added to operation i's response
-// (the summary of errors left out, a deferred payload refused for its size).
+// noteAdded records errors the endpoint added to operation i's response
+// (the summary of errors left out, a deferred payload refused for its
+// size): gqlhttp's OnAdded.
 func noteAdded(ctx context.Context, i int, errs gqlerror.List) {
 	if rec := recordFrom(ctx); rec != nil && len(errs) > 0 {
 		rec.amend(i, errs, false)
 	}
 }
 
-// noteAPQ counts an automatic persisted query lookup. A miss is APQ's
-// normal first step, not a failure: its operation i is logged as such and
-// left out of the operation and error counts.
-func noteAPQ(ctx context.Context, i int, result string) {
+// noteAPQ counts an automatic persisted query lookup (gqlhttp's OnAPQ). A
+// miss is APQ's normal first step, not a failure: its operation i is logged
+// as such and left out of the operation and error counts.
+func noteAPQ(ctx context.Context, i int, result gqlhttp.APQResult) {
 	rec := recordFrom(ctx)
 	if rec == nil {
 		return
 	}
-	rec.obs.metrics.APQ(result)
-	if result != observe.APQMiss {
+	rec.obs.metrics.APQ(string(result))
+	if result != gqlhttp.APQMiss {
 		return
 	}
 	rec.mu.Lock()
@@ -460,8 +460,8 @@ func (o *observer) upstreamFailed(ctx context.Context, rec *opRecord, err error)
 func (o *observer) batch(ctx context.Context, loader string, n int) (context.Context, func()) {
 	// Every upstream call runs in a batch: the place to give calls of an
 	// incrementally delivered operation back the cancellation its
-	// executor's context lacks (incremental.go).
-	ctx = rejoin(ctx)
+	// executor's context lacks (gqlhttp.Rejoin).
+	ctx = gqlhttp.Rejoin(ctx)
 	o.metrics.BatchSize(loader, n)
 	if !o.tracing.Enabled() {
 		return ctx, func() {}

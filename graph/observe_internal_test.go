@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
 // A refusal written by a transport before any operation runs is logged with
@@ -28,4 +30,12 @@ func TestNoteRefusal(t *testing.T) {
 	assert.Equal(t, "error", line["outcome"])
 	assert.Equal(t, []any{"METHOD_NOT_ALLOWED"}, line["errorCodes"])
 	assert.NotPanics(t, func() { noteRefusal(context.Background(), errs) }, "outside the handler it does nothing")
+}
+
+// The codes gqlhttp makes during execution are the ones graph's error
+// table names, so that a client sees one code for one failure.
+func TestSharedCodesAgree(t *testing.T) {
+	assert.Equal(t, gqlhttp.CodeInternal, CodeInternal)
+	assert.Equal(t, gqlhttp.CodeCancelled, CodeCancelled)
+	assert.Equal(t, gqlhttp.CodeBadUserInput, CodeBadUserInput)
 }

@@ -4,19 +4,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io/fs"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 )
+
+// Persisted operations through graph.NewHandler: gqlhttp's tests cover APQ
+// and allow-list mode in full; these show the sales schema behind them.
 
 func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -35,7 +34,7 @@ func pqBody(hash, query string) string {
 }
 
 func TestAutomaticPersistedQueries(t *testing.T) {
-	e := newSecureEnv(t, withGraph(func(o *graph.Options) { o.APQCacheSize = 2 }))
+	e := newSecureEnv(t)
 	const q = `{ user(id: "3") { meetings { totalCount } } }`
 	want := len(user(t, e.data, 3).Meetings)
 	total := func(res *httpResult) int {
@@ -50,148 +49,37 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 
 	res := e.send(postReq(pqBody(sha(q), "")))
 	assert.Equal(t, http.StatusNotFound, res.status)
-	assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
-	assert.Equal(t, "PersistedQueryNotFound", res.errors[0].Message, "the message Apollo clients look for")
+	assert.Equal(t, gqlhttp.CodePersistedQueryNotFound, res.code())
 	assert.Zero(t, e.upstream.Calls())
-	res = e.send(postReq(pqBody(sha(q), ""), "Accept", "application/json"))
-	assert.Equal(t, http.StatusOK, res.status, "application/json: 200 for a well-formed request")
-	assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
-
 	// The client retries with the document, which registers it.
 	assert.Equal(t, want, total(e.send(postReq(pqBody(sha(q), q)))))
 	assert.Equal(t, want, total(e.send(postReq(pqBody(sha(q), "")))))
-	ext := url.QueryEscape(`{"persistedQuery":{"version":1,"sha256Hash":"` + sha(q) + `"}}`)
-	assert.Equal(t, want, total(e.send(getReq("extensions="+ext))), "by hash over GET, as CDNs like")
-	upper := strings.ToUpper(sha(q))
-	assert.Equal(t, want, total(e.send(postReq(pqBody(upper, "")))), "hex digits in either case")
-
-	t.Run("a wrong hash registers nothing", func(t *testing.T) {
-		const other = `{ user(id: "4") { id } }`
-		res := e.send(postReq(pqBody(sha(q), other)))
-		assert.Equal(t, http.StatusBadRequest, res.status)
-		assert.Equal(t, graph.CodePersistedQueryHashMismatch, res.code())
-		res = e.send(postReq(pqBody(sha(other), "")))
-		assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
-	})
-	t.Run("an invalid document registers nothing", func(t *testing.T) {
-		const bad = `{ user(id: "4") { nope } }`
-		res := e.send(postReq(pqBody(sha(bad), bad)))
-		assert.Equal(t, graph.CodeValidationFailed, res.code())
-		res = e.send(postReq(pqBody(sha(bad), "")))
-		assert.Equal(t, graph.CodePersistedQueryNotFound, res.code())
-	})
-	t.Run("malformed extensions", func(t *testing.T) {
-		for _, b := range []string{
-			`{"extensions":{"persistedQuery":{"version":2,"sha256Hash":"` + sha(q) + `"}}}`,
-			`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"abc"}}}`,
-			`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + strings.Repeat("z", 64) + `"}}}`,
-			`{"extensions":{"persistedQuery":"x"}}`,
-		} {
-			res := e.send(postReq(b))
-			assert.Equal(t, http.StatusBadRequest, res.status, b)
-			assert.Equal(t, graph.CodeBadRequest, res.code(), b)
-		}
-	})
-	t.Run("the cache is bounded", func(t *testing.T) {
-		docs := []string{`{ a: __typename }`, `{ b: __typename }`, `{ c: __typename }`}
-		for _, d := range docs {
-			require.Empty(t, e.send(postReq(pqBody(sha(d), d))).errors)
-		}
-		assert.Equal(t, graph.CodePersistedQueryNotFound, e.send(postReq(pqBody(sha(docs[0]), ""))).code(), "the oldest is evicted")
-		assert.Empty(t, e.send(postReq(pqBody(sha(docs[2]), ""))).errors)
-	})
-	t.Run("off", func(t *testing.T) {
-		e := newSecureEnv(t, withGraph(func(o *graph.Options) { o.DisableAPQ = true }))
-		for _, b := range []string{pqBody(sha(q), ""), pqBody(sha(q), q)} {
-			res := e.send(postReq(b))
-			assert.Equal(t, http.StatusBadRequest, res.status)
-			assert.Equal(t, graph.CodePersistedQueryNotSupported, res.code())
-			assert.Equal(t, "PersistedQueryNotSupported", res.errors[0].Message)
-		}
-		assert.Empty(t, e.send(postReq(body(q, nil))).errors, "plain requests still run")
-	})
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	assert.Equal(t, 2, e.upstream.Calls(), "the registration and the hit ran")
 }
 
 func TestAllowListMode(t *testing.T) {
-	dir := t.TempDir()
-	const (
-		meetings = "query Meetings($id: ID!) { user(id: $id) { meetings { totalCount } } }\n"
-		threads  = `query Threads { user(id: "2") { threads(first: 1) { totalCount } } }`
-	)
-	writeFile(t, filepath.Join(dir, "meetings.graphql"), meetings)
-	writeFile(t, filepath.Join(dir, "nested", "threads.gql"), threads)
-	writeFile(t, filepath.Join(dir, "README.md"), "not an operation")
-	ops, err := graph.LoadOperations(dir)
-	require.NoError(t, err)
-	assert.Equal(t, meetings, ops[sha(meetings)], "registered under the hash of its exact text")
-	assert.Equal(t, strings.TrimSpace(meetings), ops[sha(strings.TrimSpace(meetings))], "and of its trimmed text")
-	assert.Equal(t, threads, ops[sha(threads)])
-	assert.Len(t, ops, 3)
+	const meetings = `query Meetings($id: ID!) { user(id: $id) { meetings { totalCount } } }`
+	e := newSecureEnv(t, withGraph(func(o *graph.Options) { o.AllowedOperations = map[string]string{sha(meetings): meetings} }))
+	res := e.send(postReq(`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + sha(meetings) + `"}},"variables":{"id":"1"}}`))
+	require.Empty(t, res.errors, "%s", res.body)
+	assert.Equal(t, 1, e.upstream.Calls())
+	res = e.send(postReq(body(`{ user(id: "1") { id } }`, nil)))
+	assert.Equal(t, http.StatusForbidden, res.status)
+	assert.Equal(t, gqlhttp.CodeOperationNotAllowed, res.code())
 
-	e := newSecureEnv(t, withGraph(func(o *graph.Options) { o.AllowedOperations = ops }))
-	vars := `"variables":{"id":"1"}`
-	cases := []struct {
-		name   string
-		body   string
-		status int
-		code   string
-	}{
-		{"by hash", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + sha(meetings) + `"}},` + vars + `}`, 200, ""},
-		{"by trimmed hash", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + sha(strings.TrimSpace(meetings)) + `"}},` + vars + `}`, 200, ""},
-		{"by its text", body(threads, nil), 200, ""},
-		{"by hash and text", pqBody(sha(threads), threads), 200, ""},
-		{"another document", body(`{ user(id: "1") { id } }`, nil), 403, graph.CodeOperationNotAllowed},
-		{"another document with its hash", pqBody(sha(`{ user(id: "1") { id } }`), `{ user(id: "1") { id } }`), 403, graph.CodeOperationNotAllowed},
-		{"an unknown hash", pqBody(sha("nothing"), ""), 404, graph.CodePersistedQueryNotFound},
-		{"a registered hash with another text", pqBody(sha(threads), `{ user(id: "1") { id } }`), 400, graph.CodePersistedQueryHashMismatch},
-		{"the registered text, changed by one space", body(threads+" ", nil), 403, graph.CodeOperationNotAllowed},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e.upstream.Reset()
-			res := e.send(postReq(c.body))
-			assert.Equal(t, c.status, res.status, "%s", res.body)
-			assert.Equal(t, c.code, res.code(), "%s", res.body)
-			if c.code != "" {
-				assert.Zero(t, e.upstream.Calls())
-			} else {
-				assert.Equal(t, 1, e.upstream.Calls())
-			}
-		})
-	}
-
-	t.Run("an Apollo manifest", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "manifest.json")
-		writeFile(t, path, `{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"op-1","name":"Threads","type":"query","body":`+jsonString(threads)+`}]}`)
-		ops, err := graph.LoadOperations(path)
-		require.NoError(t, err)
-		assert.Equal(t, threads, ops["op-1"])
-		assert.Equal(t, threads, ops[sha(threads)])
-	})
-	t.Run("bad lists stop the start", func(t *testing.T) {
-		_, err := graph.LoadOperations(filepath.Join(dir, "missing"))
-		assert.ErrorIs(t, err, fs.ErrNotExist)
-		assert.ErrorContains(t, err, "missing")
-		_, err = graph.LoadOperations(t.TempDir())
-		assert.ErrorContains(t, err, "holds no operations")
-
-		bad := map[string]string{sha("{ nope }"): "query Broken { nope }", sha(threads): threads}
-		err = graph.CheckAllowedOperations(graph.Options{Security: graph.Security{AllowedOperations: bad}})
+	t.Run("checked against the sales schema at start", func(t *testing.T) {
+		bad := map[string]string{sha("{ nope }"): "query Broken { user(id: \"1\") { nope } }", sha(meetings): meetings}
+		var o graph.Options
+		o.AllowedOperations = bad
+		err := o.Validate()
 		require.Error(t, err)
+		assert.Contains(t, err.Error(), "AllowedOperations")
 		assert.Contains(t, err.Error(), "Broken")
 		assert.Contains(t, err.Error(), sha("{ nope }")[:12])
-		assert.PanicsWithValue(t, "graph: AllowedOperations: "+err.Error(), func() {
-			graph.NewHandler(graph.Options{Security: graph.Security{AllowedOperations: bad}})
-		}, "the handler refuses what CheckAllowedOperations reports, naming the field")
+		assert.Panics(t, func() { graph.NewHandler(o) })
 
 		deep := map[string]string{"x": `{ user(id: "1") { meetings { nodes { user { meetings { nodes { id } } } } } } }`}
-		err = graph.CheckAllowedOperations(graph.Options{Security: graph.Security{AllowedOperations: deep, MaxDepth: 3}})
-		assert.ErrorContains(t, err, "levels deep", "the limits apply to allowed operations too")
+		o.AllowedOperations, o.MaxDepth = deep, 3
+		assert.ErrorContains(t, o.Validate(), "levels deep", "the limits apply to allowed operations too")
 	})
 }

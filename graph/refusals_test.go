@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
@@ -31,25 +32,25 @@ func TestEveryRefusalIsCountedAndLoggedUnderItsCode(t *testing.T) {
 		code    string
 		outcome string // "error" unless the response keeps data
 	}{
-		{"method", httptest.NewRequest(http.MethodPut, "/graphql", nil), graph.CodeMethodNotAllowed, "error"},
-		{"accept", post(body(`{ __typename }`, nil), "Accept", "text/html"), graph.CodeNotAcceptable, "error"},
-		{"media type", post(body(`{ __typename }`, nil), "Content-Type", "text/plain"), graph.CodeUnsupportedMediaType, "error"},
-		{"CSRF", httptest.NewRequest(http.MethodGet, "/graphql?query=%7B__typename%7D", nil), graph.CodeCSRFPrevented, "error"},
-		{"body size", post(body(`{ __typename }`+strings.Repeat(" ", 400), nil)), graph.CodeRequestTooLarge, "error"},
-		{"JSON", post(`{"query":`), graph.CodeBadRequest, "error"},
-		{"batch size", post(`[` + body(`{ __typename }`, nil) + `,` + body(`{ __typename }`, nil) + `]`), graph.CodeBatchingDisabled, "error"},
-		{"parse", post(body(`{ user(`, nil)), graph.CodeParseFailed, "error"},
-		{"validation", post(body(`{ nope }`, nil)), graph.CodeValidationFailed, "error"},
-		{"tokens", post(body(`{ user(id: "1") {`+strings.Repeat(" id", 60)+` } }`, nil)), graph.CodeTokenLimit, "error"},
-		{"depth", post(body(`{ user(id: "1") { meetings { nodes { user { id } } } } }`, nil)), graph.CodeDepthLimit, "error"},
-		{"aliases", post(body(`{ user(id: "1") { a: id b: id c: id } }`, nil)), graph.CodeAliasLimit, "error"},
-		{"root fields", post(body(`{ __typename a: __typename b: __typename }`, nil)), graph.CodeRootFieldLimit, "error"},
-		{"fields", post(body(`{ user(id: "1") { ...F ...F } } fragment F on User { id globalId meetings { totalCount nodes { id hash } } }`, nil)), graph.CodeFieldLimit, "error"},
+		{"method", httptest.NewRequest(http.MethodPut, "/graphql", nil), gqlhttp.CodeMethodNotAllowed, "error"},
+		{"accept", post(body(`{ __typename }`, nil), "Accept", "text/html"), gqlhttp.CodeNotAcceptable, "error"},
+		{"media type", post(body(`{ __typename }`, nil), "Content-Type", "text/plain"), gqlhttp.CodeUnsupportedMediaType, "error"},
+		{"CSRF", httptest.NewRequest(http.MethodGet, "/graphql?query=%7B__typename%7D", nil), gqlhttp.CodeCSRFPrevented, "error"},
+		{"body size", post(body(`{ __typename }`+strings.Repeat(" ", 400), nil)), gqlhttp.CodeRequestTooLarge, "error"},
+		{"JSON", post(`{"query":`), gqlhttp.CodeBadRequest, "error"},
+		{"batch size", post(`[` + body(`{ __typename }`, nil) + `,` + body(`{ __typename }`, nil) + `]`), gqlhttp.CodeBatchingDisabled, "error"},
+		{"parse", post(body(`{ user(`, nil)), gqlhttp.CodeParseFailed, "error"},
+		{"validation", post(body(`{ nope }`, nil)), gqlhttp.CodeValidationFailed, "error"},
+		{"tokens", post(body(`{ user(id: "1") {`+strings.Repeat(" id", 60)+` } }`, nil)), gqlhttp.CodeTokenLimit, "error"},
+		{"depth", post(body(`{ user(id: "1") { meetings { nodes { user { id } } } } }`, nil)), gqlhttp.CodeDepthLimit, "error"},
+		{"aliases", post(body(`{ user(id: "1") { a: id b: id c: id } }`, nil)), gqlhttp.CodeAliasLimit, "error"},
+		{"root fields", post(body(`{ __typename a: __typename b: __typename }`, nil)), gqlhttp.CodeRootFieldLimit, "error"},
+		{"fields", post(body(`{ user(id: "1") { ...F ...F } } fragment F on User { id globalId meetings { totalCount nodes { id hash } } }`, nil)), gqlhttp.CodeFieldLimit, "error"},
 		{"complexity", post(body(`{ user(id: "1") { meetings(first: 100) { nodes { id hash status } } } }`, nil)), graph.CodeComplexityLimit, "error"},
 		{"upstream budget", post(body(`{ user(id: "1") { meetings { totalCount } threads(first: 41) { totalCount } } }`, nil)), graph.CodeUpstreamBudget, "error"},
 		{"argument", post(body(`{ user(id: "x") { id } }`, nil)), graph.CodeBadUserInput, "error"},
-		{"hash mismatch", post(pqBody(sha("a"), `{ __typename }`)), graph.CodePersistedQueryHashMismatch, "error"},
-		{"response size", post(body(`{ user(id: "1") { meetings(first: 12) { nodes { address hash } } } }`, nil)), graph.CodeResponseTooLarge, "error"},
+		{"hash mismatch", post(pqBody(sha("a"), `{ __typename }`)), gqlhttp.CodePersistedQueryHashMismatch, "error"},
+		{"response size", post(body(`{ user(id: "1") { meetings(first: 12) { nodes { address hash } } } }`, nil)), gqlhttp.CodeResponseTooLarge, "error"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -99,10 +100,10 @@ func TestEveryRefusalIsCountedAndLoggedUnderItsCode(t *testing.T) {
 			map[string]string{"Authorization": resttest.DefaultToken})
 		res := decodeResult(rec.Code, rec.Header(), rec.Body.Bytes())
 		require.Len(t, res.errors, 2)
-		assert.Equal(t, graph.CodeTooManyErrors, res.errors[1].code())
+		assert.Equal(t, gqlhttp.CodeTooManyErrors, res.errors[1].code())
 		assert.Equal(t, rec.Header().Get("X-Request-Id"), res.errors[1].Extensions["requestId"])
 		after := scrape(t, o.metrics)
-		code := map[string]string{"code": graph.CodeTooManyErrors}
+		code := map[string]string{"code": gqlhttp.CodeTooManyErrors}
 		assert.Equal(t, 1.0, after.value("salesgraph_graphql_errors_total", code)-before.value("salesgraph_graphql_errors_total", code))
 	})
 }

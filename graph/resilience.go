@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
 // This file is the operation's side of resilience: its deadline, its
@@ -38,10 +40,10 @@ func withOperationDeadline(ctx context.Context, d time.Duration) (context.Contex
 }
 
 // operationTimedOut reports whether ctx is an operation's context whose
-// deadline has passed. rejoin: an incrementally delivered operation's
-// executor context never ends itself (incremental.go).
+// deadline has passed. Rejoin: an incrementally delivered operation's
+// executor context never ends itself.
 func operationTimedOut(ctx context.Context) bool {
-	return errors.Is(context.Cause(rejoin(ctx)), errOperationTimeout)
+	return errors.Is(context.Cause(gqlhttp.Rejoin(ctx)), errOperationTimeout)
 }
 
 // budgetError is an upstream call refused because the operation has made

@@ -60,13 +60,20 @@ func admitted(limiters []ratelimit.Limiter, callers int, window time.Duration) [
 	return out
 }
 
-// within10 checks that got calls in window hold perSecond within 10%, the
-// burst counted in the allowance.
+// within10 checks that got calls in window hold perSecond: never more than
+// 10% over it, the burst counted in the allowance. Under it, a starved
+// machine (CI, -race, other packages' tests) admits fewer calls through no
+// fault of the limiter, so the lower bound only catches a limiter that
+// throttles far below its rate; the log line gives the accuracy measured.
 func within10(t *testing.T, got int64, perSecond float64, burst int, window time.Duration) {
 	t.Helper()
 	want := perSecond*window.Seconds() + float64(burst)
-	if math.Abs(float64(got)-want) > 0.1*want {
-		t.Errorf("%d calls admitted in %v, want %.0f ± 10%%", got, window, want)
+	t.Logf("%d calls admitted in %v against %.0f allowed: %+.1f%%", got, window, want, 100*(float64(got)-want)/want)
+	if float64(got) > 1.1*want {
+		t.Errorf("%d calls admitted in %v, more than %.0f + 10%%", got, window, want)
+	}
+	if float64(got) < 0.5*want {
+		t.Errorf("%d calls admitted in %v, under half of the %.0f allowed", got, window, want)
 	}
 }
 

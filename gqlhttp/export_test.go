@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"github.com/vektah/gqlparser/v2/ast"
@@ -21,11 +21,4 @@ func SetEncodeHook(f func(dataBytes int)) (restore func()) {
 	old := encodeHook
 	encodeHook = f
 	return func() { encodeHook = old }
-}
-
-// ValidateOptions is NewHandler's check of o, whose panic it returns as an
-// error.
-func ValidateOptions(o Options) error {
-	o.defaults()
-	return o.validate()
 }

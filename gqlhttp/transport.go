@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -24,11 +23,9 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
-
-	"github.com/salesgraph/salesgraph/observe"
 )
 
-// salesgraph's HTTP transport: GraphQL over HTTP as the specification
+// The HTTP transport: GraphQL over HTTP as the specification
 // (graphql/graphql-over-http) says, in front of gqlgen's executor. gqlgen's
 // own GET and POST transports read bodies of any size, echo malformed bodies
 // into errors, answer "data": null with request errors and run GET without a
@@ -38,15 +35,16 @@ import (
 //	method (405) → Accept (406) → Content-Type and CSRF (415, 400)
 //	→ body size (413) → JSON shape (400) → persisted operation (404, 403)
 //	→ tokens and nesting → parse → fragment cycles and static limits
-//	→ validation → variables, arguments, complexity and upstream budget
-//	→ execution → error count, masking and response size caps.
+//	→ validation → variables, then the extensions given to Server.Use
+//	(argument checks, cost estimates) → execution → error count, masking
+//	and response size caps.
 //
 // The response's size is metered while it is built (response_budget.go);
 // an operation with @defer is streamed as multipart/mixed to a client that
 // takes it, and answered inline to any other (incremental.go).
 //
-// It is the handler.Server's only transport, so extensions that other parts
-// of salesgraph add to the gqlgen server see every operation.
+// It is the handler.Server's only transport, so the extensions given to
+// Server.Use see every operation.
 
 // Media types of GraphQL responses.
 const (
@@ -54,12 +52,12 @@ const (
 	mediaJSON            = "application/json"
 )
 
-// The request-level error codes: refusals before execution. README's error
-// table lists them for client teams.
+// The request-level error codes: refusals before execution, and the few
+// errors the endpoint makes itself during it.
 const (
 	CodeBadRequest                 = "BAD_REQUEST"                   // the HTTP request is not a well-formed GraphQL request
 	CodeMethodNotAllowed           = "METHOD_NOT_ALLOWED"            // not GET or POST, or a mutation over GET
-	CodeNotAcceptable              = "NOT_ACCEPTABLE"                // Accept names no media type salesgraph answers in
+	CodeNotAcceptable              = "NOT_ACCEPTABLE"                // Accept names no media type the endpoint answers in
 	CodeUnsupportedMediaType       = "UNSUPPORTED_MEDIA_TYPE"        // a body that is not application/json in UTF-8
 	CodeCSRFPrevented              = "CSRF_PREFLIGHT_REQUIRED"       // a GET without a JSON Content-Type or a preflight header
 	CodeRequestTooLarge            = "REQUEST_TOO_LARGE"             // a body over MaxRequestBytes
@@ -72,8 +70,6 @@ const (
 	CodeAliasLimit                 = "ALIAS_LIMIT_EXCEEDED"          // more than MaxAliases aliases
 	CodeRootFieldLimit             = "ROOT_FIELD_LIMIT_EXCEEDED"     // more than MaxRootFields root fields
 	CodeFieldLimit                 = "FIELD_LIMIT_EXCEEDED"          // more than MaxFields field selections
-	CodeComplexityLimit            = "COMPLEXITY_LIMIT_EXCEEDED"     // a response estimated over MaxComplexity fields
-	CodeUpstreamBudget             = "UPSTREAM_CALL_BUDGET_EXCEEDED" // more than MaxUpstreamCalls estimated upstream calls
 	CodeTooManyErrors              = "TOO_MANY_ERRORS"               // the summary of errors past MaxErrors
 	CodeResponseTooLarge           = "RESPONSE_TOO_LARGE"            // a response over MaxResponseBytes
 	CodeIntrospectionDisabled      = "INTROSPECTION_DISABLED"        // __schema or __type with introspection off
@@ -81,12 +77,16 @@ const (
 	CodePersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED" // a hash, with APQ off
 	CodePersistedQueryHashMismatch = "PERSISTED_QUERY_HASH_MISMATCH" // a hash that is not the document's
 	CodeOperationNotAllowed        = "OPERATION_NOT_IN_ALLOWLIST"    // allow-list mode, and the document is not on it
+	CodeBadUserInput               = "BAD_USER_INPUT"                // a variable's value does not fit its declared type
+	CodeCancelled                  = "CANCELLED"                     // the executor answered nothing: the caller went away
+	CodeInternal                   = "INTERNAL_SERVER_ERROR"         // a panic or an encoding failure; details are logged, never sent
 )
 
 // requestStatus is the HTTP status of a response holding a request error
 // (no data) with this code, when the response is
-// application/graphql-response+json. With application/json, a well-formed
-// request's response is 200 whatever its errors, as the specification says.
+// application/graphql-response+json; any other code is 400. With
+// application/json, a well-formed request's response is 200 whatever its
+// errors, as the specification says.
 var requestStatus = map[string]int{
 	CodeBadRequest:                 http.StatusBadRequest,
 	CodeMethodNotAllowed:           http.StatusMethodNotAllowed,
@@ -104,8 +104,6 @@ var requestStatus = map[string]int{
 	CodeAliasLimit:                 http.StatusBadRequest,
 	CodeRootFieldLimit:             http.StatusBadRequest,
 	CodeFieldLimit:                 http.StatusBadRequest,
-	CodeComplexityLimit:            http.StatusBadRequest,
-	CodeUpstreamBudget:             http.StatusBadRequest,
 	CodeResponseTooLarge:           http.StatusBadRequest,
 	CodeResponseMemory:             http.StatusServiceUnavailable,
 	CodeIntrospectionDisabled:      http.StatusBadRequest,
@@ -162,19 +160,13 @@ func malformed(msg string) *reqError { return transportErr(http.StatusBadRequest
 
 // preparer turns a document's text into a checked, validated document.
 type preparer struct {
-	sec           *Security
-	schema        *ast.Schema
-	rules         *rules.Rules
-	introspection bool
+	opts   *Options
+	schema *ast.Schema
+	rules  *rules.Rules
 }
 
-func newPreparer(o *Options) *preparer {
-	return &preparer{
-		sec:           &o.Security,
-		schema:        NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema(),
-		rules:         validationRules(o.Suggestions),
-		introspection: o.Introspection,
-	}
+func newPreparer(o *Options, schema *ast.Schema) *preparer {
+	return &preparer{opts: o, schema: schema, rules: validationRules(o.Suggestions)}
 }
 
 // validationRules are the specification's rules, with the variants that
@@ -211,10 +203,10 @@ func (p *preparer) prepare(query string, beforeValidate ...func(*ast.QueryDocume
 	if strings.TrimSpace(query) == "" {
 		return nil, malformed("the request has no query (a string holding the GraphQL document)")
 	}
-	if e := p.sec.scanDocument(query); e != nil {
+	if e := p.opts.scanDocument(query); e != nil {
 		return nil, &reqError{status: http.StatusBadRequest, errs: gqlerror.List{e}}
 	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, p.sec.MaxTokens)
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, p.opts.MaxTokens)
 	if err != nil {
 		return nil, &reqError{status: http.StatusBadRequest, errs: gqlerror.List{parseError(err)}}
 	}
@@ -226,7 +218,7 @@ func (p *preparer) prepare(query string, beforeValidate ...func(*ast.QueryDocume
 			return doc, e
 		}
 	}
-	if e := p.sec.checkDocument(doc); e != nil {
+	if e := p.opts.checkDocument(doc); e != nil {
 		return doc, &reqError{status: http.StatusBadRequest, errs: gqlerror.List{e}}
 	}
 	if errs := validateDocument(p.schema, doc, p.rules); len(errs) > 0 {
@@ -292,34 +284,27 @@ func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
 	}
 }
 
-// transport is the graphql.Transport serving every request of the handler.
+// httpTransport is the graphql.Transport serving every request of the
+// Server.
 type httpTransport struct {
 	*preparer
+	srv       *Server                                // its hooks
 	memory    *responseMemory                        // the process-wide budget of responses being built
 	docs      *lru.Cache[string, *ast.QueryDocument] // checked documents by text
 	pinned    map[string]*ast.QueryDocument          // the allow-list's documents, by text
 	persisted *persisted
 	vocab     map[string]bool
-	log       *slog.Logger
 }
 
 var _ graphql.Transport = (*httpTransport)(nil)
 
-// newTransport builds the transport for o, whose defaults are applied and
-// which Validate accepted.
-func newTransport(o *Options, schema *ast.Schema) *httpTransport {
-	p := newPreparer(o)
-	p.schema = schema
-	t := &httpTransport{preparer: p, persisted: newPersisted(&o.Security), vocab: schemaVocabulary(schema), log: o.Logger,
-		memory: newResponseMemory(int64(o.MaxResponseMemory), o.Metrics)}
+// newTransport builds srv's transport; srv.opts has its defaults and
+// passed Validate, and pinned holds its allowed operations, parsed.
+func newTransport(srv *Server, schema *ast.Schema, pinned map[string]*ast.QueryDocument) *httpTransport {
+	o := &srv.opts
+	t := &httpTransport{preparer: newPreparer(o, schema), srv: srv, persisted: newPersisted(o), vocab: schemaVocabulary(schema),
+		memory: &responseMemory{limit: o.MaxResponseMemory, srv: srv}, pinned: pinned}
 	t.docs, _ = lru.New[string, *ast.QueryDocument](1000)
-	if len(o.AllowedOperations) > 0 {
-		pinned, err := prepareAllowList(o)
-		if err != nil {
-			panic("graph: " + err.Error())
-		}
-		t.pinned = pinned
-	}
 	return t
 }
 
@@ -337,12 +322,12 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	}()
 	defer func() {
 		if v := recover(); v != nil {
-			st, _ := stateFrom(r.Context())
-			t.log.ErrorContext(r.Context(), "transport panic", "requestId", requestID(st), "panic", fmt.Sprint(v))
+			id := requestIDOf(r.Context())
+			t.srv.logger().ErrorContext(r.Context(), "transport panic", "requestId", id, "panic", fmt.Sprint(v))
 			e := requestErr(http.StatusInternalServerError, CodeInternal, "internal error")
 			e.always = true
-			if st != nil {
-				e.errs[0].Extensions["requestId"] = st.requestID
+			if id != "" {
+				e.errs[0].Extensions["requestId"] = id
 			}
 			t.writeRefusal(r.Context(), w, media, e)
 		}
@@ -385,7 +370,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		t.writeRefusal(r.Context(), w, media, rerr)
 		return
 	}
-	ctx := withBudget(r.Context(), t.sec.MaxUpstreamCalls)
+	ctx := r.Context()
 	ex := &exchange{
 		w: w, media: media, red: newRedactor(r.Header, t.vocab), header: r.Header,
 		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, jsonOK: jsonOK,
@@ -396,7 +381,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		return m
 	}
 	if !batch {
-		res := t.serveOne(ctx, exec, reqs[0], ex, opIndex(ctx), meter(t.sec.MaxResponseBytes))
+		res := t.serveOne(ctx, exec, reqs[0], ex, 0, meter(t.opts.MaxResponseBytes))
 		if res.streamed {
 			return
 		}
@@ -415,8 +400,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 			size++
 		}
 		// The batch as a whole must fit too: later answers give way.
-		index := opIndex(ctx)
-		res := t.serveOne(ctx, exec, q, ex, index, meter(max(t.sec.MaxResponseBytes-size, 0)))
+		res := t.serveOne(ctx, exec, q, ex, i, meter(max(t.opts.MaxResponseBytes-size, 0)))
 		size += res.size()
 		parts = append(parts, res.parts()...)
 	}
@@ -451,8 +435,9 @@ func (r result) size() int { return len(r.head) + len(r.data) + len(r.tail) }
 
 func (r result) parts() [][]byte { return [][]byte{r.head, r.data, r.tail} }
 
-// serveOne runs one operation of a request. index is the operation's index
-// in the request's record (observe.go); meter bounds its response.
+// serveOne runs one operation of a request. index is the operation's
+// position in the request (0, or its place in a batch), which the Server's
+// hooks are told; meter bounds its response.
 func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, ex *exchange, index int, meter *responseMeter) result {
 	opCtx := &graphql.OperationContext{RawQuery: q.query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
 	var doc *ast.QueryDocument // once parsed, for masking its literal values
@@ -466,11 +451,11 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 		return res
 	}
 
-	query, remember, rerr := t.persisted.resolve(q)
+	query, remember, rerr := t.persisted.resolve(ctx, q)
 	if rerr != nil {
 		res := refuse(rerr)
 		if t.persisted.apq != nil && rerr.errs[0].Extensions["code"] == CodePersistedQueryNotFound {
-			noteAPQ(ctx, index, observe.APQMiss)
+			t.srv.apq(ctx, index, APQMiss)
 		}
 		return res
 	}
@@ -483,7 +468,7 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	if rerr == nil && ex.isGET {
 		rerr = getOnlyQueries(q.operationName)(doc)
 	}
-	if rerr == nil && !t.introspection && usesIntrospection(op, doc) {
+	if rerr == nil && !t.opts.Introspection && usesIntrospection(op, doc) {
 		rerr = requestErr(http.StatusBadRequest, CodeIntrospectionDisabled, "introspection is disabled on this server")
 	}
 	if rerr != nil {
@@ -491,11 +476,11 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	}
 	if t.persisted.apq != nil {
 		if _, hashed, _ := persistedHash(q.extensions); hashed {
-			result := observe.APQHit
+			result := APQHit
 			if remember != nil {
-				result = observe.APQRegistered
+				result = APQRegistered
 			}
-			noteAPQ(ctx, index, result)
+			t.srv.apq(ctx, index, result)
 		}
 	}
 	if remember != nil {
@@ -526,12 +511,12 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	}
 	execCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	meter.cancel = cancel // a response refused for its size stops its upstream work
+	meter.cancel = cancel // a response refused for its size stops its resolvers' work
 	responses, execCtx := exec.DispatchOperation(execCtx, rc)
 	resp := responses(execCtx)
 	if resp == nil {
 		resp = &graphql.Response{Errors: gqlerror.List{{Message: "the request was cancelled", Extensions: map[string]any{"code": CodeCancelled}}}}
-		noteSent(ctx, index, resp.Errors)
+		t.srv.replaced(ctx, index, resp.Errors)
 	}
 	return t.encode(ctx, index, resp, len(resp.Data) == 0, ex, q, doc, meter)
 }
@@ -610,9 +595,9 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 		switch {
 		case present && !isJSON:
 			return nil, false, transportErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "a GET request must have no Content-Type or application/json")
-		case !present && !t.sec.hasPreflightHeader(r):
+		case !present && !t.opts.hasPreflightHeader(r):
 			return nil, false, transportErr(http.StatusBadRequest, CodeCSRFPrevented,
-				"this request was refused as a possible cross-site request forgery: send Content-Type: application/json or one of these headers: "+strings.Join(t.sec.CSRFHeaders, ", "))
+				"this request was refused as a possible cross-site request forgery: send Content-Type: application/json or one of these headers: "+strings.Join(t.opts.CSRFHeaders, ", "))
 		}
 		q, rerr := readGET(r.URL.RawQuery)
 		if rerr != nil {
@@ -623,11 +608,11 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 	if !isJSON {
 		return nil, false, transportErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "a POST body must be application/json (UTF-8)")
 	}
-	tooLarge := transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.sec.MaxRequestBytes))
-	if r.ContentLength > t.sec.MaxRequestBytes {
+	tooLarge := transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.opts.MaxRequestBytes))
+	if r.ContentLength > t.opts.MaxRequestBytes {
 		return nil, false, tooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.sec.MaxRequestBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.MaxRequestBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -659,10 +644,10 @@ func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) 
 	switch {
 	case len(items) == 0:
 		return nil, true, malformed("the batch is empty")
-	case !t.sec.Batching:
+	case !t.opts.Batching:
 		return nil, true, batchRefusal(len(items), CodeBatchingDisabled, "this server does not accept batches (a JSON array of operations): send one operation per request")
-	case len(items) > t.sec.MaxBatchSize:
-		return nil, true, batchRefusal(len(items), CodeBatchTooLarge, fmt.Sprintf("a batch may hold at most %d operations", t.sec.MaxBatchSize))
+	case len(items) > t.opts.MaxBatchSize:
+		return nil, true, batchRefusal(len(items), CodeBatchTooLarge, fmt.Sprintf("a batch may hold at most %d operations", t.opts.MaxBatchSize))
 	}
 	out := make([]*rawRequest, len(items))
 	for i, it := range items {
@@ -884,13 +869,13 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 	}
 	errs := resp.Errors
 	defaultCodes(errs)
-	if len(errs) > t.sec.MaxErrors {
-		keep := t.sec.MaxErrors - 1
+	if len(errs) > t.opts.MaxErrors {
+		keep := t.opts.MaxErrors - 1
 		summary := &gqlerror.Error{
 			Message:    fmt.Sprintf("%d more errors were left out; this response shows the first %d", len(errs)-keep, keep),
 			Extensions: map[string]any{"code": CodeTooManyErrors},
 		}
-		noteAdded(ctx, index, gqlerror.List{summary})
+		t.srv.added(ctx, index, gqlerror.List{summary})
 		errs = append(errs[:keep:keep], summary)
 	}
 	if len(errs) > 0 {
@@ -942,7 +927,7 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 				return errLimit
 			}
 			if looseWhitespace(data) {
-				// Raw JSON passed through from the upstream may be indented;
+				// Raw JSON a resolver passed through (from an upstream) may be indented;
 				// the response is compact, as json.Marshal would make it.
 				var c bytes.Buffer
 				if err := json.Compact(&c, data); err != nil {
@@ -969,7 +954,7 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 	case errors.Is(err, errLimit) || (err == nil && !meter.fits(head.Len()+len(data)+len(tail))):
 		return t.refusal(ctx, index, ex.media, meter.refusal()) // too large, unless the budget was what failed
 	case err != nil:
-		t.log.ErrorContext(ctx, "response encoding failed", "requestId", requestIDOf(ctx), "error", err.Error())
+		t.srv.logger().ErrorContext(ctx, "response encoding failed", "requestId", requestIDOf(ctx), "error", err.Error())
 		return t.refusal(ctx, index, ex.media, refusalText{CodeInternal, "internal error"})
 	}
 	meter.sent(head.Len() + len(data) + len(tail))
@@ -1008,11 +993,6 @@ func looseWhitespace(data []byte) bool {
 	return false
 }
 
-func requestIDOf(ctx context.Context) string {
-	st, _ := stateFrom(ctx)
-	return requestID(st)
-}
-
 // maxMessage bounds one error message: validation messages quote names
 // from the document, and a name can be a megabyte long.
 const maxMessage = 500
@@ -1035,10 +1015,10 @@ func (t *httpTransport) refusal(ctx context.Context, index int, media string, wh
 	code := why.code
 	e := &gqlerror.Error{Message: why.msg, Extensions: map[string]any{"code": code}}
 	if code == CodeResponseTooLarge {
-		e.Extensions["limit"] = t.sec.MaxResponseBytes
+		e.Extensions["limit"] = t.opts.MaxResponseBytes
 	}
 	errs := gqlerror.List{e}
-	noteSent(ctx, index, errs)
+	t.srv.replaced(ctx, index, errs)
 	body, _ := json.Marshal(wireResponse{Errors: errs})
 	status := http.StatusOK
 	if media == mediaGraphQLResponse {
@@ -1049,10 +1029,10 @@ func (t *httpTransport) refusal(ctx context.Context, index int, media string, wh
 
 // writeRefusal answers a request refused before any operation ran. Its
 // messages are constant text: nothing of the request is repeated. The
-// refusal is recorded first, so that it is logged and counted with its codes
-// and its errors carry the request id.
+// OnRefused hook is told first, so that what it adds to the errors (a
+// request id) is sent.
 func (t *httpTransport) writeRefusal(ctx context.Context, w http.ResponseWriter, media string, e *reqError) {
-	noteRefusal(ctx, e.errs)
+	t.srv.refused(ctx, e.errs)
 	body, _ := json.Marshal(wireResponse{Errors: e.errs})
 	if e.batch > 0 {
 		body = append([]byte{'['}, bytes.Repeat(append(body, ','), e.batch)...)

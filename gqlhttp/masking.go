@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"encoding/json"
@@ -9,10 +9,10 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// Error masking, second line. The first is that salesgraph's own messages
-// quote nothing a client sent, and that errors it does not recognise become
-// "internal error" (errors.go). But error messages also come from gqlparser
-// and gqlgen, and some quote values: an invalid enum literal, a string where
+// Error masking, second line. The first is the application's: its error
+// presenter quotes nothing a client sent, and masks the errors it does not
+// recognise. But error messages also come from gqlparser, gqlgen and
+// resolvers, and some quote values: an invalid enum literal, a string where
 // an Int belongs. A client's values can be secrets (a token pasted into a
 // variable, a credential header an upstream echoes), and a response travels
 // through logs, proxies and browser extensions the client does not control.

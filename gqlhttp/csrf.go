@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"mime"
@@ -49,8 +49,8 @@ func requestMediaType(r *http.Request) (present, json bool) {
 
 // hasPreflightHeader reports whether r carries one of the configured
 // headers with a non-empty value.
-func (s *Security) hasPreflightHeader(r *http.Request) bool {
-	for _, h := range s.CSRFHeaders {
+func (o *Options) hasPreflightHeader(r *http.Request) bool {
+	for _, h := range o.CSRFHeaders {
 		if strings.TrimSpace(r.Header.Get(h)) != "" {
 			return true
 		}
@@ -62,18 +62,18 @@ func (s *Security) hasPreflightHeader(r *http.Request) bool {
 // origins, next is returned as it is: responses carry no CORS headers, so
 // browsers let no other origin read them, and a preflight is answered
 // without permission.
-func (s *Security) withCORS(forward []string, next http.Handler) http.Handler {
-	if len(s.AllowedOrigins) == 0 {
+func (o *Options) withCORS(next http.Handler) http.Handler {
+	if len(o.AllowedOrigins) == 0 {
 		return next
 	}
 	headers := []string{"Content-Type", "Accept"}
-	headers = append(headers, forward...)
-	headers = append(headers, s.CSRFHeaders...)
+	headers = append(headers, o.ForwardHeaders...)
+	headers = append(headers, o.CSRFHeaders...)
 	return cors.New(cors.Options{
-		AllowedOrigins: s.AllowedOrigins,
+		AllowedOrigins: o.AllowedOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders: headers,
-		ExposedHeaders: []string{"X-Request-Id"},
+		ExposedHeaders: []string{RequestIDHeader},
 		// Browsers cap this (Chromium at 2 hours); 10 minutes keeps a
 		// changed allow-list from lingering in caches.
 		MaxAge: 600,

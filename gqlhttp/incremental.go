@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"bytes"
@@ -36,10 +36,9 @@ import (
 //
 // gqlgen's executor does the deferring: it resolves each object's deferred
 // fields in a goroutine of their own once the object's other fields are
-// done, so deferred fragments of different objects load concurrently (and
-// the look-ahead in selection.go starts their upstream calls with the
-// initial wave's). This file only writes what it produces, through the same
-// caps as every response: error count, masking, response size, logs.
+// done, so deferred fragments of different objects load concurrently. This
+// file only writes what it produces, through the same caps as every
+// response: error count, masking, response size, and the Server's hooks.
 //
 // A client that accepts only JSON gets the whole answer in one body: the
 // @defer directives are removed from a copy of the document before it
@@ -187,10 +186,10 @@ func dropDefer(ds ast.DirectiveList) ast.DirectiveList {
 // the context, while the generated Exec receives without one: once the
 // context is done, a payload can be dropped and its reader wait forever.
 // Under a context that is never done nothing is dropped, the transport reads
-// every payload to the end, and the upstream calls get the operation's
-// cancellation back through rejoin. Value passes every key through,
+// every payload to the end, and the resolvers' work gets the operation's
+// cancellation back through Rejoin. Value passes every key through,
 // including the one context.Cause uses, so an error's classification still
-// sees why the operation ended (OPERATION_TIMEOUT).
+// sees why the operation ended.
 type detached struct{ context.Context }
 
 func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
@@ -199,15 +198,18 @@ func (detached) Err() error                  { return nil }
 
 type operationCtxKey struct{}
 
-// detach returns ctx's detached form; rejoin undoes it below.
+// detach returns ctx's detached form; Rejoin undoes it below.
 func detach(ctx context.Context) context.Context {
 	return detached{context.WithValue(ctx, operationCtxKey{}, ctx)}
 }
 
-// rejoin gives a context below detach the operation's deadline and
-// cancellation back, keeping its own values. Any other context is returned
-// as it is.
-func rejoin(ctx context.Context) context.Context {
+// Rejoin gives a context below the executor of an incrementally delivered
+// operation, which never ends by itself, the operation's deadline and
+// cancellation back, keeping its own values. Resolvers call it where work
+// that should stop with the operation starts (an upstream call, a batch of
+// them), and where they ask why the operation ended (context.Cause). Any
+// other context is returned as it is.
+func Rejoin(ctx context.Context) context.Context {
 	if ctx.Done() != nil {
 		return ctx
 	}
@@ -227,24 +229,32 @@ func (j joined) Deadline() (time.Time, bool) { return j.op.Deadline() }
 func (j joined) Done() <-chan struct{}       { return j.op.Done() }
 func (j joined) Err() error                  { return j.op.Err() }
 
-// payloadKey marks the context of the transport's reads of payloads after
-// the first, so that the response interceptor adds their errors to the
-// operation's record instead of recording another operation, or records
-// nothing of a payload that is read only to be discarded.
 type payloadKey struct{}
 
-type payloadKind int
+// Payload says which response of an operation a gqlgen response
+// interceptor is reading.
+type Payload int
 
 const (
-	payloadInitial payloadKind = iota
-	payloadSubsequent
-	payloadDiscarded // read after the stream ended, never sent
+	// PayloadInitial is an operation's response, or the first payload of
+	// one delivered incrementally.
+	PayloadInitial Payload = iota
+	// PayloadSubsequent is a deferred fragment's payload: its errors belong
+	// to the operation whose initial payload came before.
+	PayloadSubsequent
+	// PayloadDiscarded is read after the response ended, and never sent.
+	PayloadDiscarded
 )
 
-func payloadOf(ctx context.Context) payloadKind {
-	v, _ := ctx.Value(payloadKey{}).(payloadKind)
+// PayloadFrom is the payload being read under ctx, for a response
+// interceptor that records one operation once however many payloads it has.
+func PayloadFrom(ctx context.Context) Payload {
+	v, _ := ctx.Value(payloadKey{}).(Payload)
 	return v
 }
+
+// maxDeferWalk bounds the fields deferTree visits.
+const maxDeferWalk = 20000
 
 // stream is one incrementally delivered response being written.
 type stream struct {
@@ -279,7 +289,7 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 	meter.cancel = cancel
 	s := &stream{t: t, w: ex.w, rc: http.NewResponseController(ex.w), ex: ex, q: q, doc: doc, index: index, meter: meter, ctx: ctx,
 		delivered: map[string]bool{}}
-	budget := maxWalkFields
+	budget := maxDeferWalk
 	s.deferred = deferTree(rc, rc.Operation.SelectionSet, &budget)
 
 	h := ex.w.Header()
@@ -293,9 +303,9 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 		readCtx := execCtx
 		switch {
 		case s.ended || s.broken:
-			readCtx = context.WithValue(execCtx, payloadKey{}, payloadDiscarded)
+			readCtx = context.WithValue(execCtx, payloadKey{}, PayloadDiscarded)
 		case !first:
-			readCtx = context.WithValue(execCtx, payloadKey{}, payloadSubsequent)
+			readCtx = context.WithValue(execCtx, payloadKey{}, PayloadSubsequent)
 		}
 		resp := responses(readCtx)
 		if resp == nil {
@@ -329,7 +339,7 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 	return result{streamed: true}
 }
 
-var errStreamEnded = errors.New("graph: the incremental response ended early")
+var errStreamEnded = errors.New("gqlhttp: the incremental response ended early")
 
 // deferNode is a response key of the operation, and whether its field is
 // deferred in the object that holds it, for some type of that object.
@@ -472,7 +482,7 @@ func (s *stream) sendInitial(resp *graphql.Response, more bool) {
 	}{errs, data, more, resp.Extensions})
 	if why := s.refused(body, err); why != nil {
 		e := s.refusalError(*why)
-		noteSent(s.ctx, s.index, gqlerror.List{e})
+		s.t.srv.replaced(s.ctx, s.index, gqlerror.List{e})
 		body, _ = json.Marshal(struct {
 			Errors  gqlerror.List `json:"errors"`
 			HasNext bool          `json:"hasNext"`
@@ -512,7 +522,7 @@ func (s *stream) sendItems(items []*graphql.Response, more bool) {
 		// nothing after it could fit either.
 		e := s.refusalError(*why)
 		e.Path = list[0].Path
-		noteAdded(s.ctx, s.index, gqlerror.List{e})
+		s.t.srv.added(s.ctx, s.index, gqlerror.List{e})
 		body, _ = json.Marshal(struct {
 			Incremental []incrementalItem `json:"incremental"`
 			HasNext     bool              `json:"hasNext"`
@@ -531,7 +541,7 @@ func (s *stream) refused(body []byte, err error) *refusalText {
 	case errors.Is(err, errLimit) || (err == nil && !s.meter.fits(len(body)+len(partHeader)+16)):
 		why = s.meter.refusal() // too large, unless the budget was what failed
 	case err != nil:
-		s.t.log.ErrorContext(s.ctx, "response encoding failed", "requestId", requestIDOf(s.ctx), "error", err.Error())
+		s.t.srv.logger().ErrorContext(s.ctx, "response encoding failed", "requestId", requestIDOf(s.ctx), "error", err.Error())
 		why = refusalText{CodeInternal, "internal error"}
 	default:
 		return nil
@@ -542,7 +552,7 @@ func (s *stream) refused(body []byte, err error) *refusalText {
 func (s *stream) refusalError(why refusalText) *gqlerror.Error {
 	e := &gqlerror.Error{Message: why.msg, Extensions: map[string]any{"code": why.code}}
 	if why.code == CodeResponseTooLarge {
-		e.Extensions["limit"] = s.t.sec.MaxResponseBytes
+		e.Extensions["limit"] = s.t.opts.MaxResponseBytes
 	}
 	return e
 }
@@ -585,7 +595,7 @@ func (s *stream) write(b []byte) {
 // summary, since later payloads may bring more.
 func (s *stream) prepareErrors(errs gqlerror.List) gqlerror.List {
 	defaultCodes(errs)
-	limit := s.t.sec.MaxErrors
+	limit := s.t.opts.MaxErrors
 	switch {
 	case s.capped:
 		return nil
@@ -595,7 +605,7 @@ func (s *stream) prepareErrors(errs gqlerror.List) gqlerror.List {
 			Message:    fmt.Sprintf("this response shows at most %d errors: %d of this payload and any of later ones are left out", limit, len(errs)-keep),
 			Extensions: map[string]any{"code": CodeTooManyErrors},
 		}
-		noteAdded(s.ctx, s.index, gqlerror.List{summary})
+		s.t.srv.added(s.ctx, s.index, gqlerror.List{summary})
 		errs = append(errs[:keep:keep], summary)
 		s.capped = true
 	}

@@ -1,17 +1,16 @@
-package graph
+package gqlhttp
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/salesgraph/salesgraph/graph/model"
-	"github.com/salesgraph/salesgraph/observe"
 )
 
 // The memory of responses being built. gqlgen's executor marshals an
@@ -23,26 +22,22 @@ import (
 //     will add to the response: its name, punctuation, and its value (a
 //     string by its length). Once the count passes MaxResponseBytes, the
 //     string values resolved after it are replaced by empty ones and the
-//     operation's upstream work is cancelled; the response is refused with
-//     RESPONSE_TOO_LARGE. What gqlgen buffers thus stays near the limit,
-//     whatever the upstream's strings weigh, instead of growing with the
-//     data and being measured once whole.
+//     operation's context is cancelled, stopping its resolvers' work; the
+//     response is refused with RESPONSE_TOO_LARGE. What gqlgen buffers thus
+//     stays near the limit, whatever the resolvers' strings weigh, instead
+//     of growing with the data and being measured once whole.
 //   - The meters draw on one process-wide budget, MaxResponseMemory, in
 //     chunks held until the response is written. An operation that cannot
 //     get its next chunk is refused with RESPONSE_MEMORY_BUDGET_EXCEEDED
 //     (503): the server is building too much at once, and the client may
 //     retry shortly.
 //
-// The upstream bodies an operation reads have their own budget, in
-// restclient.
+// Whatever the resolvers read to build a response (upstream bodies) is
+// theirs to bound.
 
 // CodeResponseMemory is the refusal of a response that the process-wide
 // response memory budget could not hold.
 const CodeResponseMemory = "RESPONSE_MEMORY_BUDGET_EXCEEDED"
-
-// DefaultMaxResponseMemory is the default process-wide response budget:
-// sixteen responses of the default MaxResponseBytes being built at once.
-const DefaultMaxResponseMemory = 256 << 20
 
 // meterChunk is how much of the process-wide budget a meter takes at a
 // time: big enough that most operations take it once, small enough that a
@@ -51,13 +46,9 @@ const meterChunk = 32 << 10
 
 // responseMemory is the process-wide budget.
 type responseMemory struct {
-	limit   int64
-	used    atomic.Int64
-	metrics *observe.Metrics
-}
-
-func newResponseMemory(limit int64, m *observe.Metrics) *responseMemory {
-	return &responseMemory{limit: limit, metrics: m}
+	limit int64
+	used  atomic.Int64
+	srv   *Server // told of every change (Server.OnResponseMemory)
 }
 
 func (b *responseMemory) reserve(n int64) bool {
@@ -65,14 +56,14 @@ func (b *responseMemory) reserve(n int64) bool {
 		b.used.Add(-n)
 		return false
 	}
-	b.metrics.ResponseMemory(n)
+	b.srv.responseMemory(n)
 	return true
 }
 
 func (b *responseMemory) release(n int64) {
 	if n > 0 {
 		b.used.Add(-n)
-		b.metrics.ResponseMemory(-n)
+		b.srv.responseMemory(-n)
 	}
 }
 
@@ -141,7 +132,7 @@ func (m *responseMeter) fail(state int32) {
 	}
 }
 
-var errResponseRefused = errors.New("graph: the response was refused for its size")
+var errResponseRefused = errors.New("gqlhttp: the response was refused for its size")
 
 func (m *responseMeter) failed() int32 { return m.state.Load() }
 
@@ -240,10 +231,17 @@ func (responseSize) InterceptField(ctx context.Context, next graphql.Resolver) (
 		return "", nil
 	case *string:
 		return (*string)(nil), nil
-	case model.JSON:
-		return model.JSON(nil), nil
+	}
+	if t := reflect.TypeOf(res); isBytes(t) {
+		return reflect.Zero(t).Interface(), nil
 	}
 	return res, nil
+}
+
+// isBytes reports a type whose values are raw bytes, such as
+// json.RawMessage or a schema's own JSON scalar.
+func isBytes(t reflect.Type) bool {
+	return t != nil && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
 }
 
 // valueSize is about what v adds to the response as JSON. Objects and lists
@@ -259,8 +257,6 @@ func valueSize(v any) int64 {
 			return 4
 		}
 		return int64(len(*v)) + 2
-	case model.JSON:
-		return int64(len(v)) + 4
 	case time.Time, *time.Time:
 		return 27
 	case []string:
@@ -270,11 +266,15 @@ func valueSize(v any) int64 {
 		}
 		return n
 	}
+	// Raw JSON (json.RawMessage, a JSON scalar) is written as it is.
+	if isBytes(reflect.TypeOf(v)) {
+		return int64(reflect.ValueOf(v).Len()) + 4
+	}
 	return 8
 }
 
 // errLimit is a limitedBuffer refusing to grow.
-var errLimit = errors.New("graph: response size limit reached")
+var errLimit = errors.New("gqlhttp: response size limit reached")
 
 // limitedBuffer is a buffer that refuses a write that would take it past
 // max bytes, so that encoding stops where the limit is crossed instead of

@@ -1,10 +1,10 @@
-package graph
+package gqlhttp
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -33,24 +33,49 @@ import (
 // 32 MiB, whatever clients send.
 const maxRememberedQuery = 32 << 10
 
-type persisted struct {
-	apq   *lru.Cache[string, string] // nil when off or in allow-list mode
-	allow map[string]string          // hash → document, allow-list mode
-	known map[string]bool            // the allow-list's documents, by text
+// An APQStore remembers the documents that automatic persisted queries
+// registered, by the lowercase hex SHA-256 of their text. It is called
+// concurrently. It holds only documents that passed every check. A store
+// that cannot answer answers a miss (the client then sends the document
+// again), and one that cannot remember drops the document; a store shared
+// by replicas lets a client register on one and hit on another.
+type APQStore interface {
+	Get(ctx context.Context, hash string) (query string, ok bool)
+	Put(ctx context.Context, hash, query string)
 }
 
-func newPersisted(sec *Security) *persisted {
+// lruStore is the default APQStore: an in-process LRU cache.
+type lruStore struct{ c *lru.Cache[string, string] }
+
+func newLRUStore(size int) *lruStore {
+	c, _ := lru.New[string, string](size)
+	return &lruStore{c: c}
+}
+
+func (s *lruStore) Get(_ context.Context, hash string) (string, bool) { return s.c.Get(hash) }
+func (s *lruStore) Put(_ context.Context, hash, query string)         { s.c.Add(hash, query) }
+
+type persisted struct {
+	apq   APQStore          // nil when off or in allow-list mode
+	allow map[string]string // hash → document, allow-list mode
+	known map[string]bool   // the allow-list's documents, by text
+}
+
+func newPersisted(o *Options) *persisted {
 	p := &persisted{}
 	switch {
-	case len(sec.AllowedOperations) > 0:
-		p.allow = make(map[string]string, len(sec.AllowedOperations))
-		p.known = make(map[string]bool, len(sec.AllowedOperations))
-		for h, doc := range sec.AllowedOperations {
+	case len(o.AllowedOperations) > 0:
+		p.allow = make(map[string]string, len(o.AllowedOperations))
+		p.known = make(map[string]bool, len(o.AllowedOperations))
+		for h, doc := range o.AllowedOperations {
 			p.allow[strings.ToLower(h)] = doc
 			p.known[doc] = true
 		}
-	case !sec.DisableAPQ:
-		p.apq, _ = lru.New[string, string](sec.APQCacheSize)
+	case !o.DisableAPQ:
+		p.apq = o.APQStore
+		if p.apq == nil {
+			p.apq = newLRUStore(o.APQCacheSize)
+		}
 	}
 	return p
 }
@@ -63,7 +88,7 @@ func queryHash(q string) string {
 
 // resolve returns the document a request runs and, for a document APQ
 // should remember once it has passed every check, the function that does.
-func (p *persisted) resolve(r *rawRequest) (query string, remember func(), rerr *reqError) {
+func (p *persisted) resolve(ctx context.Context, r *rawRequest) (query string, remember func(), rerr *reqError) {
 	hash, hasHash, rerr := persistedHash(r.extensions)
 	if rerr != nil {
 		return "", nil, rerr
@@ -94,7 +119,7 @@ func (p *persisted) resolve(r *rawRequest) (query string, remember func(), rerr 
 			// Apollo clients recognise this exact message and stop sending hashes.
 			"PersistedQueryNotSupported")
 	case hasHash && !r.hasQuery:
-		doc, ok := p.apq.Get(hash)
+		doc, ok := p.apq.Get(ctx, hash)
 		if !ok {
 			return "", nil, pqNotFound()
 		}
@@ -107,7 +132,7 @@ func (p *persisted) resolve(r *rawRequest) (query string, remember func(), rerr 
 			return r.query, nil, nil
 		}
 		q := r.query
-		return q, func() { p.apq.Add(hash, q) }, nil
+		return q, func() { p.apq.Put(ctx, hash, q) }, nil
 	case !r.hasQuery:
 		return "", nil, missingQuery()
 	}
@@ -156,15 +181,14 @@ func missingQuery() *reqError {
 	return malformed("the request has no query (a string holding the GraphQL document)")
 }
 
-// LoadOperations reads an allow-list for Security.AllowedOperations from
+// LoadOperations reads an allow-list for Options.AllowedOperations from
 // path: either a directory, whose *.graphql and *.gql files (searched
 // recursively) each hold one document, or an Apollo persisted-query manifest
 // (JSON, {"operations": [{"id": …, "body": …}]}). A document is registered
 // under the SHA-256 of its exact text and, when that differs, of its text
 // with surrounding white space trimmed; a manifest operation also under its
-// id. The documents are checked when the handler is built, or before by
-// CheckAllowedOperations. Messages name no setting; the caller prefixes its
-// own.
+// id. The documents are checked against the schema by Options.Validate and
+// New.
 func LoadOperations(path string) (map[string]string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -234,20 +258,10 @@ func loadManifest(path string, out map[string]string, add func(string)) error {
 }
 
 // prepareAllowList checks every allowed document the way a request's would
-// be checked, so that a bad entry stops the start instead of failing later
-// for some client, and returns them parsed, by text.
-func prepareAllowList(o *Options) (map[string]*ast.QueryDocument, error) {
-	out, problems := prepareOperations(o)
-	if len(problems) > 0 {
-		return nil, errors.New("AllowedOperations: " + strings.Join(problems, "; "))
-	}
-	return out, nil
-}
-
-// prepareOperations is prepareAllowList's work: the documents that pass,
-// by text, and a problem for each that does not.
-func prepareOperations(o *Options) (map[string]*ast.QueryDocument, []string) {
-	p := newPreparer(o)
+// be checked against schema, and returns them parsed, by text, or what is
+// wrong with each bad one. o has its defaults.
+func prepareAllowList(o *Options, schema *ast.Schema) (map[string]*ast.QueryDocument, []string) {
+	p := newPreparer(o, schema)
 	out := make(map[string]*ast.QueryDocument, len(o.AllowedOperations))
 	hashes := make([]string, 0, len(o.AllowedOperations))
 	for h := range o.AllowedOperations {

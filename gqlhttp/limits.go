@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/lexer"
 )
 
-// Request limits are enforced in three passes, each before anything that
+// Document limits are enforced in two passes, each before anything that
 // the limit protects:
 //
 //  1. scanDocument lexes the text once, before it is parsed: token count
@@ -24,27 +24,19 @@ import (
 //     after it, only ever see acyclic documents of bounded size: a validator
 //     that recursed through spreads (gqlparser issue 173, a stack overflow
 //     that recover cannot catch) would have nothing to recurse on.
-//  3. limitCheck, a gqlgen extension that runs after variables are coerced
-//     and before execution, estimates from the arguments what the operation
-//     will cost: fields in the response (complexity) and upstream calls.
+//
+// What an operation will cost once its variables are known (fields in the
+// response, calls to an upstream) is the schema's business: a gqlgen
+// OperationContextMutator added with Server.Use, which runs after these
+// passes and validation, and before execution.
 
-// saturation caps every sum and product of the estimates, so that a
-// fragment spread 2^60 times reads as "too many", never as a wrapped number.
+// saturation caps every sum of the measures, so that a fragment spread
+// 2^60 times reads as "too many", never as a wrapped number.
 const saturation = int64(1) << 40
 
 func satAdd(a, b int64) int64 { return min(a+b, saturation) }
 
-func satMul(a, b int64) int64 {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	if a > saturation/b {
-		return saturation
-	}
-	return min(a*b, saturation)
-}
-
-// limitError builds a request error for a breached limit.
+// limitErr builds a request error for a breached limit.
 func limitErr(code, msg string, limit int, pos *ast.Position) *gqlerror.Error {
 	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code, "limit": limit}}
 	if pos != nil && pos.Line > 0 {
@@ -57,12 +49,12 @@ func limitErr(code, msg string, limit int, pos *ast.Position) *gqlerror.Error {
 // fields, an inline fragment at each level and arguments nested a few
 // levels, while a pathological document is refused before the parser
 // recurses into it.
-func (s *Security) maxNesting() int { return 4*s.MaxDepth + 16 }
+func (s *Options) maxNesting() int { return 4*s.MaxDepth + 16 }
 
 // scanDocument counts src's tokens and bracket nesting, stopping at the
 // first limit passed. A lexical error ends the scan without an error: the
 // parser then reports it with a better message.
-func (s *Security) scanDocument(src string) *gqlerror.Error {
+func (s *Options) scanDocument(src string) *gqlerror.Error {
 	lx := lexer.New(&ast.Source{Input: src})
 	tokens, depth, limit := 0, 0, s.maxNesting()
 	for {
@@ -105,7 +97,7 @@ func (a *shape) addAll(b shape) {
 // checkDocument enforces the document's static limits and refuses fragment
 // cycles, before validation. Every operation of the document is checked, not
 // just the one requested, because the validator walks them all.
-func (s *Security) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
+func (s *Options) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 	frags := make(map[string]*ast.FragmentDefinition, len(doc.Fragments))
 	for _, f := range doc.Fragments {
 		if _, dup := frags[f.Name]; !dup { // the validator reports duplicates

@@ -1,7 +1,6 @@
-package graph
+package gqlhttp
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -32,10 +31,9 @@ var reservedHeaders = map[string]string{
 	"Proxy-Authenticate":  "meant for a proxy, not the API",
 }
 
-// CheckForwardHeaders reports the names, canonical, that may not be in the
-// forwarded-header allow-list. The message names no setting; the caller
-// prefixes its own.
-func CheckForwardHeaders(names []string) error {
+// checkForwardHeaders says what is wrong with the forwarded-header
+// allow-list, one entry per bad header.
+func checkForwardHeaders(names []string) []string {
 	var bad []string
 	for _, h := range names {
 		switch reason, reserved := reservedHeaders[h]; {
@@ -47,10 +45,7 @@ func CheckForwardHeaders(names []string) error {
 			bad = append(bad, fmt.Sprintf("%s cannot be forwarded (Proxy-* headers are meant for a proxy)", h))
 		}
 	}
-	if len(bad) > 0 {
-		return errors.New(strings.Join(bad, ", "))
-	}
-	return nil
+	return bad
 }
 
 // validHeaderName reports whether h is an RFC 9110 token.
@@ -70,12 +65,12 @@ func validHeaderName(h string) bool {
 	return true
 }
 
-// forwardedHeaders picks the allow-listed headers of r, exactly those. A
-// header the caller named in Connection is hop-by-hop for this request
-// (RFC 9110 section 7.6.1) and is dropped even when allow-listed.
-func forwardedHeaders(r *http.Request, allow []string) http.Header {
+// forwardedHeaders picks the allow-listed headers of a request's h, exactly
+// those. A header the caller named in Connection is hop-by-hop for this
+// request (RFC 9110 section 7.6.1) and is dropped even when allow-listed.
+func forwardedHeaders(h http.Header, allow []string) http.Header {
 	var hop map[string]bool
-	for _, v := range r.Header.Values("Connection") {
+	for _, v := range h.Values("Connection") {
 		for _, name := range strings.Split(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				if hop == nil {
@@ -90,7 +85,7 @@ func forwardedHeaders(r *http.Request, allow []string) http.Header {
 		if hop[name] {
 			continue
 		}
-		if vs := r.Header.Values(name); len(vs) > 0 {
+		if vs := h.Values(name); len(vs) > 0 {
 			fwd[name] = append([]string(nil), vs...)
 		}
 	}
