@@ -143,6 +143,7 @@ func NewHandler(cfg Options) http.Handler {
 	srv.Use(argumentCheck{schema: schema, cursors: cursors})
 	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
 	srv.Use(responseSize{})
+	srv.Use(staleMarker{})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -175,10 +176,12 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		loaders:          newLoaders(m.loaders),
 		callerCredential: len(fwd) > 0,
 		requestID:        requestIDFor(r),
+		stale:            &staleMarks{},
 	}
 	// The request id goes upstream too, so that its logs can be matched with ours.
 	fwd.Set(observe.RequestIDHeader, st.requestID)
 	ctx = restclient.WithRequestHeaders(ctx, fwd)
+	ctx = restclient.WithCacheReport(ctx, st.stale.add)
 	ctx = withState(ctx, st)
 	ctx = model.WithDateZone(ctx, m.cfg.TimeZone)
 	ctx, done := m.obs.begin(ctx, r, st.requestID)
