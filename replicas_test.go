@@ -17,6 +17,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/internal/redistest"
+	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
@@ -286,4 +287,39 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	measured := float64(len(reqs)-rate-1) / last.Sub(first).Seconds()
 	t.Logf("two replicas, limit %d/s: %.1f upstream calls per second", rate, measured)
 	assert.InDelta(t, rate, measured, rate*0.1)
+}
+
+// refuseAll is a rate limit whose turns all come after the deadline.
+type refuseAll struct{}
+
+func (refuseAll) Wait(context.Context) error { return &ratelimit.Error{Wait: 1500 * time.Millisecond} }
+
+// TestOurRateLimitIsTold: a call our rate limit refuses is
+// UPSTREAM_RATE_LIMITED with extensions.scope "facade", sent nowhere; the
+// upstream's own 429 keeps its code without that scope.
+func TestOurRateLimitIsTold(t *testing.T) {
+	up := resttest.NewServer()
+	t.Cleanup(up.Close)
+	client, err := restclient.New(up.URL, restclient.WithRateLimiter(refuseAll{}))
+	require.NoError(t, err)
+	srv := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: client}))
+	t.Cleanup(srv.Close)
+	r := ask(t, srv.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	require.Len(t, r.Errors, 1)
+	ext := r.Errors[0]["extensions"].(map[string]any)
+	assert.Equal(t, graph.CodeUpstreamRateLimited, ext["code"])
+	assert.Equal(t, "facade", ext["scope"])
+	assert.Equal(t, 2.0, ext["retryAfterSeconds"], "the wait, rounded up")
+	assert.Zero(t, up.Calls())
+
+	plain, err := restclient.New(up.URL, restclient.WithoutRetry())
+	require.NoError(t, err)
+	srv2 := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: plain}))
+	t.Cleanup(srv2.Close)
+	up.Inject(resttest.Fault{Kind: resttest.FaultRateLimit})
+	r = ask(t, srv2.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	require.Len(t, r.Errors, 1)
+	ext = r.Errors[0]["extensions"].(map[string]any)
+	assert.Equal(t, graph.CodeUpstreamRateLimited, ext["code"])
+	assert.NotContains(t, ext, "scope", "the upstream's own 429")
 }
