@@ -127,7 +127,10 @@ func (c *Client) fill(ctx context.Context, status int, h http.Header, body []byt
 	if !ok {
 		return
 	}
-	c.cache.Cache.Store(ctx, f.key, respcache.Entry{Status: status, Header: h, Body: body})
+	// Without the caller's cancellation: a caller who goes away must not
+	// count as a Redis failure and switch sharing off for everyone (the
+	// cache bounds each Redis call itself).
+	c.cache.Cache.Store(context.WithoutCancel(ctx), f.key, respcache.Entry{Status: status, Header: h, Body: body})
 }
 
 // outgoing is the request get will send, for its key: the URL and headers
@@ -152,7 +155,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 		return c.fetch(ctx, endpoint, path, q, into) // do reports the same error
 	}
 	key := c.cache.Keyer.Key(req)
-	e, fresh, found := c.cache.Cache.Lookup(ctx, key)
+	e, fresh, found := c.cache.Cache.Lookup(context.WithoutCancel(ctx), key) // as in fill
 	if fresh {
 		return c.decodeCached(endpoint, path, e, into)
 	}
