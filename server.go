@@ -85,12 +85,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("demo mode: no upstream configured (SALESGRAPH_UPSTREAM_URL), serving an embedded fake upstream with generated data",
 			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+resttest.DefaultToken)
 	}
+	shared, closeRedis, err := replicaOptions(cfg.Replicas, tel.metrics, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
 	opts := append(upstreamOptions(cfg, staticAuth), tel.clientOptions(cfg.Upstream.Timeout)...)
-	client, err := restclient.New(upstreamURL, opts...)
+	client, err := restclient.New(upstreamURL, append(opts, shared...)...)
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
-	tel.watchUpstream(client.Ready) // /readyz fails while the circuit is open
+	tel.watchUpstream(client.BreakerState) // shown in /readyz; readiness does not follow it
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{

@@ -113,13 +113,14 @@ func (t *telemetry) logCall(ci restclient.CallInfo) {
 	t.log.LogAttrs(ctx, slog.LevelDebug, "upstream call", attrs...)
 }
 
-// watchUpstream makes readiness fail while ready says no, i.e. while the
-// client's circuit breaker is open. It must ask the breaker itself (not the
-// last state change it reported): an open breaker only half-opens when
-// asked after its timeout, and a pod taken out of the load balancer gets no
-// traffic that would ask.
-func (t *telemetry) watchUpstream(ready func() bool) {
-	t.probes.AddCheck("upstream circuit open", ready)
+// watchUpstream shows the client's circuit breaker state in the /readyz
+// body without letting it decide readiness: the upstream is shared by every
+// replica, so an outage that failed readiness would take the whole fleet out
+// of rotation at once, although each replica still answers (stale cached
+// answers, and fast UPSTREAM_CIRCUIT_OPEN errors otherwise). Readiness is
+// the process's own ability to serve: started and not draining.
+func (t *telemetry) watchUpstream(state func() restclient.BreakerState) {
+	t.probes.AddDetail("upstream circuit", func() string { return state().String() })
 }
 
 // mount adds /readyz to the API's mux, and /metrics unless it is served on

@@ -46,6 +46,7 @@ type Config struct {
 	GraphQL       GraphQL
 	Security      graph.Security // request limits, CSRF, CORS, persisted operations, response caps
 	Resilience    Resilience
+	Replicas      Replicas
 	Observability Observability
 	IDE           IDE
 	Shutdown      Shutdown
@@ -108,6 +109,30 @@ type Resilience struct {
 	Retry            restclient.RetryPolicy // MaxAttempts 1: off
 	Breaker          restclient.BreakerSettings
 	BreakerOn        bool
+}
+
+// Replicas is what replicas share through Redis, and what each holds when
+// there is none: the upstream response cache and the upstream rate limit.
+type Replicas struct {
+	// RedisURL is a redis:// or rediss:// URL; empty shares nothing.
+	RedisURL string
+	// CacheTTL is how long an upstream answer is fresh; 0 turns the cache
+	// off.
+	CacheTTL time.Duration
+	// CacheStaleIfError is how long past CacheTTL an answer may still be
+	// served when the upstream fails.
+	CacheStaleIfError time.Duration
+	// CacheKeySecret keys the cache's HMAC; replicas sharing a Redis must
+	// share it. Empty without Redis: random per process.
+	CacheKeySecret Secret
+	// CacheMaxBytes bounds the cache's in-process tier.
+	CacheMaxBytes int64
+	// UpstreamRateLimit is calls per second to the upstream, across every
+	// replica when Redis is configured; 0 is no limit.
+	UpstreamRateLimit float64
+	// Count is the most replicas that run: while Redis is down each keeps
+	// to UpstreamRateLimit / Count.
+	Count int
 }
 
 // Observability is logs, metrics and tracing. Tracing itself is set by the
@@ -271,4 +296,14 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rs.Breaker.Window, "upstream-breaker-window", bs.Window, "rolling window over which the breaker counts upstream calls")
 	e.duration(&rs.Breaker.OpenTimeout, "upstream-breaker-open-timeout", bs.OpenTimeout, "how long the breaker stays open before it lets probes through")
 	e.int(&rs.Breaker.HalfOpenProbes, "upstream-breaker-probes", bs.HalfOpenProbes, "probe calls a half-open breaker lets through; all must succeed to close it")
+
+	// Replicas: what they share through Redis.
+	rc := &c.Replicas
+	e.string(&rc.RedisURL, "redis-url", "", "redis:// or rediss:// URL of the Redis the replicas share the upstream cache and rate limit through; empty: each replica alone, in process")
+	e.duration(&rc.CacheTTL, "cache-ttl", 0, "how long an upstream answer is served from the cache (shortened by the upstream's Cache-Control max-age); 0 turns the cache off")
+	e.duration(&rc.CacheStaleIfError, "cache-stale-if-error", 0, "how long past cache-ttl a cached answer is still served, marked stale, when the upstream fails (5xx, timeout, unreachable, circuit open)")
+	e.secret(&rc.CacheKeySecret, "cache-key-secret", "key of the cache's HMAC keys, at least 32 bytes; required with cache-ttl and redis-url, and shared by the replicas; empty without redis-url: random per process")
+	e.int64(&rc.CacheMaxBytes, "cache-max-bytes", 64<<20, "bytes of upstream answers the cache holds in this process")
+	e.float64(&rc.UpstreamRateLimit, "upstream-rate-limit", 0, "upstream calls per second, retries included, across every replica when redis-url is set; 0 is no limit")
+	e.int(&rc.Count, "replicas", 1, "most replicas that run: while Redis is down each keeps to upstream-rate-limit / replicas")
 }

@@ -128,6 +128,11 @@ func TestRejectsInvalidValues(t *testing.T) {
 		"bad metrics addr":   {args: []string{"-metrics-addr", "nine thousand"}, want: "metrics-addr"},
 		"bad ide assets":     {args: []string{"-ide-assets", "floppy"}, want: "ide-assets must be embedded or cdn"},
 		"short cursor key":   {args: []string{"-cursor-secret", "too-short"}, want: "cursor-secret must be at least 32 bytes, got 9"},
+		"redis scheme":       {args: []string{"-redis-url", "http://redis:6379"}, want: "redis-url: scheme"},
+		"redis no secret":    {args: []string{"-redis-url", "redis://redis:6379", "-cache-ttl", "30s"}, want: "cache-key-secret is required"},
+		"short cache key":    {args: []string{"-cache-key-secret", "short"}, want: "cache-key-secret must be at least 32 bytes, got 5"},
+		"stale without ttl":  {env: map[string]string{"SALESGRAPH_CACHE_STALE_IF_ERROR": "1m"}, want: "cache-stale-if-error needs cache-ttl"},
+		"negative rate":      {env: map[string]string{"SALESGRAPH_UPSTREAM_RATE_LIMIT": "-1"}, want: "upstream-rate-limit"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -128,7 +128,7 @@ func TestSummaryRedactsSecrets(t *testing.T) {
 			secrets = append(secrets, f.Name)
 		}
 	})
-	assert.ElementsMatch(t, []string{"upstream-authorization", "cursor-secret"}, secrets)
+	assert.ElementsMatch(t, []string{"upstream-authorization", "cursor-secret", "cache-key-secret"}, secrets)
 	for _, name := range secrets {
 		t.Run(name, func(t *testing.T) {
 			marker := "marker-" + name + "-0123456789abcdef0123456789abcdef"
@@ -140,16 +140,18 @@ func TestSummaryRedactsSecrets(t *testing.T) {
 		})
 	}
 
-	c, err = parse([]string{"-upstream-url", "https://svc:pw-secret-3377@crm.example.com/?key=qs-secret-1100"}, map[string]string{
+	c, err = parse([]string{"-upstream-url", "https://svc:pw-secret-3377@crm.example.com/?key=qs-secret-1100",
+		"-redis-url", "rediss://default:redis-pw-4411@redis.example.com:6380/2"}, map[string]string{
 		"OTEL_EXPORTER_OTLP_HEADERS":  "api-key=otel-secret-5544,x-tenant=acme",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:collector-pw-8822@otel.example.com:4318/?token=qs-secret-6600",
 	})
 	require.NoError(t, err)
 	line, m := summaryJSON(t, c)
-	for _, s := range []string{"pw-secret-3377", "qs-secret-1100", "otel-secret-5544", "collector-pw-8822", "qs-secret-6600", "acme"} {
+	for _, s := range []string{"pw-secret-3377", "qs-secret-1100", "otel-secret-5544", "collector-pw-8822", "qs-secret-6600", "acme", "redis-pw-4411"} {
 		assert.NotContains(t, line, s)
 	}
 	assert.Equal(t, "https://crm.example.com/", m["upstream"].(map[string]any)["url"])
+	assert.Equal(t, "rediss://redis.example.com:6380/2", m["replicas"].(map[string]any)["redisURL"])
 	obs := m["observability"].(map[string]any)
 	assert.Equal(t, "https://otel.example.com:4318/", obs["otlpEndpoint"])
 	assert.Equal(t, []any{"api-key", "x-tenant"}, obs["otlpHeaders"], "header names only")

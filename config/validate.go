@@ -10,6 +10,8 @@ import (
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/redisconn"
+	"github.com/salesgraph/salesgraph/respcache"
 )
 
 // interpret turns what flags gave as text (raw) into Config's fields,
@@ -118,6 +120,24 @@ func (c *Config) validate() []string {
 	check(c.Security.MaxResponseMemory >= int64(c.Security.MaxResponseBytes), "max-response-memory must be at least max-response-bytes")
 	check(u.MaxConcurrency > 0 && u.MaxOperationConcurrency > 0, "concurrency limits must be positive")
 	check(u.AuthHeader != "", "upstream-auth-header must not be empty")
+
+	// What the replicas share.
+	rc := &c.Replicas
+	if rc.RedisURL != "" {
+		if _, err := redisconn.Parse(rc.RedisURL, redisconn.Options{}); err != nil {
+			problems = append(problems, "redis-url: "+strings.TrimPrefix(err.Error(), "redis URL: "))
+		}
+	}
+	check(rc.CacheTTL >= 0 && rc.CacheStaleIfError >= 0, "cache-ttl and cache-stale-if-error must not be negative")
+	check(rc.CacheStaleIfError == 0 || rc.CacheTTL > 0, "cache-stale-if-error needs cache-ttl")
+	check(rc.CacheMaxBytes >= 1<<20, "cache-max-bytes must be at least 1048576")
+	if n := len(rc.CacheKeySecret); n > 0 {
+		check(n >= respcache.MinSecretLen, "cache-key-secret must be at least %d bytes, got %d", respcache.MinSecretLen, n)
+	}
+	check(rc.CacheTTL == 0 || rc.RedisURL == "" || len(rc.CacheKeySecret) > 0,
+		"cache-key-secret is required with cache-ttl and redis-url: the replicas must compute the same keys")
+	check(rc.UpstreamRateLimit >= 0 && rc.UpstreamRateLimit <= 1e6, "upstream-rate-limit must be between 0 and 1000000 calls per second")
+	check(rc.Count >= 1, "replicas must be positive")
 
 	// The GraphQL endpoint and its security.
 	if n := len(c.GraphQL.CursorSecret); n > 0 {

@@ -12,6 +12,7 @@ type requestState struct {
 	// or a wrong one (FORBIDDEN).
 	callerCredential bool
 	requestID        string
+	stale            *staleMarks // stale upstream answers served (cachemark.go)
 }
 
 type stateKey struct{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/salesgraph/salesgraph/restclient"
@@ -21,7 +22,7 @@ const (
 	CodeBadUserInput             = "BAD_USER_INPUT"             // an argument is invalid, or the upstream answered 400
 	CodeUnauthenticated          = "UNAUTHENTICATED"            // the upstream answered 403 and the caller sent no credential
 	CodeForbidden                = "FORBIDDEN"                  // the upstream answered 403 to the caller's credential
-	CodeUpstreamRateLimited      = "UPSTREAM_RATE_LIMITED"      // the upstream answered 429
+	CodeUpstreamRateLimited      = "UPSTREAM_RATE_LIMITED"      // the upstream answered 429, or our own rate limit refused the call (extensions.scope "facade")
 	CodeUpstreamUnavailable      = "UPSTREAM_UNAVAILABLE"       // the upstream answered 5xx
 	CodeUpstreamError            = "UPSTREAM_ERROR"             // the upstream answered another non-success status
 	CodeUpstreamTimeout          = "UPSTREAM_TIMEOUT"           // an upstream call ran out of its own time (the operation's deadline is OPERATION_TIMEOUT)
@@ -102,6 +103,8 @@ var upstreamFailures = map[restclient.Kind]upstreamFailure{
 		return "the upstream API sent a value for this field that could not be read: " + c.Reason
 	}},
 	restclient.KindCircuitOpen: {CodeUpstreamCircuitOpen, says("the upstream API is failing, so calls to it are paused for a few seconds to let it recover")},
+	// Ours, not the upstream's 429: extensions.scope says "facade" (classify).
+	restclient.KindLimited:     {CodeUpstreamRateLimited, says("the service is holding its calls to the upstream API to their rate limit, and this one's turn would come too late; try again shortly")},
 	restclient.KindMemoryLimit: {CodeUpstreamMemoryLimit, says("the service is holding as many upstream answers in memory as it may; try again shortly")},
 }
 
@@ -151,6 +154,14 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 	case restclient.KindRateLimited:
 		if c.RetryAfter > 0 {
 			ext["retryAfterSeconds"] = int(c.RetryAfter.Seconds())
+		}
+	case restclient.KindLimited:
+		if ext == nil {
+			ext = map[string]any{}
+		}
+		ext["scope"] = "facade"
+		if c.RetryAfter > 0 {
+			ext["retryAfterSeconds"] = int(math.Ceil(c.RetryAfter.Seconds()))
 		}
 	case restclient.KindCanceled:
 		ext = nil // nobody reads it

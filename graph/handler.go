@@ -144,6 +144,7 @@ func NewHandler(cfg Options) http.Handler {
 	}
 	srv.Use(argumentCheck{schema: schema, cursors: cursors})
 	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
+	srv.Use(staleMarker{})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -181,10 +182,12 @@ func (m *middleware) begin(r *http.Request) (context.Context, func()) {
 		loaders:          newLoaders(m.loaders),
 		callerCredential: len(fwd) > 0,
 		requestID:        id,
+		stale:            &staleMarks{},
 	}
 	// The request id goes upstream too, so that its logs can be matched with ours.
 	fwd.Set(observe.RequestIDHeader, st.requestID)
 	ctx = restclient.WithRequestHeaders(ctx, fwd)
+	ctx = restclient.WithCacheReport(ctx, st.stale.add)
 	ctx = withState(ctx, st)
 	ctx = model.WithDateZone(ctx, m.cfg.TimeZone)
 	ctx, done := m.obs.begin(ctx, r, st.requestID)

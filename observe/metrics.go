@@ -96,6 +96,9 @@ type Metrics struct {
 	cache        *prometheus.CounterVec
 	apq          *prometheus.CounterVec
 	respMemory   prometheus.Gauge
+	upCache      *prometheus.CounterVec
+	redisErrors  *prometheus.CounterVec
+	rateLimited  prometheus.Counter
 
 	maxNames int
 	namesMu  sync.RWMutex
@@ -203,7 +206,21 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		Help: "Bytes of the process-wide response memory budget held by responses being built.",
 	})
 
+	m.upCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "cache_total",
+		Help: "Upstream response cache lookups, by result: hit_process and hit_redis (a fresh answer, no call made), miss (a call was made), stale (a failed call answered with an answer past its freshness).",
+	}, []string{"result"})
+	m.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "redis_errors_total",
+		Help: "Failed Redis calls, by component (cache, ratelimit) and operation; the component works without Redis meanwhile.",
+	}, []string{"component", "op"})
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "rate_limited_total",
+		Help: "Upstream calls refused by the facade's own rate limit because their turn would come after their deadline.",
+	})
+
 	m.reg.MustRegister(
+		m.upCache, m.redisErrors, m.rateLimited,
 		m.operations, m.opDuration, m.opInFlight, m.gqlErrors,
 		m.upRequests, m.upDuration, m.upInFlight, m.retries, m.retryDenied, m.circuit, m.circuitTrans,
 		m.batchSize, m.cache, m.apq, m.respMemory,
@@ -393,6 +410,32 @@ func (m *Metrics) RetryAttempt(endpoint string) {
 		return
 	}
 	m.retries.WithLabelValues(endpoint).Inc()
+}
+
+// UpstreamCache records one lookup of the upstream response cache:
+// hit_process, hit_redis, miss or stale.
+func (m *Metrics) UpstreamCache(result string) {
+	if m == nil {
+		return
+	}
+	m.upCache.WithLabelValues(result).Inc()
+}
+
+// RedisError records a failed Redis call by component and operation
+// (short constants of the caller's).
+func (m *Metrics) RedisError(component, op string) {
+	if m == nil {
+		return
+	}
+	m.redisErrors.WithLabelValues(component, op).Inc()
+}
+
+// UpstreamRateLimited records a call refused by the facade's rate limit.
+func (m *Metrics) UpstreamRateLimited() {
+	if m == nil {
+		return
+	}
+	m.rateLimited.Inc()
 }
 
 // RetryDenied records a retryable failure returned without a retry, and

@@ -15,12 +15,18 @@ import (
 // looks at the upstream, so that an upstream outage never gets healthy pods
 // restarted. Readiness (/readyz) says the pod should receive traffic: it is
 // serving (not starting, not draining for shutdown) and every readiness
-// check passes, e.g. the upstream circuit breaker is not open.
+// check passes. Details (AddDetail) follow in the body without deciding it.
 type Probes struct {
 	serving atomic.Bool
 
-	mu     sync.RWMutex
-	checks []check
+	mu      sync.RWMutex
+	checks  []check
+	details []detail
+}
+
+type detail struct {
+	name  string
+	value func() string
 }
 
 type check struct {
@@ -42,6 +48,16 @@ func (p *Probes) AddCheck(name string, ok func() bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.checks = append(p.checks, check{name: name, ok: ok})
+}
+
+// AddDetail adds a line "name: value" to the /readyz body that does not
+// decide readiness, e.g. the upstream circuit breaker's state: an outage of
+// an upstream every replica shares must not take every replica out of
+// rotation at once. value must be cheap and non-blocking.
+func (p *Probes) AddDetail(name string, value func() string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.details = append(p.details, detail{name: name, value: value})
 }
 
 // Ready reports readiness and, when not ready, the failing conditions.
@@ -71,17 +87,26 @@ func (p *Probes) Liveness() http.Handler {
 }
 
 // Readiness serves /readyz: 200 "ready", or 503 "not ready: " and the
-// failing conditions' names (never their details).
+// failing conditions' names (never their details), then a line per
+// AddDetail.
 func (p *Probes) Readiness() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		ok, failing := p.Ready()
-		if !ok {
+		var b strings.Builder
+		if ok {
+			b.WriteString("ready\n")
+		} else {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "not ready: "+strings.Join(failing, ", ")+"\n")
-			return
+			b.WriteString("not ready: " + strings.Join(failing, ", ") + "\n")
 		}
-		_, _ = io.WriteString(w, "ready\n")
+		p.mu.RLock()
+		details := slices.Clone(p.details)
+		p.mu.RUnlock()
+		for _, d := range details {
+			b.WriteString(d.name + ": " + d.value() + "\n")
+		}
+		_, _ = io.WriteString(w, b.String())
 	})
 }

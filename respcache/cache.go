@@ -422,3 +422,7 @@ func (h *health) succeeded() {
 		h.log.Info("redis available again: upstream cache shared")
 	}
 }
+
+// Age is e's age by the cache's clock, for callers that serve an entry
+// from Lookup themselves.
+func (c *Cache) Age(e Entry) time.Duration { return e.Age(c.now()) }

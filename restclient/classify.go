@@ -41,6 +41,7 @@ const (
 	KindBadValue                    // one record's value that cannot be read (*FieldError)
 	KindCircuitOpen                 // refused unsent by the circuit breaker (*CircuitOpenError)
 	KindMemoryLimit                 // the memory budget for bodies had no room (*BodyBudgetError)
+	KindLimited                     // refused unsent by the facade's own rate limit (*RateLimitError)
 	KindUnknown                     // not an error of this package
 )
 
@@ -61,6 +62,7 @@ var kindNames = [...]string{
 	KindBadValue:        "bad_value",
 	KindCircuitOpen:     "circuit_open",
 	KindMemoryLimit:     "memory_limit",
+	KindLimited:         "limited",
 	KindUnknown:         "unknown",
 }
 
@@ -117,7 +119,8 @@ type Class struct {
 
 // Result is the class as a metrics label: ok, http_error (an error
 // status), timeout, cancelled, unreachable (no answer), bad_response
-// (unreadable, or pagination that contradicts itself), circuit_open, or
+// (unreadable, or pagination that contradicts itself), circuit_open,
+// rate_limited (refused by the facade's own rate limit), or
 // error for anything else (an invalid argument, the memory budget). The
 // values are stable: dashboards and alerts use them.
 func (c Class) Result() string {
@@ -136,6 +139,8 @@ func (c Class) Result() string {
 		return "bad_response"
 	case KindCircuitOpen:
 		return "circuit_open"
+	case KindLimited:
+		return "rate_limited"
 	}
 	return "error"
 }
@@ -156,6 +161,7 @@ func Classify(err error) Class {
 func classifyError(err error) Class {
 	var (
 		co  *CircuitOpenError
+		rl  *RateLimitError
 		be  *BodyBudgetError
 		api *APIError
 		tr  *TransportError
@@ -167,6 +173,10 @@ func classifyError(err error) Class {
 	switch {
 	case errors.As(err, &co):
 		return Class{Kind: KindCircuitOpen, Endpoint: co.Endpoint, Path: co.Path}
+	case errors.As(err, &rl):
+		// Our own limit: the upstream is not to blame, and asking again
+		// at once would only be refused again.
+		return Class{Kind: KindLimited, Endpoint: rl.Endpoint, Path: rl.Path, RetryAfter: rl.Wait}
 	case errors.As(err, &be):
 		// The budget is the client's own: neither the upstream's fault
 		// nor a reason to ask again.

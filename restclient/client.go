@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/salesgraph/salesgraph/ratelimit"
 )
 
 // Defaults, chosen for a facade that fans out to one upstream host.
@@ -57,6 +59,9 @@ type Client struct {
 	onBreaker       func(from, to BreakerState)
 	retry           *retrier // nil when retries are off
 	breaker         *breaker // nil when the breaker is off
+
+	cache   *ResponseCache    // WithResponseCache; nil: none (cache.go)
+	limiter ratelimit.Limiter // WithRateLimiter; nil: none (cache.go)
 
 	optErrs []error // invalid option values, reported by New
 }
@@ -413,9 +418,25 @@ const maxPooledBody = 4 << 20
 // *PaginationError. Each attempt passes the circuit breaker; failed ones
 // are retried as the retry policy says (retry.go).
 func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
+	if c.cache != nil {
+		return c.cachedGet(ctx, endpoint, path, q, into)
+	}
+	return c.fetch(ctx, endpoint, path, q, into)
+}
+
+// fetch is get without the cache: each attempt waits for the rate limit,
+// passes the circuit breaker, and is retried as the policy says.
+func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
 	c.retry.started()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
+		if err := c.waitTurn(ctx, endpoint, path); err != nil {
+			// Refused unsent, like the breaker's refusals: observed, not retried.
+			if c.observe != nil {
+				c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, Duration: time.Since(start), Err: err, Class: Classify(err), Attempt: attempt})
+			}
+			return err
+		}
 		status, class, err := c.attempt(ctx, endpoint, path, q, into)
 		if c.observe != nil {
 			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Class: class, Attempt: attempt})
@@ -529,6 +550,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 		}
 		return status, c.decodeError(endpoint, path, resp, body, err, req.Header)
 	}
+	c.fill(ctx, status, resp.Header, body)
 	return status, nil
 }
 

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/internal/redistest"
+	"github.com/salesgraph/salesgraph/ratelimit"
+	"github.com/salesgraph/salesgraph/respcache"
+	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+// The tests of issue 13's wiring: two facades sharing one real Redis (a
+// private redis-server per test) in front of one fake upstream. The
+// packages (respcache, ratelimit, redisconn) test themselves; these prove
+// that run and graph use them.
+
+const (
+	cacheSecret = "0123456789abcdef0123456789abcdef-shared"
+	otherTenant = "Bearer other-tenant-token"
+)
+
+// gqlResult is a decoded GraphQL response.
+type gqlResult struct {
+	Data       map[string]any   `json:"data"`
+	Errors     []map[string]any `json:"errors"`
+	Extensions map[string]any   `json:"extensions"`
+}
+
+func ask(t testing.TB, base, query, credential string) gqlResult {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if credential != "" {
+		req.Header.Set("Authorization", credential)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r gqlResult
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	return r
+}
+
+func userMeetingsQuery(user int64) string {
+	return fmt.Sprintf(`{ user(id: "%d") { meetings { totalCount } } }`, user)
+}
+
+func totalCount(t testing.TB, r gqlResult) int {
+	t.Helper()
+	require.Empty(t, r.Errors)
+	u := r.Data["user"].(map[string]any)
+	return int(u["meetings"].(map[string]any)["totalCount"].(float64))
+}
+
+// twoReplicas starts two facades in front of up, sharing rdb, with args.
+func twoReplicas(t *testing.T, up *resttest.Server, rdb *redistest.Server, args ...string) (a, b *testServer) {
+	t.Helper()
+	common := append([]string{"-upstream-url", up.URL, "-redis-url", rdb.URL, "-upstream-retries", "0"}, args...)
+	return launch(t, common...), launch(t, common...)
+}
+
+// TestReplicasShareTheCache: an answer fetched through one replica is served
+// by the other with no upstream call; another credential is never served
+// it; no credential is in any Redis key or value. It logs the upstream
+// calls of one two-replica load with and without the cache.
+func TestReplicasShareTheCache(t *testing.T) {
+	rdb := redistest.Start(t)
+	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	t.Cleanup(up.Close)
+	a, b := twoReplicas(t, up, rdb, "-cache-ttl", "1h", "-cache-key-secret", cacheSecret)
+
+	want := len(up.Dataset().Users[0].Meetings)
+	assert.Equal(t, want, totalCount(t, ask(t, a.base, userMeetingsQuery(1), resttest.DefaultToken)))
+	calls := up.Calls()
+	require.Positive(t, calls)
+	assert.Equal(t, want, totalCount(t, ask(t, b.base, userMeetingsQuery(1), resttest.DefaultToken)))
+	assert.Equal(t, calls, up.Calls(), "the other replica answered from Redis")
+
+	theirs, _ := up.DatasetFor(otherTenant).User(1)
+	assert.Equal(t, len(theirs.Meetings), totalCount(t, ask(t, b.base, userMeetingsQuery(1), otherTenant)))
+	assert.Equal(t, 1, up.CallsBy(otherTenant), "another credential is fetched for itself")
+	assert.Equal(t, calls+1, up.Calls())
+
+	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	keys, err := c.Keys(context.Background(), "*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 2, "one entry per credential")
+	for _, k := range keys {
+		v, err := c.Get(context.Background(), k).Bytes()
+		require.NoError(t, err)
+		for _, secret := range []string{resttest.DefaultToken, "resttest-demo-token", otherTenant, "other-tenant-token"} {
+			assert.NotContains(t, k, secret)
+			assert.NotContains(t, string(v), secret)
+		}
+	}
+
+	// One load, both replicas: every user's meetings asked twice through
+	// each replica.
+	load := func(a, b *testServer) int {
+		before := up.Calls()
+		for round := 0; round < 2; round++ {
+			for _, s := range []*testServer{a, b} {
+				for u := int64(1); u <= 10; u++ {
+					totalCount(t, ask(t, s.base, userMeetingsQuery(u), otherTenant))
+				}
+			}
+		}
+		return up.Calls() - before
+	}
+	require.NoError(t, c.FlushAll(context.Background()).Err())
+	na, nb := twoReplicas(t, up, rdb) // no cache
+	without := load(na, nb)
+	cachedA, cachedB := twoReplicas(t, up, rdb, "-cache-ttl", "1h", "-cache-key-secret", cacheSecret)
+	with := load(cachedA, cachedB)
+	t.Logf("two replicas, 40 requests for 10 users' meetings: %d upstream calls without the cache, %d with it", without, with)
+	assert.Equal(t, 40, without)
+	assert.Equal(t, 10, with, "one call per user, whichever replica asked first")
+}
+
+// replicaHandler is a facade in one process whose cache clock the test
+// moves: graph's handler over a client with a cache on rdb.
+func replicaHandler(t *testing.T, up *resttest.Server, rdb redis.Cmdable, now *time.Time, mu *sync.Mutex) *httptest.Server {
+	t.Helper()
+	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Hour, Redis: rdb,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return *now }})
+	require.NoError(t, err)
+	keyer, err := respcache.NewKeyer([]byte(cacheSecret), nil)
+	require.NoError(t, err)
+	client, err := restclient.New(up.URL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: keyer}))
+	require.NoError(t, err)
+	srv := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: client}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestStaleIfErrorIsMarked: past its freshness, an answer stored by one
+// replica is served by the other when the upstream fails with 503, marked
+// in extensions.cache with its age; a fresh answer carries no mark.
+func TestStaleIfErrorIsMarked(t *testing.T) {
+	rdb := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	up := resttest.NewServer()
+	t.Cleanup(up.Close)
+	var mu sync.Mutex
+	now := time.Now()
+	a := replicaHandler(t, up, c, &now, &mu)
+	b := replicaHandler(t, up, c, &now, &mu)
+
+	want := len(up.Dataset().Users[0].Meetings)
+	fresh := ask(t, a.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	assert.Equal(t, want, totalCount(t, fresh))
+	assert.NotContains(t, fresh.Extensions, "cache")
+
+	mu.Lock()
+	now = now.Add(42 * time.Second)
+	mu.Unlock()
+	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
+	stale := ask(t, b.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	assert.Equal(t, want, totalCount(t, stale), "the last good answer")
+	require.Contains(t, stale.Extensions, "cache")
+	marks := stale.Extensions["cache"].(map[string]any)["stale"].([]any)
+	require.Len(t, marks, 1)
+	mark := marks[0].(map[string]any)
+	assert.Equal(t, "/api/v1/users/{id}/meetings", mark["endpoint"])
+	assert.Equal(t, "/api/v1/users/1/meetings", mark["path"])
+	assert.Equal(t, 42.0, mark["ageSeconds"])
+
+	// Another credential has nothing stale to fall back on.
+	r := ask(t, b.URL, userMeetingsQuery(1), otherTenant)
+	require.NotEmpty(t, r.Errors)
+	assert.Equal(t, graph.CodeUpstreamUnavailable, r.Errors[0]["extensions"].(map[string]any)["code"])
+}
+
+// TestRedisKilledMidLoad: with Redis killed while two replicas serve, no
+// operation fails (the upstream is well), none hangs, and once Redis is
+// back the replicas store in it again.
+func TestRedisKilledMidLoad(t *testing.T) {
+	rdb := redistest.Start(t)
+	up := resttest.NewServer(resttest.WithUsers(5000))
+	t.Cleanup(up.Close)
+	a, b := twoReplicas(t, up, rdb, "-cache-ttl", "1h", "-cache-key-secret", cacheSecret, "-upstream-rate-limit", "100000")
+	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+
+	serve := func(from, to int64) {
+		var wg sync.WaitGroup
+		for u := from; u < to; u++ {
+			wg.Add(1)
+			go func(u int64) {
+				defer wg.Done()
+				s := a
+				if u%2 == 0 {
+					s = b
+				}
+				r := ask(t, s.base, userMeetingsQuery(u), resttest.DefaultToken)
+				assert.Empty(t, r.Errors, "user %d", u)
+			}(u)
+		}
+		wg.Wait()
+	}
+	cached := func() int {
+		keys, err := c.Keys(context.Background(), respcache.DefaultPrefix+"*").Result()
+		if err != nil {
+			return -1
+		}
+		return len(keys)
+	}
+	serve(1, 40)
+	assert.Equal(t, 39, cached(), "stored in Redis while it was up")
+
+	rdb.Kill()
+	serve(40, 120)
+
+	rdb.Restart()
+	// The replicas leave Redis alone for a second after a failure; ask
+	// new users until an answer is stored again.
+	deadline := time.Now().Add(20 * time.Second)
+	for u := int64(120); u < 5000 && time.Now().Before(deadline) && cached() <= 0; u += 2 {
+		serve(u, u+2) // one user through each replica
+	}
+	assert.Positive(t, cached(), "the replicas store in Redis again after it restarted")
+	for _, s := range []*testServer{a, b} {
+		_, body := get(t, s.base+"/metrics")
+		assert.Positive(t, metricValue(t, body, `salesgraph_redis_errors_total{component="cache",op="get"}`)+
+			metricValue(t, body, `salesgraph_redis_errors_total{component="cache",op="set"}`), "the outage was counted")
+	}
+}
+
+// TestRateLimitAcrossReplicas: two replicas sharing a limit of 40 calls per
+// second make, together, 40 per second (within 10%), by the upstream's
+// arrival times after the first second's burst.
+func TestRateLimitAcrossReplicas(t *testing.T) {
+	rdb := redistest.Start(t)
+	up := resttest.NewServer(resttest.WithUsers(400))
+	t.Cleanup(up.Close)
+	const rate = 40
+	a, b := twoReplicas(t, up, rdb, "-upstream-rate-limit", fmt.Sprint(rate), "-operation-timeout", "30s")
+
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			s := a
+			if w%2 == 0 {
+				s = b
+			}
+			for u := int64(w + 1); u <= 160; u += 16 {
+				r := ask(t, s.base, userMeetingsQuery(u), resttest.DefaultToken)
+				assert.Empty(t, r.Errors)
+			}
+		}(w)
+	}
+	wg.Wait()
+	reqs := up.Requests()
+	require.Len(t, reqs, 160)
+	// The first `rate` calls are the burst; measure the rest.
+	first, last := reqs[rate].Time, reqs[len(reqs)-1].Time
+	for _, r := range reqs[rate:] {
+		if r.Time.Before(first) {
+			first = r.Time
+		}
+		if r.Time.After(last) {
+			last = r.Time
+		}
+	}
+	measured := float64(len(reqs)-rate-1) / last.Sub(first).Seconds()
+	t.Logf("two replicas, limit %d/s: %.1f upstream calls per second", rate, measured)
+	assert.InDelta(t, rate, measured, rate*0.1)
+}
+
+// refuseAll is a rate limit whose turns all come after the deadline.
+type refuseAll struct{}
+
+func (refuseAll) Wait(context.Context) error { return &ratelimit.Error{Wait: 1500 * time.Millisecond} }
+
+// TestOurRateLimitIsTold: a call our rate limit refuses is
+// UPSTREAM_RATE_LIMITED with extensions.scope "facade", sent nowhere; the
+// upstream's own 429 keeps its code without that scope.
+func TestOurRateLimitIsTold(t *testing.T) {
+	up := resttest.NewServer()
+	t.Cleanup(up.Close)
+	client, err := restclient.New(up.URL, restclient.WithRateLimiter(refuseAll{}))
+	require.NoError(t, err)
+	srv := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: client}))
+	t.Cleanup(srv.Close)
+	r := ask(t, srv.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	require.Len(t, r.Errors, 1)
+	ext := r.Errors[0]["extensions"].(map[string]any)
+	assert.Equal(t, graph.CodeUpstreamRateLimited, ext["code"])
+	assert.Equal(t, "facade", ext["scope"])
+	assert.Equal(t, 2.0, ext["retryAfterSeconds"], "the wait, rounded up")
+	assert.Zero(t, up.Calls())
+
+	plain, err := restclient.New(up.URL, restclient.WithoutRetry())
+	require.NoError(t, err)
+	srv2 := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: plain}))
+	t.Cleanup(srv2.Close)
+	up.Inject(resttest.Fault{Kind: resttest.FaultRateLimit})
+	r = ask(t, srv2.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	require.Len(t, r.Errors, 1)
+	ext = r.Errors[0]["extensions"].(map[string]any)
+	assert.Equal(t, graph.CodeUpstreamRateLimited, ext["code"])
+	assert.NotContains(t, ext, "scope", "the upstream's own 429")
+}

@@ -1,0 +1,127 @@
+package restclient_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/ratelimit"
+	"github.com/salesgraph/salesgraph/respcache"
+	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+// cachedClient is a client of up through a cache whose clock the test
+// moves with *now.
+func cachedClient(t *testing.T, up *resttest.Server, now *time.Time, opts ...restclient.Option) *restclient.Client {
+	t.Helper()
+	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Minute, Now: func() time.Time { return *now }})
+	require.NoError(t, err)
+	c, err := restclient.New(up.URL, append([]restclient.Option{
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer(nil)}),
+		restclient.WithoutRetry(),
+	}, opts...)...)
+	require.NoError(t, err)
+	return c
+}
+
+func withCred(tok string) context.Context {
+	return restclient.WithRequestHeaders(context.Background(), http.Header{"Authorization": {tok}})
+}
+
+// TestCacheServesFreshWithoutCalling: a second call within the TTL is
+// answered from the cache with the same decoded meetings, and another
+// credential is never served the first one's answer.
+func TestCacheServesFreshWithoutCalling(t *testing.T) {
+	const other = "Bearer other-tenant"
+	up := resttest.NewServer(resttest.WithTenant(other, 99))
+	defer up.Close()
+	now := time.Now()
+	c := cachedClient(t, up, &now)
+	user := up.Dataset().Users[0].ID
+
+	first, err := c.UserMeetings(withCred(resttest.DefaultToken), user)
+	require.NoError(t, err)
+	calls := up.Calls()
+	second, err := c.UserMeetings(withCred(resttest.DefaultToken), user)
+	require.NoError(t, err)
+	assert.Equal(t, calls, up.Calls(), "a fresh answer costs no call")
+	assert.Equal(t, first, second, "decoded from the cache as from the wire")
+	assert.Equal(t, datasetMeetingIDs(up.Dataset().Users[0].Meetings), meetingIDs(second))
+
+	theirs, err := c.UserMeetings(withCred(other), user)
+	require.NoError(t, err)
+	assert.Equal(t, calls+1, up.Calls(), "another credential is another key")
+	otherUser, _ := up.DatasetFor(other).User(user)
+	assert.Equal(t, datasetMeetingIDs(otherUser.Meetings), meetingIDs(theirs))
+}
+
+// TestCacheStaleIfError: past the TTL a 5xx is answered with the stale
+// entry, reported with its age; a 403 never is.
+func TestCacheStaleIfError(t *testing.T) {
+	up := resttest.NewServer()
+	defer up.Close()
+	now := time.Now()
+	var stale []restclient.StaleAnswer
+	var counted int
+	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Minute, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	c, err := restclient.New(up.URL,
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer(nil), OnStale: func(string, time.Duration) { counted++ }}),
+		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
+	require.NoError(t, err)
+	user := up.Dataset().Users[0].ID
+	ctx := restclient.WithCacheReport(withCred(resttest.DefaultToken), func(s restclient.StaleAnswer) { stale = append(stale, s) })
+
+	want, err := c.UserMeetings(ctx, user)
+	require.NoError(t, err)
+	now = now.Add(42 * time.Second)
+	remove := up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	got, err := c.UserMeetings(ctx, user)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	require.Len(t, stale, 1)
+	assert.Equal(t, 42*time.Second, stale[0].Age)
+	assert.Equal(t, restclient.KindServerError, restclient.Classify(stale[0].Failure).Kind)
+	assert.Equal(t, 1, counted)
+	remove()
+
+	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 403})
+	_, err = c.UserMeetings(ctx, user)
+	assert.Equal(t, restclient.KindForbidden, restclient.Classify(err).Kind, "a refused credential gets no stale data")
+	assert.Len(t, stale, 1)
+}
+
+// refuser refuses every call as over the limit.
+type refuser struct{ calls int }
+
+func (r *refuser) Wait(context.Context) error { r.calls++; return &ratelimit.Error{Wait: time.Second} }
+
+// TestRateLimitRefusal: a refusal is KindLimited, sent nowhere, not
+// retried, and not a breaker failure.
+func TestRateLimitRefusal(t *testing.T) {
+	up := resttest.NewServer()
+	defer up.Close()
+	r := &refuser{}
+	c, err := restclient.New(up.URL, restclient.WithRateLimiter(r),
+		restclient.WithCircuitBreaker(restclient.BreakerSettings{FailureRatio: 0.1, MinRequests: 1, Window: time.Minute, OpenTimeout: time.Minute, HalfOpenProbes: 1}))
+	require.NoError(t, err)
+	for range 3 {
+		_, err = c.UserMeetings(withCred(resttest.DefaultToken), 1)
+		var rl *restclient.RateLimitError
+		require.True(t, errors.As(err, &rl), "%v", err)
+		assert.True(t, errors.Is(err, ratelimit.ErrRateLimited))
+		cl := restclient.Classify(err)
+		assert.Equal(t, restclient.KindLimited, cl.Kind)
+		assert.False(t, cl.Retryable)
+		assert.Equal(t, time.Second, cl.RetryAfter)
+	}
+	assert.Equal(t, 3, r.calls, "one wait per call: refusals are not retried")
+	assert.Zero(t, up.Calls())
+	assert.Equal(t, restclient.BreakerClosed, c.BreakerState(), "our own limit says nothing of the upstream")
+}
