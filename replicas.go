@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,25 +10,65 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/salesgraph/salesgraph/config"
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
+	"github.com/salesgraph/salesgraph/pqstore"
 	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/redisconn"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
+// sharedParts is what replicaOptions builds: restclient options, the APQ
+// store for the endpoint (nil: gqlhttp's own LRU), and what closes Redis.
+type sharedParts struct {
+	client []restclient.Option
+	apq    gqlhttp.APQStore
+	close  func()
+}
+
 // replicaOptions builds what the replicas share (issue 13) from cfg: one
-// Redis client when -redis-url is set, the upstream response cache when
-// -cache-ttl is, the upstream rate limit when -upstream-rate-limit is, and
-// returns them as restclient options, with the function that closes the
-// Redis client. Without Redis each part works in this process alone.
-func replicaOptions(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]restclient.Option, func(), error) {
+// Redis client when -redis-url is set, persisted queries in it (behind an
+// LRU of apqSize documents), the upstream response cache when -cache-ttl is,
+// the upstream rate limit when -upstream-rate-limit is. Without Redis each
+// part works in this process alone.
+func replicaOptions(cfg config.Replicas, apqSize int, m *observe.Metrics, log *slog.Logger) (sharedParts, error) {
+	opts, closeRedis, rdb, err := clientParts(cfg, m, log)
+	if err != nil {
+		return sharedParts{}, err
+	}
+	parts := sharedParts{client: opts, close: closeRedis}
+	if rdb != nil {
+		parts.apq = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
+			Prefix: "salesgraph:apq:", Logger: log,
+			Hooks: pqstore.Hooks{RedisError: func(op string, _ error) { m.RedisError("apq", op) }},
+		})}
+	}
+	return parts, nil
+}
+
+// sharedAPQ is pqstore's two-tier store as the endpoint's APQStore. A hash
+// that neither this process nor an unreachable Redis can answer for is a
+// miss: the client then sends the document again, the protocol's normal
+// step, and the operation runs; a failed Put only costs a later miss.
+type sharedAPQ struct{ s *pqstore.Shared }
+
+func (a sharedAPQ) Get(ctx context.Context, hash string) (string, bool) {
+	q, ok, _ := a.s.Get(ctx, hash)
+	return q, ok
+}
+
+func (a sharedAPQ) Put(ctx context.Context, hash, query string) { _ = a.s.Put(ctx, hash, query) }
+
+// clientParts is the Redis client and the restclient options of
+// replicaOptions.
+func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]restclient.Option, func(), *redis.Client, error) {
 	var rdb *redis.Client
 	closeRedis := func() {}
 	if cfg.RedisURL != "" {
 		var err error
 		if rdb, err = redisconn.New(cfg.RedisURL, redisconn.Options{}); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		closeRedis = func() { _ = rdb.Close() }
 		// No Ping: a Redis that is down at start-up must not stop the
@@ -49,17 +90,17 @@ func replicaOptions(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) (
 		cache, err := respcache.New(ro)
 		if err != nil {
 			closeRedis()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		keyer := respcache.NewRandomKeyer(nil)
 		if len(cfg.CacheKeySecret) > 0 {
 			if keyer, err = respcache.NewKeyer([]byte(cfg.CacheKeySecret), nil); err != nil {
 				closeRedis()
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 		} else if rdb != nil {
 			closeRedis()
-			return nil, nil, errors.New("cache-key-secret is required with cache-ttl and redis-url")
+			return nil, nil, nil, errors.New("cache-key-secret is required with cache-ttl and redis-url")
 		}
 		opts = append(opts, restclient.WithResponseCache(restclient.ResponseCache{
 			Cache: cache, Keyer: keyer,
@@ -84,9 +125,9 @@ func replicaOptions(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) (
 		}
 		if err != nil {
 			closeRedis()
-			return nil, nil, fmt.Errorf("upstream-rate-limit: %w", err)
+			return nil, nil, nil, fmt.Errorf("upstream-rate-limit: %w", err)
 		}
 		opts = append(opts, restclient.WithRateLimiter(l))
 	}
-	return opts, closeRedis, nil
+	return opts, closeRedis, rdb, nil
 }

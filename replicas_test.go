@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -322,4 +324,61 @@ func TestOurRateLimitIsTold(t *testing.T) {
 	ext = r.Errors[0]["extensions"].(map[string]any)
 	assert.Equal(t, graph.CodeUpstreamRateLimited, ext["code"])
 	assert.NotContains(t, ext, "scope", "the upstream's own 429")
+}
+
+// apqPost sends an APQ request to base: the hash alone, or with the
+// document when query is not empty.
+func apqPost(t *testing.T, base, hash, query string) gqlResult {
+	t.Helper()
+	payload := map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}}
+	if query != "" {
+		payload["query"] = query
+	}
+	body, err := json.Marshal(payload)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", resttest.DefaultToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r gqlResult
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	return r
+}
+
+// TestAPQIsSharedByReplicas: a query registered through one replica runs by
+// its hash alone on the other; with Redis gone, the other replica answers
+// PERSISTED_QUERY_NOT_FOUND (the protocol's first step, which the client
+// follows by sending the document) instead of failing, and registering
+// through it works again.
+func TestAPQIsSharedByReplicas(t *testing.T) {
+	up := resttest.NewServer()
+	defer up.Close()
+	rdb := redistest.Start(t)
+	a, b := twoReplicas(t, up, rdb)
+	query := userMeetingsQuery(3)
+	sum := sha256.Sum256([]byte(query))
+	hash := hex.EncodeToString(sum[:])
+	want := len(up.Dataset().Users[2].Meetings)
+
+	miss := apqPost(t, b.base, hash, "")
+	require.Len(t, miss.Errors, 1)
+	assert.Equal(t, "PERSISTED_QUERY_NOT_FOUND", miss.Errors[0]["extensions"].(map[string]any)["code"])
+
+	assert.Equal(t, want, totalCount(t, apqPost(t, a.base, hash, query)), "registered through a")
+	assert.Equal(t, want, totalCount(t, apqPost(t, b.base, hash, "")), "run by hash alone through b")
+
+	// Redis gone: b still serves what it holds, and a hash it never saw is
+	// the protocol's miss, which registering the document answers.
+	rdb.Kill()
+	assert.Equal(t, want, totalCount(t, apqPost(t, b.base, hash, "")), "b's own copy, Redis down")
+	other := userMeetingsQuery(4)
+	osum := sha256.Sum256([]byte(other))
+	ohash := hex.EncodeToString(osum[:])
+	miss = apqPost(t, b.base, ohash, "")
+	require.Len(t, miss.Errors, 1)
+	assert.Equal(t, "PERSISTED_QUERY_NOT_FOUND", miss.Errors[0]["extensions"].(map[string]any)["code"])
+	assert.Equal(t, len(up.Dataset().Users[3].Meetings), totalCount(t, apqPost(t, b.base, ohash, other)))
 }

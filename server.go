@@ -23,6 +23,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/connlimit"
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/ide"
 	"github.com/salesgraph/salesgraph/observe"
@@ -85,13 +86,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("demo mode: no upstream configured (SALESGRAPH_UPSTREAM_URL), serving an embedded fake upstream with generated data",
 			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+resttest.DefaultToken)
 	}
-	shared, closeRedis, err := replicaOptions(cfg.Replicas, tel.metrics, log)
+	shared, err := replicaOptions(cfg.Replicas, cfg.Security.APQCacheSize, tel.metrics, log)
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
+	defer shared.close()
 	opts := append(upstreamOptions(cfg, staticAuth), tel.clientOptions(cfg.Upstream.Timeout)...)
-	client, err := restclient.New(upstreamURL, append(opts, shared...)...)
+	client, err := restclient.New(upstreamURL, append(opts, shared.client...)...)
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
@@ -105,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		OperationTimeout:        cfg.Resilience.OperationTimeout,
 		CursorSecret:            []byte(cfg.GraphQL.CursorSecret),
 		TimeZone:                cfg.Upstream.TimeZone,
-		Security:                cfg.Security,
+		Security:                withAPQStore(cfg.Security, shared.apq),
 		Logger:                  log,
 		Metrics:                 tel.metrics,
 		Tracing:                 tel.tracing,
@@ -279,4 +280,12 @@ func displayHost(addr string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// withAPQStore is s with persisted queries kept in store, when there is one.
+func withAPQStore(s graph.Security, store gqlhttp.APQStore) graph.Security {
+	if store != nil {
+		s.APQStore = store
+	}
+	return s
 }
