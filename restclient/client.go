@@ -58,6 +58,12 @@ type Client struct {
 	retry           *retrier // nil when retries are off
 	breaker         *breaker // nil when the breaker is off
 
+	// Sharing of identical calls in flight (share.go): flights is nil
+	// when WithoutSharing turned it off.
+	shareOff bool
+	onShare  func(endpoint string)
+	flights  *flights
+
 	optErrs []error // invalid option values, reported by New
 }
 
@@ -125,6 +131,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.retry = newRetrier(c.retryPolicy, func() time.Time { return c.now() }, c.onRetry)
 	if !c.breakerOff {
 		c.breaker = newBreaker(c.breakerSettings, c.onBreaker)
+	}
+	if !c.shareOff {
+		c.flights = newFlights()
 	}
 	return c, nil
 }
