@@ -60,6 +60,10 @@ type Options struct {
 	// DefaultMaxResponseMemory (256 MiB), or MaxResponseBytes when larger;
 	// it may not be smaller than MaxResponseBytes.
 	MaxResponseMemory int64
+	// DisableOperationSharing makes every request execute on its own, even
+	// when an identical one is being executed (opshare.go), e.g. for tests
+	// that count executions.
+	DisableOperationSharing bool
 	// Introspection enables schema introspection (on in demo mode).
 	Introspection bool
 	// Logger receives internal errors, failed upstream calls (warn) and one
@@ -157,7 +161,11 @@ func NewHandler(cfg Options) http.Handler {
 		maxCalls:    cfg.MaxUpstreamCallsPerOperation,
 	}
 	obs := newObserver(cfg, srv, lc)
-	return cfg.Security.withCORS(cfg.ForwardHeaders, &middleware{next: srv, cfg: cfg, loaders: lc, obs: obs})
+	mw := &middleware{next: srv, cfg: cfg, loaders: lc, obs: obs}
+	if !cfg.DisableOperationSharing {
+		mw.share = newOpShare(cfg.MaxRequestBytes)
+	}
+	return cfg.Security.withCORS(cfg.ForwardHeaders, mw)
 }
 
 type middleware struct {
@@ -165,9 +173,12 @@ type middleware struct {
 	cfg     Options
 	loaders *loaderConfig
 	obs     *observer
+	share   *opShare // nil when DisableOperationSharing
 }
 
-func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serve executes one request: ServeHTTP (opshare.go) calls it for each
+// request that it does not answer with an identical one's response.
+func (m *middleware) serve(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := withOperationDeadline(r.Context(), m.cfg.OperationTimeout)
 	defer cancel()
 	fwd := forwardedHeaders(r, m.cfg.ForwardHeaders)
