@@ -48,9 +48,9 @@ import (
 // ignoredForOpSharing are the request headers left out of the key.
 var ignoredForOpSharing = map[string]bool{observe.RequestIDHeader: true, "Traceparent": true, "Tracestate": true, "Baggage": true}
 
-// opShareJoined, when set (by tests), is called each time a request joins
-// an execution in flight.
-var opShareJoined func()
+// opShareEvent, when set (by tests), is told "join" each time a request
+// joins an execution in flight and "leave" each time one stops waiting.
+var opShareEvent func(event string)
 
 type opShare struct {
 	salt    [32]byte
@@ -89,7 +89,7 @@ func (s *opShare) key(r *http.Request) (key [sha256.Size]byte, out *http.Request
 	if r.Body != nil && r.Body != http.NoBody {
 		var err error
 		body, err = io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
-		out = r.Clone(r.Context())
+		out = r.WithContext(r.Context()) // a shallow copy, for its own Body
 		if err != nil || int64(len(body)) > s.maxBody {
 			// The transport answers it as it would have: what was read,
 			// then the rest.
@@ -144,8 +144,8 @@ func (s *opShare) join(ctx context.Context, key [sha256.Size]byte) (*opFlight, c
 	defer s.mu.Unlock()
 	if f, ok := s.m[key]; ok {
 		f.waiters++
-		if opShareJoined != nil {
-			opShareJoined()
+		if opShareEvent != nil {
+			opShareEvent("join")
 		}
 		return f, nil
 	}
@@ -160,6 +160,9 @@ func (s *opShare) join(ctx context.Context, key [sha256.Size]byte) (*opFlight, c
 func (s *opShare) leave(key [sha256.Size]byte, f *opFlight) (last bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if opShareEvent != nil {
+		opShareEvent("leave")
+	}
 	f.waiters--
 	if f.waiters > 0 {
 		return false
@@ -181,7 +184,11 @@ func (s *opShare) finish(key [sha256.Size]byte, f *opFlight) {
 }
 
 // ServeHTTP shares identical operations in flight (see above), executing
-// each through serve.
+// each through serve. The request that starts an execution runs it on its
+// own goroutine, as an unshared request would, so that sharing costs a
+// request that comes alone no hand-off: if its client goes away, it stops
+// counting as a waiter at once (the execution is cancelled if it was the
+// last), but its goroutine stays until the execution ends.
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.share == nil {
 		m.serve(w, r)
@@ -197,44 +204,43 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, runCtx := m.share.join(r.Context(), key)
-	first := runCtx != nil
-	if first {
-		exec := r.WithContext(runCtx)
-		go func() {
-			defer f.cancel()
-			defer m.share.finish(key, f)
-			rec := newBufferedResponse()
-			defer func() {
-				// Raised again in the request that started it, as if
-				// it had come alone; the others execute on their own.
-				if v := recover(); v != nil {
-					rec.panic, rec.status = v, 0
-				}
-				f.resp = rec
-			}()
-			m.serve(rec, exec)
-		}()
+	if runCtx != nil {
+		stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f) })
+		rec := m.execute(key, f, r.WithContext(runCtx))
+		stop()
+		if rec.panic != nil {
+			panic(rec.panic) // after the waiters were let go
+		}
+		rec.writeTo(w, "") // its own response, request id included
+		return
 	}
 	select {
 	case <-f.done:
 	case <-r.Context().Done():
-		if !m.share.leave(key, f) || !first {
-			return // the client has gone: nobody to answer
-		}
-		// A request alone cancels its execution and ends with it, as an
-		// unshared one would: its response written, its line logged.
-		<-f.done
+		m.share.leave(key, f)
+		return // the client has gone: nobody to answer
 	}
-	switch {
-	case first && f.resp.panic != nil:
-		panic(f.resp.panic)
-	case first:
-		f.resp.writeTo(w, "") // its own response, request id included
-	case f.resp.shareable():
+	if f.resp.shareable() {
 		f.resp.writeTo(w, requestIDFor(r))
-	default:
-		m.serve(w, r)
+		return
 	}
+	m.serve(w, r)
+}
+
+// execute runs a shared execution and hands its response to the waiters.
+func (m *middleware) execute(key [sha256.Size]byte, f *opFlight, r *http.Request) (rec *bufferedResponse) {
+	rec = newBufferedResponse()
+	defer func() {
+		if v := recover(); v != nil {
+			// The others execute on their own.
+			rec.panic, rec.status = v, 0
+		}
+		f.resp = rec
+		m.share.finish(key, f)
+		f.cancel()
+	}()
+	m.serve(rec, r)
+	return rec
 }
 
 // bufferedResponse records a response to hand to several requests.

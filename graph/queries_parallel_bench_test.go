@@ -18,18 +18,20 @@ import (
 
 // BenchmarkIdenticalQueriesParallel sends Q1 of benchQueries, the same
 // request every time, from many goroutines at once (MODE=same of
-// ../shared/bench), with the sharing of identical upstream calls in flight
-// on, as by default, and off. BenchmarkBenchQueries sends one request at a
+// ../shared/bench): with identical operations and upstream calls in flight
+// shared, as by default; with only the calls shared; with neither. BenchmarkBenchQueries sends one request at a
 // time, so sharing never shows there. It reports upstream calls per
 // operation; every answer is checked as there.
 func BenchmarkIdenticalQueriesParallel(b *testing.B) {
 	q := benchQueries[0]
 	for _, mode := range []struct {
-		name string
-		opts []restclient.Option
+		name        string
+		opts        []restclient.Option
+		noOpSharing bool
 	}{
-		{"shared", nil},
-		{"unshared", []restclient.Option{restclient.WithoutSharing()}},
+		{"shared", nil, false}, // the default: operations and upstream calls
+		{"calls-only", nil, true},
+		{"unshared", []restclient.Option{restclient.WithoutSharing()}, true},
 	} {
 		b.Run(q.name+"/"+mode.name, func(b *testing.B) {
 			fake := resttest.NewServer(resttest.WithUsers(200), resttest.WithMeetingsPerUser(40), resttest.WithThreadsPerUser(30))
@@ -40,7 +42,7 @@ func BenchmarkIdenticalQueriesParallel(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			handler := graph.NewHandler(graph.Options{Upstream: client, Logger: slog.New(slog.DiscardHandler)})
+			handler := graph.NewHandler(graph.Options{Upstream: client, Logger: slog.New(slog.DiscardHandler), DisableOperationSharing: mode.noOpSharing})
 
 			ids := make([]string, len(q.users))
 			wantMeetings := 0
