@@ -37,8 +37,9 @@ import (
 // (context.WithoutCancel): each attempt is still bounded by WithTimeout, and
 // retries by the latest of the callers' deadlines (flightCtx).
 // Every caller waits for the result or for its own context, and one that
-// leaves gets its own cancellation error, as an unshared call would. The
-// call is cancelled only when every caller has left. The result, records
+// leaves gets its own cancellation error at once, as an unshared call would.
+// The call is cancelled only when every caller has left; the last one
+// returns once the cancelled call has ended. The result, records
 // and slices included, is handed to every caller as it is: callers must
 // treat it as read-only.
 
@@ -173,18 +174,19 @@ func (fs *flights) join(ctx context.Context, key flightKey) (*flight, context.Co
 
 // leave drops a caller that stopped waiting; the last one cancels the call
 // and takes it out of the map, so that a later caller starts afresh rather
-// than join a call on its way out.
-func (fs *flights) leave(key flightKey, f *flight) {
+// than join a call on its way out, and is told so.
+func (fs *flights) leave(key flightKey, f *flight) (last bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	f.waiters--
 	if f.waiters > 0 {
-		return
+		return false
 	}
 	if fs.m[key] == f {
 		delete(fs.m, key)
 	}
 	f.cancel()
+	return true
 }
 
 // finish takes a completed call out of the map, so that no caller joins it
@@ -229,7 +231,13 @@ func share[T any](c *Client, ctx context.Context, endpoint, path string, q url.V
 		v, _ := f.val.(T)
 		return v, f.err
 	case <-ctx.Done():
-		c.flights.leave(key, f)
+		if c.flights.leave(key, f) {
+			// The last caller waits for the call it cancelled to end,
+			// which is prompt, so that when it returns the call holds
+			// nothing (a connection, room in the body budget), as an
+			// unshared call would.
+			<-f.done
+		}
 		var zero T
 		return zero, &TransportError{Endpoint: endpoint, Path: path, Err: contextCause(ctx)}
 	}
