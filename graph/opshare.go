@@ -68,7 +68,7 @@ func newOpShare(maxBody int64) *opShare {
 
 // opFlight is one shared execution.
 type opFlight struct {
-	done    chan struct{} // closed once resp and shareable are set
+	done    chan struct{} // closed once resp is set
 	resp    *bufferedResponse
 	waiters int // guarded by opShare.mu; the execution is cancelled at 0
 	cancel  context.CancelFunc
@@ -84,6 +84,9 @@ func (s *opShare) key(r *http.Request) (key [sha256.Size]byte, out *http.Request
 		if strings.Contains(a, "multipart") || strings.Contains(a, "event-stream") {
 			return key, r, false
 		}
+	}
+	if r.ContentLength > s.maxBody {
+		return key, r, false // refused unread by the transport
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
@@ -124,7 +127,8 @@ func (s *opShare) key(r *http.Request) (key [sha256.Size]byte, out *http.Request
 	}
 	field(r.Method)
 	field(r.URL.RequestURI())
-	field(string(body))
+	b = binary.AppendUvarint(b, uint64(len(body)))
+	b = append(b, body...)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, name := range names {
 		field(http.CanonicalHeaderKey(name))
