@@ -39,6 +39,9 @@ import (
 // carries the request's own): otherwise each waiting request executes on
 // its own, as if it had come alone.
 //
+// Requests join an execution until its response starts; it is buffered
+// only when some did.
+//
 // The execution runs detached from the request that started it (the
 // operation deadline still bounds it) and is cancelled only when every
 // request waiting for it has gone; a request whose client goes away stops
@@ -69,9 +72,12 @@ func newOpShare(maxBody int64) *opShare {
 // opFlight is one shared execution.
 type opFlight struct {
 	done    chan struct{} // closed once resp is set
-	resp    *bufferedResponse
+	resp    *sharedResponse
 	waiters int // guarded by opShare.mu; the execution is cancelled at 0
-	cancel  context.CancelFunc
+	// firstLeft says that the starting request is no longer among the
+	// waiters; guarded by opShare.mu.
+	firstLeft bool
+	cancel    context.CancelFunc
 }
 
 // key returns the request's key and the request to execute, whose body is
@@ -161,9 +167,10 @@ func (s *opShare) join(ctx context.Context, key [sha256.Size]byte) (*opFlight, c
 
 // leave drops a request that stopped waiting; the last one cancels the
 // execution and is told so.
-func (s *opShare) leave(key [sha256.Size]byte, f *opFlight) (last bool) {
+func (s *opShare) leave(key [sha256.Size]byte, f *opFlight, first bool) (last bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	f.firstLeft = f.firstLeft || first
 	if opShareEvent != nil {
 		opShareEvent("leave")
 	}
@@ -176,6 +183,22 @@ func (s *opShare) leave(key [sha256.Size]byte, f *opFlight) (last bool) {
 	}
 	f.cancel()
 	return true
+}
+
+// seal takes an execution whose response starts out of the map, so that
+// no more requests join it, and says whether any request besides the
+// starting one waits for it.
+func (s *opShare) seal(key [sha256.Size]byte, f *opFlight) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[key] == f {
+		delete(s.m, key)
+	}
+	others := f.waiters
+	if !f.firstLeft {
+		others--
+	}
+	return others > 0
 }
 
 func (s *opShare) finish(key [sha256.Size]byte, f *opFlight) {
@@ -209,19 +232,21 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f, runCtx := m.share.join(r.Context(), key)
 	if runCtx != nil {
-		stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f) })
-		rec := m.execute(key, f, r.WithContext(runCtx))
+		stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f, true) })
+		rec := m.execute(w, key, f, r.WithContext(runCtx))
 		stop()
 		if rec.panic != nil {
 			panic(rec.panic) // after the waiters were let go
 		}
-		rec.writeTo(w, "") // its own response, request id included
+		if rec.buffered {
+			rec.writeTo(w, "") // its own response, request id included
+		}
 		return
 	}
 	select {
 	case <-f.done:
 	case <-r.Context().Done():
-		m.share.leave(key, f)
+		m.share.leave(key, f, false)
 		return // the client has gone: nobody to answer
 	}
 	if f.resp.shareable() {
@@ -231,14 +256,16 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.serve(w, r)
 }
 
-// execute runs a shared execution and hands its response to the waiters.
-func (m *middleware) execute(key [sha256.Size]byte, f *opFlight, r *http.Request) (rec *bufferedResponse) {
-	rec = newBufferedResponse()
+// execute runs a shared execution, writing its response to w, and hands
+// it to the waiters.
+func (m *middleware) execute(w http.ResponseWriter, key [sha256.Size]byte, f *opFlight, r *http.Request) (rec *sharedResponse) {
+	rec = &sharedResponse{w: w, header: http.Header{}, seal: func() bool { return m.share.seal(key, f) }}
 	defer func() {
 		if v := recover(); v != nil {
 			// The others execute on their own.
 			rec.panic, rec.status = v, 0
 		}
+		rec.start()
 		f.resp = rec
 		m.share.finish(key, f)
 		f.cancel()
@@ -247,39 +274,75 @@ func (m *middleware) execute(key [sha256.Size]byte, f *opFlight, r *http.Request
 	return rec
 }
 
-// bufferedResponse records a response to hand to several requests.
-type bufferedResponse struct {
+// sharedResponse is the response writer of a shared execution. As the
+// response starts, no more requests may join (seal): if some did, the
+// response is buffered to be handed to them too, else it goes straight to
+// the request that started the execution, which then pays nothing for the
+// sharing it did not need.
+type sharedResponse struct {
+	w        http.ResponseWriter // the starting request's
+	seal     func() (others bool)
+	decided  bool
+	buffered bool
+
 	header http.Header
 	status int
 	body   bytes.Buffer
 	panic  any // what the execution panicked with
 }
 
-func newBufferedResponse() *bufferedResponse { return &bufferedResponse{header: http.Header{}} }
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
+// start decides, once, whether the response is buffered.
+func (b *sharedResponse) start() {
+	if b.decided {
+		return
+	}
+	b.decided = true
+	b.buffered = b.seal()
+	if !b.buffered {
+		h := b.w.Header()
+		for k, vs := range b.header {
+			h[k] = append(h[k], vs...)
+		}
 	}
 }
 
-func (b *bufferedResponse) Write(p []byte) (int, error) {
+func (b *sharedResponse) Header() http.Header {
+	if b.decided && !b.buffered {
+		return b.w.Header()
+	}
+	return b.header
+}
+
+func (b *sharedResponse) WriteHeader(status int) {
+	b.start()
+	if b.status != 0 {
+		return
+	}
+	b.status = status
+	if !b.buffered {
+		b.w.WriteHeader(status)
+	}
+}
+
+func (b *sharedResponse) Write(p []byte) (int, error) {
 	b.WriteHeader(http.StatusOK)
+	if !b.buffered {
+		return b.w.Write(p)
+	}
 	return b.body.Write(p)
 }
 
 // shareable says whether the response may answer another request.
-func (b *bufferedResponse) shareable() bool {
-	return b.status == http.StatusOK &&
+func (b *sharedResponse) shareable() bool {
+	return b.buffered && b.status == http.StatusOK &&
 		!strings.HasPrefix(b.header.Get("Content-Type"), "multipart/") &&
 		!bytes.Contains(b.body.Bytes(), []byte(`"requestId"`))
 }
 
-// writeTo replays the response on w, with requestID for its X-Request-Id
-// unless empty. The headers are added to those w has (CORS's, say).
-func (b *bufferedResponse) writeTo(w http.ResponseWriter, requestID string) {
+// writeTo replays a buffered response on w, with requestID for its
+// X-Request-Id unless empty. The headers are added to those w has (CORS's,
+// say).
+func (b *sharedResponse) writeTo(w http.ResponseWriter, requestID string) {
 	h := w.Header()
 	for k, vs := range b.header {
 		h[k] = append(h[k], vs...)
@@ -287,6 +350,8 @@ func (b *bufferedResponse) writeTo(w http.ResponseWriter, requestID string) {
 	if requestID != "" {
 		h.Set(observe.RequestIDHeader, requestID)
 	}
-	w.WriteHeader(b.status)
+	if b.status != 0 {
+		w.WriteHeader(b.status)
+	}
 	_, _ = w.Write(b.body.Bytes())
 }
