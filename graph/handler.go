@@ -52,6 +52,10 @@ type Options struct {
 	// TimeZone is the upstream's zone (restclient.WithLocation): a plain
 	// date given as a DateTime argument means midnight there. Default UTC.
 	TimeZone *time.Location
+	// DisableOperationSharing makes every request execute on its own, even
+	// when an identical one is being executed (opshare.go), e.g. for tests
+	// that count executions.
+	DisableOperationSharing bool
 	// Logger receives internal errors, failed upstream calls (warn) and one
 	// line per operation (info); default slog.Default().
 	Logger *slog.Logger
@@ -159,20 +163,39 @@ func NewHandler(cfg Options) http.Handler {
 		maxCalls:    cfg.MaxUpstreamCallsPerOperation,
 	}
 	obs := newObserver(cfg, srv, lc)
-	m := &middleware{cfg: cfg, loaders: lc, obs: obs}
+	m := &middleware{next: srv, cfg: cfg, loaders: lc, obs: obs}
 	srv.Begin = m.begin
-	return srv
+	if cfg.DisableOperationSharing {
+		return srv
+	}
+	// Outside the endpoint, so that a waiter gets the whole answer the
+	// endpoint wrote, its CORS headers included (opshare.go).
+	maxBody := int64(cfg.MaxRequestBytes)
+	if maxBody <= 0 {
+		maxBody = gqlhttp.DefaultMaxRequestBytes // the endpoint applies its own defaults
+	}
+	m.share = newOpShare(maxBody)
+	return m
 }
 
 // middleware starts what belongs to one HTTP request (one operation, or a
 // batch): its deadline and upstream call budget, loaders, credentials and
 // observability.
 type middleware struct {
+	next    http.Handler // the endpoint
 	cfg     Options
 	loaders *loaderConfig
 	obs     *observer
+	share   *opShare // nil when DisableOperationSharing
 }
 
+// serve executes one request through the endpoint: ServeHTTP (opshare.go)
+// calls it for each request that it does not answer with an identical
+// one's response.
+func (m *middleware) serve(w http.ResponseWriter, r *http.Request) { m.next.ServeHTTP(w, r) }
+
+// begin is the endpoint's Begin hook: it starts what belongs to one
+// operation.
 func (m *middleware) begin(r *http.Request) (context.Context, func()) {
 	ctx, cancel := withOperationDeadline(r.Context(), m.cfg.OperationTimeout)
 	ctx = withBudget(ctx, m.cfg.MaxUpstreamCalls)

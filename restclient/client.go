@@ -63,6 +63,12 @@ type Client struct {
 	cache   *ResponseCache    // WithResponseCache; nil: none (cache.go)
 	limiter ratelimit.Limiter // WithRateLimiter; nil: none (cache.go)
 
+	// Sharing of identical calls in flight (share.go): flights is nil
+	// when WithoutSharing turned it off.
+	shareOff bool
+	onShare  func(endpoint string)
+	flights  *flights
+
 	optErrs []error // invalid option values, reported by New
 }
 
@@ -130,6 +136,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.retry = newRetrier(c.retryPolicy, func() time.Time { return c.now() }, c.onRetry)
 	if !c.breakerOff {
 		c.breaker = newBreaker(c.breakerSettings, c.onBreaker)
+	}
+	if !c.shareOff {
+		c.flights = newFlights()
 	}
 	return c, nil
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // UserMeetings returns the meetings of user userID at which a summary was
-// sent, in the upstream's order; empty, not nil, when there are none.
+// sent, in the upstream's order; empty, not nil, when there are none. The
+// slice may be shared with concurrent callers that asked the same (see
+// WithoutSharing): treat it as read-only.
 //
 // The documentation says the endpoint returns them all, and it is asked
 // exactly so, with no parameters. Its sibling GET /api/v1/meetings is
@@ -41,19 +43,21 @@ func (c *Client) userMeetingsPage(ctx context.Context, path string, page int) (P
 	if page > 1 {
 		q = url.Values{c.pageParam: {strconv.Itoa(page)}}
 	}
-	var out Page[Meeting]
-	err := c.get(ctx, EndpointUserMeetings, path, q, func(s *scanner) error {
-		list, p, reason, err := decodeMeetingPage(s, c.loc, page)
-		if err != nil {
-			return err
-		}
-		if reason != "" {
-			return &PaginationError{Endpoint: EndpointUserMeetings, Path: path, Reason: reason}
-		}
-		out = Page[Meeting]{list, p}
-		return nil
+	return share(c, ctx, EndpointUserMeetings, path, q, func(ctx context.Context) (Page[Meeting], error) {
+		var out Page[Meeting]
+		err := c.get(ctx, EndpointUserMeetings, path, q, func(s *scanner) error {
+			list, p, reason, err := decodeMeetingPage(s, c.loc, page)
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				return &PaginationError{Endpoint: EndpointUserMeetings, Path: path, Reason: reason}
+			}
+			out = Page[Meeting]{list, p}
+			return nil
+		})
+		return out, err
 	})
-	return out, err
 }
 
 // decodeMeetingPage decodes the data value at the scanner, the answer to

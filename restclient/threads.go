@@ -12,7 +12,8 @@ import (
 // with the upstream's pagination. The page size is the upstream's, or the
 // one set with WithPerPage. A page beyond the last is an empty page, as the
 // upstream answers it; pagination that contradicts itself is a
-// *PaginationError.
+// *PaginationError. The page may be shared with concurrent callers that
+// asked the same (see WithoutSharing): treat it as read-only.
 //
 // API: GET /api/v1/users/{id}/threads?page=N
 func (c *Client) UserThreads(ctx context.Context, userID int64, page int) (*ThreadPage, error) {
@@ -27,29 +28,32 @@ func (c *Client) UserThreads(ctx context.Context, userID int64, page int) (*Thre
 		q.Set(c.perPageParam, strconv.Itoa(c.perPage))
 	}
 	path := expand(EndpointUserThreads, strconv.FormatInt(userID, 10))
-	var out *ThreadPage
-	err := c.get(ctx, EndpointUserThreads, path, q, func(s *scanner) error {
-		p, reason, err := decodeThreadPage(s, c.loc, page)
+	return share(c, ctx, EndpointUserThreads, path, q, func(ctx context.Context) (*ThreadPage, error) {
+		var out *ThreadPage
+		err := c.get(ctx, EndpointUserThreads, path, q, func(s *scanner) error {
+			p, reason, err := decodeThreadPage(s, c.loc, page)
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				return &PaginationError{Endpoint: EndpointUserThreads, Path: path, Reason: reason}
+			}
+			out = p
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if reason != "" {
-			return &PaginationError{Endpoint: EndpointUserThreads, Path: path, Reason: reason}
-		}
-		out = p
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AllUserThreads returns every thread user userID owns, in the upstream's
 // order: page 1 first, which tells how many pages there are, then the other
 // pages at most WithPageConcurrency at a time, joined by FollowPages, whose
 // checks they pass: any failed page fails the whole, and so do more pages
-// than WithMaxPages and pages that disagree about the pagination.
+// than WithMaxPages and pages that disagree about the pagination. Like
+// UserThreads' pages, the slice may be shared: treat it as read-only.
 func (c *Client) AllUserThreads(ctx context.Context, userID int64) ([]Thread, error) {
 	first, err := c.UserThreads(ctx, userID, 1)
 	if err != nil {

@@ -1,0 +1,357 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/salesgraph/salesgraph/observe"
+)
+
+// Sharing identical operations in flight (Options.DisableOperationSharing
+// turns it off).
+//
+// Frontends that poll, or many users opening the same screen, send the
+// same request at the same moment. Rather than execute each, a request
+// identical to one being executed waits for that execution and is answered
+// with its response: status, headers (its own X-Request-Id) and body,
+// byte for byte. Identical means the same method, URL and body and the same
+// headers, by canonical name with all their values in order (the
+// credential, every forwarded header, Accept and the CSRF headers among
+// them), except the per-request X-Request-Id, Traceparent, Tracestate and
+// Baggage; as for upstream calls (restclient/share.go), naming what to
+// leave out means that a header nobody thought of can only cost sharing.
+// The map is keyed by a salted SHA-256 and holds no credential.
+//
+// Only single operations answered in one piece are shared: a body that is
+// a batch (a JSON array), a request that accepts multipart/mixed or an
+// event stream, or a body over MaxRequestBytes is executed on its own. The
+// schema has no mutations or subscriptions, so every shared operation is a
+// query. A response is handed to the others only when its status is 200,
+// it is not streamed, and its body names no request id (an internal error
+// carries the request's own): otherwise each waiting request executes on
+// its own, as if it had come alone.
+//
+// Requests join an execution until its response starts; it is buffered
+// only when some did.
+//
+// The execution runs detached from the request that started it (the
+// operation deadline still bounds it) and is cancelled only when every
+// request waiting for it has gone; a request whose client goes away stops
+// waiting at once. It is logged, traced and counted once, under the id of
+// the request that started it: the requests it answers besides are not.
+
+// ignoredForOpSharing are the request headers left out of the key.
+var ignoredForOpSharing = map[string]bool{observe.RequestIDHeader: true, "Traceparent": true, "Tracestate": true, "Baggage": true}
+
+// opShareEvent, when set (by tests), is told "join" each time a request
+// joins an execution in flight and "leave" each time one stops waiting.
+var opShareEvent func(event string)
+
+type opShare struct {
+	salt    [32]byte
+	maxBody int64
+
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*opFlight
+}
+
+func newOpShare(maxBody int64) *opShare {
+	s := &opShare{maxBody: maxBody, m: make(map[[sha256.Size]byte]*opFlight)}
+	_, _ = rand.Read(s.salt[:]) // never fails on supported platforms
+	return s
+}
+
+// opFlight is one shared execution.
+type opFlight struct {
+	done    chan struct{} // closed once resp is set
+	resp    *sharedResponse
+	waiters int // guarded by opShare.mu; the execution is cancelled at 0
+	// firstLeft says that the starting request is no longer among the
+	// waiters; guarded by opShare.mu.
+	firstLeft bool
+	cancel    context.CancelFunc
+}
+
+// key returns the request's key and the request to execute, whose body is
+// whole again, or ok false when the request is not to be shared.
+func (s *opShare) key(r *http.Request) (key [sha256.Size]byte, out *http.Request, ok bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return key, r, false
+	}
+	for _, a := range r.Header.Values("Accept") {
+		if strings.Contains(a, "multipart") || strings.Contains(a, "event-stream") {
+			return key, r, false
+		}
+	}
+	if r.ContentLength > s.maxBody {
+		return key, r, false // refused unread by the transport
+	}
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+		out = r.WithContext(r.Context()) // a shallow copy, for its own Body
+		if err != nil || int64(len(body)) > s.maxBody {
+			// The transport answers it as it would have: what was read,
+			// then the rest.
+			out.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+			return key, out, false
+		}
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+			return key, out, false // a batch
+		}
+	} else {
+		out = r
+	}
+
+	names := make([]string, 0, len(r.Header))
+	for name := range r.Header {
+		if !ignoredForOpSharing[http.CanonicalHeaderKey(name)] {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		return strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b))
+	})
+	b := make([]byte, 0, 256+len(body))
+	b = append(b, s.salt[:]...)
+	field := func(v string) {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	field(r.Method)
+	field(r.URL.RequestURI())
+	b = binary.AppendUvarint(b, uint64(len(body)))
+	b = append(b, body...)
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, name := range names {
+		field(http.CanonicalHeaderKey(name))
+		vs := r.Header[name]
+		b = binary.AppendUvarint(b, uint64(len(vs)))
+		for _, v := range vs {
+			field(v)
+		}
+	}
+	return sha256.Sum256(b), out, true
+}
+
+// join returns the flight for key and, when the caller starts it, the
+// context to run it with: ctx's values without its cancellation.
+func (s *opShare) join(ctx context.Context, key [sha256.Size]byte) (*opFlight, context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.m[key]; ok {
+		f.waiters++
+		if opShareEvent != nil {
+			opShareEvent("join")
+		}
+		return f, nil
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &opFlight{done: make(chan struct{}), waiters: 1, cancel: cancel}
+	s.m[key] = f
+	return f, runCtx
+}
+
+// leave drops a request that stopped waiting; the last one cancels the
+// execution and is told so.
+func (s *opShare) leave(key [sha256.Size]byte, f *opFlight, first bool) (last bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f.firstLeft = f.firstLeft || first
+	if opShareEvent != nil {
+		opShareEvent("leave")
+	}
+	f.waiters--
+	if f.waiters > 0 {
+		return false
+	}
+	if s.m[key] == f {
+		delete(s.m, key)
+	}
+	f.cancel()
+	return true
+}
+
+// seal takes an execution whose response starts out of the map, so that
+// no more requests join it, and says whether any request besides the
+// starting one waits for it.
+func (s *opShare) seal(key [sha256.Size]byte, f *opFlight) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[key] == f {
+		delete(s.m, key)
+	}
+	others := f.waiters
+	if !f.firstLeft {
+		others--
+	}
+	return others > 0
+}
+
+func (s *opShare) finish(key [sha256.Size]byte, f *opFlight) {
+	s.mu.Lock()
+	if s.m[key] == f {
+		delete(s.m, key)
+	}
+	s.mu.Unlock()
+	close(f.done)
+}
+
+// ServeHTTP shares identical operations in flight (see above), executing
+// each through serve. The request that starts an execution runs it on its
+// own goroutine, as an unshared request would, so that sharing costs a
+// request that comes alone no hand-off: if its client goes away, it stops
+// counting as a waiter at once (the execution is cancelled if it was the
+// last), but its goroutine stays until the execution ends.
+func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if m.share == nil {
+		m.serve(w, r)
+		return
+	}
+	if r.Context().Err() != nil {
+		m.serve(w, r) // gone already: answered and logged as always
+		return
+	}
+	key, r, ok := m.share.key(r)
+	if !ok {
+		m.serve(w, r)
+		return
+	}
+	f, runCtx := m.share.join(r.Context(), key)
+	if runCtx != nil {
+		stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f, true) })
+		rec := m.execute(w, key, f, r.WithContext(runCtx))
+		stop()
+		if rec.panic != nil {
+			panic(rec.panic) // after the waiters were let go
+		}
+		if rec.buffered {
+			rec.writeTo(w, "") // its own response, request id included
+		}
+		return
+	}
+	select {
+	case <-f.done:
+	case <-r.Context().Done():
+		m.share.leave(key, f, false)
+		return // the client has gone: nobody to answer
+	}
+	if f.resp.shareable() {
+		f.resp.writeTo(w, requestIDFor(r))
+		return
+	}
+	m.serve(w, r)
+}
+
+// execute runs a shared execution, writing its response to w, and hands
+// it to the waiters.
+func (m *middleware) execute(w http.ResponseWriter, key [sha256.Size]byte, f *opFlight, r *http.Request) (rec *sharedResponse) {
+	rec = &sharedResponse{w: w, header: http.Header{}, seal: func() bool { return m.share.seal(key, f) }}
+	defer func() {
+		if v := recover(); v != nil {
+			// The others execute on their own.
+			rec.panic, rec.status = v, 0
+		}
+		rec.start()
+		f.resp = rec
+		m.share.finish(key, f)
+		f.cancel()
+	}()
+	m.serve(rec, r)
+	return rec
+}
+
+// sharedResponse is the response writer of a shared execution. As the
+// response starts, no more requests may join (seal): if some did, the
+// response is buffered to be handed to them too, else it goes straight to
+// the request that started the execution, which then pays nothing for the
+// sharing it did not need.
+type sharedResponse struct {
+	w        http.ResponseWriter // the starting request's
+	seal     func() (others bool)
+	decided  bool
+	buffered bool
+
+	header http.Header
+	status int
+	body   bytes.Buffer
+	panic  any // what the execution panicked with
+}
+
+// start decides, once, whether the response is buffered.
+func (b *sharedResponse) start() {
+	if b.decided {
+		return
+	}
+	b.decided = true
+	b.buffered = b.seal()
+	if !b.buffered {
+		h := b.w.Header()
+		for k, vs := range b.header {
+			h[k] = append(h[k], vs...)
+		}
+	}
+}
+
+func (b *sharedResponse) Header() http.Header {
+	if b.decided && !b.buffered {
+		return b.w.Header()
+	}
+	return b.header
+}
+
+func (b *sharedResponse) WriteHeader(status int) {
+	b.start()
+	if b.status != 0 {
+		return
+	}
+	b.status = status
+	if !b.buffered {
+		b.w.WriteHeader(status)
+	}
+}
+
+func (b *sharedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	if !b.buffered {
+		return b.w.Write(p)
+	}
+	return b.body.Write(p)
+}
+
+// shareable says whether the response may answer another request.
+func (b *sharedResponse) shareable() bool {
+	return b.buffered && b.status == http.StatusOK &&
+		!strings.HasPrefix(b.header.Get("Content-Type"), "multipart/") &&
+		!bytes.Contains(b.body.Bytes(), []byte(`"requestId"`))
+}
+
+// writeTo replays a buffered response on w, with requestID for its
+// X-Request-Id unless empty. The headers are added to those w has (CORS's,
+// say).
+func (b *sharedResponse) writeTo(w http.ResponseWriter, requestID string) {
+	h := w.Header()
+	for k, vs := range b.header {
+		h[k] = append(h[k], vs...)
+	}
+	if requestID != "" {
+		h.Set(observe.RequestIDHeader, requestID)
+	}
+	if b.status != 0 {
+		w.WriteHeader(b.status)
+	}
+	_, _ = w.Write(b.body.Bytes())
+}

@@ -1,0 +1,214 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/restclient"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+)
+
+const opTenant = "Bearer resttest-op-tenant"
+
+// opShareRig is a facade whose joins are counted at both levels: requests
+// joining an identical operation's execution, and upstream calls joining
+// an identical call.
+type opShareRig struct {
+	*env
+	opJoins, opLeaves atomic.Int64
+	callJoins         atomic.Int64
+	cancelledAttempts atomic.Int64
+	body              string
+}
+
+func newOpShareRig(t *testing.T, opts ...envOption) *opShareRig {
+	r := &opShareRig{}
+	r.env = newEnv(t, append([]envOption{withFake(resttest.WithTenant(opTenant, 2)),
+		withClient(restclient.WithShareObserver(func(string) { r.callJoins.Add(1) }),
+			restclient.WithObserver(func(ci restclient.CallInfo) {
+				if ci.Class.Kind == restclient.KindCanceled {
+					r.cancelledAttempts.Add(1)
+				}
+			}))}, opts...)...)
+	t.Cleanup(graph.SetOpShareHook(func(event string) {
+		switch event {
+		case "join":
+			r.opJoins.Add(1)
+		case "leave":
+			r.opLeaves.Add(1)
+		}
+	}))
+	b, err := json.Marshal(map[string]string{"query": sharedQuery})
+	require.NoError(t, err)
+	r.body = string(b)
+	return r
+}
+
+// send posts body with credential in ctx, on its own goroutine, with the
+// headers named in extra set to "x".
+func (r *opShareRig) send(ctx context.Context, body, credential string, extra ...string) <-chan *httptest.ResponseRecorder {
+	out := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", credential)
+		for _, h := range extra {
+			if h != "" {
+				req.Header.Set(h, "x")
+			}
+		}
+		rec := httptest.NewRecorder()
+		r.handler.ServeHTTP(rec, req)
+		out <- rec
+	}()
+	return out
+}
+
+func (r *opShareRig) calls(t *testing.T, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return r.upstream.Calls() == n }, 5*time.Second, time.Millisecond, "%d upstream calls", n)
+}
+
+// TestIdenticalOperationsExecuteOnce: the second of two identical requests
+// waits for the first one's execution and gets its response byte for byte,
+// with its own request id; no call of its own reaches the upstream or even
+// the client's call sharing.
+func TestIdenticalOperationsExecuteOnce(t *testing.T) {
+	r := newOpShareRig(t)
+	release := r.upstream.Hold()
+	defer release()
+	first := r.send(context.Background(), r.body, resttest.DefaultToken)
+	r.calls(t, 4)
+	then := r.send(context.Background(), r.body, resttest.DefaultToken)
+	require.Eventually(t, func() bool { return r.opJoins.Load() == 1 }, 5*time.Second, time.Millisecond)
+	release()
+
+	a, b := <-first, <-then
+	require.Equal(t, http.StatusOK, a.Code)
+	assert.Equal(t, a.Code, b.Code)
+	assert.Equal(t, a.Body.String(), b.Body.String())
+	var res gqlResponse
+	require.NoError(t, json.Unmarshal(a.Body.Bytes(), &res))
+	require.Empty(t, res.Errors)
+	assertSharedAnswer(t, r.env, res.Data)
+	assert.Equal(t, a.Header().Get("Content-Type"), b.Header().Get("Content-Type"))
+	assert.NotEmpty(t, b.Header().Get("X-Request-Id"))
+	assert.NotEqual(t, a.Header().Get("X-Request-Id"), b.Header().Get("X-Request-Id"), "each its own request id")
+	assert.Equal(t, 4, r.upstream.Calls(), "one execution's calls")
+	assert.Zero(t, r.callJoins.Load(), "the second request never executed")
+}
+
+// TestOperationsNotShared: a different credential, or a batch, executes on
+// its own even while an identical request is being executed.
+func TestOperationsNotShared(t *testing.T) {
+	for _, tc := range []struct {
+		name, credential string
+		header           string // sent with the second request only
+		batch            bool
+		// sharedCalls says whether the second's upstream calls join the
+		// first's: they do when the requests differ in a header that is
+		// not sent upstream.
+		sharedCalls bool
+	}{
+		{name: "different credential", credential: opTenant},
+		{name: "a header that is not forwarded differs", credential: resttest.DefaultToken, header: "Accept-Language", sharedCalls: true},
+		{name: "batch", credential: resttest.DefaultToken, batch: true, sharedCalls: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.Batching = true }))
+			body := r.body
+			if tc.batch {
+				body = "[" + body + "]"
+			}
+			release := r.upstream.Hold()
+			defer release()
+			first := r.send(context.Background(), body, resttest.DefaultToken)
+			r.calls(t, 4)
+			then := r.send(context.Background(), body, tc.credential, tc.header)
+			if tc.sharedCalls {
+				require.Eventually(t, func() bool { return r.callJoins.Load() == 4 }, 5*time.Second, time.Millisecond, "executed, its calls joining the first's")
+			} else {
+				r.calls(t, 8) // its own calls, sent while the first's are held
+			}
+			release()
+			a, b := <-first, <-then
+			require.Equal(t, http.StatusOK, a.Code)
+			require.Equal(t, http.StatusOK, b.Code)
+			assert.Zero(t, r.opJoins.Load(), "executed on its own")
+			if tc.sharedCalls {
+				assert.Equal(t, a.Body.String(), b.Body.String())
+				assert.Equal(t, 4, r.upstream.Calls())
+			} else {
+				assert.Zero(t, r.callJoins.Load(), "different credentials share no upstream call either")
+				assert.NotEqual(t, a.Body.String(), b.Body.String(), "each credential's own data")
+			}
+		})
+	}
+}
+
+// TestSharedOperationSurvivesTheFirstCallerLeaving: the request that
+// started the execution goes away; the execution goes on and answers the
+// other.
+func TestSharedOperationSurvivesTheFirstCallerLeaving(t *testing.T) {
+	r := newOpShareRig(t)
+	release := r.upstream.Hold()
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := r.send(ctx, r.body, resttest.DefaultToken)
+	r.calls(t, 4)
+	then := r.send(context.Background(), r.body, resttest.DefaultToken)
+	require.Eventually(t, func() bool { return r.opJoins.Load() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	require.Eventually(t, func() bool { return r.opLeaves.Load() == 1 }, 5*time.Second, time.Millisecond, "the first stopped waiting")
+
+	release()
+	b := <-then
+	require.Equal(t, http.StatusOK, b.Code)
+	var res gqlResponse
+	require.NoError(t, json.Unmarshal(b.Body.Bytes(), &res))
+	require.Empty(t, res.Errors, "the execution was not cancelled")
+	assertSharedAnswer(t, r.env, res.Data)
+	<-first
+	assert.Zero(t, r.cancelledAttempts.Load())
+	assert.Equal(t, 4, r.upstream.Calls())
+}
+
+// TestSharedOperationCancelledWhenEveryCallerLeft: once both requests have
+// gone, the execution's upstream calls are cancelled, and the next identical
+// request executes afresh.
+func TestSharedOperationCancelledWhenEveryCallerLeft(t *testing.T) {
+	r := newOpShareRig(t)
+	release := r.upstream.Hold()
+	defer release()
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	first := r.send(ctx1, r.body, resttest.DefaultToken)
+	r.calls(t, 4)
+	then := r.send(ctx2, r.body, resttest.DefaultToken)
+	require.Eventually(t, func() bool { return r.opJoins.Load() == 1 }, 5*time.Second, time.Millisecond)
+	cancel1()
+	cancel2()
+	<-then // at once
+	// While the fake still holds them: only a cancellation ends them.
+	require.Eventually(t, func() bool { return r.cancelledAttempts.Load() == 4 }, 5*time.Second, time.Millisecond,
+		"the execution's four upstream calls were cancelled")
+	<-first // ends with its cancelled execution
+	release()
+
+	rec := <-r.send(context.Background(), r.body, resttest.DefaultToken)
+	require.Equal(t, http.StatusOK, rec.Code)
+	var res gqlResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res))
+	require.Empty(t, res.Errors)
+	assert.Equal(t, 8, r.upstream.Calls(), "a new execution, with calls of its own")
+}
