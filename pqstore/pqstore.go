@@ -13,19 +13,22 @@
 // is its document's hash before Put (APQ servers do), so that one client
 // cannot register a document under another's hash.
 //
-// It imports nothing of salesgraph and knows nothing of GraphQL.
+// Of salesgraph it imports only redisconn (for Health, its Redis fallback
+// state); it knows nothing of GraphQL.
 package pqstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/salesgraph/salesgraph/redisconn"
 )
 
 // A Store holds persisted queries by hash. Implementations are safe for
@@ -138,7 +141,7 @@ type Shared struct {
 	ttl     time.Duration
 	timeout time.Duration
 	hooks   Hooks
-	health  health
+	health  *redisconn.Health
 }
 
 // NewShared returns a store that keeps documents in local and in rdb,
@@ -157,13 +160,9 @@ func NewShared(rdb redis.Cmdable, local *Local, o Options) *Shared {
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
-	s.health = health{backoff: o.Backoff, log: o.Logger}
-	if s.health.backoff == 0 {
-		s.health.backoff = DefaultBackoff
-	}
-	if s.health.log == nil {
-		s.health.log = slog.Default()
-	}
+	s.health = redisconn.NewHealth(cmp.Or(o.Backoff, DefaultBackoff), o.Logger,
+		"redis unavailable: persisted queries served from this process only",
+		"redis available again: persisted queries shared")
 	return s
 }
 
@@ -178,7 +177,7 @@ func (s *Shared) Get(ctx context.Context, hash string) (string, bool, error) {
 		callMiss(s.hooks.Miss)
 		return "", false, nil
 	}
-	if s.health.skip() {
+	if s.health.Skip() {
 		callMiss(s.hooks.Miss)
 		return "", false, fmt.Errorf("%w: in backoff after a failure", ErrUnavailable)
 	}
@@ -194,7 +193,7 @@ func (s *Shared) Get(ctx context.Context, hash string) (string, bool, error) {
 	q, err := cmd.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
-		s.health.succeeded()
+		s.health.Succeeded()
 		callMiss(s.hooks.Miss)
 		return "", false, nil
 	case err != nil:
@@ -202,7 +201,7 @@ func (s *Shared) Get(ctx context.Context, hash string) (string, bool, error) {
 		callMiss(s.hooks.Miss)
 		return "", false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	s.health.succeeded()
+	s.health.Succeeded()
 	_ = s.local.Put(ctx, hash, q)
 	call(s.hooks.Hit, "redis")
 	return q, true, nil
@@ -214,7 +213,7 @@ func (s *Shared) Put(ctx context.Context, hash, query string) error {
 		return fmt.Errorf("pqstore: hash of %d bytes, want 1 to %d", len(hash), MaxHashLen)
 	}
 	_ = s.local.Put(ctx, hash, query)
-	if s.health.skip() {
+	if s.health.Skip() {
 		return fmt.Errorf("%w: in backoff after a failure", ErrUnavailable)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -227,7 +226,7 @@ func (s *Shared) Put(ctx context.Context, hash, query string) error {
 		s.failed("put", err)
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	s.health.succeeded()
+	s.health.Succeeded()
 	return nil
 }
 
@@ -235,7 +234,7 @@ func (s *Shared) failed(op string, err error) {
 	if s.hooks.RedisError != nil {
 		s.hooks.RedisError(op, err)
 	}
-	s.health.failed(op, err)
+	s.health.Failed(op, err)
 }
 
 func call(f func(string), arg string) {
@@ -247,37 +246,5 @@ func call(f func(string), arg string) {
 func callMiss(f func()) {
 	if f != nil {
 		f()
-	}
-}
-
-// health leaves Redis alone for a short backoff after a failure, so that a
-// Redis that is down or frozen costs one timeout per backoff window rather
-// than one per lookup, and logs each change between up and down once.
-type health struct {
-	backoff   time.Duration
-	log       *slog.Logger
-	downUntil atomic.Int64 // unix nanoseconds; 0 while up
-	down      atomic.Bool
-}
-
-func (h *health) skip() bool {
-	u := h.downUntil.Load()
-	return u != 0 && time.Now().UnixNano() < u
-}
-
-func (h *health) failed(op string, err error) {
-	if h.backoff > 0 {
-		h.downUntil.Store(time.Now().Add(h.backoff).UnixNano())
-	}
-	if h.down.CompareAndSwap(false, true) {
-		h.log.Warn("redis unavailable: persisted queries served from this process only",
-			"op", op, "error", err, "retryIn", h.backoff.String())
-	}
-}
-
-func (h *health) succeeded() {
-	if h.down.CompareAndSwap(true, false) {
-		h.downUntil.Store(0)
-		h.log.Info("redis available again: persisted queries shared")
 	}
 }

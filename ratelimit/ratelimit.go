@@ -12,21 +12,24 @@
 // replica's share of the rate, logs the outage once, counts failures
 // through [Hooks], and tries Redis again after a short backoff.
 //
-// It imports nothing of salesgraph.
+// Of salesgraph it imports only redisconn (for Health, its Redis fallback
+// state).
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
+
+	"github.com/salesgraph/salesgraph/redisconn"
 )
 
 // ErrRateLimited is what every [*Error] matches with errors.Is.
@@ -173,7 +176,7 @@ type Shared struct {
 	timeout  time.Duration
 	fallback *Local
 	hooks    Hooks
-	health   health
+	health   *redisconn.Health
 }
 
 // NewShared returns a limiter of perSecond calls per second across every
@@ -201,7 +204,6 @@ func NewShared(rdb redis.Cmdable, perSecond float64, o Options) (*Shared, error)
 		timeout:  o.Timeout,
 		fallback: fallback,
 		hooks:    o.Hooks,
-		health:   health{backoff: o.Backoff, log: o.Logger},
 	}
 	if s.limit.Period <= 0 {
 		return nil, fmt.Errorf("ratelimit: rate %v is too high", perSecond)
@@ -212,12 +214,9 @@ func NewShared(rdb redis.Cmdable, perSecond float64, o Options) (*Shared, error)
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
-	if s.health.backoff == 0 {
-		s.health.backoff = DefaultBackoff
-	}
-	if s.health.log == nil {
-		s.health.log = slog.Default()
-	}
+	s.health = redisconn.NewHealth(cmp.Or(o.Backoff, DefaultBackoff), o.Logger,
+		"redis unavailable: upstream rate limit held per replica",
+		"redis available again: upstream rate limit shared")
 	return s, nil
 }
 
@@ -235,7 +234,7 @@ func (s *Shared) Wait(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if s.health.skip() {
+		if s.health.Skip() {
 			return s.fallback.Wait(ctx)
 		}
 		res, err := s.allow(ctx)
@@ -246,10 +245,10 @@ func (s *Shared) Wait(ctx context.Context) error {
 			if s.hooks.RedisError != nil {
 				s.hooks.RedisError(err)
 			}
-			s.health.failed(err)
+			s.health.Failed("allow", err)
 			return s.fallback.Wait(ctx)
 		}
-		s.health.succeeded()
+		s.health.Succeeded()
 		if res.Allowed > 0 {
 			return nil
 		}
@@ -271,36 +270,4 @@ func (s *Shared) allow(ctx context.Context) (*redis_rate.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return s.rl.Allow(ctx, s.key, s.limit)
-}
-
-// health leaves Redis alone for a short backoff after a failure, so that a
-// Redis that is down or frozen costs one timeout per backoff window rather
-// than one per call, and logs each change between up and down once.
-type health struct {
-	backoff   time.Duration
-	log       *slog.Logger
-	downUntil atomic.Int64 // unix nanoseconds; 0 while up
-	down      atomic.Bool
-}
-
-func (h *health) skip() bool {
-	u := h.downUntil.Load()
-	return u != 0 && time.Now().UnixNano() < u
-}
-
-func (h *health) failed(err error) {
-	if h.backoff > 0 {
-		h.downUntil.Store(time.Now().Add(h.backoff).UnixNano())
-	}
-	if h.down.CompareAndSwap(false, true) {
-		h.log.Warn("redis unavailable: upstream rate limit held per replica",
-			"error", err, "retryIn", h.backoff.String())
-	}
-}
-
-func (h *health) succeeded() {
-	if h.down.CompareAndSwap(true, false) {
-		h.downUntil.Store(0)
-		h.log.Info("redis available again: upstream rate limit shared")
-	}
 }

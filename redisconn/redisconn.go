@@ -5,7 +5,8 @@
 //
 // It imports nothing of salesgraph; the packages that use Redis (pqstore,
 // respcache, ratelimit) take the client it returns and add their own
-// per-call deadline, fallback and counting on top.
+// per-call deadline and counting on top, with a Health each for the
+// backoff after a failure.
 package redisconn
 
 import (

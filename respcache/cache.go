@@ -15,21 +15,23 @@
 // [Hooks], and followed by a short backoff during which the cache works
 // from the process alone; it then recovers by itself.
 //
-// It imports nothing of salesgraph and knows nothing of the upstream's
-// endpoints or of GraphQL.
+// Of salesgraph it imports only redisconn (for Health, its Redis fallback
+// state); it knows nothing of the upstream's endpoints or of GraphQL.
 package respcache
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/salesgraph/salesgraph/redisconn"
 )
 
 // Defaults for the zero [Options].
@@ -113,7 +115,7 @@ type Cache struct {
 	rdb                redis.Cmdable
 	prefix             string
 	timeout            time.Duration
-	health             health
+	health             *redisconn.Health
 	hooks              Hooks
 	serveStale         func(Entry, error) bool
 	now                func() time.Time
@@ -154,13 +156,9 @@ func New(o Options) (*Cache, error) {
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}
-	c.health = health{backoff: o.Backoff, log: o.Logger}
-	if c.health.backoff == 0 {
-		c.health.backoff = DefaultBackoff
-	}
-	if c.health.log == nil {
-		c.health.log = slog.Default()
-	}
+	c.health = redisconn.NewHealth(cmp.Or(o.Backoff, DefaultBackoff), o.Logger,
+		"redis unavailable: upstream cache served from this process only",
+		"redis available again: upstream cache shared")
 	if c.serveStale == nil {
 		c.serveStale = UpstreamFailed
 	}
@@ -331,7 +329,7 @@ func (c *Cache) Usage() (entries int, bytes int64) { return c.mem.usage() }
 func (c *Cache) redisKey(k Key) string { return c.prefix + k.String() }
 
 func (c *Cache) redisGet(ctx context.Context, key Key) (Entry, bool) {
-	if c.rdb == nil || c.health.skip() {
+	if c.rdb == nil || c.health.Skip() {
 		return Entry{}, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -339,13 +337,13 @@ func (c *Cache) redisGet(ctx context.Context, key Key) (Entry, bool) {
 	b, err := c.rdb.Get(ctx, c.redisKey(key)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
-		c.health.succeeded()
+		c.health.Succeeded()
 		return Entry{}, false
 	case err != nil:
 		c.failed("get", err)
 		return Entry{}, false
 	}
-	c.health.succeeded()
+	c.health.Succeeded()
 	e, err := decode(b)
 	if err != nil {
 		// Not Redis's fault: count it, but no backoff.
@@ -360,7 +358,7 @@ func (c *Cache) redisGet(ctx context.Context, key Key) (Entry, bool) {
 // redisSet stores e until the end of its stale window, by Redis's clock,
 // so Redis never holds an entry no replica could serve.
 func (c *Cache) redisSet(ctx context.Context, key Key, e *Entry) {
-	if c.rdb == nil || c.health.skip() {
+	if c.rdb == nil || c.health.Skip() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -369,14 +367,14 @@ func (c *Cache) redisSet(ctx context.Context, key Key, e *Entry) {
 		c.failed("set", err)
 		return
 	}
-	c.health.succeeded()
+	c.health.Succeeded()
 }
 
 func (c *Cache) failed(op string, err error) {
 	if c.hooks.RedisError != nil {
 		c.hooks.RedisError(op, err)
 	}
-	c.health.failed(op, err)
+	c.health.Failed(op, err)
 }
 
 func callTier(f func(string), tier string) {
@@ -388,38 +386,6 @@ func callTier(f func(string), tier string) {
 func callNone(f func()) {
 	if f != nil {
 		f()
-	}
-}
-
-// health leaves Redis alone for a short backoff after a failure, so that a
-// Redis that is down or frozen costs one timeout per backoff window rather
-// than one per lookup, and logs each change between up and down once.
-type health struct {
-	backoff   time.Duration
-	log       *slog.Logger
-	downUntil atomic.Int64 // unix nanoseconds; 0 while up
-	down      atomic.Bool
-}
-
-func (h *health) skip() bool {
-	u := h.downUntil.Load()
-	return u != 0 && time.Now().UnixNano() < u
-}
-
-func (h *health) failed(op string, err error) {
-	if h.backoff > 0 {
-		h.downUntil.Store(time.Now().Add(h.backoff).UnixNano())
-	}
-	if h.down.CompareAndSwap(false, true) {
-		h.log.Warn("redis unavailable: upstream cache served from this process only",
-			"op", op, "error", err, "retryIn", h.backoff.String())
-	}
-}
-
-func (h *health) succeeded() {
-	if h.down.CompareAndSwap(true, false) {
-		h.downUntil.Store(0)
-		h.log.Info("redis available again: upstream cache shared")
 	}
 }
 
