@@ -274,15 +274,6 @@ func postReq(body string, headers ...string) *http.Request {
 	return withHeaders(r, headers)
 }
 
-// getReq is a GET with the given URL query, the demo credential and a
-// preflight header, then the given header pairs.
-func getReq(rawQuery string, headers ...string) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, "/graphql?"+rawQuery, nil)
-	r.Header.Set("Authorization", resttest.DefaultToken)
-	r.Header.Set("Apollo-Require-Preflight", "true")
-	return withHeaders(r, headers)
-}
-
 func withHeaders(r *http.Request, pairs []string) *http.Request {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
