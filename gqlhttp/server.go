@@ -68,6 +68,9 @@ type Server struct {
 	cors      http.Handler // CORS around serve
 }
 
+// Options is what the endpoint runs with: New's Options, defaults applied.
+func (s *Server) Options() Options { return s.opts }
+
 // APQResult is the outcome of an automatic persisted query lookup.
 type APQResult string
 

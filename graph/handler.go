@@ -170,11 +170,7 @@ func NewHandler(cfg Options) http.Handler {
 	}
 	// Outside the endpoint, so that a waiter gets the whole answer the
 	// endpoint wrote, its CORS headers included (opshare.go).
-	maxBody := int64(cfg.MaxRequestBytes)
-	if maxBody <= 0 {
-		maxBody = gqlhttp.DefaultMaxRequestBytes // the endpoint applies its own defaults
-	}
-	m.share = newOpShare(maxBody)
+	m.share = newOpShare(srv.Options().MaxRequestBytes)
 	return m
 }
 
