@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -19,7 +20,7 @@ import (
 // limits', the estimate's) belong to the endpoint, which answers them before
 // any field runs.
 const (
-	CodeBadUserInput             = "BAD_USER_INPUT"             // an argument is invalid, or the upstream answered 400
+	CodeBadUserInput             = gqlhttp.CodeBadUserInput     // an argument is invalid, or the upstream answered 400
 	CodeUnauthenticated          = "UNAUTHENTICATED"            // the upstream answered 403 and the caller sent no credential
 	CodeForbidden                = "FORBIDDEN"                  // the upstream answered 403 to the caller's credential
 	CodeUpstreamRateLimited      = "UPSTREAM_RATE_LIMITED"      // the upstream answered 429, or our own rate limit refused the call (extensions.scope "facade")
@@ -32,8 +33,8 @@ const (
 	CodeUpstreamCircuitOpen      = "UPSTREAM_CIRCUIT_OPEN"      // the circuit breaker refused the call: the upstream is failing
 	CodeOperationTimeout         = "OPERATION_TIMEOUT"          // the operation's deadline passed while it waited for the upstream
 	CodeUpstreamConcurrencyLimit = "UPSTREAM_CONCURRENCY_LIMIT" // no upstream slot came free before the operation's deadline
-	CodeCancelled                = "CANCELLED"                  // the caller went away before the answer was ready
-	CodeInternal                 = "INTERNAL_SERVER_ERROR"      // a bug; details are logged with the request id, never sent
+	CodeCancelled                = gqlhttp.CodeCancelled        // the caller went away before the answer was ready
+	CodeInternal                 = gqlhttp.CodeInternal         // a bug; details are logged with the request id, never sent
 	// UPSTREAM_CALL_BUDGET_EXCEEDED (CodeUpstreamBudget) is also a field's
 	// code, once an operation has made as many calls as it may
 	// (resilience.go); it is declared with the request-level codes, which
