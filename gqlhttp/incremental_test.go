@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,88 +15,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
+	"github.com/salesgraph/salesgraph/gqlhttp/gqlhttptest"
 	"github.com/salesgraph/salesgraph/gqlhttp/internal/testschema"
 )
 
 // Apollo Client's Accept for an operation with @defer.
 const apolloDeferAccept = "multipart/mixed;deferSpec=20220824,application/json"
 
-// incrementalPayload is one part of a multipart/mixed response: the initial
-// payload (data, errors) or a subsequent one (incremental).
-type incrementalPayload struct {
-	Data        json.RawMessage `json:"data"`
-	Errors      []gqlError      `json:"errors"`
-	HasNext     *bool           `json:"hasNext"`
-	Incremental []struct {
-		Data   json.RawMessage `json:"data"`
-		Path   []any           `json:"path"`
-		Label  string          `json:"label"`
-		Errors []gqlError      `json:"errors"`
-	} `json:"incremental"`
-}
+// incrementalPayload is one part of a multipart/mixed response, read as a
+// client reads it (gqlhttptest).
+type incrementalPayload = gqlhttptest.Payload[gqlError]
 
-// readParts parses a multipart/mixed incremental response as a client
-// would: the boundary from Content-Type, each part's own Content-Type, and
-// hasNext true on every payload but the last.
 func readParts(t *testing.T, contentType string, body []byte) []incrementalPayload {
 	t.Helper()
-	mt, params, err := mime.ParseMediaType(contentType)
-	require.NoError(t, err)
-	require.Equal(t, "multipart/mixed", mt)
-	assert.Equal(t, "20220824", params["deferspec"])
-	require.NotEmpty(t, params["boundary"])
-	require.True(t, bytes.HasSuffix(body, []byte("\r\n--"+params["boundary"]+"--\r\n")), "the closing delimiter ends the body: %q", body)
-	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	var out []incrementalPayload
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		assert.Equal(t, "application/json; charset=utf-8", p.Header.Get("Content-Type"))
-		b, err := io.ReadAll(p)
-		require.NoError(t, err)
-		var pl incrementalPayload
-		require.NoError(t, json.Unmarshal(b, &pl), "%s", b)
-		require.NotNil(t, pl.HasNext, "every payload says whether more follow: %s", b)
-		out = append(out, pl)
-	}
-	require.NotEmpty(t, out)
-	for i, pl := range out {
-		assert.Equal(t, i < len(out)-1, *pl.HasNext, "hasNext of payload %d of %d", i, len(out))
-	}
-	return out
+	return gqlhttptest.ReadParts[gqlError](t, contentType, body)
 }
 
-// merge applies the payloads as a client does: each incremental item's
-// data merged into the object at its path.
 func merge(t *testing.T, parts []incrementalPayload) (any, []gqlError) {
 	t.Helper()
-	var data any
-	require.NoError(t, json.Unmarshal(parts[0].Data, &data))
-	errs := parts[0].Errors
-	for _, pl := range parts[1:] {
-		require.Nil(t, pl.Data, "a subsequent payload has no top-level data")
-		for _, it := range pl.Incremental {
-			errs = append(errs, it.Errors...)
-			at := data
-			for _, p := range it.Path {
-				switch p := p.(type) {
-				case string:
-					at = at.(map[string]any)[p]
-				case float64:
-					at = at.([]any)[int(p)]
-				}
-			}
-			var fields map[string]any
-			require.NoError(t, json.Unmarshal(it.Data, &fields))
-			for k, v := range fields {
-				at.(map[string]any)[k] = v
-			}
-		}
-	}
-	return data, errs
+	return gqlhttptest.Merge(t, parts)
 }
 
 func TestDeferIsDeliveredIncrementally(t *testing.T) {
