@@ -36,8 +36,10 @@ const saturation = int64(1) << 40
 
 func satAdd(a, b int64) int64 { return min(a+b, saturation) }
 
-// limitErr builds a request error for a breached limit.
-func limitErr(code, msg string, limit int, pos *ast.Position) *gqlerror.Error {
+// LimitError is the request error for a breached limit: code, the limit in
+// extensions.limit, and where in the document. A caller's own limits (an
+// extension's cost estimate) use it to read as the endpoint's do.
+func LimitError(code, msg string, limit int, pos *ast.Position) *gqlerror.Error {
 	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code, "limit": limit}}
 	if pos != nil && pos.Line > 0 {
 		e.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
@@ -66,12 +68,12 @@ func (s *Options) scanDocument(src string) *gqlerror.Error {
 			continue
 		}
 		if tokens++; tokens > s.MaxTokens {
-			return limitErr(CodeTokenLimit, fmt.Sprintf("the document has more than %d tokens", s.MaxTokens), s.MaxTokens, &tok.Pos)
+			return LimitError(CodeTokenLimit, fmt.Sprintf("the document has more than %d tokens", s.MaxTokens), s.MaxTokens, &tok.Pos)
 		}
 		switch tok.Kind {
 		case lexer.BraceL, lexer.BracketL, lexer.ParenL:
 			if depth++; depth > limit {
-				return limitErr(CodeDepthLimit, fmt.Sprintf("the document nests brackets more than %d levels deep", limit), s.MaxDepth, &tok.Pos)
+				return LimitError(CodeDepthLimit, fmt.Sprintf("the document nests brackets more than %d levels deep", limit), s.MaxDepth, &tok.Pos)
 			}
 		case lexer.BraceR, lexer.BracketR, lexer.ParenR:
 			depth--
@@ -121,11 +123,11 @@ func (s *Options) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 		pos := op.Position
 		switch {
 		case sh.depth > int64(s.MaxDepth):
-			return limitErr(CodeDepthLimit, fmt.Sprintf("the operation nests fields %s levels deep; at most %d are allowed (fields inside fragments count)", count(sh.depth), s.MaxDepth), s.MaxDepth, pos)
+			return LimitError(CodeDepthLimit, fmt.Sprintf("the operation nests fields %s levels deep; at most %d are allowed (fields inside fragments count)", count(sh.depth), s.MaxDepth), s.MaxDepth, pos)
 		case sh.aliases > int64(s.MaxAliases):
-			return limitErr(CodeAliasLimit, fmt.Sprintf("the operation has %s aliased fields; at most %d are allowed (fragments count wherever they are spread)", count(sh.aliases), s.MaxAliases), s.MaxAliases, pos)
+			return LimitError(CodeAliasLimit, fmt.Sprintf("the operation has %s aliased fields; at most %d are allowed (fragments count wherever they are spread)", count(sh.aliases), s.MaxAliases), s.MaxAliases, pos)
 		case sh.root > int64(s.MaxRootFields):
-			return limitErr(CodeRootFieldLimit, fmt.Sprintf("the operation selects %s root fields; at most %d are allowed", count(sh.root), s.MaxRootFields), s.MaxRootFields, pos)
+			return LimitError(CodeRootFieldLimit, fmt.Sprintf("the operation selects %s root fields; at most %d are allowed", count(sh.root), s.MaxRootFields), s.MaxRootFields, pos)
 		}
 		markReached(op.SelectionSet, frags, reached)
 	}
@@ -143,7 +145,7 @@ func (s *Options) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 		}
 	}
 	if total > int64(s.MaxFields) {
-		return limitErr(CodeFieldLimit, fmt.Sprintf("the document selects %s fields; at most %d are allowed (fragments count wherever they are spread)", count(total), s.MaxFields), s.MaxFields, nil)
+		return LimitError(CodeFieldLimit, fmt.Sprintf("the document selects %s fields; at most %d are allowed (fragments count wherever they are spread)", count(total), s.MaxFields), s.MaxFields, nil)
 	}
 	return nil
 }

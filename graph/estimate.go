@@ -8,6 +8,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
 // The third pass of the request limits (see limits.go): what an operation
@@ -51,7 +53,7 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	est := estimate(op, l.schema, l.sec, l.cursors)
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
-		e := limitErr(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", count(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
+		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", count(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
 		e.Extensions["estimate"] = est.complexity
 		return e
 	}
@@ -67,7 +69,7 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 		if left+est.calls < limit {
 			msg += " per request, and earlier operations of this batch used some"
 		}
-		e := limitErr(CodeUpstreamBudget, msg, l.sec.MaxUpstreamCalls, pos)
+		e := gqlhttp.LimitError(CodeUpstreamBudget, msg, l.sec.MaxUpstreamCalls, pos)
 		e.Extensions["estimate"] = est.calls
 		return e
 	}

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
 	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
@@ -102,16 +99,6 @@ func satMul(a, b int64) int64 {
 		return saturation
 	}
 	return min(a*b, saturation)
-}
-
-// limitErr builds a request error for a breached limit, shaped as
-// gqlhttp's document limits are: the code, the limit, where.
-func limitErr(code, msg string, limit int, pos *ast.Position) *gqlerror.Error {
-	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code, "limit": limit}}
-	if pos != nil && pos.Line > 0 {
-		e.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
-	}
-	return e
 }
 
 // count renders a saturated estimate honestly.
