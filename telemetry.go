@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"time"
 
@@ -45,6 +46,9 @@ func newTelemetry(ctx context.Context, cfg config.Observability, getenv func(str
 		}
 		mux := http.NewServeMux()
 		t.mountAdmin(mux)
+		if cfg.Pprof {
+			mountPprof(mux)
+		}
 		t.adminLn = ln
 		t.admin = &http.Server{
 			Handler:           mux,
@@ -138,6 +142,16 @@ func (t *telemetry) mountAdmin(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", t.metrics.Handler())
 	mux.Handle("GET /healthz", t.probes.Liveness())
 	mux.Handle("GET /readyz", t.probes.Readiness())
+}
+
+// mountPprof serves the runtime's profiles, as net/http/pprof's package
+// init would on http.DefaultServeMux, which salesgraph never serves.
+func mountPprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 // adminAddr is the metrics listener's address, or "" when there is none.

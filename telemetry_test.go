@@ -308,3 +308,26 @@ func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
 	assert.Equal(t, float64(attempts+n), metricValue(t, body, `salesgraph_upstream_requests_total{endpoint="`+meetings+`",result="http_error",status_class="5xx"}`),
 		"every attempt that reached the upstream, and no other")
 }
+
+// TestPprofIsServedOnTheMetricsListenerOnly: profiles are opt-in, and even
+// then never reachable through the public API's mux.
+func TestPprofIsServedOnTheMetricsListenerOnly(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := config.Observability{MetricsAddr: "127.0.0.1:0", Pprof: on}
+		tel, err := newTelemetry(context.Background(), cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		code, body := get(t, "http://"+tel.adminAddr()+"/debug/pprof/goroutine?debug=1")
+		if on {
+			assert.Equal(t, http.StatusOK, code)
+			assert.Contains(t, body, "goroutine profile:")
+		} else {
+			assert.Equal(t, http.StatusNotFound, code)
+		}
+		mux := http.NewServeMux()
+		tel.mount(mux, cfg)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+		assert.Equal(t, http.StatusNotFound, rec.Code, "pprof %v: the API listener serves no profiles", on)
+		tel.shutdown(slog.New(slog.DiscardHandler))
+	}
+}

@@ -143,6 +143,7 @@ type Observability struct {
 	LogFormat      string // text or json
 	MetricsAddr    string // "": /metrics on the API listener; MetricsOff: none
 	TraceResolvers bool
+	Pprof          bool // net/http/pprof on the metrics listener only
 	OTLPEndpoint   string   // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT
 	OTLPHeaders    []string // the names in OTEL_EXPORTER_OTLP_(TRACES_)HEADERS; their values are keys
 	TracesSampler  string   // OTEL_TRACES_SAMPLER
@@ -254,6 +255,7 @@ func (c *Config) register(e *envFlags) {
 	// A one-off action rather than a setting: no variable.
 	e.fs.StringVar(&c.PrintSchema, "print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
 	e.string(&c.Observability.MetricsAddr, "metrics-addr", "", "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none")
+	e.bool(&c.Observability.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on metrics-addr (never on listen-addr); needs metrics-addr")
 	e.bool(&c.Observability.TraceResolvers, "trace-resolvers", false, "add a span per resolver call when tracing is on; costly on large lists")
 	e.secret(&c.GraphQL.CursorSecret, "cursor-secret", "key that authenticates pagination cursors, at least 32 bytes; replicas must share it to accept each other's cursors; empty: random per process")
 

@@ -160,6 +160,17 @@ func TestMetricsAddrAndTraceResolvers(t *testing.T) {
 	assert.True(t, c.Observability.TraceResolvers)
 }
 
+func TestPprofOnlyOnTheMetricsListener(t *testing.T) {
+	c, err := parse([]string{"-pprof", "-metrics-addr", "127.0.0.1:9090"}, nil)
+	require.NoError(t, err)
+	assert.True(t, c.Observability.Pprof)
+	for _, addr := range []string{"", MetricsOff} {
+		_, err = parse([]string{"-pprof", "-metrics-addr", addr}, nil)
+		require.Error(t, err, "metrics-addr %q", addr)
+		assert.Contains(t, err.Error(), "pprof needs metrics-addr")
+	}
+}
+
 func TestUnknownEnvironmentVariables(t *testing.T) {
 	cases := map[string]struct{ name, want string }{
 		"misspelt upstream": {"SALESGRAPH_UPSTREAM_ULR", "SALESGRAPH_UPSTREAM_URL"},

@@ -101,6 +101,10 @@ func (c *Config) validate() []string {
 	if a := c.Observability.MetricsAddr; a != "" && a != MetricsOff {
 		_, _, err := net.SplitHostPort(a)
 		check(err == nil, "metrics-addr must be host:port, empty or off")
+	} else {
+		// Profiles show request contents and cost CPU: they are never served
+		// on the public listener.
+		check(!c.Observability.Pprof, "pprof needs metrics-addr: profiles are served on the metrics listener only")
 	}
 	check(c.PrintSchema == "" || c.PrintSchema == "sdl" || c.PrintSchema == "introspection", "print-schema must be sdl or introspection")
 	check(c.Demo.Users > 0 && c.Demo.Users <= 100000, "demo-users must be between 1 and 100000")
