@@ -143,7 +143,7 @@ type Observability struct {
 	LogFormat      string // text or json
 	MetricsAddr    string // "": /metrics on the API listener; MetricsOff: none
 	TraceResolvers bool
-	Pprof          bool // net/http/pprof on the metrics listener only
+	Pprof          bool     // net/http/pprof on the metrics listener only
 	OTLPEndpoint   string   // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT
 	OTLPHeaders    []string // the names in OTEL_EXPORTER_OTLP_(TRACES_)HEADERS; their values are keys
 	TracesSampler  string   // OTEL_TRACES_SAMPLER
