@@ -119,26 +119,10 @@ func (r *Resolver) meetingConnection(ctx context.Context, user int64, first *int
 	}
 	sortMeetings(list, order)
 
-	conn := &model.MeetingConnection{TotalCount: len(list), PageInfo: &model.PageInfo{}}
 	start := min(offset, len(list))
 	end := min(start+n, len(list))
-	conn.Nodes = list[start:end]
-	conn.Edges = make([]*model.MeetingEdge, len(conn.Nodes))
 	cursor := func(i int) string { return r.cursors.meetingCursor(user, i) }
-	for i, m := range conn.Nodes {
-		conn.Edges[i] = &model.MeetingEdge{Cursor: cursor(start + i), Node: m}
-	}
-	fillPageInfo(conn.PageInfo, start, end, len(list), cursor)
-	return conn, nil
-}
-
-func fillPageInfo(pi *model.PageInfo, start, end, total int, cursor func(int) string) {
-	pi.HasPreviousPage = start > 0
-	pi.HasNextPage = end < total
-	if end > start {
-		s, e := cursor(start), cursor(end-1)
-		pi.StartCursor, pi.EndCursor = &s, &e
-	}
+	return model.NewMeetingConnection(list[start:end], model.Page{Start: start, Total: len(list), Cursor: cursor}), nil
 }
 
 func matches(m *model.Meeting, f *model.MeetingFilter) bool {
@@ -262,15 +246,8 @@ func (r *Resolver) threadConnection(ctx context.Context, user int64, first *int,
 	start := min(max(offset-base, 0), len(all))
 	end := min(start+n, len(all))
 
-	conn := &model.ThreadConnection{TotalCount: total, PageInfo: &model.PageInfo{}}
-	conn.Nodes = all[start:end]
-	conn.Edges = make([]*model.ThreadEdge, len(conn.Nodes))
 	cursor := func(i int) string { return r.cursors.threadCursor(user, i, perPage, total) }
-	for i, t := range conn.Nodes {
-		conn.Edges[i] = &model.ThreadEdge{Cursor: cursor(base + start + i), Node: t}
-	}
-	fillPageInfo(conn.PageInfo, base+start, base+end, total, cursor)
-	return conn, nil
+	return model.NewThreadConnection(all[start:end], model.Page{Start: base + start, Total: total, Cursor: cursor}), nil
 }
 
 // effectivePerPage is the page size the upstream used: what its pagination

@@ -25,26 +25,6 @@ type GeoPoint struct {
 	Longitude float64 `json:"longitude"`
 }
 
-// A page of a user's meetings.
-type MeetingConnection struct {
-	// The meetings on this page, with their cursors.
-	Edges []*MeetingEdge `json:"edges"`
-	// The meetings on this page.
-	Nodes []*Meeting `json:"nodes"`
-	// Where this page is in the whole list.
-	PageInfo *PageInfo `json:"pageInfo"`
-	// How many meetings match the filter, across all pages.
-	TotalCount int `json:"totalCount"`
-}
-
-// A meeting and its cursor.
-type MeetingEdge struct {
-	// An opaque cursor for `after`.
-	Cursor string `json:"cursor"`
-	// The meeting.
-	Node *Meeting `json:"node"`
-}
-
 // Criteria a meeting must all match; an omitted criterion matches every meeting.
 type MeetingFilter struct {
 	// Meetings with any of these statuses.
@@ -68,40 +48,8 @@ type MeetingOrder struct {
 	Direction OrderDirection `json:"direction"`
 }
 
-// Where a page of a list is in the whole list.
-type PageInfo struct {
-	// Whether more items follow this page.
-	HasNextPage bool `json:"hasNextPage"`
-	// Whether items precede this page.
-	HasPreviousPage bool `json:"hasPreviousPage"`
-	// The cursor of the first item on this page; null when the page is empty.
-	StartCursor *string `json:"startCursor,omitempty"`
-	// The cursor of the last item on this page; null when the page is empty.
-	EndCursor *string `json:"endCursor,omitempty"`
-}
-
 // The entry points: salespeople by id, and any object by its global id.
 type Query struct {
-}
-
-// A page of a user's threads.
-type ThreadConnection struct {
-	// The threads on this page, with their cursors.
-	Edges []*ThreadEdge `json:"edges"`
-	// The threads on this page.
-	Nodes []*Thread `json:"nodes"`
-	// Where this page is in the whole list.
-	PageInfo *PageInfo `json:"pageInfo"`
-	// How many threads the user owns, as the upstream counts them.
-	TotalCount int `json:"totalCount"`
-}
-
-// A thread and its cursor.
-type ThreadEdge struct {
-	// An opaque cursor for `after`.
-	Cursor string `json:"cursor"`
-	// The thread.
-	Node *Thread `json:"node"`
 }
 
 // The date a list of meetings is ordered by.
