@@ -25,10 +25,25 @@ type pageKey struct {
 }
 
 // userMeetings is one user's meetings, converted once per request, with the
-// index Thread.meetings needs.
+// index Thread.meetings needs, built the first time it is.
 type userMeetings struct {
-	list     []*model.Meeting
-	byThread map[string][]*model.Meeting
+	list []*model.Meeting
+
+	indexOnce sync.Once
+	byThread  map[string][]*model.Meeting
+}
+
+// ofThread are the meetings of the thread with the given id, in list order.
+func (u *userMeetings) ofThread(id string) []*model.Meeting {
+	u.indexOnce.Do(func() {
+		u.byThread = make(map[string][]*model.Meeting)
+		for _, m := range u.list {
+			if m.ThreadID != nil {
+				u.byThread[*m.ThreadID] = append(u.byThread[*m.ThreadID], m)
+			}
+		}
+	})
+	return u.byThread[id]
 }
 
 // threadPage is one upstream page of a user's threads.
@@ -154,18 +169,7 @@ func (l *Loaders) loadMeetings(ctx context.Context, users []int64) []*dataloader
 		if err != nil {
 			return nil, err
 		}
-		out := &userMeetings{
-			list:     make([]*model.Meeting, len(raw)),
-			byThread: make(map[string][]*model.Meeting),
-		}
-		for i := range raw {
-			m := model.NewMeeting(user, &raw[i])
-			out.list[i] = m
-			if m.ThreadID != nil {
-				out.byThread[*m.ThreadID] = append(out.byThread[*m.ThreadID], m)
-			}
-		}
-		return out, nil
+		return &userMeetings{list: model.NewMeetings(user, raw)}, nil
 	})
 }
 

@@ -299,7 +299,7 @@ func threadMeetings(ctx context.Context, t *model.Thread) ([]*model.Meeting, err
 	if err != nil {
 		return nil, err
 	}
-	list := slices.Clone(ms.byThread[t.ID])
+	list := slices.Clone(ms.ofThread(t.ID))
 	sortMeetings(list, nil)
 	return list, nil
 }

@@ -63,25 +63,44 @@ type Meeting struct {
 	problems                                  []restclient.FieldProblem // values sent that could not be read
 }
 
-// NewMeeting converts an upstream meeting fetched from ownerID's list.
+// NewMeetings converts the upstream meetings of ownerID's list, in one
+// allocation. The Meetings point into raw, which must not change afterwards.
+func NewMeetings(ownerID int64, raw []restclient.Meeting) []*Meeting {
+	ms := make([]Meeting, len(raw))
+	out := make([]*Meeting, len(raw))
+	for i := range raw {
+		ms[i].fill(ownerID, &raw[i])
+		out[i] = &ms[i]
+	}
+	return out
+}
+
+// NewMeeting converts an upstream meeting fetched from ownerID's list. The
+// Meeting points into m, which must not change afterwards.
 func NewMeeting(ownerID int64, m *restclient.Meeting) *Meeting {
-	out := &Meeting{
+	out := new(Meeting)
+	out.fill(ownerID, m)
+	return out
+}
+
+func (out *Meeting) fill(ownerID int64, m *restclient.Meeting) {
+	*out = Meeting{
 		ID:          m.ID,
 		OwnerID:     ownerID,
 		UserID:      m.UserID,
-		Hash:        optString(m.Hash),
-		PersonID:    optString(m.PersonID),
-		CompanyID:   optString(m.CompanyID),
-		ThreadID:    optString(m.ThreadID),
+		Hash:        optString(&m.Hash),
+		PersonID:    optString(&m.PersonID),
+		CompanyID:   optString(&m.CompanyID),
+		ThreadID:    optString(&m.ThreadID),
 		Status:      meetingStatus(m.Status),
 		RawStatus:   m.Status,
 		Type:        meetingType(m.Type),
 		RawType:     m.Type,
-		Address:     optString(m.Address),
-		startDate:   optTime(m.StartDate),
-		endDate:     optTime(m.EndDate),
-		createdAt:   optTime(m.CreatedAt),
-		modifiedAt:  optTime(m.ModifiedAt),
+		Address:     optString(&m.Address),
+		startDate:   optTime(&m.StartDate),
+		endDate:     optTime(&m.EndDate),
+		createdAt:   optTime(&m.CreatedAt),
+		modifiedAt:  optTime(&m.ModifiedAt),
 		visits:      int(m.Visits),
 		visitsOwner: int(m.VisitsOwner),
 		visitsCopy:  int(m.VisitsCopy),
@@ -90,7 +109,6 @@ func NewMeeting(ownerID int64, m *restclient.Meeting) *Meeting {
 	if m.Location != nil {
 		out.Location = &GeoPoint{Latitude: m.Location.Latitude, Longitude: m.Location.Longitude}
 	}
-	return out
 }
 
 // problem is the error of field (its upstream key) if its value could not
@@ -186,22 +204,23 @@ type Thread struct {
 	problems                       []restclient.FieldProblem // values sent that could not be read
 }
 
-// NewThread converts an upstream thread fetched from ownerID's list.
+// NewThread converts an upstream thread fetched from ownerID's list. The
+// Thread points into t, which must not change afterwards.
 func NewThread(ownerID int64, t *restclient.Thread) *Thread {
 	return &Thread{
 		ID:            t.ID,
 		OwnerID:       ownerID,
 		UserID:        t.UserID,
-		Number:        optString(t.Number),
-		Name:          optString(t.Name),
-		CompanyID:     optString(t.CompanyID),
-		PersonID:      optString(t.PersonID),
-		Status:        optString(t.Status),
-		Description:   optString(t.Description),
+		Number:        optString(&t.Number),
+		Name:          optString(&t.Name),
+		CompanyID:     optString(&t.CompanyID),
+		PersonID:      optString(&t.PersonID),
+		Status:        optString(&t.Status),
+		Description:   optString(&t.Description),
 		Fields:        JSON(t.Fields),
-		endDate:       optTime(t.EndDate),
-		createdAt:     optTime(t.CreatedAt),
-		modifiedAt:    optTime(t.ModifiedAt),
+		endDate:       optTime(&t.EndDate),
+		createdAt:     optTime(&t.CreatedAt),
+		modifiedAt:    optTime(&t.ModifiedAt),
 		contractValue: t.ContractValue,
 		problems:      t.Problems,
 	}
@@ -271,18 +290,21 @@ func meetingType(s string) MeetingType {
 	return MeetingTypeUnknown
 }
 
-func optString(s string) *string {
-	if s == "" {
+// optString and optTime point into the upstream record instead of copying
+// the value: records are immutable once decoded (restclient shares them
+// between requests), and a copy cost an allocation per field and meeting.
+func optString(s *string) *string {
+	if *s == "" {
 		return nil
 	}
-	return &s
+	return s
 }
 
-func optTime(t time.Time) *time.Time {
+func optTime(t *time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	return t
 }
 
 // EncodeGlobalID makes the opaque id Query.node accepts.
