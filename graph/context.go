@@ -13,6 +13,7 @@ type requestState struct {
 	callerCredential bool
 	requestID        string
 	stale            *staleMarks // stale upstream answers served (cachemark.go)
+	lists            listMemo    // whether a list's elements wait for loads (lists.go)
 }
 
 type stateKey struct{}
