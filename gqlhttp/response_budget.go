@@ -304,3 +304,15 @@ func (b *limitedBuffer) WriteByte(c byte) error {
 	}
 	return b.Buffer.WriteByte(c)
 }
+
+// ChargeResponse charges n bytes to the response of ctx's operation, for a
+// resolver that writes part of the response itself rather than field by
+// field through the executor, which the ResponseSize extension charges. It
+// reports false once the response can no longer be sent (too large, or the
+// response memory budget is full): the caller should then write as little
+// as it can, since the answer will be the refusal. Outside an operation
+// served by a Server it charges nothing and reports true.
+func ChargeResponse(ctx context.Context, n int) bool {
+	m, _ := ctx.Value(meterKey{}).(*responseMeter)
+	return m == nil || m.charge(int64(n))
+}

@@ -6,7 +6,7 @@
 package graph
 
 //go:generate go run github.com/99designs/gqlgen generate
-//go:generate go run ./internal/listgen generated.go lists_gen.go
+//go:generate go run ./internal/execgen generated.go
 
 import "github.com/vektah/gqlparser/v2/ast"
 

@@ -1,0 +1,89 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/salesgraph/salesgraph/gqlhttp"
+)
+
+// The fast path (fast_gen.go, written by graph/internal/execgen) writes an
+// object whose selected fields are all plain straight to JSON. gqlgen's
+// executor resolves each field through a field context, the field
+// middleware, a boxed result and a marshaler that lives until the whole
+// response is written: about thirty allocations per field of a meeting.
+// Here an object costs its bytes and one marshaler, and what it is made of
+// is garbage at once instead of living until the response is written.
+//
+// What it skips and why that is safe: the field middleware, which for plain
+// fields is only gqlhttp's response meter (charged here, per object) and
+// resolver spans (resolvers only, never plain fields). Everything that can
+// differ (an error, a null in a non-null field, a sub-selection, @defer, a
+// panic) sends the object back to the executor before anything is reported.
+
+// fastWriter builds one object's JSON.
+type fastWriter struct {
+	buf   bytes.Buffer
+	first bool
+}
+
+// fastPath is off only in the test that compares both paths.
+var fastPath = true
+
+var fastWriters = sync.Pool{New: func() any { return new(fastWriter) }}
+
+// beginFast returns a writer for an object with these fields, or nil when a
+// field needs the executor anyway.
+func beginFast(fields []graphql.CollectedField) *fastWriter {
+	if !fastPath {
+		return nil
+	}
+	for i := range fields {
+		if len(fields[i].Selections) > 0 || len(fields[i].Deferrables) > 0 {
+			return nil
+		}
+	}
+	w := fastWriters.Get().(*fastWriter)
+	w.buf.Reset()
+	w.buf.WriteByte('{')
+	w.first = true
+	return w
+}
+
+// field writes "alias":value. Aliases are GraphQL names, which JSON needs
+// no escape for.
+func (w *fastWriter) field(alias string, m graphql.Marshaler) {
+	if !w.first {
+		w.buf.WriteByte(',')
+	}
+	w.first = false
+	w.buf.WriteByte('"')
+	w.buf.WriteString(alias)
+	w.buf.WriteString(`":`)
+	m.MarshalGQL(&w.buf)
+}
+
+// finish returns the object, charged to the operation's response meter.
+func (w *fastWriter) finish(ctx context.Context) graphql.Marshaler {
+	w.buf.WriteByte('}')
+	if !gqlhttp.ChargeResponse(ctx, w.buf.Len()) {
+		return emptyObject // the operation answers with the refusal
+	}
+	return rawJSON(bytes.Clone(w.buf.Bytes()))
+}
+
+func (w *fastWriter) release() {
+	if w.buf.Cap() <= 64<<10 { // keep the pool's buffers small
+		fastWriters.Put(w)
+	}
+}
+
+// rawJSON is JSON written ahead of the response.
+type rawJSON []byte
+
+func (r rawJSON) MarshalGQL(w io.Writer) { _, _ = w.Write(r) }
+
+var emptyObject graphql.Marshaler = rawJSON("{}")

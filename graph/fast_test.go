@@ -1,0 +1,45 @@
+package graph_test
+
+import (
+	"testing"
+
+	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestTheFastPathAnswersAsTheExecutor: every plain field of every type,
+// with aliases, __typename, fragments, nulls, an unreadable value and a
+// list large enough to be marshalled in order, answers byte for byte what
+// gqlgen's executor answers, errors included.
+func TestTheFastPathAnswersAsTheExecutor(t *testing.T) {
+	queries := map[string]string{
+		"meetings": `{ users(ids: ["1", "2", "3"]) { __typename id globalId ... on Node { nodeId: globalId }
+			meetings(first: 100) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+				edges { cursor node { id } }
+				nodes { __typename ` + meetingFields + ` again: id ...M } } } }
+			fragment M on Meeting { status t: type }`,
+		"threads": `{ user(id: "3") { threads(first: 100) { totalCount pageInfo { endCursor }
+				edges { cursor } nodes { __typename id globalId number name companyId personId status description
+				endDate contractValue fields createdAt modifiedAt } } } }`,
+		"skipped and included": `query($no: Boolean = false) { user(id: "2") { meetings(first: 5) { nodes { id status @skip(if: $no) address @include(if: $no) } } } }`,
+	}
+	for name, q := range queries {
+		t.Run(name, func(t *testing.T) {
+			answer := func(fast bool) *gqlResponse {
+				defer graph.SetFastPath(fast)()
+				e := newEnv(t)
+				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: 2, Field: "visits", Value: `"dużo"`})
+				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: 1, Field: "contract_value", Value: `"drogo"`})
+				rid := "fast-path-test"
+				return e.do(q, nil, map[string]*string{"X-Request-Id": &rid})
+			}
+			slow, fast := answer(false), answer(true)
+			require.NotEmpty(t, slow.Data)
+			assert.JSONEq(t, string(slow.Data), string(fast.Data))
+			assert.Equal(t, string(slow.Data), string(fast.Data), "byte for byte")
+			assert.Equal(t, slow.Errors, fast.Errors)
+		})
+	}
+}
