@@ -5,7 +5,7 @@ package graph
 // look-ahead starts for it. Three walkers read it: argumentCheck
 // (arguments.go) refuses bad arguments before execution, estimate
 // (estimate.go) prices the operation before execution, lookAhead
-// (selection.go) starts the loads a User's subtree will need. A field
+// (selection.go) starts the loads a root field's subtree will need. A field
 // without an entry has plain arguments, costs one response field per
 // appearance, and loads nothing. Changing what a field checks or costs is a
 // change of its entry here; the resolvers (resolve.go) do what the entry
@@ -31,8 +31,9 @@ type fieldSpec struct {
 	// often the fields below it repeat; false leaves its subtree out (an
 	// argument that argumentCheck refuses anyway).
 	cost func(c *costing) bool
-	// prefetch is what the field's subtree will load for the user of the
-	// User field it is under, for the look-ahead to start at once.
+	// prefetch is what the field itself loads for the user its subtree
+	// concerns (the root field's: see users), for the look-ahead to add up
+	// over the subtree and start at once.
 	prefetch func(args map[string]any) userNeeds
 }
 
@@ -93,6 +94,16 @@ var fields = map[string]fieldSpec{
 			}
 			c.child.typ = ref.typeName
 			return true
+		},
+		// The node's own lookup, as node resolves it: a meeting among its
+		// owner's meetings, a thread on page 1 of its owner's threads first
+		// (findThread); a User needs nothing.
+		prefetch: func(args map[string]any) userNeeds {
+			ref, err := nodeArg(args["id"])
+			if err != nil {
+				return userNeeds{}
+			}
+			return userNeeds{meetings: ref.typeName == "Meeting", threadPage: ref.typeName == "Thread"}
 		},
 	},
 	"User.meetings": {

@@ -59,16 +59,18 @@ type userThreads struct {
 
 // Loaders are the per-request dataloaders. Every upstream call an operation
 // makes goes through them, so an operation asks for each distinct
-// (endpoint, user, page) exactly once, whatever the nesting.
+// (endpoint, user, page) exactly once, whatever the nesting. A loader's
+// values are futures (see future): the dataloader gathers and caches keys,
+// and each key's result reaches its resolvers when its own call ends.
 type Loaders struct {
 	up         Upstream
 	limit      *semaphore.Weighted // per operation
 	global     *semaphore.Weighted // shared by every operation of the handler
 	maxPages   int
 	guard      opGuard // the call budget and the bounds' sizes (resilience.go)
-	meetings   *dataloader.Loader[int64, *userMeetings]
-	pages      *dataloader.Loader[pageKey, *threadPage]
-	allThreads *dataloader.Loader[int64, *userThreads]
+	meetings   *dataloader.Loader[int64, *future[*userMeetings]]
+	pages      *dataloader.Loader[pageKey, *future[*threadPage]]
+	allThreads *dataloader.Loader[int64, *future[*userThreads]]
 }
 
 // loaderConfig is what every request's loaders share.
@@ -101,23 +103,89 @@ func newLoaders(cfg *loaderConfig) *Loaders {
 	// The REST API has no batch endpoints, so batching buys nothing on the
 	// wire; the short wait only gathers the keys of one resolver wave so that
 	// their calls leave together. The cache is what guarantees one call per key.
-	l.meetings = dataloader.NewBatchedLoader(observeBatch(cfg, "meetings", l.loadMeetings),
-		dataloader.WithWait[int64, *userMeetings](cfg.wait), dataloader.WithCache(loaderCache[int64, *userMeetings](cfg, "meetings")))
-	l.pages = dataloader.NewBatchedLoader(observeBatch(cfg, "threadPages", l.loadPages),
-		dataloader.WithWait[pageKey, *threadPage](cfg.wait), dataloader.WithCache(loaderCache[pageKey, *threadPage](cfg, "threadPages")))
-	l.allThreads = dataloader.NewBatchedLoader(observeBatch(cfg, "allThreads", l.loadAllThreads),
-		dataloader.WithWait[int64, *userThreads](cfg.wait), dataloader.WithCache(loaderCache[int64, *userThreads](cfg, "allThreads")))
+	l.meetings = dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.loadMeetings),
+		dataloader.WithWait[int64, *future[*userMeetings]](cfg.wait),
+		dataloader.WithCache(loaderCache[int64, *future[*userMeetings]](cfg, "meetings")))
+	l.pages = dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.loadPage),
+		dataloader.WithWait[pageKey, *future[*threadPage]](cfg.wait),
+		dataloader.WithCache(loaderCache[pageKey, *future[*threadPage]](cfg, "threadPages")))
+	l.allThreads = dataloader.NewBatchedLoader(startEach(cfg, "allThreads", l.loadAllThreads),
+		dataloader.WithWait[int64, *future[*userThreads]](cfg.wait),
+		dataloader.WithCache(loaderCache[int64, *future[*userThreads]](cfg, "allThreads")))
 	return l
 }
 
-func observeBatch[K comparable, V any](cfg *loaderConfig, name string, fn dataloader.BatchFunc[K, V]) dataloader.BatchFunc[K, V] {
-	if cfg.onBatch == nil {
-		return fn
+// future is one key's result, ready when done is closed. A dataloader
+// batch hands its results over only all at once, when its batch function
+// returns, so a batch of calls would keep every key waiting for the
+// slowest: the batch function returns futures at once instead, and each
+// key's resolvers wait for its own.
+type future[V any] struct {
+	done chan struct{}
+	val  V
+	err  error
+}
+
+// get waits for the future. It does not also wait for the resolver's
+// context: the call runs under the batch's context, the operation's (the
+// batch hook rejoins an incrementally delivered operation's), so it ends
+// when the operation does, with its own error, which names the endpoint and
+// is what the field should report; giving up on the context first would
+// race that error away for a bare one.
+func (f *future[V]) get() (V, error) {
+	<-f.done
+	return f.val, f.err
+}
+
+// await is a thunk's future, waited for. The thunk's own error is the
+// dataloader's (a panic in the batch function, which startEach never lets
+// happen, or a result count that does not match its keys).
+func await[V any](thunk dataloader.Thunk[*future[V]]) (V, error) {
+	f, err := thunk()
+	if err != nil {
+		var zero V
+		return zero, err
 	}
-	return func(ctx context.Context, keys []K) []*dataloader.Result[V] {
-		ctx, done := cfg.onBatch(ctx, name, len(keys))
-		defer done()
-		return fn(ctx, keys)
+	return f.get()
+}
+
+// startEach makes a batch function that starts fn for each key of the
+// batch, concurrently, and returns their futures at once, in key order as
+// the dataloader contract requires. A panic in fn becomes its key's error,
+// so that one bad record cannot take the batch (or the process) down.
+//
+// The batch hook (onBatch) still sees the batch as a whole: it is called
+// as the batch starts, its calls run under the context it returns (a span's,
+// so they nest under it), and the batch is done, for its span, when the
+// last of its keys' calls has ended; what changed is only that no key waits
+// for that.
+func startEach[K comparable, V any](cfg *loaderConfig, name string, fn func(context.Context, K) (V, error)) dataloader.BatchFunc[K, *future[V]] {
+	return func(ctx context.Context, keys []K) []*dataloader.Result[*future[V]] {
+		done := func() {}
+		if cfg.onBatch != nil {
+			ctx, done = cfg.onBatch(ctx, name, len(keys))
+		}
+		results := make([]*dataloader.Result[*future[V]], len(keys))
+		var wg sync.WaitGroup
+		for i, k := range keys {
+			f := &future[V]{done: make(chan struct{})}
+			results[i] = &dataloader.Result[*future[V]]{Data: f}
+			wg.Go(func() {
+				defer close(f.done)
+				defer func() {
+					if r := recover(); r != nil {
+						var zero V
+						f.val, f.err = zero, newPanicError(r)
+					}
+				}()
+				f.val, f.err = fn(ctx, k)
+			})
+		}
+		go func() {
+			wg.Wait()
+			done()
+		}()
+		return results
 	}
 }
 
@@ -139,56 +207,34 @@ func (l *Loaders) call(ctx context.Context, fn func(ctx context.Context) error) 
 	return observedCall(ctx, fn) // counts and logs the call (observe.go)
 }
 
-// fanOut runs one function per key concurrently and returns the results in
-// key order, as the dataloader contract requires.
-func fanOut[K comparable, V any](ctx context.Context, keys []K, fn func(context.Context, K) (V, error)) []*dataloader.Result[V] {
-	results := make([]*dataloader.Result[V], len(keys))
-	var wg sync.WaitGroup
-	for i, k := range keys {
-		wg.Go(func() {
-			defer func() {
-				if r := recover(); r != nil {
-					results[i] = &dataloader.Result[V]{Error: newPanicError(r)}
-				}
-			}()
-			v, err := fn(ctx, k)
-			results[i] = &dataloader.Result[V]{Data: v, Error: err}
-		})
+// loadMeetings is one user's meetings call.
+func (l *Loaders) loadMeetings(ctx context.Context, user int64) (*userMeetings, error) {
+	var raw []restclient.Meeting
+	err := l.call(ctx, func(ctx context.Context) (err error) {
+		raw, err = l.up.UserMeetings(ctx, user)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	return results
+	return &userMeetings{list: model.NewMeetings(user, raw)}, nil
 }
 
-func (l *Loaders) loadMeetings(ctx context.Context, users []int64) []*dataloader.Result[*userMeetings] {
-	return fanOut(ctx, users, func(ctx context.Context, user int64) (*userMeetings, error) {
-		var raw []restclient.Meeting
-		err := l.call(ctx, func(ctx context.Context) (err error) {
-			raw, err = l.up.UserMeetings(ctx, user)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		return &userMeetings{list: model.NewMeetings(user, raw)}, nil
+// loadPage is one call for a page of a user's threads.
+func (l *Loaders) loadPage(ctx context.Context, k pageKey) (*threadPage, error) {
+	var raw *restclient.ThreadPage
+	err := l.call(ctx, func(ctx context.Context) (err error) {
+		raw, err = l.up.UserThreads(ctx, k.User, k.Page)
+		return err
 	})
-}
-
-func (l *Loaders) loadPages(ctx context.Context, keys []pageKey) []*dataloader.Result[*threadPage] {
-	return fanOut(ctx, keys, func(ctx context.Context, k pageKey) (*threadPage, error) {
-		var raw *restclient.ThreadPage
-		err := l.call(ctx, func(ctx context.Context) (err error) {
-			raw, err = l.up.UserThreads(ctx, k.User, k.Page)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		out := &threadPage{pagination: raw.Pagination, threads: make([]*model.Thread, len(raw.Threads))}
-		for i := range raw.Threads {
-			out.threads[i] = model.NewThread(k.User, &raw.Threads[i])
-		}
-		return out, nil
-	})
+	if err != nil {
+		return nil, err
+	}
+	out := &threadPage{pagination: raw.Pagination, threads: make([]*model.Thread, len(raw.Threads))}
+	for i := range raw.Threads {
+		out.threads[i] = model.NewThread(k.User, &raw.Threads[i])
+	}
+	return out, nil
 }
 
 // loadAllThreads joins a user's pages with restclient.FollowPages, the
@@ -197,66 +243,68 @@ func (l *Loaders) loadPages(ctx context.Context, keys []pageKey) []*dataloader.R
 // a lookup already asked for (page 1 above all, which the look-ahead starts
 // early) are not fetched again, and vice versa. The page loader's admission
 // bounds the calls' concurrency, so FollowPages adds none of its own.
-func (l *Loaders) loadAllThreads(ctx context.Context, users []int64) []*dataloader.Result[*userThreads] {
-	return fanOut(ctx, users, func(ctx context.Context, user int64) (*userThreads, error) {
-		// Pages load under the operation's ctx, not the one FollowPages
-		// passes (which ends at its first failed page, and when it
-		// returns): the loader shares a page with the operation's other
-		// fields, batch and cache, so it must not be cut short for them,
-		// nor kept in the cache as cancelled.
-		page := func(_ context.Context, n int) (restclient.Page[*model.Thread], error) {
-			p, err := l.ThreadPage(ctx, user, n)
-			if err != nil {
-				return restclient.Page[*model.Thread]{}, err
-			}
-			return restclient.Page[*model.Thread]{List: p.threads, Pagination: p.pagination}, nil
-		}
-		first, err := page(ctx, 1)
+func (l *Loaders) loadAllThreads(ctx context.Context, user int64) (*userThreads, error) {
+	// Pages load under the operation's ctx, not the one FollowPages
+	// passes (which ends at its first failed page, and when it
+	// returns): the loader shares a page with the operation's other
+	// fields, batch and cache, so it must not be cut short for them,
+	// nor kept in the cache as cancelled.
+	page := func(_ context.Context, n int) (restclient.Page[*model.Thread], error) {
+		p, err := l.ThreadPage(ctx, user, n)
 		if err != nil {
-			return nil, err
+			return restclient.Page[*model.Thread]{}, err
 		}
-		list, err := restclient.FollowPages(ctx, restclient.EndpointUserThreads, user, first, l.maxPages, l.maxPages, page)
-		if err != nil {
-			return nil, err
+		return restclient.Page[*model.Thread]{List: p.threads, Pagination: p.pagination}, nil
+	}
+	first, err := page(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	list, err := restclient.FollowPages(ctx, restclient.EndpointUserThreads, user, first, l.maxPages, l.maxPages, page)
+	if err != nil {
+		return nil, err
+	}
+	out := &userThreads{byID: make(map[string]*model.Thread, len(list))}
+	for _, t := range list {
+		if _, dup := out.byID[t.ID]; !dup {
+			out.byID[t.ID] = t
 		}
-		out := &userThreads{byID: make(map[string]*model.Thread, len(list))}
-		for _, t := range list {
-			if _, dup := out.byID[t.ID]; !dup {
-				out.byID[t.ID] = t
-			}
-		}
-		return out, nil
-	})
+	}
+	return out, nil
 }
 
 // Meetings returns a user's meetings.
 func (l *Loaders) Meetings(ctx context.Context, user int64) (*userMeetings, error) {
-	return l.meetings.Load(ctx, user)()
+	return await(l.meetings.Load(ctx, user))
 }
 
 // ThreadPage returns one upstream page of a user's threads.
 func (l *Loaders) ThreadPage(ctx context.Context, user int64, page int) (*threadPage, error) {
-	return l.pages.Load(ctx, pageKey{User: user, Page: page})()
+	return await(l.pages.Load(ctx, pageKey{User: user, Page: page}))
 }
 
-// ThreadPages returns several pages of a user's threads, fetched together.
+// ThreadPages returns several pages of a user's threads, fetched together:
+// every page is asked for before any is waited for, so they join one batch.
+// The first failed page, in page order, is the error.
 func (l *Loaders) ThreadPages(ctx context.Context, user int64, pages []int) ([]*threadPage, error) {
-	keys := make([]pageKey, len(pages))
+	thunks := make([]dataloader.Thunk[*future[*threadPage]], len(pages))
 	for i, p := range pages {
-		keys[i] = pageKey{User: user, Page: p}
+		thunks[i] = l.pages.Load(ctx, pageKey{User: user, Page: p})
 	}
-	out, errs := l.pages.LoadMany(ctx, keys)()
-	for _, err := range errs {
+	out := make([]*threadPage, len(pages))
+	for i, thunk := range thunks {
+		p, err := await(thunk)
 		if err != nil {
 			return nil, err
 		}
+		out[i] = p
 	}
 	return out, nil
 }
 
 // AllThreads returns every thread of a user.
 func (l *Loaders) AllThreads(ctx context.Context, user int64) (*userThreads, error) {
-	return l.allThreads.Load(ctx, user)()
+	return await(l.allThreads.Load(ctx, user))
 }
 
 // prefetchMeetings starts loading a user's meetings without waiting, so the

@@ -17,7 +17,7 @@ func (r *Resolver) user(ctx context.Context, id string) (*model.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.prefetch(ctx, n)
+	r.prefetch(ctx, "User", n)
 	return model.NewUser(n), nil
 }
 
@@ -27,7 +27,7 @@ func (r *Resolver) users(ctx context.Context, ids []string) ([]*model.User, erro
 	if err != nil {
 		return nil, err
 	}
-	r.prefetch(ctx, nums...)
+	r.prefetch(ctx, "User", nums...)
 	out := make([]*model.User, len(nums))
 	for i, n := range nums {
 		out[i] = model.NewUser(n)
@@ -36,15 +36,17 @@ func (r *Resolver) users(ctx context.Context, ids []string) ([]*model.User, erro
 }
 
 // node resolves Query.node. A meeting or thread that its owner's list does
-// not hold resolves to null, as Relay expects for an unknown id.
+// not hold resolves to null, as Relay expects for an unknown id. The node's
+// own lookup and its subtree's loads start together (prefetch), so that,
+// say, a meeting's thread costs no second round trip.
 func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	ref, err := parseNodeID(id)
 	if err != nil {
 		return nil, err
 	}
+	r.prefetch(ctx, ref.typeName, ref.owner)
 	switch ref.typeName {
 	case "User":
-		r.prefetch(ctx, ref.owner)
 		return model.NewUser(ref.owner), nil
 	case "Meeting":
 		ms, err := loadersFrom(ctx).Meetings(ctx, ref.owner)
@@ -66,16 +68,17 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	return nil, nil
 }
 
-// prefetch starts, without waiting, every load the current User field's
-// subtree will need, for each of the users. Without it, users → meetings →
-// thread costs two round trips: the thread lookups would only start once the
-// meetings arrived. The selection is walked once, whatever the number of users.
-func (r *Resolver) prefetch(ctx context.Context, users ...int64) {
+// prefetch starts, without waiting, every load the current root field and
+// its subtree will need, for each of the users, the subtree's selection read
+// as one on typeName. Without it, users → meetings → thread costs two round
+// trips: the thread lookups would only start once the meetings arrived. The
+// selection is walked once, whatever the number of users.
+func (r *Resolver) prefetch(ctx context.Context, typeName string, users ...int64) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || r.schema == nil {
 		return
 	}
-	needs := lookAhead(graphql.GetOperationContext(ctx), r.schema, fc.Field.Selections)
+	needs := lookAhead(graphql.GetOperationContext(ctx), r.schema, fc.Object, fc.Field, typeName)
 	l := loadersFrom(ctx)
 	for _, user := range users {
 		if needs.meetings {

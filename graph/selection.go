@@ -74,32 +74,47 @@ func (w *walker) satisfies(obj string) []string {
 	return out
 }
 
-// userNeeds is what the subtree below a User will ask the upstream for.
+// userNeeds is what a root field's subtree will ask the upstream for, for
+// the one user it concerns.
 type userNeeds struct {
 	meetings   bool // the user's meetings list
-	threadPage bool // page 1 of the user's threads (a connection, or Meeting.thread lookups)
+	threadPage bool // page 1 of the user's threads (a connection, or a thread lookup)
 }
 
-// lookAhead finds what the selection below a User field needs, as the
-// field table's prefetch entries say (fields.go), so that the User's
-// resolver can start every load at once instead of one nesting level per
-// round trip. Everything below a User concerns that user: meetings and
-// threads come from its lists, and Meeting.user and Thread.owner are the
-// same salesperson.
-func lookAhead(op *graphql.OperationContext, schema *ast.Schema, sel ast.SelectionSet) userNeeds {
+func (n *userNeeds) add(o userNeeds) {
+	n.meetings = n.meetings || o.meetings
+	n.threadPage = n.threadPage || o.threadPage
+}
+
+func (n userNeeds) all() bool { return n.meetings && n.threadPage }
+
+// lookAhead finds what field (a root field selected on parent) and the
+// selection below it need, as the field table's prefetch entries say
+// (fields.go), so that the field's resolver can start every load at once
+// instead of one nesting level per round trip. The selection is walked as a
+// selection on typeName, the object type the field resolves to: User for
+// user and users, the id's own type for node, whose other fragments never
+// run. Everything below the field concerns the user it names: meetings and
+// threads come from that user's lists, and Meeting.user and Thread.owner
+// are the same salesperson.
+func lookAhead(op *graphql.OperationContext, schema *ast.Schema, parent string, field graphql.CollectedField, typeName string) userNeeds {
 	var n userNeeds
+	needs := func(parent string, f graphql.CollectedField) userNeeds {
+		if spec, ok := fields[parent+"."+f.Name]; ok && spec.prefetch != nil {
+			return spec.prefetch(f.ArgumentMap(op.Variables))
+		}
+		return userNeeds{}
+	}
+	if n.add(needs(parent, field)); n.all() {
+		return n
+	}
 	w := &walker{op: op, schema: schema, budget: maxWalkFields}
 	w.visit = func(parent string, f graphql.CollectedField, _ ast.Path) bool {
-		if spec, ok := fields[parent+"."+f.Name]; ok && spec.prefetch != nil {
-			got := spec.prefetch(f.ArgumentMap(op.Variables))
-			n.meetings = n.meetings || got.meetings
-			n.threadPage = n.threadPage || got.threadPage
-		}
-		if n.meetings && n.threadPage {
+		if n.add(needs(parent, f)); n.all() {
 			w.budget = 0 // nothing more to learn
 		}
 		return true
 	}
-	w.walk("User", sel, nil)
+	w.walk(typeName, field.Selections, nil)
 	return n
 }
