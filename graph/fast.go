@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -53,9 +54,9 @@ func beginFast(fields []graphql.CollectedField) *fastWriter {
 	return w
 }
 
-// field writes "alias":value. Aliases are GraphQL names, which JSON needs
-// no escape for.
-func (w *fastWriter) field(alias string, m graphql.Marshaler) {
+// key writes "alias":. Aliases are GraphQL names, which JSON needs no
+// escape for.
+func (w *fastWriter) key(alias string) {
 	if !w.first {
 		w.buf.WriteByte(',')
 	}
@@ -63,7 +64,60 @@ func (w *fastWriter) field(alias string, m graphql.Marshaler) {
 	w.buf.WriteByte('"')
 	w.buf.WriteString(alias)
 	w.buf.WriteString(`":`)
+}
+
+// field writes "alias":value with the value's own marshaler.
+func (w *fastWriter) field(alias string, m graphql.Marshaler) {
+	w.key(alias)
 	m.MarshalGQL(&w.buf)
+}
+
+// The scalar writers write what gqlgen's marshalers for String and ID,
+// Int and Boolean, and generated enums write, without a marshaler each.
+
+func (w *fastWriter) int(n int64) { w.buf.Write(strconv.AppendInt(w.buf.AvailableBuffer(), n, 10)) }
+
+func (w *fastWriter) bool(b bool) { w.buf.Write(strconv.AppendBool(w.buf.AvailableBuffer(), b)) }
+
+func (w *fastWriter) null() { w.buf.WriteString("null") }
+
+// enum writes as gqlgen's generated MarshalGQL does, strconv.Quote.
+func (w *fastWriter) enum(s string) { w.buf.Write(strconv.AppendQuote(w.buf.AvailableBuffer(), s)) }
+
+// str quotes as graphql.MarshalString: only control characters, the
+// backslash and the quote are escaped; everything else, invalid UTF-8
+// included, is written as it is.
+func (w *fastWriter) str(s string) {
+	const hex = "0123456789ABCDEF"
+	b := &w.buf
+	b.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		b.WriteString(s[start:i])
+		switch c {
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		default:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
 }
 
 // finish returns the object, charged to the operation's response meter.

@@ -26,7 +26,8 @@ func (ec *executionContext) fast_GeoPoint(ctx context.Context, fields []graphql.
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("GeoPoint"))
+			w.key(field.Alias)
+			w.str("GeoPoint")
 		case "latitude":
 			var v float64
 			v, err = obj.Latitude, nil
@@ -82,77 +83,104 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("Meeting"))
+			w.key(field.Alias)
+			w.str("Meeting")
 		case "id":
 			var v string
 			v, err = obj.ID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNID2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		case "globalId":
 			var v string
 			v, err = obj.GlobalID(), nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNID2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		case "hash":
 			var v *string
 			v, err = obj.Hash, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "personId":
 			var v *string
 			v, err = obj.PersonID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOID2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "companyId":
 			var v *string
 			v, err = obj.CompanyID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOID2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "threadId":
 			var v *string
 			v, err = obj.ThreadID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOID2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "status":
 			var v model.MeetingStatus
 			v, err = obj.Status, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNMeetingStatus2githubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingStatus(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.enum(string(v))
 		case "rawStatus":
 			var v string
 			v, err = obj.RawStatus, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNString2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		case "type":
 			var v model.MeetingType
 			v, err = obj.Type, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNMeetingType2githubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingType(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.enum(string(v))
 		case "rawType":
 			var v string
 			v, err = obj.RawType, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNString2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		case "startDate":
 			var v *time.Time
 			v, err = obj.StartDate()
@@ -207,28 +235,36 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "visits":
 			var v int
 			v, err = obj.Visits()
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNInt2int(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.int(int64(v))
 		case "visitsOwner":
 			var v int
 			v, err = obj.VisitsOwner()
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNInt2int(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.int(int64(v))
 		case "visitsCopy":
 			var v int
 			v, err = obj.VisitsCopy()
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNInt2int(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.int(int64(v))
 		default:
 			return nil
 		}
@@ -254,14 +290,16 @@ func (ec *executionContext) fast_MeetingConnection(ctx context.Context, fields [
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("MeetingConnection"))
+			w.key(field.Alias)
+			w.str("MeetingConnection")
 		case "totalCount":
 			var v int
 			v, err = obj.TotalCount, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNInt2int(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.int(int64(v))
 		default:
 			return nil
 		}
@@ -287,14 +325,16 @@ func (ec *executionContext) fast_MeetingEdge(ctx context.Context, fields []graph
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("MeetingEdge"))
+			w.key(field.Alias)
+			w.str("MeetingEdge")
 		case "cursor":
 			var v string
 			v, err = obj.Cursor(), nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNString2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		default:
 			return nil
 		}
@@ -320,35 +360,48 @@ func (ec *executionContext) fast_PageInfo(ctx context.Context, fields []graphql.
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("PageInfo"))
+			w.key(field.Alias)
+			w.str("PageInfo")
 		case "hasNextPage":
 			var v bool
 			v, err = obj.HasNextPage, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNBoolean2bool(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.bool(v)
 		case "hasPreviousPage":
 			var v bool
 			v, err = obj.HasPreviousPage, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNBoolean2bool(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.bool(v)
 		case "startCursor":
 			var v *string
 			v, err = obj.StartCursor(), nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "endCursor":
 			var v *string
 			v, err = obj.EndCursor(), nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		default:
 			return nil
 		}
@@ -374,63 +427,96 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("Thread"))
+			w.key(field.Alias)
+			w.str("Thread")
 		case "id":
 			var v string
 			v, err = obj.ID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNID2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		case "globalId":
 			var v string
 			v, err = obj.GlobalID(), nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNID2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		case "number":
 			var v *string
 			v, err = obj.Number, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "name":
 			var v *string
 			v, err = obj.Name, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "companyId":
 			var v *string
 			v, err = obj.CompanyID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOID2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "personId":
 			var v *string
 			v, err = obj.PersonID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOID2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "status":
 			var v *string
 			v, err = obj.Status, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "description":
 			var v *string
 			v, err = obj.Description, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalOString2ᚖstring(ctx, field.Selections, v))
+			w.key(field.Alias)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "endDate":
 			var v *time.Time
 			v, err = obj.EndDate()
@@ -511,14 +597,16 @@ func (ec *executionContext) fast_ThreadConnection(ctx context.Context, fields []
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("ThreadConnection"))
+			w.key(field.Alias)
+			w.str("ThreadConnection")
 		case "totalCount":
 			var v int
 			v, err = obj.TotalCount, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNInt2int(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.int(int64(v))
 		default:
 			return nil
 		}
@@ -544,14 +632,16 @@ func (ec *executionContext) fast_ThreadEdge(ctx context.Context, fields []graphq
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("ThreadEdge"))
+			w.key(field.Alias)
+			w.str("ThreadEdge")
 		case "cursor":
 			var v string
 			v, err = obj.Cursor(), nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNString2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		default:
 			return nil
 		}
@@ -577,21 +667,24 @@ func (ec *executionContext) fast_User(ctx context.Context, fields []graphql.Coll
 	for _, field := range fields {
 		switch field.Name {
 		case "__typename":
-			w.field(field.Alias, graphql.MarshalString("User"))
+			w.key(field.Alias)
+			w.str("User")
 		case "id":
 			var v string
 			v, err = obj.ID, nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNID2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		case "globalId":
 			var v string
 			v, err = obj.GlobalID(), nil
 			if err != nil {
 				return nil
 			}
-			w.field(field.Alias, ec.marshalNID2string(ctx, field.Selections, v))
+			w.key(field.Alias)
+			w.str(v)
 		default:
 			return nil
 		}

@@ -68,7 +68,11 @@ func run(generated string) error {
 	if err != nil {
 		return err
 	}
-	g := &gen{fset: fset, src: src, marshalers: map[string]*ast.FuncDecl{}, objects: map[string]*object{}}
+	models, err := os.ReadFile(filepath.Join(filepath.Dir(generated), "model", "models_gen.go"))
+	if err != nil {
+		return err
+	}
+	g := &gen{fset: fset, src: src, models: models, marshalers: map[string]*ast.FuncDecl{}, objects: map[string]*object{}}
 	g.read(f)
 	if len(g.concurrent) == 0 {
 		return fmt.Errorf("%s: no field is resolved concurrently; has gqlgen's output changed shape?", generated)
@@ -103,6 +107,7 @@ type gen struct {
 	marshalers map[string]*ast.FuncDecl // ec.marshal* by name
 	objects    map[string]*object       // by GraphQL type name
 	imports    map[string]string        // generated.go's, by package name
+	models     []byte                   // model/models_gen.go, gqlgen's models
 }
 
 // object is one object type's executor (_Type) and its plain fields.
@@ -119,6 +124,9 @@ type plainField struct {
 	marshal  string // ec.<marshal>
 	nilable  bool   // typ is a pointer (or slice or map) and the field is non-null
 	nonNull  bool   // the marshaler is gqlgen's non-null one
+	direct   string // str, int, bool or enum: written without a marshaler
+	deref    bool   // the marshaler takes *v (typ is a pointer)
+	orNull   bool   // a nil v is written as null
 	fieldCtx bool   // the marshaler reports errors or nulls through ctx
 	fcFunc   string // ec.fieldContext_<Type>_<field>
 }
@@ -300,16 +308,26 @@ func (g *gen) scalarMarshaler(m *ast.FuncDecl, p *plainField) bool {
 	body := m.Body.List
 	nonNull := strings.HasPrefix(m.Name.Name, "marshalN")
 	p.nonNull = nonNull
+	nilCheck := false
 	// if v == nil { ...; return graphql.Null }
 	if len(body) > 0 {
 		if is, ok := body[0].(*ast.IfStmt); ok && g.text(is.Cond) == "v == nil" {
 			p.nilable = nonNull
 			body = body[1:]
+			nilCheck = true
 		}
 	}
 	if len(body) == 1 { // an enum: return v
 		r, ok := body[0].(*ast.ReturnStmt)
-		return ok && len(r.Results) == 1 && g.text(r.Results[0]) == "v"
+		if !ok || len(r.Results) != 1 || g.text(r.Results[0]) != "v" {
+			return false
+		}
+		// An enum (a string type) is returned as it is; so is a value that
+		// marshals itself (a JSON scalar), after gqlgen's nil check.
+		if !nilCheck && g.gqlgenEnum(p.typ) {
+			p.direct = "enum"
+		}
+		return true
 	}
 	// _ = sel; [_ = ctx;] res := <scalar>(v or *v); [if res == Null {...}]; return res or Wrap(ctx, res)
 	var scalar string
@@ -322,6 +340,9 @@ func (g *gen) scalarMarshaler(m *ast.FuncDecl, p *plainField) bool {
 					return false
 				}
 				scalar = g.text(c.Fun)
+				if len(c.Args) == 1 {
+					p.deref = g.text(c.Args[0]) == "*v"
+				}
 			}
 		case *ast.IfStmt, *ast.ReturnStmt:
 		default:
@@ -335,6 +356,17 @@ func (g *gen) scalarMarshaler(m *ast.FuncDecl, p *plainField) bool {
 	// (a ContextMarshaler, a custom scalar) reports through the field's
 	// context, which the fast path then gives it.
 	p.fieldCtx = !pureMarshal.MatchString(scalar) || calls(m.Body, "WrapContextMarshaler", "AddError")
+	if !p.fieldCtx {
+		switch strings.TrimPrefix(scalar, "graphql.Marshal") {
+		case "String", "ID":
+			p.direct = "str"
+		case "Int", "Int32", "Int64":
+			p.direct = "int"
+		case "Boolean":
+			p.direct = "bool"
+		}
+		p.orNull = p.deref && !p.nilable
+	}
 	return true
 }
 
@@ -348,6 +380,18 @@ func pureUseOfSel(m *ast.FuncDecl) bool {
 		return true
 	})
 	return n == 1
+}
+
+// gqlgenEnum reports whether typ (model.X) is an enum as gqlgen generates
+// them, whose MarshalGQL quotes its string with strconv.Quote: the fast
+// path writes that without the call.
+func (g *gen) gqlgenEnum(typ string) bool {
+	name, ok := strings.CutPrefix(typ, "model.")
+	if !ok {
+		return false
+	}
+	return bytes.Contains(g.models, []byte("func (e "+name+") MarshalGQL(w io.Writer) {\n\t_, _ = fmt.Fprint(w, strconv.Quote(e.String()))\n}")) &&
+		bytes.Contains(g.models, []byte("func (e "+name+") String() string {\n\treturn string(e)\n}"))
 }
 
 func (g *gen) listsFile() []byte {
@@ -412,7 +456,7 @@ func (g *gen) fastFuncs(b *bytes.Buffer) {
 		b.WriteString("\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tret = nil // the executor's path runs it again and reports the panic\n\t\t}\n\t\tw.release()\n\t}()\n")
 		b.WriteString("\tvar err error\n")
 		b.WriteString("\tfor _, field := range fields {\n\t\tswitch field.Name {\n")
-		fmt.Fprintf(b, "\t\tcase \"__typename\":\n\t\t\tw.field(field.Alias, graphql.MarshalString(%q))\n", o.name)
+		fmt.Fprintf(b, "\t\tcase \"__typename\":\n\t\t\tw.key(field.Alias)\n\t\t\tw.str(%q)\n", o.name)
 		for _, p := range o.fields {
 			fmt.Fprintf(b, "\t\tcase %q:\n", p.name)
 			fmt.Fprintf(b, "\t\t\tvar v %s\n", p.typ)
@@ -431,6 +475,18 @@ func (g *gen) fastFuncs(b *bytes.Buffer) {
 					b.WriteString("\t\t\tif m == graphql.Null {\n\t\t\t\treturn graphql.Null\n\t\t\t}\n")
 				}
 				b.WriteString("\t\t\tw.field(field.Alias, m)\n")
+			} else if p.direct != "" {
+				val := "v"
+				if p.deref {
+					val = "*v"
+				}
+				write := map[string]string{"str": "w.str(%s)", "int": "w.int(int64(%s))", "bool": "w.bool(%s)", "enum": "w.enum(string(%s))"}[p.direct]
+				b.WriteString("\t\t\tw.key(field.Alias)\n")
+				if p.orNull {
+					fmt.Fprintf(b, "\t\t\tif v == nil {\n\t\t\t\tw.null()\n\t\t\t} else {\n\t\t\t\t"+write+"\n\t\t\t}\n", val)
+				} else {
+					fmt.Fprintf(b, "\t\t\t"+write+"\n", val)
+				}
 			} else {
 				fmt.Fprintf(b, "\t\t\tw.field(field.Alias, ec.%s(ctx, field.Selections, v))\n", p.marshal)
 			}

@@ -1,0 +1,35 @@
+package graph
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/stretchr/testify/assert"
+)
+
+// TestFastScalarsAreWrittenAsGqlgenWritesThem: the fast path's writers
+// against gqlgen's marshalers, on the strings JSON escaping can get wrong.
+func TestFastScalarsAreWrittenAsGqlgenWritesThem(t *testing.T) {
+	for _, s := range []string{"", "plain", `quote " and \ backslash`, "tab\tcr\rlf\n", "\x00\x01\x1f\x7f", "zażółć 🙂", "invalid \xff\xfe utf-8", "\u2028 separators \u2029"} {
+		var want bytes.Buffer
+		graphql.MarshalString(s).MarshalGQL(&want)
+		w := &fastWriter{}
+		w.str(s)
+		assert.Equal(t, want.String(), w.buf.String(), "%q", s)
+	}
+	for _, n := range []int64{0, -1, 42, 1<<53 + 1, -1 << 63} {
+		var want bytes.Buffer
+		graphql.MarshalInt64(n).MarshalGQL(&want)
+		w := &fastWriter{}
+		w.int(n)
+		assert.Equal(t, want.String(), w.buf.String())
+	}
+	for _, b := range []bool{true, false} {
+		var want bytes.Buffer
+		graphql.MarshalBoolean(b).MarshalGQL(&want)
+		w := &fastWriter{}
+		w.bool(b)
+		assert.Equal(t, want.String(), w.buf.String())
+	}
+}
