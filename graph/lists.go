@@ -22,14 +22,24 @@ func marshalList(ctx context.Context, sel ast.SelectionSet, n int, workerLimit i
 		return graphql.MarshalSliceConcurrently(ctx, n, workerLimit, omitPanicHandler, marshal)
 	}
 	ret := make(graphql.Array, n)
-	// One allocation for every element's field context and index, which
-	// gqlgen makes one by one.
-	fcs := make([]graphql.FieldContext, n)
-	idx := make([]int, n)
+	// An element written by the fast path (fast.go) keeps nothing of its
+	// field context once written, so the next element can have it; one that
+	// took the executor's path may have marshalers holding it, and keeps it.
+	var fc *graphql.FieldContext
+	var elemCtx context.Context
+	idx := new(int)
 	for i := range n {
-		idx[i] = i
-		fcs[i].Index = &idx[i]
-		ret[i] = marshalElement(graphql.WithFieldContext(ctx, &fcs[i]), i, omitPanicHandler, marshal)
+		if fc == nil {
+			idx = new(int)
+			fc = &graphql.FieldContext{Index: idx}
+			elemCtx = graphql.WithFieldContext(ctx, fc)
+		}
+		*idx = i
+		fc.Result = nil
+		ret[i] = marshalElement(elemCtx, i, omitPanicHandler, marshal)
+		if _, written := ret[i].(rawJSON); !written {
+			fc = nil
+		}
 	}
 	return ret
 }

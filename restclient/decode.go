@@ -201,8 +201,21 @@ func decodeList[T any](s *scanner, loc *time.Location, decode func(*scanner, *ti
 	return list, pagination, shapeErr
 }
 
+// minRecordBytes and maxPresized bound decodeElements' first allocation.
+const (
+	minRecordBytes = 400
+	maxPresized    = 1024
+)
+
 // decodeElements appends the records of the list value at the scanner.
 func decodeElements[T any](s *scanner, loc *time.Location, list []T, decode func(*scanner, *time.Location, *T) error) ([]T, error) {
+	if cap(list) == 0 {
+		// Sized from what is left of the body, instead of doubling from one:
+		// records of this API are a few hundred bytes each, so this is about
+		// the list's length, and a 40-meeting list is one allocation, not
+		// seven that add up to three times its size.
+		list = make([]T, 0, min(max((len(s.buf)-s.off)/minRecordBytes, 1), maxPresized))
+	}
 	record := func() error {
 		if s.peek() != '{' {
 			_, err := s.value() // not a record: skipped
