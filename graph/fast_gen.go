@@ -103,7 +103,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			w.str(v)
 		case "hash":
 			var v *string
-			v, err = obj.Hash, nil
+			v, err = obj.Hash(), nil
 			if err != nil {
 				return nil
 			}
@@ -115,7 +115,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			}
 		case "personId":
 			var v *string
-			v, err = obj.PersonID, nil
+			v, err = obj.PersonID(), nil
 			if err != nil {
 				return nil
 			}
@@ -127,7 +127,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			}
 		case "companyId":
 			var v *string
-			v, err = obj.CompanyID, nil
+			v, err = obj.CompanyID(), nil
 			if err != nil {
 				return nil
 			}
@@ -159,7 +159,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			w.enum(string(v))
 		case "rawStatus":
 			var v string
-			v, err = obj.RawStatus, nil
+			v, err = obj.RawStatus(), nil
 			if err != nil {
 				return nil
 			}
@@ -175,7 +175,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			w.enum(string(v))
 		case "rawType":
 			var v string
-			v, err = obj.RawType, nil
+			v, err = obj.RawType(), nil
 			if err != nil {
 				return nil
 			}
@@ -231,7 +231,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			w.field(field.Alias, m)
 		case "address":
 			var v *string
-			v, err = obj.Address, nil
+			v, err = obj.Address(), nil
 			if err != nil {
 				return nil
 			}

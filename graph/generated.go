@@ -1547,7 +1547,7 @@ func (ec *executionContext) _Meeting_hash(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Meeting_hash(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Hash, nil
+			return obj.Hash(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1558,7 +1558,7 @@ func (ec *executionContext) _Meeting_hash(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "String")
 }
 
 func (ec *executionContext) _Meeting_user(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1602,7 +1602,7 @@ func (ec *executionContext) _Meeting_personId(ctx context.Context, field graphql
 			return ec.fieldContext_Meeting_personId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PersonID, nil
+			return obj.PersonID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1613,7 +1613,7 @@ func (ec *executionContext) _Meeting_personId(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Meeting_companyId(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1625,7 +1625,7 @@ func (ec *executionContext) _Meeting_companyId(ctx context.Context, field graphq
 			return ec.fieldContext_Meeting_companyId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CompanyID, nil
+			return obj.CompanyID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1636,7 +1636,7 @@ func (ec *executionContext) _Meeting_companyId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_companyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Meeting_threadId(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1726,7 +1726,7 @@ func (ec *executionContext) _Meeting_rawStatus(ctx context.Context, field graphq
 			return ec.fieldContext_Meeting_rawStatus(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RawStatus, nil
+			return obj.RawStatus(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1737,7 +1737,7 @@ func (ec *executionContext) _Meeting_rawStatus(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_rawStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "String")
 }
 
 func (ec *executionContext) _Meeting_type(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1772,7 +1772,7 @@ func (ec *executionContext) _Meeting_rawType(ctx context.Context, field graphql.
 			return ec.fieldContext_Meeting_rawType(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RawType, nil
+			return obj.RawType(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1783,7 +1783,7 @@ func (ec *executionContext) _Meeting_rawType(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_rawType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "String")
 }
 
 func (ec *executionContext) _Meeting_startDate(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1887,7 +1887,7 @@ func (ec *executionContext) _Meeting_address(ctx context.Context, field graphql.
 			return ec.fieldContext_Meeting_address(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Address, nil
+			return obj.Address(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1898,7 +1898,7 @@ func (ec *executionContext) _Meeting_address(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "String")
 }
 
 func (ec *executionContext) _Meeting_visits(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1979,7 +1979,7 @@ func (ec *executionContext) _Meeting_location(ctx context.Context, field graphql
 			return ec.fieldContext_Meeting_location(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Location, nil
+			return obj.Location(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.GeoPoint) graphql.Marshaler {
@@ -1993,7 +1993,7 @@ func (ec *executionContext) fieldContext_Meeting_location(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Meeting",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_GeoPoint(ctx, field)

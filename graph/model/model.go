@@ -44,23 +44,15 @@ func (u *User) GetGlobalID() string { return u.GlobalID() }
 // whose upstream values can be unreadable are served by methods that report
 // them: an unreadable value is an error at the field's path, not a zero.
 type Meeting struct {
-	ID        string
-	OwnerID   int64 // the user whose meetings list this came from
-	UserID    int64 // id_user as sent; 0 when absent or unreadable
-	Hash      *string
-	PersonID  *string
-	CompanyID *string
-	ThreadID  *string
-	Status    MeetingStatus
-	RawStatus string
-	Type      MeetingType
-	RawType   string
-	Address   *string
-	Location  *GeoPoint
+	ID       string
+	OwnerID  int64 // the user whose meetings list this came from
+	ThreadID *string
+	Status   MeetingStatus
+	Type     MeetingType
 
-	startDate, endDate, createdAt, modifiedAt *time.Time
-	visits, visitsOwner, visitsCopy           int
-	problems                                  []restclient.FieldProblem // values sent that could not be read
+	// raw is the upstream record, which the other fields are read from
+	// when selected: a copy of each made a meeting three times larger.
+	raw *restclient.Meeting
 }
 
 // NewMeetings converts the upstream meetings of ownerID's list, in one
@@ -85,36 +77,45 @@ func NewMeeting(ownerID int64, m *restclient.Meeting) *Meeting {
 
 func (out *Meeting) fill(ownerID int64, m *restclient.Meeting) {
 	*out = Meeting{
-		ID:          m.ID,
-		OwnerID:     ownerID,
-		UserID:      m.UserID,
-		Hash:        optString(&m.Hash),
-		PersonID:    optString(&m.PersonID),
-		CompanyID:   optString(&m.CompanyID),
-		ThreadID:    optString(&m.ThreadID),
-		Status:      meetingStatus(m.Status),
-		RawStatus:   m.Status,
-		Type:        meetingType(m.Type),
-		RawType:     m.Type,
-		Address:     optString(&m.Address),
-		startDate:   optTime(&m.StartDate),
-		endDate:     optTime(&m.EndDate),
-		createdAt:   optTime(&m.CreatedAt),
-		modifiedAt:  optTime(&m.ModifiedAt),
-		visits:      int(m.Visits),
-		visitsOwner: int(m.VisitsOwner),
-		visitsCopy:  int(m.VisitsCopy),
-		problems:    m.Problems,
+		ID:       m.ID,
+		OwnerID:  ownerID,
+		ThreadID: optString(&m.ThreadID),
+		Status:   meetingStatus(m.Status),
+		Type:     meetingType(m.Type),
+		raw:      m,
 	}
-	if m.Location != nil {
-		out.Location = &GeoPoint{Latitude: m.Location.Latitude, Longitude: m.Location.Longitude}
+}
+
+// Hash is the meeting's hash as sent.
+func (m *Meeting) Hash() *string { return optString(&m.raw.Hash) }
+
+// PersonID is the meeting's contact person.
+func (m *Meeting) PersonID() *string { return optString(&m.raw.PersonID) }
+
+// CompanyID is the meeting's company.
+func (m *Meeting) CompanyID() *string { return optString(&m.raw.CompanyID) }
+
+// RawStatus is the status as the upstream sent it.
+func (m *Meeting) RawStatus() string { return m.raw.Status }
+
+// RawType is the type as the upstream sent it.
+func (m *Meeting) RawType() string { return m.raw.Type }
+
+// Address is where the meeting took place.
+func (m *Meeting) Address() *string { return optString(&m.raw.Address) }
+
+// Location is the meeting's GPS position, when sent.
+func (m *Meeting) Location() *GeoPoint {
+	if m.raw.Location == nil {
+		return nil
 	}
+	return &GeoPoint{Latitude: m.raw.Location.Latitude, Longitude: m.raw.Location.Longitude}
 }
 
 // problem is the error of field (its upstream key) if its value could not
 // be read, else nil.
 func (m *Meeting) problem(field string) error {
-	return fieldError(restclient.EndpointUserMeetings, m.problems, field)
+	return fieldError(restclient.EndpointUserMeetings, m.raw.Problems, field)
 }
 
 func fieldError(endpoint string, ps []restclient.FieldProblem, field string) error {
@@ -127,7 +128,9 @@ func fieldError(endpoint string, ps []restclient.FieldProblem, field string) err
 }
 
 // StartDate is when the meeting started; nil when absent or unreadable.
-func (m *Meeting) StartDate() (*time.Time, error) { return m.startDate, m.problem("start_date") }
+func (m *Meeting) StartDate() (*time.Time, error) {
+	return optTime(&m.raw.StartDate), m.problem("start_date")
+}
 
 // Date is the date a list of meetings is filtered or ordered by; nil when
 // absent. There an unreadable date counts as absent: the field that serves
@@ -135,30 +138,36 @@ func (m *Meeting) StartDate() (*time.Time, error) { return m.startDate, m.proble
 func (m *Meeting) Date(field MeetingOrderField) *time.Time {
 	switch field {
 	case MeetingOrderFieldCreatedAt:
-		return m.createdAt
+		return optTime(&m.raw.CreatedAt)
 	case MeetingOrderFieldModifiedAt:
-		return m.modifiedAt
+		return optTime(&m.raw.ModifiedAt)
 	}
-	return m.startDate
+	return optTime(&m.raw.StartDate)
 }
 
 // EndDate is when the meeting ended.
-func (m *Meeting) EndDate() (*time.Time, error) { return m.endDate, m.problem("end_date") }
+func (m *Meeting) EndDate() (*time.Time, error) { return optTime(&m.raw.EndDate), m.problem("end_date") }
 
 // CreatedAt is when the summary was created.
-func (m *Meeting) CreatedAt() (*time.Time, error) { return m.createdAt, m.problem("created_at") }
+func (m *Meeting) CreatedAt() (*time.Time, error) {
+	return optTime(&m.raw.CreatedAt), m.problem("created_at")
+}
 
 // ModifiedAt is when the meeting was last updated.
-func (m *Meeting) ModifiedAt() (*time.Time, error) { return m.modifiedAt, m.problem("modified_at") }
+func (m *Meeting) ModifiedAt() (*time.Time, error) {
+	return optTime(&m.raw.ModifiedAt), m.problem("modified_at")
+}
 
 // Visits is how many times the summary was viewed.
-func (m *Meeting) Visits() (int, error) { return m.visits, m.problem("visits") }
+func (m *Meeting) Visits() (int, error) { return int(m.raw.Visits), m.problem("visits") }
 
 // VisitsOwner is how many times its recipient viewed the summary.
-func (m *Meeting) VisitsOwner() (int, error) { return m.visitsOwner, m.problem("visits_owner") }
+func (m *Meeting) VisitsOwner() (int, error) {
+	return int(m.raw.VisitsOwner), m.problem("visits_owner")
+}
 
 // VisitsCopy is how many times the people in copy viewed the summary.
-func (m *Meeting) VisitsCopy() (int, error) { return m.visitsCopy, m.problem("visits_copy") }
+func (m *Meeting) VisitsCopy() (int, error) { return int(m.raw.VisitsCopy), m.problem("visits_copy") }
 
 // User is the salesperson who held the meeting: id_user when the upstream
 // sent one, else the user whose list the meeting came from; an error when
@@ -167,8 +176,8 @@ func (m *Meeting) User() (*User, error) {
 	if err := m.problem("id_user"); err != nil {
 		return nil, err
 	}
-	if m.UserID > 0 {
-		return NewUser(m.UserID), nil
+	if m.raw.UserID > 0 {
+		return NewUser(m.raw.UserID), nil
 	}
 	return NewUser(m.OwnerID), nil
 }
