@@ -146,7 +146,9 @@ func (m *Meeting) Date(field MeetingOrderField) *time.Time {
 }
 
 // EndDate is when the meeting ended.
-func (m *Meeting) EndDate() (*time.Time, error) { return optTime(&m.raw.EndDate), m.problem("end_date") }
+func (m *Meeting) EndDate() (*time.Time, error) {
+	return optTime(&m.raw.EndDate), m.problem("end_date")
+}
 
 // CreatedAt is when the summary was created.
 func (m *Meeting) CreatedAt() (*time.Time, error) {
