@@ -103,13 +103,13 @@ func newLoaders(cfg *loaderConfig) *Loaders {
 	// The REST API has no batch endpoints, so batching buys nothing on the
 	// wire; the short wait only gathers the keys of one resolver wave so that
 	// their calls leave together. The cache is what guarantees one call per key.
-	l.meetings = dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.loadMeetings),
+	l.meetings = dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.admit, l.loadMeetings),
 		dataloader.WithWait[int64, *future[*userMeetings]](cfg.wait),
 		dataloader.WithCache(loaderCache[int64, *future[*userMeetings]](cfg, "meetings")))
-	l.pages = dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.loadPage),
+	l.pages = dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.admit, l.loadPage),
 		dataloader.WithWait[pageKey, *future[*threadPage]](cfg.wait),
 		dataloader.WithCache(loaderCache[pageKey, *future[*threadPage]](cfg, "threadPages")))
-	l.allThreads = dataloader.NewBatchedLoader(startEach(cfg, "allThreads", l.loadAllThreads),
+	l.allThreads = dataloader.NewBatchedLoader(startEach(cfg, "allThreads", nil, l.loadAllThreads),
 		dataloader.WithWait[int64, *future[*userThreads]](cfg.wait),
 		dataloader.WithCache(loaderCache[int64, *future[*userThreads]](cfg, "allThreads")))
 	return l
@@ -159,29 +159,42 @@ func await[V any](thunk dataloader.Thunk[*future[V]]) (V, error) {
 // so they nest under it), and the batch is done, for its span, when the
 // last of its keys' calls has ended; what changed is only that no key waits
 // for that.
-func startEach[K comparable, V any](cfg *loaderConfig, name string, fn func(context.Context, K) (V, error)) dataloader.BatchFunc[K, *future[V]] {
+func startEach[K comparable, V any](cfg *loaderConfig, name string, admit func(context.Context) (func(), error), fn func(context.Context, K) (V, error)) dataloader.BatchFunc[K, *future[V]] {
 	return func(ctx context.Context, keys []K) []*dataloader.Result[*future[V]] {
 		done := func() {}
 		if cfg.onBatch != nil {
 			ctx, done = cfg.onBatch(ctx, name, len(keys))
 		}
 		results := make([]*dataloader.Result[*future[V]], len(keys))
-		var wg sync.WaitGroup
-		for i, k := range keys {
-			f := &future[V]{done: make(chan struct{})}
-			results[i] = &dataloader.Result[*future[V]]{Data: f}
-			wg.Go(func() {
-				defer close(f.done)
-				defer func() {
-					if r := recover(); r != nil {
-						var zero V
-						f.val, f.err = zero, newPanicError(r)
-					}
-				}()
-				f.val, f.err = fn(ctx, k)
-			})
+		futures := make([]future[V], len(keys))
+		for i := range keys {
+			futures[i].done = make(chan struct{})
+			results[i] = &dataloader.Result[*future[V]]{Data: &futures[i]}
 		}
+		// Keys are admitted (admit: the call budget and concurrency bounds)
+		// one after another by one goroutine per batch, and get a goroutine
+		// only once admitted: a goroutine per key mostly waited for a slot,
+		// and under load those thousands of waiting stacks were what the
+		// garbage collector scanned most. Keys still start in batch order.
 		go func() {
+			var wg sync.WaitGroup
+			for i, k := range keys {
+				f := &futures[i]
+				release := func() {}
+				if admit != nil {
+					r, err := admit(ctx)
+					if err != nil {
+						f.err = err
+						close(f.done)
+						continue
+					}
+					release = r
+				}
+				wg.Go(func() {
+					defer release()
+					runFuture(ctx, f, k, fn)
+				})
+			}
 			wg.Wait()
 			done()
 		}()
@@ -189,16 +202,22 @@ func startEach[K comparable, V any](cfg *loaderConfig, name string, fn func(cont
 	}
 }
 
-// call runs one upstream call within the operation's call budget and the
-// per-operation and global concurrency bounds (admit, resilience.go),
-// recovering a panic into an error so that one bad record cannot take the
-// batch (or the process) down.
+// runFuture runs fn for k into f, a panic becoming k's error.
+func runFuture[K comparable, V any](ctx context.Context, f *future[V], k K, fn func(context.Context, K) (V, error)) {
+	defer close(f.done)
+	defer func() {
+		if r := recover(); r != nil {
+			var zero V
+			f.val, f.err = zero, newPanicError(r)
+		}
+	}()
+	f.val, f.err = fn(ctx, k)
+}
+
+// call runs one upstream call, admitted by its batch (startEach, with
+// admit: resilience.go), recovering a panic into an error so that one bad
+// record cannot take the batch (or the process) down.
 func (l *Loaders) call(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	release, err := l.admit(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
 	defer func() {
 		if r := recover(); r != nil {
 			err = newPanicError(r)
