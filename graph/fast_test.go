@@ -1,7 +1,9 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
@@ -41,5 +43,39 @@ func TestTheFastPathAnswersAsTheExecutor(t *testing.T) {
 			assert.Equal(t, string(slow.Data), string(fast.Data), "byte for byte")
 			assert.Equal(t, slow.Errors, fast.Errors)
 		})
+	}
+}
+
+// TestAListMarshalledInOrderStillLoadsAtOnce: users whose meetings the
+// look-ahead started are marshalled one after another (lists.go), and their
+// calls must still all be in flight together: a gate opens only then.
+func TestAListMarshalledInOrderStillLoadsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = itoa(int64(i + 1))
+	}
+	gate := e.upstream.Gate(len(ids))
+	var res *gqlResponse
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res = e.do(`query($ids: [ID!]!) { users(ids: $ids) { id meetings(first: 100) { nodes { id status } } } }`, map[string]any{"ids": ids}, nil)
+	}()
+	assert.True(t, gate.Wait(10*time.Second), "the 20 meetings calls did not leave together (%d arrived)", gate.Arrived())
+	<-done
+	require.Empty(t, res.Errors)
+	assert.Equal(t, len(ids), e.upstream.Calls())
+	var got struct {
+		Users []struct {
+			ID       string
+			Meetings struct{ Nodes []struct{ ID string } }
+		}
+	}
+	require.NoError(t, json.Unmarshal(res.Data, &got))
+	require.Len(t, got.Users, len(ids))
+	for i, u := range got.Users {
+		assert.Equal(t, ids[i], u.ID)
+		assert.Len(t, u.Meetings.Nodes, len(user(t, e.data, int64(i+1)).Meetings))
 	}
 }

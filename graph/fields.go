@@ -35,6 +35,12 @@ type fieldSpec struct {
 	// concerns (the root field's: see users), for the look-ahead to add up
 	// over the subtree and start at once.
 	prefetch func(args map[string]any) userNeeds
+	// prefetched marks a field that waits for nothing but what its
+	// prefetch names, which the root field's look-ahead has already
+	// started: a list whose elements hold it need not give each element a
+	// goroutine of its own to wait in (lists.go). Not below a
+	// namedByUpstream field, whose user the look-ahead can only guess.
+	prefetched bool
 }
 
 // threadMeetingsEstimate is how many meetings the estimate assumes a
@@ -115,7 +121,8 @@ var fields = map[string]fieldSpec{
 			c.child.page = firstArg(c.args)
 			return true
 		},
-		prefetch: func(map[string]any) userNeeds { return userNeeds{meetings: true} },
+		prefetch:   func(map[string]any) userNeeds { return userNeeds{meetings: true} },
+		prefetched: true,
 	},
 	"User.threads": {
 		check: func(a *argUse) error { return a.connection(threadsCursor) },

@@ -67,13 +67,13 @@ func listWaits(ctx context.Context, sel ast.SelectionSet) bool {
 	}
 	st, ok := stateFrom(ctx)
 	if !ok {
-		return selectionWaits(sel)
+		return selectionWaits(sel, false)
 	}
 	key := sel[0]
 	if v, ok := st.lists.Load(key); ok {
 		return v.(bool)
 	}
-	w := selectionWaits(sel)
+	w := selectionWaits(sel, false)
 	st.lists.Store(key, w)
 	return w
 }
@@ -89,29 +89,35 @@ var concurrentNames = func() map[string]bool {
 }()
 
 // selectionWaits walks sel without evaluating @skip/@include, so it may say
-// a list waits when it does not this time; the other way round never.
-func selectionWaits(sel ast.SelectionSet) bool {
+// a list waits when it does not this time; the other way round never. A
+// field waits if the executor resolves it concurrently, unless the field
+// table marks it prefetched and no field above it (belowNamed) names a user
+// the look-ahead could not know.
+func selectionWaits(sel ast.SelectionSet, belowNamed bool) bool {
 	for _, s := range sel {
 		switch s := s.(type) {
 		case *ast.Field:
 			parent := s.ObjectDefinition
-			switch {
-			case parent == nil:
+			if parent == nil {
 				return true // not validated: be safe
-			case parent.Kind == ast.Object && concurrentFields[parent.Name+"."+s.Name]:
+			}
+			key := parent.Name + "." + s.Name
+			spec := fields[key]
+			switch {
+			case parent.Kind == ast.Object && concurrentFields[key] && (belowNamed || !spec.prefetched):
 				return true
 			case parent.Kind != ast.Object && concurrentNames[s.Name]:
 				return true
 			}
-			if selectionWaits(s.SelectionSet) {
+			if selectionWaits(s.SelectionSet, belowNamed || spec.namedByUpstream) {
 				return true
 			}
 		case *ast.InlineFragment:
-			if s.Directives.ForName("defer") != nil || selectionWaits(s.SelectionSet) {
+			if s.Directives.ForName("defer") != nil || selectionWaits(s.SelectionSet, belowNamed) {
 				return true
 			}
 		case *ast.FragmentSpread:
-			if s.Directives.ForName("defer") != nil || s.Definition == nil || selectionWaits(s.Definition.SelectionSet) {
+			if s.Directives.ForName("defer") != nil || s.Definition == nil || selectionWaits(s.Definition.SelectionSet, belowNamed) {
 				return true
 			}
 		}

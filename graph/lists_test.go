@@ -26,7 +26,10 @@ func TestWhichListsWaitForLoads(t *testing.T) {
 		{"a user's lists two levels down", `{ user(id: 1) { meetings { nodes { user { threads { nodes { id } } } } } } }`, "nodes", true},
 		{"a user without lists", `{ user(id: 1) { meetings { nodes { user { id globalId } } } } }`, "nodes", false},
 		{"a deferred fragment", `{ user(id: 1) { meetings { nodes { id ... @defer { status } } } } }`, "nodes", true},
-		{"users with meetings", `{ users(ids: [1, 2]) { meetings { totalCount } } }`, "users", true},
+		{"users with meetings, which the look-ahead started", `{ users(ids: [1, 2]) { meetings { nodes { id status } } } }`, "users", false},
+		{"users with threads, whose later pages it cannot start", `{ users(ids: [1, 2]) { meetings { totalCount } threads { totalCount } } }`, "users", true},
+		{"users with their meetings' threads", `{ users(ids: [1, 2]) { meetings { nodes { thread { id } } } } }`, "users", true},
+		{"a user the upstream names, with meetings", `{ user(id: 1) { meetings { nodes { user { meetings { totalCount } } } } } }`, "nodes", true},
 		{"users without lists", `{ users(ids: [1, 2]) { id globalId } }`, "users", false},
 		{"thread meetings", `{ user(id: 1) { threads { nodes { id meetings { id } } } } }`, "nodes", true},
 		{"skip is not evaluated", `query($s: Boolean!) { user(id: 1) { meetings { nodes { id thread @skip(if: $s) { id } } } } }`, "nodes", true},
@@ -37,7 +40,7 @@ func TestWhichListsWaitForLoads(t *testing.T) {
 			require.Nil(t, err)
 			sel := findField(doc.Operations[0].SelectionSet, c.list)
 			require.NotNil(t, sel, "no field %s", c.list)
-			assert.Equal(t, c.waits, selectionWaits(sel.SelectionSet))
+			assert.Equal(t, c.waits, selectionWaits(sel.SelectionSet, false))
 		})
 	}
 }
