@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/salesgraph/salesgraph/graph/model"
@@ -158,25 +159,36 @@ func sortMeetings(list []*model.Meeting, order *model.MeetingOrder) {
 	if order != nil {
 		field, desc = order.Field, order.Direction == model.OrderDirectionDesc
 	}
-	slices.SortStableFunc(list, func(a, b *model.Meeting) int {
-		ka, kb := a.Date(field), b.Date(field)
+	// Each meeting's date is read once, not at every comparison.
+	type keyed struct {
+		m    *model.Meeting
+		date *time.Time
+	}
+	keys := make([]keyed, len(list))
+	for i, m := range list {
+		keys[i] = keyed{m, m.Date(field)}
+	}
+	slices.SortStableFunc(keys, func(a, b keyed) int {
 		switch {
-		case ka == nil && kb == nil:
-			return compareIDs(a.ID, b.ID)
-		case ka == nil:
+		case a.date == nil && b.date == nil:
+			return compareIDs(a.m.ID, b.m.ID)
+		case a.date == nil:
 			return 1
-		case kb == nil:
+		case b.date == nil:
 			return -1
 		}
-		c := ka.Compare(*kb)
+		c := a.date.Compare(*b.date)
 		if desc {
 			c = -c
 		}
 		if c == 0 {
-			return compareIDs(a.ID, b.ID)
+			return compareIDs(a.m.ID, b.m.ID)
 		}
 		return c
 	})
+	for i := range keys {
+		list[i] = keys[i].m
+	}
 }
 
 // compareIDs orders numeric ids numerically and anything else as text.
