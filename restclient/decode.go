@@ -297,6 +297,55 @@ func text(v []byte) string {
 	return string(v)
 }
 
+// s.text, s.trimmedText, s.idText and s.refID are text, trimmedText,
+// idText and refID for a value of s's document, sharing its copy (sub).
+
+func (s *scanner) text(v []byte) string {
+	switch v[0] {
+	case '"':
+		if b := v[1 : len(v)-1]; bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+			return s.sub(b)
+		}
+		return unquote(v)
+	case 'n', 't', 'f', '{', '[':
+		return ""
+	}
+	return s.sub(v)
+}
+
+func (s *scanner) trimmedText(v []byte) string {
+	if v[0] != '"' {
+		return s.text(v)
+	}
+	b := stringContent(v)
+	for _, known := range knownValues {
+		if string(b) == known {
+			return known
+		}
+	}
+	return s.sub(b)
+}
+
+func (s *scanner) idText(v []byte) string {
+	switch v[0] {
+	case '"':
+		return s.sub(stringContent(v))
+	case 'n', 't', 'f', '{', '[':
+		return ""
+	}
+	if isIntLiteral(v) {
+		return s.sub(v)
+	}
+	return idText(v)
+}
+
+func (s *scanner) refID(v []byte) string {
+	if id := s.idText(v); id != "0" {
+		return id
+	}
+	return ""
+}
+
 // trimmedText reads an enumeration-like field (status, type).
 func trimmedText(v []byte) string {
 	if v[0] != '"' {

@@ -37,6 +37,27 @@ type scanner struct {
 	buf   []byte
 	off   int
 	depth int
+	doc   string // buf as a string, made the first time sub needs it
+}
+
+// sub returns b as a string. When b is part of the body, which it is for
+// text that needed no unescaping, it is a substring of one copy of the body
+// made once per document, instead of an allocation per field: a meetings
+// body held two or three such strings per record. The strings then keep
+// that copy alive as long as any of them lives, which for decoded records
+// is as long as the records.
+func (s *scanner) sub(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	off := cap(s.buf) - cap(b)
+	if off < 0 || off+len(b) > len(s.buf) || &s.buf[off] != &b[0] {
+		return string(b) // not part of the body
+	}
+	if s.doc == "" {
+		s.doc = string(s.buf)
+	}
+	return s.doc[off : off+len(b)]
 }
 
 func (s *scanner) fail(msg string) error { return &syntaxError{msg: msg, off: s.off} }

@@ -83,27 +83,27 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
-			m.ID = idText(v)
+			m.ID = s.idText(v)
 		case "hash":
-			m.Hash = text(v)
+			m.Hash = s.text(v)
 		case "id_user":
 			m.UserID = p.readInt("id_user", v)
 		case "id_person":
-			m.PersonID = refID(v)
+			m.PersonID = s.refID(v)
 		case "id_comapny":
-			comapny = refID(v)
+			comapny = s.refID(v)
 		case "id_company":
-			company = refID(v)
+			company = s.refID(v)
 		case "id_thread":
-			m.ThreadID = refID(v)
+			m.ThreadID = s.refID(v)
 		case "status":
-			m.Status = trimmedText(v)
+			m.Status = s.trimmedText(v)
 		case "start_date":
 			m.StartDate = p.readTime("start_date", v, loc)
 		case "end_date":
 			m.EndDate = p.readTime("end_date", v, loc)
 		case "address":
-			m.Address = text(v)
+			m.Address = s.text(v)
 		case "visits":
 			m.Visits = p.readInt("visits", v)
 		case "visits_owner":
@@ -115,7 +115,7 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "gps_lng":
 			lng = v
 		case "type":
-			m.Type = trimmedText(v)
+			m.Type = s.trimmedText(v)
 		case "created_at":
 			m.CreatedAt = p.readTime("created_at", v, loc)
 		case "modified_at":

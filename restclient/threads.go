@@ -90,23 +90,23 @@ func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
-			t.ID = idText(v)
+			t.ID = s.idText(v)
 		case "number":
-			t.Number = idText(v)
+			t.Number = s.idText(v)
 		case "name":
-			t.Name = text(v)
+			t.Name = s.text(v)
 		case "id_user":
 			t.UserID = p.readInt("id_user", v)
 		case "id_company":
-			company = refID(v)
+			company = s.refID(v)
 		case "id_comapny":
-			comapny = refID(v)
+			comapny = s.refID(v)
 		case "id_person":
-			t.PersonID = refID(v)
+			t.PersonID = s.refID(v)
 		case "status":
-			t.Status = trimmedText(v)
+			t.Status = s.trimmedText(v)
 		case "description":
-			t.Description = text(v)
+			t.Description = s.text(v)
 		case "end_date":
 			t.EndDate = p.readTime("end_date", v, loc)
 		case "contract_value":
