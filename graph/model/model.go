@@ -7,6 +7,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -228,7 +229,7 @@ func NewThread(ownerID int64, t *restclient.Thread) *Thread {
 		PersonID:      optString(&t.PersonID),
 		Status:        optString(&t.Status),
 		Description:   optString(&t.Description),
-		Fields:        JSON(t.Fields),
+		Fields:        compactJSON(t.Fields),
 		endDate:       optTime(&t.EndDate),
 		createdAt:     optTime(&t.CreatedAt),
 		modifiedAt:    optTime(&t.ModifiedAt),
@@ -336,7 +337,21 @@ func DecodeGlobalID(id string) (typeName, key string, err error) {
 	return typeName, key, nil
 }
 
-// JSON is the JSON scalar: raw JSON passed through unchanged.
+// compactJSON is raw without white space between its tokens, as the rest
+// of an answer is, so that the endpoint has no indented JSON to compact (it
+// would otherwise scan every response for it: gqlhttp's Options.CompactData).
+func compactJSON(raw json.RawMessage) JSON {
+	if !bytes.ContainsAny(raw, " \t\r\n") {
+		return JSON(raw)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return JSON(raw) // restclient validated it: not reached
+	}
+	return JSON(b.Bytes())
+}
+
+// JSON is the JSON scalar: raw JSON passed through, compacted.
 type JSON json.RawMessage
 
 // MarshalGQL writes the raw JSON, or null when there is none.
