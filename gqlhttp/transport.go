@@ -608,15 +608,14 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 	if !isJSON {
 		return nil, false, transportErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "a POST body must be application/json (UTF-8)")
 	}
-	tooLarge := transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.opts.MaxRequestBytes))
 	if r.ContentLength > t.opts.MaxRequestBytes {
-		return nil, false, tooLarge
+		return nil, false, t.tooLarge()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.MaxRequestBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, false, tooLarge
+			return nil, false, t.tooLarge()
 		}
 		return nil, false, malformed("the request body could not be read")
 	}
@@ -634,6 +633,11 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 		return nil, false, rerr
 	}
 	return []*rawRequest{q}, false, nil
+}
+
+// tooLarge refuses a body over MaxRequestBytes.
+func (t *httpTransport) tooLarge() *reqError {
+	return transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.opts.MaxRequestBytes))
 }
 
 func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) {
@@ -697,14 +701,20 @@ func decodeJSON(data []byte, v any) error {
 // optional or null. Unknown members are reserved by the specification and
 // ignored.
 func readPOST(body []byte) (*rawRequest, *reqError) {
+	// Unmarshal, like decodeJSON, takes exactly one value (white space
+	// aside); members are kept raw, so json.Number does not matter here.
 	var m map[string]json.RawMessage
-	if err := decodeJSON(body, &m); err != nil || m == nil {
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
 		return nil, malformed("the request body is not a valid JSON object")
 	}
 	q := &rawRequest{}
 	str := func(key string, into *string) bool {
 		raw, ok := m[key]
 		if !ok || string(raw) == "null" {
+			return true
+		}
+		if s, ok := plainString(raw); ok {
+			*into = s
 			return true
 		}
 		return json.Unmarshal(raw, into) == nil
@@ -724,6 +734,20 @@ func readPOST(body []byte) (*rawRequest, *reqError) {
 		return nil, malformed("extensions must be a JSON object")
 	}
 	return q, nil
+}
+
+// plainString is the value of raw, valid JSON, when it is a string with no
+// escapes in valid UTF-8, which is what a query usually is: json.Unmarshal
+// would give the same string through a decoder of its own.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 || !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
 }
 
 // object decodes an optional JSON object.
