@@ -51,6 +51,7 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 		return nil
 	}
 	est := estimate(op, l.schema, l.sec, l.cursors)
+	noteEstimate(ctx, est.calls)
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
 		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", count(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
