@@ -611,13 +611,22 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 	if r.ContentLength > t.opts.MaxRequestBytes {
 		return nil, false, t.tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.MaxRequestBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+	var body []byte
+	if pre, ok := r.Body.(*prereadBody); ok {
+		body = pre.rest()
+		if int64(len(body)) > t.opts.MaxRequestBytes {
 			return nil, false, t.tooLarge()
 		}
-		return nil, false, malformed("the request body could not be read")
+	} else {
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.MaxRequestBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, false, t.tooLarge()
+			}
+			return nil, false, malformed("the request body could not be read")
+		}
 	}
 	body = bytes.TrimLeft(body, " \t\r\n")
 	switch {
@@ -639,6 +648,27 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 func (t *httpTransport) tooLarge() *reqError {
 	return transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.opts.MaxRequestBytes))
 }
+
+// PrereadBody is a request body for the endpoint that a handler in front
+// of it has read whole already (to key the request, say): the transport
+// reads what is left of it in place, where it would copy a body it reads.
+// body must not change until the request is answered. The size limit
+// still applies.
+func PrereadBody(body []byte) io.ReadCloser {
+	p := &prereadBody{whole: body}
+	p.Reset(body)
+	return p
+}
+
+type prereadBody struct {
+	bytes.Reader
+	whole []byte
+}
+
+func (*prereadBody) Close() error { return nil }
+
+// rest is what has not been read of the body.
+func (p *prereadBody) rest() []byte { return p.whole[len(p.whole)-p.Len():] }
 
 func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) {
 	var items []json.RawMessage

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
 )
 
@@ -171,7 +172,7 @@ func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, r, true
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+	body, err := readBody(r.Body, r.ContentLength, s.maxBody)
 	out = r.WithContext(r.Context()) // a shallow copy, for its own Body
 	if err != nil || int64(len(body)) > s.maxBody {
 		// The transport answers it as it would have: what was read,
@@ -182,11 +183,35 @@ func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool
 		}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 		return nil, out, false
 	}
-	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.Body = gqlhttp.PrereadBody(body)
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
 		return nil, out, false // a batch
 	}
 	return body, out, true
+}
+
+// readBody reads body, of the declared length (-1: not known), up to one
+// byte past max. A body of known length is read into a buffer of that
+// size, and one byte more to learn that it ends there.
+func readBody(body io.Reader, length, max int64) ([]byte, error) {
+	if length < 0 || length > max {
+		return io.ReadAll(io.LimitReader(body, max+1))
+	}
+	buf := make([]byte, length+1)
+	n, err := io.ReadFull(body, buf)
+	switch {
+	case err == nil: // longer than it said
+		rest, err := io.ReadAll(io.LimitReader(body, max-length))
+		return append(buf, rest...), err
+	case int64(n) < length:
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf[:n], err
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return buf[:n], nil
+	}
+	return buf[:n], err
 }
 
 // key is the key of r, whose body is body.
