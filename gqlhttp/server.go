@@ -63,6 +63,7 @@ type Server struct {
 	OnResponseMemory func(delta int64)
 
 	opts      Options
+	vary      []string // the Vary value for ForwardHeaders, shared (addShared)
 	exec      *handler.Server
 	transport *httpTransport
 	cors      http.Handler // CORS around serve
@@ -91,6 +92,9 @@ func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 	pinned, err := s.opts.check(schema)
 	if err != nil {
 		return nil, err
+	}
+	if len(s.opts.ForwardHeaders) > 0 {
+		s.vary = shared(strings.Join(s.opts.ForwardHeaders, ", "))
 	}
 	s.transport = newTransport(s, schema, pinned)
 	s.exec.AddTransport(s.transport)
@@ -135,11 +139,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// Answers depend on the forwarded headers (credentials), or on the
 	// server's own when the caller sent none: no shared cache may keep them
 	// or hand one caller's answer (or error) to another.
-	h.Set("Cache-Control", "private, no-store")
-	if len(s.opts.ForwardHeaders) > 0 {
-		h.Add("Vary", strings.Join(s.opts.ForwardHeaders, ", "))
+	h["Cache-Control"] = cacheControl
+	if s.vary != nil {
+		addShared(h, "Vary", s.vary)
 	}
 	s.exec.ServeHTTP(w, r)
+}
+
+// Header values every response carries are shared by all of them rather
+// than allocated per response, as rs/cors does with its own: a value's
+// slice has no room past its length, so that adding to the header copies
+// it instead of writing into the shared array, and nothing here or in
+// net/http changes a header value in place.
+var (
+	cacheControl       = shared("private, no-store")
+	noSniff            = shared("nosniff")
+	contentTypeGR      = shared(mediaGraphQLResponse + "; charset=utf-8")
+	contentTypeJSON    = shared(mediaJSON + "; charset=utf-8")
+	contentTypeOfMedia = map[string][]string{mediaGraphQLResponse: contentTypeGR, mediaJSON: contentTypeJSON}
+)
+
+func shared(v string) []string { return []string{v}[:1:1] }
+
+// addShared is h.Add of the shared values vs.
+func addShared(h http.Header, key string, vs []string) {
+	if len(h[key]) == 0 {
+		h[key] = vs
+		return
+	}
+	h[key] = append(h[key], vs...)
 }
 
 type requestKey struct{}

@@ -372,7 +372,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	}
 	ctx := r.Context()
 	ex := &exchange{
-		w: w, media: media, red: newRedactor(r.Header, t.vocab), header: r.Header,
+		w: w, media: media, vocab: t.vocab, header: r.Header,
 		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, jsonOK: jsonOK,
 	}
 	meter := func(limit int) *responseMeter {
@@ -411,12 +411,22 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 // exchange is what the operations of one HTTP request share.
 type exchange struct {
 	w           http.ResponseWriter
-	media       string // of a response that is not streamed
-	red         *redactor
+	media       string    // of a response that is not streamed
+	red         *redactor // made when first needed (redactor): most responses have no error to mask
+	vocab       map[string]bool
 	header      http.Header
 	isGET       bool
 	incremental bool // the client accepts multipart/mixed incremental delivery (incremental.go)
 	jsonOK      bool // ... and a JSON answer
+}
+
+// redactor is the request's redactor. Callers are not concurrent: the
+// redactor's own state is not guarded either.
+func (ex *exchange) redactor() *redactor {
+	if ex.red == nil {
+		ex.red = newRedactor(ex.header, ex.vocab)
+	}
+	return ex.red
 }
 
 // result is one operation's encoded response: head, data and tail, written
@@ -933,9 +943,10 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 		errs = append(errs[:keep:keep], summary)
 	}
 	if len(errs) > 0 {
-		ex.red.addRequest(q, doc)
+		red := ex.redactor()
+		red.addRequest(q, doc)
 		for _, e := range errs {
-			ex.red.scrubError(e)
+			red.scrubError(e)
 			e.Message = clip(e.Message)
 		}
 	}
@@ -1108,8 +1119,12 @@ func writeBody(w http.ResponseWriter, media string, status int, parts ...[]byte)
 		n += len(p)
 	}
 	h := w.Header()
-	h.Set("Content-Type", media+"; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	if ct, ok := contentTypeOfMedia[media]; ok {
+		h["Content-Type"] = ct
+	} else {
+		h.Set("Content-Type", media+"; charset=utf-8")
+	}
+	h["X-Content-Type-Options"] = noSniff
 	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(status)
 	for _, p := range parts {

@@ -341,3 +341,31 @@ func TestPrereadBody(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, got.status)
 	assert.Equal(t, gqlhttp.CodeRequestTooLarge, got.code())
 }
+
+// TestResponseHeadersIndependent: the header values every response
+// carries are shared between responses; what a handler adds to one
+// response's headers afterwards never shows in another's.
+func TestResponseHeadersIndependent(t *testing.T) {
+	e := newEnv(t, func(o *gqlhttp.Options) { o.ForwardHeaders = []string{"Authorization"} })
+	keys := []string{"Vary", "Cache-Control", "Content-Type", "X-Content-Type-Options"}
+	var answers []http.Header
+	for i := range 2 {
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, postReq(body(`{ item(id: "1") { id } }`, nil)))
+		require.Equal(t, http.StatusOK, rec.Code)
+		h := rec.Header()
+		assert.Equal(t, []string{"Authorization"}, h.Values("Vary"))
+		assert.Equal(t, []string{"private, no-store"}, h.Values("Cache-Control"))
+		assert.Equal(t, []string{grJSON}, h.Values("Content-Type"))
+		assert.Equal(t, []string{"nosniff"}, h.Values("X-Content-Type-Options"))
+		for _, k := range keys {
+			h.Add(k, "added to answer "+itoa(i))
+		}
+		answers = append(answers, h)
+	}
+	for i, h := range answers {
+		for _, k := range keys {
+			assert.Equal(t, "added to answer "+itoa(i), h.Values(k)[1], k)
+		}
+	}
+}
