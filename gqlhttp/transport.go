@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -288,10 +289,10 @@ func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
 // Server.
 type httpTransport struct {
 	*preparer
-	srv       *Server                                // its hooks
-	memory    *responseMemory                        // the process-wide budget of responses being built
-	docs      *lru.Cache[string, *ast.QueryDocument] // checked documents by text
-	pinned    map[string]*ast.QueryDocument          // the allow-list's documents, by text
+	srv       *Server                      // its hooks
+	memory    *responseMemory              // the process-wide budget of responses being built
+	docs      *lru.Cache[string, *keptDoc] // checked documents by text
+	pinned    map[string]*keptDoc          // the allow-list's documents, by text
 	persisted *persisted
 	vocab     map[string]bool
 }
@@ -303,8 +304,11 @@ var _ graphql.Transport = (*httpTransport)(nil)
 func newTransport(srv *Server, schema *ast.Schema, pinned map[string]*ast.QueryDocument) *httpTransport {
 	o := &srv.opts
 	t := &httpTransport{preparer: newPreparer(o, schema), srv: srv, persisted: newPersisted(o), vocab: schemaVocabulary(schema),
-		memory: &responseMemory{limit: o.MaxResponseMemory, srv: srv}, pinned: pinned}
-	t.docs, _ = lru.New[string, *ast.QueryDocument](1000)
+		memory: &responseMemory{limit: o.MaxResponseMemory, srv: srv}, pinned: make(map[string]*keptDoc, len(pinned))}
+	for text, doc := range pinned {
+		t.pinned[text] = &keptDoc{doc: doc}
+	}
+	t.docs, _ = lru.New[string, *keptDoc](1000)
 	return t
 }
 
@@ -470,7 +474,7 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 		return res
 	}
 	opCtx.RawQuery = query
-	doc, rerr = t.document(query, q.operationName, ex.isGET)
+	doc, memo, rerr := t.document(query, q.operationName, ex.isGET)
 	if rerr != nil {
 		return refuse(rerr)
 	}
@@ -503,12 +507,12 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	stream := ex.incremental && (deferred || !ex.jsonOK)
 	run := doc
 	if deferred && !stream {
-		run = withoutDefer(doc)
+		run, memo = withoutDefer(doc), nil // a document of this request only
 	}
 
 	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
 	params.ReadTime.Start, params.ReadTime.End = graphql.Now(), graphql.Now()
-	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run})
+	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run, memo: memo})
 	ctx = withMeter(ctx, meter)
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
@@ -532,13 +536,14 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 }
 
 // document returns query's checked document: from the allow-list, the
-// cache, or prepared now (and cached when small enough).
-func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.QueryDocument, *reqError) {
-	if doc, ok := t.pinned[query]; ok {
-		return doc, nil
+// cache, or prepared now (and cached when small enough), with its Memo
+// when it is kept.
+func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.QueryDocument, *Memo, *reqError) {
+	if k, ok := t.pinned[query]; ok {
+		return k.doc, &k.memo, nil
 	}
-	if doc, ok := t.docs.Get(query); ok {
-		return doc, nil
+	if k, ok := t.docs.Get(query); ok {
+		return k.doc, &k.memo, nil
 	}
 	var checks []func(*ast.QueryDocument) *reqError
 	if isGET {
@@ -546,12 +551,56 @@ func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.
 	}
 	doc, rerr := t.prepare(query, checks...)
 	if rerr != nil {
-		return doc, rerr
+		return doc, nil, rerr
 	}
-	if len(query) <= maxRememberedQuery {
-		t.docs.Add(query, doc)
+	if len(query) > maxRememberedQuery {
+		return doc, nil, nil
 	}
-	return doc, nil
+	k := &keptDoc{doc: doc}
+	t.docs.Add(query, k)
+	return doc, &k.memo, nil
+}
+
+// keptDoc is a checked document the transport keeps, and what extensions
+// remember of it.
+type keptDoc struct {
+	doc  *ast.QueryDocument
+	memo Memo
+}
+
+// Memo is where the extensions given to Server.Use remember what they
+// computed from a document the endpoint keeps parsed, for as long as it
+// keeps it: an argument check or a cost estimate of an operation that
+// depends on nothing but the document (it declares no variables) need not
+// run again for the next request. DocumentMemo returns it. What is stored
+// must be bounded by the document (an entry per operation, say), and
+// immutable: concurrent requests read it.
+type Memo struct{ m sync.Map }
+
+// Load returns the value stored for key; a nil Memo holds nothing.
+func (m *Memo) Load(key any) (any, bool) {
+	if m == nil {
+		return nil, false
+	}
+	return m.m.Load(key)
+}
+
+// Store remembers value for key; a nil Memo forgets it.
+func (m *Memo) Store(key, value any) {
+	if m != nil {
+		m.m.Store(key, value)
+	}
+}
+
+// DocumentMemo is the Memo of the document of the operation ctx belongs
+// to, for extensions; nil when the endpoint does not keep the document
+// (too large to cache, or rewritten for this request), or outside an
+// operation.
+func DocumentMemo(ctx context.Context) *Memo {
+	if p, ok := ctx.Value(preparedKey{}).(*preparedDoc); ok {
+		return p.memo
+	}
+	return nil
 }
 
 // rewriteVariableErrors replaces gqlparser's variable coercion messages,
@@ -1138,6 +1187,7 @@ func writeBody(w http.ResponseWriter, media string, status int, parts ...[]byte)
 type preparedDoc struct {
 	query string
 	doc   *ast.QueryDocument
+	memo  *Memo // nil: the document is not kept
 }
 
 type preparedKey struct{}

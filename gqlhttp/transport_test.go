@@ -2,6 +2,7 @@ package gqlhttp_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/gqlhttp/internal/testschema"
@@ -368,4 +371,52 @@ func TestResponseHeadersIndependent(t *testing.T) {
 			assert.Equal(t, "added to answer "+itoa(i), h.Values(k)[1], k)
 		}
 	}
+}
+
+// memoProbe is an extension that records the Memo each operation sees.
+type memoProbe struct{ seen *[]*gqlhttp.Memo }
+
+func (memoProbe) ExtensionName() string                   { return "MemoProbe" }
+func (memoProbe) Validate(graphql.ExecutableSchema) error { return nil }
+func (p memoProbe) MutateOperationContext(ctx context.Context, _ *graphql.OperationContext) *gqlerror.Error {
+	*p.seen = append(*p.seen, gqlhttp.DocumentMemo(ctx))
+	return nil
+}
+
+// TestDocumentMemo: the requests of one kept document share its Memo;
+// another document has its own; a document too large to keep, or one
+// rewritten for its request (@defer answered inline), has none, and a nil
+// Memo remembers nothing.
+func TestDocumentMemo(t *testing.T) {
+	e := newEnv(t)
+	var seen []*gqlhttp.Memo
+	e.srv.Use(memoProbe{&seen})
+	send := func(query string) *gqlhttp.Memo {
+		t.Helper()
+		res := e.post(query, nil)
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		require.Empty(t, res.errors)
+		return seen[len(seen)-1]
+	}
+	a := send(`{ item(id: "1") { id } }`)
+	require.NotNil(t, a)
+	a.Store("k", 1)
+	again := send(`{ item(id: "1") { id } }`)
+	assert.Same(t, a, again)
+	v, ok := again.Load("k")
+	assert.True(t, ok)
+	assert.Equal(t, 1, v)
+
+	b := send(`{ item(id: "2") { id } }`)
+	require.NotNil(t, b)
+	assert.NotSame(t, a, b)
+	_, ok = b.Load("k")
+	assert.False(t, ok)
+
+	big := send(`{ item(id: "1") { id } }` + strings.Repeat(" ", 32<<10))
+	assert.Nil(t, big, "a document too large to keep")
+	assert.Nil(t, send(`{ item(id: "7") { id ... @defer { name } } }`), "rewritten without @defer for this request")
+	big.Store("k", 1)
+	_, ok = big.Load("k")
+	assert.False(t, ok)
 }

@@ -50,7 +50,15 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	if op.Operation == nil || op.Operation.Operation != ast.Query {
 		return nil
 	}
-	est := estimate(op, l.schema, l.sec, l.cursors)
+	// Without variables, the estimate is the document's alone.
+	memo := opMemo(ctx, op)
+	var est opEstimate
+	if v, ok := memo.Load(estimated{op.Operation}); ok {
+		est = *v.(*opEstimate)
+	} else {
+		est = estimate(op, l.schema, l.sec, l.cursors)
+		memo.Store(estimated{op.Operation}, &est)
+	}
 	noteEstimate(ctx, est.calls)
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
@@ -76,6 +84,9 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	}
 	return nil
 }
+
+// estimated is the Memo key of an operation's estimate.
+type estimated struct{ op *ast.OperationDefinition }
 
 // An estimate is what an operation is expected to cost.
 type opEstimate struct {
