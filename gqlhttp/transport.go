@@ -512,8 +512,7 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 
 	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
 	params.ReadTime.Start, params.ReadTime.End = graphql.Now(), graphql.Now()
-	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run, memo: memo})
-	ctx = withMeter(ctx, meter)
+	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run, memo: memo, meter: meter})
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		rewriteVariableErrors(errs, op)
@@ -1183,11 +1182,14 @@ func writeBody(w http.ResponseWriter, media string, status int, parts ...[]byte)
 	}
 }
 
-// preparedDoc is the document the transport checked for this operation.
+// preparedDoc is the document the transport checked for this operation,
+// and the meter its response is charged to: one context value for both,
+// since every field's charge looks the meter up.
 type preparedDoc struct {
 	query string
 	doc   *ast.QueryDocument
 	memo  *Memo // nil: the document is not kept
+	meter *responseMeter
 }
 
 type preparedKey struct{}

@@ -20,14 +20,6 @@ import (
 // operations of a batch share it.
 type budget struct{ left atomic.Int64 }
 
-type budgetKey struct{}
-
-func withBudget(ctx context.Context, n int) context.Context {
-	b := &budget{}
-	b.left.Store(int64(n))
-	return context.WithValue(ctx, budgetKey{}, b)
-}
-
 // limitCheck is the gqlgen extension that refuses, before execution, an
 // operation whose estimated response size or upstream calls exceed the
 // limits. It must run after argumentCheck, which guarantees the ids and
@@ -67,8 +59,10 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 		return e
 	}
 	limit := int64(l.sec.MaxUpstreamCalls)
-	b, ok := ctx.Value(budgetKey{}).(*budget)
-	if !ok {
+	var b *budget
+	if st, ok := stateFrom(ctx); ok {
+		b = &st.budget
+	} else {
 		b = &budget{}
 		b.left.Store(limit)
 	}

@@ -114,7 +114,12 @@ type opResult struct {
 
 type opRecordKey struct{}
 
+// recordFrom is the request's record: in its state (the handler's
+// requests), else a context value of its own.
 func recordFrom(ctx context.Context) *opRecord {
+	if st, ok := stateFrom(ctx); ok && st.rec != nil {
+		return st.rec
+	}
 	rec, _ := ctx.Value(opRecordKey{}).(*opRecord)
 	return rec
 }
@@ -137,7 +142,11 @@ func (o *observer) begin(ctx context.Context, r *http.Request, requestID string)
 				))
 		}
 	}
-	ctx = context.WithValue(ctx, opRecordKey{}, rec)
+	if st, ok := stateFrom(ctx); ok {
+		st.rec = rec
+	} else {
+		ctx = context.WithValue(ctx, opRecordKey{}, rec)
+	}
 	inFlightDone := o.metrics.OperationStarted()
 	return ctx, func() {
 		inFlightDone()
