@@ -2,6 +2,7 @@ package gqlhttp
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -52,4 +53,99 @@ func TestReadPOSTOneValue(t *testing.T) {
 			t.Errorf("%q: accepted %v, want %v", body, rerr == nil, ok)
 		}
 	}
+}
+
+// readPOSTByMap is readPOST as it was, decoding the body into a map of raw
+// members: the reference postMembers must agree with.
+func readPOSTByMap(body []byte) (*rawRequest, *reqError) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return nil, malformed("the request body is not a valid JSON object")
+	}
+	q := &rawRequest{}
+	str := func(key string, into *string) bool {
+		raw, ok := m[key]
+		if !ok || string(raw) == "null" {
+			return true
+		}
+		return json.Unmarshal(raw, into) == nil
+	}
+	if !str("query", &q.query) {
+		return nil, malformed("query must be a string")
+	}
+	q.hasQuery = q.query != ""
+	if !str("operationName", &q.operationName) {
+		return nil, malformed("operationName must be a string")
+	}
+	var ok bool
+	if q.variables, ok = object(m["variables"]); !ok {
+		return nil, malformed("variables must be a JSON object")
+	}
+	if q.extensions, ok = object(m["extensions"]); !ok {
+		return nil, malformed("extensions must be a JSON object")
+	}
+	return q, nil
+}
+
+var readPOSTCorpus = []string{
+	`{"query":"{ a }"}`,
+	` { "query" : "{ a }" , "operationName" : "A" } `,
+	`{"query":"{ a }","variables":{"x":[1,{"y":"}]\"{"}],"z":null},"extensions":{"persistedQuery":{"version":1,"sha256Hash":"ab"}}}`,
+	`{"query":"first","query":"second"}`,
+	`{"query":"{ a }","query":null}`,
+	`{"\u0071uery":"escaped name","operationName":"\u0041"}`,
+	`{"qu\"ery":"not the query","query":"{ a }"}`,
+	`{"other":{"query":"nested, not it"},"query":"{ b }","more":[true,false,null,-1.5e3,"]"]}`,
+	`{"query":"{ a }","variables":[]}`,
+	`{"query":"{ a }","variables":"{}"}`,
+	`{"query":"{ a }","extensions":7}`,
+	`{"query":1}`,
+	`{"operationName":{"a":1},"query":"{ a }"}`,
+	`{"query":"tab\tinside"}`,
+	"{\"query\":\"bad \xff byte\"}",
+	`{}`,
+	`{"query":""}`,
+	`null`,
+	`"a string"`,
+	`{"query":"{ a }"} {}`,
+	`{"query":"{ a }",}`,
+	`{"query" "{ a }"}`,
+	`{"query":"{ a }"`,
+	`{"variables":{"a":{"b":{"c":[[[]]]}}},"query":"{ deep }"}`,
+	"{\"query\":\"{ a }\"}\n\t ",
+	`{"query":"a\\"}`,
+	`{"query":"ends in a backslash \\\\","x":"y"}`,
+}
+
+// TestPostMembersAgreeWithAMap proves that reading the members in place
+// reads every body as decoding it into a map did.
+func TestPostMembersAgreeWithAMap(t *testing.T) {
+	for _, body := range readPOSTCorpus {
+		assertReadsAsMap(t, []byte(body))
+	}
+}
+
+func assertReadsAsMap(t *testing.T, body []byte) {
+	t.Helper()
+	got, gotErr := readPOST(body)
+	want, wantErr := readPOSTByMap(body)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("%q: refused %v, want %v", body, gotErr != nil, wantErr != nil)
+	}
+	if gotErr != nil {
+		if gotErr.errs[0].Message != wantErr.errs[0].Message {
+			t.Errorf("%q: %q, want %q", body, gotErr.errs[0].Message, wantErr.errs[0].Message)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%q: read %+v, want %+v", body, got, want)
+	}
+}
+
+func FuzzPostMembers(f *testing.F) {
+	for _, body := range readPOSTCorpus {
+		f.Add([]byte(body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { assertReadsAsMap(t, body) })
 }

@@ -789,16 +789,13 @@ func decodeJSON(data []byte, v any) error {
 // optional or null. Unknown members are reserved by the specification and
 // ignored.
 func readPOST(body []byte) (*rawRequest, *reqError) {
-	// Unmarshal, like decodeJSON, takes exactly one value (white space
-	// aside); members are kept raw, so json.Number does not matter here.
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+	m, ok := postMembers(body)
+	if !ok {
 		return nil, malformed("the request body is not a valid JSON object")
 	}
 	q := &rawRequest{}
-	str := func(key string, into *string) bool {
-		raw, ok := m[key]
-		if !ok || string(raw) == "null" {
+	str := func(raw []byte, into *string) bool {
+		if raw == nil || string(raw) == "null" {
 			return true
 		}
 		if s, ok := plainString(raw); ok {
@@ -807,21 +804,116 @@ func readPOST(body []byte) (*rawRequest, *reqError) {
 		}
 		return json.Unmarshal(raw, into) == nil
 	}
-	if !str("query", &q.query) {
+	if !str(m[memberQuery], &q.query) {
 		return nil, malformed("query must be a string")
 	}
 	q.hasQuery = q.query != ""
-	if !str("operationName", &q.operationName) {
+	if !str(m[memberOperationName], &q.operationName) {
 		return nil, malformed("operationName must be a string")
 	}
-	var ok bool
-	if q.variables, ok = object(m["variables"]); !ok {
+	if q.variables, ok = object(m[memberVariables]); !ok {
 		return nil, malformed("variables must be a JSON object")
 	}
-	if q.extensions, ok = object(m["extensions"]); !ok {
+	if q.extensions, ok = object(m[memberExtensions]); !ok {
 		return nil, malformed("extensions must be a JSON object")
 	}
 	return q, nil
+}
+
+// The members of a request object that mean something.
+const (
+	memberQuery = iota
+	memberOperationName
+	memberVariables
+	memberExtensions
+	members
+)
+
+// postMembers returns the raw values of the members of body, a JSON
+// object, that name a request parameter (nil when absent), or ok false
+// when body is not one JSON object (white space aside). A member given
+// twice is its last value, as when decoding into a map; names are
+// compared unescaped. The values are body's own bytes: decoding the body
+// into a map of raw messages copied each and built the map, to look at
+// four names.
+func postMembers(body []byte) (m [members][]byte, ok bool) {
+	if !json.Valid(body) {
+		return m, false
+	}
+	// body is valid JSON from here on: the walk needs no checks.
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		return m, false
+	}
+	i = skipSpace(body, i+1)
+	for body[i] != '}' {
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+		keyStart, keyEnd := i, skipValue(body, i)
+		key := body[keyStart+1 : keyEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			_ = json.Unmarshal(body[keyStart:keyEnd], &k) // a valid string: cannot fail
+			key = []byte(k)
+		}
+		i = skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
+		valueEnd := skipValue(body, i)
+		slot := -1
+		switch string(key) {
+		case "query":
+			slot = memberQuery
+		case "operationName":
+			slot = memberOperationName
+		case "variables":
+			slot = memberVariables
+		case "extensions":
+			slot = memberExtensions
+		}
+		if slot >= 0 {
+			m[slot] = body[i:valueEnd]
+		}
+		i = skipSpace(body, valueEnd)
+	}
+	return m, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value at b[i], valid JSON.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; b[i] != '"'; i++ {
+			if b[i] == '\\' {
+				i++
+			}
+		}
+		return i + 1
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
+		i++
+	}
+	return i
 }
 
 // plainString is the value of raw, valid JSON, when it is a string with no
