@@ -28,12 +28,13 @@ type Server struct {
 	RequestID func(r *http.Request) string
 
 	// Begin is called for every request the endpoint serves (not the CORS
-	// preflights it answers), before its body is read: ctx is the request's
-	// context from then on, and end is called once the response is
+	// preflights it answers), before its body is read, with the request's
+	// context, which already holds the request id and the forwarded
+	// headers (r.Context() does not): the context it returns is the
+	// request's from then on, and end is called once the response is
 	// written. It is where per-request state (loaders, credentials, a
-	// deadline, a span) starts. r's context already holds the request id
-	// and the forwarded headers.
-	Begin func(r *http.Request) (ctx context.Context, end func())
+	// deadline, a span) starts.
+	Begin func(ctx context.Context, r *http.Request) (out context.Context, end func())
 
 	// Logger receives the endpoint's own failures: a panic in the
 	// transport, a response that could not be encoded. Nil: slog.Default().
@@ -126,12 +127,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.RequestID != nil {
 		rv.id = s.RequestID(r)
 	}
-	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rv))
+	ctx := context.WithValue(r.Context(), requestKey{}, rv)
 	if s.Begin != nil {
-		ctx, end := s.Begin(r)
+		var end func()
+		ctx, end = s.Begin(ctx, r)
 		defer end()
-		r = r.WithContext(ctx)
 	}
+	r = r.WithContext(ctx) // once: a copy of the request each time
 	h := w.Header()
 	if rv.id != "" {
 		h.Set(RequestIDHeader, rv.id)

@@ -318,7 +318,8 @@ func (t *httpTransport) Supports(*http.Request) bool { return true }
 
 func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	media := mediaJSON
-	var meters []*responseMeter
+	var oneMeter [1]*responseMeter // a request that is no batch has one
+	meters := oneMeter[:0]
 	defer func() {
 		for _, m := range meters {
 			m.release()
@@ -453,9 +454,13 @@ func (r result) parts() [][]byte { return [][]byte{r.head, r.data, r.tail} }
 // position in the request (0, or its place in a batch), which the Server's
 // hooks are told; meter bounds its response.
 func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, ex *exchange, index int, meter *responseMeter) result {
-	opCtx := &graphql.OperationContext{RawQuery: q.query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
-	var doc *ast.QueryDocument // once parsed, for masking its literal values
+	rawQuery := q.query
+	var opCtx *graphql.OperationContext // what a refusal is dispatched with; made when needed
+	var doc *ast.QueryDocument          // once parsed, for masking its literal values
 	refuse := func(e *reqError) result {
+		if opCtx == nil {
+			opCtx = &graphql.OperationContext{RawQuery: rawQuery, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
+		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), e.errs)
 		res := t.encode(ctx, index, resp, true, ex, q, doc, meter)
 		if e.always {
@@ -473,7 +478,7 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 		}
 		return res
 	}
-	opCtx.RawQuery = query
+	rawQuery = query
 	doc, memo, rerr := t.document(query, q.operationName, ex.isGET)
 	if rerr != nil {
 		return refuse(rerr)
@@ -511,7 +516,8 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	}
 
 	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
-	params.ReadTime.Start, params.ReadTime.End = graphql.Now(), graphql.Now()
+	now := graphql.Now()
+	params.ReadTime.Start, params.ReadTime.End = now, now
 	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run, memo: memo, meter: meter})
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {

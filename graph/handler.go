@@ -192,8 +192,8 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request) { m.next.Serv
 
 // begin is the endpoint's Begin hook: it starts what belongs to one
 // operation.
-func (m *middleware) begin(r *http.Request) (context.Context, func()) {
-	ctx, cancel := withOperationDeadline(r.Context(), m.cfg.OperationTimeout)
+func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Context, func()) {
+	ctx, cancel := withOperationDeadline(ctx, m.cfg.OperationTimeout)
 	fwd := gqlhttp.ForwardedFrom(ctx)
 	id, _ := gqlhttp.RequestIDFrom(ctx)
 	st := &requestState{
