@@ -149,11 +149,11 @@ func (a argumentCheck) check(op *graphql.OperationContext) *gqlerror.Error {
 		users []userSet
 	)
 	w := &walker{op: op, schema: a.schema, budget: maxWalkFields}
-	w.visit = func(parent string, f graphql.CollectedField, path ast.Path) bool {
+	w.visit = func(parent string, f graphql.CollectedField, depth int) bool {
 		if found != nil {
 			return false
 		}
-		d := len(path) - 1
+		d := depth - 1
 		users = users[:d]
 		var own userSet
 		if d > 0 {
@@ -163,7 +163,7 @@ func (a argumentCheck) check(op *graphql.OperationContext) *gqlerror.Error {
 		if err != nil {
 			found = &gqlerror.Error{
 				Message:    err.Error(),
-				Path:       path,
+				Path:       w.path(),
 				Locations:  []gqlerror.Location{{Line: f.Position.Line, Column: f.Position.Column}},
 				Extensions: map[string]any{"code": CodeBadUserInput},
 			}
@@ -172,7 +172,7 @@ func (a argumentCheck) check(op *graphql.OperationContext) *gqlerror.Error {
 		users = append(users, below)
 		return true
 	}
-	w.walk("Query", op.Operation.SelectionSet, nil)
+	w.walk("Query", op.Operation.SelectionSet)
 	return found
 }
 

@@ -42,11 +42,13 @@ func TestRememberedChecksAnswerAsTheFirstTime(t *testing.T) {
 		assert.Equal(t, 2, e.upstream.Calls())
 	}
 
-	bad := `{ user(id: "1") { meetings(first: -1) { totalCount } } }`
+	bad := `{ a: user(id: "1") { id } b: user(id: "2") { m: meetings(first: -1) { totalCount } } }`
 	for range 3 {
 		res := e.send(postReq(body(bad, nil)))
 		assert.Equal(t, graph.CodeBadUserInput, res.code(), "%s", res.body)
 		assert.False(t, res.hasData, "refused before execution: %s", res.body)
+		require.Len(t, res.errors, 1)
+		assert.Equal(t, []any{"b", "m"}, res.errors[0].Path, "the refused field's response keys")
 	}
 
 	byVar := `query($id: ID!) { user(id: $id) { id } }`

@@ -20,13 +20,18 @@ type walker struct {
 	schema *ast.Schema
 	budget int
 	// visit is called for each field with the name of the object type it is
-	// selected on and the field's path of response keys; returning false stops
-	// the descent below that field.
-	visit func(parent string, f graphql.CollectedField, path ast.Path) bool
+	// selected on and the field's depth (1 below the walk's selection);
+	// path then gives the field's path. Returning false stops the descent
+	// below that field.
+	visit func(parent string, f graphql.CollectedField, depth int) bool
+	// keys are the response keys down to the field being visited: one
+	// stack for the walk, where a path per field cost two allocations
+	// each (the slice and the boxed name) that only an error needs.
+	keys []string
 }
 
 // walk visits sel as a selection on typeName (an object, interface or union).
-func (w *walker) walk(typeName string, sel ast.SelectionSet, path ast.Path) {
+func (w *walker) walk(typeName string, sel ast.SelectionSet) {
 	if w.budget <= 0 {
 		return
 	}
@@ -39,13 +44,22 @@ func (w *walker) walk(typeName string, sel ast.SelectionSet, path ast.Path) {
 			if f.Definition == nil {
 				continue
 			}
-			p := append(path[:len(path):len(path)], ast.PathName(f.Alias))
-			if !w.visit(obj, f, p) || len(f.Selections) == 0 {
-				continue
+			w.keys = append(w.keys, f.Alias)
+			if w.visit(obj, f, len(w.keys)) && len(f.Selections) > 0 {
+				w.walk(f.Definition.Type.Name(), f.Selections)
 			}
-			w.walk(f.Definition.Type.Name(), f.Selections, p)
+			w.keys = w.keys[:len(w.keys)-1]
 		}
 	}
+}
+
+// path is the path of the field being visited.
+func (w *walker) path() ast.Path {
+	p := make(ast.Path, len(w.keys))
+	for i, k := range w.keys {
+		p[i] = ast.PathName(k)
+	}
+	return p
 }
 
 func (w *walker) possibleTypes(name string) []string {
@@ -137,7 +151,7 @@ type userNeeds struct {
 func lookAhead(op *graphql.OperationContext, schema *ast.Schema, sel ast.SelectionSet) userNeeds {
 	var n userNeeds
 	w := &walker{op: op, schema: schema, budget: maxWalkFields}
-	w.visit = func(parent string, f graphql.CollectedField, _ ast.Path) bool {
+	w.visit = func(parent string, f graphql.CollectedField, _ int) bool {
 		if spec, ok := fields[parent+"."+f.Name]; ok && spec.prefetch != nil {
 			got := spec.prefetch(f.ArgumentMap(op.Variables))
 			n.meetings = n.meetings || got.meetings
@@ -148,6 +162,6 @@ func lookAhead(op *graphql.OperationContext, schema *ast.Schema, sel ast.Selecti
 		}
 		return true
 	}
-	w.walk("User", sel, nil)
+	w.walk("User", sel)
 	return n
 }
