@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -64,8 +64,8 @@ type Server struct {
 	OnResponseMemory func(delta int64)
 
 	opts      Options
-	vary      []string // the Vary value for ForwardHeaders, shared (addShared)
-	exec      *handler.Server
+	vary      []string           // the Vary value for ForwardHeaders, shared (addShared)
+	exec      *executor.Executor // gqlgen's, without its handler: the transport is the only one
 	transport *httpTransport
 	cors      http.Handler // CORS around serve
 }
@@ -89,7 +89,7 @@ const (
 // document comes through the one and is handed over by the other.
 func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 	schema := es.Schema()
-	s := &Server{opts: o.withDefaults(), exec: handler.New(es)}
+	s := &Server{opts: o.withDefaults(), exec: executor.New(es)}
 	pinned, err := s.opts.check(schema)
 	if err != nil {
 		return nil, err
@@ -98,7 +98,6 @@ func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 		s.vary = shared(strings.Join(s.opts.ForwardHeaders, ", "))
 	}
 	s.transport = newTransport(s, schema, pinned)
-	s.exec.AddTransport(s.transport)
 	s.exec.SetQueryCache(docHook{})
 	if s.opts.Introspection {
 		s.exec.Use(extension.Introspection{})
@@ -133,7 +132,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		ctx, end = s.Begin(ctx, r)
 		defer end()
 	}
-	r = r.WithContext(ctx) // once: a copy of the request each time
+	// gqlgen's handler would start the operation's trace and copy the
+	// request once more to pick its only transport: both done here.
+	r = r.WithContext(graphql.StartOperationTrace(ctx)) // once: a copy of the request each time
 	h := w.Header()
 	if rv.id != "" {
 		h.Set(RequestIDHeader, rv.id)
@@ -145,7 +146,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.vary != nil {
 		addShared(h, "Vary", s.vary)
 	}
-	s.exec.ServeHTTP(w, r)
+	s.transport.Do(w, r, s.exec)
 }
 
 // Header values every response carries are shared by all of them rather

@@ -44,8 +44,8 @@ import (
 // an operation with @defer is streamed as multipart/mixed to a client that
 // takes it, and answered inline to any other (incremental.go).
 //
-// It is the handler.Server's only transport, so the extensions given to
-// Server.Use see every operation.
+// Server serves every request through it, straight into gqlgen's
+// executor, so the extensions given to Server.Use see every operation.
 
 // Media types of GraphQL responses.
 const (
@@ -285,8 +285,8 @@ func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
 	}
 }
 
-// httpTransport is the graphql.Transport serving every request of the
-// Server.
+// httpTransport serves every request of the Server. It has the shape of a
+// graphql.Transport, though Server calls it without gqlgen's handler.
 type httpTransport struct {
 	*preparer
 	srv       *Server                      // its hooks
