@@ -35,6 +35,10 @@ func requestMediaType(r *http.Request) (present, json bool) {
 	if len(ct) > 1 {
 		return true, false
 	}
+	// What clients send, said without parsing (which makes a map).
+	if strings.EqualFold(ct[0], "application/json") || strings.EqualFold(ct[0], "application/json; charset=utf-8") {
+		return true, true
+	}
 	mt, params, err := mime.ParseMediaType(ct[0])
 	if err != nil || mt != "application/json" {
 		return true, false

@@ -43,9 +43,9 @@
 //	srv.Use(costLimit{})                      // an OperationContextMutator
 //	srv.SetErrorPresenter(presentError)       // resolver errors get their codes
 //	srv.RequestID = func(r *http.Request) string { return newID(r) }
-//	srv.Begin = func(r *http.Request) (context.Context, func()) {
-//		creds := gqlhttp.ForwardedFrom(r.Context()) // exactly the allowed headers
-//		return withLoaders(r.Context(), creds), func() {}
+//	srv.Begin = func(ctx context.Context, r *http.Request) (context.Context, func()) {
+//		creds := gqlhttp.ForwardedFrom(ctx) // exactly the allowed headers
+//		return withLoaders(ctx, creds), func() {}
 //	}
 //	srv.OnRefused = func(ctx context.Context, errs gqlerror.List) { countRefusal(errs) }
 //	http.Handle("/graphql", srv)

@@ -58,6 +58,9 @@ const (
 // incremental-delivery format this server speaks: without a spec
 // parameter, or with deferSpec=20220824, Apollo Client's.
 func acceptsIncremental(values []string) bool {
+	if len(values) == 0 {
+		return false
+	}
 	for _, part := range strings.Split(strings.Join(values, ","), ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil || mt != "multipart/mixed" {
@@ -611,9 +614,10 @@ func (s *stream) prepareErrors(errs gqlerror.List) gqlerror.List {
 	}
 	s.errors += len(errs)
 	if len(errs) > 0 {
-		s.ex.red.addRequest(s.q, s.doc)
+		red := s.ex.redactor()
+		red.addRequest(s.q, s.doc)
 		for _, e := range errs {
-			s.ex.red.scrubError(e)
+			red.scrubError(e)
 			e.Message = clip(e.Message)
 		}
 	}

@@ -245,8 +245,8 @@ func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
 	t.Run("deadline", func(t *testing.T) {
 		r := &testschema.Resolver{Gate: make(chan struct{})} // never opened
 		e := newEnvWith(t, r)
-		e.srv.Begin = func(r *http.Request) (context.Context, func()) {
-			return context.WithTimeout(r.Context(), 20*time.Millisecond)
+		e.srv.Begin = func(ctx context.Context, _ *http.Request) (context.Context, func()) {
+			return context.WithTimeout(ctx, 20*time.Millisecond)
 		}
 		for range 20 {
 			res := e.send(postReq(q, "Accept", apolloDeferAccept))

@@ -191,12 +191,6 @@ func (m *responseMeter) tooLarge() refusalText {
 	return refusalText{CodeResponseTooLarge, fmt.Sprintf("the response would be larger than %d bytes: select fewer fields or smaller pages", m.limit)}
 }
 
-type meterKey struct{}
-
-func withMeter(ctx context.Context, m *responseMeter) context.Context {
-	return context.WithValue(ctx, meterKey{}, m)
-}
-
 // responseSize is the gqlgen extension that charges each resolved field to
 // its operation's meter.
 type responseSize struct{}
@@ -214,10 +208,11 @@ func (responseSize) InterceptField(ctx context.Context, next graphql.Resolver) (
 	if err != nil {
 		return res, err
 	}
-	m, _ := ctx.Value(meterKey{}).(*responseMeter)
-	if m == nil {
+	p, _ := ctx.Value(preparedKey{}).(*preparedDoc)
+	if p == nil || p.meter == nil {
 		return res, err
 	}
+	m := p.meter
 	n := int64(6) // "name": and a comma, for a name of two characters or fewer
 	if fc := graphql.GetFieldContext(ctx); fc != nil {
 		n += int64(len(fc.Field.Alias))
@@ -313,6 +308,6 @@ func (b *limitedBuffer) WriteByte(c byte) error {
 // as it can, since the answer will be the refusal. Outside an operation
 // served by a Server it charges nothing and reports true.
 func ChargeResponse(ctx context.Context, n int) bool {
-	m, _ := ctx.Value(meterKey{}).(*responseMeter)
-	return m == nil || m.charge(int64(n))
+	p, _ := ctx.Value(preparedKey{}).(*preparedDoc)
+	return p == nil || p.meter == nil || p.meter.charge(int64(n))
 }

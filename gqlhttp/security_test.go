@@ -138,10 +138,10 @@ func TestForwardedHeadersAreExactlyTheAllowList(t *testing.T) {
 		t.Helper()
 		e := newEnv(t, func(o *gqlhttp.Options) { o.ForwardHeaders = forward })
 		var got http.Header
-		e.srv.Begin = func(r *http.Request) (context.Context, func()) {
-			got = gqlhttp.ForwardedFrom(r.Context())
+		e.srv.Begin = func(ctx context.Context, _ *http.Request) (context.Context, func()) {
+			got = gqlhttp.ForwardedFrom(ctx)
 			got.Set("X-Changed", "1") // the caller's to change
-			return r.Context(), func() {}
+			return ctx, func() {}
 		}
 		res := e.send(postReq(body(`{ __typename }`, nil), headers...))
 		require.Empty(t, res.errors, "%s", res.body)
@@ -221,11 +221,11 @@ func TestRequestIDsAndBegin(t *testing.T) {
 	e := newEnv(t)
 	var seen []string
 	ended := 0
-	e.srv.Begin = func(r *http.Request) (context.Context, func()) {
-		id, ok := gqlhttp.RequestIDFrom(r.Context())
+	e.srv.Begin = func(ctx context.Context, _ *http.Request) (context.Context, func()) {
+		id, ok := gqlhttp.RequestIDFrom(ctx)
 		require.True(t, ok)
 		seen = append(seen, id)
-		return r.Context(), func() { ended++ }
+		return ctx, func() { ended++ }
 	}
 	res := e.post(`{ __typename }`, nil)
 	assert.Equal(t, "req-1", res.header.Get(gqlhttp.RequestIDHeader))

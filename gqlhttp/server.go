@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -28,12 +28,13 @@ type Server struct {
 	RequestID func(r *http.Request) string
 
 	// Begin is called for every request the endpoint serves (not the CORS
-	// preflights it answers), before its body is read: ctx is the request's
-	// context from then on, and end is called once the response is
+	// preflights it answers), before its body is read, with the request's
+	// context, which already holds the request id and the forwarded
+	// headers (r.Context() does not): the context it returns is the
+	// request's from then on, and end is called once the response is
 	// written. It is where per-request state (loaders, credentials, a
-	// deadline, a span) starts. r's context already holds the request id
-	// and the forwarded headers.
-	Begin func(r *http.Request) (ctx context.Context, end func())
+	// deadline, a span) starts.
+	Begin func(ctx context.Context, r *http.Request) (out context.Context, end func())
 
 	// Logger receives the endpoint's own failures: a panic in the
 	// transport, a response that could not be encoded. Nil: slog.Default().
@@ -63,7 +64,8 @@ type Server struct {
 	OnResponseMemory func(delta int64)
 
 	opts      Options
-	exec      *handler.Server
+	vary      []string           // the Vary value for ForwardHeaders, shared (addShared)
+	exec      *executor.Executor // gqlgen's, without its handler: the transport is the only one
 	transport *httpTransport
 	cors      http.Handler // CORS around serve
 }
@@ -87,13 +89,15 @@ const (
 // document comes through the one and is handed over by the other.
 func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 	schema := es.Schema()
-	s := &Server{opts: o.withDefaults(), exec: handler.New(es)}
+	s := &Server{opts: o.withDefaults(), exec: executor.New(es)}
 	pinned, err := s.opts.check(schema)
 	if err != nil {
 		return nil, err
 	}
+	if len(s.opts.ForwardHeaders) > 0 {
+		s.vary = shared(strings.Join(s.opts.ForwardHeaders, ", "))
+	}
 	s.transport = newTransport(s, schema, pinned)
-	s.exec.AddTransport(s.transport)
 	s.exec.SetQueryCache(docHook{})
 	if s.opts.Introspection {
 		s.exec.Use(extension.Introspection{})
@@ -122,12 +126,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.RequestID != nil {
 		rv.id = s.RequestID(r)
 	}
-	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rv))
+	ctx := context.WithValue(r.Context(), requestKey{}, rv)
 	if s.Begin != nil {
-		ctx, end := s.Begin(r)
+		var end func()
+		ctx, end = s.Begin(ctx, r)
 		defer end()
-		r = r.WithContext(ctx)
 	}
+	// gqlgen's handler would start the operation's trace and copy the
+	// request once more to pick its only transport: both done here.
+	r = r.WithContext(graphql.StartOperationTrace(ctx)) // once: a copy of the request each time
 	h := w.Header()
 	if rv.id != "" {
 		h.Set(RequestIDHeader, rv.id)
@@ -135,11 +142,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// Answers depend on the forwarded headers (credentials), or on the
 	// server's own when the caller sent none: no shared cache may keep them
 	// or hand one caller's answer (or error) to another.
-	h.Set("Cache-Control", "private, no-store")
-	if len(s.opts.ForwardHeaders) > 0 {
-		h.Add("Vary", strings.Join(s.opts.ForwardHeaders, ", "))
+	h["Cache-Control"] = cacheControl
+	if s.vary != nil {
+		addShared(h, "Vary", s.vary)
 	}
-	s.exec.ServeHTTP(w, r)
+	s.transport.Do(w, r, s.exec)
+}
+
+// Header values every response carries are shared by all of them rather
+// than allocated per response, as rs/cors does with its own: a value's
+// slice has no room past its length, so that adding to the header copies
+// it instead of writing into the shared array, and nothing here or in
+// net/http changes a header value in place.
+var (
+	cacheControl       = shared("private, no-store")
+	noSniff            = shared("nosniff")
+	contentTypeGR      = shared(mediaGraphQLResponse + "; charset=utf-8")
+	contentTypeJSON    = shared(mediaJSON + "; charset=utf-8")
+	contentTypeOfMedia = map[string][]string{mediaGraphQLResponse: contentTypeGR, mediaJSON: contentTypeJSON}
+)
+
+func shared(v string) []string { return []string{v}[:1:1] }
+
+// addShared is h.Add of the shared values vs.
+func addShared(h http.Header, key string, vs []string) {
+	if len(h[key]) == 0 {
+		h[key] = vs
+		return
+	}
+	h[key] = append(h[key], vs...)
 }
 
 type requestKey struct{}

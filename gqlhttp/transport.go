@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -43,8 +44,8 @@ import (
 // an operation with @defer is streamed as multipart/mixed to a client that
 // takes it, and answered inline to any other (incremental.go).
 //
-// It is the handler.Server's only transport, so the extensions given to
-// Server.Use see every operation.
+// Server serves every request through it, straight into gqlgen's
+// executor, so the extensions given to Server.Use see every operation.
 
 // Media types of GraphQL responses.
 const (
@@ -284,14 +285,14 @@ func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
 	}
 }
 
-// httpTransport is the graphql.Transport serving every request of the
-// Server.
+// httpTransport serves every request of the Server. It has the shape of a
+// graphql.Transport, though Server calls it without gqlgen's handler.
 type httpTransport struct {
 	*preparer
-	srv       *Server                                // its hooks
-	memory    *responseMemory                        // the process-wide budget of responses being built
-	docs      *lru.Cache[string, *ast.QueryDocument] // checked documents by text
-	pinned    map[string]*ast.QueryDocument          // the allow-list's documents, by text
+	srv       *Server                      // its hooks
+	memory    *responseMemory              // the process-wide budget of responses being built
+	docs      *lru.Cache[string, *keptDoc] // checked documents by text
+	pinned    map[string]*keptDoc          // the allow-list's documents, by text
 	persisted *persisted
 	vocab     map[string]bool
 }
@@ -303,8 +304,11 @@ var _ graphql.Transport = (*httpTransport)(nil)
 func newTransport(srv *Server, schema *ast.Schema, pinned map[string]*ast.QueryDocument) *httpTransport {
 	o := &srv.opts
 	t := &httpTransport{preparer: newPreparer(o, schema), srv: srv, persisted: newPersisted(o), vocab: schemaVocabulary(schema),
-		memory: &responseMemory{limit: o.MaxResponseMemory, srv: srv}, pinned: pinned}
-	t.docs, _ = lru.New[string, *ast.QueryDocument](1000)
+		memory: &responseMemory{limit: o.MaxResponseMemory, srv: srv}, pinned: make(map[string]*keptDoc, len(pinned))}
+	for text, doc := range pinned {
+		t.pinned[text] = &keptDoc{doc: doc}
+	}
+	t.docs, _ = lru.New[string, *keptDoc](1000)
 	return t
 }
 
@@ -314,7 +318,8 @@ func (t *httpTransport) Supports(*http.Request) bool { return true }
 
 func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	media := mediaJSON
-	var meters []*responseMeter
+	var oneMeter [1]*responseMeter // a request that is no batch has one
+	meters := oneMeter[:0]
 	defer func() {
 		for _, m := range meters {
 			m.release()
@@ -372,7 +377,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	}
 	ctx := r.Context()
 	ex := &exchange{
-		w: w, media: media, red: newRedactor(r.Header, t.vocab), header: r.Header,
+		w: w, media: media, vocab: t.vocab, header: r.Header,
 		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, jsonOK: jsonOK,
 	}
 	meter := func(limit int) *responseMeter {
@@ -411,12 +416,22 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 // exchange is what the operations of one HTTP request share.
 type exchange struct {
 	w           http.ResponseWriter
-	media       string // of a response that is not streamed
-	red         *redactor
+	media       string    // of a response that is not streamed
+	red         *redactor // made when first needed (redactor): most responses have no error to mask
+	vocab       map[string]bool
 	header      http.Header
 	isGET       bool
 	incremental bool // the client accepts multipart/mixed incremental delivery (incremental.go)
 	jsonOK      bool // ... and a JSON answer
+}
+
+// redactor is the request's redactor. Callers are not concurrent: the
+// redactor's own state is not guarded either.
+func (ex *exchange) redactor() *redactor {
+	if ex.red == nil {
+		ex.red = newRedactor(ex.header, ex.vocab)
+	}
+	return ex.red
 }
 
 // result is one operation's encoded response: head, data and tail, written
@@ -439,9 +454,13 @@ func (r result) parts() [][]byte { return [][]byte{r.head, r.data, r.tail} }
 // position in the request (0, or its place in a batch), which the Server's
 // hooks are told; meter bounds its response.
 func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, ex *exchange, index int, meter *responseMeter) result {
-	opCtx := &graphql.OperationContext{RawQuery: q.query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
-	var doc *ast.QueryDocument // once parsed, for masking its literal values
+	rawQuery := q.query
+	var opCtx *graphql.OperationContext // what a refusal is dispatched with; made when needed
+	var doc *ast.QueryDocument          // once parsed, for masking its literal values
 	refuse := func(e *reqError) result {
+		if opCtx == nil {
+			opCtx = &graphql.OperationContext{RawQuery: rawQuery, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
+		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), e.errs)
 		res := t.encode(ctx, index, resp, true, ex, q, doc, meter)
 		if e.always {
@@ -459,8 +478,8 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 		}
 		return res
 	}
-	opCtx.RawQuery = query
-	doc, rerr = t.document(query, q.operationName, ex.isGET)
+	rawQuery = query
+	doc, memo, rerr := t.document(query, q.operationName, ex.isGET)
 	if rerr != nil {
 		return refuse(rerr)
 	}
@@ -493,13 +512,13 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	stream := ex.incremental && (deferred || !ex.jsonOK)
 	run := doc
 	if deferred && !stream {
-		run = withoutDefer(doc)
+		run, memo = withoutDefer(doc), nil // a document of this request only
 	}
 
 	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
-	params.ReadTime.Start, params.ReadTime.End = graphql.Now(), graphql.Now()
-	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run})
-	ctx = withMeter(ctx, meter)
+	now := graphql.Now()
+	params.ReadTime.Start, params.ReadTime.End = now, now
+	ctx = context.WithValue(ctx, preparedKey{}, &preparedDoc{query: query, doc: run, memo: memo, meter: meter})
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		rewriteVariableErrors(errs, op)
@@ -522,13 +541,14 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 }
 
 // document returns query's checked document: from the allow-list, the
-// cache, or prepared now (and cached when small enough).
-func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.QueryDocument, *reqError) {
-	if doc, ok := t.pinned[query]; ok {
-		return doc, nil
+// cache, or prepared now (and cached when small enough), with its Memo
+// when it is kept.
+func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.QueryDocument, *Memo, *reqError) {
+	if k, ok := t.pinned[query]; ok {
+		return k.doc, &k.memo, nil
 	}
-	if doc, ok := t.docs.Get(query); ok {
-		return doc, nil
+	if k, ok := t.docs.Get(query); ok {
+		return k.doc, &k.memo, nil
 	}
 	var checks []func(*ast.QueryDocument) *reqError
 	if isGET {
@@ -536,12 +556,56 @@ func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.
 	}
 	doc, rerr := t.prepare(query, checks...)
 	if rerr != nil {
-		return doc, rerr
+		return doc, nil, rerr
 	}
-	if len(query) <= maxRememberedQuery {
-		t.docs.Add(query, doc)
+	if len(query) > maxRememberedQuery {
+		return doc, nil, nil
 	}
-	return doc, nil
+	k := &keptDoc{doc: doc}
+	t.docs.Add(query, k)
+	return doc, &k.memo, nil
+}
+
+// keptDoc is a checked document the transport keeps, and what extensions
+// remember of it.
+type keptDoc struct {
+	doc  *ast.QueryDocument
+	memo Memo
+}
+
+// Memo is where the extensions given to Server.Use remember what they
+// computed from a document the endpoint keeps parsed, for as long as it
+// keeps it: an argument check or a cost estimate of an operation that
+// depends on nothing but the document (it declares no variables) need not
+// run again for the next request. DocumentMemo returns it. What is stored
+// must be bounded by the document (an entry per operation, say), and
+// immutable: concurrent requests read it.
+type Memo struct{ m sync.Map }
+
+// Load returns the value stored for key; a nil Memo holds nothing.
+func (m *Memo) Load(key any) (any, bool) {
+	if m == nil {
+		return nil, false
+	}
+	return m.m.Load(key)
+}
+
+// Store remembers value for key; a nil Memo forgets it.
+func (m *Memo) Store(key, value any) {
+	if m != nil {
+		m.m.Store(key, value)
+	}
+}
+
+// DocumentMemo is the Memo of the document of the operation ctx belongs
+// to, for extensions; nil when the endpoint does not keep the document
+// (too large to cache, or rewritten for this request), or outside an
+// operation.
+func DocumentMemo(ctx context.Context) *Memo {
+	if p, ok := ctx.Value(preparedKey{}).(*preparedDoc); ok {
+		return p.memo
+	}
+	return nil
 }
 
 // rewriteVariableErrors replaces gqlparser's variable coercion messages,
@@ -608,17 +672,25 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 	if !isJSON {
 		return nil, false, transportErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "a POST body must be application/json (UTF-8)")
 	}
-	tooLarge := transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.opts.MaxRequestBytes))
 	if r.ContentLength > t.opts.MaxRequestBytes {
-		return nil, false, tooLarge
+		return nil, false, t.tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.MaxRequestBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, false, tooLarge
+	var body []byte
+	if pre, ok := r.Body.(*prereadBody); ok {
+		body = pre.rest()
+		if int64(len(body)) > t.opts.MaxRequestBytes {
+			return nil, false, t.tooLarge()
 		}
-		return nil, false, malformed("the request body could not be read")
+	} else {
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.MaxRequestBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, false, t.tooLarge()
+			}
+			return nil, false, malformed("the request body could not be read")
+		}
 	}
 	body = bytes.TrimLeft(body, " \t\r\n")
 	switch {
@@ -635,6 +707,32 @@ func (t *httpTransport) readRequests(w http.ResponseWriter, r *http.Request) ([]
 	}
 	return []*rawRequest{q}, false, nil
 }
+
+// tooLarge refuses a body over MaxRequestBytes.
+func (t *httpTransport) tooLarge() *reqError {
+	return transportErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", t.opts.MaxRequestBytes))
+}
+
+// PrereadBody is a request body for the endpoint that a handler in front
+// of it has read whole already (to key the request, say): the transport
+// reads what is left of it in place, where it would copy a body it reads.
+// body must not change until the request is answered. The size limit
+// still applies.
+func PrereadBody(body []byte) io.ReadCloser {
+	p := &prereadBody{whole: body}
+	p.Reset(body)
+	return p
+}
+
+type prereadBody struct {
+	bytes.Reader
+	whole []byte
+}
+
+func (*prereadBody) Close() error { return nil }
+
+// rest is what has not been read of the body.
+func (p *prereadBody) rest() []byte { return p.whole[len(p.whole)-p.Len():] }
 
 func (t *httpTransport) readBatch(body []byte) ([]*rawRequest, bool, *reqError) {
 	var items []json.RawMessage
@@ -697,33 +795,145 @@ func decodeJSON(data []byte, v any) error {
 // optional or null. Unknown members are reserved by the specification and
 // ignored.
 func readPOST(body []byte) (*rawRequest, *reqError) {
-	var m map[string]json.RawMessage
-	if err := decodeJSON(body, &m); err != nil || m == nil {
+	m, ok := postMembers(body)
+	if !ok {
 		return nil, malformed("the request body is not a valid JSON object")
 	}
 	q := &rawRequest{}
-	str := func(key string, into *string) bool {
-		raw, ok := m[key]
-		if !ok || string(raw) == "null" {
+	str := func(raw []byte, into *string) bool {
+		if raw == nil || string(raw) == "null" {
+			return true
+		}
+		if s, ok := plainString(raw); ok {
+			*into = s
 			return true
 		}
 		return json.Unmarshal(raw, into) == nil
 	}
-	if !str("query", &q.query) {
+	if !str(m[memberQuery], &q.query) {
 		return nil, malformed("query must be a string")
 	}
 	q.hasQuery = q.query != ""
-	if !str("operationName", &q.operationName) {
+	if !str(m[memberOperationName], &q.operationName) {
 		return nil, malformed("operationName must be a string")
 	}
-	var ok bool
-	if q.variables, ok = object(m["variables"]); !ok {
+	if q.variables, ok = object(m[memberVariables]); !ok {
 		return nil, malformed("variables must be a JSON object")
 	}
-	if q.extensions, ok = object(m["extensions"]); !ok {
+	if q.extensions, ok = object(m[memberExtensions]); !ok {
 		return nil, malformed("extensions must be a JSON object")
 	}
 	return q, nil
+}
+
+// The members of a request object that mean something.
+const (
+	memberQuery = iota
+	memberOperationName
+	memberVariables
+	memberExtensions
+	members
+)
+
+// postMembers returns the raw values of the members of body, a JSON
+// object, that name a request parameter (nil when absent), or ok false
+// when body is not one JSON object (white space aside). A member given
+// twice is its last value, as when decoding into a map; names are
+// compared unescaped. The values are body's own bytes: decoding the body
+// into a map of raw messages copied each and built the map, to look at
+// four names.
+func postMembers(body []byte) (m [members][]byte, ok bool) {
+	if !json.Valid(body) {
+		return m, false
+	}
+	// body is valid JSON from here on: the walk needs no checks.
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		return m, false
+	}
+	i = skipSpace(body, i+1)
+	for body[i] != '}' {
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+		keyStart, keyEnd := i, skipValue(body, i)
+		key := body[keyStart+1 : keyEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			_ = json.Unmarshal(body[keyStart:keyEnd], &k) // a valid string: cannot fail
+			key = []byte(k)
+		}
+		i = skipSpace(body, skipSpace(body, keyEnd)+1) // past the colon
+		valueEnd := skipValue(body, i)
+		slot := -1
+		switch string(key) {
+		case "query":
+			slot = memberQuery
+		case "operationName":
+			slot = memberOperationName
+		case "variables":
+			slot = memberVariables
+		case "extensions":
+			slot = memberExtensions
+		}
+		if slot >= 0 {
+			m[slot] = body[i:valueEnd]
+		}
+		i = skipSpace(body, valueEnd)
+	}
+	return m, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value at b[i], valid JSON.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; b[i] != '"'; i++ {
+			if b[i] == '\\' {
+				i++
+			}
+		}
+		return i + 1
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
+		i++
+	}
+	return i
+}
+
+// plainString is the value of raw, valid JSON, when it is a string with no
+// escapes in valid UTF-8, which is what a query usually is: json.Unmarshal
+// would give the same string through a decoder of its own.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 || !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
 }
 
 // object decodes an optional JSON object.
@@ -879,9 +1089,10 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 		errs = append(errs[:keep:keep], summary)
 	}
 	if len(errs) > 0 {
-		ex.red.addRequest(q, doc)
+		red := ex.redactor()
+		red.addRequest(q, doc)
 		for _, e := range errs {
-			ex.red.scrubError(e)
+			red.scrubError(e)
 			e.Message = clip(e.Message)
 		}
 	}
@@ -1054,8 +1265,12 @@ func writeBody(w http.ResponseWriter, media string, status int, parts ...[]byte)
 		n += len(p)
 	}
 	h := w.Header()
-	h.Set("Content-Type", media+"; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	if ct, ok := contentTypeOfMedia[media]; ok {
+		h["Content-Type"] = ct
+	} else {
+		h.Set("Content-Type", media+"; charset=utf-8")
+	}
+	h["X-Content-Type-Options"] = noSniff
 	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(status)
 	for _, p := range parts {
@@ -1065,10 +1280,14 @@ func writeBody(w http.ResponseWriter, media string, status int, parts ...[]byte)
 	}
 }
 
-// preparedDoc is the document the transport checked for this operation.
+// preparedDoc is the document the transport checked for this operation,
+// and the meter its response is charged to: one context value for both,
+// since every field's charge looks the meter up.
 type preparedDoc struct {
 	query string
 	doc   *ast.QueryDocument
+	memo  *Memo // nil: the document is not kept
+	meter *responseMeter
 }
 
 type preparedKey struct{}

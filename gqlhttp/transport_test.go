@@ -2,15 +2,19 @@ package gqlhttp_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/gqlhttp/internal/testschema"
@@ -310,4 +314,109 @@ func TestBatchRefusalAnswersEachOperation(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, res.status)
 		assert.Equal(t, gqlhttp.CodeBadRequest, res.code())
 	})
+}
+
+// TestPrereadBody: a body a handler in front already read is answered as
+// the same body read by the endpoint, from where its reader stands, and
+// the size limit holds for it too.
+func TestPrereadBody(t *testing.T) {
+	e := newEnv(t, func(o *gqlhttp.Options) { o.MaxRequestBytes = 400 })
+	preread := func(b string, skip int) *http.Request {
+		req := postReq("")
+		rc := gqlhttp.PrereadBody([]byte(b))
+		_, err := io.CopyN(io.Discard, rc, int64(skip))
+		require.NoError(t, err)
+		req.Body, req.ContentLength = rc, -1
+		return req
+	}
+	ok := body(`{ item(id: "1") { id } }`, nil)
+	want := e.send(postReq(ok))
+	require.Equal(t, http.StatusOK, want.status, "%s", want.body)
+	require.Empty(t, want.errors)
+	got := e.send(preread(ok, 0))
+	assert.Equal(t, want.status, got.status)
+	assert.Equal(t, string(want.body), string(got.body))
+
+	got = e.send(preread("junk"+ok, len("junk")))
+	assert.Equal(t, string(want.body), string(got.body), "what is left of it")
+
+	got = e.send(preread(body(`{ item(id: "1") { id } }`+strings.Repeat(" ", 400), nil), 0))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, got.status)
+	assert.Equal(t, gqlhttp.CodeRequestTooLarge, got.code())
+}
+
+// TestResponseHeadersIndependent: the header values every response
+// carries are shared between responses; what a handler adds to one
+// response's headers afterwards never shows in another's.
+func TestResponseHeadersIndependent(t *testing.T) {
+	e := newEnv(t, func(o *gqlhttp.Options) { o.ForwardHeaders = []string{"Authorization"} })
+	keys := []string{"Vary", "Cache-Control", "Content-Type", "X-Content-Type-Options"}
+	var answers []http.Header
+	for i := range 2 {
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, postReq(body(`{ item(id: "1") { id } }`, nil)))
+		require.Equal(t, http.StatusOK, rec.Code)
+		h := rec.Header()
+		assert.Equal(t, []string{"Authorization"}, h.Values("Vary"))
+		assert.Equal(t, []string{"private, no-store"}, h.Values("Cache-Control"))
+		assert.Equal(t, []string{grJSON}, h.Values("Content-Type"))
+		assert.Equal(t, []string{"nosniff"}, h.Values("X-Content-Type-Options"))
+		for _, k := range keys {
+			h.Add(k, "added to answer "+itoa(i))
+		}
+		answers = append(answers, h)
+	}
+	for i, h := range answers {
+		for _, k := range keys {
+			assert.Equal(t, "added to answer "+itoa(i), h.Values(k)[1], k)
+		}
+	}
+}
+
+// memoProbe is an extension that records the Memo each operation sees.
+type memoProbe struct{ seen *[]*gqlhttp.Memo }
+
+func (memoProbe) ExtensionName() string                   { return "MemoProbe" }
+func (memoProbe) Validate(graphql.ExecutableSchema) error { return nil }
+func (p memoProbe) MutateOperationContext(ctx context.Context, _ *graphql.OperationContext) *gqlerror.Error {
+	*p.seen = append(*p.seen, gqlhttp.DocumentMemo(ctx))
+	return nil
+}
+
+// TestDocumentMemo: the requests of one kept document share its Memo;
+// another document has its own; a document too large to keep, or one
+// rewritten for its request (@defer answered inline), has none, and a nil
+// Memo remembers nothing.
+func TestDocumentMemo(t *testing.T) {
+	e := newEnv(t)
+	var seen []*gqlhttp.Memo
+	e.srv.Use(memoProbe{&seen})
+	send := func(query string) *gqlhttp.Memo {
+		t.Helper()
+		res := e.post(query, nil)
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		require.Empty(t, res.errors)
+		return seen[len(seen)-1]
+	}
+	a := send(`{ item(id: "1") { id } }`)
+	require.NotNil(t, a)
+	a.Store("k", 1)
+	again := send(`{ item(id: "1") { id } }`)
+	assert.Same(t, a, again)
+	v, ok := again.Load("k")
+	assert.True(t, ok)
+	assert.Equal(t, 1, v)
+
+	b := send(`{ item(id: "2") { id } }`)
+	require.NotNil(t, b)
+	assert.NotSame(t, a, b)
+	_, ok = b.Load("k")
+	assert.False(t, ok)
+
+	big := send(`{ item(id: "1") { id } }` + strings.Repeat(" ", 32<<10))
+	assert.Nil(t, big, "a document too large to keep")
+	assert.Nil(t, send(`{ item(id: "7") { id ... @defer { name } } }`), "rewritten without @defer for this request")
+	big.Store("k", 1)
+	_, ok = big.Load("k")
+	assert.False(t, ok)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph/model"
 )
 
@@ -113,6 +114,33 @@ func (a argumentCheck) MutateOperationContext(ctx context.Context, op *graphql.O
 	if op.Operation == nil || op.Operation.Operation != ast.Query {
 		return nil // the schema has no other root; gqlgen refuses it already
 	}
+	// An operation without variables passes or fails by its document
+	// alone: one that passed once passes again.
+	memo := opMemo(ctx, op)
+	if _, ok := memo.Load(argumentsChecked{op.Operation}); ok {
+		return nil
+	}
+	found := a.check(op)
+	if found == nil {
+		memo.Store(argumentsChecked{op.Operation}, true)
+	}
+	return found
+}
+
+// argumentsChecked is the Memo key of an operation that passed the check.
+type argumentsChecked struct{ op *ast.OperationDefinition }
+
+// opMemo is the Memo of op's document when op declares no variables, so
+// that what is computed of op depends on the document alone; nil
+// otherwise, which remembers nothing.
+func opMemo(ctx context.Context, op *graphql.OperationContext) *gqlhttp.Memo {
+	if len(op.Operation.VariableDefinitions) > 0 {
+		return nil
+	}
+	return gqlhttp.DocumentMemo(ctx)
+}
+
+func (a argumentCheck) check(op *graphql.OperationContext) *gqlerror.Error {
 	c := &argChecker{op: op, schema: a.schema, cursors: a.cursors}
 	var (
 		found *gqlerror.Error
@@ -121,11 +149,11 @@ func (a argumentCheck) MutateOperationContext(ctx context.Context, op *graphql.O
 		users []userSet
 	)
 	w := &walker{op: op, schema: a.schema, budget: maxWalkFields}
-	w.visit = func(parent string, f graphql.CollectedField, path ast.Path) bool {
+	w.visit = func(parent string, f graphql.CollectedField, depth int) bool {
 		if found != nil {
 			return false
 		}
-		d := len(path) - 1
+		d := depth - 1
 		users = users[:d]
 		var own userSet
 		if d > 0 {
@@ -135,7 +163,7 @@ func (a argumentCheck) MutateOperationContext(ctx context.Context, op *graphql.O
 		if err != nil {
 			found = &gqlerror.Error{
 				Message:    err.Error(),
-				Path:       path,
+				Path:       w.path(),
 				Locations:  []gqlerror.Location{{Line: f.Position.Line, Column: f.Position.Column}},
 				Extensions: map[string]any{"code": CodeBadUserInput},
 			}
@@ -144,7 +172,7 @@ func (a argumentCheck) MutateOperationContext(ctx context.Context, op *graphql.O
 		users = append(users, below)
 		return true
 	}
-	w.walk("Query", op.Operation.SelectionSet, nil)
+	w.walk("Query", op.Operation.SelectionSet)
 	return found
 }
 

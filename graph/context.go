@@ -14,6 +14,12 @@ type requestState struct {
 	requestID        string
 	stale            *staleMarks // stale upstream answers served (cachemark.go)
 	lists            listMemo    // whether a list's elements wait for loads (lists.go)
+	// budget is the estimated upstream calls the request may still make
+	// (estimate.go), and rec its observability record (observe.go): in the
+	// state rather than context values of their own, which would cost an
+	// allocation each and lengthen every lookup's walk up the context.
+	budget budget
+	rec    *opRecord
 }
 
 type stateKey struct{}

@@ -20,14 +20,6 @@ import (
 // operations of a batch share it.
 type budget struct{ left atomic.Int64 }
 
-type budgetKey struct{}
-
-func withBudget(ctx context.Context, n int) context.Context {
-	b := &budget{}
-	b.left.Store(int64(n))
-	return context.WithValue(ctx, budgetKey{}, b)
-}
-
 // limitCheck is the gqlgen extension that refuses, before execution, an
 // operation whose estimated response size or upstream calls exceed the
 // limits. It must run after argumentCheck, which guarantees the ids and
@@ -50,7 +42,16 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	if op.Operation == nil || op.Operation.Operation != ast.Query {
 		return nil
 	}
-	est := estimate(op, l.schema, l.sec, l.cursors)
+	// Without variables, the estimate is the document's alone.
+	memo := opMemo(ctx, op)
+	var est opEstimate
+	if v, ok := memo.Load(estimated{op.Operation}); ok {
+		est = *v.(*opEstimate)
+	} else {
+		est = estimate(op, l.schema, l.sec, l.cursors)
+		memo.Store(estimated{op.Operation}, &est)
+	}
+	noteEstimate(ctx, est.calls)
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
 		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", count(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
@@ -58,8 +59,10 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 		return e
 	}
 	limit := int64(l.sec.MaxUpstreamCalls)
-	b, ok := ctx.Value(budgetKey{}).(*budget)
-	if !ok {
+	var b *budget
+	if st, ok := stateFrom(ctx); ok {
+		b = &st.budget
+	} else {
 		b = &budget{}
 		b.left.Store(limit)
 	}
@@ -75,6 +78,9 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	}
 	return nil
 }
+
+// estimated is the Memo key of an operation's estimate.
+type estimated struct{ op *ast.OperationDefinition }
 
 // An estimate is what an operation is expected to cost.
 type opEstimate struct {

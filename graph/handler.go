@@ -192,9 +192,8 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request) { m.next.Serv
 
 // begin is the endpoint's Begin hook: it starts what belongs to one
 // operation.
-func (m *middleware) begin(r *http.Request) (context.Context, func()) {
-	ctx, cancel := withOperationDeadline(r.Context(), m.cfg.OperationTimeout)
-	ctx = withBudget(ctx, m.cfg.MaxUpstreamCalls)
+func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Context, func()) {
+	ctx, cancel := withOperationDeadline(ctx, m.cfg.OperationTimeout)
 	fwd := gqlhttp.ForwardedFrom(ctx)
 	id, _ := gqlhttp.RequestIDFrom(ctx)
 	st := &requestState{
@@ -203,6 +202,7 @@ func (m *middleware) begin(r *http.Request) (context.Context, func()) {
 		requestID:        id,
 		stale:            &staleMarks{},
 	}
+	st.budget.left.Store(int64(m.cfg.MaxUpstreamCalls))
 	// The request id goes upstream too, so that its logs can be matched with ours.
 	fwd.Set(observe.RequestIDHeader, st.requestID)
 	ctx = restclient.WithRequestHeaders(ctx, fwd)

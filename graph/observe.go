@@ -52,9 +52,27 @@ func newObserver(cfg Options, srv *gqlhttp.Server, lc *loaderConfig) *observer {
 	srv.OnResponseMemory = o.metrics.ResponseMemory
 	lc.onBatch = o.batch
 	if o.metrics != nil {
-		lc.onCache = o.metrics.CacheCounter
+		// Every request makes its loaders' caches: their counters are
+		// resolved here, once.
+		lookups := map[string]func(bool){}
+		for _, name := range loaderCacheNames {
+			lookups[name] = o.metrics.CacheCounter(name)
+		}
+		lc.onCache = func(cache string) func(bool) {
+			if f, ok := lookups[cache]; ok {
+				return f
+			}
+			return o.metrics.CacheCounter(cache)
+		}
 	}
 	return o
+}
+
+// loaderCacheNames are the loaders' cache names, by loader.
+var loaderCacheNames = map[string]string{
+	"meetings":    observe.CacheLoaderMeetings,
+	"threadPages": observe.CacheLoaderThreadPages,
+	"allThreads":  observe.CacheLoaderAllThreads,
 }
 
 // requestIDFor is the request's id: the caller's X-Request-Id when valid,
@@ -96,7 +114,12 @@ type opResult struct {
 
 type opRecordKey struct{}
 
+// recordFrom is the request's record: in its state (the handler's
+// requests), else a context value of its own.
 func recordFrom(ctx context.Context) *opRecord {
+	if st, ok := stateFrom(ctx); ok && st.rec != nil {
+		return st.rec
+	}
 	rec, _ := ctx.Value(opRecordKey{}).(*opRecord)
 	return rec
 }
@@ -119,7 +142,11 @@ func (o *observer) begin(ctx context.Context, r *http.Request, requestID string)
 				))
 		}
 	}
-	ctx = context.WithValue(ctx, opRecordKey{}, rec)
+	if st, ok := stateFrom(ctx); ok {
+		st.rec = rec
+	} else {
+		ctx = context.WithValue(ctx, opRecordKey{}, rec)
+	}
 	inFlightDone := o.metrics.OperationStarted()
 	return ctx, func() {
 		inFlightDone()
@@ -315,6 +342,8 @@ func (rec *opRecord) finish(ctx context.Context) {
 	}
 	last := &rec.ops[len(rec.ops)-1]
 	last.to, last.callsTo = now, calls // the last one lasts until the response is written
+	// The line's attributes are built only for a level that writes it.
+	logging := o.log.Enabled(ctx, slog.LevelInfo)
 
 	for i := range rec.ops {
 		op := &rec.ops[i]
@@ -327,6 +356,9 @@ func (rec *opRecord) finish(ctx context.Context) {
 			for code, n := range op.byCode {
 				o.metrics.GraphQLErrors(code, n)
 			}
+		}
+		if !logging {
+			continue
 		}
 		errCodes := op.codes
 		if errCodes == nil {
@@ -481,7 +513,11 @@ func loaderCache[K comparable, V any](cfg *loaderConfig, name string) dataloader
 	if cfg.onCache == nil {
 		return c
 	}
-	return &countingCache[K, V]{InMemoryCache: c, lookup: cfg.onCache("loader_" + name)}
+	cache, ok := loaderCacheNames[name]
+	if !ok {
+		cache = "loader_" + name
+	}
+	return &countingCache[K, V]{InMemoryCache: c, lookup: cfg.onCache(cache)}
 }
 
 type countingCache[K comparable, V any] struct {

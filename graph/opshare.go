@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
 )
 
@@ -42,6 +44,14 @@ import (
 // Requests join an execution until its response starts; it is buffered
 // only when some did.
 //
+// An operation that needs no upstream call is not worth sharing: executing
+// it costs less than the key. Once an execution's estimate (estimate.go)
+// gave its operation no upstream call, a request with the same method and
+// body (for GET, the same URL query) is executed on its own, unhashed;
+// the estimate depends on nothing else (the document, an APQ hash's or an
+// allowed operation's included, and the variables are in the body).
+// Such requests are each logged and counted.
+//
 // The execution runs detached from the request that started it (the
 // operation deadline still bounds it) and is cancelled only when every
 // request waiting for it has gone; a request whose client goes away stops
@@ -52,7 +62,9 @@ import (
 var ignoredForOpSharing = map[string]bool{observe.RequestIDHeader: true, "Traceparent": true, "Tracestate": true, "Baggage": true}
 
 // opShareEvent, when set (by tests), is told "join" each time a request
-// joins an execution in flight and "leave" each time one stops waiting.
+// joins an execution in flight, "leave" each time one stops waiting, and
+// "local" each time one is executed on its own, unhashed, because its
+// operation needs no upstream call.
 var opShareEvent func(event string)
 
 type opShare struct {
@@ -61,12 +73,56 @@ type opShare struct {
 
 	mu sync.Mutex
 	m  map[[sha256.Size]byte]*opFlight
+
+	local localOps
 }
 
 func newOpShare(maxBody int64) *opShare {
 	s := &opShare{maxBody: maxBody, m: make(map[[sha256.Size]byte]*opFlight)}
 	_, _ = rand.Read(s.salt[:]) // never fails on supported platforms
+	s.local.post, s.local.get = map[string]struct{}{}, map[string]struct{}{}
 	return s
+}
+
+// localOps are the requests (POST bodies, GET URL queries) whose
+// operation needs no upstream call. It is bounded: past maxLocalOps
+// entries it starts again empty, so that junk cannot pin it and what is
+// asked for often is soon back.
+type localOps struct {
+	mu        sync.RWMutex
+	post, get map[string]struct{}
+}
+
+const (
+	maxLocalOps    = 1000
+	maxLocalOpSize = 2 << 10 // bytes of a body or URL query kept: 2 MiB at most in all
+)
+
+func (l *localOps) has(r *http.Request, body []byte) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if r.Method == http.MethodGet {
+		_, ok := l.get[r.URL.RawQuery]
+		return ok
+	}
+	_, ok := l.post[string(body)]
+	return ok
+}
+
+func (l *localOps) add(r *http.Request, body []byte) {
+	m, k := l.post, string(body)
+	if r.Method == http.MethodGet {
+		m, k = l.get, r.URL.RawQuery
+	}
+	if len(k) > maxLocalOpSize {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(m) >= maxLocalOps {
+		clear(m)
+	}
+	m[k] = struct{}{}
 }
 
 // opFlight is one shared execution.
@@ -78,44 +134,88 @@ type opFlight struct {
 	// waiters; guarded by opShare.mu.
 	firstLeft bool
 	cancel    context.CancelFunc
+
+	// estimated says that the estimate priced the execution's operation,
+	// and calls is the upstream calls it gave (noteEstimate).
+	estimated atomic.Bool
+	calls     atomic.Int64
 }
 
-// key returns the request's key and the request to execute, whose body is
-// whole again, or ok false when the request is not to be shared.
-func (s *opShare) key(r *http.Request) (key [sha256.Size]byte, out *http.Request, ok bool) {
+type opFlightKey struct{}
+
+// noteEstimate tells the shared execution ctx belongs to, if any, that
+// the estimate gave one of its operations calls upstream calls.
+func noteEstimate(ctx context.Context, calls int64) {
+	if f, ok := ctx.Value(opFlightKey{}).(*opFlight); ok {
+		f.calls.Add(calls)
+		f.estimated.Store(true)
+	}
+}
+
+// local says that the execution's operation needs no upstream call.
+func (f *opFlight) local() bool { return f.estimated.Load() && f.calls.Load() == 0 }
+
+// read returns the request's body and the request to execute, whose body
+// is whole again, or ok false when the request is not to be shared.
+func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return key, r, false
+		return nil, r, false
 	}
 	for _, a := range r.Header.Values("Accept") {
 		if strings.Contains(a, "multipart") || strings.Contains(a, "event-stream") {
-			return key, r, false
+			return nil, r, false
 		}
 	}
 	if r.ContentLength > s.maxBody {
-		return key, r, false // refused unread by the transport
+		return nil, r, false // refused unread by the transport
 	}
-	var body []byte
-	if r.Body != nil && r.Body != http.NoBody {
-		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
-		out = r.WithContext(r.Context()) // a shallow copy, for its own Body
-		if err != nil || int64(len(body)) > s.maxBody {
-			// The transport answers it as it would have: what was read,
-			// then the rest.
-			out.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
-			return key, out, false
-		}
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-			return key, out, false // a batch
-		}
-	} else {
-		out = r
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, r, true
 	}
+	body, err := readBody(r.Body, r.ContentLength, s.maxBody)
+	out = r.WithContext(r.Context()) // a shallow copy, for its own Body
+	if err != nil || int64(len(body)) > s.maxBody {
+		// The transport answers it as it would have: what was read,
+		// then the rest.
+		out.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		return nil, out, false
+	}
+	out.Body = gqlhttp.PrereadBody(body)
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		return nil, out, false // a batch
+	}
+	return body, out, true
+}
 
+// readBody reads body, of the declared length (-1: not known), up to one
+// byte past max. A body of known length is read into a buffer of that
+// size, and one byte more to learn that it ends there.
+func readBody(body io.Reader, length, max int64) ([]byte, error) {
+	if length < 0 || length > max {
+		return io.ReadAll(io.LimitReader(body, max+1))
+	}
+	buf := make([]byte, length+1)
+	n, err := io.ReadFull(body, buf)
+	switch {
+	case err == nil: // longer than it said
+		rest, err := io.ReadAll(io.LimitReader(body, max-length))
+		return append(buf, rest...), err
+	case int64(n) < length:
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf[:n], err
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return buf[:n], nil
+	}
+	return buf[:n], err
+}
+
+// key is the key of r, whose body is body.
+func (s *opShare) key(r *http.Request, body []byte) [sha256.Size]byte {
 	names := make([]string, 0, len(r.Header))
 	for name := range r.Header {
 		if !ignoredForOpSharing[http.CanonicalHeaderKey(name)] {
@@ -144,7 +244,7 @@ func (s *opShare) key(r *http.Request) (key [sha256.Size]byte, out *http.Request
 			field(v)
 		}
 	}
-	return sha256.Sum256(b), out, true
+	return sha256.Sum256(b)
 }
 
 // join returns the flight for key and, when the caller starts it, the
@@ -225,16 +325,27 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.serve(w, r) // gone already: answered and logged as always
 		return
 	}
-	key, r, ok := m.share.key(r)
+	body, r, ok := m.share.read(r)
 	if !ok {
 		m.serve(w, r)
 		return
 	}
+	if m.share.local.has(r, body) {
+		if opShareEvent != nil {
+			opShareEvent("local")
+		}
+		m.serve(w, r)
+		return
+	}
+	key := m.share.key(r, body)
 	f, runCtx := m.share.join(r.Context(), key)
 	if runCtx != nil {
 		stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f, true) })
-		rec := m.execute(w, key, f, r.WithContext(runCtx))
+		rec := m.execute(w, key, f, r.WithContext(context.WithValue(runCtx, opFlightKey{}, f)))
 		stop()
+		if f.local() {
+			m.share.local.add(r, body)
+		}
 		if rec.panic != nil {
 			panic(rec.panic) // after the waiters were let go
 		}

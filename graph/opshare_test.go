@@ -26,6 +26,7 @@ const opTenant = "Bearer resttest-op-tenant"
 type opShareRig struct {
 	*env
 	opJoins, opLeaves atomic.Int64
+	opLocal           atomic.Int64
 	callJoins         atomic.Int64
 	cancelledAttempts atomic.Int64
 	body              string
@@ -46,6 +47,8 @@ func newOpShareRig(t *testing.T, opts ...envOption) *opShareRig {
 			r.opJoins.Add(1)
 		case "leave":
 			r.opLeaves.Add(1)
+		case "local":
+			r.opLocal.Add(1)
 		}
 	}))
 	b, err := json.Marshal(map[string]string{"query": sharedQuery})
@@ -211,4 +214,45 @@ func TestSharedOperationCancelledWhenEveryCallerLeft(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res))
 	require.Empty(t, res.Errors)
 	assert.Equal(t, 8, r.upstream.Calls(), "a new execution, with calls of its own")
+}
+
+// TestOperationsWithoutUpstreamCallsNotShared: once an execution's estimate
+// gave its operation no upstream call, requests with the same body execute
+// on their own without a key; a body whose operation calls the upstream,
+// or that was refused before the estimate, stays shared.
+func TestOperationsWithoutUpstreamCallsNotShared(t *testing.T) {
+	r := newOpShareRig(t)
+	post := func(query string, variables map[string]any) gqlResponse {
+		t.Helper()
+		b, err := json.Marshal(map[string]any{"query": query, "variables": variables})
+		require.NoError(t, err)
+		rec := <-r.send(context.Background(), string(b), resttest.DefaultToken)
+		var res gqlResponse
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res))
+		return res
+	}
+	for i := range 3 {
+		res := post(`{ user(id: 7) { id } }`, nil)
+		require.Empty(t, res.Errors)
+		assert.JSONEq(t, `{"user": {"id": "7"}}`, string(res.Data))
+		assert.Equal(t, int64(i), r.opLocal.Load(), "the first execution learns it; the others skip sharing")
+	}
+	require.Zero(t, r.upstream.Calls())
+
+	byVar := `query($id: ID!) { user(id: $id) { id } }`
+	for range 2 {
+		res := post(byVar, map[string]any{"id": 8})
+		require.Empty(t, res.Errors)
+		assert.JSONEq(t, `{"user": {"id": "8"}}`, string(res.Data))
+	}
+	assert.Equal(t, int64(3), r.opLocal.Load(), "variables and all, the body is what is remembered")
+
+	for range 2 {
+		res := post(sharedQuery, nil)
+		require.Empty(t, res.Errors)
+		res = post(`{ user(id: 7) { nope } }`, nil) // refused by validation: never estimated
+		require.Len(t, res.Errors, 1)
+	}
+	assert.Equal(t, int64(3), r.opLocal.Load(), "operations that call the upstream, and refused ones, are shared")
+	assert.Equal(t, 8, r.upstream.Calls(), "sharedQuery executed twice, four calls each")
 }

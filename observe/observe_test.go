@@ -20,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -427,4 +429,26 @@ func TestLogHandlerAddsTraceIDs(t *testing.T) {
 	assert.NotContains(t, outside, "traceId")
 	_, err = observe.NewLogHandler(&out, "xml", slog.LevelInfo)
 	assert.Error(t, err)
+}
+
+// TestExtractReadsEachPropagatorsFields: the trace context and the
+// baggage are each continued from their own header alone, and a request
+// with neither is left as it came.
+func TestExtractReadsEachPropagatorsFields(t *testing.T) {
+	tr := observe.NewTracing(nil)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := tr.Extract(context.Background(), http.Header{"Traceparent": {tp}, "Content-Type": {"application/json"}})
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", trace.SpanContextFromContext(ctx).TraceID().String())
+
+	ctx = tr.Extract(context.Background(), http.Header{"Baggage": {"tenant=acme"}})
+	assert.Equal(t, "acme", baggage.FromContext(ctx).Member("tenant").Value())
+	assert.False(t, trace.SpanContextFromContext(ctx).IsValid())
+
+	bg := context.Background()
+	assert.Equal(t, bg, tr.Extract(bg, http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer x"}}))
+
+	only := observe.NewTracing(nil, observe.WithPropagator(propagation.Baggage{}))
+	ctx = only.Extract(context.Background(), http.Header{"Traceparent": {tp}, "Baggage": {"tenant=acme"}})
+	assert.False(t, trace.SpanContextFromContext(ctx).IsValid(), "not a field of the configured propagator")
+	assert.Equal(t, "acme", baggage.FromContext(ctx).Member("tenant").Value())
 }

@@ -33,6 +33,7 @@ type Tracing struct {
 	provider   trace.TracerProvider
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	fields     []string // the propagator's headers, canonical; nil: not known
 	enabled    bool
 	resolvers  bool
 	exporter   string
@@ -79,6 +80,9 @@ func NewTracing(tp trace.TracerProvider, opts ...TracingOption) *Tracing {
 	t.tracer = tp.Tracer(instrumentationName)
 	for _, o := range opts {
 		o(t)
+	}
+	for _, f := range t.propagator.Fields() {
+		t.fields = append(t.fields, http.CanonicalHeaderKey(f))
 	}
 	return t
 }
@@ -224,7 +228,22 @@ func (t *Tracing) Extract(ctx context.Context, h http.Header) context.Context {
 	if t == nil || len(h) == 0 {
 		return ctx
 	}
+	// A propagator reads only its fields; most requests carry none, and the
+	// propagators' own lookups canonicalize lower-case names, allocating
+	// each time.
+	if t.fields != nil && !carriesAny(h, t.fields) {
+		return ctx
+	}
 	return t.propagator.Extract(ctx, propagation.HeaderCarrier(h))
+}
+
+func carriesAny(h http.Header, names []string) bool {
+	for _, n := range names {
+		if len(h[n]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Inject writes ctx's trace context into h.
