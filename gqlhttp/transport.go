@@ -1137,7 +1137,7 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 			if head.Len()+len(data) > head.max {
 				return errLimit
 			}
-			if looseWhitespace(data) {
+			if !t.opts.CompactData && looseWhitespace(data) {
 				// Raw JSON a resolver passed through (from an upstream) may be indented;
 				// the response is compact, as json.Marshal would make it.
 				var c bytes.Buffer

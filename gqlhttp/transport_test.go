@@ -190,6 +190,12 @@ func TestErrorCountAndResponseSizeAreCapped(t *testing.T) {
 		require.NoError(t, json.Compact(&compact, []byte(`{"raw":`+testschema.RawJSON+`}`)))
 		assert.Equal(t, compact.String(), string(res.data), "compact, as json.Marshal would make it")
 	})
+	t.Run("CompactData trusts the executor", func(t *testing.T) {
+		e := newEnv(t, func(o *gqlhttp.Options) { o.CompactData = true })
+		res := e.post(`{ raw }`, nil)
+		require.Empty(t, res.errors)
+		assert.Equal(t, `{"raw":`+testschema.RawJSON+`}`, string(res.data), "written as the executor wrote it")
+	})
 }
 
 func TestBatching(t *testing.T) {

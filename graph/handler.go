@@ -142,7 +142,11 @@ func NewHandler(cfg Options) http.Handler {
 	schema := es.Schema()
 	res.schema = schema
 
-	srv, err := gqlhttp.New(es, cfg.Security.Options)
+	endpoint := cfg.Security.Options
+	// Every value of this schema is written compact, the one raw JSON
+	// scalar included (model.JSON is compacted when converted).
+	endpoint.CompactData = true
+	srv, err := gqlhttp.New(es, endpoint)
 	if err != nil {
 		panic("graph.NewHandler: " + err.Error())
 	}
