@@ -68,9 +68,9 @@ type Loaders struct {
 	global     *semaphore.Weighted // shared by every operation of the handler
 	maxPages   int
 	guard      opGuard // the call budget and the bounds' sizes (resilience.go)
-	meetings   *dataloader.Loader[int64, *future[*userMeetings]]
-	pages      *dataloader.Loader[pageKey, *future[*threadPage]]
-	allThreads *dataloader.Loader[int64, *future[*userThreads]]
+	meetings   func() *dataloader.Loader[int64, *future[*userMeetings]]
+	pages      func() *dataloader.Loader[pageKey, *future[*threadPage]]
+	allThreads func() *dataloader.Loader[int64, *future[*userThreads]]
 }
 
 // loaderConfig is what every request's loaders share.
@@ -103,16 +103,29 @@ func newLoaders(cfg *loaderConfig) *Loaders {
 	// The REST API has no batch endpoints, so batching buys nothing on the
 	// wire; the short wait only gathers the keys of one resolver wave so that
 	// their calls leave together. The cache is what guarantees one call per key.
-	l.meetings = dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.admit, l.loadMeetings),
-		dataloader.WithWait[int64, *future[*userMeetings]](cfg.wait),
-		dataloader.WithCache(loaderCache[int64, *future[*userMeetings]](cfg, "meetings")))
-	l.pages = dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.admit, l.loadPage),
-		dataloader.WithWait[pageKey, *future[*threadPage]](cfg.wait),
-		dataloader.WithCache(loaderCache[pageKey, *future[*threadPage]](cfg, "threadPages")))
-	l.allThreads = dataloader.NewBatchedLoader(startEach(cfg, "allThreads", nil, l.loadAllThreads),
-		dataloader.WithWait[int64, *future[*userThreads]](cfg.wait),
-		dataloader.WithCache(loaderCache[int64, *future[*userThreads]](cfg, "allThreads")))
+	// Each loader is made the first time it is used: most operations need
+	// one kind of list, and some none.
+	l.meetings = lazyLoader(func() *dataloader.Loader[int64, *future[*userMeetings]] {
+		return dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.admit, l.loadMeetings),
+			dataloader.WithWait[int64, *future[*userMeetings]](cfg.wait),
+			dataloader.WithCache(loaderCache[int64, *future[*userMeetings]](cfg, "meetings")))
+	})
+	l.pages = lazyLoader(func() *dataloader.Loader[pageKey, *future[*threadPage]] {
+		return dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.admit, l.loadPage),
+			dataloader.WithWait[pageKey, *future[*threadPage]](cfg.wait),
+			dataloader.WithCache(loaderCache[pageKey, *future[*threadPage]](cfg, "threadPages")))
+	})
+	l.allThreads = lazyLoader(func() *dataloader.Loader[int64, *future[*userThreads]] {
+		return dataloader.NewBatchedLoader(startEach(cfg, "allThreads", nil, l.loadAllThreads),
+			dataloader.WithWait[int64, *future[*userThreads]](cfg.wait),
+			dataloader.WithCache(loaderCache[int64, *future[*userThreads]](cfg, "allThreads")))
+	})
 	return l
+}
+
+// lazyLoader returns the loader newLoader makes, made once, on the first call.
+func lazyLoader[K comparable, V any](newLoader func() *dataloader.Loader[K, V]) func() *dataloader.Loader[K, V] {
+	return sync.OnceValue(newLoader)
 }
 
 // future is one key's result, ready when done is closed. A dataloader
@@ -294,12 +307,12 @@ func (l *Loaders) loadAllThreads(ctx context.Context, user int64) (*userThreads,
 
 // Meetings returns a user's meetings.
 func (l *Loaders) Meetings(ctx context.Context, user int64) (*userMeetings, error) {
-	return await(l.meetings.Load(ctx, user))
+	return await(l.meetings().Load(ctx, user))
 }
 
 // ThreadPage returns one upstream page of a user's threads.
 func (l *Loaders) ThreadPage(ctx context.Context, user int64, page int) (*threadPage, error) {
-	return await(l.pages.Load(ctx, pageKey{User: user, Page: page}))
+	return await(l.pages().Load(ctx, pageKey{User: user, Page: page}))
 }
 
 // ThreadPages returns several pages of a user's threads, fetched together:
@@ -308,7 +321,7 @@ func (l *Loaders) ThreadPage(ctx context.Context, user int64, page int) (*thread
 func (l *Loaders) ThreadPages(ctx context.Context, user int64, pages []int) ([]*threadPage, error) {
 	thunks := make([]dataloader.Thunk[*future[*threadPage]], len(pages))
 	for i, p := range pages {
-		thunks[i] = l.pages.Load(ctx, pageKey{User: user, Page: p})
+		thunks[i] = l.pages().Load(ctx, pageKey{User: user, Page: p})
 	}
 	out := make([]*threadPage, len(pages))
 	for i, thunk := range thunks {
@@ -323,14 +336,14 @@ func (l *Loaders) ThreadPages(ctx context.Context, user int64, pages []int) ([]*
 
 // AllThreads returns every thread of a user.
 func (l *Loaders) AllThreads(ctx context.Context, user int64) (*userThreads, error) {
-	return await(l.allThreads.Load(ctx, user))
+	return await(l.allThreads().Load(ctx, user))
 }
 
 // prefetchMeetings starts loading a user's meetings without waiting, so the
 // call leaves in the current wave.
-func (l *Loaders) prefetchMeetings(ctx context.Context, user int64) { l.meetings.Load(ctx, user) }
+func (l *Loaders) prefetchMeetings(ctx context.Context, user int64) { l.meetings().Load(ctx, user) }
 
 // prefetchThreadPage starts loading one page of a user's threads without waiting.
 func (l *Loaders) prefetchThreadPage(ctx context.Context, user int64, page int) {
-	l.pages.Load(ctx, pageKey{User: user, Page: page})
+	l.pages().Load(ctx, pageKey{User: user, Page: page})
 }
