@@ -393,7 +393,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		if res.allow != "" {
 			w.Header().Set("Allow", res.allow)
 		}
-		writeBody(w, media, res.status, res.parts()...)
+		writeBody(w, media, res.status, res.head, res.data, res.tail)
 		return
 	}
 	ex.isGET = false

@@ -14,7 +14,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/gqlhttp/internal/testschema"
@@ -425,4 +428,30 @@ func TestDocumentMemo(t *testing.T) {
 	big.Store("k", 1)
 	_, ok = big.Load("k")
 	assert.False(t, ok)
+}
+
+// TestDocumentsAreValidatedOnce: a document is parsed and validated once
+// while it is kept, whatever the variables of the requests that send it;
+// one too large to keep is validated every time.
+func TestDocumentsAreValidatedOnce(t *testing.T) {
+	var validated int
+	restore := gqlhttp.SetValidator(func(s *ast.Schema, d *ast.QueryDocument, r *rules.Rules) gqlerror.List {
+		validated++
+		return validator.ValidateWithRules(s, d, r)
+	})
+	defer restore()
+	e := newEnv(t)
+	byVar := `query($id: ID!) { item(id: $id) { id } }`
+	for i := range 4 {
+		res := e.post(byVar, map[string]any{"id": itoa(i + 1)})
+		require.Empty(t, res.errors, "%s", res.body)
+		assert.JSONEq(t, `{"item": {"id": "`+itoa(i+1)+`"}}`, string(res.data))
+	}
+	assert.Equal(t, 1, validated)
+	big := `{ item(id: "1") { id } }` + strings.Repeat(" ", 32<<10)
+	for range 2 {
+		res := e.post(big, nil)
+		require.Empty(t, res.errors, "%s", res.body)
+	}
+	assert.Equal(t, 3, validated, "not kept: validated each time")
 }

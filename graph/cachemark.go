@@ -57,7 +57,7 @@ func (staleMarker) Validate(graphql.ExecutableSchema) error { return nil }
 func (staleMarker) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
 	st, ok := stateFrom(ctx)
-	if resp == nil || !ok || st.stale == nil {
+	if resp == nil || !ok {
 		return resp
 	}
 	served := st.stale.take()

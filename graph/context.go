@@ -12,8 +12,8 @@ type requestState struct {
 	// or a wrong one (FORBIDDEN).
 	callerCredential bool
 	requestID        string
-	stale            *staleMarks // stale upstream answers served (cachemark.go)
-	lists            listMemo    // whether a list's elements wait for loads (lists.go)
+	stale            staleMarks // stale upstream answers served (cachemark.go)
+	lists            listMemo   // whether a list's elements wait for loads (lists.go)
 	// budget is the estimated upstream calls the request may still make
 	// (estimate.go), and rec its observability record (observe.go): in the
 	// state rather than context values of their own, which would cost an

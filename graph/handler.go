@@ -204,7 +204,6 @@ func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Contex
 		loaders:          newLoaders(m.loaders),
 		callerCredential: len(fwd) > 0,
 		requestID:        id,
-		stale:            &staleMarks{},
 	}
 	st.budget.left.Store(int64(m.cfg.MaxUpstreamCalls))
 	// The request id goes upstream too, so that its logs can be matched with ours.

@@ -109,6 +109,14 @@ type Metrics struct {
 	callMu sync.RWMutex
 	calls  map[callKey]callSeries
 
+	opMu sync.RWMutex
+	ops  map[opKey]opSeries
+
+	opDone func() // opInFlight.Dec, made once: a method value allocates
+
+	apqSeries   seriesCache[prometheus.Counter]
+	batchSeries seriesCache[prometheus.Observer]
+
 	circuitMu sync.Mutex
 	circuits  map[string]string // circuit -> last state reported
 }
@@ -137,6 +145,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		names:    make(map[string]struct{}),
 		circuits: make(map[string]string),
 		calls:    make(map[callKey]callSeries),
+		ops:      make(map[opKey]opSeries),
 	}
 	for _, o := range opts {
 		o(m)
@@ -219,6 +228,10 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		Help: "Upstream calls refused by the facade's own rate limit because their turn would come after their deadline.",
 	})
 
+	m.opDone = m.opInFlight.Dec
+	m.apqSeries.resolve = func(v string) prometheus.Counter { return m.apq.WithLabelValues(v) }
+	m.batchSeries.resolve = func(v string) prometheus.Observer { return m.batchSize.WithLabelValues(v) }
+
 	m.reg.MustRegister(
 		m.upCache, m.redisErrors, m.rateLimited,
 		m.operations, m.opDuration, m.opInFlight, m.gqlErrors,
@@ -292,7 +305,7 @@ func (m *Metrics) OperationStarted() (done func()) {
 		return func() {}
 	}
 	m.opInFlight.Inc()
-	return m.opInFlight.Dec
+	return m.opDone
 }
 
 // Operation records one GraphQL operation: label from OperationLabel, how it
@@ -301,8 +314,61 @@ func (m *Metrics) Operation(label string, outcome Outcome, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.operations.WithLabelValues(label, string(outcome)).Inc()
-	m.opDuration.WithLabelValues(label, string(outcome)).Observe(d.Seconds())
+	k := opKey{label, outcome}
+	m.opMu.RLock()
+	s, ok := m.ops[k]
+	m.opMu.RUnlock()
+	if !ok {
+		// Resolved once per label pair (OperationLabel bounds them), as for
+		// upstream calls: this runs for every operation.
+		s = opSeries{m.operations.WithLabelValues(label, string(outcome)), m.opDuration.WithLabelValues(label, string(outcome))}
+		m.opMu.Lock()
+		m.ops[k] = s
+		m.opMu.Unlock()
+	}
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// seriesCache resolves a vector's child once per label value, on first
+// use (so that /metrics shows what happened, as before): WithLabelValues
+// hashes the values and looks the child up under the vector's lock, and
+// these run per request or per batch. Callers pass values from a fixed
+// vocabulary, so it stays as small as the vector.
+type seriesCache[T any] struct {
+	resolve func(value string) T
+
+	mu sync.RWMutex
+	m  map[string]T
+}
+
+func (c *seriesCache[T]) get(v string) T {
+	c.mu.RLock()
+	s, ok := c.m[v]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok = c.m[v]; !ok {
+		if c.m == nil {
+			c.m = map[string]T{}
+		}
+		s = c.resolve(v)
+		c.m[v] = s
+	}
+	return s
+}
+
+type opKey struct {
+	label   string
+	outcome Outcome
+}
+
+type opSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // GraphQLErrors records n errors with this extensions.code in a response.
@@ -334,7 +400,7 @@ func (m *Metrics) APQ(result string) {
 	if m == nil {
 		return
 	}
-	m.apq.WithLabelValues(result).Inc()
+	m.apqSeries.get(result).Inc()
 }
 
 // ResponseMemory adds delta (negative when released) to the bytes of the
@@ -476,7 +542,7 @@ func (m *Metrics) BatchSize(loader string, n int) {
 	if m == nil {
 		return
 	}
-	m.batchSize.WithLabelValues(loader).Observe(float64(n))
+	m.batchSeries.get(loader).Observe(float64(n))
 }
 
 // CacheLookup records a lookup in a cache or in-flight-sharing table: hit

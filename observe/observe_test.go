@@ -452,3 +452,64 @@ func TestExtractReadsEachPropagatorsFields(t *testing.T) {
 	assert.False(t, trace.SpanContextFromContext(ctx).IsValid(), "not a field of the configured propagator")
 	assert.Equal(t, "acme", baggage.FromContext(ctx).Member("tenant").Value())
 }
+
+// TestResolvedSeriesCount: operations, APQ lookups and batch sizes are
+// counted on the series of their labels, each series appearing on its
+// first use only, however often it is used (they are resolved once).
+func TestResolvedSeriesCount(t *testing.T) {
+	m := observe.NewMetrics()
+	for _, name := range []string{"operations_total", "operation_duration_seconds"} {
+		n, err := testutil.GatherAndCount(m.Registry(), "salesgraph_graphql_"+name)
+		require.NoError(t, err)
+		assert.Zero(t, n, "no series before the first operation")
+	}
+	n, err := testutil.GatherAndCount(m.Registry(), "salesgraph_apq_total", "salesgraph_dataloader_batch_size")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	for range 3 {
+		m.Operation("Q", observe.OutcomeOK, time.Millisecond)
+	}
+	m.Operation("Q", observe.OutcomeError, time.Millisecond)
+	m.Operation(observe.OpAnonymous, observe.OutcomeOK, time.Millisecond)
+	m.APQ(observe.APQHit)
+	m.APQ(observe.APQHit)
+	m.APQ(observe.APQMiss)
+	m.BatchSize("meetings", 3)
+	m.BatchSize("meetings", 5)
+	want := `
+# HELP salesgraph_graphql_operations_total GraphQL operations served, by operation name (bounded: anonymous, invalid and other group the rest) and outcome (ok, partial, error).
+# TYPE salesgraph_graphql_operations_total counter
+salesgraph_graphql_operations_total{operation="Q",outcome="error"} 1
+salesgraph_graphql_operations_total{operation="Q",outcome="ok"} 3
+salesgraph_graphql_operations_total{operation="anonymous",outcome="ok"} 1
+`
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "salesgraph_graphql_operations_total"))
+	want = `
+# HELP salesgraph_apq_total Automatic persisted query lookups, by result: hit (the hash was known), miss (it was not; the client sends the document next, the protocol's normal first step), registered (a document sent with its hash was checked and remembered). Misses are not counted as operations or errors.
+# TYPE salesgraph_apq_total counter
+salesgraph_apq_total{result="hit"} 2
+salesgraph_apq_total{result="miss"} 1
+`
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "salesgraph_apq_total"))
+	n, err = testutil.GatherAndCount(m.Registry(), "salesgraph_graphql_operation_duration_seconds")
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	mfs, err := m.Registry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "salesgraph_dataloader_batch_size" {
+			require.Len(t, mf.GetMetric(), 1)
+			h := mf.GetMetric()[0].GetHistogram()
+			assert.Equal(t, uint64(2), h.GetSampleCount())
+			assert.Equal(t, 8.0, h.GetSampleSum())
+		}
+		if mf.GetName() == "salesgraph_graphql_operation_duration_seconds" {
+			for _, s := range mf.GetMetric() {
+				if s.GetLabel()[0].GetValue() == "Q" && s.GetLabel()[1].GetValue() == "ok" {
+					assert.Equal(t, uint64(3), s.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+	}
+}
