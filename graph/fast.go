@@ -81,6 +81,25 @@ func (w *fastWriter) bool(b bool) { w.buf.Write(strconv.AppendBool(w.buf.Availab
 
 func (w *fastWriter) null() { w.buf.WriteString("null") }
 
+// plainPrefix is how many leading bytes of s need no escape, found eight
+// at a time: most strings need none.
+func plainPrefix(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		quote, backslash := x^(ones*'"'), x^(ones*'\\')
+		below := (x - ones*0x20) &^ x & highs // a byte below 0x20
+		isQuote := (quote - ones) &^ quote & highs
+		isBackslash := (backslash - ones) &^ backslash & highs
+		if below|isQuote|isBackslash != 0 {
+			break
+		}
+	}
+	return i
+}
+
 // enum writes as gqlgen's generated MarshalGQL does, strconv.Quote.
 func (w *fastWriter) enum(s string) { w.buf.Write(strconv.AppendQuote(w.buf.AvailableBuffer(), s)) }
 
@@ -92,7 +111,8 @@ func (w *fastWriter) str(s string) {
 	b := &w.buf
 	b.WriteByte('"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	i := plainPrefix(s)
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x20 && c != '\\' && c != '"' {
 			continue

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -17,6 +18,21 @@ func TestFastScalarsAreWrittenAsGqlgenWritesThem(t *testing.T) {
 		w := &fastWriter{}
 		w.str(s)
 		assert.Equal(t, want.String(), w.buf.String(), "%q", s)
+	}
+	// Every byte that needs an escape, at every offset of strings around
+	// the eight-byte steps of plainPrefix, among plain and non-ASCII bytes.
+	for n := 0; n <= 19; n++ {
+		for at := 0; at < n; at++ {
+			for _, c := range []byte{0, 0x1f, '"', '\\', '\n', 0x20, 0x7f, 0x80, 0xff} {
+				b := []byte(strings.Repeat("aż", 10))[:n]
+				b[at] = c
+				var want bytes.Buffer
+				graphql.MarshalString(string(b)).MarshalGQL(&want)
+				w := &fastWriter{}
+				w.str(string(b))
+				assert.Equal(t, want.String(), w.buf.String(), "%q", b)
+			}
+		}
 	}
 	for _, n := range []int64{0, -1, 42, 1<<53 + 1, -1 << 63} {
 		var want bytes.Buffer

@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/salesgraph/salesgraph/graph/model"
@@ -161,23 +160,28 @@ func sortMeetings(list []*model.Meeting, order *model.MeetingOrder) {
 	}
 	// Each meeting's date is read once, not at every comparison.
 	type keyed struct {
-		m    *model.Meeting
-		date *time.Time
+		m       *model.Meeting
+		dated   bool
+		sec     int64 // the date as seconds and nanoseconds, compared as integers
+		nanosec int
 	}
 	keys := make([]keyed, len(list))
 	for i, m := range list {
-		keys[i] = keyed{m, m.Date(field)}
+		keys[i].m = m
+		if d := m.Date(field); d != nil {
+			keys[i].dated, keys[i].sec, keys[i].nanosec = true, d.Unix(), d.Nanosecond()
+		}
 	}
 	slices.SortStableFunc(keys, func(a, b keyed) int {
 		switch {
-		case a.date == nil && b.date == nil:
+		case !a.dated && !b.dated:
 			return compareIDs(a.m.ID, b.m.ID)
-		case a.date == nil:
+		case !a.dated:
 			return 1
-		case b.date == nil:
+		case !b.dated:
 			return -1
 		}
-		c := a.date.Compare(*b.date)
+		c := cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nanosec, b.nanosec))
 		if desc {
 			c = -c
 		}
