@@ -101,7 +101,18 @@ func plainPrefix(s string) int {
 }
 
 // enum writes as gqlgen's generated MarshalGQL does, strconv.Quote.
-func (w *fastWriter) enum(s string) { w.buf.Write(strconv.AppendQuote(w.buf.AvailableBuffer(), s)) }
+func (w *fastWriter) enum(s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			w.buf.Write(strconv.AppendQuote(w.buf.AvailableBuffer(), s))
+			return
+		}
+	}
+	// A GraphQL name, which strconv.Quote leaves as it is.
+	w.buf.WriteByte('"')
+	w.buf.WriteString(s)
+	w.buf.WriteByte('"')
+}
 
 // str quotes as graphql.MarshalString: only control characters, the
 // backslash and the quote are escaped; everything else, invalid UTF-8

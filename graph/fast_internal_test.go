@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -40,6 +41,11 @@ func TestFastScalarsAreWrittenAsGqlgenWritesThem(t *testing.T) {
 		w := &fastWriter{}
 		w.int(n)
 		assert.Equal(t, want.String(), w.buf.String())
+	}
+	for _, e := range []string{"FINISHED", "in_progress", "", "Zażółć", "a\"b", "tab\t"} {
+		w := &fastWriter{}
+		w.enum(e)
+		assert.Equal(t, strconv.Quote(e), w.buf.String())
 	}
 	for _, b := range []bool{true, false} {
 		var want bytes.Buffer
