@@ -47,6 +47,17 @@ func (p *PageInfo) cursorAt(i int) *string {
 	return &s
 }
 
+// edgesOf makes the edges of a page's nodes in one allocation.
+func edgesOf[N, E any](nodes []*N, page Page, edge func(node *N, index int, cursor CursorFunc) E) []*E {
+	edges := make([]E, len(nodes))
+	out := make([]*E, len(nodes))
+	for i, n := range nodes {
+		edges[i] = edge(n, page.Start+i, page.Cursor)
+		out[i] = &edges[i]
+	}
+	return out
+}
+
 // MeetingConnection is one page of a user's meetings.
 type MeetingConnection struct {
 	Nodes      []*Meeting
@@ -63,13 +74,9 @@ func NewMeetingConnection(nodes []*Meeting, page Page) *MeetingConnection {
 
 // Edges are the nodes with their cursors.
 func (c *MeetingConnection) Edges() []*MeetingEdge {
-	edges := make([]MeetingEdge, len(c.Nodes))
-	out := make([]*MeetingEdge, len(c.Nodes))
-	for i, n := range c.Nodes {
-		edges[i] = MeetingEdge{Node: n, index: c.page.Start + i, cursor: c.page.Cursor}
-		out[i] = &edges[i]
-	}
-	return out
+	return edgesOf(c.Nodes, c.page, func(n *Meeting, index int, cursor CursorFunc) MeetingEdge {
+		return MeetingEdge{Node: n, index: index, cursor: cursor}
+	})
 }
 
 // MeetingEdge is a meeting and its cursor.
@@ -97,13 +104,9 @@ func NewThreadConnection(nodes []*Thread, page Page) *ThreadConnection {
 
 // Edges are the nodes with their cursors.
 func (c *ThreadConnection) Edges() []*ThreadEdge {
-	edges := make([]ThreadEdge, len(c.Nodes))
-	out := make([]*ThreadEdge, len(c.Nodes))
-	for i, n := range c.Nodes {
-		edges[i] = ThreadEdge{Node: n, index: c.page.Start + i, cursor: c.page.Cursor}
-		out[i] = &edges[i]
-	}
-	return out
+	return edgesOf(c.Nodes, c.page, func(n *Thread, index int, cursor CursorFunc) ThreadEdge {
+		return ThreadEdge{Node: n, index: index, cursor: cursor}
+	})
 }
 
 // ThreadEdge is a thread and its cursor.
