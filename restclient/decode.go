@@ -286,20 +286,10 @@ func plainKey(key []byte) []byte {
 // The field conversions below take one validated JSON value (never empty)
 // and never fail: an unusable value gives the zero value.
 
+// The conversions of text are methods of the scanner: text that needs no
+// unescaping is a substring of the document's one copy (sub).
+
 // text reads a string field; a number keeps its literal text.
-func text(v []byte) string {
-	switch v[0] {
-	case '"':
-		return unquote(v)
-	case 'n', 't', 'f', '{', '[':
-		return ""
-	}
-	return string(v)
-}
-
-// s.text, s.trimmedText, s.idText and s.refID are text, trimmedText,
-// idText and refID for a value of s's document, sharing its copy (sub).
-
 func (s *scanner) text(v []byte) string {
 	switch v[0] {
 	case '"':
@@ -313,6 +303,7 @@ func (s *scanner) text(v []byte) string {
 	return s.sub(v)
 }
 
+// trimmedText reads an enumeration-like field (status, type).
 func (s *scanner) trimmedText(v []byte) string {
 	if v[0] != '"' {
 		return s.text(v)
@@ -326,38 +317,25 @@ func (s *scanner) trimmedText(v []byte) string {
 	return s.sub(b)
 }
 
+// idText is idText, as substrings where it can.
 func (s *scanner) idText(v []byte) string {
-	switch v[0] {
-	case '"':
+	switch {
+	case v[0] == '"':
 		return s.sub(stringContent(v))
-	case 'n', 't', 'f', '{', '[':
-		return ""
-	}
-	if isIntLiteral(v) {
+	case isIntLiteral(v):
 		return s.sub(v)
 	}
 	return idText(v)
 }
 
+// refID reads an id that refers to another record. MySQL-backed APIs write
+// "no reference" as 0 as often as null or "", and a facade that looked up
+// thread 0 would page through every thread for nothing.
 func (s *scanner) refID(v []byte) string {
 	if id := s.idText(v); id != "0" {
 		return id
 	}
 	return ""
-}
-
-// trimmedText reads an enumeration-like field (status, type).
-func trimmedText(v []byte) string {
-	if v[0] != '"' {
-		return text(v)
-	}
-	b := stringContent(v)
-	for _, known := range knownValues {
-		if string(b) == known {
-			return known
-		}
-	}
-	return string(b)
 }
 
 // knownValues are likely values of the enumerated fields, handed out
@@ -738,14 +716,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// refID reads an id that refers to another record. MySQL-backed APIs write
-// "no reference" as 0 as often as null or "", and a facade that looked up
-// thread 0 would page through every thread for nothing.
-func refID(v []byte) string {
-	if id := idText(v); id != "0" {
-		return id
-	}
-	return ""
 }
