@@ -208,11 +208,10 @@ func (responseSize) InterceptField(ctx context.Context, next graphql.Resolver) (
 	if err != nil {
 		return res, err
 	}
-	p, _ := ctx.Value(preparedKey{}).(*preparedDoc)
-	if p == nil || p.meter == nil {
+	m := meterFrom(ctx)
+	if m == nil {
 		return res, err
 	}
-	m := p.meter
 	n := int64(6) // "name": and a comma, for a name of two characters or fewer
 	if fc := graphql.GetFieldContext(ctx); fc != nil {
 		n += int64(len(fc.Field.Alias))
@@ -308,6 +307,14 @@ func (b *limitedBuffer) WriteByte(c byte) error {
 // as it can, since the answer will be the refusal. Outside an operation
 // served by a Server it charges nothing and reports true.
 func ChargeResponse(ctx context.Context, n int) bool {
-	p, _ := ctx.Value(preparedKey{}).(*preparedDoc)
-	return p == nil || p.meter == nil || p.meter.charge(int64(n))
+	m := meterFrom(ctx)
+	return m == nil || m.charge(int64(n))
+}
+
+// meterFrom is the meter of ctx's operation, nil outside one.
+func meterFrom(ctx context.Context) *responseMeter {
+	if p, _ := ctx.Value(preparedKey{}).(*preparedDoc); p != nil {
+		return p.meter
+	}
+	return nil
 }

@@ -27,8 +27,7 @@ import (
 
 // fastWriter builds one object's JSON.
 type fastWriter struct {
-	buf   bytes.Buffer
-	first bool
+	buf bytes.Buffer
 }
 
 // fastPath is off only in the test that compares both paths.
@@ -50,17 +49,15 @@ func beginFast(fields []graphql.CollectedField) *fastWriter {
 	w := fastWriters.Get().(*fastWriter)
 	w.buf.Reset()
 	w.buf.WriteByte('{')
-	w.first = true
 	return w
 }
 
 // key writes "alias":. Aliases are GraphQL names, which JSON needs no
 // escape for.
 func (w *fastWriter) key(alias string) {
-	if !w.first {
+	if w.buf.Len() > 1 { // past the opening brace
 		w.buf.WriteByte(',')
 	}
-	w.first = false
 	w.buf.WriteByte('"')
 	w.buf.WriteString(alias)
 	w.buf.WriteString(`":`)

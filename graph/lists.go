@@ -27,7 +27,7 @@ func marshalList(ctx context.Context, sel ast.SelectionSet, n int, workerLimit i
 	// took the executor's path may have marshalers holding it, and keeps it.
 	var fc *graphql.FieldContext
 	var elemCtx context.Context
-	idx := new(int)
+	var idx *int
 	for i := range n {
 		if fc == nil {
 			idx = new(int)

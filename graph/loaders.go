@@ -105,27 +105,22 @@ func newLoaders(cfg *loaderConfig) *Loaders {
 	// their calls leave together. The cache is what guarantees one call per key.
 	// Each loader is made the first time it is used: most operations need
 	// one kind of list, and some none.
-	l.meetings = lazyLoader(func() *dataloader.Loader[int64, *future[*userMeetings]] {
+	l.meetings = sync.OnceValue(func() *dataloader.Loader[int64, *future[*userMeetings]] {
 		return dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.admit, l.loadMeetings),
 			dataloader.WithWait[int64, *future[*userMeetings]](cfg.wait),
 			dataloader.WithCache(loaderCache[int64, *future[*userMeetings]](cfg, "meetings")))
 	})
-	l.pages = lazyLoader(func() *dataloader.Loader[pageKey, *future[*threadPage]] {
+	l.pages = sync.OnceValue(func() *dataloader.Loader[pageKey, *future[*threadPage]] {
 		return dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.admit, l.loadPage),
 			dataloader.WithWait[pageKey, *future[*threadPage]](cfg.wait),
 			dataloader.WithCache(loaderCache[pageKey, *future[*threadPage]](cfg, "threadPages")))
 	})
-	l.allThreads = lazyLoader(func() *dataloader.Loader[int64, *future[*userThreads]] {
+	l.allThreads = sync.OnceValue(func() *dataloader.Loader[int64, *future[*userThreads]] {
 		return dataloader.NewBatchedLoader(startEach(cfg, "allThreads", nil, l.loadAllThreads),
 			dataloader.WithWait[int64, *future[*userThreads]](cfg.wait),
 			dataloader.WithCache(loaderCache[int64, *future[*userThreads]](cfg, "allThreads")))
 	})
 	return l
-}
-
-// lazyLoader returns the loader newLoader makes, made once, on the first call.
-func lazyLoader[K comparable, V any](newLoader func() *dataloader.Loader[K, V]) func() *dataloader.Loader[K, V] {
-	return sync.OnceValue(newLoader)
 }
 
 // future is one key's result, ready when done is closed. A dataloader
