@@ -349,7 +349,9 @@ func (g *gen) scalarMarshaler(m *ast.FuncDecl, p *plainField) bool {
 			return false
 		}
 	}
-	if scalar == "" || calls(m.Body, "_"+strings.TrimPrefix(scalar, "ec.")) || uses(m.Body, "sel") && !pureUseOfSel(m) {
+	// gqlgen writes `_ = sel` in scalar marshalers; any other use of sel is
+	// a marshaler of something with fields.
+	if scalar == "" || identCount(m.Body, "sel") > 1 {
 		return false
 	}
 	// Builtin scalars never return Null and need no context; anything else
@@ -370,16 +372,16 @@ func (g *gen) scalarMarshaler(m *ast.FuncDecl, p *plainField) bool {
 	return true
 }
 
-// pureUseOfSel: gqlgen writes `_ = sel` in scalar marshalers.
-func pureUseOfSel(m *ast.FuncDecl) bool {
-	n := 0
-	ast.Inspect(m.Body, func(x ast.Node) bool {
-		if id, ok := x.(*ast.Ident); ok && id.Name == "sel" {
-			n++
+// identCount is how many times the identifier name appears in n.
+func identCount(n ast.Node, name string) int {
+	count := 0
+	ast.Inspect(n, func(x ast.Node) bool {
+		if id, ok := x.(*ast.Ident); ok && id.Name == name {
+			count++
 		}
 		return true
 	})
-	return n == 1
+	return count
 }
 
 // gqlgenEnum reports whether typ (model.X) is an enum as gqlgen generates
