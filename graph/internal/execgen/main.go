@@ -72,7 +72,7 @@ func run(generated string) error {
 	if err != nil {
 		return err
 	}
-	g := &gen{fset: fset, src: src, models: models, marshalers: map[string]*ast.FuncDecl{}, objects: map[string]*object{}}
+	g := &gen{fset: fset, models: models, marshalers: map[string]*ast.FuncDecl{}, objects: map[string]*object{}}
 	g.read(f)
 	if len(g.concurrent) == 0 {
 		return fmt.Errorf("%s: no field is resolved concurrently; has gqlgen's output changed shape?", generated)
@@ -102,7 +102,6 @@ func run(generated string) error {
 
 type gen struct {
 	fset       *token.FileSet
-	src        []byte
 	concurrent []string                 // "Type.field"
 	marshalers map[string]*ast.FuncDecl // ec.marshal* by name
 	objects    map[string]*object       // by GraphQL type name
