@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -165,8 +166,10 @@ func await[V any](thunk dataloader.Thunk[*future[V]]) (V, error) {
 // The batch hook (onBatch) still sees the batch as a whole: it is called
 // as the batch starts, its calls run under the context it returns (a span's,
 // so they nest under it), and the batch is done, for its span, when the
-// last of its keys' calls has ended; what changed is only that no key waits
-// for that.
+// last of its keys' calls has ended: before that key's result is handed
+// over, so that an operation, which waits for all its keys, never ends
+// before its batches' spans do. What changed is only that no other key
+// waits for that.
 func startEach[K comparable, V any](cfg *loaderConfig, name string, admit func(context.Context) (func(), error), fn func(context.Context, K) (V, error)) dataloader.BatchFunc[K, *future[V]] {
 	return func(ctx context.Context, keys []K) []*dataloader.Result[*future[V]] {
 		done := func() {}
@@ -184,8 +187,15 @@ func startEach[K comparable, V any](cfg *loaderConfig, name string, admit func(c
 		// only once admitted: a goroutine per key mostly waited for a slot,
 		// and under load those thousands of waiting stacks were what the
 		// garbage collector scanned most. Keys still start in batch order.
+		var pending atomic.Int64
+		pending.Store(int64(len(keys)))
+		deliver := func(f *future[V]) {
+			if pending.Add(-1) == 0 {
+				done() // the batch's end, before its last result is out
+			}
+			close(f.done)
+		}
 		go func() {
-			var wg sync.WaitGroup
 			for i, k := range keys {
 				f := &futures[i]
 				release := func() {}
@@ -193,18 +203,17 @@ func startEach[K comparable, V any](cfg *loaderConfig, name string, admit func(c
 					r, err := admit(ctx)
 					if err != nil {
 						f.err = err
-						close(f.done)
+						deliver(f)
 						continue
 					}
 					release = r
 				}
-				wg.Go(func() {
+				go func() {
 					defer release()
 					runFuture(ctx, f, k, fn)
-				})
+					deliver(f)
+				}()
 			}
-			wg.Wait()
-			done()
 		}()
 		return results
 	}
@@ -212,7 +221,6 @@ func startEach[K comparable, V any](cfg *loaderConfig, name string, admit func(c
 
 // runFuture runs fn for k into f, a panic becoming k's error.
 func runFuture[K comparable, V any](ctx context.Context, f *future[V], k K, fn func(context.Context, K) (V, error)) {
-	defer close(f.done)
 	defer func() {
 		if r := recover(); r != nil {
 			var zero V
