@@ -195,7 +195,7 @@ func (c *Client) decodeCached(endpoint, path string, e respcache.Entry, into fun
 // caller.
 func servesStale(err error) bool {
 	switch Classify(err).Kind {
-	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindLimited:
+	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindPathEjected, KindLimited:
 		return true
 	}
 	return false

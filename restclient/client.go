@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -57,8 +58,11 @@ type Client struct {
 	breakerOff      bool
 	onRetry         func(RetryEvent)
 	onBreaker       func(from, to BreakerState)
+	onEjection      func(PathEjection)
 	retry           *retrier // nil when retries are off
 	breaker         *breaker // nil when the breaker is off
+	ejector         *ejector // nil when paths are never ejected (outlier.go)
+	callerSeed      maphash.Seed
 
 	cache   *ResponseCache    // WithResponseCache; nil: none (cache.go)
 	limiter ratelimit.Limiter // WithRateLimiter; nil: none (cache.go)
@@ -134,8 +138,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.httpClient = &http.Client{Transport: newTransport(c.timeout)}
 	}
 	c.retry = newRetrier(c.retryPolicy, func() time.Time { return c.now() }, c.onRetry)
+	c.callerSeed = maphash.MakeSeed()
 	if !c.breakerOff {
 		c.breaker = newBreaker(c.breakerSettings, c.onBreaker)
+		c.ejector = newEjector(c.breakerSettings, func() time.Time { return c.now() }, c.breaker.epoch, c.onEjection)
 	}
 	if !c.shareOff {
 		c.flights = newFlights()
@@ -329,9 +335,10 @@ func WithPageConcurrency(n int) Option {
 // WithObserver has f called once per attempt, after it completes, on the
 // calling goroutine: keep it cheap and non-blocking. That is once per HTTP
 // exchange, retries included (CallInfo.Attempt above 1), and once for an
-// attempt the circuit breaker refused unsent (HTTPStatus 0, Err matching
-// ErrCircuitOpen). CallInfo carries no credentials or host, so it can go to
-// logs and metrics as it is.
+// attempt refused unsent (HTTPStatus 0): by the circuit breaker (Err
+// matching ErrCircuitOpen), a path ejection (ErrPathEjected) or the rate
+// limit (ratelimit.ErrRateLimited). CallInfo carries no credentials or
+// host, so it can go to logs and metrics as it is.
 func WithObserver(f func(CallInfo)) Option {
 	return func(c *Client) { c.observe = f }
 }
@@ -437,6 +444,10 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 // passes the circuit breaker, and is retried as the policy says.
 func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
 	c.retry.started()
+	var caller uint64 // callerKey, for the per-caller state
+	if c.ejector != nil {
+		caller = c.callerKey(ctx)
+	}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		if err := c.waitTurn(ctx, endpoint, path); err != nil {
@@ -446,7 +457,7 @@ func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values,
 			}
 			return err
 		}
-		status, class, err := c.attempt(ctx, endpoint, path, q, into)
+		status, class, err := c.attempt(ctx, caller, endpoint, path, q, into)
 		if c.observe != nil {
 			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Class: class, Attempt: attempt})
 		}
@@ -460,15 +471,19 @@ func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values,
 	}
 }
 
-// attempt is one HTTP exchange, if the circuit breaker allows it, and the
-// class of its error: the one classification the breaker, the retry policy
-// and the observer act on.
-func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (status int, class Class, err error) {
+// attempt is one HTTP exchange, if the path is not ejected for the caller
+// and the circuit breaker allows it, and the class of its error: the one
+// classification the breaker, the ejection, the retry policy and the
+// observer act on.
+func (c *Client) attempt(ctx context.Context, caller uint64, endpoint, path string, q url.Values, into func(*scanner) error) (status int, class Class, err error) {
 	if c.breaker == nil {
 		status, err = c.do(ctx, endpoint, path, q, into)
 		return status, Classify(err), err
 	}
-	done, err := c.breaker.allow(endpoint, path)
+	if err := c.ejector.check(caller, endpoint, path); err != nil {
+		return 0, Classify(err), err
+	}
+	done, probe, err := c.breaker.allow(endpoint, path)
 	if err != nil {
 		return 0, Classify(err), err
 	}
@@ -483,6 +498,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Value
 	status, err = c.do(ctx, endpoint, path, q, into)
 	class = Classify(err)
 	done(ctx, class)
+	c.ejector.record(ctx, caller, endpoint, path, class, err, !probe)
 	return status, class, err
 }
 
