@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
+
+	"github.com/salesgraph/salesgraph/ratelimit"
 )
 
 // callerKey names the caller of a call in the per-caller state the client
-// keeps (path ejections, outlier.go): a
+// keeps (path ejections, outlier.go; rate-limit queues, ratelimit.Fair): a
 // hash of the headers the call sends (c.header), salted with a seed random
 // to the client, so that the state holds no credential and its keys cannot
 // be matched against guessed ones. The per-request headers that sharing
@@ -42,4 +44,13 @@ func (c *Client) callerKey(ctx context.Context) uint64 {
 		}
 	}
 	return mh.Sum64()
+}
+
+// fairLimiter is l with its turns shared among callers, round-robin,
+// unless l does that already.
+func fairLimiter(l ratelimit.Limiter) *ratelimit.Fair {
+	if f, ok := l.(*ratelimit.Fair); ok {
+		return f
+	}
+	return ratelimit.NewFair(l, ratelimit.FairOptions{})
 }

@@ -66,6 +66,7 @@ type Client struct {
 
 	cache   *ResponseCache    // WithResponseCache; nil: none (cache.go)
 	limiter ratelimit.Limiter // WithRateLimiter; nil: none (cache.go)
+	fair    *ratelimit.Fair   // limiter, its turns shared among callers (caller.go)
 
 	// Sharing of identical calls in flight (share.go): flights is nil
 	// when WithoutSharing turned it off.
@@ -142,6 +143,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if !c.breakerOff {
 		c.breaker = newBreaker(c.breakerSettings, c.onBreaker)
 		c.ejector = newEjector(c.breakerSettings, func() time.Time { return c.now() }, c.breaker.epoch, c.onEjection)
+	}
+	if c.limiter != nil {
+		c.fair = fairLimiter(c.limiter)
 	}
 	if !c.shareOff {
 		c.flights = newFlights()
@@ -445,12 +449,12 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
 	c.retry.started()
 	var caller uint64 // callerKey, for the per-caller state
-	if c.ejector != nil {
+	if c.fair != nil || c.ejector != nil {
 		caller = c.callerKey(ctx)
 	}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		if err := c.waitTurn(ctx, endpoint, path); err != nil {
+		if err := c.waitTurn(ctx, caller, endpoint, path); err != nil {
 			// Refused unsent, like the breaker's refusals: observed, not retried.
 			if c.observe != nil {
 				c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, Duration: time.Since(start), Err: err, Class: Classify(err), Attempt: attempt})
