@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -280,6 +282,83 @@ func TestBreakerFailedProbeReopens(t *testing.T) {
 	require.Error(t, r.call(1))
 	assert.Equal(t, []string{"closed→open", "open→half-open", "half-open→open"}, r.transitions())
 	assert.ErrorIs(t, r.call(1), restclient.ErrCircuitOpen)
+}
+
+// TestARetryTheBreakerRefusesReturnsWhatTheUpstreamSaid: a call whose
+// first attempt reached the upstream gets the upstream's own failure when
+// the breaker, opened meanwhile, refuses its retry (issue 18: in outages
+// every client saw only UPSTREAM_CIRCUIT_OPEN).
+func TestARetryTheBreakerRefusesReturnsWhatTheUpstreamSaid(t *testing.T) {
+	var attempts []restclient.CallInfo
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	c, err := restclient.New(fake.URL,
+		restclient.WithCircuitBreaker(restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 2, OpenTimeout: time.Hour}),
+		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 5}),
+		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithObserver(func(ci restclient.CallInfo) { attempts = append(attempts, ci) }))
+	require.NoError(t, err)
+	fake.Inject(resttest.Fault{Path: userMeetingsPath(7), Kind: resttest.FaultStatus, Status: 503})
+	fake.Inject(resttest.Fault{Path: userMeetingsPath(8), Kind: resttest.FaultStatus, Status: 500})
+	// While user 7's call waits to retry, user 8's fails too (a 500: no
+	// retry of its own): two paths failing in a row open the breaker.
+	opened := false
+	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error {
+		if !opened {
+			opened = true
+			_, err := c.UserMeetings(context.Background(), 8)
+			require.True(t, restclient.IsServerError(err))
+			require.Equal(t, restclient.BreakerOpen, c.BreakerState())
+		}
+		return nil
+	})
+
+	_, err = c.UserMeetings(context.Background(), 7)
+	assert.NotErrorIs(t, err, restclient.ErrCircuitOpen)
+	var ae *restclient.APIError
+	require.ErrorAs(t, err, &ae, "the first attempt's answer")
+	assert.Equal(t, 503, ae.HTTPStatus)
+	assert.Equal(t, userMeetingsPath(7), ae.Path)
+	assert.Equal(t, 2, fake.Calls(), "user 7 once, user 8 once")
+	require.Len(t, attempts, 3, "two sent, the retry refused unsent and observed")
+	assert.Equal(t, userMeetingsPath(8), attempts[1].Path)
+	assert.Equal(t, 2, attempts[2].Attempt)
+	assert.Equal(t, 0, attempts[2].HTTPStatus)
+	assert.ErrorIs(t, attempts[2].Err, restclient.ErrCircuitOpen)
+
+	// A call that never reached the upstream gets the breaker's refusal.
+	_, err = c.UserMeetings(context.Background(), 1)
+	assert.ErrorIs(t, err, restclient.ErrCircuitOpen)
+}
+
+// refuseAfter admits n calls, then refuses every one as past its deadline.
+type refuseAfter struct{ n atomic.Int64 }
+
+func (r *refuseAfter) Wait(context.Context) error {
+	if r.n.Add(-1) < 0 {
+		return &ratelimit.Error{Wait: time.Hour}
+	}
+	return nil
+}
+
+func TestARetryTheRateLimitRefusesReturnsWhatTheUpstreamSaid(t *testing.T) {
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	limit := &refuseAfter{}
+	limit.n.Store(1)
+	c, err := restclient.New(fake.URL,
+		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 3}),
+		restclient.WithRateLimiter(limit),
+		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	require.NoError(t, err)
+	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
+	fake.Inject(resttest.Fault{Kind: resttest.FaultDropConnection})
+
+	_, err = c.UserMeetings(context.Background(), 7)
+	assert.Equal(t, restclient.KindUnreachable, restclient.Classify(err).Kind, "the first attempt's failure: %v", err)
+	assert.NotErrorIs(t, err, ratelimit.ErrRateLimited)
+	_, err = c.UserMeetings(context.Background(), 7)
+	assert.ErrorIs(t, err, ratelimit.ErrRateLimited, "refused before it reached the upstream")
 }
 
 func TestBreakerObserverMayReadTheState(t *testing.T) {

@@ -149,6 +149,13 @@ func (c Class) Result() string {
 	return "error"
 }
 
+// refusedUnsent says whether a call of kind never reached the upstream
+// because the client itself refused it: the breaker, a path ejection or the
+// rate limit.
+func refusedUnsent(k Kind) bool {
+	return k == KindCircuitOpen || k == KindPathEjected || k == KindLimited
+}
+
 // Classify says what err, returned by this package (or wrapping such an
 // error), means. nil is KindOK; an error of no type of this package is
 // KindTimeout or KindCanceled when it matches a context error, else

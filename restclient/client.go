@@ -445,13 +445,17 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 }
 
 // fetch is get without the cache: each attempt waits for the rate limit,
-// passes the circuit breaker, and is retried as the policy says.
+// passes the circuit breaker, and is retried as the policy says. A retry
+// that the rate limit, the breaker or a path ejection refuses unsent
+// returns the attempt before it: what the upstream said is what the caller
+// needs to know, and our refusal would hide it.
 func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
 	c.retry.started()
 	var caller uint64 // callerKey, for the per-caller state
 	if c.fair != nil || c.ejector != nil {
 		caller = c.callerKey(ctx)
 	}
+	var previous error
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		if err := c.waitTurn(ctx, caller, endpoint, path); err != nil {
@@ -459,16 +463,23 @@ func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values,
 			if c.observe != nil {
 				c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, Duration: time.Since(start), Err: err, Class: Classify(err), Attempt: attempt})
 			}
+			if previous != nil && refusedUnsent(Classify(err).Kind) {
+				return previous
+			}
 			return err
 		}
 		status, class, err := c.attempt(ctx, caller, endpoint, path, q, into)
 		if c.observe != nil {
 			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Class: class, Attempt: attempt})
 		}
+		if previous != nil && refusedUnsent(class.Kind) {
+			return previous
+		}
 		wait, again := c.retry.next(ctx, endpoint, path, attempt, err, class)
 		if !again {
 			return err
 		}
+		previous = err
 		if c.retry.sleep(ctx, wait) != nil {
 			return &TransportError{Endpoint: endpoint, Path: path, Err: contextCause(ctx)}
 		}
