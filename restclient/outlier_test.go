@@ -223,3 +223,28 @@ func TestEjectionSettingsAreValidated(t *testing.T) {
 	_, err := restclient.New("https://crm.example.com", restclient.WithCircuitBreaker(restclient.BreakerSettings{PathFailures: -1}))
 	assert.NoError(t, err, "negative failures: paths are never ejected")
 }
+
+// TestAnEjectedPathIsServedStale: an ejection refuses a call because the
+// upstream keeps failing it, so an answer in its stale window stands in,
+// as for the failures themselves.
+func TestAnEjectedPathIsServedStale(t *testing.T) {
+	up := resttest.NewServer()
+	t.Cleanup(up.Close)
+	now := time.Now()
+	c := cachedClient(t, up, &now, restclient.WithCircuitBreaker(restclient.BreakerSettings{PathFailures: 1, PathEjection: time.Hour}))
+	var stale []restclient.StaleAnswer
+	ctx := restclient.WithCacheReport(withCred(resttest.DefaultToken), func(a restclient.StaleAnswer) { stale = append(stale, a) })
+	want, err := c.UserMeetings(ctx, 1)
+	require.NoError(t, err)
+	now = now.Add(45 * time.Second) // past the TTL, within the stale window
+	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	for range 3 {
+		got, err := c.UserMeetings(ctx, 1)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	assert.Equal(t, 2, up.Calls(), "the first answer, then the failure that ejected the path")
+	require.Len(t, stale, 3)
+	assert.True(t, restclient.IsServerError(stale[0].Failure))
+	assert.ErrorIs(t, stale[2].Failure, restclient.ErrPathEjected)
+}
