@@ -470,8 +470,14 @@ func observedCall(ctx context.Context, fn func(context.Context) error) error {
 func (o *observer) upstreamFailed(ctx context.Context, rec *opRecord, err error) {
 	code, _, _ := classify(ctx, err)
 	level := slog.LevelWarn
-	if code == CodeCancelled {
+	switch code {
+	case CodeCancelled:
 		level = slog.LevelDebug // the caller left; nothing is wrong upstream
+	case CodeUpstreamCircuitOpen, CodeUpstreamPathEjected:
+		// Refused unsent, by the thousand during an outage: the breaker's
+		// changes and the ejections are logged once each (telemetry.go),
+		// the refusals counted in metrics.
+		level = slog.LevelDebug
 	}
 	if !o.log.Enabled(ctx, level) {
 		return

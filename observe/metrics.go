@@ -119,6 +119,8 @@ type Metrics struct {
 
 	circuitMu sync.Mutex
 	circuits  map[string]string // circuit -> last state reported
+
+	resilience resilienceMetrics
 }
 
 // MetricsOption configures NewMetrics.
@@ -169,7 +171,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 	}, []string{"code"})
 	m.upRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "requests_total",
-		Help: "HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled, circuit_open: refused unsent by the circuit breaker).",
+		Help: "HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled; refused unsent: circuit_open by the circuit breaker, path_ejected by a path's ejection, rate_limited by the facade's rate limit).",
 	}, []string{"endpoint", "status_class", "result"})
 	m.upDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "request_duration_seconds",
@@ -228,6 +230,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		Help: "Upstream calls refused by the facade's own rate limit because their turn would come after their deadline.",
 	})
 
+	m.resilience = newResilienceMetrics(m.reg)
 	m.opDone = m.opInFlight.Dec
 	m.apqSeries.resolve = func(v string) prometheus.Counter { return m.apq.WithLabelValues(v) }
 	m.batchSeries.resolve = func(v string) prometheus.Observer { return m.batchSize.WithLabelValues(v) }

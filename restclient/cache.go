@@ -46,9 +46,11 @@ func WithResponseCache(rc ResponseCache) Option {
 }
 
 // WithRateLimiter makes every attempt, retries included, wait for its turn
-// with l before it is sent. A turn that would come after the call's context
-// deadline fails the call at once with a *RateLimitError (KindLimited),
-// which is neither retried nor counted by the circuit breaker.
+// with l before it is sent, each caller (credential) in a queue of its own,
+// the queues served in turn (ratelimit.Fair; l is used as it is if it is
+// one). A turn that would come after the call's context deadline fails the
+// call with a *RateLimitError (KindLimited), which is neither retried nor
+// counted by the circuit breaker.
 func WithRateLimiter(l ratelimit.Limiter) Option {
 	return func(c *Client) {
 		if l == nil {
@@ -74,12 +76,13 @@ func (e *RateLimitError) Error() string {
 // Unwrap makes errors.Is(err, ratelimit.ErrRateLimited) hold.
 func (e *RateLimitError) Unwrap() error { return ratelimit.ErrRateLimited }
 
-// waitTurn waits for the rate limiter, if any, within ctx.
-func (c *Client) waitTurn(ctx context.Context, endpoint, path string) error {
-	if c.limiter == nil {
+// waitTurn waits for the rate limiter, if any, within ctx, in caller's
+// queue (ratelimit.Fair).
+func (c *Client) waitTurn(ctx context.Context, caller uint64, endpoint, path string) error {
+	if c.fair == nil {
 		return nil
 	}
-	err := c.limiter.Wait(ctx)
+	err := c.fair.WaitKey(ctx, caller)
 	var le *ratelimit.Error
 	switch {
 	case err == nil:
@@ -195,7 +198,7 @@ func (c *Client) decodeCached(endpoint, path string, e respcache.Entry, into fun
 // caller.
 func servesStale(err error) bool {
 	switch Classify(err).Kind {
-	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindLimited:
+	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindPathEjected, KindLimited:
 		return true
 	}
 	return false
