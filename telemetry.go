@@ -71,7 +71,8 @@ func newTelemetry(ctx context.Context, cfg config.Observability, getenv func(str
 const upstreamCircuit = "upstream"
 
 // clientOptions instruments the upstream client: metrics per HTTP attempt,
-// per retry decision and per breaker state change, and a transport
+// per retry decision, per call answered by an identical one in flight and
+// per breaker state change, and a transport
 // (restclient's own, tuned) that makes a span per attempt and sends the
 // trace context upstream.
 func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
@@ -88,6 +89,7 @@ func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 				t.metrics.RetryDenied(ev.Endpoint, string(ev.Denied))
 			}
 		}),
+		restclient.WithShareObserver(t.metrics.UpstreamShared),
 		restclient.WithBreakerObserver(func(_, to restclient.BreakerState) {
 			t.metrics.CircuitState(upstreamCircuit, to.String())
 		}),
