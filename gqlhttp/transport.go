@@ -397,20 +397,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		return
 	}
 	ex.isGET = false
-	parts := [][]byte{[]byte("[")}
-	size := 2
-	for i, q := range reqs {
-		if i > 0 {
-			parts = append(parts, []byte(","))
-			size++
-		}
-		// The batch as a whole must fit too: later answers give way.
-		res := t.serveOne(ctx, exec, q, ex, i, meter(max(t.opts.MaxResponseBytes-size, 0)))
-		size += res.size()
-		parts = append(parts, res.parts()...)
-	}
-	parts = append(parts, []byte("]"))
-	writeBody(w, media, http.StatusOK, parts...)
+	writeBody(w, media, http.StatusOK, t.serveBatch(ctx, exec, reqs, ex, meter)...) // batch.go
 }
 
 // exchange is what the operations of one HTTP request share.
