@@ -197,7 +197,7 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request) { m.next.Serv
 // begin is the endpoint's Begin hook: it starts what belongs to one
 // operation.
 func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Context, func()) {
-	ctx, cancel := withOperationDeadline(ctx, m.cfg.OperationTimeout)
+	ctx, cancel, passed := withOperationDeadline(ctx, m.cfg.OperationTimeout)
 	fwd := gqlhttp.ForwardedFrom(ctx)
 	id, _ := gqlhttp.RequestIDFrom(ctx)
 	st := &requestState{
@@ -205,6 +205,7 @@ func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Contex
 		callerCredential: len(fwd) > 0,
 		requestID:        id,
 	}
+	st.loaders.outOfTime = passed
 	st.budget.left.Store(int64(m.cfg.MaxUpstreamCalls))
 	// The request id goes upstream too, so that its logs can be matched with ours.
 	fwd.Set(observe.RequestIDHeader, st.requestID)

@@ -64,11 +64,14 @@ type userThreads struct {
 // values are futures (see future): the dataloader gathers and caches keys,
 // and each key's result reaches its resolvers when its own call ends.
 type Loaders struct {
-	up         Upstream
-	limit      *semaphore.Weighted // per operation
-	global     *semaphore.Weighted // shared by every operation of the handler
-	maxPages   int
-	guard      opGuard // the call budget and the bounds' sizes (resilience.go)
+	up       Upstream
+	limit    *semaphore.Weighted // per operation
+	global   *semaphore.Weighted // shared by every operation of the handler
+	maxPages int
+	guard    opGuard // the call budget and the bounds' sizes (resilience.go)
+	// outOfTime says that the operation's deadline had passed before it
+	// began (withOperationDeadline): every call is refused.
+	outOfTime  bool
 	meetings   func() *dataloader.Loader[int64, *future[*userMeetings]]
 	pages      func() *dataloader.Loader[pageKey, *future[*threadPage]]
 	allThreads func() *dataloader.Loader[int64, *future[*userThreads]]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,7 +27,7 @@ const opTenant = "Bearer resttest-op-tenant"
 type opShareRig struct {
 	*env
 	opJoins, opLeaves atomic.Int64
-	opLocal           atomic.Int64
+	opLocal, opAlone  atomic.Int64
 	callJoins         atomic.Int64
 	cancelledAttempts atomic.Int64
 	body              string
@@ -49,6 +50,8 @@ func newOpShareRig(t *testing.T, opts ...envOption) *opShareRig {
 			r.opLeaves.Add(1)
 		case "local":
 			r.opLocal.Add(1)
+		case "alone":
+			r.opAlone.Add(1)
 		}
 	}))
 	b, err := json.Marshal(map[string]string{"query": sharedQuery})
@@ -255,4 +258,143 @@ func TestOperationsWithoutUpstreamCallsNotShared(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), r.opLocal.Load(), "operations that call the upstream, and refused ones, are shared")
 	assert.Equal(t, 8, r.upstream.Calls(), "sharedQuery executed twice, four calls each")
+}
+
+// sendAs posts the rig's body with the demo credential and the caller's own
+// X-Request-Id, which the key leaves out.
+func (r *opShareRig) sendAs(ctx context.Context, requestID string) <-chan *httptest.ResponseRecorder {
+	out := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", resttest.DefaultToken)
+		if requestID != "" {
+			req.Header.Set("X-Request-Id", requestID)
+		}
+		rec := httptest.NewRecorder()
+		r.handler.ServeHTTP(rec, req)
+		out <- rec
+	}()
+	return out
+}
+
+// answered waits, generously, for a request's answer.
+func answered(t *testing.T, c <-chan *httptest.ResponseRecorder, what string) *httptest.ResponseRecorder {
+	t.Helper()
+	select {
+	case rec := <-c:
+		return rec
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no answer", what)
+		return nil
+	}
+}
+
+// decodeShared decodes an answer and checks that every error names the
+// request's own id, the one in its X-Request-Id, and that Content-Length
+// says the body's length.
+func decodeShared(t *testing.T, rec *httptest.ResponseRecorder) gqlResponse {
+	t.Helper()
+	var res gqlResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res), rec.Body.String())
+	id := rec.Header().Get("X-Request-Id")
+	require.NotEmpty(t, id)
+	for _, e := range res.Errors {
+		assert.Equal(t, id, e.Extensions["requestId"], "each request's errors name its own id")
+	}
+	if cl := rec.Header().Get("Content-Length"); cl != "" {
+		assert.Equal(t, strconv.Itoa(rec.Body.Len()), cl)
+	}
+	return res
+}
+
+// TestSharedErrorsAreHandedOver: an execution whose upstream calls fail
+// answers every request waiting for it, each with its own request id in
+// its errors and X-Request-Id, instead of each executing again (twice the
+// deadline, and the failing upstream asked once per waiting request).
+func TestSharedErrorsAreHandedOver(t *testing.T) {
+	r := newOpShareRig(t)
+	release := r.upstream.Hold()
+	defer release()
+	first := r.sendAs(context.Background(), "")
+	r.calls(t, 4)
+	// Ids of other lengths than the generated one: the body's length changes.
+	ids := []string{"w1", "waiter-two", "a-much-longer-request-id-of-waiter-number-three"}
+	var waiters []<-chan *httptest.ResponseRecorder
+	for _, id := range ids {
+		waiters = append(waiters, r.sendAs(context.Background(), id))
+	}
+	require.Eventually(t, func() bool { return r.opJoins.Load() == int64(len(ids)) }, 5*time.Second, time.Millisecond)
+	r.upstream.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	release()
+
+	a := answered(t, first, "the first request")
+	firstRes := decodeShared(t, a)
+	require.NotEmpty(t, firstRes.Errors)
+	firstID := a.Header().Get("X-Request-Id")
+	for _, e := range firstRes.Errors {
+		assert.Equal(t, graph.CodeUpstreamUnavailable, e.code())
+	}
+	for i, c := range waiters {
+		b := answered(t, c, ids[i])
+		assert.Equal(t, a.Code, b.Code)
+		assert.Equal(t, ids[i], b.Header().Get("X-Request-Id"))
+		res := decodeShared(t, b)
+		assert.Len(t, res.Errors, len(firstRes.Errors))
+		assert.Equal(t,
+			strings.ReplaceAll(a.Body.String(), `"requestId":"`+firstID+`"`, `"requestId":"`+ids[i]+`"`),
+			b.Body.String(), "the execution's answer, with the request's own id")
+	}
+	assert.Equal(t, 4, r.upstream.Calls(), "one execution reached the upstream")
+	assert.Zero(t, r.opAlone.Load(), "no request executed again")
+}
+
+// TestWaitersAnswerWithinTheirOwnDeadline: requests whose deadline (counted
+// from their arrival) passes while they wait for an identical request's
+// execution answer at once, with an OPERATION_TIMEOUT of their own,
+// although the execution goes on: it is held at the upstream, with its own
+// deadline far off. They reach no upstream, and the execution still answers
+// its own request in full.
+func TestWaitersAnswerWithinTheirOwnDeadline(t *testing.T) {
+	const timeout = time.Minute
+	var late atomic.Bool
+	t.Cleanup(graph.SetOpShareClock(func() time.Time {
+		if late.Load() {
+			return time.Now().Add(-2 * timeout) // arrived two deadlines ago
+		}
+		return time.Now()
+	}))
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.OperationTimeout = timeout }))
+	release := r.upstream.Hold()
+	defer release()
+	first := r.sendAs(context.Background(), "")
+	r.calls(t, 4)
+	late.Store(true)
+
+	for _, id := range []string{"late-1", "late-2"} {
+		rec := answered(t, r.sendAs(context.Background(), id), id+", while the execution is held")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.Equal(t, id, rec.Header().Get("X-Request-Id"))
+		res := decodeShared(t, rec)
+		require.NotEmpty(t, res.Errors)
+		for _, e := range res.Errors {
+			assert.Equal(t, graph.CodeOperationTimeout, e.code(), "%+v", e)
+		}
+	}
+	assert.EqualValues(t, 2, r.opJoins.Load(), "both waited for the execution")
+	assert.EqualValues(t, 2, r.opLeaves.Load(), "and stopped waiting")
+	assert.EqualValues(t, 2, r.opAlone.Load(), "each answered on its own")
+	assert.Equal(t, 4, r.upstream.Calls(), "out of time, they called no upstream")
+	select {
+	case <-first:
+		t.Fatal("the execution ended with the waiters")
+	default:
+	}
+
+	release()
+	a := answered(t, first, "the first request")
+	require.Equal(t, http.StatusOK, a.Code)
+	res := decodeShared(t, a)
+	require.Empty(t, res.Errors)
+	assertSharedAnswer(t, r.env, res.Data)
 }
