@@ -68,7 +68,11 @@ type Loaders struct {
 	limit    *semaphore.Weighted // per operation
 	global   *semaphore.Weighted // shared by every operation of the handler
 	maxPages int
-	guard    opGuard // the call budget and the bounds' sizes (resilience.go)
+	// guard is the call budget and the bounds' sizes (resilience.go):
+	// ownGuard, or the request's when the loaders are one operation's of a
+	// batch, which shares one budget.
+	guard    *opGuard
+	ownGuard opGuard
 	// outOfTime says that the operation's deadline had passed before it
 	// began (withOperationDeadline): every call is refused.
 	outOfTime  bool
@@ -97,13 +101,23 @@ type loaderConfig struct {
 }
 
 func newLoaders(cfg *loaderConfig) *Loaders {
+	return newLoadersSharing(cfg, nil)
+}
+
+// newLoadersSharing is newLoaders whose calls count against the budget of
+// budget's loaders, when not nil.
+func newLoadersSharing(cfg *loaderConfig, budget *Loaders) *Loaders {
 	l := &Loaders{
 		up:       cfg.up,
 		limit:    semaphore.NewWeighted(cfg.perRequest),
 		global:   cfg.global,
 		maxPages: cfg.maxPages,
 	}
-	l.guard.configure(cfg)
+	l.guard = &l.ownGuard
+	if budget != nil {
+		l.guard, l.outOfTime = budget.guard, budget.outOfTime
+	}
+	l.ownGuard.configure(cfg)
 	// The REST API has no batch endpoints, so batching buys nothing on the
 	// wire; the short wait only gathers the keys of one resolver wave so that
 	// their calls leave together. The cache is what guarantees one call per key.

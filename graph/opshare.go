@@ -72,7 +72,11 @@ import (
 // operation deadline still bounds it) and is cancelled only when every
 // request waiting for it has gone; a request whose client goes away stops
 // waiting at once. It is logged, traced and counted under the id of the
-// request that started it: the requests it answers besides are not.
+// request that started it; each request it answers besides is logged and
+// counted too, as an operation of its own with the execution's outcome and
+// errors and the execution's request id (sharedWith), and counted in
+// salesgraph_graphql_operations_shared_total (observe.go); so is a request
+// that stopped waiting because its client went away (CANCELLED).
 
 // ignoredForOpSharing are the request headers left out of the key.
 var ignoredForOpSharing = map[string]bool{observe.RequestIDHeader: true, "Traceparent": true, "Tracestate": true, "Baggage": true}
@@ -156,6 +160,9 @@ type opFlight struct {
 	// waiters; guarded by opShare.mu.
 	firstLeft bool
 	cancel    context.CancelFunc
+	// exec is what the execution's record says of it (observe.go), set
+	// before done is closed.
+	exec *execSummary
 
 	// estimated says that the estimate priced the execution's operation,
 	// and calls is the upstream calls it gave (noteEstimate).
@@ -384,27 +391,34 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // on its own once its deadline passes or when the response cannot be
 // handed over.
 func (m *middleware) wait(w http.ResponseWriter, r *http.Request, key [sha256.Size]byte, f *opFlight, arrived time.Time) {
+	waiting := m.obs.operationStarted()
 	deadline := time.NewTimer(time.Until(arrived.Add(m.cfg.OperationTimeout)))
 	defer deadline.Stop()
 	select {
 	case <-f.done:
 	case <-r.Context().Done():
 		m.share.leave(key, f, false)
+		waiting()
+		m.obs.shared(r.Context(), r, requestIDFor(r), arrived, nil)
 		return // the client has gone: nobody to answer
 	case <-deadline.C:
 		select {
 		case <-f.done: // answered as the deadline passed: the answer wins
 		default:
 			m.share.leave(key, f, false)
+			waiting()
 			m.alone(w, r, arrived) // out of time: OPERATION_TIMEOUT, at once
 			return
 		}
 	}
+	waiting()
 	if !f.resp.shareable() {
 		m.alone(w, r, arrived)
 		return
 	}
-	f.resp.writeTo(w, requestIDFor(r))
+	id := requestIDFor(r)
+	f.resp.writeTo(w, id)
+	m.obs.shared(r.Context(), r, id, arrived, f.exec)
 }
 
 // alone executes a request that waited on its own, within what is left of

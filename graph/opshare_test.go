@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -313,7 +315,8 @@ func decodeShared(t *testing.T, rec *httptest.ResponseRecorder) gqlResponse {
 // its errors and X-Request-Id, instead of each executing again (twice the
 // deadline, and the failing upstream asked once per waiting request).
 func TestSharedErrorsAreHandedOver(t *testing.T) {
-	r := newOpShareRig(t)
+	metrics := observe.NewMetrics()
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.Metrics = metrics }))
 	release := r.upstream.Hold()
 	defer release()
 	first := r.sendAs(context.Background(), "")
@@ -335,18 +338,25 @@ func TestSharedErrorsAreHandedOver(t *testing.T) {
 	for _, e := range firstRes.Errors {
 		assert.Equal(t, graph.CodeUpstreamUnavailable, e.code())
 	}
+	errs := len(firstRes.Errors)
 	for i, c := range waiters {
 		b := answered(t, c, ids[i])
 		assert.Equal(t, a.Code, b.Code)
 		assert.Equal(t, ids[i], b.Header().Get("X-Request-Id"))
 		res := decodeShared(t, b)
 		assert.Len(t, res.Errors, len(firstRes.Errors))
+		errs += len(res.Errors)
 		assert.Equal(t,
 			strings.ReplaceAll(a.Body.String(), `"requestId":"`+firstID+`"`, `"requestId":"`+ids[i]+`"`),
 			b.Body.String(), "the execution's answer, with the request's own id")
 	}
 	assert.Equal(t, 4, r.upstream.Calls(), "one execution reached the upstream")
 	assert.Zero(t, r.opAlone.Load(), "no request executed again")
+	snap := scrape(t, metrics)
+	assert.EqualValues(t, errs, snap.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeUpstreamUnavailable}),
+		"every request's errors are counted")
+	assert.EqualValues(t, 1+len(ids), snap.value("salesgraph_graphql_operations_total", map[string]string{"outcome": "partial"}))
+	assert.EqualValues(t, len(ids), snap.value("salesgraph_graphql_operations_shared_total", nil))
 }
 
 // TestWaitersAnswerWithinTheirOwnDeadline: requests whose deadline (counted
@@ -397,4 +407,75 @@ func TestWaitersAnswerWithinTheirOwnDeadline(t *testing.T) {
 	res := decodeShared(t, a)
 	require.Empty(t, res.Errors)
 	assertSharedAnswer(t, r.env, res.Data)
+}
+
+// TestEveryRequestASharedExecutionAnswersIsLoggedAndCounted: twenty
+// requests answered by one execution are twenty log lines, each with its
+// own request id, the nineteen that joined naming the execution's
+// (sharedWith), and twenty operations counted, nineteen of them shared. A
+// request whose client leaves while it waits is logged and counted too.
+// Only the execution's line counts upstream calls: the exchanges the fake
+// saw.
+func TestEveryRequestASharedExecutionAnswersIsLoggedAndCounted(t *testing.T) {
+	const n = 20
+	metrics, logs := observe.NewMetrics(), &syncBuffer{}
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) {
+		o.Metrics, o.Logger = metrics, jsonLogger(logs, slog.LevelInfo)
+	}))
+	release := r.upstream.Hold()
+	defer release()
+	answers := []<-chan *httptest.ResponseRecorder{r.sendAs(context.Background(), "")}
+	r.calls(t, 4)
+	for range n - 1 {
+		answers = append(answers, r.sendAs(context.Background(), ""))
+	}
+	require.Eventually(t, func() bool { return r.opJoins.Load() == n-1 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := r.sendAs(ctx, "gone")
+	require.Eventually(t, func() bool { return r.opJoins.Load() == n }, 5*time.Second, time.Millisecond)
+	cancel()
+	<-gone
+	require.EqualValues(t, 1, r.opLeaves.Load())
+	release()
+
+	var ids []string
+	for i, c := range answers {
+		rec := answered(t, c, "request "+strconv.Itoa(i))
+		require.Equal(t, http.StatusOK, rec.Code)
+		ids = append(ids, rec.Header().Get("X-Request-Id"))
+	}
+	lines := map[string]map[string]any{}
+	for _, l := range logs.lines(t) {
+		if l["msg"] == "graphql operation" {
+			id, _ := l["requestId"].(string)
+			require.NotContains(t, lines, id, "one line per request")
+			lines[id] = l
+		}
+	}
+	require.Len(t, lines, n+1, "a line for each request, the one that left included")
+	for i, id := range ids {
+		l := lines[id]
+		require.NotNil(t, l, "request %d's line", i)
+		assert.Equal(t, "ok", l["outcome"])
+		if i == 0 {
+			assert.NotContains(t, l, "sharedWith", "the execution's own line")
+			assert.EqualValues(t, r.upstream.Calls(), l["upstreamCalls"], "the exchanges the upstream saw")
+			continue
+		}
+		assert.Equal(t, ids[0], l["sharedWith"], "request %d names the execution it joined", i)
+		assert.EqualValues(t, 0, l["upstreamCalls"])
+		assert.EqualValues(t, 0, l["upstreamShared"])
+	}
+	left := lines["gone"]
+	require.NotNil(t, left)
+	assert.Equal(t, "error", left["outcome"])
+	assert.Equal(t, []any{graph.CodeCancelled}, left["errorCodes"])
+
+	snap := scrape(t, metrics)
+	assert.EqualValues(t, n, snap.value("salesgraph_graphql_operations_total", map[string]string{"outcome": "ok"}))
+	assert.EqualValues(t, n-1, snap.value("salesgraph_graphql_operations_shared_total", nil))
+	count, _ := snap.histogram("salesgraph_graphql_operation_duration_seconds", map[string]string{"outcome": "ok"})
+	assert.EqualValues(t, n, count)
+	assert.EqualValues(t, 1, snap.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeCancelled}))
+	assert.Zero(t, snap.value("salesgraph_graphql_operations_in_flight", nil))
 }

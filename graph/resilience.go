@@ -122,7 +122,7 @@ func (l *Loaders) admit(ctx context.Context) (release func(), err error) {
 	}
 	// Every call counts, refused or not, so that an operation cannot keep
 	// asking once its budget is spent.
-	g := &l.guard
+	g := l.guard
 	if n := g.calls.Add(1); g.maxCalls > 0 && n > int64(g.maxCalls) {
 		return nil, &budgetError{limit: g.maxCalls}
 	}
