@@ -3,18 +3,25 @@ package gqlhttp
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// A batch's operations are answered in request order, each told its
-// position (OperationIndex), so that extensions and hooks can keep state
-// per operation.
+// A batch's operations execute concurrently, each as a request of its own
+// would, and are answered in request order. Each is prepared (persisted
+// lookup, parse, validation, and the extensions given to Server.Use, such
+// as a cost estimate drawing on a per-request budget) only once the one
+// before it has been, so that what those extensions decide is the same as
+// when the operations ran one after another: budgets are drawn in request
+// order. The executions then overlap: a batch takes as long as its slowest
+// operation rather than the sum of all, and holds at most one goroutine per
+// operation (MaxBatchSize bounds them).
 //
 // Each operation's response is bounded by MaxResponseBytes as a request's
 // is, and charged to MaxResponseMemory while it is built; the batch as a
 // whole must fit in MaxResponseBytes too, and where it does not, the later
-// answers give way to RESPONSE_TOO_LARGE.
+// answers give way to RESPONSE_TOO_LARGE, as they always did.
 
 type operationIndexKey struct{}
 
@@ -31,10 +38,25 @@ func OperationIndex(ctx context.Context) (index int, ok bool) {
 func (t *httpTransport) serveBatch(ctx context.Context, exec graphql.GraphExecutor, reqs []*rawRequest, ex *exchange, meter func(limit int) *responseMeter) [][]byte {
 	results := make([]result, len(reqs))
 	ctxs := make([]context.Context, len(reqs))
+	var wg sync.WaitGroup
 	for i, q := range reqs {
 		ctxs[i] = context.WithValue(ctx, operationIndexKey{}, i)
-		results[i] = t.serveOne(ctxs[i], exec, q, ex, i, meter(t.opts.MaxResponseBytes))
+		m := meter(t.opts.MaxResponseBytes)
+		prepared := make(chan struct{})
+		ready := sync.OnceFunc(func() { close(prepared) })
+		wg.Go(func() {
+			defer ready() // refused before execution, or failed
+			defer func() {
+				if v := recover(); v != nil {
+					t.srv.logger().ErrorContext(ctxs[i], "transport panic", "requestId", requestIDOf(ctx), "panic", fmt.Sprint(v))
+					results[i] = t.refusal(ctxs[i], i, ex.media, refusalText{CodeInternal, "internal error"})
+				}
+			}()
+			results[i] = t.serveOne(ctxs[i], exec, q, ex, i, m, ready)
+		})
+		<-prepared
 	}
+	wg.Wait()
 
 	parts := make([][]byte, 0, 3*len(results)+len(results)+1)
 	parts = append(parts, []byte("["))

@@ -2,8 +2,11 @@ package gqlhttp_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/assert"
@@ -11,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
+	"github.com/salesgraph/salesgraph/gqlhttp/internal/testschema"
 )
 
 // orderRecorder is an extension that records, for each operation, its
@@ -63,4 +67,43 @@ func TestBatchOperationsIndex(t *testing.T) {
 	require.Empty(t, res.errors)
 	assert.Equal(t, []int{0, 1}, rec.prepared)
 	assert.ElementsMatch(t, []int{0, 1}, rec.answered)
+}
+
+// TestBatchOperationsRunConcurrently: the slow field of every operation of
+// a batch is waiting at the gate at the same time, which operations run one
+// after another never are; the operations are still prepared in request
+// order (so that a per-request budget is drawn as before) and answered in
+// request order, each told its position.
+func TestBatchOperationsRunConcurrently(t *testing.T) {
+	const n = 3
+	r := &testschema.Resolver{Gate: make(chan struct{}), Arrived: make(chan struct{}, n)}
+	var once sync.Once
+	open := func() { once.Do(func() { close(r.Gate) }) }
+	t.Cleanup(open)
+	e := newEnvWith(t, r, func(o *gqlhttp.Options) { o.Batching = true })
+	rec := &orderRecorder{}
+	e.srv.Use(rec)
+
+	done := make(chan *httpResult, 1)
+	go func() {
+		done <- e.send(postReq(`[{"query":"{ a: slow }"},{"query":"{ b: slow }"},{"query":"{ c: slow }"}]`))
+	}()
+	for i := range n {
+		select {
+		case <-r.Arrived:
+		case <-time.After(10 * time.Second):
+			open()
+			t.Fatalf("only %d of the batch's %d operations were executing at once", i, n)
+		}
+	}
+	open()
+	res := <-done
+	require.Equal(t, http.StatusOK, res.status)
+	var answers []map[string]map[string]string
+	require.NoError(t, json.Unmarshal(res.body, &answers), string(res.body))
+	assert.Equal(t, []map[string]map[string]string{
+		{"data": {"a": "slow"}}, {"data": {"b": "slow"}}, {"data": {"c": "slow"}},
+	}, answers, "in request order")
+	assert.Equal(t, []int{0, 1, 2}, rec.prepared, "prepared one after another, in request order")
+	assert.ElementsMatch(t, []int{0, 1, 2}, rec.answered, "each operation knows its position")
 }
