@@ -71,10 +71,11 @@ func newTelemetry(ctx context.Context, cfg config.Observability, getenv func(str
 const upstreamCircuit = "upstream"
 
 // clientOptions instruments the upstream client: metrics per HTTP attempt,
-// per retry decision, per breaker state change and per path ejection, a
-// log line per breaker state change and per ejection (their refusals are
-// counted, not logged), and a transport (restclient's own, tuned) that
-// makes a span per attempt and sends the trace context upstream.
+// per retry decision, per call answered by an identical one in flight, per
+// breaker state change and per path ejection, a log line per breaker state
+// change and per ejection (their refusals are counted, not logged), and a
+// transport (restclient's own, tuned) that makes a span per attempt and
+// sends the trace context upstream.
 func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 	t.metrics.CircuitState(upstreamCircuit, restclient.BreakerClosed.String()) // breakers start closed
 	return []restclient.Option{
@@ -89,6 +90,7 @@ func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 				t.metrics.RetryDenied(ev.Endpoint, string(ev.Denied))
 			}
 		}),
+		restclient.WithShareObserver(t.metrics.UpstreamShared),
 		restclient.WithBreakerObserver(func(from, to restclient.BreakerState) {
 			t.metrics.CircuitState(upstreamCircuit, to.String())
 			level := slog.LevelInfo

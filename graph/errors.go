@@ -153,7 +153,7 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		return CodeUpstreamConcurrencyLimit, msg, map[string]any{"limit": le.limit, "scope": le.scope}
 	}
 	c := restclient.Classify(err)
-	if errors.Is(err, context.DeadlineExceeded) && operationTimedOut(ctx) {
+	if errors.Is(err, errOperationTimeout) || errors.Is(err, context.DeadlineExceeded) && operationTimedOut(ctx) {
 		return CodeOperationTimeout, "the operation ran out of time before the upstream API answered", upstreamExt(c)
 	}
 	f, ok := upstreamFailures[c.Kind]

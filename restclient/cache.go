@@ -160,6 +160,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	key := c.cache.Keyer.Key(req)
 	e, fresh, found := c.cache.Cache.Lookup(context.WithoutCancel(ctx), key) // as in fill
 	if fresh {
+		reportAnswer(ctx, endpoint, AnswerCached)
 		return c.decodeCached(endpoint, path, e, into)
 	}
 	// A stale entry may stand in only for a call that decoded nothing, or

@@ -531,6 +531,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	}
 	req.Header = c.header(ctx)
 
+	reportAnswer(ctx, endpoint, AnswerSent)
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
 		var ue *url.Error
