@@ -339,7 +339,8 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	}()
 
 	m, jsonOK := negotiate(r.Header.Values("Accept"))
-	incremental := acceptsIncremental(r.Header.Values("Accept"))
+	format := incrementalFormatOf(r.Header.Values("Accept"))
+	incremental := format != noIncremental
 	acceptable := jsonOK || incremental
 	switch {
 	case jsonOK:
@@ -378,7 +379,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	ctx := r.Context()
 	ex := &exchange{
 		w: w, media: media, vocab: t.vocab, header: r.Header,
-		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, jsonOK: jsonOK,
+		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, format: format, jsonOK: jsonOK,
 	}
 	meter := func(limit int) *responseMeter {
 		m := newResponseMeter(limit, t.memory)
@@ -409,8 +410,9 @@ type exchange struct {
 	vocab       map[string]bool
 	header      http.Header
 	isGET       bool
-	incremental bool // the client accepts multipart/mixed incremental delivery (incremental.go)
-	jsonOK      bool // ... and a JSON answer
+	incremental bool              // the client accepts multipart/mixed incremental delivery (incremental.go)
+	format      incrementalFormat // ... in this format
+	jsonOK      bool              // the client accepts a JSON answer
 }
 
 // redactor is the request's redactor. Callers hold redMu when operations
