@@ -561,6 +561,7 @@ func absent(v []byte) bool {
 
 // Reasons of FieldProblems: short, fixed, safe to show to anyone.
 const (
+	notAnID      = "not an id"
 	notAnInteger = "not an integer"
 	notANumber   = "not a number"
 	notADate     = "not a date"
@@ -602,6 +603,32 @@ func (p *problems) readInt(field string, v []byte) int64 {
 		p.note(field, "")
 	}
 	return n
+}
+
+// readCount reads a count: null, "" and a missing key are no count, which
+// is not zero, and a value that is not an integer is no count either.
+func (p *problems) readCount(field string, v []byte) Count {
+	n, ok := intValue(v)
+	if !ok && !absent(v) {
+		p.note(field, notAnInteger)
+	} else if len(*p) > 0 {
+		p.note(field, "")
+	}
+	return Count{N: n, Valid: ok}
+}
+
+// readID reads a record's own id, noting a value that is no id at all (a
+// boolean, an object, an array): a record with neither a readable nor an
+// absent id is still one the upstream could not identify, but the reason
+// differs.
+func (p *problems) readID(s *scanner, field string, v []byte) string {
+	id := s.idText(v)
+	if id == "" && !absent(v) {
+		p.note(field, notAnID)
+	} else if len(*p) > 0 {
+		p.note(field, "")
+	}
+	return id
 }
 
 // readTime reads a date field, noting a value that is not one.
