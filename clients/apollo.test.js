@@ -119,6 +119,41 @@ test('InMemoryCache merges the pages of a connection', async () => {
   assertMeetings(merged.user.meetings.edges, user.meetings.slice(0, 6));
 });
 
+// The README's warning: relayStylePagination merges `edges`. A query that
+// selects only `nodes` gets no list of pages: the cached connection holds
+// the last page fetched.
+test('relayStylePagination appends pages of edges, not of nodes', async () => {
+  const NODES = gql`
+    query ApolloUserMeetingNodes($id: ID!, $first: Int!, $after: String) {
+      user(id: $id) {
+        id
+        meetings(first: $first, after: $after) {
+          nodes {
+            id
+          }
+          pageInfo {
+            endCursor
+          }
+        }
+      }
+    }
+  `;
+  const client = newClient(new HttpLink({ uri: url, headers }));
+  const user = expected.users[0];
+  const first = await client.query({ query: NODES, variables: { id: user.id, first: 3 } });
+  await client.query({
+    query: NODES,
+    variables: { id: user.id, first: 3, after: first.data.user.meetings.pageInfo.endCursor },
+    fetchPolicy: 'network-only',
+  });
+  const cached = client.readQuery({ query: NODES, variables: { id: user.id, first: 3 } });
+  assert.deepEqual(
+    cached.user.meetings.nodes.map((m) => m.id),
+    user.meetings.slice(3, 6).map((m) => m.id),
+    'the second page replaced the first',
+  );
+});
+
 test('InMemoryCache keeps a meeting and a thread with the same id apart', async () => {
   const client = newClient(new HttpLink({ uri: url, headers }));
   await client.query({ query: ALL, variables: { ids: expected.all.userIds } });

@@ -101,8 +101,12 @@ var upstreamFailures = map[restclient.Kind]upstreamFailure{
 	restclient.KindBadPagination: {CodeUpstreamBadResponse, func(c restclient.Class) string {
 		return "the upstream API's pagination could not be followed: " + c.Reason
 	}},
-	// One field of one record: the rest of the answer stands.
+	// One field of one record: the rest of the answer stands. Without its
+	// id, a record is no object at all, and the error stands where it would.
 	restclient.KindBadValue: {CodeUpstreamBadResponse, func(c restclient.Class) string {
+		if c.Field == "id" {
+			return "the upstream API sent a record without a usable id, so it is served as null: " + c.Reason
+		}
 		return "the upstream API sent a value for this field that could not be read: " + c.Reason
 	}},
 	restclient.KindCircuitOpen: {CodeUpstreamCircuitOpen, says("the upstream API is failing, so calls to it are paused for a few seconds to let it recover")},
