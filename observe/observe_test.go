@@ -207,7 +207,7 @@ func TestProbes(t *testing.T) {
 	}
 	code, body := get(p.Readiness())
 	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Equal(t, "not ready: serving\n", body)
+	assert.Equal(t, "not ready: starting\n", body)
 	code, _ = get(p.Liveness())
 	assert.Equal(t, http.StatusOK, code, "alive even when not ready")
 
@@ -229,7 +229,7 @@ func TestProbes(t *testing.T) {
 	p.SetServing(false)
 	code, body = get(p.Readiness())
 	assert.Equal(t, http.StatusServiceUnavailable, code, "draining")
-	assert.Equal(t, "not ready: serving\n", body)
+	assert.Equal(t, "not ready: draining\n", body, "a draining server says so, not that it is not serving")
 }
 
 // headerRecorder is an upstream that keeps the headers it received.
