@@ -55,7 +55,7 @@ func main() {
 // receives the address the server listens on once it accepts connections
 // (end-to-end tests use it).
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer, ready chan<- string) error {
-	cfg, err := config.Load(args, getenv, environ, stderr)
+	cfg, err := config.Load(args, getenv, environ, stdout)
 	if err != nil {
 		return err
 	}

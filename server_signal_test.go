@@ -167,3 +167,17 @@ func TestSIGHUPDropsNoWork(t *testing.T) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, p.wait(), "exit status 0:\n%s", p.logs.String())
 }
+
+// TestHelpPrintsToStdout: -help is asked for, so its list goes to stdout
+// (where `salesgraph -help | less` reads it) and the exit status is 0.
+// Before, it went to stderr.
+func TestHelpPrintsToStdout(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessMain$", "--", "-help")
+	cmd.Env = append(os.Environ(), helperMainEnv+"=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "exit status 0; stderr:\n%s", stderr.String())
+	assert.Contains(t, stdout.String(), "-listen-addr")
+	assert.Contains(t, stdout.String(), "(SALESGRAPH_LISTEN_ADDR)")
+	assert.NotContains(t, stderr.String(), "-listen-addr", "nothing of the list on stderr")
+}

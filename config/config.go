@@ -187,9 +187,9 @@ func (c *Config) DemoMode() bool { return c.Upstream.URL == "" }
 // variables (getenv), falling back to defaults, and checks the result,
 // returning every problem in one error. environ is the whole environment
 // ("NAME=value" entries), in which any SALESGRAPH_* variable that is not a
-// setting is a problem. -help prints the flags to stderr and returns
-// flag.ErrHelp.
-func Load(args []string, getenv func(string) string, environ []string, stderr io.Writer) (*Config, error) {
+// setting is a problem. -help prints the flags to stdout, since they were
+// asked for, and returns flag.ErrHelp.
+func Load(args []string, getenv func(string) string, environ []string, stdout io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("salesgraph", flag.ContinueOnError)
 	// The flag package prints the whole usage after a parse error, which
 	// scrolls the error itself away; the error is returned instead.
@@ -199,7 +199,7 @@ func Load(args []string, getenv func(string) string, environ []string, stderr io
 	ef := &envFlags{fs: fs, getenv: getenv}
 	c.register(ef)
 	if err := fs.Parse(args); err != nil {
-		return nil, flagError(fs, err, stderr)
+		return nil, flagError(fs, err, stdout)
 	}
 	// A misspelt variable first: the other problems may follow from it.
 	problems := append(ef.unknown(environ), ef.problems...)
