@@ -59,6 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if err != nil {
 		return err
 	}
+	if cfg.PrintVersion {
+		_, err := fmt.Fprintln(stdout, observe.ReadBuild())
+		return err
+	}
 	if cfg.PrintSchema != "" {
 		return printSchema(stdout, cfg.PrintSchema)
 	}

@@ -54,6 +54,9 @@ type Config struct {
 	// PrintSchema, when set, is the format (sdl or introspection) in which
 	// to print the served schema instead of serving.
 	PrintSchema string
+	// PrintVersion asks for the version instead of serving; the rest of
+	// the configuration is then neither read nor checked.
+	PrintVersion bool
 
 	flags *flag.FlagSet // every flag, for the README's table (TestREADMEConfigurationTable)
 	raw   raw
@@ -201,6 +204,11 @@ func Load(args []string, getenv func(string) string, environ []string, stdout io
 	if err := fs.Parse(args); err != nil {
 		return nil, flagError(fs, err, stdout)
 	}
+	if c.PrintVersion {
+		// Whatever else is set: the version is what one asks for when
+		// something is wrong.
+		return c, nil
+	}
 	// A misspelt variable first: the other problems may follow from it.
 	problems := append(ef.unknown(environ), ef.problems...)
 	if fs.NArg() > 0 {
@@ -252,8 +260,9 @@ func (c *Config) register(e *envFlags) {
 	e.int(&c.Server.MaxConnections, "max-connections", DefaultMaxConnections, "most connections open on listen-addr; idle ones are closed near it, new ones refused with 503 at it; lowered to fit the open-file limit")
 	e.duration(&c.Demo.Latency, "demo-latency", 0, "latency the demo upstream adds to each answer")
 	e.int(&c.Demo.Users, "demo-users", 50, "how many users the demo upstream has")
-	// A one-off action rather than a setting: no variable.
+	// One-off actions rather than settings: no variables.
 	e.fs.StringVar(&c.PrintSchema, "print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
+	e.fs.BoolVar(&c.PrintVersion, "version", false, "print the version and exit: module version, VCS revision and time, Go version (as go_build_info's labels)")
 	e.string(&c.Observability.MetricsAddr, "metrics-addr", "", "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none")
 	e.bool(&c.Observability.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on metrics-addr (never on listen-addr); needs metrics-addr")
 	e.bool(&c.Observability.TraceResolvers, "trace-resolvers", false, "add a span per resolver call when tracing is on; costly on large lists")

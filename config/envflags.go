@@ -131,7 +131,7 @@ func nearest(name string, known []string, prefix string) (string, bool) {
 // -help it prints the flags to stdout and returns flag.ErrHelp.
 func flagError(fs *flag.FlagSet, err error, stdout io.Writer) error {
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "Usage of salesgraph (each flag's SALESGRAPH_* variable in parentheses):")
+		fmt.Fprintln(stdout, "Usage of salesgraph (each flag's SALESGRAPH_* variable in parentheses; salesgraph -version prints the version):")
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		return err
