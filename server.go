@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	log := slog.New(h)
 	defer ignoreHangup(log)()
+	if cfg.Demo.UpstreamOnly {
+		return serveDemoUpstream(ctx, cfg, log, ready)
+	}
 	tel, err := newTelemetry(ctx, cfg.Observability, getenv, stdout, log)
 	if err != nil {
 		return err

@@ -171,6 +171,10 @@ type Shutdown struct {
 type Demo struct {
 	Latency time.Duration
 	Users   int
+	// UpstreamOnly serves the fake upstream alone on Server.ListenAddr,
+	// for several replicas on one machine to share (server.go's
+	// serveDemoUpstream).
+	UpstreamOnly bool
 }
 
 // raw holds what flags give as text or in another unit than Config's
@@ -260,6 +264,7 @@ func (c *Config) register(e *envFlags) {
 	e.int(&c.Server.MaxConnections, "max-connections", DefaultMaxConnections, "most connections open on listen-addr; idle ones are closed near it, new ones refused with 503 at it; lowered to fit the open-file limit")
 	e.duration(&c.Demo.Latency, "demo-latency", 0, "latency the demo upstream adds to each answer")
 	e.int(&c.Demo.Users, "demo-users", 50, "how many users the demo upstream has")
+	e.bool(&c.Demo.UpstreamOnly, "demo-upstream-only", false, "serve only the demo upstream (the fake REST API, with demo-users and demo-latency) on listen-addr, for replicas to share as their upstream-url")
 	// One-off actions rather than settings: no variables.
 	e.fs.StringVar(&c.PrintSchema, "print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
 	e.fs.BoolVar(&c.PrintVersion, "version", false, "print the version and exit: module version, VCS revision and time, Go version (as go_build_info's labels)")
