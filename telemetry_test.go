@@ -91,7 +91,7 @@ func TestMetricsOnASeparateAddress(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	code, body = get(t, admin+"/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, code, "not serving yet")
-	assert.Equal(t, "not ready: serving\n", body)
+	assert.Equal(t, "not ready: starting\n", body)
 
 	tel.probes.SetServing(true)
 	code, _ = get(t, admin+"/readyz")
