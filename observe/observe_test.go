@@ -359,7 +359,6 @@ func TestTracingFromEnv(t *testing.T) {
 		{name: "off by default", env: nil, exporter: "none"},
 		{name: "an OTLP endpoint turns it on", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}, exporter: "otlp/http", enabled: true},
 		{name: "traces endpoint too", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1/v1/traces"}, exporter: "otlp/http", enabled: true},
-		{name: "grpc", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, exporter: "otlp/grpc", enabled: true},
 		{name: "console", env: map[string]string{"OTEL_TRACES_EXPORTER": "console"}, exporter: "console", enabled: true},
 		{name: "none wins over an endpoint", env: map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:1"}, exporter: "none"},
 		{name: "SDK disabled", env: map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}, exporter: "none"},
