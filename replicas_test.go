@@ -421,3 +421,33 @@ func TestAPQIsSharedByReplicas(t *testing.T) {
 	assert.Equal(t, "PERSISTED_QUERY_NOT_FOUND", miss.Errors[0]["extensions"].(map[string]any)["code"])
 	assert.Equal(t, len(up.Dataset().Users[3].Meetings), totalCount(t, apqPost(t, b.base, ohash, other)))
 }
+
+// TestReplicasWalkthrough is the README's "Two replicas on one machine",
+// process for process: one demo upstream (-demo-upstream-only), a Redis,
+// two replicas pointed at both. A user asked through one replica is served
+// by the other from Redis, with no upstream call. Before, the only demo
+// upstream was the one each replica embeds on a random port, so two
+// replicas never shared an upstream, nor therefore a cache entry.
+func TestReplicasWalkthrough(t *testing.T) {
+	rdb := redistest.Start(t)
+	up := startMain(t, "demo upstream listening", "-demo-upstream-only")
+	replica := func() *mainProcess {
+		return startMain(t, "salesgraph listening", "-upstream-url", "http://"+up.addr,
+			"-upstream-authorization", resttest.DefaultToken, "-redis-url", rdb.URL,
+			"-cache-ttl", "1m", "-cache-key-secret", cacheSecret)
+	}
+	a, b := replica(), replica()
+
+	u, ok := resttest.NewDataset().User(3) // the demo upstream's data: 50 users, the default seed
+	require.True(t, ok)
+	assert.Equal(t, len(u.Meetings), totalCount(t, ask(t, "http://"+a.addr, userMeetingsQuery(3), "")))
+	assert.Equal(t, len(u.Meetings), totalCount(t, ask(t, "http://"+b.addr, userMeetingsQuery(3), "")))
+
+	const calls = `salesgraph_upstream_requests_total{endpoint="/api/v1/users/{id}/meetings",result="ok",status_class="2xx"}`
+	_, metricsA := get(t, "http://"+a.addr+"/metrics")
+	_, metricsB := get(t, "http://"+b.addr+"/metrics")
+	assert.Equal(t, 1.0, metricValue(t, metricsA, calls), "the first replica called the demo upstream")
+	assert.Equal(t, 1.0, metricValue(t, metricsA, `salesgraph_upstream_cache_total{result="miss"}`))
+	assert.Equal(t, -1.0, metricValue(t, metricsB, calls), "the second made no upstream call")
+	assert.Equal(t, 1.0, metricValue(t, metricsB, `salesgraph_upstream_cache_total{result="hit_redis"}`), "it was served from Redis")
+}

@@ -55,8 +55,12 @@ func main() {
 // receives the address the server listens on once it accepts connections
 // (end-to-end tests use it).
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer, ready chan<- string) error {
-	cfg, err := config.Load(args, getenv, environ, stderr)
+	cfg, err := config.Load(args, getenv, environ, stdout)
 	if err != nil {
+		return err
+	}
+	if cfg.PrintVersion {
+		_, err := fmt.Fprintln(stdout, observe.ReadBuild())
 		return err
 	}
 	if cfg.PrintSchema != "" {
@@ -67,6 +71,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	log := slog.New(h)
+	defer ignoreHangup(log)()
+	if cfg.Demo.UpstreamOnly {
+		return serveDemoUpstream(ctx, cfg, log, ready)
+	}
 	tel, err := newTelemetry(ctx, cfg.Observability, getenv, stdout, log)
 	if err != nil {
 		return err

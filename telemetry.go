@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"runtime/debug"
 	"time"
 
 	"github.com/salesgraph/salesgraph/config"
@@ -32,7 +31,7 @@ type telemetry struct {
 // and binds the metrics listener if one is configured.
 func newTelemetry(ctx context.Context, cfg config.Observability, getenv func(string) string, console io.Writer, log *slog.Logger) (*telemetry, error) {
 	t := &telemetry{metrics: observe.NewMetrics(), probes: observe.NewProbes(), log: log}
-	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, version(), observe.WithResolverSpans(cfg.TraceResolvers))
+	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, observe.ReadBuild().Version, observe.WithResolverSpans(cfg.TraceResolvers))
 	if err != nil {
 		return nil, err
 	}
@@ -195,13 +194,4 @@ func (t *telemetry) shutdown(log *slog.Logger) {
 	if t.admin != nil {
 		_ = t.admin.Shutdown(ctx)
 	}
-}
-
-// version is the module version the binary was built from, for
-// service.version; "(devel)" for go run and go build in a work tree.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }

@@ -54,6 +54,9 @@ type Config struct {
 	// PrintSchema, when set, is the format (sdl or introspection) in which
 	// to print the served schema instead of serving.
 	PrintSchema string
+	// PrintVersion asks for the version instead of serving; the rest of
+	// the configuration is then neither read nor checked.
+	PrintVersion bool
 
 	flags *flag.FlagSet // every flag, for the README's table (TestREADMEConfigurationTable)
 	raw   raw
@@ -168,6 +171,10 @@ type Shutdown struct {
 type Demo struct {
 	Latency time.Duration
 	Users   int
+	// UpstreamOnly serves the fake upstream alone on Server.ListenAddr,
+	// for several replicas on one machine to share (server.go's
+	// serveDemoUpstream).
+	UpstreamOnly bool
 }
 
 // raw holds what flags give as text or in another unit than Config's
@@ -187,9 +194,9 @@ func (c *Config) DemoMode() bool { return c.Upstream.URL == "" }
 // variables (getenv), falling back to defaults, and checks the result,
 // returning every problem in one error. environ is the whole environment
 // ("NAME=value" entries), in which any SALESGRAPH_* variable that is not a
-// setting is a problem. -help prints the flags to stderr and returns
-// flag.ErrHelp.
-func Load(args []string, getenv func(string) string, environ []string, stderr io.Writer) (*Config, error) {
+// setting is a problem. -help prints the flags to stdout, since they were
+// asked for, and returns flag.ErrHelp.
+func Load(args []string, getenv func(string) string, environ []string, stdout io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("salesgraph", flag.ContinueOnError)
 	// The flag package prints the whole usage after a parse error, which
 	// scrolls the error itself away; the error is returned instead.
@@ -199,7 +206,12 @@ func Load(args []string, getenv func(string) string, environ []string, stderr io
 	ef := &envFlags{fs: fs, getenv: getenv}
 	c.register(ef)
 	if err := fs.Parse(args); err != nil {
-		return nil, flagError(fs, err, stderr)
+		return nil, flagError(fs, err, stdout)
+	}
+	if c.PrintVersion {
+		// Whatever else is set: the version is what one asks for when
+		// something is wrong.
+		return c, nil
 	}
 	// A misspelt variable first: the other problems may follow from it.
 	problems := append(ef.unknown(environ), ef.problems...)
@@ -252,8 +264,10 @@ func (c *Config) register(e *envFlags) {
 	e.int(&c.Server.MaxConnections, "max-connections", DefaultMaxConnections, "most connections open on listen-addr; idle ones are closed near it, new ones refused with 503 at it; lowered to fit the open-file limit")
 	e.duration(&c.Demo.Latency, "demo-latency", 0, "latency the demo upstream adds to each answer")
 	e.int(&c.Demo.Users, "demo-users", 50, "how many users the demo upstream has")
-	// A one-off action rather than a setting: no variable.
+	e.bool(&c.Demo.UpstreamOnly, "demo-upstream-only", false, "serve only the demo upstream (the fake REST API, with demo-users and demo-latency) on listen-addr, for replicas to share as their upstream-url")
+	// One-off actions rather than settings: no variables.
 	e.fs.StringVar(&c.PrintSchema, "print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
+	e.fs.BoolVar(&c.PrintVersion, "version", false, "print the version and exit: module version, VCS revision and time, Go version (as go_build_info's labels)")
 	e.string(&c.Observability.MetricsAddr, "metrics-addr", "", "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none")
 	e.bool(&c.Observability.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on metrics-addr (never on listen-addr); needs metrics-addr")
 	e.bool(&c.Observability.TraceResolvers, "trace-resolvers", false, "add a span per resolver call when tracing is on; costly on large lists")

@@ -79,14 +79,14 @@ func TestFromEnvironmentAndFlags(t *testing.T) {
 }
 
 // TestEveryVariableIsTheFlagsName: SALESGRAPH_ and the flag's name in
-// upper snake case, for every flag but -print-schema, an action.
+// upper snake case, for every flag but -print-schema and -version, actions.
 func TestEveryVariableIsTheFlagsName(t *testing.T) {
 	c, err := parse(nil, nil)
 	require.NoError(t, err)
 	n := 0
 	c.flags.VisitAll(func(f *flag.Flag) {
 		want := " (SALESGRAPH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) + ")"
-		if f.Name == "print-schema" {
+		if f.Name == "print-schema" || f.Name == "version" {
 			assert.NotContains(t, f.Usage, EnvPrefix)
 			return
 		}
@@ -191,8 +191,14 @@ func TestUnknownEnvironmentVariables(t *testing.T) {
 		})
 	}
 
+	// A variable close to none is named without a guess.
+	env := map[string]string{"SALESGRAPH_COLOUR": "blue"}
+	_, err := Load(nil, envMap(env), envList(env), io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "unknown environment variable SALESGRAPH_COLOUR (salesgraph -help lists the settings)")
+
 	// Known variables and other programs' variables pass.
-	env := map[string]string{"SALESGRAPH_UPSTREAM_URL": "https://crm.example.com", "SALESGRAPH_MAX_DEPTH": "9", "HOME": "/root", "XSALESGRAPH_X": "1"}
+	env = map[string]string{"SALESGRAPH_UPSTREAM_URL": "https://crm.example.com", "SALESGRAPH_MAX_DEPTH": "9", "HOME": "/root", "XSALESGRAPH_X": "1"}
 	c, err := Load(nil, envMap(env), envList(env), io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, "https://crm.example.com", c.Upstream.URL)
@@ -207,6 +213,9 @@ func TestFlagErrorsAreOneLine(t *testing.T) {
 		"unknown flag":  {[]string{"-lisen-addr", ":1"}, "flag provided but not defined: -lisen-addr (did you mean -listen-addr? salesgraph -help lists the flags)"},
 		"double dash":   {[]string{"--upstream-ulr", "x"}, "did you mean -upstream-url?"},
 		"invalid value": {[]string{"-demo-users", "many"}, `invalid value "many" for flag -demo-users`},
+		// Nothing is close: a suggestion would be a wild guess.
+		"unrelated flag":  {[]string{"-verbose"}, "flag provided but not defined: -verbose (salesgraph -help lists the flags)"},
+		"unrelated short": {[]string{"-x"}, "flag provided but not defined: -x (salesgraph -help lists the flags)"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -220,11 +229,11 @@ func TestFlagErrorsAreOneLine(t *testing.T) {
 		})
 	}
 
-	var stderr bytes.Buffer
-	_, err := Load([]string{"-help"}, envMap(nil), nil, &stderr)
+	var stdout bytes.Buffer
+	_, err := Load([]string{"-help"}, envMap(nil), nil, &stdout)
 	require.ErrorIs(t, err, flag.ErrHelp)
-	assert.Contains(t, stderr.String(), "-listen-addr")
-	assert.Contains(t, stderr.String(), "(SALESGRAPH_LISTEN_ADDR)")
+	assert.Contains(t, stdout.String(), "-listen-addr")
+	assert.Contains(t, stdout.String(), "(SALESGRAPH_LISTEN_ADDR)")
 }
 
 // TestUpstreamURLWithTheAPIPrefixIsRefused: restclient appends the

@@ -112,6 +112,7 @@ func (c *Config) validate() []string {
 	}
 	check(c.PrintSchema == "" || c.PrintSchema == "sdl" || c.PrintSchema == "introspection", "print-schema must be sdl or introspection")
 	check(c.Demo.Users > 0 && c.Demo.Users <= 100000, "demo-users must be between 1 and 100000")
+	check(!c.Demo.UpstreamOnly || c.Upstream.URL == "", "demo-upstream-only serves the demo upstream itself: upstream-url must be empty")
 	check(c.IDE.Assets == "embedded" || c.IDE.Assets == "cdn", "ide-assets must be embedded or cdn")
 	check(c.Observability.LogFormat == "text" || c.Observability.LogFormat == "json", "log-format must be text or json")
 

@@ -141,8 +141,8 @@ func WithMaxOperationNames(n int) MetricsOption {
 	}
 }
 
-// NewMetrics creates the collectors and registers them, with the Go runtime,
-// process and build-info collectors, on a new registry.
+// NewMetrics creates the collectors and registers them, with the Go runtime
+// and process collectors and go_build_info (ReadBuild), on a new registry.
 func NewMetrics(opts ...MetricsOption) *Metrics {
 	m := &Metrics{
 		reg:      prometheus.NewRegistry(),
@@ -254,7 +254,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		m.batchSize, m.cache, m.apq, m.respMemory,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewBuildInfoCollector(),
+		ReadBuild().collector(),
 	)
 	return m
 }
