@@ -230,7 +230,7 @@ func (c *Config) register(e *envFlags) {
 
 	e.string(&c.Server.ListenAddr, "listen-addr", ":8080", "address to serve on")
 	e.string(&c.Upstream.URL, "upstream-url", "", "base URL of the REST API without its /api/v1, e.g. https://crm.example.com; empty starts demo mode")
-	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none")
+	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none of forward-headers")
 	e.string(&c.Upstream.AuthHeader, "upstream-auth-header", "Authorization", "header that carries the static credential")
 	e.string(&r.forwardHeaders, "forward-headers", "Authorization", "comma-separated inbound headers forwarded upstream")
 	e.duration(&c.Upstream.Timeout, "upstream-timeout", 10*time.Second, "timeout of one upstream call")
