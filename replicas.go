@@ -82,6 +82,7 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 				Hit:        func(tier string) { m.UpstreamCache("hit_" + tier) },
 				Miss:       func() { m.UpstreamCache("miss") },
 				RedisError: func(op string, _ error) { m.RedisError("cache", op) },
+				Revoke:     func() { m.UpstreamCache("revoked") },
 			},
 		}
 		if rdb != nil {

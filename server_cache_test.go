@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
@@ -111,4 +113,105 @@ func TestEveryCallerOfASharedCallIsToldItIsStale(t *testing.T) {
 	}
 	t.Logf("%d concurrent requests answered stale through one shared call: %d marked", n, marked)
 	assert.Equal(t, n, marked, "every response says its data is stale")
+}
+
+// cacheFacade is the facade in one process, over up through a cache whose
+// clock is clk, sharing rdb when it is not nil, the way replicas do.
+func cacheFacade(t *testing.T, upstreamURL string, rdb redis.Cmdable, clk *movingClock, o respcache.Options) string {
+	t.Helper()
+	o.TTL, o.StaleIfError, o.Now, o.Logger = 30*time.Second, time.Hour, clk.Now, slog.New(slog.DiscardHandler)
+	if rdb != nil {
+		o.Redis = rdb
+	}
+	cache, err := respcache.New(o)
+	require.NoError(t, err)
+	keyer, err := respcache.NewKeyer([]byte(cacheSecret), nil)
+	require.NoError(t, err)
+	client, err := restclient.New(upstreamURL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: keyer}))
+	require.NoError(t, err)
+	srv := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: client, Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func errorCode(t *testing.T, r gqlResult) any {
+	t.Helper()
+	require.NotEmpty(t, r.Errors, "data: %v", r.Data)
+	return r.Errors[0]["extensions"].(map[string]any)["code"]
+}
+
+// checkRevocation runs, through facades a and b (the same one, or two
+// replicas sharing Redis), what a refused credential must see: a 403 for
+// one path drops what the credential cached on every path, fresh or stale;
+// a later 503 serves it nothing stale; another credential keeps its
+// entries. up answers credential T (the fake's DefaultToken) and O
+// (otherTenant).
+func checkRevocation(t *testing.T, up *resttest.Server, clk *movingClock, a, b string) {
+	const T, O = resttest.DefaultToken, otherTenant
+	meetings := func(cred string, user int64) int {
+		u, ok := up.DatasetFor(cred).User(user)
+		require.True(t, ok)
+		return len(u.Meetings)
+	}
+	for _, via := range []string{a, b} { // b holds its own copies, in process
+		for _, u := range []int64{1, 2} {
+			assert.Equal(t, meetings(T, u), totalCount(t, ask(t, via, userMeetingsQuery(u), T)))
+		}
+		assert.Equal(t, meetings(O, 1), totalCount(t, ask(t, via, userMeetingsQuery(1), O)))
+	}
+	calls := up.Calls()
+	require.Equal(t, 3, calls, "one call per answer, whichever facade asked")
+
+	// Fresh: refused on a path it never cached, the credential loses its
+	// fresh answers on the others.
+	remove := up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusForbidden, Credential: T})
+	assert.Equal(t, graph.CodeForbidden, errorCode(t, ask(t, a, userMeetingsQuery(3), T)))
+	remove()
+	for i, u := range []int64{1, 2} {
+		assert.Equal(t, meetings(T, u), totalCount(t, ask(t, b, userMeetingsQuery(u), T)))
+		assert.Equal(t, calls+2+i, up.Calls(), "user %d asked of the upstream again after the refusal", u)
+	}
+	assert.Equal(t, meetings(O, 1), totalCount(t, ask(t, b, userMeetingsQuery(1), O)))
+	assert.Equal(t, calls+3, up.Calls(), "another credential's answer is still cached")
+
+	// Stale: once refused, nothing stale, whichever path and facade.
+	clk.Advance(42 * time.Second)
+	remove = up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusForbidden, Credential: T})
+	assert.Equal(t, graph.CodeForbidden, errorCode(t, ask(t, a, userMeetingsQuery(1), T)))
+	remove()
+	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
+	for _, via := range []string{a, b} {
+		for _, u := range []int64{1, 2} {
+			r := ask(t, via, userMeetingsQuery(u), T)
+			assert.Equal(t, graph.CodeUpstreamUnavailable, errorCode(t, r), "user %d: the refused credential got stale data", u)
+			assert.Empty(t, staleMarks(t, r))
+		}
+		other := ask(t, via, userMeetingsQuery(1), O)
+		assert.Equal(t, meetings(O, 1), totalCount(t, other), "another credential still gets its stale answer")
+		assert.Len(t, staleMarks(t, other), 1)
+	}
+}
+
+// TestARefusedCredentialLosesWhatItCached: in one process's cache.
+func TestARefusedCredentialLosesWhatItCached(t *testing.T) {
+	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	t.Cleanup(up.Close)
+	clk := &movingClock{now: time.Now()}
+	f := cacheFacade(t, up.URL, nil, clk, respcache.Options{})
+	checkRevocation(t, up, clk, f, f)
+}
+
+// TestARefusedCredentialLosesWhatItCachedOnEveryReplica: a refusal seen by
+// one replica reaches the other's process tier and Redis.
+func TestARefusedCredentialLosesWhatItCachedOnEveryReplica(t *testing.T) {
+	rdb := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	t.Cleanup(up.Close)
+	clk := &movingClock{now: time.Now()}
+	a := cacheFacade(t, up.URL, c, clk, respcache.Options{})
+	b := cacheFacade(t, up.URL, c, clk, respcache.Options{})
+	checkRevocation(t, up, clk, a, b)
 }

@@ -55,19 +55,33 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		StoredAt: time.Date(2026, 3, 1, 12, 0, 0, 123, time.UTC),
 		FreshFor: 30 * time.Second,
 		StaleFor: time.Minute,
+		gen:      generation{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 	}
 	got, err := decode(encode(&e))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Status != e.Status || !got.StoredAt.Equal(e.StoredAt) || got.FreshFor != e.FreshFor ||
-		got.StaleFor != e.StaleFor || !bytes.Equal(got.Body, e.Body) ||
+		got.StaleFor != e.StaleFor || !bytes.Equal(got.Body, e.Body) || got.gen != e.gen ||
 		got.Header.Get("Content-Type") != e.Header.Get("Content-Type") || len(got.Header["Etag"]) != 2 {
 		t.Errorf("round trip: %+v, want %+v", got, e)
 	}
 	// A value is the body plus a few dozen bytes.
-	if over := len(encode(&e)) - len(e.Body); over > 100 {
+	if over := len(encode(&e)) - len(e.Body); over > 128 {
 		t.Errorf("encoding adds %d bytes to the body", over)
+	}
+}
+
+// TestAnEntryOfVersion1HasNoGeneration: an entry a replica not yet
+// upgraded stored decodes, but with no generation, so it is never served.
+func TestAnEntryOfVersion1HasNoGeneration(t *testing.T) {
+	e := Entry{Status: 200, Body: []byte(`{}`), StoredAt: time.Unix(1, 0), FreshFor: time.Second, gen: generation{1}}
+	v2 := encode(&e)
+	v1 := append([]byte{1}, v2[1:27]...)
+	v1 = append(v1, v2[27+len(generation{}):]...)
+	got, err := decode(v1)
+	if err != nil || got.Status != 200 || string(got.Body) != `{}` || !got.gen.none() {
+		t.Errorf("version 1: %+v, %v; want the entry with no generation", got, err)
 	}
 }
 
