@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -213,5 +215,73 @@ func TestARefusedCredentialLosesWhatItCachedOnEveryReplica(t *testing.T) {
 	clk := &movingClock{now: time.Now()}
 	a := cacheFacade(t, up.URL, c, clk, respcache.Options{})
 	b := cacheFacade(t, up.URL, c, clk, respcache.Options{})
+	checkRevocation(t, up, clk, a, b)
+}
+
+// phpUpstream serves up's answers with the Cache-Control many PHP APIs send
+// by default.
+func phpUpstream(t *testing.T, up *resttest.Server) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store, no-cache, must-revalidate")
+		up.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestAnUpstreamThatForbidsCachingIsTold: answers marked no-store are not
+// cached, and the operator is told, once per endpoint in the log and for
+// each answer in the metrics; -cache-ignore-upstream-no-store caches them.
+func TestAnUpstreamThatForbidsCachingIsTold(t *testing.T) {
+	up := resttest.NewServer()
+	t.Cleanup(up.Close)
+	url := phpUpstream(t, up)
+	queries := []string{userMeetingsQuery(1), `{ user(id: "1") { threads(first: 1) { totalCount } } }`}
+	// round asks every query and returns the upstream calls it made.
+	round := func(s *testServer) int {
+		before := up.Calls()
+		for _, q := range queries {
+			r := ask(t, s.base, q, resttest.DefaultToken)
+			require.Empty(t, r.Errors)
+		}
+		return up.Calls() - before
+	}
+	const msg = "upstream answers not cached: the upstream forbids it"
+
+	s := launch(t, "-upstream-url", url, "-cache-ttl", "1h", "-log-level", "info")
+	first := round(s)
+	require.Positive(t, first)
+	assert.Equal(t, first, round(s), "nothing was cached")
+	_, body := get(t, s.base+"/metrics")
+	assert.Equal(t, float64(2*first), metricValue(t, body, `salesgraph_upstream_cache_total{result="not_stored_upstream_forbids"}`))
+	endpoints := map[string]int{}
+	for _, l := range strings.Split(s.logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+			endpoints[fmt.Sprint(m["endpoint"])]++
+			assert.Equal(t, "no-store", m["forbiddenBy"])
+		}
+	}
+	assert.Equal(t, map[string]int{"/api/v1/users/{id}/meetings": 1, "/api/v1/users/{id}/threads": 1}, endpoints, "one line per endpoint")
+
+	s = launch(t, "-upstream-url", url, "-cache-ttl", "1h", "-log-level", "info", "-cache-ignore-upstream-no-store")
+	require.Positive(t, round(s))
+	assert.Zero(t, round(s), "cached for the TTL anyway")
+	assert.Nil(t, s.logLine(msg))
+}
+
+// TestARefusedCredentialLosesWhatItCachedDespiteNoStore: with no-store
+// answers cached anyway, a refusal still takes them away.
+func TestARefusedCredentialLosesWhatItCachedDespiteNoStore(t *testing.T) {
+	rdb := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	t.Cleanup(up.Close)
+	url := phpUpstream(t, up)
+	clk := &movingClock{now: time.Now()}
+	a := cacheFacade(t, url, c, clk, respcache.Options{IgnoreNoStore: true})
+	b := cacheFacade(t, url, c, clk, respcache.Options{IgnoreNoStore: true})
 	checkRevocation(t, up, clk, a, b)
 }

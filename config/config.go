@@ -127,6 +127,9 @@ type Replicas struct {
 	CacheKeySecret Secret
 	// CacheMaxBytes bounds the cache's in-process tier.
 	CacheMaxBytes int64
+	// CacheIgnoreNoStore caches answers the upstream marks no-store or
+	// no-cache for CacheTTL anyway (respcache.Options.IgnoreNoStore).
+	CacheIgnoreNoStore bool
 	// UpstreamRateLimit is calls per second to the upstream, across every
 	// replica when Redis is configured; 0 is no limit.
 	UpstreamRateLimit float64
@@ -306,6 +309,7 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rc.CacheStaleIfError, "cache-stale-if-error", 0, "how long past cache-ttl a cached answer is still served, marked stale, when the upstream fails (5xx, timeout, unreachable, circuit open)")
 	e.secret(&rc.CacheKeySecret, "cache-key-secret", "key of the cache's HMAC keys, at least 32 bytes; required with cache-ttl and redis-url, and shared by the replicas; empty without redis-url: random per process")
 	e.int64(&rc.CacheMaxBytes, "cache-max-bytes", 64<<20, "bytes of upstream answers the cache holds in this process")
+	e.bool(&rc.CacheIgnoreNoStore, "cache-ignore-upstream-no-store", false, "cache answers the upstream marks Cache-Control no-store or no-cache for cache-ttl anyway, as if unmarked; risky if the upstream means it (see the README)")
 	e.float64(&rc.UpstreamRateLimit, "upstream-rate-limit", 0, "upstream calls per second, retries included, across every replica when redis-url is set; 0 is no limit")
 	e.int(&rc.Count, "replicas", 1, "most replicas that run: while Redis is down each keeps to upstream-rate-limit / replicas")
 }

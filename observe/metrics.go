@@ -217,7 +217,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 
 	m.upCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "cache_total",
-		Help: "Upstream response cache lookups, by result: hit_process and hit_redis (a fresh answer, no call made), miss (a call was made), stale (a failed call answered with an answer past its freshness); and revoked (a credential refused by the upstream lost what it had cached).",
+		Help: "Upstream response cache lookups, by result: hit_process and hit_redis (a fresh answer, no call made), miss (a call was made), stale (a failed call answered with an answer past its freshness); and revoked (a credential refused by the upstream lost what it had cached), not_stored_upstream_forbids (an answer not stored because its Cache-Control or Vary forbade it).",
 	}, []string{"result"})
 	m.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "redis_errors_total",
@@ -480,7 +480,7 @@ func (m *Metrics) RetryAttempt(endpoint string) {
 
 // UpstreamCache records one lookup of the upstream response cache
 // (hit_process, hit_redis, miss or stale), or one of its other events
-// (revoked).
+// (revoked, not_stored_upstream_forbids).
 func (m *Metrics) UpstreamCache(result string) {
 	if m == nil {
 		return

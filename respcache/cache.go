@@ -61,6 +61,12 @@ type Options struct {
 	// can shorten our freshness but not lengthen it past what the operator
 	// chose.
 	MaxTTL time.Duration
+	// IgnoreNoStore stores answers whose Cache-Control says no-store or
+	// no-cache as if they had no Cache-Control: for TTL, with the stale
+	// window. For upstreams that send it on everything (PHP's session
+	// default); wrong for one that means it (per-user or fast-changing
+	// data), which is then served up to TTL old.
+	IgnoreNoStore bool
 	// MaxBytes bounds what the process tier holds (DefaultMaxBytes if 0).
 	MaxBytes int64
 	// MaxEntryBytes is the largest entry stored in either tier
@@ -113,6 +119,7 @@ type Hooks struct {
 // A Cache is safe for concurrent use.
 type Cache struct {
 	ttl, stale, maxTTL time.Duration
+	ignoreNoStore      bool
 	maxEntry           int64
 	keep               []string
 	mem                *memory
@@ -135,7 +142,7 @@ func New(o Options) (*Cache, error) {
 		return nil, errors.New("respcache: negative StaleIfError, MaxTTL, MaxBytes or MaxEntryBytes")
 	}
 	c := &Cache{
-		ttl: o.TTL, stale: o.StaleIfError, maxTTL: o.MaxTTL,
+		ttl: o.TTL, stale: o.StaleIfError, maxTTL: o.MaxTTL, ignoreNoStore: o.IgnoreNoStore,
 		keep: o.KeepHeaders, rdb: o.Redis, prefix: o.Prefix, timeout: o.Timeout,
 		hooks: o.Hooks, serveStale: o.ServeStale, now: o.Now,
 		gens: newGenerations(),
@@ -261,7 +268,8 @@ func (c *Cache) Lookup(ctx context.Context, key Key) Lookup {
 // KeepHeaders kept. The rules:
 //   - only 2xx answers (but 206) are stored: errors, 401 and 403 never;
 //   - Cache-Control no-store or no-cache (we never revalidate), or Vary: *,
-//     and the answer is not stored;
+//     and the answer is not stored (unless IgnoreNoStore: then a no-store
+//     or no-cache answer is stored as if it had no Cache-Control);
 //   - s-maxage, else max-age, replaces the TTL, capped at MaxTTL; an
 //     invalid value counts as 0, as RFC 9111 says, leaving the answer only
 //     for stale-if-error;
@@ -276,11 +284,15 @@ func (c *Cache) Lookup(ctx context.Context, key Key) Lookup {
 // since, it is not stored, or never served. StoredAt, FreshFor and
 // StaleFor are set here. The body is copied. It reports whether the answer
 // was stored (in the process at least; a Redis failure is counted, not
-// returned).
-func (c *Cache) Store(ctx context.Context, l Lookup, e Entry) bool {
-	p := cachePolicy(e.Status, e.Header, c.ttl, c.stale, c.maxTTL)
-	if !p.store || l.gen.none() || c.gens.current(l.key.credential) != l.gen {
-		return false
+// returned) and, when the answer itself forbade it, what did: "no-store",
+// "no-cache", "Vary: *" or "max-age=0".
+func (c *Cache) Store(ctx context.Context, l Lookup, e Entry) (stored bool, forbiddenBy string) {
+	p := cachePolicy(e.Status, e.Header, c.ttl, c.stale, c.maxTTL, c.ignoreNoStore)
+	if !p.store {
+		return false, p.forbiddenBy
+	}
+	if l.gen.none() || c.gens.current(l.key.credential) != l.gen {
+		return false, ""
 	}
 	kept := Entry{
 		Status:   e.Status,
@@ -302,11 +314,11 @@ func (c *Cache) Store(ctx context.Context, l Lookup, e Entry) bool {
 		kept.Body = []byte{}
 	}
 	if kept.size() > c.maxEntry {
-		return false
+		return false, ""
 	}
 	c.mem.add(l.key, &kept)
 	c.redisSet(ctx, l.key, &kept)
-	return true
+	return true, ""
 }
 
 // Source says where a [Result] came from.

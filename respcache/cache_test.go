@@ -259,13 +259,13 @@ func TestCacheControlIsHonoured(t *testing.T) {
 	answer := func(cc string) respcache.Entry {
 		return respcache.Entry{Status: 200, Header: http.Header{"Cache-Control": {cc}, "Set-Cookie": {"s=1"}}, Body: []byte(`{}`)}
 	}
-	if a.cache.Store(ctx, a.cache.Lookup(ctx, keyOf("/no-store")), answer("no-store")) {
-		t.Error("a no-store answer was stored")
+	if stored, by := a.cache.Store(ctx, a.cache.Lookup(ctx, keyOf("/no-store")), answer("no-store")); stored || by != "no-store" {
+		t.Errorf("a no-store answer: stored %v, forbidden by %q", stored, by)
 	}
 	if a.cache.Lookup(ctx, keyOf("/no-store")).Found {
 		t.Error("a no-store answer was found")
 	}
-	if !a.cache.Store(ctx, a.cache.Lookup(ctx, keyOf("/short")), answer("max-age=5")) {
+	if stored, _ := a.cache.Store(ctx, a.cache.Lookup(ctx, keyOf("/short")), answer("max-age=5")); !stored {
 		t.Fatal("a max-age=5 answer was not stored")
 	}
 	l := a.cache.Lookup(ctx, keyOf("/short"))
@@ -294,7 +294,7 @@ func TestTheProcessTierIsBoundedByBytes(t *testing.T) {
 		r, _ := http.NewRequest(http.MethodGet, "http://crm.example/"+strconv.Itoa(i), nil)
 		k := a.keyer.Key(r)
 		keys = append(keys, k)
-		if !a.cache.Store(ctx, a.cache.Lookup(ctx, k), respcache.Entry{Status: 200, Body: body}) {
+		if stored, _ := a.cache.Store(ctx, a.cache.Lookup(ctx, k), respcache.Entry{Status: 200, Body: body}); !stored {
 			t.Fatalf("entry %d not stored", i)
 		}
 	}
@@ -310,7 +310,7 @@ func TestTheProcessTierIsBoundedByBytes(t *testing.T) {
 	}
 	// One answer larger than a quarter of the budget would flush the rest.
 	r, _ := http.NewRequest(http.MethodGet, "http://crm.example/huge", nil)
-	if a.cache.Store(ctx, a.cache.Lookup(ctx, a.keyer.Key(r)), respcache.Entry{Status: 200, Body: make([]byte, o.MaxBytes/2)}) {
+	if stored, _ := a.cache.Store(ctx, a.cache.Lookup(ctx, a.keyer.Key(r)), respcache.Entry{Status: 200, Body: make([]byte, o.MaxBytes/2)}); stored {
 		t.Error("an entry of half the budget was stored")
 	}
 }

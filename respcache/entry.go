@@ -62,18 +62,24 @@ type policy struct {
 	store    bool
 	freshFor time.Duration
 	staleFor time.Duration
+	// forbiddenBy names what in the answer kept it out: "no-store",
+	// "no-cache", "Vary: *" or "max-age=0" (no freshness and no stale
+	// window left); "" when it was stored or its status kept it out.
+	forbiddenBy string
 }
 
 // cachePolicy applies the answer's status, Cache-Control and Vary to the
 // configured TTL, stale window and cap, by the rules listed on
 // [Cache.Store]. An answer neither fresh nor servable stale is not stored.
-func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Duration) policy {
+// With ignoreNoStore, an answer marked no-store or no-cache is kept as if
+// it had no Cache-Control at all.
+func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Duration, ignoreNoStore bool) policy {
 	if status < 200 || status > 299 || status == http.StatusPartialContent {
 		return policy{}
 	}
 	for _, v := range h.Values("Vary") {
 		if strings.TrimSpace(v) == "*" {
-			return policy{}
+			return policy{forbiddenBy: "Vary: *"}
 		}
 	}
 	p := policy{store: true, freshFor: ttl, staleFor: staleWindow}
@@ -83,9 +89,12 @@ func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Durati
 		for _, d := range strings.Split(line, ",") {
 			name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
 			value = strings.Trim(strings.TrimSpace(value), `"`)
-			switch strings.ToLower(strings.TrimSpace(name)) {
+			switch name = strings.ToLower(strings.TrimSpace(name)); name {
 			case "no-store", "no-cache":
-				return policy{}
+				if ignoreNoStore {
+					return policy{store: true, freshFor: ttl, staleFor: staleWindow}
+				}
+				return policy{forbiddenBy: name}
 			case "must-revalidate", "proxy-revalidate":
 				p.staleFor = 0
 			case "max-age":
@@ -102,7 +111,7 @@ func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Durati
 		p.freshFor = min(seconds(maxAge), maxTTL)
 	}
 	if p.freshFor+p.staleFor <= 0 {
-		return policy{}
+		return policy{forbiddenBy: "max-age=0"}
 	}
 	return p
 }

@@ -30,7 +30,7 @@ func TestTooManyPendingRefusalsDisownEverything(t *testing.T) {
 	keyer := NewRandomKeyer(nil)
 	r, _ := http.NewRequest(http.MethodGet, "http://crm.example/api/v1/users/1/meetings", nil)
 	key := keyer.Key(r)
-	if !c.Store(ctx, c.Lookup(ctx, key), Entry{Status: 200, Body: []byte(`{}`)}) || !c.Lookup(ctx, key).Fresh {
+	if stored, _ := c.Store(ctx, c.Lookup(ctx, key), Entry{Status: 200, Body: []byte(`{}`)}); !stored || !c.Lookup(ctx, key).Fresh {
 		t.Fatal("not cached")
 	}
 	for i := range maxPending + 1 {

@@ -50,7 +50,7 @@ func TestAnAnswerFetchedBeforeARefusalIsNotServedAfterIt(t *testing.T) {
 			}
 			// Looked up after the refusal: stored and served.
 			after := a.cache.Lookup(ctx, key)
-			if !a.cache.Store(ctx, after, respcache.Entry{Status: 200, Body: []byte(`{}`)}) || !a.cache.Lookup(ctx, key).Fresh {
+			if stored, _ := a.cache.Store(ctx, after, respcache.Entry{Status: 200, Body: []byte(`{}`)}); !stored || !a.cache.Lookup(ctx, key).Fresh {
 				t.Fatal("an answer fetched after the refusal was not cached")
 			}
 		})

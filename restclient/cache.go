@@ -26,6 +26,12 @@ type ResponseCache struct {
 	// OnStale, if set, is called for each stale answer served, for
 	// metrics; keep it cheap.
 	OnStale func(endpoint string, age time.Duration)
+	// OnNotStored, if set, is called for each answer that decoded but was
+	// not stored because the upstream forbade it, with what did
+	// ("no-store", "no-cache", "Vary: *", "max-age=0"): an operator who
+	// turned the cache on should learn that it does nothing. Keep it
+	// cheap: it runs while the call holds the answer's body.
+	OnNotStored func(endpoint, forbiddenBy string)
 }
 
 // WithResponseCache answers calls from rc.Cache while an answer is fresh,
@@ -114,7 +120,8 @@ func WithCacheReport(ctx context.Context, f func(StaleAnswer)) context.Context {
 // cacheFill is how get asks do to store the body it read and decoded, while
 // do still holds it (the buffer is pooled).
 type cacheFill struct {
-	lookup respcache.Lookup
+	endpoint string
+	lookup   respcache.Lookup
 }
 
 type cacheFillKey struct{}
@@ -131,7 +138,10 @@ func (c *Client) fill(ctx context.Context, status int, h http.Header, body []byt
 	// Without the caller's cancellation: a caller who goes away must not
 	// count as a Redis failure and switch sharing off for everyone (the
 	// cache bounds each Redis call itself).
-	c.cache.Cache.Store(context.WithoutCancel(ctx), f.lookup, respcache.Entry{Status: status, Header: h, Body: body})
+	_, forbiddenBy := c.cache.Cache.Store(context.WithoutCancel(ctx), f.lookup, respcache.Entry{Status: status, Header: h, Body: body})
+	if forbiddenBy != "" && c.cache.OnNotStored != nil {
+		c.cache.OnNotStored(f.endpoint, forbiddenBy)
+	}
 }
 
 // outgoing is the request get will send, for its key: the URL and headers
@@ -163,7 +173,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	// A stale entry may stand in only for a call that decoded nothing, or
 	// into would see two answers.
 	decoded := false
-	err = c.fetch(context.WithValue(ctx, cacheFillKey{}, &cacheFill{lookup: l}), endpoint, path, q, func(s *scanner) error {
+	err = c.fetch(context.WithValue(ctx, cacheFillKey{}, &cacheFill{endpoint: endpoint, lookup: l}), endpoint, path, q, func(s *scanner) error {
 		decoded = true
 		return into(s)
 	})
