@@ -15,7 +15,8 @@
 // the end of their stale window. Redis is never a single point of failure:
 // every call has a short timeout, a failure is logged once, counted through
 // [Hooks], and followed by a short backoff during which the cache works
-// from the process alone; it then recovers by itself.
+// from the process alone (fresh answers only: see generation.go); it then
+// recovers by itself.
 //
 // Of salesgraph it imports only redisconn (for Health, its Redis fallback
 // state); it knows nothing of the upstream's endpoints or of GraphQL.
