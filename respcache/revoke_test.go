@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/respcache"
@@ -148,5 +151,94 @@ func TestARefusalDuringARedisOutage(t *testing.T) {
 	})
 	if res := b.mustGet(t, meetingsPath(4), token); res.Source == respcache.Stale {
 		t.Fatal("b served the refused credential a stale answer once Redis was back")
+	}
+}
+
+// roundTrips counts the calls a Redis client makes, a pipeline being one.
+type roundTrips struct {
+	mu       sync.Mutex
+	n        int
+	commands []string
+}
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.count(cmds...)
+		return next(ctx, cmds)
+	}
+}
+
+func (r *roundTrips) count(cmds ...redis.Cmder) {
+	if len(cmds) == 1 && cmds[0].Name() == "hello" {
+		return // a new connection's handshake
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	for _, c := range cmds {
+		r.commands = append(r.commands, c.Name())
+	}
+}
+
+func (r *roundTrips) take() (n int, commands []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, commands = r.n, r.commands
+	r.n, r.commands = 0, nil
+	return n, commands
+}
+
+// TestWhatALookupCostsRedis: every lookup, a process-tier hit included, is
+// one Redis round trip, which reads the credential's generation with the
+// entry; a store is one, a refusal one.
+func TestWhatALookupCostsRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := redisClient(t, rs.URL)
+	ctx := context.Background()
+	trips := &roundTrips{}
+	rdb.AddHook(trips)
+	o := options(nil)
+	o.Redis = rdb
+	c, err := respcache.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyer := mustKeyer(t, secret)
+	r, _ := http.NewRequest(http.MethodGet, "http://crm.example/api/v1/users/1/meetings", nil)
+	r.Header.Set("Authorization", token)
+	key := keyer.Key(r)
+	var l respcache.Lookup
+	for _, step := range []struct {
+		name string
+		do   func()
+	}{
+		{"a miss", func() { l = c.Lookup(ctx, key) }},
+		{"a store", func() {
+			if stored, _ := c.Store(ctx, l, respcache.Entry{Status: 200, Body: []byte(`{}`)}); !stored {
+				t.Fatal("not stored")
+			}
+		}},
+		{"a process-tier hit", func() {
+			if !c.Lookup(ctx, key).Fresh {
+				t.Fatal("no hit")
+			}
+		}},
+		{"a refusal", func() { c.Revoke(ctx, key) }},
+	} {
+		step.do()
+		n, commands := trips.take()
+		t.Logf("%s: %d Redis round trip(s): %v", step.name, n, commands)
+		if n != 1 {
+			t.Errorf("%s: %d Redis round trips, want 1", step.name, n)
+		}
 	}
 }
