@@ -105,6 +105,9 @@ func TestARefusalDuringARedisOutage(t *testing.T) {
 	rs := redistest.Start(t)
 	clk := newClock()
 	o := options(clk)
+	// Timeouts only while Redis is frozen, not because the machine is
+	// loaded: the test counts upstream calls.
+	o.Timeout, o.Backoff = time.Second, 200*time.Millisecond
 	a := newReplica(t, srv.URL, rs.URL, o)
 	b := newReplica(t, srv.URL, rs.URL, o)
 	for _, r := range []*replica{a, b} {
