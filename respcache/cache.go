@@ -146,7 +146,6 @@ func New(o Options) (*Cache, error) {
 		ttl: o.TTL, stale: o.StaleIfError, maxTTL: o.MaxTTL, ignoreNoStore: o.IgnoreNoStore,
 		keep: o.KeepHeaders, rdb: o.Redis, prefix: o.Prefix, timeout: o.Timeout,
 		hooks: o.Hooks, serveStale: o.ServeStale, now: o.Now,
-		gens: newGenerations(),
 	}
 	if c.maxTTL == 0 {
 		c.maxTTL = c.ttl
@@ -156,6 +155,7 @@ func New(o Options) (*Cache, error) {
 		maxBytes = DefaultMaxBytes
 	}
 	c.mem = newMemory(maxBytes)
+	c.gens = newGenerations(maxBytes)
 	c.maxEntry = o.MaxEntryBytes
 	if c.maxEntry == 0 {
 		c.maxEntry = DefaultMaxEntryBytes

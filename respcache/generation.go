@@ -67,9 +67,13 @@ func randomHalf() [8]byte {
 }
 
 const (
-	// maxKnown bounds the credentials the process remembers; one it
-	// forgets has its entries in process served no more.
-	maxKnown = 1 << 16
+	// bytesPerKnown sizes what the process remembers of credentials by
+	// the process tier: one credential per 4 KiB of it (16,384 for the
+	// default 64 MiB, about 3.4 MB), a few of its entries each, and
+	// minKnown at least. A credential it forgets has its entries in
+	// process served no more: a lost hit, not a risk.
+	bytesPerKnown = 4 << 10
+	minKnown      = 1024
 	// maxPending bounds the refusals waiting for Redis; past it the epoch
 	// is deleted instead.
 	maxPending = 1 << 16
@@ -99,8 +103,8 @@ type known struct {
 	revoked uint64     // the refusal's number; 0 if none
 }
 
-func newGenerations() *generations {
-	l, _ := simplelru.NewLRU[credential, known](maxKnown, nil)
+func newGenerations(processBytes int64) *generations {
+	l, _ := simplelru.NewLRU[credential, known](int(max(processBytes/bytesPerKnown, minKnown)), nil)
 	return &generations{known: l, pending: map[credential]bool{}}
 }
 
