@@ -72,6 +72,7 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			return nil, nil, nil, err
 		}
 		closeRedis = func() { _ = rdb.Close() }
+		redisconn.SetLogger(log) // go-redis's own lines too, as JSON with -log-format json
 		// No Ping: a Redis that is down at start-up must not stop the
 		// facade from serving, any more than one that goes down later.
 	}
@@ -131,7 +132,11 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			closeRedis()
 			return nil, nil, nil, fmt.Errorf("upstream-rate-limit: %w", err)
 		}
-		opts = append(opts, restclient.WithRateLimiter(l))
+		// Each credential's calls queue apart and take turns, in this
+		// process; the rate stays the fleet's.
+		fair := ratelimit.NewFair(l, ratelimit.FairOptions{Hooks: hooks})
+		m.WatchRateLimitQueues(fair.Waiting, fair.Queues)
+		opts = append(opts, restclient.WithRateLimiter(fair))
 	}
 	return opts, closeRedis, rdb, nil
 }

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
-	tel.watchUpstream(client.BreakerState) // shown in /readyz; readiness does not follow it
+	tel.watchUpstream(client) // the breaker shown in /readyz (readiness does not follow it), ejections in /metrics
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{

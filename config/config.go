@@ -179,7 +179,7 @@ type raw struct {
 	forwardHeaders, csrfHeaders, corsOrigins string
 	timeZone, introspection, suggestions     string
 	logLevel                                 string
-	retries                                  int
+	retries, pathFailures                    int
 	apq                                      bool
 }
 
@@ -301,6 +301,9 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rs.Breaker.Window, "upstream-breaker-window", bs.Window, "rolling window over which the breaker counts upstream calls")
 	e.duration(&rs.Breaker.OpenTimeout, "upstream-breaker-open-timeout", bs.OpenTimeout, "how long the breaker stays open before it lets probes through")
 	e.int(&rs.Breaker.HalfOpenProbes, "upstream-breaker-probes", bs.HalfOpenProbes, "probe calls a half-open breaker lets through; all must succeed to close it")
+	e.int(&r.pathFailures, "upstream-breaker-path-failures", bs.PathFailures, "failures in a row of one upstream path (one user's list) for one caller that eject the path: its calls fail at once for a while; 0 never ejects")
+	e.duration(&rs.Breaker.PathEjection, "upstream-breaker-path-ejection", bs.PathEjection, "how long a path is first ejected; each ejection that follows without a success in between lasts as much longer")
+	e.duration(&rs.Breaker.MaxPathEjection, "upstream-breaker-max-path-ejection", bs.MaxPathEjection, "longest ejection of a path")
 
 	// Replicas: what they share through Redis.
 	rc := &c.Replicas

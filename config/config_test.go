@@ -366,20 +366,23 @@ func TestResilienceDefaults(t *testing.T) {
 
 func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 	env := map[string]string{
-		"SALESGRAPH_OPERATION_TIMEOUT":              "12s",
-		"SALESGRAPH_UPSTREAM_RETRIES":               "4",
-		"SALESGRAPH_UPSTREAM_RETRY_BASE_DELAY":      "20ms",
-		"SALESGRAPH_UPSTREAM_RETRY_MAX_DELAY":       "500ms",
-		"SALESGRAPH_UPSTREAM_RETRY_AFTER_MAX":       "3s",
-		"SALESGRAPH_UPSTREAM_RETRY_BUDGET":          "0.1",
-		"SALESGRAPH_UPSTREAM_RETRY_BUDGET_WINDOW":   "30s",
-		"SALESGRAPH_UPSTREAM_RETRY_MIN":             "5",
-		"SALESGRAPH_UPSTREAM_BREAKER":               "true",
-		"SALESGRAPH_UPSTREAM_BREAKER_FAILURE_RATIO": "0.75",
-		"SALESGRAPH_UPSTREAM_BREAKER_MIN_REQUESTS":  "50",
-		"SALESGRAPH_UPSTREAM_BREAKER_WINDOW":        "20s",
-		"SALESGRAPH_UPSTREAM_BREAKER_OPEN_TIMEOUT":  "7s",
-		"SALESGRAPH_UPSTREAM_BREAKER_PROBES":        "2",
+		"SALESGRAPH_OPERATION_TIMEOUT":                  "12s",
+		"SALESGRAPH_UPSTREAM_RETRIES":                   "4",
+		"SALESGRAPH_UPSTREAM_RETRY_BASE_DELAY":          "20ms",
+		"SALESGRAPH_UPSTREAM_RETRY_MAX_DELAY":           "500ms",
+		"SALESGRAPH_UPSTREAM_RETRY_AFTER_MAX":           "3s",
+		"SALESGRAPH_UPSTREAM_RETRY_BUDGET":              "0.1",
+		"SALESGRAPH_UPSTREAM_RETRY_BUDGET_WINDOW":       "30s",
+		"SALESGRAPH_UPSTREAM_RETRY_MIN":                 "5",
+		"SALESGRAPH_UPSTREAM_BREAKER":                   "true",
+		"SALESGRAPH_UPSTREAM_BREAKER_FAILURE_RATIO":     "0.75",
+		"SALESGRAPH_UPSTREAM_BREAKER_MIN_REQUESTS":      "50",
+		"SALESGRAPH_UPSTREAM_BREAKER_WINDOW":            "20s",
+		"SALESGRAPH_UPSTREAM_BREAKER_OPEN_TIMEOUT":      "7s",
+		"SALESGRAPH_UPSTREAM_BREAKER_PROBES":            "2",
+		"SALESGRAPH_UPSTREAM_BREAKER_PATH_FAILURES":     "7",
+		"SALESGRAPH_UPSTREAM_BREAKER_PATH_EJECTION":     "2s",
+		"SALESGRAPH_UPSTREAM_BREAKER_MAX_PATH_EJECTION": "1m",
 	}
 	c, err := parse([]string{"-upstream-retries", "1", "-upstream-breaker=false"}, env)
 	require.NoError(t, err)
@@ -390,9 +393,25 @@ func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 			BaseDelay:   20 * time.Millisecond, MaxDelay: 500 * time.Millisecond, MaxRetryAfter: 3 * time.Second,
 			Budget: 0.1, BudgetWindow: 30 * time.Second, MinRetries: 5,
 		},
-		Breaker:   restclient.BreakerSettings{FailureRatio: 0.75, MinRequests: 50, Window: 20 * time.Second, OpenTimeout: 7 * time.Second, HalfOpenProbes: 2},
+		Breaker: restclient.BreakerSettings{
+			FailureRatio: 0.75, MinRequests: 50, Window: 20 * time.Second, OpenTimeout: 7 * time.Second, HalfOpenProbes: 2,
+			PathFailures: 7, PathEjection: 2 * time.Second, MaxPathEjection: time.Minute,
+		},
 		BreakerOn: false,
 	}, c.Resilience)
+
+	// 0 failures never ejects a path: restclient's "never" is negative.
+	c, err = parse([]string{"-upstream-breaker-path-failures", "0"}, nil)
+	require.NoError(t, err)
+	assert.Negative(t, c.Resilience.Breaker.PathFailures)
+	for _, args := range [][]string{
+		{"-upstream-breaker-path-failures", "-1"},
+		{"-upstream-breaker-path-ejection", "0s"},
+		{"-upstream-breaker-path-ejection", "10s", "-upstream-breaker-max-path-ejection", "5s"},
+	} {
+		_, err := parse(args, nil)
+		assert.Error(t, err, "%v", args)
+	}
 
 	c, err = parse([]string{"-upstream-retries", "0"}, nil)
 	require.NoError(t, err)

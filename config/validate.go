@@ -73,6 +73,10 @@ func (c *Config) interpret(getenv func(string) string) []string {
 	}
 
 	c.Resilience.Retry.MaxAttempts = r.retries + 1
+	c.Resilience.Breaker.PathFailures = r.pathFailures
+	if r.pathFailures == 0 {
+		c.Resilience.Breaker.PathFailures = -1 // restclient's "never"; its 0 is the default
+	}
 
 	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 	if endpoint == "" {
@@ -182,6 +186,9 @@ func (c *Config) validate() []string {
 	check(rs.Breaker.MinRequests > 0, "upstream-breaker-min-requests must be positive")
 	check(rs.Breaker.Window > 0 && rs.Breaker.OpenTimeout > 0, "upstream-breaker-window and upstream-breaker-open-timeout must be positive")
 	check(rs.Breaker.HalfOpenProbes > 0 && rs.Breaker.HalfOpenProbes <= 1000, "upstream-breaker-probes must be between 1 and 1000")
+	check(c.raw.pathFailures >= 0, "upstream-breaker-path-failures must not be negative")
+	check(rs.Breaker.PathEjection > 0 && rs.Breaker.MaxPathEjection >= rs.Breaker.PathEjection,
+		"upstream-breaker-path-ejection must be positive, and upstream-breaker-max-path-ejection at least as long")
 	return problems
 }
 

@@ -64,11 +64,18 @@ type userThreads struct {
 // values are futures (see future): the dataloader gathers and caches keys,
 // and each key's result reaches its resolvers when its own call ends.
 type Loaders struct {
-	up         Upstream
-	limit      *semaphore.Weighted // per operation
-	global     *semaphore.Weighted // shared by every operation of the handler
-	maxPages   int
-	guard      opGuard // the call budget and the bounds' sizes (resilience.go)
+	up       Upstream
+	limit    *semaphore.Weighted // per operation
+	global   *semaphore.Weighted // shared by every operation of the handler
+	maxPages int
+	// guard is the call budget and the bounds' sizes (resilience.go):
+	// ownGuard, or the request's when the loaders are one operation's of a
+	// batch, which shares one budget.
+	guard    *opGuard
+	ownGuard opGuard
+	// outOfTime says that the operation's deadline had passed before it
+	// began (withOperationDeadline): every call is refused.
+	outOfTime  bool
 	meetings   func() *dataloader.Loader[int64, *future[*userMeetings]]
 	pages      func() *dataloader.Loader[pageKey, *future[*threadPage]]
 	allThreads func() *dataloader.Loader[int64, *future[*userThreads]]
@@ -94,13 +101,23 @@ type loaderConfig struct {
 }
 
 func newLoaders(cfg *loaderConfig) *Loaders {
+	return newLoadersSharing(cfg, nil)
+}
+
+// newLoadersSharing is newLoaders whose calls count against the budget of
+// budget's loaders, when not nil.
+func newLoadersSharing(cfg *loaderConfig, budget *Loaders) *Loaders {
 	l := &Loaders{
 		up:       cfg.up,
 		limit:    semaphore.NewWeighted(cfg.perRequest),
 		global:   cfg.global,
 		maxPages: cfg.maxPages,
 	}
-	l.guard.configure(cfg)
+	l.guard = &l.ownGuard
+	if budget != nil {
+		l.guard, l.outOfTime = budget.guard, budget.outOfTime
+	}
+	l.ownGuard.configure(cfg)
 	// The REST API has no batch endpoints, so batching buys nothing on the
 	// wire; the short wait only gathers the keys of one resolver wave so that
 	// their calls leave together. The cache is what guarantees one call per key.

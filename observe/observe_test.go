@@ -123,7 +123,7 @@ func TestUpstreamCallLabels(t *testing.T) {
 		m.UpstreamCall(c.Endpoint, c.HTTPStatus, restclient.Classify(c.Err).Result(), c.Duration)
 	}
 	want := `
-# HELP salesgraph_upstream_requests_total HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled, circuit_open: refused unsent by the circuit breaker).
+# HELP salesgraph_upstream_requests_total HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled; refused unsent: circuit_open by the circuit breaker, path_ejected by a path's ejection, rate_limited by the facade's rate limit).
 # TYPE salesgraph_upstream_requests_total counter
 salesgraph_upstream_requests_total{endpoint="/api/v1/users/{id}/meetings",result="bad_response",status_class="2xx"} 1
 salesgraph_upstream_requests_total{endpoint="/api/v1/users/{id}/meetings",result="cancelled",status_class="none"} 1

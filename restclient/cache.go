@@ -53,9 +53,11 @@ func WithResponseCache(rc ResponseCache) Option {
 }
 
 // WithRateLimiter makes every attempt, retries included, wait for its turn
-// with l before it is sent. A turn that would come after the call's context
-// deadline fails the call at once with a *RateLimitError (KindLimited),
-// which is neither retried nor counted by the circuit breaker.
+// with l before it is sent, each caller (credential) in a queue of its own,
+// the queues served in turn (ratelimit.Fair; l is used as it is if it is
+// one). A turn that would come after the call's context deadline fails the
+// call with a *RateLimitError (KindLimited), which is neither retried nor
+// counted by the circuit breaker.
 func WithRateLimiter(l ratelimit.Limiter) Option {
 	return func(c *Client) {
 		if l == nil {
@@ -81,12 +83,13 @@ func (e *RateLimitError) Error() string {
 // Unwrap makes errors.Is(err, ratelimit.ErrRateLimited) hold.
 func (e *RateLimitError) Unwrap() error { return ratelimit.ErrRateLimited }
 
-// waitTurn waits for the rate limiter, if any, within ctx.
-func (c *Client) waitTurn(ctx context.Context, endpoint, path string) error {
-	if c.limiter == nil {
+// waitTurn waits for the rate limiter, if any, within ctx, in caller's
+// queue (ratelimit.Fair).
+func (c *Client) waitTurn(ctx context.Context, caller uint64, endpoint, path string) error {
+	if c.fair == nil {
 		return nil
 	}
-	err := c.limiter.Wait(ctx)
+	err := c.fair.WaitKey(ctx, caller)
 	var le *ratelimit.Error
 	switch {
 	case err == nil:
@@ -168,6 +171,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	key := c.cache.Keyer.Key(req)
 	l := c.cache.Cache.Lookup(context.WithoutCancel(ctx), key) // as in fill
 	if l.Fresh {
+		reportAnswer(ctx, endpoint, AnswerCached)
 		return c.decodeCached(endpoint, path, l.Entry, into)
 	}
 	// A stale entry may stand in only for a call that decoded nothing, or
@@ -225,7 +229,7 @@ func refusesCredential(err error) bool {
 // caller.
 func servesStale(err error) bool {
 	switch Classify(err).Kind {
-	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindLimited:
+	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindPathEjected, KindLimited:
 		return true
 	}
 	return false

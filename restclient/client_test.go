@@ -67,7 +67,7 @@ func TestUserMeetings(t *testing.T) {
 		{
 			ID: "1234", Hash: "9f86d081", UserID: 7, PersonID: "55", CompanyID: "77", ThreadID: "901", Status: "finished",
 			StartDate: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC), EndDate: time.Date(2024, 3, 1, 11, 30, 0, 0, time.UTC),
-			Address: "ul. Marszałkowska 1", Visits: 5, VisitsOwner: 3, VisitsCopy: 1,
+			Address: "ul. Marszałkowska 1", Visits: restclient.Count{N: 5, Valid: true}, VisitsOwner: restclient.Count{N: 3, Valid: true}, VisitsCopy: restclient.Count{N: 1, Valid: true},
 			Location: &restclient.GeoPoint{Latitude: 52.2297, Longitude: 21.0122}, Type: "standard",
 			CreatedAt: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC),
 		},

@@ -233,8 +233,8 @@ func share[T any](c *Client, ctx context.Context, endpoint, path string, q url.V
 			defer func() { f.panic = recover() }()
 			f.val, f.err = call(callCtx)
 		}()
-	} else if c.onShare != nil {
-		c.onShare(endpoint)
+	} else {
+		c.joined(ctx, endpoint)
 	}
 
 	select {
