@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -79,10 +80,12 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 	if cfg.CacheTTL > 0 {
 		ro := respcache.Options{
 			TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, MaxBytes: cfg.CacheMaxBytes, Logger: log,
+			IgnoreNoStore: cfg.CacheIgnoreNoStore,
 			Hooks: respcache.Hooks{
 				Hit:        func(tier string) { m.UpstreamCache("hit_" + tier) },
 				Miss:       func() { m.UpstreamCache("miss") },
 				RedisError: func(op string, _ error) { m.RedisError("cache", op) },
+				Revoke:     func() { m.UpstreamCache("revoked") },
 			},
 		}
 		if rdb != nil {
@@ -107,7 +110,8 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			Cache: cache, Keyer: keyer,
 			// respcache's StaleServe hook counts Cache.Do's; restclient
 			// serves stale itself, so it counts here.
-			OnStale: func(string, time.Duration) { m.UpstreamCache("stale") },
+			OnStale:     func(string, time.Duration) { m.UpstreamCache("stale") },
+			OnNotStored: notStoredReporter(m, log),
 		}))
 	}
 	if cfg.UpstreamRateLimit > 0 {
@@ -135,4 +139,19 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 		opts = append(opts, restclient.WithRateLimiter(fair))
 	}
 	return opts, closeRedis, rdb, nil
+}
+
+// notStoredReporter counts each answer the upstream forbade the cache to
+// keep, and logs it once per endpoint: an upstream that marks every answer
+// no-store (PHP's session default) makes the cache do nothing, which its
+// operator should learn without a line per call.
+func notStoredReporter(m *observe.Metrics, log *slog.Logger) func(endpoint, forbiddenBy string) {
+	var told sync.Map // endpoint templates: a handful
+	return func(endpoint, forbiddenBy string) {
+		m.UpstreamCache("not_stored_upstream_forbids")
+		if _, again := told.LoadOrStore(endpoint, true); !again {
+			log.Warn("upstream answers not cached: the upstream forbids it", "endpoint", endpoint, "forbiddenBy", forbiddenBy,
+				"hint", "-cache-ignore-upstream-no-store caches no-store and no-cache answers anyway (see the README for the risk)")
+		}
+	}
 }

@@ -130,6 +130,9 @@ type Replicas struct {
 	CacheKeySecret Secret
 	// CacheMaxBytes bounds the cache's in-process tier.
 	CacheMaxBytes int64
+	// CacheIgnoreNoStore caches answers the upstream marks no-store or
+	// no-cache for CacheTTL anyway (respcache.Options.IgnoreNoStore).
+	CacheIgnoreNoStore bool
 	// UpstreamRateLimit is calls per second to the upstream, across every
 	// replica when Redis is configured; 0 is no limit.
 	UpstreamRateLimit float64
@@ -242,7 +245,7 @@ func (c *Config) register(e *envFlags) {
 
 	e.string(&c.Server.ListenAddr, "listen-addr", ":8080", "address to serve on")
 	e.string(&c.Upstream.URL, "upstream-url", "", "base URL of the REST API without its /api/v1, e.g. https://crm.example.com; empty starts demo mode")
-	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none")
+	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none of forward-headers")
 	e.string(&c.Upstream.AuthHeader, "upstream-auth-header", "Authorization", "header that carries the static credential")
 	e.string(&r.forwardHeaders, "forward-headers", "Authorization", "comma-separated inbound headers forwarded upstream")
 	e.duration(&c.Upstream.Timeout, "upstream-timeout", 10*time.Second, "timeout of one upstream call")
@@ -323,6 +326,7 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rc.CacheStaleIfError, "cache-stale-if-error", 0, "how long past cache-ttl a cached answer is still served, marked stale, when the upstream fails (5xx, timeout, unreachable, circuit open)")
 	e.secret(&rc.CacheKeySecret, "cache-key-secret", "key of the cache's HMAC keys, at least 32 bytes; required with cache-ttl and redis-url, and shared by the replicas; empty without redis-url: random per process")
 	e.int64(&rc.CacheMaxBytes, "cache-max-bytes", 64<<20, "bytes of upstream answers the cache holds in this process")
+	e.bool(&rc.CacheIgnoreNoStore, "cache-ignore-upstream-no-store", false, "cache answers the upstream marks Cache-Control no-store or no-cache for cache-ttl anyway, as if unmarked; risky if the upstream means it (see the README)")
 	e.float64(&rc.UpstreamRateLimit, "upstream-rate-limit", 0, "upstream calls per second, retries included, across every replica when redis-url is set; 0 is no limit")
 	e.int(&rc.Count, "replicas", 1, "most replicas that run: while Redis is down each keeps to upstream-rate-limit / replicas")
 }

@@ -226,7 +226,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 
 	m.upCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "cache_total",
-		Help: "Upstream response cache lookups, by result: hit_process and hit_redis (a fresh answer, no call made), miss (a call was made), stale (a failed call answered with an answer past its freshness).",
+		Help: "Upstream response cache lookups, by result: hit_process and hit_redis (a fresh answer, no call made), miss (a call was made), stale (a failed call answered with an answer past its freshness); and revoked (a credential refused by the upstream lost what it had cached), not_stored_upstream_forbids (an answer not stored because its Cache-Control or Vary forbade it).",
 	}, []string{"result"})
 	m.upShared = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "shared_total",
@@ -501,8 +501,9 @@ func (m *Metrics) RetryAttempt(endpoint string) {
 	m.retries.WithLabelValues(endpoint).Inc()
 }
 
-// UpstreamCache records one lookup of the upstream response cache:
-// hit_process, hit_redis, miss or stale.
+// UpstreamCache records one lookup of the upstream response cache
+// (hit_process, hit_redis, miss or stale), or one of its other events
+// (revoked, not_stored_upstream_forbids).
 func (m *Metrics) UpstreamCache(result string) {
 	if m == nil {
 		return

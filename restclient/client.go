@@ -301,10 +301,14 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
-// WithCredentials sets headers sent with every call, typically a static
-// server-to-server Authorization. A header of the same name in the call's
-// context (WithRequestHeaders) replaces it for that call. Values are never
-// logged or put into errors.
+// WithCredentials sets headers sent with every call whose context forwards
+// no credential of its caller, typically a static server-to-server
+// Authorization. A call whose context holds any header through
+// WithRequestHeaders other than the per-request ones (X-Request-Id,
+// Traceparent, Tracestate, Baggage) sends those and none of h, whatever
+// their names: were both sent, an upstream that accepts either would let a
+// made-up or revoked caller credential act with the service's identity.
+// Values are never logged or put into errors.
 func WithCredentials(h http.Header) Option {
 	return func(c *Client) {
 		c.creds = canonicalClone(h)
@@ -350,9 +354,9 @@ func WithObserver(f func(CallInfo)) Option {
 type requestHeadersKey struct{}
 
 // WithRequestHeaders returns a context whose calls send h, typically the
-// credentials the facade's own caller sent. Each header replaces a static
-// one of the same name (WithCredentials). h is copied, so the caller may
-// reuse it.
+// credentials the facade's own caller sent. Any header in h but the
+// per-request ones keeps the static credentials (WithCredentials) from
+// being sent. h is copied, so the caller may reuse it.
 func WithRequestHeaders(ctx context.Context, h http.Header) context.Context {
 	return context.WithValue(ctx, requestHeadersKey{}, canonicalClone(h))
 }
@@ -381,15 +385,16 @@ func canonicalClone(h http.Header) http.Header {
 	return out
 }
 
-// header builds a call's headers: defaults, then static credentials, then
-// the context's headers, each name replacing the one before.
+// header builds a call's headers: defaults, then the context's headers,
+// with the static credentials only when the context forwards none of the
+// caller's.
 func (c *Client) header(ctx context.Context) http.Header {
 	perCall, _ := ctx.Value(requestHeadersKey{}).(http.Header)
 	h := make(http.Header, 2+len(c.creds)+len(perCall))
 	h["Accept"] = []string{"application/json"}
 	h["User-Agent"] = []string{c.userAgent}
-	for k, vs := range c.creds {
-		if _, ok := perCall[k]; !ok {
+	if !forwardsCredential(perCall) {
+		for k, vs := range c.creds {
 			h[k] = vs
 		}
 	}
@@ -397,6 +402,20 @@ func (c *Client) header(ctx context.Context) http.Header {
 		h[k] = vs
 	}
 	return h
+}
+
+// forwardsCredential says whether h, a context's forwarded headers, holds
+// anything of the caller's but the per-request headers that never change
+// an answer (the ones sharing ignores): a forwarded header that is no
+// credential still withholds the static one, which can cost a caller
+// access but never lend one the service's identity.
+func forwardsCredential(h http.Header) bool {
+	for k := range h {
+		if !ignoredForSharing[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // secrets lists the credential values a call sent, whole and, for a

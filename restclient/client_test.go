@@ -470,7 +470,15 @@ func TestCredentials(t *testing.T) {
 	fwd.Set("Authorization", "changed later") // the context holds a copy
 	_, err = c.UserMeetings(ctx, 7)
 	require.NoError(t, err)
-	assert.Equal(t, seen{caller, "acme"}, got, "the context's header replaces the static one of the same name only")
+	assert.Equal(t, seen{caller, ""}, got, "a caller's credential travels alone: none of the static headers")
+
+	_, err = c.UserMeetings(restclient.WithRequestHeaders(context.Background(), http.Header{"X-Tenant": {"other"}}), 7)
+	require.NoError(t, err)
+	assert.Equal(t, seen{"", "other"}, got, "any forwarded header withholds the static ones")
+
+	_, err = c.UserMeetings(restclient.WithRequestHeaders(context.Background(), http.Header{"X-Request-Id": {"r1"}, "Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}), 7)
+	require.NoError(t, err)
+	assert.Equal(t, seen{static, "acme"}, got, "per-request headers are no credential")
 
 	h, ok := restclient.RequestHeadersFrom(ctx)
 	require.True(t, ok)
