@@ -41,7 +41,7 @@ func replicaOptions(cfg config.Replicas, apqSize int, m *observe.Metrics, log *s
 	parts := sharedParts{client: opts, close: closeRedis}
 	if rdb != nil {
 		parts.apq = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
-			Prefix: "salesgraph:apq:", Logger: log,
+			Prefix: "salesgraph:apq:", Logger: log, Timeout: cfg.RedisTimeout,
 			Hooks: pqstore.Hooks{RedisError: func(op string, _ error) { m.RedisError("apq", op) }},
 		})}
 	}
@@ -68,7 +68,7 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 	closeRedis := func() {}
 	if cfg.RedisURL != "" {
 		var err error
-		if rdb, err = redisconn.New(cfg.RedisURL, redisconn.Options{}); err != nil {
+		if rdb, err = redisconn.New(cfg.RedisURL, redisconn.Options{Timeout: cfg.RedisTimeout}); err != nil {
 			return nil, nil, nil, err
 		}
 		closeRedis = func() { _ = rdb.Close() }
@@ -80,6 +80,7 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 	if cfg.CacheTTL > 0 {
 		ro := respcache.Options{
 			TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, MaxBytes: cfg.CacheMaxBytes, Logger: log,
+			Timeout:       cfg.RedisTimeout,
 			IgnoreNoStore: cfg.CacheIgnoreNoStore,
 			Hooks: respcache.Hooks{
 				Hit:        func(tier string) { m.UpstreamCache("hit_" + tier) },
@@ -124,7 +125,7 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			err error
 		)
 		if rdb != nil {
-			l, err = ratelimit.NewShared(rdb, cfg.UpstreamRateLimit, ratelimit.Options{Replicas: cfg.Count, Logger: log, Hooks: hooks})
+			l, err = ratelimit.NewShared(rdb, cfg.UpstreamRateLimit, ratelimit.Options{Replicas: cfg.Count, Logger: log, Hooks: hooks, Timeout: cfg.RedisTimeout})
 		} else {
 			l, err = ratelimit.NewLocal(cfg.UpstreamRateLimit, 0, hooks)
 		}

@@ -214,7 +214,11 @@ func TestRedisKilledMidLoad(t *testing.T) {
 	rdb := redistest.Start(t)
 	up := resttest.NewServer(resttest.WithUsers(5000))
 	t.Cleanup(up.Close)
-	a, b := twoReplicas(t, up, rdb, "-cache-ttl", "1h", "-cache-key-secret", cacheSecret, "-upstream-rate-limit", "100000")
+	// A generous Redis timeout: on a loaded machine (CI under -race) the
+	// default's 200 ms were passed while Redis was up, and a store skipped
+	// then is never retried, which would fail the count below. A killed
+	// Redis refuses connections at once, so the outage costs no waiting.
+	a, b := twoReplicas(t, up, rdb, "-cache-ttl", "1h", "-cache-key-secret", cacheSecret, "-upstream-rate-limit", "100000", "-redis-timeout", "5s")
 	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
 	t.Cleanup(func() { _ = c.Close() })
 

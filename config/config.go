@@ -36,6 +36,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/redisconn"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
@@ -119,6 +120,10 @@ type Resilience struct {
 type Replicas struct {
 	// RedisURL is a redis:// or rediss:// URL; empty shares nothing.
 	RedisURL string
+	// RedisTimeout bounds every Redis call of every part (dial, read,
+	// write, pool wait, and the call as a whole), so that a slow Redis
+	// costs each request at most this once.
+	RedisTimeout time.Duration
 	// CacheTTL is how long an upstream answer is fresh; 0 turns the cache
 	// off.
 	CacheTTL time.Duration
@@ -322,6 +327,7 @@ func (c *Config) register(e *envFlags) {
 	// Replicas: what they share through Redis.
 	rc := &c.Replicas
 	e.string(&rc.RedisURL, "redis-url", "", "redis:// or rediss:// URL of the Redis the replicas share the upstream cache and rate limit through; empty: each replica alone, in process")
+	e.duration(&rc.RedisTimeout, "redis-timeout", redisconn.DefaultTimeout, "bound on each Redis call (connect, read, write, the call as a whole); a call past it counts as a Redis failure and the replica works alone for a second")
 	e.duration(&rc.CacheTTL, "cache-ttl", 0, "how long an upstream answer is served from the cache (shortened by the upstream's Cache-Control max-age); 0 turns the cache off")
 	e.duration(&rc.CacheStaleIfError, "cache-stale-if-error", 0, "how long past cache-ttl a cached answer is still served, marked stale, when the upstream fails (5xx, timeout, unreachable, circuit open)")
 	e.secret(&rc.CacheKeySecret, "cache-key-secret", "key of the cache's HMAC keys, at least 32 bytes; required with cache-ttl and redis-url, and shared by the replicas; empty without redis-url: random per process")

@@ -137,6 +137,7 @@ func (c *Config) validate() []string {
 			problems = append(problems, "redis-url: "+strings.TrimPrefix(err.Error(), "redis URL: "))
 		}
 	}
+	check(rc.RedisTimeout > 0, "redis-timeout must be positive")
 	check(rc.CacheTTL >= 0 && rc.CacheStaleIfError >= 0, "cache-ttl and cache-stale-if-error must not be negative")
 	check(rc.CacheStaleIfError == 0 || rc.CacheTTL > 0, "cache-stale-if-error needs cache-ttl")
 	check(rc.CacheMaxBytes >= 1<<20, "cache-max-bytes must be at least 1048576")
