@@ -59,7 +59,9 @@ type redactor struct {
 	short  map[string]bool // shorter, masked only where quoted or echoed
 	seen   map[string]bool
 	vocab  map[string]bool
-	done   bool
+	// docs are the documents whose literals were added: each of a batch's
+	// operations has its own, and adds it with its first errors.
+	docs map[*ast.QueryDocument]bool
 }
 
 // schemaVocabulary is every name the schema defines. A client value equal
@@ -129,14 +131,18 @@ func (r *redactor) addKey(s string) {
 	}
 }
 
-// addRequest adds an operation's values, once per request.
+// addRequest adds an operation's values: its variables and extensions,
+// and its document's literals once per document.
 func (r *redactor) addRequest(q *rawRequest, doc *ast.QueryDocument) {
 	if q != nil {
 		r.addJSON(q.variables)
 		r.addJSON(q.extensions)
 	}
-	if doc != nil && !r.done {
-		r.done = true
+	if doc != nil && !r.docs[doc] {
+		if r.docs == nil {
+			r.docs = map[*ast.QueryDocument]bool{}
+		}
+		r.docs[doc] = true
 		for _, op := range doc.Operations {
 			for _, v := range op.VariableDefinitions {
 				r.addValue(v.DefaultValue)

@@ -215,3 +215,20 @@ func TestShortValuesAreMaskedWhereMessagesPutThem(t *testing.T) {
 	require.Len(t, res.errors, 2)
 	assert.Equal(t, `value "[redacted]" is not accepted`, res.errors[0].Message)
 }
+
+// TestEveryOperationOfABatchIsMasked: each operation's literals are masked
+// in its own errors. The redactor learnt the document of whichever
+// operation was masked first and no other, so a batch's later operations
+// quoted their literals back.
+func TestEveryOperationOfABatchIsMasked(t *testing.T) {
+	e := newEnv(t, func(o *gqlhttp.Options) { o.Batching = true })
+	first, second := newMarker(t), newMarker(t)
+	batch := `[{"query": "{ fail(message: \"` + first + `\") }"}, {"query": "{ fail(message: \"` + second + `\") }"}]`
+	res := e.send(postReq(batch))
+	require.Len(t, res.errors, 2, "%s", res.body)
+	for _, er := range res.errors {
+		assert.Equal(t, "[redacted]", er.Message)
+	}
+	assert.NotContains(t, string(res.body), first)
+	assert.NotContains(t, string(res.body), second)
+}
