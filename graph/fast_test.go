@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,8 +13,9 @@ import (
 )
 
 // TestTheFastPathAnswersAsTheExecutor: every plain field of every type,
-// with aliases, __typename, fragments, nulls, an unreadable value and a
-// list large enough to be marshalled in order, answers byte for byte what
+// with aliases, __typename, fragments, nulls, an unreadable value, a long
+// text (written into the response only when it is marshalled) and a list
+// large enough to be marshalled in order, answers byte for byte what
 // gqlgen's executor answers, errors included.
 func TestTheFastPathAnswersAsTheExecutor(t *testing.T) {
 	queries := map[string]string{
@@ -25,6 +27,7 @@ func TestTheFastPathAnswersAsTheExecutor(t *testing.T) {
 		"threads": `{ user(id: "3") { threads(first: 100) { totalCount pageInfo { endCursor }
 				edges { cursor } nodes { __typename id globalId number name companyId personId status description
 				endDate contractValue fields createdAt modifiedAt } } } }`,
+		"long text":            `{ user(id: "2") { meetings(first: 100) { nodes { id address hash } } } }`,
 		"skipped and included": `query($no: Boolean = false) { user(id: "2") { meetings(first: 5) { nodes { id status @skip(if: $no) address @include(if: $no) } } } }`,
 	}
 	for name, q := range queries {
@@ -34,6 +37,7 @@ func TestTheFastPathAnswersAsTheExecutor(t *testing.T) {
 				e := newEnv(t)
 				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: 2, Field: "visits", Value: `"dużo"`})
 				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: 1, Field: "contract_value", Value: `"drogo"`})
+				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultFieldValue, Record: 1, Field: "address", Value: longText})
 				rid := "fast-path-test"
 				return e.do(q, nil, map[string]*string{"X-Request-Id": &rid})
 			}
@@ -79,3 +83,7 @@ func TestAListMarshalledInOrderStillLoadsAtOnce(t *testing.T) {
 		assert.Len(t, u.Meetings.Nodes, len(user(t, e.data, int64(i+1)).Meetings))
 	}
 }
+
+// longText is an address of over 8 KB, in JSON, with every kind of escape
+// a response needs.
+var longText = `"` + strings.Repeat(`ul. \"Długa\" 7\\8\n\t\u0001\r `, 400) + `"`
