@@ -157,7 +157,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	key := c.cache.Keyer.Key(req)
 	e, fresh, found := c.cache.Cache.Lookup(context.WithoutCancel(ctx), key) // as in fill
 	if fresh {
-		return c.decodeCached(endpoint, path, e, into)
+		return c.decodeCached(ctx, endpoint, path, e, into)
 	}
 	// A stale entry may stand in only for a call that decoded nothing, or
 	// into would see two answers.
@@ -169,7 +169,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	if err == nil || !found || decoded || !servesStale(err) {
 		return err
 	}
-	if c.decodeCached(endpoint, path, e, into) != nil {
+	if c.decodeCached(ctx, endpoint, path, e, into) != nil {
 		return err
 	}
 	age := c.cache.Cache.Age(e)
@@ -182,10 +182,26 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	return nil
 }
 
-func (c *Client) decodeCached(endpoint, path string, e respcache.Entry, into func(*scanner) error) error {
-	if err := decodeSuccess(e.Body, into); err != nil {
+// decodeCached decodes a cached answer. Its records keep a copy of it as
+// those of an answer read do, so under a WithBodyHold it takes room in the
+// body budget as one does.
+func (c *Client) decodeCached(ctx context.Context, endpoint, path string, e respcache.Entry, into func(*scanner) error) error {
+	hold, n := bodyHoldFrom(ctx), int64(len(e.Body))
+	if hold != nil {
+		if err := c.reserve(ctx, endpoint, path, n, hold.keeps(c.budget)); err != nil {
+			return err
+		}
+	}
+	// A cached body is never written to: its records may alias it.
+	if err := decodeSuccess(e.Body, owned(into)); err != nil {
+		if hold != nil {
+			c.budget.release(n)
+		}
 		ct, _, _ := strings.Cut(e.Header.Get("Content-Type"), ";")
 		return &DecodeError{Endpoint: endpoint, Path: path, HTTPStatus: e.Status, ContentType: ct, Err: err}
+	}
+	if hold != nil {
+		hold.keep(c.budget, n)
 	}
 	return nil
 }
