@@ -7,6 +7,9 @@ import (
 // requestState is everything that belongs to one GraphQL operation.
 type requestState struct {
 	loaders *Loaders
+	// releaseBodies gives back the room the operation's upstream answers
+	// keep in the client's body budget (restclient.WithBodyHold).
+	releaseBodies func()
 	// callerCredential says whether the caller sent any forwarded header, so
 	// that an upstream 403 can be told apart: no credential (UNAUTHENTICATED)
 	// or a wrong one (FORBIDDEN).

@@ -153,6 +153,7 @@ func NewHandler(cfg Options) http.Handler {
 	srv.Use(argumentCheck{schema: schema, cursors: cursors})
 	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
 	srv.Use(staleMarker{})
+	srv.Use(recordsRelease{})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -210,11 +211,13 @@ func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Contex
 	fwd.Set(observe.RequestIDHeader, st.requestID)
 	ctx = restclient.WithRequestHeaders(ctx, fwd)
 	ctx = restclient.WithCacheReport(ctx, st.stale.add)
+	ctx, st.releaseBodies = restclient.WithBodyHold(ctx)
 	ctx = withState(ctx, st)
 	ctx = model.WithDateZone(ctx, m.cfg.TimeZone)
 	ctx, done := m.obs.begin(ctx, r, st.requestID)
 	return ctx, func() {
 		done()
 		cancel()
+		st.releaseBodies() // if the last payload never came (recordsRelease)
 	}
 }

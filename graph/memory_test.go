@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,4 +90,62 @@ func TestALargeResponseIsCopiedOnce(t *testing.T) {
 	require.Greater(t, w.n, 100*64<<10, "every address was written")
 	allocated := after.TotalAlloc - before.TotalAlloc
 	assert.Less(t, allocated, uint64(w.n+w.n/2), "allocated %d bytes for a response of %d", allocated, w.n)
+}
+
+// signallingUpstream tells which users' meetings it handed over.
+type signallingUpstream struct {
+	graph.Upstream
+	handed chan int64
+}
+
+func (u signallingUpstream) UserMeetings(ctx context.Context, id int64) ([]restclient.Meeting, error) {
+	ms, err := u.Upstream.UserMeetings(ctx, id)
+	u.handed <- id
+	return ms, err
+}
+
+// TestAnOperationKeepsItsAnswersRoomUntilItsResponseIsBuilt: the records
+// decoded from an upstream answer keep its text, so its room in the body
+// budget stays taken while the operation uses them (user 1's, while user
+// 2's answer is still being read), and is given back once the response is
+// marshalled, before it is written.
+func TestAnOperationKeepsItsAnswersRoomUntilItsResponseIsBuilt(t *testing.T) {
+	const one, two = 200_000, 300_000
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	stall := make(chan struct{})
+	resume := sync.OnceFunc(func() { close(stall) })
+	t.Cleanup(resume)
+	fake.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultLargeBody, Size: one, Field: "address"})
+	fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: two, MidBody: stall})
+	client, err := restclient.New(fake.URL, restclient.WithBodyBudget(1<<20), restclient.WithMaxResponseBytes(1<<20),
+		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
+	require.NoError(t, err)
+	handed := make(chan int64, 2)
+	h := graph.NewHandler(graph.Options{Upstream: signallingUpstream{Upstream: client, handed: handed}})
+
+	w := &countingWriter{header: http.Header{}}
+	inUseAtWrite := int64(-1)
+	w.onWrite = func() { inUseAtWrite = client.BodyMemory().InUse }
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, postReq(body(`{ a: user(id: "1") { meetings(first: 100) { nodes { address } } } b: user(id: "2") { meetings { totalCount } } }`, nil)))
+	}()
+	select {
+	case id := <-handed:
+		require.Equal(t, int64(1), id, "user 2's answer is held mid-body")
+	case <-time.After(time.Minute):
+		t.Fatal("user 1's meetings never came")
+	}
+	require.Eventually(t, func() bool { return client.BodyMemory().InUse == one+two }, 10*time.Second, time.Millisecond,
+		"user 1's room is kept beside user 2's being read")
+
+	resume()
+	<-done
+	require.Equal(t, http.StatusOK, w.status)
+	assert.Greater(t, w.n, one*9/10, "user 1's addresses were served")
+	assert.Zero(t, inUseAtWrite, "given back before the response was written")
+	assert.Zero(t, client.BodyMemory().InUse)
+	assert.LessOrEqual(t, client.BodyMemory().Peak, int64(1<<20))
 }
