@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	log := slog.New(h)
+	defer setMemoryLimit(cfg, getenv, os.DirFS("/"), log)()
 	tel, err := newTelemetry(ctx, cfg.Observability, getenv, stdout, log)
 	if err != nil {
 		return err
