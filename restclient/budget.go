@@ -23,9 +23,10 @@ import (
 // A context made by WithBodyHold keeps each answer's room reserved until
 // the hold is released, instead of giving it back once the answer is
 // decoded: the budget then bounds the bodies being read and the records
-// still in use together. A call under a hold that already keeps room fails
-// at once when there is none, like a growing body, so that holders never
-// wait for one another.
+// still in use together. A call under a hold that keeps room fails at once
+// when there is none, like a growing body, and one that was waiting gives
+// up as soon as its hold starts keeping room (another call of the same
+// operation got its answer), so that holders never wait for one another.
 //
 // Waits are served in order, so that a large body is not starved by a
 // stream of smaller ones, except that a reservation of at most a first
@@ -132,9 +133,19 @@ func (b *bodyBudget) take(n int64) {
 	b.peak = max(b.peak, b.used)
 }
 
+// errHolding ends a wait for room whose caller's hold started keeping room
+// meanwhile (acquireUnless).
+var errHolding = errors.New("restclient: the call's hold keeps room now")
+
 // acquire reserves n bytes, waiting in turn until they are free or ctx
 // ends. n must not exceed the size.
 func (b *bodyBudget) acquire(ctx context.Context, n int64) error {
+	return b.acquireUnless(ctx, n, nil)
+}
+
+// acquireUnless is acquire that also gives up, with errHolding, once stop
+// is closed.
+func (b *bodyBudget) acquireUnless(ctx context.Context, n int64, stop <-chan struct{}) error {
 	b.mu.Lock()
 	if (len(b.waiters) == 0 || n <= firstBodyBlock) && b.used+n <= b.size {
 		b.take(n)
@@ -145,10 +156,13 @@ func (b *bodyBudget) acquire(ctx context.Context, n int64) error {
 	b.waiters = append(b.waiters, w)
 	b.mu.Unlock()
 
+	err := errHolding
 	select {
 	case <-w.ready:
 		return nil
 	case <-ctx.Done():
+		err = ctx.Err()
+	case <-stop:
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -164,7 +178,7 @@ func (b *bodyBudget) acquire(ctx context.Context, n int64) error {
 		}
 	}
 	b.wake() // whoever was behind it may fit now
-	return ctx.Err()
+	return err
 }
 
 // grow reserves n more bytes for a body already being read, ahead of the
@@ -212,19 +226,20 @@ type bodyHoldKey struct{}
 
 // WithBodyHold returns a context whose calls keep the room each answer
 // they decode took in the body budget (WithBodyBudget) until release is
-// called, for the records decoded from it, which keep a copy of its text:
-// call release once the caller is done with every record it got under the
-// context, e.g. once a response made of them is built. Until then a call
-// under the context that finds no room for its body fails at once with a
-// *BodyBudgetError (Waited false), since waiting while holding could leave
-// every holder waiting for another. release may be called more than once;
-// room for an answer decoded after it is given back at once.
+// called, for the records decoded from it, which keep its text: call
+// release once the caller is done with every record it got under the
+// context, e.g. once a response made of them is built. Once the hold keeps
+// room, a call under the context that finds none for its body fails at
+// once with a *BodyBudgetError (Waited false), a waiting one included,
+// since waiting while holding could leave every holder waiting for
+// another. release may be called more than once; room for an answer
+// decoded after it is given back at once.
 //
 // A shared call (see WithoutSharing) keeps its room in the hold of the
 // caller that started it, and answers served from the response cache are
 // counted as answers read are.
 func WithBodyHold(ctx context.Context) (_ context.Context, release func()) {
-	h := &bodyHold{}
+	h := &bodyHold{holding: make(chan struct{})}
 	return context.WithValue(ctx, bodyHoldKey{}, h), h.release
 }
 
@@ -236,19 +251,28 @@ func bodyHoldFrom(ctx context.Context) *bodyHold {
 // bodyHold is the room a WithBodyHold context keeps, per budget (one, but
 // a context may be used with several clients).
 type bodyHold struct {
+	holding  chan struct{} // closed once the hold keeps room, in any budget
 	mu       sync.Mutex
 	kept     map[*bodyBudget]int64
 	released bool
 }
 
-// keeps reports whether h keeps room in b; a nil hold keeps none.
-func (h *bodyHold) keeps(b *bodyBudget) bool {
-	if h == nil {
+// keeps reports whether h keeps room; a nil hold keeps none.
+func (h *bodyHold) keeps() bool {
+	select {
+	case <-h.started():
+		return true
+	default:
 		return false
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.kept[b] > 0
+}
+
+// started is closed once h keeps room; nil, never closed, for a nil hold.
+func (h *bodyHold) started() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	return h.holding
 }
 
 // keep takes over n reserved bytes of b, or gives them back at once if
@@ -258,6 +282,7 @@ func (h *bodyHold) keep(b *bodyBudget, n int64) {
 	if !h.released {
 		if h.kept == nil {
 			h.kept = make(map[*bodyBudget]int64, 1)
+			close(h.holding)
 		}
 		h.kept[b] += n
 		n = 0

@@ -245,26 +245,41 @@ func TestBodyHoldKeepsTheRoomOfDecodedAnswers(t *testing.T) {
 }
 
 // TestBodyHoldNeverWaitsWhileHolding: a call under a hold that keeps room
-// fails at once when its answer does not fit, where a call holding nothing
-// waits, so that holders never wait for one another.
+// fails at once when its answer does not fit, and one that was waiting
+// gives up as its hold starts keeping room, where a call holding nothing
+// waits: holders never wait for one another.
 func TestBodyHoldNeverWaitsWhileHolding(t *testing.T) {
 	r := newBudgetRig(t)
-	const kept, more = 300_000, 200_000 // with bigBody, the second does not fit
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: kept})
+	const more, most = 400_000, 500_000 // neither fits beside bigBody
 	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultLargeBody, Size: more})
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/4/meetings", Kind: resttest.FaultLargeBody, Size: most})
 	first := r.holdBig(t)
 	ctx, release := restclient.WithBodyHold(context.Background())
 	defer release()
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := r.client.UserMeetings(ctx, 4)
+		waiting <- err
+	}()
+	require.Eventually(t, func() bool { return r.client.BodyMemory().Waiting == 1 }, 10*time.Second, time.Millisecond,
+		"waits: its hold keeps nothing yet")
+	// User 2's small answer takes room free at once (it waits behind no
+	// one: budget.go), and its hold now keeps it.
 	_, err := r.client.UserMeetings(ctx, 2)
-	require.NoError(t, err, "fits beside the body being read")
+	require.NoError(t, err)
+	kept := r.client.BodyMemory().InUse - bigBody
+	require.Positive(t, kept)
+	var be *restclient.BodyBudgetError
+	require.ErrorAs(t, <-waiting, &be, "gave up once its hold kept room")
+	assert.False(t, be.Waited)
+	assert.Zero(t, r.client.BodyMemory().Waiting)
 
 	_, err = r.client.UserMeetings(ctx, 3)
-	var be *restclient.BodyBudgetError
 	require.ErrorAs(t, err, &be)
 	assert.False(t, be.Waited, "refused at once")
 	assert.Equal(t, int64(more), be.Need)
-	assert.Contains(t, err.Error(), "no room for 200000 bytes")
-	assert.Equal(t, int64(bigBody+kept), r.client.BodyMemory().InUse, "the refused answer reserved nothing")
+	assert.Contains(t, err.Error(), "no room for 400000 bytes")
+	assert.Equal(t, bigBody+kept, r.client.BodyMemory().InUse, "the refused answers reserved nothing")
 
 	// Without a hold, the same call waits for room.
 	other := make(chan error, 1)

@@ -188,7 +188,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 func (c *Client) decodeCached(ctx context.Context, endpoint, path string, e respcache.Entry, into func(*scanner) error) error {
 	hold, n := bodyHoldFrom(ctx), int64(len(e.Body))
 	if hold != nil {
-		if err := c.reserve(ctx, endpoint, path, n, hold.keeps(c.budget)); err != nil {
+		if err := c.reserve(ctx, endpoint, path, n, hold); err != nil {
 			return err
 		}
 	}

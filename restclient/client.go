@@ -506,7 +506,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	// keep it (scanner.own), which saves copying it, and a pool of large
 	// buffers would hold memory no budget counts.
 	hold := bodyHoldFrom(ctx)
-	body, reserved, readErr := c.readBody(callCtx, endpoint, path, resp, nil, hold.keeps(c.budget))
+	body, reserved, readErr := c.readBody(callCtx, endpoint, path, resp, nil, hold)
 	var kept int64 // what the hold keeps for the records decoded
 	defer func() {
 		c.budget.release(reserved - kept) // decoding is over: the bytes are no longer read
@@ -598,9 +598,9 @@ func (c *Client) cause(ctx, callCtx context.Context, err error) error {
 // and the bytes it reserved, which the caller releases once it is done
 // with them. A declared length over the cap is refused unread; any body
 // stops being read as soon as it crosses the cap or finds no room in the
-// budget, so neither is ever exceeded. holding says the call's hold keeps
-// room already: the body then does not wait for room either.
-func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http.Response, buf []byte, holding bool) (body []byte, reserved int64, err error) {
+// budget, so neither is ever exceeded. hold is the call's WithBodyHold, if
+// any: see reserve.
+func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http.Response, buf []byte, hold *bodyHold) (body []byte, reserved int64, err error) {
 	tooLarge := fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, c.maxBody)
 	declared := resp.ContentLength >= 0
 	first := min(int64(firstBodyBlock), c.maxBody)
@@ -610,7 +610,7 @@ func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http
 		}
 		first = resp.ContentLength
 	}
-	if err := c.reserve(ctx, endpoint, path, first, holding); err != nil {
+	if err := c.reserve(ctx, endpoint, path, first, hold); err != nil {
 		return nil, 0, err
 	}
 	reserved = first
@@ -647,15 +647,19 @@ func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http
 }
 
 // reserve takes n bytes of the body budget for a body about to be read:
-// waiting for them in turn until ctx ends, unless holding (the call's hold
-// keeps room already), when only room free at once will do.
-func (c *Client) reserve(ctx context.Context, endpoint, path string, n int64, holding bool) error {
-	switch {
-	case holding || n > c.budget.size: // the latter from a cache filled under another budget
+// waiting for them in turn until ctx ends, or until hold starts keeping
+// room; once it keeps room, only room free at once will do.
+func (c *Client) reserve(ctx context.Context, endpoint, path string, n int64, hold *bodyHold) error {
+	if hold.keeps() || n > c.budget.size { // the latter from a cache filled under another budget
 		if !c.budget.grow(n) {
 			return &BodyBudgetError{Endpoint: endpoint, Path: path, Need: n, Budget: c.budget.size}
 		}
-	case c.budget.acquire(ctx, n) != nil:
+		return nil
+	}
+	switch err := c.budget.acquireUnless(ctx, n, hold.started()); {
+	case err == errHolding:
+		return &BodyBudgetError{Endpoint: endpoint, Path: path, Need: n, Budget: c.budget.size}
+	case err != nil:
 		return &BodyBudgetError{Endpoint: endpoint, Path: path, Need: n, Budget: c.budget.size, Waited: true}
 	}
 	return nil
