@@ -278,6 +278,9 @@ func (h *bodyHold) started() <-chan struct{} {
 // keep takes over n reserved bytes of b, or gives them back at once if
 // the hold was released.
 func (h *bodyHold) keep(b *bodyBudget, n int64) {
+	if n == 0 {
+		return
+	}
 	h.mu.Lock()
 	if !h.released {
 		if h.kept == nil {
