@@ -45,7 +45,11 @@ func TestGenqlientClient(t *testing.T) {
 		t.Fatalf("user = %+v, want user %s with %d meetings", res.User, user.ID, user.MeetingCount)
 	}
 	var got, want []suiteMeeting
-	for _, m := range res.User.Meetings.Nodes {
+	for i, m := range res.User.Meetings.Nodes {
+		if m == nil { // a meeting the upstream sent without a usable id
+			t.Errorf("meeting %d is null", i)
+			continue
+		}
 		sm := suiteMeeting{ID: m.Id, Status: string(m.Status)}
 		if m.Thread != nil {
 			sm.ThreadID, sm.ThreadName = &m.Thread.Id, m.Thread.Name

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -71,6 +72,7 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			return nil, nil, nil, err
 		}
 		closeRedis = func() { _ = rdb.Close() }
+		redisconn.SetLogger(log) // go-redis's own lines too, as JSON with -log-format json
 		// No Ping: a Redis that is down at start-up must not stop the
 		// facade from serving, any more than one that goes down later.
 	}
@@ -78,10 +80,12 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 	if cfg.CacheTTL > 0 {
 		ro := respcache.Options{
 			TTL: cfg.CacheTTL, StaleIfError: cfg.CacheStaleIfError, MaxBytes: cfg.CacheMaxBytes, Logger: log,
+			IgnoreNoStore: cfg.CacheIgnoreNoStore,
 			Hooks: respcache.Hooks{
 				Hit:        func(tier string) { m.UpstreamCache("hit_" + tier) },
 				Miss:       func() { m.UpstreamCache("miss") },
 				RedisError: func(op string, _ error) { m.RedisError("cache", op) },
+				Revoke:     func() { m.UpstreamCache("revoked") },
 			},
 		}
 		if rdb != nil {
@@ -106,7 +110,8 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			Cache: cache, Keyer: keyer,
 			// respcache's StaleServe hook counts Cache.Do's; restclient
 			// serves stale itself, so it counts here.
-			OnStale: func(string, time.Duration) { m.UpstreamCache("stale") },
+			OnStale:     func(string, time.Duration) { m.UpstreamCache("stale") },
+			OnNotStored: notStoredReporter(m, log),
 		}))
 	}
 	if cfg.UpstreamRateLimit > 0 {
@@ -127,7 +132,26 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			closeRedis()
 			return nil, nil, nil, fmt.Errorf("upstream-rate-limit: %w", err)
 		}
-		opts = append(opts, restclient.WithRateLimiter(l))
+		// Each credential's calls queue apart and take turns, in this
+		// process; the rate stays the fleet's.
+		fair := ratelimit.NewFair(l, ratelimit.FairOptions{Hooks: hooks})
+		m.WatchRateLimitQueues(fair.Waiting, fair.Queues)
+		opts = append(opts, restclient.WithRateLimiter(fair))
 	}
 	return opts, closeRedis, rdb, nil
+}
+
+// notStoredReporter counts each answer the upstream forbade the cache to
+// keep, and logs it once per endpoint: an upstream that marks every answer
+// no-store (PHP's session default) makes the cache do nothing, which its
+// operator should learn without a line per call.
+func notStoredReporter(m *observe.Metrics, log *slog.Logger) func(endpoint, forbiddenBy string) {
+	var told sync.Map // endpoint templates: a handful
+	return func(endpoint, forbiddenBy string) {
+		m.UpstreamCache("not_stored_upstream_forbids")
+		if _, again := told.LoadOrStore(endpoint, true); !again {
+			log.Warn("upstream answers not cached: the upstream forbids it", "endpoint", endpoint, "forbiddenBy", forbiddenBy,
+				"hint", "-cache-ignore-upstream-no-store caches no-store and no-cache answers anyway (see the README for the risk)")
+		}
+	}
 }

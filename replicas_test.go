@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +73,18 @@ func totalCount(t testing.TB, r gqlResult) int {
 	return int(u["meetings"].(map[string]any)["totalCount"].(float64))
 }
 
+// cacheEntries keeps, of Redis keys, the cached answers (the prefix and a
+// key's 64 hex digits): not the credentials' generations nor the epoch.
+func cacheEntries(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if name, ok := strings.CutPrefix(k, respcache.DefaultPrefix); ok && len(name) == 64 && strings.Trim(name, "0123456789abcdef") == "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // twoReplicas starts two facades in front of up, sharing rdb, with args.
 func twoReplicas(t *testing.T, up *resttest.Server, rdb *redistest.Server, args ...string) (a, b *testServer) {
 	t.Helper()
@@ -104,8 +118,8 @@ func TestReplicasShareTheCache(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	keys, err := c.Keys(context.Background(), "*").Result()
 	require.NoError(t, err)
-	require.Len(t, keys, 2, "one entry per credential")
-	for _, k := range keys {
+	require.Len(t, cacheEntries(keys), 2, "one entry per credential")
+	for _, k := range keys { // entries, credentials' generations, the epoch
 		v, err := c.Get(context.Background(), k).Bytes()
 		require.NoError(t, err)
 		for _, secret := range []string{resttest.DefaultToken, "resttest-demo-token", otherTenant, "other-tenant-token"} {
@@ -225,7 +239,7 @@ func TestRedisKilledMidLoad(t *testing.T) {
 		if err != nil {
 			return -1
 		}
-		return len(keys)
+		return len(cacheEntries(keys))
 	}
 	serve(1, 40)
 	assert.Equal(t, 39, cached(), "stored in Redis while it was up")
@@ -254,46 +268,79 @@ func TestRedisKilledMidLoad(t *testing.T) {
 }
 
 // TestRateLimitAcrossReplicas: two replicas sharing a limit of 40 calls per
-// second make, together, 40 per second (within 10%), by the upstream's
-// arrival times after the first second's burst.
+// second admit, together, what GCRA promises for one: in any stretch of
+// time T at most the burst plus 40·T calls, by the upstream's arrival times
+// (less their jitter).
+// Checking every stretch holds however slowly a loaded machine sends the
+// calls; measuring "the rate after the first 40 calls" did not, since a
+// slow start leaves part of the burst unspent for later (it read 47/s on a
+// loaded machine). A Redis call that times out (250 ms, which a starved
+// machine reaches) sends its replica to its documented share for a second
+// (-replicas 2: 20/s, burst 20), which the bound then allows for.
 func TestRateLimitAcrossReplicas(t *testing.T) {
 	rdb := redistest.Start(t)
 	up := resttest.NewServer(resttest.WithUsers(400))
 	t.Cleanup(up.Close)
-	const rate = 40
-	a, b := twoReplicas(t, up, rdb, "-upstream-rate-limit", fmt.Sprint(rate), "-operation-timeout", "30s")
+	const rate, replicas = 40, 2
+	burst := ratelimit.DefaultBurst(rate)
+	a, b := twoReplicas(t, up, rdb, "-upstream-rate-limit", fmt.Sprint(rate), "-replicas", fmt.Sprint(replicas), "-operation-timeout", "30s")
 
+	// Enough workers that the calls they ask for outrun the limit even
+	// on a loaded machine, where one request takes a few hundred ms.
+	const workers, calls = 48, 240
 	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			s := a
-			if w%2 == 0 {
-				s = b
-			}
-			for u := int64(w + 1); u <= 160; u += 16 {
+	for w := range workers {
+		s := a
+		if w%2 == 0 {
+			s = b
+		}
+		wg.Go(func() {
+			for u := int64(w + 1); u <= calls; u += workers {
 				r := ask(t, s.base, userMeetingsQuery(u), resttest.DefaultToken)
 				assert.Empty(t, r.Errors)
 			}
-		}(w)
+		})
 	}
 	wg.Wait()
 	reqs := up.Requests()
-	require.Len(t, reqs, 160)
-	// The first `rate` calls are the burst; measure the rest.
-	first, last := reqs[rate].Time, reqs[len(reqs)-1].Time
-	for _, r := range reqs[rate:] {
-		if r.Time.Before(first) {
-			first = r.Time
-		}
-		if r.Time.After(last) {
-			last = r.Time
+	require.Len(t, reqs, calls)
+	times := make([]time.Time, len(reqs))
+	for i, r := range reqs {
+		times[i] = r.Time
+	}
+	slices.SortFunc(times, time.Time.Compare)
+
+	fallbacks := 0.0
+	for _, s := range []*testServer{a, b} {
+		_, metrics := get(t, s.base+"/metrics")
+		if n := metricValue(t, metrics, `salesgraph_redis_errors_total{component="ratelimit",op="allow"}`); n > 0 {
+			fallbacks += n
 		}
 	}
-	measured := float64(len(reqs)-rate-1) / last.Sub(first).Seconds()
-	t.Logf("two replicas, limit %d/s: %.1f upstream calls per second", rate, measured)
-	assert.InDelta(t, rate, measured, rate*0.1)
+	// Each fallback: a second at the replica's share, its burst included.
+	extra := fallbacks * float64(burst/replicas+rate/replicas*int(ratelimit.DefaultBackoff/time.Second))
+	// Arrivals are admissions plus a latency that a loaded machine makes
+	// vary by hundreds of ms, which can squeeze a second's admissions into
+	// less: stretches of 2 s or more, with half a second's calls to spare,
+	// 10% and one call for the clocks. Two replicas each keeping to the
+	// rate alone (80/s) break it all the same.
+	const jitter = 500 * time.Millisecond
+	for i := range times {
+		for j := i + 1; j < len(times); j++ {
+			span := times[j].Sub(times[i])
+			if span < 2*time.Second {
+				continue
+			}
+			allowed := float64(burst) + rate*1.1*(span+jitter).Seconds() + 1 + extra
+			if n := j - i + 1; float64(n) > allowed {
+				t.Fatalf("%d calls in %v, more than the burst of %d and %d/s allow (with %v Redis failures)", n, times[j].Sub(times[i]), burst, rate, fallbacks)
+			}
+		}
+	}
+	// Not far below the rate either, while the workers ask for more.
+	measured := float64(len(times)-burst) / times[len(times)-1].Sub(times[0]).Seconds()
+	t.Logf("two replicas, limit %d/s, burst %d: %.1f upstream calls per second beyond the burst; %v Redis failures", rate, burst, measured, fallbacks)
+	assert.GreaterOrEqual(t, measured, rate*0.5)
 }
 
 // refuseAll is a rate limit whose turns all come after the deadline.
@@ -386,4 +433,34 @@ func TestAPQIsSharedByReplicas(t *testing.T) {
 	require.Len(t, miss.Errors, 1)
 	assert.Equal(t, "PERSISTED_QUERY_NOT_FOUND", miss.Errors[0]["extensions"].(map[string]any)["code"])
 	assert.Equal(t, len(up.Dataset().Users[3].Meetings), totalCount(t, apqPost(t, b.base, ohash, other)))
+}
+
+// TestReplicasWalkthrough is the README's "Two replicas on one machine",
+// process for process: one demo upstream (-demo-upstream-only), a Redis,
+// two replicas pointed at both. A user asked through one replica is served
+// by the other from Redis, with no upstream call. Before, the only demo
+// upstream was the one each replica embeds on a random port, so two
+// replicas never shared an upstream, nor therefore a cache entry.
+func TestReplicasWalkthrough(t *testing.T) {
+	rdb := redistest.Start(t)
+	up := startMain(t, "demo upstream listening", "-demo-upstream-only")
+	replica := func() *mainProcess {
+		return startMain(t, "salesgraph listening", "-upstream-url", "http://"+up.addr,
+			"-upstream-authorization", resttest.DefaultToken, "-redis-url", rdb.URL,
+			"-cache-ttl", "1m", "-cache-key-secret", cacheSecret)
+	}
+	a, b := replica(), replica()
+
+	u, ok := resttest.NewDataset().User(3) // the demo upstream's data: 50 users, the default seed
+	require.True(t, ok)
+	assert.Equal(t, len(u.Meetings), totalCount(t, ask(t, "http://"+a.addr, userMeetingsQuery(3), "")))
+	assert.Equal(t, len(u.Meetings), totalCount(t, ask(t, "http://"+b.addr, userMeetingsQuery(3), "")))
+
+	const calls = `salesgraph_upstream_requests_total{endpoint="/api/v1/users/{id}/meetings",result="ok",status_class="2xx"}`
+	_, metricsA := get(t, "http://"+a.addr+"/metrics")
+	_, metricsB := get(t, "http://"+b.addr+"/metrics")
+	assert.Equal(t, 1.0, metricValue(t, metricsA, calls), "the first replica called the demo upstream")
+	assert.Equal(t, 1.0, metricValue(t, metricsA, `salesgraph_upstream_cache_total{result="miss"}`))
+	assert.Equal(t, -1.0, metricValue(t, metricsB, calls), "the second made no upstream call")
+	assert.Equal(t, 1.0, metricValue(t, metricsB, `salesgraph_upstream_cache_total{result="hit_redis"}`), "it was served from Redis")
 }

@@ -24,9 +24,10 @@ import (
 // as a live server answers it. Both come from the schema compiled into the
 // binary (gqlgen's generated code), not from schema.graphqls on disk, so they
 // show what is served. The SDL is the source text gqlgen compiled, byte for
-// byte, so that it diffs cleanly against schema.graphqls: a formatter would
-// reorder the types and restyle the descriptions. TestPrintedSchemaIsTheFile
-// checks both. Neither needs an upstream.
+// byte, so that it diffs cleanly against schema.graphqls (a formatter would
+// reorder the types and restyle the descriptions), then the directives the
+// server adds (addedDirectives). TestPrintedSchemaIsTheFile checks both.
+// Neither needs an upstream.
 func printSchema(w io.Writer, format string) error {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}})
 	var buf bytes.Buffer
@@ -37,6 +38,7 @@ func printSchema(w io.Writer, format string) error {
 			return err
 		}
 		buf.WriteString(src)
+		buf.WriteString(addedDirectives)
 	case "introspection":
 		b, err := introspect(context.Background(), es)
 		if err != nil {
@@ -49,6 +51,19 @@ func printSchema(w io.Writer, format string) error {
 	_, err := buf.WriteTo(w)
 	return err
 }
+
+// addedDirectives are the directives salesgraph serves that schema.graphqls
+// does not declare, because gqlgen builds them in (gqlparser's prelude), but
+// that most clients' tools do not know: graphql-js 16, which GraphQL Code
+// Generator and Apollo's tooling validate documents with, has no @defer.
+// @defer is declared as the incremental-delivery RFC and graphql-js 17
+// declare it, `if` non-null: a document valid against it is valid on the
+// server too, whose `if` also takes null. TestPrintedSchemaIsTheFile checks
+// each against the served directive of that name.
+const addedDirectives = `
+"Delivers the fragment later, in a part of its own of a multipart/mixed response (incremental delivery), unless ` + "`if`" + ` is false; ` + "`label`" + ` names it there."
+directive @defer(if: Boolean! = true, label: String) on FRAGMENT_SPREAD | INLINE_FRAGMENT
+`
 
 // schemaSource is the text of the source files s was parsed from, without
 // the built-in prelude, in the order of their names. Every definition

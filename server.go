@@ -55,8 +55,12 @@ func main() {
 // receives the address the server listens on once it accepts connections
 // (end-to-end tests use it).
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer, ready chan<- string) error {
-	cfg, err := config.Load(args, getenv, environ, stderr)
+	cfg, err := config.Load(args, getenv, environ, stdout)
 	if err != nil {
+		return err
+	}
+	if cfg.PrintVersion {
+		_, err := fmt.Fprintln(stdout, observe.ReadBuild())
 		return err
 	}
 	if cfg.PrintSchema != "" {
@@ -68,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	log := slog.New(h)
 	defer setMemoryLimit(cfg, getenv, os.DirFS("/"), log)()
+	defer ignoreHangup(log)()
+	if cfg.Demo.UpstreamOnly {
+		return serveDemoUpstream(ctx, cfg, log, ready)
+	}
 	tel, err := newTelemetry(ctx, cfg.Observability, getenv, stdout, log)
 	if err != nil {
 		return err
@@ -97,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
-	tel.watchUpstream(client.BreakerState) // shown in /readyz; readiness does not follow it
+	tel.watchUpstream(client) // the breaker shown in /readyz (readiness does not follow it), ejections in /metrics
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{

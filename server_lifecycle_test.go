@@ -92,19 +92,26 @@ func refused(addr string) bool {
 // still in the kernel's backlog when the listener closes.
 func readiness(t *testing.T, addr string) int {
 	t.Helper()
+	code, _ := readyz(t, addr)
+	return code
+}
+
+// readyz is readiness with the body.
+func readyz(t *testing.T, addr string) (int, string) {
+	t.Helper()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get("http://" + addr + "/readyz")
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return 0
+		return 0, ""
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
-		return -1
+		return -1, ""
 	case err != nil:
 		t.Fatalf("readyz: %v", err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, string(body)
 }
 
 // until calls cond until it holds, failing the test if that takes longer
@@ -197,13 +204,18 @@ func TestShutdownFailsReadinessBeforeRefusing(t *testing.T) {
 
 	s.signal()
 	var seen []int // each status once, in the order first seen
+	var notReady string
 	until(t, "the listener refuses connections", func() bool {
-		code := readiness(t, s.addr)
+		code, body := readyz(t, s.addr)
 		if len(seen) == 0 || seen[len(seen)-1] != code {
 			seen = append(seen, code)
 		}
+		if code == http.StatusServiceUnavailable && notReady == "" {
+			notReady = body
+		}
 		return code == 0
 	})
+	assert.True(t, strings.HasPrefix(notReady, "not ready: draining\n"), "/readyz says the server is draining: %q", notReady)
 	failed, gone := slices.Index(seen, http.StatusServiceUnavailable), slices.IndexFunc(seen, func(c int) bool { return c <= 0 })
 	require.GreaterOrEqual(t, failed, 0, "readiness never failed: %v", seen)
 	assert.Less(t, failed, gone, "readiness failed before the listener closed: %v", seen)

@@ -62,3 +62,46 @@ func TestServedEndpointIsHardened(t *testing.T) {
 	defer res.Body.Close()
 	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode)
 }
+
+// TestCrossOriginTracing: a page on an allowed origin may send the tracing
+// headers (W3C Trace Context and Baggage) and a request id of its own, as
+// browser tracing does, and may read the request id of the answer.
+func TestCrossOriginTracing(t *testing.T) {
+	const app = "https://app.example.com"
+	base, _ := startServer(t, "-cors-origins", app)
+	preflight := func(headers string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodOptions, base+"/graphql", nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", app)
+		req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+		req.Header.Set("Access-Control-Request-Headers", headers)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		return res
+	}
+	// As browsers send them: lower case, sorted.
+	for _, h := range []string{"traceparent", "tracestate", "baggage", "x-request-id", "baggage,content-type,traceparent,tracestate,x-request-id"} {
+		res := preflight(h)
+		assert.Equal(t, http.StatusNoContent, res.StatusCode, h)
+		assert.Equal(t, app, res.Header.Get("Access-Control-Allow-Origin"), h)
+		assert.Equal(t, h, res.Header.Get("Access-Control-Allow-Headers"), "the preflight allows %s", h)
+	}
+	res := preflight("x-unknown")
+	assert.Empty(t, res.Header.Get("Access-Control-Allow-Headers"), "other headers stay refused")
+
+	req, err := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", app)
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	req.Header.Set("X-Request-Id", "page-7")
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, app, res.Header.Get("Access-Control-Allow-Origin"))
+	assert.Equal(t, "page-7", res.Header.Get("X-Request-Id"), "the page's own request id is kept")
+	assert.Contains(t, strings.Split(res.Header.Get("Access-Control-Expose-Headers"), ","), gqlhttp.RequestIDHeader, "and readable cross-origin")
+}

@@ -3,10 +3,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -16,25 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
-
-// helperMainEnv marks the process TestSIGTERMDrains starts: this test
-// binary again, running main with the arguments after "--". It is not a
-// SALESGRAPH_* name, which main would refuse as unknown.
-const helperMainEnv = "GO_TEST_SALESGRAPH_RUN_MAIN"
-
-// TestHelperProcessMain is main in a child process of TestSIGTERMDrains;
-// in any other run it returns at once.
-func TestHelperProcessMain(t *testing.T) {
-	if os.Getenv(helperMainEnv) != "1" {
-		return
-	}
-	i := slices.Index(os.Args, "--")
-	os.Args = append([]string{"salesgraph"}, os.Args[i+1:]...)
-	main()
-}
 
 // TestSIGTERMDrains sends a real SIGTERM to a real process: readiness
 // fails while the listener still accepts, then the listener closes, and
@@ -43,50 +22,18 @@ func TestHelperProcessMain(t *testing.T) {
 func TestSIGTERMDrains(t *testing.T) {
 	const n = 3
 	fake, gate, release := heldUpstream(t, n)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessMain$", "--",
-		"-listen-addr", "127.0.0.1:0", "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
-		"-log-format", "json", "-shutdown-delay", "300ms", "-shutdown-timeout", "1m")
-	// Hermetic: none of this machine's salesgraph or OpenTelemetry settings.
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		name := strings.ToUpper(kv)
-		return strings.HasPrefix(name, config.EnvPrefix) || strings.HasPrefix(name, "OTEL_")
-	})
-	cmd.Env = append(cmd.Env, helperMainEnv+"=1")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	p := startMain(t, "salesgraph listening", "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+		"-shutdown-delay", "300ms", "-shutdown-timeout", "1m")
 	t.Cleanup(release)
 
-	logs := &syncBuffer{}
-	addrc := make(chan string, 1)
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			_, _ = logs.Write(append(sc.Bytes(), '\n'))
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "salesgraph listening" {
-				addrc <- m["addr"].(string)
-			}
-		}
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case <-time.After(time.Minute):
-		t.Fatalf("the process did not start:\n%s", logs.String())
-	}
-
 	ids := []int{4, 5, 6}
-	answers := askMeetings("http://"+addr, ids...)
+	answers := askMeetings("http://"+p.addr, ids...)
 	require.True(t, gate.Wait(time.Minute), "all operations reached the upstream")
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 
 	var seen []int
 	until(t, "the listener refuses connections", func() bool {
-		code := readiness(t, addr)
+		code := readiness(t, p.addr)
 		if len(seen) == 0 || seen[len(seen)-1] != code {
 			seen = append(seen, code)
 		}
@@ -104,7 +51,41 @@ func TestSIGTERMDrains(t *testing.T) {
 		u, _ := data.User(int64(id))
 		assert.Equal(t, len(u.Meetings), got[id].Data.User.Meetings.TotalCount, "user %d", id)
 	}
-	<-scanned // stderr is read to its end before Wait closes it
-	require.NoError(t, cmd.Wait(), "exit status 0:\n%s", logs.String())
-	assert.Contains(t, logs.String(), `"msg":"shut down: every operation finished"`)
+	require.NoError(t, p.wait(), "exit status 0:\n%s", p.logs.String())
+	assert.Contains(t, p.logs.String(), `"msg":"shut down: every operation finished"`)
+}
+
+// TestSIGHUPDropsNoWork: a SIGHUP (a closed terminal, or an operator
+// expecting a reload) is logged and otherwise ignored: the operations in
+// flight finish with their data and the process keeps serving. Before, its
+// default action ended the process at once (exit status 129), unlogged.
+func TestSIGHUPDropsNoWork(t *testing.T) {
+	const n = 3
+	fake, gate, release := heldUpstream(t, n)
+	p := startMain(t, "salesgraph listening", "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+		"-shutdown-delay", "0")
+	t.Cleanup(release)
+
+	ids := []int{7, 8, 9}
+	answers := askMeetings("http://"+p.addr, ids...)
+	require.True(t, gate.Wait(time.Minute), "all operations reached the upstream")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	until(t, "the SIGHUP is logged, or the process gone", func() bool {
+		return readiness(t, p.addr) <= 0 || strings.Contains(p.logs.String(), `"signal":"hangup"`)
+	})
+	require.Equal(t, 200, readiness(t, p.addr), "the process survives SIGHUP:\n%s", p.logs.String())
+
+	release()
+	got := <-answers
+	data := fake.Dataset()
+	for _, id := range ids {
+		require.NoError(t, got[id].Err)
+		require.Empty(t, got[id].Errors, "user %d", id)
+		u, _ := data.User(int64(id))
+		assert.Equal(t, len(u.Meetings), got[id].Data.User.Meetings.TotalCount, "user %d", id)
+	}
+	assert.Equal(t, 200, readiness(t, p.addr), "still serving after SIGHUP")
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.wait(), "exit status 0:\n%s", p.logs.String())
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"runtime/debug"
 	"time"
 
 	"github.com/salesgraph/salesgraph/config"
@@ -32,7 +31,7 @@ type telemetry struct {
 // and binds the metrics listener if one is configured.
 func newTelemetry(ctx context.Context, cfg config.Observability, getenv func(string) string, console io.Writer, log *slog.Logger) (*telemetry, error) {
 	t := &telemetry{metrics: observe.NewMetrics(), probes: observe.NewProbes(), log: log}
-	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, version(), observe.WithResolverSpans(cfg.TraceResolvers))
+	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, observe.ReadBuild().Version, observe.WithResolverSpans(cfg.TraceResolvers))
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +70,11 @@ func newTelemetry(ctx context.Context, cfg config.Observability, getenv func(str
 const upstreamCircuit = "upstream"
 
 // clientOptions instruments the upstream client: metrics per HTTP attempt,
-// per retry decision and per breaker state change, and a transport
-// (restclient's own, tuned) that makes a span per attempt and sends the
-// trace context upstream.
+// per retry decision, per call answered by an identical one in flight, per
+// breaker state change and per path ejection, a log line per breaker state
+// change and per ejection (their refusals are counted, not logged), and a
+// transport (restclient's own, tuned) that makes a span per attempt and
+// sends the trace context upstream.
 func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 	t.metrics.CircuitState(upstreamCircuit, restclient.BreakerClosed.String()) // breakers start closed
 	return []restclient.Option{
@@ -88,8 +89,25 @@ func (t *telemetry) clientOptions(timeout time.Duration) []restclient.Option {
 				t.metrics.RetryDenied(ev.Endpoint, string(ev.Denied))
 			}
 		}),
-		restclient.WithBreakerObserver(func(_, to restclient.BreakerState) {
+		restclient.WithShareObserver(t.metrics.UpstreamShared),
+		restclient.WithBreakerObserver(func(from, to restclient.BreakerState) {
 			t.metrics.CircuitState(upstreamCircuit, to.String())
+			level := slog.LevelInfo
+			if to == restclient.BreakerOpen {
+				level = slog.LevelWarn
+			}
+			t.log.LogAttrs(context.Background(), level, "upstream circuit breaker", slog.String("from", from.String()), slog.String("to", to.String()))
+		}),
+		restclient.WithEjectionObserver(func(e restclient.PathEjection) {
+			t.metrics.PathEjected(e.Endpoint)
+			t.log.LogAttrs(context.Background(), slog.LevelWarn, "upstream path ejected",
+				slog.String("endpoint", e.Endpoint),
+				slog.String("path", e.Path),
+				slog.Int("failures", e.Failures),
+				slog.Int("ejections", e.Ejections),
+				slog.Duration("for", e.Duration),
+				slog.String("error", e.Err.Error()),
+			)
 		}),
 		restclient.WithHTTPClient(&http.Client{Transport: observe.NewTransport(restclient.NewTransport(timeout), t.tracing, restclient.ErrorType)}),
 	}
@@ -122,9 +140,11 @@ func (t *telemetry) logCall(ci restclient.CallInfo) {
 // replica, so an outage that failed readiness would take the whole fleet out
 // of rotation at once, although each replica still answers (stale cached
 // answers, and fast UPSTREAM_CIRCUIT_OPEN errors otherwise). Readiness is
-// the process's own ability to serve: started and not draining.
-func (t *telemetry) watchUpstream(state func() restclient.BreakerState) {
-	t.probes.AddDetail("upstream circuit", func() string { return state().String() })
+// the process's own ability to serve: started and not draining. The paths
+// ejected now are a gauge.
+func (t *telemetry) watchUpstream(client *restclient.Client) {
+	t.probes.AddDetail("upstream circuit", func() string { return client.BreakerState().String() })
+	t.metrics.WatchEjectedPaths(client.EjectedPaths)
 }
 
 // mount adds /readyz to the API's mux, and /metrics unless it is served on
@@ -174,13 +194,4 @@ func (t *telemetry) shutdown(log *slog.Logger) {
 	if t.admin != nil {
 		_ = t.admin.Shutdown(ctx)
 	}
-}
-
-// version is the module version the binary was built from, for
-// service.version; "(devel)" for go run and go build in a work tree.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/salesgraph/salesgraph/config"
+	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -89,7 +91,7 @@ func TestMetricsOnASeparateAddress(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	code, body = get(t, admin+"/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, code, "not serving yet")
-	assert.Equal(t, "not ready: serving\n", body)
+	assert.Equal(t, "not ready: starting\n", body)
 
 	tel.probes.SetServing(true)
 	code, _ = get(t, admin+"/readyz")
@@ -330,4 +332,23 @@ func TestPprofIsServedOnTheMetricsListenerOnly(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, rec.Code, "pprof %v: the API listener serves no profiles", on)
 		tel.shutdown(slog.New(slog.DiscardHandler))
 	}
+}
+
+// TestVersion: -version prints the build (module version, VCS revision and
+// time, Go version) whatever else is configured, and /metrics' go_build_info
+// carries the same. There was no -version, and go_build_info had no
+// revision.
+func TestVersion(t *testing.T) {
+	env := map[string]string{"SALESGRAPH_DEMO_USERS": "many", "SALESGRAPH_NO_SUCH_SETTING": "x"}
+	var stdout strings.Builder
+	require.NoError(t, run(context.Background(), []string{"-version"}, envMap(env), envList(env), &stdout, io.Discard, nil))
+	build := observe.ReadBuild()
+	assert.Equal(t, build.String()+"\n", stdout.String())
+	assert.Contains(t, stdout.String(), runtime.Version())
+	assert.True(t, strings.HasPrefix(stdout.String(), "salesgraph "+build.Version+" ("), stdout.String())
+
+	base, _ := startServer(t)
+	_, body := get(t, base+"/metrics")
+	assert.Contains(t, body, `go_build_info{checksum="`+build.Sum+`",goversion="`+build.GoVersion+`",modified="`)
+	assert.Contains(t, body, `,revision="`+build.Revision+`",revision_time="`+build.Time+`",version="`+build.Version+`"} 1`)
 }

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
+import { Defer20220824Handler, GraphQL17Alpha9Handler } from '@apollo/client/incremental';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { relayStylePagination } from '@apollo/client/utilities';
@@ -118,6 +119,41 @@ test('InMemoryCache merges the pages of a connection', async () => {
   assertMeetings(merged.user.meetings.edges, user.meetings.slice(0, 6));
 });
 
+// The README's warning: relayStylePagination merges `edges`. A query that
+// selects only `nodes` gets no list of pages: the cached connection holds
+// the last page fetched.
+test('relayStylePagination appends pages of edges, not of nodes', async () => {
+  const NODES = gql`
+    query ApolloUserMeetingNodes($id: ID!, $first: Int!, $after: String) {
+      user(id: $id) {
+        id
+        meetings(first: $first, after: $after) {
+          nodes {
+            id
+          }
+          pageInfo {
+            endCursor
+          }
+        }
+      }
+    }
+  `;
+  const client = newClient(new HttpLink({ uri: url, headers }));
+  const user = expected.users[0];
+  const first = await client.query({ query: NODES, variables: { id: user.id, first: 3 } });
+  await client.query({
+    query: NODES,
+    variables: { id: user.id, first: 3, after: first.data.user.meetings.pageInfo.endCursor },
+    fetchPolicy: 'network-only',
+  });
+  const cached = client.readQuery({ query: NODES, variables: { id: user.id, first: 3 } });
+  assert.deepEqual(
+    cached.user.meetings.nodes.map((m) => m.id),
+    user.meetings.slice(3, 6).map((m) => m.id),
+    'the second page replaced the first',
+  );
+});
+
 test('InMemoryCache keeps a meeting and a thread with the same id apart', async () => {
   const client = newClient(new HttpLink({ uri: url, headers }));
   await client.query({ query: ALL, variables: { ids: expected.all.userIds } });
@@ -194,3 +230,77 @@ test('Apollo: an upstream refusal, its code and path', async () => {
   assert.deepEqual(res.error.errors[0].path, ['user', 'meetings']);
   assert.equal(res.data.user, null, 'meetings is non-null, so the user is null');
 });
+
+// @defer: meetings (a slow upstream list) after the user. Apollo Client 4
+// needs an incremental handler, one per wire format; each asks for its own
+// (Accept), and salesgraph answers in it.
+const USER_DEFERRED = gql`
+  query ApolloUserDeferred($id: ID!) {
+    user(id: $id) {
+      id
+      ... @defer(label: "meetings") {
+        meetings(first: 3) {
+          totalCount
+          nodes {
+            id
+            status
+          }
+        }
+      }
+    }
+  }
+`;
+
+for (const c of [
+  { handler: Defer20220824Handler, name: 'Defer20220824Handler', spec: 'deferSpec=20220824' },
+  { handler: GraphQL17Alpha9Handler, name: 'GraphQL17Alpha9Handler', spec: 'incrementalSpec=v0.2' },
+]) {
+  test(`Apollo @defer with ${c.name}: streaming without meetings, then complete with them`, async () => {
+    const contentTypes = [];
+    const rec = recordingFetch();
+    const fetchAndRecord = async (input, init) => {
+      const res = await rec(input, init);
+      contentTypes.push(res.headers.get('content-type'));
+      return res;
+    };
+    const client = new ApolloClient({
+      link: new HttpLink({ uri: url, headers, fetch: fetchAndRecord }),
+      cache: newCache(),
+      incrementalHandler: new c.handler(),
+    });
+    const user = expected.users[0];
+    const results = [];
+    await new Promise((resolve, reject) => {
+      const sub = client.watchQuery({ query: USER_DEFERRED, variables: { id: user.id } }).subscribe({
+        next(r) {
+          results.push(r);
+          if (r.dataState === 'complete' || r.error) {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+        error: reject,
+      });
+    });
+    assert.equal(rec.calls.length, 1);
+    assert.ok(rec.calls[0].headers.accept.includes(`multipart/mixed;${c.spec}`), rec.calls[0].headers.accept);
+    assert.match(contentTypes[0], new RegExp(`^multipart/mixed;.*${c.spec.replace('.', '\\.')}`), 'answered in the format asked for');
+
+    const last = results.at(-1);
+    assert.equal(last.error, undefined, `${last.error}`);
+    assert.equal(last.dataState, 'complete');
+    assert.equal(last.data.user.id, user.id);
+    assert.equal(last.data.user.meetings.totalCount, user.meetingCount);
+    assert.deepEqual(
+      last.data.user.meetings.nodes.map((m) => ({ id: m.id, status: m.status })),
+      user.meetings.slice(0, 3).map((m) => ({ id: m.id, status: m.status })),
+    );
+    const streaming = results.filter((r) => r.dataState === 'streaming');
+    assert.ok(streaming.length > 0, `states: ${results.map((r) => r.dataState)}`);
+    assert.equal(streaming[0].data.user.id, user.id);
+    assert.equal(streaming[0].data.user.meetings, undefined, 'meetings is not there yet, rather than null');
+    for (const r of results) {
+      assert.ok(r.dataState !== 'complete' || r.data.user.meetings, 'never complete without meetings');
+    }
+  });
+}

@@ -78,3 +78,63 @@ test('urql: an upstream refusal, its code and path', async () => {
   assert.deepEqual(err.path, ['user', 'meetings']);
   assert.equal(res.data.user, null);
 });
+
+// @defer: @urql/core 6 reads both incremental formats. Its own Accept names
+// multipart/mixed without a format, which salesgraph answers in
+// deferSpec=20220824; asking for incrementalSpec=v0.2 gets that one.
+const USER_DEFERRED = gql`
+  query UrqlUserDeferred($id: ID!) {
+    user(id: $id) {
+      id
+      ... @defer {
+        threads(first: 2) {
+          totalCount
+          nodes {
+            id
+            name
+          }
+        }
+      }
+    }
+  }
+`;
+
+for (const c of [
+  { name: "urql's own Accept", accept: undefined, spec: 'deferSpec=20220824' },
+  { name: 'incrementalSpec=v0.2', accept: 'multipart/mixed;incrementalSpec=v0.2, application/json;q=0.9', spec: 'incrementalSpec=v0.2' },
+]) {
+  test(`urql @defer, ${c.name}: the user first, then the threads`, async () => {
+    const user = expected.users[1];
+    const contentTypes = [];
+    const client = new Client({
+      url,
+      exchanges: [cacheExchange, fetchExchange],
+      preferGetMethod: false,
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        contentTypes.push(res.headers.get('content-type'));
+        return res;
+      },
+      fetchOptions: () => ({ headers: { Authorization: expected.credential, ...(c.accept ? { accept: c.accept } : {}) } }),
+    });
+    const results = await new Promise((resolve) => {
+      const seen = [];
+      const { unsubscribe } = client.query(USER_DEFERRED, { id: user.id }, { requestPolicy: 'network-only' }).subscribe((r) => {
+        seen.push(r);
+        if (!r.hasNext) {
+          Promise.resolve().then(() => unsubscribe());
+          resolve(seen);
+        }
+      });
+    });
+    assert.ok(contentTypes[0].includes(c.spec), contentTypes[0]);
+    assert.ok(results.length >= 2, `${results.length} results`);
+    assert.equal(results[0].hasNext, true);
+    assert.equal(results[0].data.user.id, user.id);
+    assert.equal(results[0].data.user.threads, undefined, 'threads is not there yet, rather than null');
+    const last = results.at(-1);
+    assert.equal(last.error, undefined, `${last.error}`);
+    assert.equal(last.data.user.threads.totalCount, user.threadCount);
+    assert.deepEqual(last.data.user.threads.nodes.map((t) => t.name), user.threads.slice(0, 2).map((t) => t.name));
+  });
+}

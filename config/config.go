@@ -54,6 +54,9 @@ type Config struct {
 	// PrintSchema, when set, is the format (sdl or introspection) in which
 	// to print the served schema instead of serving.
 	PrintSchema string
+	// PrintVersion asks for the version instead of serving; the rest of
+	// the configuration is then neither read nor checked.
+	PrintVersion bool
 
 	flags *flag.FlagSet // every flag, for the README's table (TestREADMEConfigurationTable)
 	raw   raw
@@ -130,6 +133,9 @@ type Replicas struct {
 	CacheKeySecret Secret
 	// CacheMaxBytes bounds the cache's in-process tier.
 	CacheMaxBytes int64
+	// CacheIgnoreNoStore caches answers the upstream marks no-store or
+	// no-cache for CacheTTL anyway (respcache.Options.IgnoreNoStore).
+	CacheIgnoreNoStore bool
 	// UpstreamRateLimit is calls per second to the upstream, across every
 	// replica when Redis is configured; 0 is no limit.
 	UpstreamRateLimit float64
@@ -171,6 +177,10 @@ type Shutdown struct {
 type Demo struct {
 	Latency time.Duration
 	Users   int
+	// UpstreamOnly serves the fake upstream alone on Server.ListenAddr,
+	// for several replicas on one machine to share (server.go's
+	// serveDemoUpstream).
+	UpstreamOnly bool
 }
 
 // raw holds what flags give as text or in another unit than Config's
@@ -179,7 +189,7 @@ type raw struct {
 	forwardHeaders, csrfHeaders, corsOrigins string
 	timeZone, introspection, suggestions     string
 	logLevel                                 string
-	retries                                  int
+	retries, pathFailures                    int
 	apq                                      bool
 }
 
@@ -190,9 +200,9 @@ func (c *Config) DemoMode() bool { return c.Upstream.URL == "" }
 // variables (getenv), falling back to defaults, and checks the result,
 // returning every problem in one error. environ is the whole environment
 // ("NAME=value" entries), in which any SALESGRAPH_* variable that is not a
-// setting is a problem. -help prints the flags to stderr and returns
-// flag.ErrHelp.
-func Load(args []string, getenv func(string) string, environ []string, stderr io.Writer) (*Config, error) {
+// setting is a problem. -help prints the flags to stdout, since they were
+// asked for, and returns flag.ErrHelp.
+func Load(args []string, getenv func(string) string, environ []string, stdout io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("salesgraph", flag.ContinueOnError)
 	// The flag package prints the whole usage after a parse error, which
 	// scrolls the error itself away; the error is returned instead.
@@ -202,7 +212,12 @@ func Load(args []string, getenv func(string) string, environ []string, stderr io
 	ef := &envFlags{fs: fs, getenv: getenv}
 	c.register(ef)
 	if err := fs.Parse(args); err != nil {
-		return nil, flagError(fs, err, stderr)
+		return nil, flagError(fs, err, stdout)
+	}
+	if c.PrintVersion {
+		// Whatever else is set: the version is what one asks for when
+		// something is wrong.
+		return c, nil
 	}
 	// A misspelt variable first: the other problems may follow from it.
 	problems := append(ef.unknown(environ), ef.problems...)
@@ -233,7 +248,7 @@ func (c *Config) register(e *envFlags) {
 
 	e.string(&c.Server.ListenAddr, "listen-addr", ":8080", "address to serve on")
 	e.string(&c.Upstream.URL, "upstream-url", "", "base URL of the REST API without its /api/v1, e.g. https://crm.example.com; empty starts demo mode")
-	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none")
+	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none of forward-headers")
 	e.string(&c.Upstream.AuthHeader, "upstream-auth-header", "Authorization", "header that carries the static credential")
 	e.string(&r.forwardHeaders, "forward-headers", "Authorization", "comma-separated inbound headers forwarded upstream")
 	e.duration(&c.Upstream.Timeout, "upstream-timeout", 10*time.Second, "timeout of one upstream call")
@@ -256,8 +271,10 @@ func (c *Config) register(e *envFlags) {
 	e.int64(&c.Server.MemoryLimit, "memory-limit", 0, "soft limit of the Go runtime's memory in bytes, near which the garbage collector works harder; 0: GOMEMLIMIT if set, else upstream-body-budget + max-response-memory (+ cache-max-bytes with the cache on) + 256 MiB, at most 90% of the container's memory limit")
 	e.duration(&c.Demo.Latency, "demo-latency", 0, "latency the demo upstream adds to each answer")
 	e.int(&c.Demo.Users, "demo-users", 50, "how many users the demo upstream has")
-	// A one-off action rather than a setting: no variable.
+	e.bool(&c.Demo.UpstreamOnly, "demo-upstream-only", false, "serve only the demo upstream (the fake REST API, with demo-users and demo-latency) on listen-addr, for replicas to share as their upstream-url")
+	// One-off actions rather than settings: no variables.
 	e.fs.StringVar(&c.PrintSchema, "print-schema", "", "print the served schema and exit: sdl or introspection (JSON)")
+	e.fs.BoolVar(&c.PrintVersion, "version", false, "print the version and exit: module version, VCS revision and time, Go version (as go_build_info's labels)")
 	e.string(&c.Observability.MetricsAddr, "metrics-addr", "", "serve /metrics (and the probes) on this separate address, e.g. :9090; empty serves /metrics on listen-addr, off serves none")
 	e.bool(&c.Observability.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on metrics-addr (never on listen-addr); needs metrics-addr")
 	e.bool(&c.Observability.TraceResolvers, "trace-resolvers", false, "add a span per resolver call when tracing is on; costly on large lists")
@@ -302,6 +319,9 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rs.Breaker.Window, "upstream-breaker-window", bs.Window, "rolling window over which the breaker counts upstream calls")
 	e.duration(&rs.Breaker.OpenTimeout, "upstream-breaker-open-timeout", bs.OpenTimeout, "how long the breaker stays open before it lets probes through")
 	e.int(&rs.Breaker.HalfOpenProbes, "upstream-breaker-probes", bs.HalfOpenProbes, "probe calls a half-open breaker lets through; all must succeed to close it")
+	e.int(&r.pathFailures, "upstream-breaker-path-failures", bs.PathFailures, "failures in a row of one upstream path (one user's list) for one caller that eject the path: its calls fail at once for a while; 0 never ejects")
+	e.duration(&rs.Breaker.PathEjection, "upstream-breaker-path-ejection", bs.PathEjection, "how long a path is first ejected; each ejection that follows without a success in between lasts as much longer")
+	e.duration(&rs.Breaker.MaxPathEjection, "upstream-breaker-max-path-ejection", bs.MaxPathEjection, "longest ejection of a path")
 
 	// Replicas: what they share through Redis.
 	rc := &c.Replicas
@@ -310,6 +330,7 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rc.CacheStaleIfError, "cache-stale-if-error", 0, "how long past cache-ttl a cached answer is still served, marked stale, when the upstream fails (5xx, timeout, unreachable, circuit open)")
 	e.secret(&rc.CacheKeySecret, "cache-key-secret", "key of the cache's HMAC keys, at least 32 bytes; required with cache-ttl and redis-url, and shared by the replicas; empty without redis-url: random per process")
 	e.int64(&rc.CacheMaxBytes, "cache-max-bytes", 64<<20, "bytes of upstream answers the cache holds in this process")
+	e.bool(&rc.CacheIgnoreNoStore, "cache-ignore-upstream-no-store", false, "cache answers the upstream marks Cache-Control no-store or no-cache for cache-ttl anyway, as if unmarked; risky if the upstream means it (see the README)")
 	e.float64(&rc.UpstreamRateLimit, "upstream-rate-limit", 0, "upstream calls per second, retries included, across every replica when redis-url is set; 0 is no limit")
 	e.int(&rc.Count, "replicas", 1, "most replicas that run: while Redis is down each keeps to upstream-rate-limit / replicas")
 }

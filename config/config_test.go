@@ -79,14 +79,14 @@ func TestFromEnvironmentAndFlags(t *testing.T) {
 }
 
 // TestEveryVariableIsTheFlagsName: SALESGRAPH_ and the flag's name in
-// upper snake case, for every flag but -print-schema, an action.
+// upper snake case, for every flag but -print-schema and -version, actions.
 func TestEveryVariableIsTheFlagsName(t *testing.T) {
 	c, err := parse(nil, nil)
 	require.NoError(t, err)
 	n := 0
 	c.flags.VisitAll(func(f *flag.Flag) {
 		want := " (SALESGRAPH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) + ")"
-		if f.Name == "print-schema" {
+		if f.Name == "print-schema" || f.Name == "version" {
 			assert.NotContains(t, f.Usage, EnvPrefix)
 			return
 		}
@@ -193,8 +193,14 @@ func TestUnknownEnvironmentVariables(t *testing.T) {
 		})
 	}
 
+	// A variable close to none is named without a guess.
+	env := map[string]string{"SALESGRAPH_COLOUR": "blue"}
+	_, err := Load(nil, envMap(env), envList(env), io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "unknown environment variable SALESGRAPH_COLOUR (salesgraph -help lists the settings)")
+
 	// Known variables and other programs' variables pass.
-	env := map[string]string{"SALESGRAPH_UPSTREAM_URL": "https://crm.example.com", "SALESGRAPH_MAX_DEPTH": "9", "HOME": "/root", "XSALESGRAPH_X": "1"}
+	env = map[string]string{"SALESGRAPH_UPSTREAM_URL": "https://crm.example.com", "SALESGRAPH_MAX_DEPTH": "9", "HOME": "/root", "XSALESGRAPH_X": "1"}
 	c, err := Load(nil, envMap(env), envList(env), io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, "https://crm.example.com", c.Upstream.URL)
@@ -209,6 +215,9 @@ func TestFlagErrorsAreOneLine(t *testing.T) {
 		"unknown flag":  {[]string{"-lisen-addr", ":1"}, "flag provided but not defined: -lisen-addr (did you mean -listen-addr? salesgraph -help lists the flags)"},
 		"double dash":   {[]string{"--upstream-ulr", "x"}, "did you mean -upstream-url?"},
 		"invalid value": {[]string{"-demo-users", "many"}, `invalid value "many" for flag -demo-users`},
+		// Nothing is close: a suggestion would be a wild guess.
+		"unrelated flag":  {[]string{"-verbose"}, "flag provided but not defined: -verbose (salesgraph -help lists the flags)"},
+		"unrelated short": {[]string{"-x"}, "flag provided but not defined: -x (salesgraph -help lists the flags)"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -222,11 +231,11 @@ func TestFlagErrorsAreOneLine(t *testing.T) {
 		})
 	}
 
-	var stderr bytes.Buffer
-	_, err := Load([]string{"-help"}, envMap(nil), nil, &stderr)
+	var stdout bytes.Buffer
+	_, err := Load([]string{"-help"}, envMap(nil), nil, &stdout)
 	require.ErrorIs(t, err, flag.ErrHelp)
-	assert.Contains(t, stderr.String(), "-listen-addr")
-	assert.Contains(t, stderr.String(), "(SALESGRAPH_LISTEN_ADDR)")
+	assert.Contains(t, stdout.String(), "-listen-addr")
+	assert.Contains(t, stdout.String(), "(SALESGRAPH_LISTEN_ADDR)")
 }
 
 // TestUpstreamURLWithTheAPIPrefixIsRefused: restclient appends the
@@ -368,20 +377,23 @@ func TestResilienceDefaults(t *testing.T) {
 
 func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 	env := map[string]string{
-		"SALESGRAPH_OPERATION_TIMEOUT":              "12s",
-		"SALESGRAPH_UPSTREAM_RETRIES":               "4",
-		"SALESGRAPH_UPSTREAM_RETRY_BASE_DELAY":      "20ms",
-		"SALESGRAPH_UPSTREAM_RETRY_MAX_DELAY":       "500ms",
-		"SALESGRAPH_UPSTREAM_RETRY_AFTER_MAX":       "3s",
-		"SALESGRAPH_UPSTREAM_RETRY_BUDGET":          "0.1",
-		"SALESGRAPH_UPSTREAM_RETRY_BUDGET_WINDOW":   "30s",
-		"SALESGRAPH_UPSTREAM_RETRY_MIN":             "5",
-		"SALESGRAPH_UPSTREAM_BREAKER":               "true",
-		"SALESGRAPH_UPSTREAM_BREAKER_FAILURE_RATIO": "0.75",
-		"SALESGRAPH_UPSTREAM_BREAKER_MIN_REQUESTS":  "50",
-		"SALESGRAPH_UPSTREAM_BREAKER_WINDOW":        "20s",
-		"SALESGRAPH_UPSTREAM_BREAKER_OPEN_TIMEOUT":  "7s",
-		"SALESGRAPH_UPSTREAM_BREAKER_PROBES":        "2",
+		"SALESGRAPH_OPERATION_TIMEOUT":                  "12s",
+		"SALESGRAPH_UPSTREAM_RETRIES":                   "4",
+		"SALESGRAPH_UPSTREAM_RETRY_BASE_DELAY":          "20ms",
+		"SALESGRAPH_UPSTREAM_RETRY_MAX_DELAY":           "500ms",
+		"SALESGRAPH_UPSTREAM_RETRY_AFTER_MAX":           "3s",
+		"SALESGRAPH_UPSTREAM_RETRY_BUDGET":              "0.1",
+		"SALESGRAPH_UPSTREAM_RETRY_BUDGET_WINDOW":       "30s",
+		"SALESGRAPH_UPSTREAM_RETRY_MIN":                 "5",
+		"SALESGRAPH_UPSTREAM_BREAKER":                   "true",
+		"SALESGRAPH_UPSTREAM_BREAKER_FAILURE_RATIO":     "0.75",
+		"SALESGRAPH_UPSTREAM_BREAKER_MIN_REQUESTS":      "50",
+		"SALESGRAPH_UPSTREAM_BREAKER_WINDOW":            "20s",
+		"SALESGRAPH_UPSTREAM_BREAKER_OPEN_TIMEOUT":      "7s",
+		"SALESGRAPH_UPSTREAM_BREAKER_PROBES":            "2",
+		"SALESGRAPH_UPSTREAM_BREAKER_PATH_FAILURES":     "7",
+		"SALESGRAPH_UPSTREAM_BREAKER_PATH_EJECTION":     "2s",
+		"SALESGRAPH_UPSTREAM_BREAKER_MAX_PATH_EJECTION": "1m",
 	}
 	c, err := parse([]string{"-upstream-retries", "1", "-upstream-breaker=false"}, env)
 	require.NoError(t, err)
@@ -392,9 +404,25 @@ func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 			BaseDelay:   20 * time.Millisecond, MaxDelay: 500 * time.Millisecond, MaxRetryAfter: 3 * time.Second,
 			Budget: 0.1, BudgetWindow: 30 * time.Second, MinRetries: 5,
 		},
-		Breaker:   restclient.BreakerSettings{FailureRatio: 0.75, MinRequests: 50, Window: 20 * time.Second, OpenTimeout: 7 * time.Second, HalfOpenProbes: 2},
+		Breaker: restclient.BreakerSettings{
+			FailureRatio: 0.75, MinRequests: 50, Window: 20 * time.Second, OpenTimeout: 7 * time.Second, HalfOpenProbes: 2,
+			PathFailures: 7, PathEjection: 2 * time.Second, MaxPathEjection: time.Minute,
+		},
 		BreakerOn: false,
 	}, c.Resilience)
+
+	// 0 failures never ejects a path: restclient's "never" is negative.
+	c, err = parse([]string{"-upstream-breaker-path-failures", "0"}, nil)
+	require.NoError(t, err)
+	assert.Negative(t, c.Resilience.Breaker.PathFailures)
+	for _, args := range [][]string{
+		{"-upstream-breaker-path-failures", "-1"},
+		{"-upstream-breaker-path-ejection", "0s"},
+		{"-upstream-breaker-path-ejection", "10s", "-upstream-breaker-max-path-ejection", "5s"},
+	} {
+		_, err := parse(args, nil)
+		assert.Error(t, err, "%v", args)
+	}
 
 	c, err = parse([]string{"-upstream-retries", "0"}, nil)
 	require.NoError(t, err)

@@ -86,10 +86,11 @@ func (e *envFlags) duration(p *time.Duration, name string, def time.Duration, us
 
 // unknown reports every variable in environ ("NAME=value" entries, as
 // os.Environ returns them) that looks meant for salesgraph but is not one
-// of its settings, with the closest one that is. A misspelt variable would
-// otherwise be ignored without a word: SALESGRAPH_UPSTREAM_ULR would start
-// demo mode, fake data and all, where production was meant. The prefix is
-// matched in any case, since salesgraph_upstream_url is as surely a mistake.
+// of its settings, with the closest one that is, if one is close. A
+// misspelt variable would otherwise be ignored without a word:
+// SALESGRAPH_UPSTREAM_ULR would start demo mode, fake data and all, where
+// production was meant. The prefix is matched in any case, since
+// salesgraph_upstream_url is as surely a mistake.
 func (e *envFlags) unknown(environ []string) []string {
 	var problems []string
 	seen := map[string]bool{}
@@ -99,42 +100,48 @@ func (e *envFlags) unknown(environ []string) []string {
 			continue
 		}
 		seen[name] = true
-		problems = append(problems, fmt.Sprintf("unknown environment variable %s (did you mean %s?)", name, e.closest(name)))
+		upper := strings.ToUpper(name)
+		if best, ok := nearest(upper[len(EnvPrefix):], e.names, EnvPrefix); ok {
+			problems = append(problems, fmt.Sprintf("unknown environment variable %s (did you mean %s?)", name, best))
+		} else {
+			problems = append(problems, fmt.Sprintf("unknown environment variable %s (salesgraph -help lists the settings)", name))
+		}
 	}
 	slices.Sort(problems)
 	return problems
 }
 
-// closest is the defined variable nearest to name by edit distance, ties
-// going to the one defined first.
-func (e *envFlags) closest(name string) string {
+// nearest is the name in known (each prefix followed by a name) nearest to
+// name by edit distance, ties going to the first, when it is near enough
+// to be what was meant: at most a third of name's length apart (at least
+// one edit). A farther one would be a guess that misleads, as -version
+// answered with -pprof did.
+func nearest(name string, known []string, prefix string) (string, bool) {
 	best, bestDist := "", -1
-	for _, known := range e.names {
-		if d := levenshtein.ComputeDistance(strings.ToUpper(name), known); bestDist < 0 || d < bestDist {
-			best, bestDist = known, d
+	for _, k := range known {
+		if d := levenshtein.ComputeDistance(name, strings.TrimPrefix(k, prefix)); bestDist < 0 || d < bestDist {
+			best, bestDist = k, d
 		}
 	}
-	return best
+	return best, bestDist >= 0 && bestDist <= max(1, len(name)/3)
 }
 
 // flagError turns a parse error into one line that names the mistake (and
 // the closest flag, for an unknown one) and where the flags are listed; for
-// -help it prints the flags and returns flag.ErrHelp.
-func flagError(fs *flag.FlagSet, err error, stderr io.Writer) error {
+// -help it prints the flags to stdout and returns flag.ErrHelp.
+func flagError(fs *flag.FlagSet, err error, stdout io.Writer) error {
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, "Usage of salesgraph (each flag's SALESGRAPH_* variable in parentheses):")
-		fs.SetOutput(stderr)
+		fmt.Fprintln(stdout, "Usage of salesgraph (each flag's SALESGRAPH_* variable in parentheses; salesgraph -version prints the version):")
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		return err
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
-		best, bestDist := "", -1
-		fs.VisitAll(func(f *flag.Flag) {
-			if d := levenshtein.ComputeDistance(strings.TrimLeft(name, "-"), f.Name); bestDist < 0 || d < bestDist {
-				best, bestDist = f.Name, d
-			}
-		})
-		return fmt.Errorf("%w (did you mean -%s? salesgraph -help lists the flags)", err, best)
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		if best, ok := nearest(strings.TrimLeft(name, "-"), names, ""); ok {
+			return fmt.Errorf("%w (did you mean -%s? salesgraph -help lists the flags)", err, best)
+		}
 	}
 	return fmt.Errorf("%w (salesgraph -help lists the flags)", err)
 }

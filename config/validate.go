@@ -73,6 +73,10 @@ func (c *Config) interpret(getenv func(string) string) []string {
 	}
 
 	c.Resilience.Retry.MaxAttempts = r.retries + 1
+	c.Resilience.Breaker.PathFailures = r.pathFailures
+	if r.pathFailures == 0 {
+		c.Resilience.Breaker.PathFailures = -1 // restclient's "never"; its 0 is the default
+	}
 
 	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 	if endpoint == "" {
@@ -111,6 +115,7 @@ func (c *Config) validate() []string {
 	// collector running without pause.
 	check(c.Server.MemoryLimit == 0 || c.Server.MemoryLimit >= 64<<20, "memory-limit must be 0 or at least 67108864 (64 MiB), in bytes")
 	check(c.Demo.Users > 0 && c.Demo.Users <= 100000, "demo-users must be between 1 and 100000")
+	check(!c.Demo.UpstreamOnly || c.Upstream.URL == "", "demo-upstream-only serves the demo upstream itself: upstream-url must be empty")
 	check(c.IDE.Assets == "embedded" || c.IDE.Assets == "cdn", "ide-assets must be embedded or cdn")
 	check(c.Observability.LogFormat == "text" || c.Observability.LogFormat == "json", "log-format must be text or json")
 
@@ -185,6 +190,9 @@ func (c *Config) validate() []string {
 	check(rs.Breaker.MinRequests > 0, "upstream-breaker-min-requests must be positive")
 	check(rs.Breaker.Window > 0 && rs.Breaker.OpenTimeout > 0, "upstream-breaker-window and upstream-breaker-open-timeout must be positive")
 	check(rs.Breaker.HalfOpenProbes > 0 && rs.Breaker.HalfOpenProbes <= 1000, "upstream-breaker-probes must be between 1 and 1000")
+	check(c.raw.pathFailures >= 0, "upstream-breaker-path-failures must not be negative")
+	check(rs.Breaker.PathEjection > 0 && rs.Breaker.MaxPathEjection >= rs.Breaker.PathEjection,
+		"upstream-breaker-path-ejection must be positive, and upstream-breaker-max-path-ejection at least as long")
 	return problems
 }
 

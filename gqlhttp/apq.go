@@ -103,7 +103,7 @@ func (p *persisted) resolve(ctx context.Context, r *rawRequest) (query string, r
 			return "", nil, pqNotFound()
 		}
 		if r.hasQuery && queryHash(r.query) != hash {
-			return "", nil, hashMismatch()
+			return "", nil, hashMismatch(r.query)
 		}
 		return doc, nil, nil
 	case p.allow != nil:
@@ -126,7 +126,7 @@ func (p *persisted) resolve(ctx context.Context, r *rawRequest) (query string, r
 		return doc, nil, nil
 	case hasHash:
 		if queryHash(r.query) != hash {
-			return "", nil, hashMismatch()
+			return "", nil, hashMismatch(r.query)
 		}
 		if len(r.query) > maxRememberedQuery {
 			return r.query, nil, nil
@@ -169,8 +169,14 @@ func pqNotFound() *reqError {
 	return requestErr(http.StatusNotFound, CodePersistedQueryNotFound, "PersistedQueryNotFound")
 }
 
-func hashMismatch() *reqError {
-	return requestErr(http.StatusBadRequest, CodePersistedQueryHashMismatch, "extensions.persistedQuery.sha256Hash is not the SHA-256 of query")
+// hashMismatch says what is wrong, and what the client can compare its own
+// hashing with: the length of query and its SHA-256, as this server read
+// them. The message holds those and fixed text only, never the query or any
+// part of it, nor the hash the client sent (masking would remove that).
+func hashMismatch(query string) *reqError {
+	return requestErr(http.StatusBadRequest, CodePersistedQueryHashMismatch, fmt.Sprintf(
+		"extensions.persistedQuery.sha256Hash is not the SHA-256 of query: the %d bytes of query received hash to %s; hash exactly the text sent as query, as UTF-8, in lowercase hex",
+		len(query), queryHash(query)))
 }
 
 func notAllowed() *reqError {

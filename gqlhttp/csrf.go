@@ -62,10 +62,17 @@ func (o *Options) hasPreflightHeader(r *http.Request) bool {
 	return false
 }
 
-// withCORS wraps next in CORS handling for the configured origins. With no
-// origins, next is returned as it is: responses carry no CORS headers, so
-// browsers let no other origin read them, and a preflight is answered
-// without permission.
+// tracingHeaders are what a page sends to trace its calls (browser
+// OpenTelemetry, RUM agents): W3C Trace Context, W3C Baggage, and a request
+// id of its own, which the Server keeps. Without them in a preflight's
+// answer, the browser refuses the cross-origin call itself.
+var tracingHeaders = []string{"Traceparent", "Tracestate", "Baggage", RequestIDHeader}
+
+// withCORS wraps next in CORS handling for the configured origins: the
+// content, forwarded, CSRF and tracing headers are allowed, and the
+// request id is readable. With no origins, next is returned as it is:
+// responses carry no CORS headers, so browsers let no other origin read
+// them, and a preflight is answered without permission.
 func (o *Options) withCORS(next http.Handler) http.Handler {
 	if len(o.AllowedOrigins) == 0 {
 		return next
@@ -73,6 +80,7 @@ func (o *Options) withCORS(next http.Handler) http.Handler {
 	headers := []string{"Content-Type", "Accept"}
 	headers = append(headers, o.ForwardHeaders...)
 	headers = append(headers, o.CSRFHeaders...)
+	headers = append(headers, tracingHeaders...)
 	return cors.New(cors.Options{
 		AllowedOrigins: o.AllowedOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},

@@ -6,9 +6,9 @@
 //
 //   - GraphQL over HTTP as the specification says: GET and POST, Accept and
 //     Content-Type negotiation, its status codes, request errors without
-//     data, JSON-array batching (off by default), and @defer delivered as
-//     multipart/mixed to a client that takes it (transport.go,
-//     incremental.go);
+//     data, JSON-array batching (off by default; a batch's operations run
+//     concurrently, batch.go), and @defer delivered as multipart/mixed to a
+//     client that takes it (transport.go, incremental.go);
 //   - document limits before parsing and validation: tokens, nesting,
 //     depth, aliases, root fields, fields, fragment cycles (limits.go);
 //   - CSRF prevention and CORS (csrf.go), the rules for headers forwarded

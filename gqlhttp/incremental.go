@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -17,27 +14,30 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// Incremental delivery: @defer, as the GraphQL incremental-delivery
-// proposal and Apollo Client's multipart/mixed;deferSpec=20220824 expect.
+// Incremental delivery: @defer, in the two multipart/mixed formats of
+// the incremental-delivery proposal that clients speak (incremental_wire.go).
 //
-// A client that accepts multipart/mixed gets the operation's initial
-// payload as soon as the fields outside deferred fragments are resolved,
-// then one part per deferred fragment as it completes:
+// A client that accepts one of them gets the operation's initial payload as
+// soon as the fields outside deferred fragments are resolved, then a part
+// per batch of completed fragments, each written as soon as the executor
+// produces it:
 //
 //	---
 //	Content-Type: application/json; charset=utf-8
 //
-//	{"data":{"user":{"id":"7"}},"hasNext":true}
+//	{"data":{"user":{"id":"7"}},"pending":[{"id":"0","path":["user"]}],"hasNext":true}
 //	---
 //	Content-Type: application/json; charset=utf-8
 //
-//	{"incremental":[{"data":{"threads":{"totalCount":45}},"path":["user"]}],"hasNext":false}
+//	{"incremental":[{"id":"0","data":{"threads":{"totalCount":45}}}],"completed":[{"id":"0"}],"hasNext":false}
 //	-----
 //
 // gqlgen's executor does the deferring: it resolves each object's deferred
 // fields in a goroutine of their own once the object's other fields are
-// done, so deferred fragments of different objects load concurrently. This
-// file only writes what it produces, through the same caps as every
+// done, so deferred fragments of different objects load concurrently.
+// incremental_defer.go decides what each part holds (a deferred field in
+// its fragment's part only, a nested fragment after the part that holds its
+// object); this file writes the parts through the same caps as every
 // response: error count, masking, response size, and the Server's hooks.
 //
 // A client that accepts only JSON gets the whole answer in one body: the
@@ -49,39 +49,9 @@ import (
 // never holds a line break outside a string, nor "---" anywhere, so no
 // payload can contain the delimiter.
 const (
-	multipartBoundary   = "-"
-	mediaMultipartMixed = `multipart/mixed; boundary="` + multipartBoundary + `"; deferSpec=20220824`
-	partHeader          = "Content-Type: " + mediaJSON + "; charset=utf-8\r\n\r\n"
+	multipartBoundary = "-"
+	partHeader        = "Content-Type: " + mediaJSON + "; charset=utf-8\r\n\r\n"
 )
-
-// acceptsIncremental reports whether Accept admits multipart/mixed in the
-// incremental-delivery format this server speaks: without a spec
-// parameter, or with deferSpec=20220824, Apollo Client's.
-func acceptsIncremental(values []string) bool {
-	if len(values) == 0 {
-		return false
-	}
-	for _, part := range strings.Split(strings.Join(values, ","), ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil || mt != "multipart/mixed" {
-			continue
-		}
-		if v, ok := params["q"]; ok {
-			if q, err := strconv.ParseFloat(v, 64); err != nil || q <= 0 || q > 1 {
-				continue
-			}
-		}
-		spec, hasSpec := params["deferspec"]
-		if hasSpec && spec != "20220824" {
-			continue
-		}
-		if _, sub := params["subscriptionspec"]; sub && !hasSpec {
-			continue // Apollo's multipart subscriptions: not a format for @defer
-		}
-		return true
-	}
-	return false
-}
 
 // usesDefer reports whether op, or a fragment it spreads, has a @defer.
 func usesDefer(op *ast.OperationDefinition, doc *ast.QueryDocument) bool {
@@ -256,9 +226,6 @@ func PayloadFrom(ctx context.Context) Payload {
 	return v
 }
 
-// maxDeferWalk bounds the fields deferTree visits.
-const maxDeferWalk = 20000
-
 // stream is one incrementally delivered response being written.
 type stream struct {
 	t      *httpTransport
@@ -274,14 +241,8 @@ type stream struct {
 	capped bool            // the summary of errors left out was sent
 	broken bool            // writing failed: the client is gone
 	ended  bool            // the closing delimiter was written
-
-	// gqlgen sends a nested deferred fragment's payload as soon as it is
-	// done, which can be before the payload of the deferred fragment that
-	// holds it: a client would find no object at its path. Such a payload
-	// waits until the deferred fields above it are delivered.
-	deferred  *deferNode
-	delivered map[string]bool // deferred fields sent, by pathKey
-	waiting   []*graphql.Response
+	enc    payloadEncoder
+	d      *deferrals
 }
 
 // serveIncremental runs an operation and writes its payloads as
@@ -291,12 +252,10 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 	defer cancel(nil)
 	meter.cancel = cancel
 	s := &stream{t: t, w: ex.w, rc: http.NewResponseController(ex.w), ex: ex, q: q, doc: doc, index: index, meter: meter, ctx: ctx,
-		delivered: map[string]bool{}}
-	budget := maxDeferWalk
-	s.deferred = deferTree(rc, rc.Operation.SelectionSet, &budget)
+		enc: payloadEncoder{format: ex.format}, d: newDeferrals(newDeferPlan(rc, t.schema))}
 
 	h := ex.w.Header()
-	h.Set("Content-Type", mediaMultipartMixed)
+	h.Set("Content-Type", ex.format.mediaType())
 	h.Set("X-Content-Type-Options", "nosniff")
 	ex.w.WriteHeader(http.StatusOK)
 
@@ -334,155 +293,33 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 		// The executor produced nothing at all: say so, as a response would.
 		s.sendInitial(&graphql.Response{Errors: gqlerror.List{{Message: "the request was cancelled", Extensions: map[string]any{"code": CodeCancelled}}}}, false)
 	}
-	// Payloads still waiting are below a deferred field that was never
-	// delivered (its object was null): nothing of them can be placed.
 	if !s.ended && !s.broken {
-		s.write([]byte(partHeader + `{"hasNext":false}` + "\r\n--" + multipartBoundary + "--\r\n"))
+		// The executor stopped without saying it had: what is held is final.
+		var p part
+		s.d.finish()
+		s.d.settle(&p)
+		s.sendPart(&p, false)
 	}
 	return result{streamed: true}
 }
 
 var errStreamEnded = errors.New("gqlhttp: the incremental response ended early")
 
-// deferNode is a response key of the operation, and whether its field is
-// deferred in the object that holds it, for some type of that object.
-type deferNode struct {
-	deferred bool
-	children map[string]*deferNode
-}
-
-// deferTree collects the operation's fields as execution will, with every
-// type condition admitted; budget bounds the walk.
-func deferTree(rc *graphql.OperationContext, sel ast.SelectionSet, budget *int) *deferNode {
-	n := &deferNode{}
-	for _, f := range graphql.CollectFields(rc, sel, nil) {
-		if *budget--; *budget <= 0 {
-			break
-		}
-		if n.children == nil {
-			n.children = map[string]*deferNode{}
-		}
-		c := deferTree(rc, f.Selections, budget)
-		c.deferred = f.IsDeferred()
-		n.children[f.Alias] = c
-	}
-	return n
-}
-
-func pathKey(p ast.Path, field string) string {
-	var b strings.Builder
-	for _, e := range p {
-		switch e := e.(type) {
-		case ast.PathName:
-			b.WriteString(string(e))
-		case ast.PathIndex:
-			b.WriteString(strconv.Itoa(int(e)))
-		}
-		b.WriteByte(0)
-	}
-	b.WriteString(field)
-	return b.String()
-}
-
-// placeable reports whether every deferred field above path was delivered.
-func (s *stream) placeable(path ast.Path) bool {
-	n := s.deferred
-	for i, e := range path {
-		name, ok := e.(ast.PathName)
-		if !ok {
-			continue
-		}
-		if n = n.children[string(name)]; n == nil {
-			return true
-		}
-		if n.deferred && !s.delivered[pathKey(path[:i], string(name))] {
-			return false
-		}
-	}
-	return true
-}
-
-// receive takes a subsequent payload: sent now with every waiting payload
-// it makes placeable, or kept waiting. more says the executor has more.
-func (s *stream) receive(resp *graphql.Response, more bool) {
-	if !s.placeable(resp.Path) {
-		s.waiting = append(s.waiting, resp)
-		if !more {
-			s.sendItems(nil, false)
-		}
-		return
-	}
-	ready := []*graphql.Response{resp}
-	for i := 0; i < len(ready); i++ {
-		for _, k := range topLevelKeys(ready[i].Data) {
-			s.delivered[pathKey(ready[i].Path, k)] = true
-		}
-		rest := s.waiting[:0]
-		for _, w := range s.waiting {
-			if s.placeable(w.Path) {
-				ready = append(ready, w)
-			} else {
-				rest = append(rest, w)
-			}
-		}
-		s.waiting = rest
-	}
-	s.sendItems(ready, more)
-}
-
-// topLevelKeys lists the member names of the JSON object data, reading no
-// deeper than its top level.
-func topLevelKeys(data []byte) []string {
-	var keys []string
-	depth, inString, escaped, start := 0, false, false, 0
-	for i, c := range data {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-				if depth == 1 {
-					// A key when a colon follows.
-					j := i + 1
-					for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
-						j++
-					}
-					if j < len(data) && data[j] == ':' {
-						var k string
-						if json.Unmarshal(data[start:i+1], &k) == nil {
-							keys = append(keys, k)
-						}
-					}
-				}
-			}
-		case c == '"':
-			inString, start = true, i
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return keys
-}
-
-// sendInitial writes the initial payload.
+// sendInitial writes the initial payload, without its deferred fields,
+// and the fragments already complete (those the executor resolved with
+// their objects) in a part right after it. more says the executor has
+// more.
 func (s *stream) sendInitial(resp *graphql.Response, more bool) {
-	errs := s.prepareErrors(resp.Errors)
-	data := resp.Data
+	var p part
+	data := s.d.initial(resp.Data, &p)
+	if !more {
+		s.d.finish()
+	}
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
-	body, err := s.marshal(struct {
-		Errors     gqlerror.List   `json:"errors,omitempty"`
-		Data       json.RawMessage `json:"data"`
-		HasNext    bool            `json:"hasNext"`
-		Extensions map[string]any  `json:"extensions,omitempty"`
-	}{errs, data, more, resp.Extensions})
+	errs := s.prepareErrors(resp.Errors)
+	body, err := s.marshal(s.enc.initial(errs, data, resp.Extensions, p.announced, s.d.more()))
 	if why := s.refused(body, err); why != nil {
 		e := s.refusalError(*why)
 		s.t.srv.replaced(s.ctx, s.index, gqlerror.List{e})
@@ -490,46 +327,46 @@ func (s *stream) sendInitial(resp *graphql.Response, more bool) {
 			Errors  gqlerror.List `json:"errors"`
 			HasNext bool          `json:"hasNext"`
 		}{gqlerror.List{e}, false})
-		more = false
+		s.writePart(body, true, false)
+		return
 	}
-	s.writePart(body, true, more)
+	s.writePart(body, true, s.d.more())
+	if !s.ended {
+		var next part
+		s.d.settle(&next)
+		if !next.empty() || !s.d.more() {
+			s.sendPart(&next, s.d.more())
+		}
+	}
 }
 
-// sendItems writes one part holding items (or, with none, only whether
-// more follow).
-func (s *stream) sendItems(items []*graphql.Response, more bool) {
-	list := make([]incrementalItem, len(items))
-	for i, it := range items {
-		data := it.Data
-		if len(data) == 0 {
-			data = json.RawMessage("null")
-		}
-		path := it.Path
-		if path == nil {
-			path = ast.Path{}
-		}
-		list[i] = incrementalItem{Errors: s.prepareErrors(it.Errors), Data: data, Path: path, Label: it.Label, Extensions: it.Extensions}
+// receive takes a subsequent payload of the executor's, and writes what it
+// completes, if anything. more says the executor has more.
+func (s *stream) receive(resp *graphql.Response, more bool) {
+	var p part
+	s.d.receive(resp, &p)
+	if !more {
+		s.d.finish()
 	}
-	var body []byte
-	var err error
-	if len(list) == 0 {
-		body = []byte(fmt.Sprintf(`{"hasNext":%t}`, more))
-	} else {
-		body, err = s.marshal(struct {
-			Incremental []incrementalItem `json:"incremental"`
-			HasNext     bool              `json:"hasNext"`
-		}{list, more})
+	s.d.settle(&p)
+	if !p.empty() || !s.d.more() {
+		s.sendPart(&p, s.d.more())
 	}
+}
+
+// sendPart writes a subsequent payload holding p (or, with nothing in it,
+// only whether more follow).
+func (s *stream) sendPart(p *part, more bool) {
+	for i := range p.completed {
+		p.completed[i].errors = s.prepareErrors(p.completed[i].errors)
+	}
+	body, err := s.marshal(s.enc.subsequent(p, more))
 	if why := s.refused(body, err); why != nil {
-		// The first of the items takes the refusal; the stream ends, since
+		// The first result takes the refusal; the stream ends, since
 		// nothing after it could fit either.
 		e := s.refusalError(*why)
-		e.Path = list[0].Path
 		s.t.srv.added(s.ctx, s.index, gqlerror.List{e})
-		body, _ = json.Marshal(struct {
-			Incremental []incrementalItem `json:"incremental"`
-			HasNext     bool              `json:"hasNext"`
-		}{[]incrementalItem{{Errors: gqlerror.List{e}, Data: json.RawMessage("null"), Path: list[0].Path, Label: list[0].Label}}, false})
+		body, _ = json.Marshal(s.enc.refusal(p, e))
 		more = false
 	}
 	s.writePart(body, false, more)
@@ -622,15 +459,6 @@ func (s *stream) prepareErrors(errs gqlerror.List) gqlerror.List {
 		}
 	}
 	return errs
-}
-
-// incrementalItem is one deferred fragment's result.
-type incrementalItem struct {
-	Errors     gqlerror.List   `json:"errors,omitempty"`
-	Data       json.RawMessage `json:"data"`
-	Path       ast.Path        `json:"path"`
-	Label      string          `json:"label,omitempty"`
-	Extensions map[string]any  `json:"extensions,omitempty"`
 }
 
 // marshal encodes a payload into a buffer that refuses to grow past what

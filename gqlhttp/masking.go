@@ -21,15 +21,30 @@ import (
 // header values, variable values and keys, and the document's literal
 // values. Names in the document (fields, types, fragments) stay quotable:
 // "Cannot query field "x" on type "User"" is how a client finds its mistake.
+//
+// A value of minRedacted bytes or more is masked wherever it occurs. A
+// shorter one ("-1", "7/../8") is no secret, but it is still the client's
+// value, and the README promises values are removed; masked wherever it
+// occurs, though, "1" would garble "at most 100". So a short value is
+// masked only where messages put values: as the whole text between two
+// quotes, and as the token after gqlparser's "value: " and "found ", which
+// print numbers, enums and booleans without quotes.
 
-// minRedacted is the shortest value masked: shorter ones are not secrets,
-// and masking them would garble messages that happen to contain them.
+// minRedacted is the shortest value masked wherever it occurs.
 const minRedacted = 8
 
 // maxRedactedValues bounds the masking work a request can cause.
 const maxRedactedValues = 10000
 
 const redactedText = "[redacted]"
+
+// protocolNames are the request's own keys, which extensions carry as
+// values' keys: masking them garbled the messages that name them
+// ("extensions.[redacted].[redacted] is not the SHA-256 of query").
+var protocolNames = map[string]bool{
+	"query": true, "variables": true, "operationName": true, "extensions": true,
+	"persistedQuery": true, "version": true, "sha256Hash": true,
+}
 
 // headersNotSecret are request headers whose values are protocol, not
 // secrets; masking them would only garble messages.
@@ -40,7 +55,8 @@ var headersNotSecret = map[string]bool{
 
 // redactor masks a request's values in its response's errors.
 type redactor struct {
-	values []string
+	values []string        // minRedacted bytes or more
+	short  map[string]bool // shorter, masked only where quoted or echoed
 	seen   map[string]bool
 	vocab  map[string]bool
 	done   bool
@@ -90,11 +106,27 @@ func newRedactor(h http.Header, vocab map[string]bool) *redactor {
 }
 
 func (r *redactor) add(s string) {
-	if len(s) < minRedacted || r.seen[s] || r.vocab[s] || len(r.values) >= maxRedactedValues {
+	if s == "" || r.seen[s] || r.vocab[s] || protocolNames[s] || len(r.seen) >= maxRedactedValues {
 		return
 	}
 	r.seen[s] = true
+	if len(s) < minRedacted {
+		if r.short == nil {
+			r.short = map[string]bool{}
+		}
+		r.short[s] = true
+		return
+	}
 	r.values = append(r.values, s)
+}
+
+// addKey adds a key of a variable's or literal's object. A short key is a
+// name, such as the one a client mistyped ("unknown field "typo""), and is
+// left quotable; a long one may be a value used as a key.
+func (r *redactor) addKey(s string) {
+	if len(s) >= minRedacted {
+		r.add(s)
+	}
 }
 
 // addRequest adds an operation's values, once per request.
@@ -127,7 +159,7 @@ func (r *redactor) addJSON(v any) {
 		r.add(v.String())
 	case map[string]any:
 		for k, x := range v {
-			r.add(k)
+			r.addKey(k)
 			r.addJSON(x)
 		}
 	case []any:
@@ -175,7 +207,7 @@ func (r *redactor) addValue(v *ast.Value) {
 	case ast.ListValue, ast.ObjectValue:
 		for _, c := range v.Children {
 			if v.Kind == ast.ObjectValue {
-				r.add(c.Name)
+				r.addKey(c.Name)
 			}
 			r.addValue(c.Value)
 		}
@@ -186,7 +218,7 @@ func (r *redactor) addValue(v *ast.Value) {
 // extensions. A value is masked wherever it occurs; a quoted fragment of a
 // value that a message cut short ("abcdef…") is masked too.
 func (r *redactor) scrubError(e *gqlerror.Error) {
-	if len(r.values) == 0 {
+	if len(r.values) == 0 && len(r.short) == 0 {
 		return
 	}
 	e.Message = r.scrub(e.Message)
@@ -239,6 +271,71 @@ func (r *redactor) scrub(s string) string {
 			s = strings.Replace(s, frag+"…", redactedText, 1)
 		}
 		rest = rest[i+len("…\""):]
+	}
+	return r.scrubShort(s)
+}
+
+// gqlparserEchoes lead the values gqlparser's messages print unquoted:
+// "Int cannot represent non-integer value: 1.5", "Expected value of type
+// "Int!", found -1.".
+var gqlparserEchoes = [...]string{"value: ", "found "}
+
+// scrubShort masks the short values where s quotes or echoes them.
+func (r *redactor) scrubShort(s string) string {
+	if len(r.short) == 0 {
+		return s
+	}
+	var b strings.Builder
+	done := 0 // s[:done] is in b
+	for i := strings.IndexByte(s, '"'); i >= 0; {
+		j := strings.IndexByte(s[i+1:], '"')
+		if j < 0 {
+			break
+		}
+		j += i + 1
+		if r.short[s[i+1:j]] {
+			b.WriteString(s[done : i+1])
+			b.WriteString(redactedText)
+			done = j
+		}
+		next := strings.IndexByte(s[j+1:], '"')
+		if next < 0 {
+			break
+		}
+		i = j + 1 + next
+	}
+	if done > 0 {
+		b.WriteString(s[done:])
+		s, done = b.String(), 0
+		b.Reset()
+	}
+	for _, lead := range gqlparserEchoes {
+		for rest := 0; ; {
+			k := strings.Index(s[rest:], lead)
+			if k < 0 {
+				break
+			}
+			start := rest + k + len(lead)
+			end := start
+			for end < len(s) && s[end] != ' ' && s[end] != ',' {
+				end++
+			}
+			tok := s[start:end]
+			if !r.short[tok] && strings.HasSuffix(tok, ".") { // the sentence's full stop
+				tok = tok[:len(tok)-1]
+			}
+			if tok != "" && r.short[tok] {
+				b.WriteString(s[done:start])
+				b.WriteString(redactedText)
+				done = start + len(tok)
+			}
+			rest = start
+		}
+		if done > 0 {
+			b.WriteString(s[done:])
+			s, done = b.String(), 0
+			b.Reset()
+		}
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -172,7 +173,45 @@ func TestSecretMarkerNeverLeaves(t *testing.T) {
 	res = e.post(`query($v: String!) { reject(value: $v) }`, map[string]any{"v": long})
 	assert.Equal(t, `value "[redacted]" is not accepted`, res.errors[0].Message, "a value cut short is masked too")
 	res = e.post(`{ fail(message: "short") }`, nil)
-	assert.Equal(t, "short", res.errors[0].Message, "values too short to be secrets are left alone")
+	assert.Equal(t, "short", res.errors[0].Message, "a short value is left alone where a message does not quote it")
 	res = e.post(`{ fail(message: "children") }`, nil)
 	assert.Equal(t, "children", res.errors[0].Message, "and so are the schema's own names")
+}
+
+// TestShortValuesAreMaskedWhereMessagesPutThem: values too short to be
+// secrets ("-1", "7/../8") are still the client's, and were echoed back
+// because only values of eight bytes or more were masked. They are masked
+// where messages put values, quoted or after gqlparser's "value: " and
+// "found ", from literals and variables alike; elsewhere a message's words
+// stay, even when a short value happens to equal one.
+func TestShortValuesAreMaskedWhereMessagesPutThem(t *testing.T) {
+	e := newEnv(t)
+	for _, v := range []string{"-1", "7/../8"} {
+		jsonV, _ := json.Marshal(v)
+		cases := []struct {
+			name, query string
+			vars        map[string]any
+			want        string // the message
+		}{
+			{"a resolver quoting a literal", `{ reject(value: ` + string(jsonV) + `) }`, nil, `value "[redacted]" is not accepted`},
+			{"a resolver quoting a variable", `query($v: String!) { reject(value: $v) }`, map[string]any{"v": v}, `value "[redacted]" is not accepted`},
+			{"gqlparser quoting a literal", `{ item(id: "1") { children(first: ` + string(jsonV) + `) { id } } }`, nil, `Int cannot represent non-integer value: "[redacted]"`},
+		}
+		for _, c := range cases {
+			res := e.post(c.query, c.vars)
+			require.NotEmpty(t, res.errors, "%s %s: %s", v, c.name, res.body)
+			assert.Equal(t, c.want, res.errors[0].Message, "%s %s", v, c.name)
+		}
+	}
+	// gqlparser prints numbers and enums without quotes.
+	res := e.post(`{ item(id: "1") { children(first: -1.5) { id } } }`, nil)
+	require.Len(t, res.errors, 1)
+	assert.Equal(t, "Int cannot represent non-integer value: [redacted]", res.errors[0].Message)
+	res = e.post(`{ items(ids: [], filter: {colors: [NOPE]}) { id } }`, nil)
+	require.Len(t, res.errors, 1)
+	assert.NotContains(t, res.errors[0].Message, "NOPE")
+	// A short value equal to a word of the message leaves the word alone.
+	res = e.post(`{ a: reject(value: "is") b: reject(value: "not") }`, nil)
+	require.Len(t, res.errors, 2)
+	assert.Equal(t, `value "[redacted]" is not accepted`, res.errors[0].Message)
 }

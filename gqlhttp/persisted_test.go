@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -75,6 +76,11 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		res := e.send(postReq(pqBody(sha(q), other)))
 		assert.Equal(t, http.StatusBadRequest, res.status)
 		assert.Equal(t, gqlhttp.CodePersistedQueryHashMismatch, res.code())
+		// What is wrong, in the names the client sent, and what to compare
+		// its own hashing with; nothing of the query, nor the hash sent.
+		assert.Equal(t, fmt.Sprintf("extensions.persistedQuery.sha256Hash is not the SHA-256 of query: the %d bytes of query received hash to %s; "+
+			"hash exactly the text sent as query, as UTF-8, in lowercase hex", len(other), sha(other)), res.errors[0].Message)
+		assert.NotContains(t, res.errors[0].Message, sha(q))
 		res = e.send(postReq(pqBody(sha(other), "")))
 		assert.Equal(t, gqlhttp.CodePersistedQueryNotFound, res.code())
 	})

@@ -75,8 +75,11 @@ func TestCORS(t *testing.T) {
 	assert.Equal(t, "authorization,content-type", res.header.Get("Access-Control-Allow-Headers"))
 	assert.Empty(t, res.header.Get(gqlhttp.RequestIDHeader), "a preflight is not a request the endpoint serves")
 
+	res = e.send(preflight(app, "baggage,content-type,traceparent,tracestate,x-request-id"))
+	assert.Equal(t, "baggage,content-type,traceparent,tracestate,x-request-id", res.header.Get("Access-Control-Allow-Headers"), "the tracing headers")
+
 	res = e.send(preflight(app, "x-other"))
-	assert.Empty(t, res.header.Get("Access-Control-Allow-Headers"), "only the forwarded, CSRF and content headers")
+	assert.Empty(t, res.header.Get("Access-Control-Allow-Headers"), "only the forwarded, CSRF, content and tracing headers")
 
 	res = e.send(preflight("https://evil.example.net", "content-type"))
 	assert.Empty(t, res.header.Get("Access-Control-Allow-Origin"), "another origin gets no permission")

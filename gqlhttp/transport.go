@@ -339,7 +339,8 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	}()
 
 	m, jsonOK := negotiate(r.Header.Values("Accept"))
-	incremental := acceptsIncremental(r.Header.Values("Accept"))
+	format := incrementalFormatOf(r.Header.Values("Accept"))
+	incremental := format != noIncremental
 	acceptable := jsonOK || incremental
 	switch {
 	case jsonOK:
@@ -378,7 +379,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	ctx := r.Context()
 	ex := &exchange{
 		w: w, media: media, vocab: t.vocab, header: r.Header,
-		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, jsonOK: jsonOK,
+		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, format: format, jsonOK: jsonOK,
 	}
 	meter := func(limit int) *responseMeter {
 		m := newResponseMeter(limit, t.memory)
@@ -386,7 +387,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		return m
 	}
 	if !batch {
-		res := t.serveOne(ctx, exec, reqs[0], ex, 0, meter(t.opts.MaxResponseBytes))
+		res := t.serveOne(ctx, exec, reqs[0], ex, 0, meter(t.opts.MaxResponseBytes), nil)
 		if res.streamed {
 			return
 		}
@@ -397,36 +398,26 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		return
 	}
 	ex.isGET = false
-	parts := [][]byte{[]byte("[")}
-	size := 2
-	for i, q := range reqs {
-		if i > 0 {
-			parts = append(parts, []byte(","))
-			size++
-		}
-		// The batch as a whole must fit too: later answers give way.
-		res := t.serveOne(ctx, exec, q, ex, i, meter(max(t.opts.MaxResponseBytes-size, 0)))
-		size += res.size()
-		parts = append(parts, res.parts()...)
-	}
-	parts = append(parts, []byte("]"))
-	writeBody(w, media, http.StatusOK, parts...)
+	writeBody(w, media, http.StatusOK, t.serveBatch(ctx, exec, reqs, ex, meter)...) // batch.go
 }
 
 // exchange is what the operations of one HTTP request share.
 type exchange struct {
 	w           http.ResponseWriter
-	media       string    // of a response that is not streamed
-	red         *redactor // made when first needed (redactor): most responses have no error to mask
+	media       string     // of a response that is not streamed
+	redMu       sync.Mutex // held while red is used: a batch's operations are encoded concurrently
+	red         *redactor  // made when first needed (redactor): most responses have no error to mask
 	vocab       map[string]bool
 	header      http.Header
 	isGET       bool
-	incremental bool // the client accepts multipart/mixed incremental delivery (incremental.go)
-	jsonOK      bool // ... and a JSON answer
+	incremental bool              // the client accepts multipart/mixed incremental delivery (incremental.go)
+	format      incrementalFormat // ... in this format
+	jsonOK      bool              // the client accepts a JSON answer
 }
 
-// redactor is the request's redactor. Callers are not concurrent: the
-// redactor's own state is not guarded either.
+// redactor is the request's redactor. Callers hold redMu when operations
+// may be encoded concurrently (a batch): the redactor's own state is not
+// guarded.
 func (ex *exchange) redactor() *redactor {
 	if ex.red == nil {
 		ex.red = newRedactor(ex.header, ex.vocab)
@@ -452,8 +443,10 @@ func (r result) parts() [][]byte { return [][]byte{r.head, r.data, r.tail} }
 
 // serveOne runs one operation of a request. index is the operation's
 // position in the request (0, or its place in a batch), which the Server's
-// hooks are told; meter bounds its response.
-func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, ex *exchange, index int, meter *responseMeter) result {
+// hooks are told; meter bounds its response. prepared, if not nil, is
+// called once the operation is ready to execute: the extensions that
+// prepare it have run (batch.go).
+func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor, q *rawRequest, ex *exchange, index int, meter *responseMeter, prepared func()) result {
 	rawQuery := q.query
 	var opCtx *graphql.OperationContext // what a refusal is dispatched with; made when needed
 	var doc *ast.QueryDocument          // once parsed, for masking its literal values
@@ -524,6 +517,9 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 		rewriteVariableErrors(errs, op)
 		opCtx = rc
 		return refuse(&reqError{status: statusFor(errs), errs: errs})
+	}
+	if prepared != nil {
+		prepared()
 	}
 	if stream {
 		return t.serveIncremental(ctx, exec, rc, ex, q, doc, index, meter)
@@ -1089,12 +1085,14 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 		errs = append(errs[:keep:keep], summary)
 	}
 	if len(errs) > 0 {
+		ex.redMu.Lock()
 		red := ex.redactor()
 		red.addRequest(q, doc)
 		for _, e := range errs {
 			red.scrubError(e)
 			e.Message = clip(e.Message)
 		}
+		ex.redMu.Unlock()
 	}
 
 	head := &limitedBuffer{max: meter.remaining()}

@@ -24,13 +24,23 @@ const (
 	maxIDs       = 100
 )
 
+// Argument errors name the argument, never quote its value: what a client
+// sent is not echoed back (gqlhttp's masking is the second line).
+
 // parseUserID accepts the decimal text of a positive 64-bit integer.
 func parseUserID(s string) (int64, error) {
 	id, ok := positiveID(s)
 	if !ok {
-		return 0, badInput("user id %q is not a positive integer", truncate(s, 40))
+		return 0, errUserID
 	}
 	return id, nil
+}
+
+var errUserID = badInput("id must be a user id, a positive integer such as 7")
+
+// userIDAt is the error of entry i of ids.
+func userIDAt(i int) error {
+	return badInput("ids[%d] must be a user id, a positive integer such as 7", i)
 }
 
 // parseThreadID accepts what parseUserID does. The API documents thread ids
@@ -41,7 +51,7 @@ func parseUserID(s string) (int64, error) {
 func parseThreadID(s string) (int64, error) {
 	id, ok := positiveID(s)
 	if !ok {
-		return 0, badInput("thread id %q is not a positive integer", truncate(s, 40))
+		return 0, badInput("filter.threadId must be a thread id, a positive integer such as 3161")
 	}
 	return id, nil
 }
@@ -62,7 +72,7 @@ func parseUserIDs(ids []string) ([]int64, error) {
 	for i, s := range ids {
 		id, err := parseUserID(s)
 		if err != nil {
-			return nil, err
+			return nil, userIDAt(i)
 		}
 		out[i] = id
 	}
@@ -74,16 +84,9 @@ func pageSize(first *int) (int, error) {
 		return defaultFirst, nil
 	}
 	if *first < 0 || *first > maxFirst {
-		return 0, badInput("first must be between 0 and %d, got %d", maxFirst, *first)
+		return 0, badInput("first must be between 0 and %d", maxFirst)
 	}
 	return *first, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // argumentCheck is a gqlgen extension that validates every argument of the
@@ -439,7 +442,10 @@ func parseNodeID(id string) (nodeRef, error) {
 	switch typeName {
 	case "User":
 		n, err := parseUserID(key)
-		return nodeRef{typeName: typeName, owner: n}, err
+		if err != nil {
+			return nodeRef{}, badInput("id is not a global id issued by this API")
+		}
+		return nodeRef{typeName: typeName, owner: n}, nil
 	case "Meeting", "Thread":
 		ownerText, objID, ok := strings.Cut(key, ":")
 		owner, err := parseUserID(ownerText)

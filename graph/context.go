@@ -4,12 +4,17 @@ import (
 	"context"
 )
 
-// requestState is everything that belongs to one GraphQL operation.
+// requestState is everything that belongs to one GraphQL request: its
+// operation, or a batch's. Each operation of a batch has a state of its own
+// besides (operationState in handler.go), sharing the request's record, and
+// its call budget through its loaders.
 type requestState struct {
 	loaders *Loaders
 	// releaseBodies gives back the room the operation's upstream answers
-	// keep in the client's body budget (restclient.WithBodyHold).
+	// keep in the client's body budget (restclient.WithBodyHold), and
+	// holds are every hold of the request, its batch's operations' too.
 	releaseBodies func()
+	holds         *bodyHolds
 	// callerCredential says whether the caller sent any forwarded header, so
 	// that an upstream 403 can be told apart: no credential (UNAUTHENTICATED)
 	// or a wrong one (FORBIDDEN).
@@ -18,7 +23,9 @@ type requestState struct {
 	stale            staleMarks // stale upstream answers served (cachemark.go)
 	lists            listMemo   // whether a list's elements wait for loads (lists.go)
 	// budget is the estimated upstream calls the request may still make
-	// (estimate.go), and rec its observability record (observe.go): in the
+	// (estimate.go; drawn on before an operation of a batch has a state of
+	// its own, so only the request's is), and rec its observability record
+	// (observe.go): in the
 	// state rather than context values of their own, which would cost an
 	// allocation each and lengthen every lookup's walk up the context.
 	budget budget

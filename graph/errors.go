@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/salesgraph/salesgraph/gqlhttp"
@@ -31,6 +32,7 @@ const (
 	CodeUpstreamBadResponse      = "UPSTREAM_BAD_RESPONSE"      // the upstream's answer could not be read or contradicts itself
 	CodeUpstreamMemoryLimit      = "UPSTREAM_MEMORY_LIMIT"      // the memory budget for upstream answers had no room for this one
 	CodeUpstreamCircuitOpen      = "UPSTREAM_CIRCUIT_OPEN"      // the circuit breaker refused the call: the upstream is failing
+	CodeUpstreamPathEjected      = "UPSTREAM_PATH_EJECTED"      // the call was not sent: the upstream kept failing this path (one user's list) for this caller
 	CodeOperationTimeout         = "OPERATION_TIMEOUT"          // the operation's deadline passed while it waited for the upstream
 	CodeUpstreamConcurrencyLimit = "UPSTREAM_CONCURRENCY_LIMIT" // no upstream slot came free before the operation's deadline
 	CodeCancelled                = gqlhttp.CodeCancelled        // the caller went away before the answer was ready
@@ -99,15 +101,31 @@ var upstreamFailures = map[restclient.Kind]upstreamFailure{
 	restclient.KindBadPagination: {CodeUpstreamBadResponse, func(c restclient.Class) string {
 		return "the upstream API's pagination could not be followed: " + c.Reason
 	}},
-	// One field of one record: the rest of the answer stands.
+	// One field of one record: the rest of the answer stands. Without its
+	// id, a record is no object at all, and the error stands where it would.
 	restclient.KindBadValue: {CodeUpstreamBadResponse, func(c restclient.Class) string {
+		if c.Field == "id" {
+			return "the upstream API sent a record without a usable id, so it is served as null: " + c.Reason
+		}
 		return "the upstream API sent a value for this field that could not be read: " + c.Reason
 	}},
 	restclient.KindCircuitOpen: {CodeUpstreamCircuitOpen, says("the upstream API is failing, so calls to it are paused for a few seconds to let it recover")},
+	// One path, for one caller: extensions.upstream is the path's last
+	// failure, retryAfterSeconds the time left (classify).
+	restclient.KindPathEjected: {CodeUpstreamPathEjected, func(c restclient.Class) string {
+		last := "without an answer"
+		if c.Status != 0 {
+			last = fmt.Sprintf("last with status %d", c.Status)
+		}
+		return fmt.Sprintf("the upstream API failed repeatedly for this list (%s), so calls for it are paused for %d s; other lists are still served", last, retrySeconds(c.RetryAfter))
+	}},
 	// Ours, not the upstream's 429: extensions.scope says "facade" (classify).
 	restclient.KindLimited:     {CodeUpstreamRateLimited, says("the service is holding its calls to the upstream API to their rate limit, and this one's turn would come too late; try again shortly")},
 	restclient.KindMemoryLimit: {CodeUpstreamMemoryLimit, says("the service is holding as many upstream answers in memory as it may; try again shortly")},
 }
+
+// retrySeconds is a wait in whole seconds, rounded up.
+func retrySeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 func answeredStatus(c restclient.Class) string {
 	return fmt.Sprintf("the upstream API answered with status %d", c.Status)
@@ -139,7 +157,7 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		return CodeUpstreamConcurrencyLimit, msg, map[string]any{"limit": le.limit, "scope": le.scope}
 	}
 	c := restclient.Classify(err)
-	if errors.Is(err, context.DeadlineExceeded) && operationTimedOut(ctx) {
+	if errors.Is(err, errOperationTimeout) || errors.Is(err, context.DeadlineExceeded) && operationTimedOut(ctx) {
 		return CodeOperationTimeout, "the operation ran out of time before the upstream API answered", upstreamExt(c)
 	}
 	f, ok := upstreamFailures[c.Kind]
@@ -162,8 +180,13 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		}
 		ext["scope"] = "facade"
 		if c.RetryAfter > 0 {
-			ext["retryAfterSeconds"] = int(math.Ceil(c.RetryAfter.Seconds()))
+			ext["retryAfterSeconds"] = retrySeconds(c.RetryAfter)
 		}
+	case restclient.KindPathEjected:
+		if ext == nil {
+			ext = map[string]any{}
+		}
+		ext["retryAfterSeconds"] = retrySeconds(c.RetryAfter)
 	case restclient.KindCanceled:
 		ext = nil // nobody reads it
 	}

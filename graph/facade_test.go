@@ -27,22 +27,22 @@ type meetingJSON struct {
 	CompanyID   *string `json:"companyId"`
 	ThreadID    *string `json:"threadId"`
 	Status      string  `json:"status"`
-	RawStatus   string  `json:"rawStatus"`
+	RawStatus   *string `json:"rawStatus"`
 	Type        string  `json:"type"`
-	RawType     string  `json:"rawType"`
+	RawType     *string `json:"rawType"`
 	StartDate   *string `json:"startDate"`
 	EndDate     *string `json:"endDate"`
 	CreatedAt   *string `json:"createdAt"`
 	ModifiedAt  *string `json:"modifiedAt"`
 	Address     *string `json:"address"`
-	Visits      int64   `json:"visits"`
-	VisitsOwner int64   `json:"visitsOwner"`
-	VisitsCopy  int64   `json:"visitsCopy"`
+	Visits      *int64  `json:"visits"`
+	VisitsOwner *int64  `json:"visitsOwner"`
+	VisitsCopy  *int64  `json:"visitsCopy"`
 	Location    *struct {
 		Latitude  float64 `json:"latitude"`
 		Longitude float64 `json:"longitude"`
 	} `json:"location"`
-	User struct {
+	User *struct {
 		ID string `json:"id"`
 	} `json:"user"`
 	Thread *struct {
@@ -85,16 +85,17 @@ func TestUserMeetingsEveryField(t *testing.T) {
 		assert.Equal(t, w.CompanyID, str(g.CompanyID))
 		assert.Equal(t, w.ThreadID, str(g.ThreadID))
 		assert.Equal(t, strings.ToUpper(w.Status), g.Status)
-		assert.Equal(t, w.Status, g.RawStatus)
+		assert.Equal(t, &w.Status, g.RawStatus)
 		assert.Equal(t, strings.ToUpper(w.Type), g.Type)
 		assert.Equal(t, rfc3339(w.StartDate), str(g.StartDate), "meeting %d start", w.ID)
 		assert.Equal(t, rfc3339(w.EndDate), str(g.EndDate))
 		assert.Equal(t, rfc3339(w.CreatedAt), str(g.CreatedAt))
 		assert.Equal(t, rfc3339(w.ModifiedAt), str(g.ModifiedAt))
 		assert.Equal(t, w.Address, str(g.Address))
-		assert.Equal(t, w.Visits, g.Visits)
-		assert.Equal(t, w.VisitsOwner, g.VisitsOwner)
-		assert.Equal(t, w.VisitsCopy, g.VisitsCopy)
+		assert.Equal(t, &w.Visits, g.Visits)
+		assert.Equal(t, &w.VisitsOwner, g.VisitsOwner)
+		assert.Equal(t, &w.VisitsCopy, g.VisitsCopy)
+		require.NotNil(t, g.User)
 		assert.Equal(t, itoa(w.UserID), g.User.ID)
 		if w.GPSLat == "" || w.GPSLng == "" {
 			assert.Nil(t, g.Location)

@@ -158,13 +158,17 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			w.key(field.Alias)
 			w.enum(string(v))
 		case "rawStatus":
-			var v string
+			var v *string
 			v, err = obj.RawStatus(), nil
 			if err != nil {
 				return nil
 			}
 			w.key(field.Alias)
-			w.str(v)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "type":
 			var v model.MeetingType
 			v, err = obj.Type, nil
@@ -174,13 +178,17 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			w.key(field.Alias)
 			w.enum(string(v))
 		case "rawType":
-			var v string
+			var v *string
 			v, err = obj.RawType(), nil
 			if err != nil {
 				return nil
 			}
 			w.key(field.Alias)
-			w.str(v)
+			if v == nil {
+				w.null()
+			} else {
+				w.str(*v)
+			}
 		case "startDate":
 			var v *time.Time
 			v, err = obj.StartDate()
@@ -242,29 +250,41 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 				w.str(*v)
 			}
 		case "visits":
-			var v int
+			var v *int64
 			v, err = obj.Visits()
 			if err != nil {
 				return nil
 			}
 			w.key(field.Alias)
-			w.int(int64(v))
+			if v == nil {
+				w.null()
+			} else {
+				w.int(int64(*v))
+			}
 		case "visitsOwner":
-			var v int
+			var v *int64
 			v, err = obj.VisitsOwner()
 			if err != nil {
 				return nil
 			}
 			w.key(field.Alias)
-			w.int(int64(v))
+			if v == nil {
+				w.null()
+			} else {
+				w.int(int64(*v))
+			}
 		case "visitsCopy":
-			var v int
+			var v *int64
 			v, err = obj.VisitsCopy()
 			if err != nil {
 				return nil
 			}
 			w.key(field.Alias)
-			w.int(int64(v))
+			if v == nil {
+				w.null()
+			} else {
+				w.int(int64(*v))
+			}
 		default:
 			return nil
 		}

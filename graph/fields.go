@@ -64,10 +64,10 @@ var fields = map[string]fieldSpec{
 				return nil, badInput("ids has %d entries; at most %d are allowed", len(list), maxIDs)
 			}
 			ids := make(userSet, 0, len(list))
-			for _, v := range list {
+			for i, v := range list {
 				id, err := userArg(v)
 				if err != nil {
-					return nil, err
+					return nil, userIDAt(i)
 				}
 				ids = append(ids, id)
 			}

@@ -648,6 +648,14 @@ salesgraph: a GraphQL facade over a sales CRM's REST API (v1).
 A user is a salesperson. A meeting is a sales meeting after which a summary (a
 web page whose views the API counts) was sent to the client. A thread is a deal
 or case that a user owns; meetings belong to threads.
+
+A field read from an upstream value is nullable unless the facade can serve it
+without that value: the upstream's null is served as null, never as 0 or "",
+and a value it sent that cannot be read is null with an ` + "`" + `UPSTREAM_BAD_RESPONSE` + "`" + `
+error at the field's path (` + "`" + `extensions.upstream.field` + "`" + ` names the upstream key),
+so one bad value costs that value, not the meeting, the list or the user. A
+record without a usable ` + "`" + `id` + "`" + ` cannot be a Meeting or Thread: it is null in its
+list, with such an error at the element's path.
 """
 schema {
   query: Query
@@ -750,7 +758,8 @@ type User implements Node {
 
 """
 The status of a meeting. Values the documentation does not list are reported
-as ` + "`" + `UNKNOWN` + "`" + `, with the upstream's own text in ` + "`" + `rawStatus` + "`" + `.
+as ` + "`" + `UNKNOWN` + "`" + `, with the upstream's own text in ` + "`" + `rawStatus` + "`" + `; so is a meeting the
+upstream sent no status for (` + "`" + `rawStatus` + "`" + ` null).
 """
 enum MeetingStatus {
   "The summary was sent to the client (` + "`" + `finished` + "`" + `)."
@@ -759,20 +768,21 @@ enum MeetingStatus {
   SAVED
   "The meeting was interrupted (` + "`" + `interrupted` + "`" + `)."
   INTERRUPTED
-  "A value the documentation does not list; see ` + "`" + `rawStatus` + "`" + `."
+  "A value the documentation does not list, or none; see ` + "`" + `rawStatus` + "`" + `."
   UNKNOWN
 }
 
 """
 The type of a meeting. Values the documentation does not list are reported as
-` + "`" + `UNKNOWN` + "`" + `, with the upstream's own text in ` + "`" + `rawType` + "`" + `.
+` + "`" + `UNKNOWN` + "`" + `, with the upstream's own text in ` + "`" + `rawType` + "`" + `; so is a meeting the
+upstream sent no type for (` + "`" + `rawType` + "`" + ` null).
 """
 enum MeetingType {
   "An anonymous meeting (` + "`" + `anonymous` + "`" + `)."
   ANONYMOUS
   "A standard meeting (` + "`" + `standard` + "`" + `)."
   STANDARD
-  "A value the documentation does not list; see ` + "`" + `rawType` + "`" + `."
+  "A value the documentation does not list, or none; see ` + "`" + `rawType` + "`" + `."
   UNKNOWN
 }
 
@@ -784,7 +794,11 @@ type GeoPoint {
   longitude: Float!
 }
 
-"A sales meeting after which a summary was sent to the client."
+"""
+A sales meeting after which a summary was sent to the client. One the upstream
+sent without a usable ` + "`" + `id` + "`" + ` is null wherever it would appear, with an
+` + "`" + `UPSTREAM_BAD_RESPONSE` + "`" + ` error at that path.
+"""
 type Meeting implements Node {
   "The meeting's unique id in the CRM."
   id: ID!
@@ -792,8 +806,12 @@ type Meeting implements Node {
   globalId: ID!
   "The meeting's hash, as the CRM gives it."
   hash: String
-  "The salesperson who held the meeting."
-  user: User!
+  """
+  The salesperson who held the meeting: the upstream's ` + "`" + `id_user` + "`" + `, or, when it
+  sent none, the user whose meetings list this meeting is in. Null, with an
+  error, when the ` + "`" + `id_user` + "`" + ` it sent cannot be read.
+  """
+  user: User
   "The id of the client's contact person, when known."
   personId: ID
   "The id of the client's company (upstream ` + "`" + `id_comapny` + "`" + `), when known."
@@ -808,12 +826,12 @@ type Meeting implements Node {
   thread: Thread
   "The meeting's status."
   status: MeetingStatus!
-  "The status exactly as the upstream sent it."
-  rawStatus: String!
+  "The status exactly as the upstream sent it; null when it sent none."
+  rawStatus: String
   "The meeting's type."
   type: MeetingType!
-  "The type exactly as the upstream sent it."
-  rawType: String!
+  "The type exactly as the upstream sent it; null when it sent none."
+  rawType: String
   "When the meeting started."
   startDate: DateTime
   "When the meeting ended."
@@ -824,17 +842,24 @@ type Meeting implements Node {
   modifiedAt: DateTime
   "Where the meeting took place."
   address: String
-  "How many times the summary was viewed."
-  visits: Int!
-  "How many times the summary was viewed by its recipient."
-  visitsOwner: Int!
-  "How many times the summary was viewed by the people in copy."
-  visitsCopy: Int!
+  """
+  How many times the summary was viewed. Null when the upstream sent no count
+  (which is not a count of zero), or, with an error, one that is not an integer.
+  """
+  visits: Int
+  "How many times the summary was viewed by its recipient; null as for ` + "`" + `visits` + "`" + `."
+  visitsOwner: Int
+  "How many times the summary was viewed by the people in copy; null as for ` + "`" + `visits` + "`" + `."
+  visitsCopy: Int
   "Where the meeting took place; null when the upstream's GPS data is absent or invalid."
   location: GeoPoint
 }
 
-"A deal or case (Polish: wątek) that a salesperson owns."
+"""
+A deal or case (Polish: wątek) that a salesperson owns. One the upstream sent
+without a usable ` + "`" + `id` + "`" + ` is null wherever it would appear, with an
+` + "`" + `UPSTREAM_BAD_RESPONSE` + "`" + ` error at that path.
+"""
 type Thread implements Node {
   "The thread's unique id in the CRM."
   id: ID!
@@ -844,8 +869,12 @@ type Thread implements Node {
   number: String
   "The thread's name."
   name: String
-  "The thread's main owner."
-  owner: User!
+  """
+  The thread's main owner: the upstream's ` + "`" + `id_user` + "`" + `, or, when it sent none, the
+  user whose threads list this thread is in. Null, with an error, when the
+  ` + "`" + `id_user` + "`" + ` it sent cannot be read.
+  """
+  owner: User
   "The id of the thread's company (organisation), when known."
   companyId: ID
   "The id of the main person assigned to the thread, when known."
@@ -864,8 +893,11 @@ type Thread implements Node {
   createdAt: DateTime
   "When the thread was last updated."
   modifiedAt: DateTime
-  "The owner's meetings that belong to this thread, newest start first."
-  meetings: [Meeting!]!
+  """
+  The owner's meetings that belong to this thread, newest start first. An entry
+  is null when the upstream sent that meeting without a usable id.
+  """
+  meetings: [Meeting]!
 }
 
 "Criteria a meeting must all match; an omitted criterion matches every meeting."
@@ -923,12 +955,17 @@ type PageInfo {
   endCursor: String
 }
 
-"A page of a user's meetings."
+"""
+A page of a user's meetings. A meeting the upstream sent without a usable id
+keeps its place: its entry in ` + "`" + `nodes` + "`" + ` and its edge's ` + "`" + `node` + "`" + ` are null, with an
+error, and its edge's cursor is valid, so that positions, cursors and
+` + "`" + `totalCount` + "`" + ` agree with the upstream's list.
+"""
 type MeetingConnection {
   "The meetings on this page, with their cursors."
   edges: [MeetingEdge!]!
-  "The meetings on this page."
-  nodes: [Meeting!]!
+  "The meetings on this page; an entry is null for a meeting without a usable id."
+  nodes: [Meeting]!
   "Where this page is in the whole list."
   pageInfo: PageInfo!
   "How many meetings match the filter, across all pages."
@@ -939,16 +976,19 @@ type MeetingConnection {
 type MeetingEdge {
   "An opaque cursor for ` + "`" + `after` + "`" + `."
   cursor: String!
-  "The meeting."
-  node: Meeting!
+  "The meeting; null for a meeting the upstream sent without a usable id."
+  node: Meeting
 }
 
-"A page of a user's threads."
+"""
+A page of a user's threads. A thread the upstream sent without a usable id
+keeps its place, as in ` + "`" + `MeetingConnection` + "`" + `.
+"""
 type ThreadConnection {
   "The threads on this page, with their cursors."
   edges: [ThreadEdge!]!
-  "The threads on this page."
-  nodes: [Thread!]!
+  "The threads on this page; an entry is null for a thread without a usable id."
+  nodes: [Thread]!
   "Where this page is in the whole list."
   pageInfo: PageInfo!
   "How many threads the user owns, as the upstream counts them."
@@ -959,8 +999,8 @@ type ThreadConnection {
 type ThreadEdge {
   "An opaque cursor for ` + "`" + `after` + "`" + `."
   cursor: String!
-  "The thread."
-  node: Thread!
+  "The thread; null for a thread the upstream sent without a usable id."
+  node: Thread
 }
 `, BuiltIn: false},
 }
@@ -1574,10 +1614,10 @@ func (ec *executionContext) _Meeting_user(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐUser(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1729,11 +1769,11 @@ func (ec *executionContext) _Meeting_rawStatus(ctx context.Context, field graphq
 			return obj.RawStatus(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_rawStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1775,11 +1815,11 @@ func (ec *executionContext) _Meeting_rawType(ctx context.Context, field graphql.
 			return obj.RawType(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_rawType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1913,11 +1953,11 @@ func (ec *executionContext) _Meeting_visits(ctx context.Context, field graphql.C
 			return obj.Visits()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1936,11 +1976,11 @@ func (ec *executionContext) _Meeting_visitsOwner(ctx context.Context, field grap
 			return obj.VisitsOwner()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visitsOwner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1959,11 +1999,11 @@ func (ec *executionContext) _Meeting_visitsCopy(ctx context.Context, field graph
 			return obj.VisitsCopy()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_visitsCopy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2047,7 +2087,7 @@ func (ec *executionContext) _MeetingConnection_nodes(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Meeting) graphql.Marshaler {
-			return ec.marshalNMeeting2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingᚄ(ctx, selections, v)
+			return ec.marshalNMeeting2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2157,10 +2197,10 @@ func (ec *executionContext) _MeetingEdge_node(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Meeting) graphql.Marshaler {
-			return ec.marshalNMeeting2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx, selections, v)
+			return ec.marshalOMeeting2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_MeetingEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2581,10 +2621,10 @@ func (ec *executionContext) _Thread_owner(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐUser(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Thread_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -2820,7 +2860,7 @@ func (ec *executionContext) _Thread_meetings(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Meeting) graphql.Marshaler {
-			return ec.marshalNMeeting2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingᚄ(ctx, selections, v)
+			return ec.marshalNMeeting2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2884,7 +2924,7 @@ func (ec *executionContext) _ThreadConnection_nodes(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Thread) graphql.Marshaler {
-			return ec.marshalNThread2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadᚄ(ctx, selections, v)
+			return ec.marshalNThread2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThread(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2994,10 +3034,10 @@ func (ec *executionContext) _ThreadEdge_node(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Thread) graphql.Marshaler {
-			return ec.marshalNThread2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThread(ctx, selections, v)
+			return ec.marshalOThread2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThread(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_ThreadEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -4420,6 +4460,12 @@ var meetingImplementors = []string{"Meeting", "Node"}
 
 func (ec *executionContext) _Meeting(ctx context.Context, sel ast.SelectionSet, obj *model.Meeting) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, meetingImplementors)
+	if err := obj.Unreadable(); err != nil {
+		// Not an object of this type at all: null in its place, with the
+		// error there (the model says why).
+		graphql.AddError(ctx, err)
+		return graphql.Null
+	}
 	if m := ec.fast_Meeting(ctx, fields, obj); m != nil {
 		return m
 	}
@@ -4447,7 +4493,7 @@ func (ec *executionContext) _Meeting(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "user":
 			out.Values[i] = ec._Meeting_user(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "personId":
@@ -4478,7 +4524,7 @@ func (ec *executionContext) _Meeting(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "rawStatus":
 			out.Values[i] = ec._Meeting_rawStatus(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":
@@ -4488,7 +4534,7 @@ func (ec *executionContext) _Meeting(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "rawType":
 			out.Values[i] = ec._Meeting_rawType(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "startDate":
@@ -4518,17 +4564,17 @@ func (ec *executionContext) _Meeting(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "visits":
 			out.Values[i] = ec._Meeting_visits(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "visitsOwner":
 			out.Values[i] = ec._Meeting_visitsOwner(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "visitsCopy":
 			out.Values[i] = ec._Meeting_visitsCopy(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "location":
@@ -4625,7 +4671,7 @@ func (ec *executionContext) _MeetingEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "node":
 			out.Values[i] = ec._MeetingEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -4768,6 +4814,12 @@ var threadImplementors = []string{"Thread", "Node"}
 
 func (ec *executionContext) _Thread(ctx context.Context, sel ast.SelectionSet, obj *model.Thread) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, threadImplementors)
+	if err := obj.Unreadable(); err != nil {
+		// Not an object of this type at all: null in its place, with the
+		// error there (the model says why).
+		graphql.AddError(ctx, err)
+		return graphql.Null
+	}
 	if m := ec.fast_Thread(ctx, fields, obj); m != nil {
 		return m
 	}
@@ -4800,7 +4852,7 @@ func (ec *executionContext) _Thread(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "owner":
 			out.Values[i] = ec._Thread_owner(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "companyId":
@@ -4943,7 +4995,7 @@ func (ec *executionContext) _ThreadEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "node":
 			out.Values[i] = ec._ThreadEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -5463,28 +5515,14 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
-func (ec *executionContext) marshalNMeeting2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Meeting) graphql.Marshaler {
+func (ec *executionContext) marshalNMeeting2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx context.Context, sel ast.SelectionSet, v []*model.Meeting) graphql.Marshaler {
 	ret := marshalList(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMeeting2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx, sel, v[i])
+		return ec.marshalOMeeting2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
 	return ret
-}
-
-func (ec *executionContext) marshalNMeeting2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx context.Context, sel ast.SelectionSet, v *model.Meeting) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Meeting!")
-		return graphql.Null
-	}
-	return ec._Meeting(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMeetingConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingConnection(ctx context.Context, sel ast.SelectionSet, v *model.MeetingConnection) graphql.Marshaler {
@@ -5581,28 +5619,14 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
-func (ec *executionContext) marshalNThread2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Thread) graphql.Marshaler {
+func (ec *executionContext) marshalNThread2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThread(ctx context.Context, sel ast.SelectionSet, v []*model.Thread) graphql.Marshaler {
 	ret := marshalList(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNThread2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThread(ctx, sel, v[i])
+		return ec.marshalOThread2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThread(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
 	return ret
-}
-
-func (ec *executionContext) marshalNThread2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThread(ctx context.Context, sel ast.SelectionSet, v *model.Thread) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Thread!")
-		return graphql.Null
-	}
-	return ec._Thread(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNThreadConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadConnection(ctx context.Context, sel ast.SelectionSet, v *model.ThreadConnection) graphql.Marshaler {
@@ -5645,14 +5669,6 @@ func (ec *executionContext) marshalNUser2ᚕᚖgithubᚗcomᚋsalesgraphᚋsales
 	})
 
 	return ret
-}
-
-func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐUser(ctx context.Context, sel ast.SelectionSet, v *model.User) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "User!")
-		return graphql.Null
-	}
-	return ec._User(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -5904,6 +5920,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐJSON(ctx context.Context, v any) (model.JSON, error) {
 	if v == nil {
 		return nil, nil
@@ -5918,6 +5952,13 @@ func (ec *executionContext) marshalOJSON2githubᚗcomᚋsalesgraphᚋsalesgraph�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOMeeting2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeeting(ctx context.Context, sel ast.SelectionSet, v *model.Meeting) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Meeting(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOMeetingFilter2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingFilter(ctx context.Context, v any) (*model.MeetingFilter, error) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
@@ -170,6 +171,7 @@ func NewHandler(cfg Options) http.Handler {
 	obs := newObserver(cfg, srv, lc)
 	m := &middleware{next: srv, cfg: cfg, loaders: lc, obs: obs}
 	srv.Begin = m.begin
+	srv.Use(operationState{cfg: lc})
 	if cfg.DisableOperationSharing {
 		return srv
 	}
@@ -196,9 +198,9 @@ type middleware struct {
 func (m *middleware) serve(w http.ResponseWriter, r *http.Request) { m.next.ServeHTTP(w, r) }
 
 // begin is the endpoint's Begin hook: it starts what belongs to one
-// operation.
+// request (one operation, or a batch).
 func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Context, func()) {
-	ctx, cancel := withOperationDeadline(ctx, m.cfg.OperationTimeout)
+	ctx, cancel, passed := withOperationDeadline(ctx, m.cfg.OperationTimeout)
 	fwd := gqlhttp.ForwardedFrom(ctx)
 	id, _ := gqlhttp.RequestIDFrom(ctx)
 	st := &requestState{
@@ -206,18 +208,66 @@ func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Contex
 		callerCredential: len(fwd) > 0,
 		requestID:        id,
 	}
+	st.loaders.outOfTime = passed
 	st.budget.left.Store(int64(m.cfg.MaxUpstreamCalls))
 	// The request id goes upstream too, so that its logs can be matched with ours.
 	fwd.Set(observe.RequestIDHeader, st.requestID)
 	ctx = restclient.WithRequestHeaders(ctx, fwd)
-	ctx = restclient.WithCacheReport(ctx, st.stale.add)
-	ctx, st.releaseBodies = restclient.WithBodyHold(ctx)
+	st.holds = &bodyHolds{}
+	ctx, st.releaseBodies = st.holds.hold(ctx)
 	ctx = withState(ctx, st)
 	ctx = model.WithDateZone(ctx, m.cfg.TimeZone)
 	ctx, done := m.obs.begin(ctx, r, st.requestID)
+	ctx = st.reporting(ctx, 0)
 	return ctx, func() {
 		done()
 		cancel()
-		st.releaseBodies() // if the last payload never came (recordsRelease)
+		st.holds.releaseAll() // those whose last payload never came (recordsRelease)
 	}
+}
+
+// reporting is ctx with the upstream reporting to st what operation i's
+// calls were answered with: stale answers for its response, and how each
+// was answered for its log line.
+func (st *requestState) reporting(ctx context.Context, i int) context.Context {
+	ctx = restclient.WithCacheReport(ctx, st.stale.add)
+	if st.rec != nil {
+		ctx = restclient.WithAnswerReport(ctx, st.rec.op(i).upstream.add)
+	}
+	return ctx
+}
+
+// operationState gives each operation of a batch a state of its own, as
+// if it had come alone: its loaders (their cache, so that its log line
+// counts its own calls, and the per-operation bound on calls in flight),
+// its stale answers, the hold on its upstream answers' room in the body
+// budget; so that operations running concurrently (gqlhttp's batch.go) do
+// not take each other's. What bounds the request as a whole
+// stays shared: the deadline, the call budget (Loaders.guard) and the
+// estimate's budget, which the extensions drew on before execution.
+type operationState struct{ cfg *loaderConfig }
+
+var (
+	_ graphql.HandlerExtension     = operationState{}
+	_ graphql.OperationInterceptor = operationState{}
+)
+
+func (operationState) ExtensionName() string                   { return "OperationState" }
+func (operationState) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (s operationState) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	i, batch := gqlhttp.OperationIndex(ctx)
+	st, ok := stateFrom(ctx)
+	if !batch || !ok {
+		return next(ctx)
+	}
+	op := &requestState{
+		loaders:          newLoadersSharing(s.cfg, st.loaders),
+		callerCredential: st.callerCredential,
+		requestID:        st.requestID,
+		rec:              st.rec,
+		holds:            st.holds,
+	}
+	ctx, op.releaseBodies = st.holds.hold(ctx)
+	return next(op.reporting(withState(ctx, op), i))
 }

@@ -26,8 +26,18 @@ import (
 // deadline and the observability hold across the parts. gqlhttp's tests
 // cover the wire format and its negotiation.
 
-// Apollo Client's Accept for an operation with @defer.
-const apolloDeferAccept = "multipart/mixed;deferSpec=20220824,application/json"
+// Apollo Client's Accept for an operation with @defer, with each of its
+// incremental handlers: Defer20220824Handler and GraphQL17Alpha9Handler.
+const (
+	apolloDeferAccept = "multipart/mixed;deferSpec=20220824,application/graphql-response+json,application/json;q=0.9"
+	apolloV02Accept   = "multipart/mixed;incrementalSpec=v0.2,application/graphql-response+json,application/json;q=0.9"
+)
+
+// formats are the incremental formats, each as Apollo Client asks for it.
+var formats = []struct{ name, accept string }{
+	{gqlhttptest.Defer20220824, apolloDeferAccept},
+	{gqlhttptest.IncrementalV02, apolloV02Accept},
+}
 
 // incrementalPayload is one part of a multipart/mixed response, read as a
 // client reads it (gqlhttptest).
@@ -47,28 +57,65 @@ func TestDeferIsDeliveredIncrementally(t *testing.T) {
 	e := newEnv(t)
 	u7 := user(t, e.data, 7)
 	q := body(`{ user(id: "7") { id ... @defer { threads(first: 1) { totalCount } } } }`, nil)
-	for _, accept := range []string{apolloDeferAccept, "multipart/mixed", `multipart/mixed; boundary="-"`} {
-		t.Run(accept, func(t *testing.T) {
+	for _, c := range []struct{ accept, spec string }{
+		{apolloDeferAccept, gqlhttptest.Defer20220824},
+		{"multipart/mixed", gqlhttptest.Defer20220824},
+		{apolloV02Accept, gqlhttptest.IncrementalV02},
+	} {
+		t.Run(c.accept, func(t *testing.T) {
 			e.upstream.Reset()
-			res := e.send(postReq(q, "Accept", accept))
+			res := e.send(postReq(q, "Accept", c.accept))
 			require.Equal(t, http.StatusOK, res.status)
+			assert.Equal(t, `multipart/mixed; boundary="-"; `+c.spec, res.header.Get("Content-Type"))
 			assert.Equal(t, "private, no-store", res.header.Get("Cache-Control"))
 			parts := readParts(t, res.header.Get("Content-Type"), res.body)
 			require.Len(t, parts, 2)
 			assert.Empty(t, parts[0].Errors)
-			var initial struct {
-				User struct {
-					ID string `json:"id"`
-				} `json:"user"`
-			}
-			require.NoError(t, json.Unmarshal(parts[0].Data, &initial))
-			assert.Equal(t, "7", initial.User.ID)
+			assert.JSONEq(t, `{"user": {"id": "7"}}`, string(parts[0].Data), "threads is left out, not null")
 			require.Len(t, parts[1].Incremental, 1)
 			it := parts[1].Incremental[0]
-			assert.Equal(t, []any{"user"}, it.Path)
+			if c.spec == gqlhttptest.IncrementalV02 {
+				assert.Equal(t, []gqlhttptest.Pending{{ID: "0", Path: []any{"user"}}}, parts[0].Pending)
+				assert.Equal(t, "0", it.ID)
+				assert.Equal(t, []gqlhttptest.Completed[gqlError]{{ID: "0"}}, parts[1].Completed)
+			} else {
+				assert.Equal(t, []any{"user"}, it.Path)
+			}
 			assert.Empty(t, it.Errors)
 			assert.JSONEq(t, fmt.Sprintf(`{"threads": {"totalCount": %d}}`, len(u7.Threads)), string(it.Data))
 			assert.Equal(t, 1, e.upstream.CallsTo("/api/v1/users/7/threads"), "the deferred field was fetched, once")
+		})
+	}
+}
+
+// TestDeferredFieldsWithoutResolver: gqlgen resolves a field that has no
+// resolver (a meeting's threadId, address) with its object, @defer or not;
+// it still arrives in its fragment's part only, null values included, which
+// cannot be told from gqlgen's placeholders until gqlgen has sent every
+// payload (here, the threads' fragments).
+func TestDeferredFieldsWithoutResolver(t *testing.T) {
+	e := newEnv(t)
+	u := user(t, e.data, 1)
+	noThread := 0
+	for _, m := range u.Meetings {
+		if m.ThreadID == "" {
+			noThread++
+		}
+	}
+	require.NotZero(t, noThread, "user 1 has meetings without a thread: their null threadId is what this test is about")
+	q := body(`{ user(id: "1") { id meetings(first: 100) { nodes { id ... @defer(label: "ids") { threadId address } ... @defer(label: "t") { thread { name } } } } } }`, nil)
+	inline := e.send(postReq(q, "Accept", "application/json"))
+	require.Empty(t, inline.errors)
+	require.Equal(t, noThread, strings.Count(string(inline.data), `"threadId":null`))
+	for _, f := range formats {
+		t.Run(f.name, func(t *testing.T) {
+			res := e.send(postReq(q, "Accept", f.accept))
+			parts := readParts(t, res.header.Get("Content-Type"), res.body)
+			assert.NotContains(t, string(parts[0].Data), "threadId")
+			assert.NotContains(t, string(parts[0].Data), "thread")
+			merged, errs := merge(t, parts)
+			assert.Empty(t, errs)
+			assert.JSONEq(t, string(inline.data), gqlhttptest.JSON(t, merged))
 		})
 	}
 }
@@ -104,75 +151,52 @@ func TestDeferredFragmentsLoadConcurrently(t *testing.T) {
 func TestNestedDeferMatchesTheInlineAnswer(t *testing.T) {
 	e := newEnv(t)
 	q := body(`{ users(ids: ["1", "2"]) { id ... @defer(label: "m") { meetings(first: 3) { totalCount nodes { id address ... @defer { thread { id name } } } } } } }`, nil)
-	res := e.send(postReq(q, "Accept", apolloDeferAccept))
-	parts := readParts(t, res.header.Get("Content-Type"), res.body)
-	labels := map[string]int{}
-	for _, pl := range parts[1:] {
-		for _, it := range pl.Incremental {
-			labels[it.Label]++
-		}
-	}
-	assert.Equal(t, 2, labels["m"], "one labelled payload per user")
-	assert.Equal(t, 6, labels[""], "one payload per meeting's thread")
-	merged, errs := merge(t, parts)
-	assert.Empty(t, errs)
-	got, err := json.Marshal(merged)
-	require.NoError(t, err)
-
 	inline := e.send(postReq(q, "Accept", "application/json"))
 	require.Empty(t, inline.errors)
-	assert.JSONEq(t, string(inline.data), string(got))
-	// And the values are the dataset's.
-	var out struct {
-		Users []struct {
-			Meetings struct {
-				TotalCount int `json:"totalCount"`
-			} `json:"meetings"`
-		} `json:"users"`
+	for _, f := range formats {
+		t.Run(f.name, func(t *testing.T) {
+			res := e.send(postReq(q, "Accept", f.accept))
+			parts := readParts(t, res.header.Get("Content-Type"), res.body)
+			labels := map[string]int{}
+			for _, pl := range parts {
+				for _, p := range pl.Pending {
+					labels[p.Label]++
+				}
+				if f.name == gqlhttptest.Defer20220824 {
+					for _, it := range pl.Incremental {
+						labels[it.Label]++
+					}
+				}
+			}
+			assert.Equal(t, 2, labels["m"], "one labelled fragment per user")
+			assert.Equal(t, 6, labels[""], "one fragment per meeting's thread")
+			merged, errs := merge(t, parts)
+			assert.Empty(t, errs)
+			got := gqlhttptest.JSON(t, merged)
+			assert.JSONEq(t, string(inline.data), got)
+			// And the values are the dataset's.
+			var out struct {
+				Users []struct {
+					Meetings struct {
+						TotalCount int `json:"totalCount"`
+					} `json:"meetings"`
+				} `json:"users"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(got), &out))
+			require.Len(t, out.Users, 2)
+			assert.Equal(t, len(user(t, e.data, 1).Meetings), out.Users[0].Meetings.TotalCount)
+			assert.Equal(t, len(user(t, e.data, 2).Meetings), out.Users[1].Meetings.TotalCount)
+		})
 	}
-	require.NoError(t, json.Unmarshal(got, &out))
-	require.Len(t, out.Users, 2)
-	assert.Equal(t, len(user(t, e.data, 1).Meetings), out.Users[0].Meetings.TotalCount)
-	assert.Equal(t, len(user(t, e.data, 2).Meetings), out.Users[1].Meetings.TotalCount)
 }
 
-// TestDeferredPayloadsKeepTheCaps: errors of deferred payloads are capped
-// across the response and carry the request id; the operation
-// is logged once and counted once, with every code; and the size limit
-// ends the stream with RESPONSE_TOO_LARGE at the payload that crossed it.
+// TestDeferredPayloadsKeepTheCaps: the error cap in both formats
+// (capErrors), and the size limit, which ends the stream with
+// RESPONSE_TOO_LARGE at the payload that crossed it.
 func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
-	t.Run("errors", func(t *testing.T) {
-		o := newObserved(t, withGraph(func(g *graph.Options) { g.MaxErrors = 3 }))
-		o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/*/threads", Kind: resttest.FaultStatus, Status: 404})
-		ids := []string{"1", "2", "3", "4", "5"}
-		b, err := json.Marshal(map[string]any{"query": `query Deferred($ids: [ID!]!) { users(ids: $ids) { id ... @defer { threads(first: 1) { totalCount } } } }`, "variables": map[string]any{"ids": ids}})
-		require.NoError(t, err)
-		rec := o.post(string(b), map[string]string{"Authorization": resttest.DefaultToken, "Accept": apolloDeferAccept})
-		id := rec.Header().Get("X-Request-Id")
-		parts := readParts(t, rec.Header().Get("Content-Type"), rec.Body.Bytes())
-		_, errs := merge(t, parts)
-		require.Len(t, errs, 3, "MaxErrors holds across the payloads")
-		for _, e := range errs {
-			assert.Equal(t, id, e.Extensions["requestId"])
-		}
-		assert.Equal(t, graph.CodeUpstreamError, errs[0].code())
-		assert.Equal(t, gqlhttp.CodeTooManyErrors, errs[2].code())
-
-		var lines []map[string]any
-		for _, l := range o.logs.lines(t) {
-			if l["msg"] == "graphql operation" && l["requestId"] == id {
-				lines = append(lines, l)
-			}
-		}
-		require.Len(t, lines, 1, "one operation, one line, however many payloads")
-		assert.Equal(t, "partial", lines[0]["outcome"])
-		assert.EqualValues(t, len(ids)+1, lines[0]["errors"], "every upstream error and the summary")
-		s := scrape(t, o.metrics)
-		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", map[string]string{"operation": "Deferred", "outcome": "partial"}))
-		assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", nil))
-		assert.Equal(t, float64(len(ids)), s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeUpstreamError}))
-		assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": gqlhttp.CodeTooManyErrors}))
-	})
+	for _, f := range formats {
+		t.Run("errors "+f.name, func(t *testing.T) { capErrors(t, f.accept) })
+	}
 	t.Run("size", func(t *testing.T) {
 		const limit = 1500
 		o := newObserved(t, withGraph(func(g *graph.Options) { g.MaxResponseBytes = limit }))
@@ -182,7 +206,7 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 		assert.LessOrEqual(t, rec.Body.Len(), limit+512, "the stream stops at the limit; only the refusal's part may pass it")
 		parts := readParts(t, rec.Header().Get("Content-Type"), rec.Body.Bytes())
 		require.Len(t, parts, 2)
-		assert.JSONEq(t, `{"user": {"id": "1", "meetings": null}}`, string(parts[0].Data))
+		assert.JSONEq(t, `{"user": {"id": "1"}}`, string(parts[0].Data))
 		require.Len(t, parts[1].Incremental, 1)
 		it := parts[1].Incremental[0]
 		assert.Equal(t, "null", string(it.Data))
@@ -207,8 +231,8 @@ func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
 			g.Logger = slog.New(slog.DiscardHandler)
 		}))
 		e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/7/threads", Kind: resttest.FaultDelay, Delay: time.Minute})
-		for range 20 {
-			res := e.send(postReq(q, "Accept", apolloDeferAccept))
+		for i := range 20 {
+			res := e.send(postReq(q, "Accept", formats[i%2].accept))
 			parts := readParts(t, res.header.Get("Content-Type"), res.body)
 			_, errs := merge(t, parts)
 			require.Len(t, errs, 1)
@@ -221,12 +245,12 @@ func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
 		defer release()
 		srv := httptest.NewServer(e.handler)
 		defer srv.Close()
-		for range 5 {
+		for i := range 6 {
 			ctx, cancel := context.WithCancel(context.Background())
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(q))
 			require.NoError(t, err)
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", apolloDeferAccept)
+			req.Header.Set("Accept", formats[i%2].accept)
 			req.Header.Set("Authorization", resttest.DefaultToken)
 			resp, err := srv.Client().Do(req)
 			require.NoError(t, err)
@@ -244,4 +268,41 @@ func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
 		// Close waits for every handler to return: none is stuck.
 		srv.Close()
 	})
+}
+
+// capErrors: errors of deferred payloads are capped across the response
+// and carry the request id; the operation is logged once and counted once,
+// with every code.
+func capErrors(t *testing.T, accept string) {
+	t.Helper()
+	o := newObserved(t, withGraph(func(g *graph.Options) { g.MaxErrors = 3 }))
+	o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/*/threads", Kind: resttest.FaultStatus, Status: 404})
+	ids := []string{"1", "2", "3", "4", "5"}
+	b, err := json.Marshal(map[string]any{"query": `query Deferred($ids: [ID!]!) { users(ids: $ids) { id ... @defer { threads(first: 1) { totalCount } } } }`, "variables": map[string]any{"ids": ids}})
+	require.NoError(t, err)
+	rec := o.post(string(b), map[string]string{"Authorization": resttest.DefaultToken, "Accept": accept})
+	id := rec.Header().Get("X-Request-Id")
+	parts := readParts(t, rec.Header().Get("Content-Type"), rec.Body.Bytes())
+	_, errs := merge(t, parts)
+	require.Len(t, errs, 3, "MaxErrors holds across the payloads")
+	for _, e := range errs {
+		assert.Equal(t, id, e.Extensions["requestId"])
+	}
+	assert.Equal(t, graph.CodeUpstreamError, errs[0].code())
+	assert.Equal(t, gqlhttp.CodeTooManyErrors, errs[2].code())
+
+	var lines []map[string]any
+	for _, l := range o.logs.lines(t) {
+		if l["msg"] == "graphql operation" && l["requestId"] == id {
+			lines = append(lines, l)
+		}
+	}
+	require.Len(t, lines, 1, "one operation, one line, however many payloads")
+	assert.Equal(t, "partial", lines[0]["outcome"])
+	assert.EqualValues(t, len(ids)+1, lines[0]["errors"], "every upstream error and the summary")
+	s := scrape(t, o.metrics)
+	assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", map[string]string{"operation": "Deferred", "outcome": "partial"}))
+	assert.Equal(t, 1.0, s.value("salesgraph_graphql_operations_total", nil))
+	assert.Equal(t, float64(len(ids)), s.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeUpstreamError}))
+	assert.Equal(t, 1.0, s.value("salesgraph_graphql_errors_total", map[string]string{"code": gqlhttp.CodeTooManyErrors}))
 }

@@ -65,11 +65,18 @@ type userThreads struct {
 // values are futures (see future): the dataloader gathers and caches keys,
 // and each key's result reaches its resolvers when its own call ends.
 type Loaders struct {
-	up         Upstream
-	limit      *semaphore.Weighted // per operation
-	global     *semaphore.Weighted // shared by every operation of the handler
-	maxPages   int
-	guard      opGuard // the call budget and the bounds' sizes (resilience.go)
+	up       Upstream
+	limit    *semaphore.Weighted // per operation
+	global   *semaphore.Weighted // shared by every operation of the handler
+	maxPages int
+	// guard is the call budget and the bounds' sizes (resilience.go):
+	// ownGuard, or the request's when the loaders are one operation's of a
+	// batch, which shares one budget.
+	guard    *opGuard
+	ownGuard opGuard
+	// outOfTime says that the operation's deadline had passed before it
+	// began (withOperationDeadline): every call is refused.
+	outOfTime  bool
 	meetings   func() *dataloader.Loader[int64, *future[*userMeetings]]
 	pages      func() *dataloader.Loader[pageKey, *future[*threadPage]]
 	allThreads func() *dataloader.Loader[int64, *future[*userThreads]]
@@ -97,13 +104,23 @@ type loaderConfig struct {
 }
 
 func newLoaders(cfg *loaderConfig) *Loaders {
+	return newLoadersSharing(cfg, nil)
+}
+
+// newLoadersSharing is newLoaders whose calls count against the budget of
+// budget's loaders, when not nil.
+func newLoadersSharing(cfg *loaderConfig, budget *Loaders) *Loaders {
 	l := &Loaders{
 		up:       cfg.up,
 		limit:    semaphore.NewWeighted(cfg.perRequest),
 		global:   cfg.global,
 		maxPages: cfg.maxPages,
 	}
-	l.guard.configure(cfg)
+	l.guard = &l.ownGuard
+	if budget != nil {
+		l.guard, l.outOfTime = budget.guard, budget.outOfTime
+	}
+	l.ownGuard.configure(cfg)
 	// The REST API has no batch endpoints, so batching buys nothing on the
 	// wire; the short wait only gathers the keys of one resolver wave so that
 	// their calls leave together. The cache is what guarantees one call per key.
@@ -142,6 +159,34 @@ func (l *Loaders) release() {
 	}
 	if l.made[2].Load() {
 		l.allThreads().ClearAll()
+	}
+}
+
+// bodyHolds are the holds on the body budget (restclient.WithBodyHold) of
+// one request's operations, each released once its response is
+// marshalled (recordsRelease), and all of them when the request ends at
+// the latest, so that none is ever kept.
+type bodyHolds struct {
+	mu       sync.Mutex
+	releases []func()
+}
+
+// hold returns ctx with a hold of its own.
+func (h *bodyHolds) hold(ctx context.Context) (context.Context, func()) {
+	ctx, release := restclient.WithBodyHold(ctx)
+	h.mu.Lock()
+	h.releases = append(h.releases, release)
+	h.mu.Unlock()
+	return ctx, release
+}
+
+func (h *bodyHolds) releaseAll() {
+	h.mu.Lock()
+	releases := h.releases
+	h.releases = nil
+	h.mu.Unlock()
+	for _, release := range releases {
+		release()
 	}
 }
 

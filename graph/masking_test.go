@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -320,5 +321,57 @@ func TestSecretMarkerNeverLeaves(t *testing.T) {
 	assert.NotEmpty(t, logs.String(), "the handler logged something to search")
 	for _, line := range strings.Split(logs.String(), "\n") {
 		assert.NotContains(t, line, marker[:20], "log line")
+	}
+}
+
+// TestShortInvalidValuesAreNotEchoed: ids such as "-1" and "7/../8", as
+// literals and as variables, are refused with BAD_USER_INPUT naming the
+// argument, before any upstream call, and no error holds the value: the
+// README says a request's values are removed from messages, and these were
+// quoted back because they are short.
+func TestShortInvalidValuesAreNotEchoed(t *testing.T) {
+	e := newEnv(t)
+	for _, v := range []string{"-1", "7/../8"} {
+		lit := `"` + v + `"`
+		const userMessage = "must be a user id, a positive integer such as 7"
+		const threadMessage = "must be a thread id, a positive integer such as 3161"
+		cases := []struct {
+			name, query string
+			vars        map[string]any
+			message     string
+		}{
+			{"user id", `{ user(id: ` + lit + `) { id } }`, nil, "id " + userMessage},
+			{"user id variable", `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": v}, "id " + userMessage},
+			{"users ids", `{ users(ids: ["1", ` + lit + `]) { id } }`, nil, "ids[1] " + userMessage},
+			{"users ids variable", `query($ids: [ID!]!) { users(ids: $ids) { id } }`, map[string]any{"ids": []string{"1", v}}, "ids[1] " + userMessage},
+			{"thread id", `{ user(id: "1") { meetings(filter: {threadId: ` + lit + `}) { totalCount } } }`, nil, "filter.threadId " + threadMessage},
+			{"thread id variable", `query($f: MeetingFilter) { user(id: "1") { meetings(filter: $f) { totalCount } } }`,
+				map[string]any{"f": map[string]any{"threadId": v}}, "filter.threadId (variable $f) " + threadMessage},
+			{"global id", `{ node(id: ` + lit + `) { globalId } }`, nil, "id is not a global id issued by this API"},
+			{"global id variable", `query($id: ID!) { node(id: $id) { globalId } }`, map[string]any{"id": v}, "id is not a global id issued by this API"},
+			{"global id of a user", `{ node(id: "` + model.EncodeGlobalID("User", v) + `") { globalId } }`, nil, "id is not a global id issued by this API"},
+		}
+		for _, c := range cases {
+			e.upstream.Reset()
+			res := e.do(c.query, c.vars, nil)
+			require.Len(t, res.Errors, 1, "%s %s", v, c.name)
+			er := res.Errors[0]
+			assert.Equal(t, graph.CodeBadUserInput, er.code(), "%s %s", v, c.name)
+			assert.Equal(t, c.message, er.Message, "%s %s", v, c.name)
+			all, err := json.Marshal(res.Errors)
+			require.NoError(t, err)
+			assert.NotContains(t, string(all), v, "%s %s", v, c.name)
+			assert.Zero(t, e.upstream.Calls(), "%s %s", v, c.name)
+		}
+	}
+	// first is an Int: -1 is short too.
+	for _, vars := range []map[string]any{nil, {"n": -1}} {
+		q := `{ user(id: "1") { meetings(first: -1) { totalCount } } }`
+		if vars != nil {
+			q = `query($n: Int) { user(id: "1") { meetings(first: $n) { totalCount } } }`
+		}
+		res := e.do(q, vars, nil)
+		require.Len(t, res.Errors, 1)
+		assert.Equal(t, "first must be between 0 and 100", res.Errors[0].Message)
 	}
 }

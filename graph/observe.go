@@ -82,34 +82,53 @@ func requestIDFor(r *http.Request) string {
 }
 
 // opRecord is what is known of one request to the handler: one operation,
-// or several when the caller batches them (they run one after another).
+// or several when the caller batches them (they run concurrently).
 type opRecord struct {
 	obs       *observer
-	start     time.Time
+	start     time.Time // the request's arrival
 	requestID string
 	span      trace.Span // nil when tracing is off
-	calls     atomic.Int64
 
-	mu  sync.Mutex
-	ops []opResult
+	mu    sync.Mutex
+	ops   []*opResult // by position in the request; ops[0] from the start
+	first opResult    // ops[0], without an allocation of its own
+	one   [1]*opResult
 }
 
-// opResult is one operation's outcome. An operation runs from the end of
-// the one before it in the batch (or the request's start) to its response;
-// the last one until the response is written.
+// opResult is one operation's outcome. An operation runs from the request's
+// arrival to its response being written; in a batch, to its own answer
+// being ready.
 type opResult struct {
-	known   bool   // the document parsed and named an operation that exists
-	name    string // the operation's name ("" when anonymous), or the name the caller asked for when not known
-	opType  string // query, mutation, subscription; "" when not known
-	outcome observe.Outcome
-	hasData bool           // the response holds data
-	apqMiss bool           // an APQ miss: logged, not counted
-	codes   []string       // distinct extensions.code values, in order of appearance
-	byCode  map[string]int // how many errors had each code
-	errors  int
+	recorded bool   // its response, or a refusal in its place, was recorded
+	known    bool   // the document parsed and named an operation that exists
+	name     string // the operation's name ("" when anonymous), or the name the caller asked for when not known
+	opType   string // query, mutation, subscription; "" when not known
+	outcome  observe.Outcome
+	hasData  bool           // the response holds data
+	apqMiss  bool           // an APQ miss: logged, not counted
+	codes    []string       // distinct extensions.code values, in order of appearance
+	byCode   map[string]int // how many errors had each code
+	errors   int
 
-	from, to           time.Time
-	callsFrom, callsTo int64
+	to       time.Time // when a batch's operation's answer was ready
+	upstream upstreamCount
+}
+
+// upstreamCount is how the upstream requests of an operation were answered
+// (restclient.WithAnswerReport): by HTTP exchanges of its own, retries
+// included, by identical calls of other operations already in flight, or
+// by the response cache.
+type upstreamCount struct{ sent, shared, cached atomic.Int64 }
+
+func (c *upstreamCount) add(_ string, a restclient.Answer) {
+	switch a {
+	case restclient.AnswerSent:
+		c.sent.Add(1)
+	case restclient.AnswerShared:
+		c.shared.Add(1)
+	case restclient.AnswerCached:
+		c.cached.Add(1)
+	}
 }
 
 type opRecordKey struct{}
@@ -128,7 +147,13 @@ func recordFrom(ctx context.Context) *opRecord {
 // the request's span. The returned function closes it: metrics, span end,
 // and a log line per operation.
 func (o *observer) begin(ctx context.Context, r *http.Request, requestID string) (context.Context, func()) {
-	rec := &opRecord{obs: o, start: time.Now(), requestID: requestID}
+	start, ok := arrivalFrom(ctx)
+	if !ok {
+		start = time.Now()
+	}
+	rec := &opRecord{obs: o, start: start, requestID: requestID}
+	rec.one[0] = &rec.first
+	rec.ops = rec.one[:]
 	if o.tracing != nil {
 		ctx = o.tracing.Extract(ctx, r.Header)
 		if o.tracing.Enabled() {
@@ -136,6 +161,7 @@ func (o *observer) begin(ctx context.Context, r *http.Request, requestID string)
 			// what OpenTelemetry's GraphQL conventions use for the unknown.
 			ctx, rec.span = o.tracing.Tracer().Start(ctx, "GraphQL Operation",
 				trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithTimestamp(start),
 				trace.WithAttributes(
 					attribute.String("http.request.method", r.Method),
 					attribute.String("salesgraph.request_id", requestID),
@@ -154,6 +180,20 @@ func (o *observer) begin(ctx context.Context, r *http.Request, requestID string)
 	}
 }
 
+// op returns operation i's result, made if the record has none yet.
+func (rec *opRecord) op(i int) *opResult {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.opLocked(i)
+}
+
+func (rec *opRecord) opLocked(i int) *opResult {
+	for len(rec.ops) <= i {
+		rec.ops = append(rec.ops, &opResult{})
+	}
+	return rec.ops[i]
+}
+
 // opInterceptor reads each response as the executor produces it, including
 // the error responses of documents that do not parse or validate.
 type opInterceptor struct{}
@@ -168,6 +208,7 @@ func (opInterceptor) Validate(graphql.ExecutableSchema) error { return nil }
 func (opInterceptor) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
 	if rec := recordFrom(ctx); rec != nil && resp != nil {
+		i, _ := gqlhttp.OperationIndex(ctx)
 		known, name, opType := false, "", ""
 		if graphql.HasOperationContext(ctx) {
 			oc := graphql.GetOperationContext(ctx)
@@ -181,10 +222,10 @@ func (opInterceptor) InterceptResponse(ctx context.Context, next graphql.Respons
 		case gqlhttp.PayloadSubsequent:
 			// A deferred payload belongs to the operation whose initial
 			// payload was recorded: one operation, one log line.
-			rec.amend(-1, resp.Errors, false)
+			rec.amend(i, resp.Errors, false)
 		case gqlhttp.PayloadDiscarded:
 		default:
-			rec.add(known, name, opType, resp.Errors, len(resp.Data) > 0 && string(resp.Data) != "null")
+			rec.add(i, known, name, opType, resp.Errors, len(resp.Data) > 0 && string(resp.Data) != "null")
 		}
 	}
 	return resp
@@ -192,35 +233,25 @@ func (opInterceptor) InterceptResponse(ctx context.Context, next graphql.Respons
 
 // noteRefusal records errors the endpoint answers with before any
 // operation runs (a method or media type it refuses, an unreadable body),
-// so that they are logged and counted with their codes, and gives each the
-// request id: gqlhttp's OnRefused, called just before such errors are
-// written.
+// or in place of the whole response (a panic in the transport), so that
+// they are logged and counted with their codes, and gives each the request
+// id: gqlhttp's OnRefused, called just before such errors are written.
 func noteRefusal(ctx context.Context, errs gqlerror.List) {
 	if rec := recordFrom(ctx); rec != nil {
-		rec.add(false, "", "", errs, false)
+		rec.amend(0, errs, true)
 	}
 }
 
-// add records one operation's response; every error in it gets the request
+// add records operation i's response; every error in it gets the request
 // id, including those gqlgen and the argument check make before the error
 // presenter's table applies.
-func (rec *opRecord) add(known bool, name, opType string, errs gqlerror.List, hasData bool) {
+func (rec *opRecord) add(i int, known bool, name, opType string, errs gqlerror.List, hasData bool) {
 	now := time.Now()
-	calls := rec.calls.Load()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	rec.appendLocked(known, name, opType, now, calls)
-	res := &rec.ops[len(rec.ops)-1]
-	res.hasData = hasData
+	res := rec.opLocked(i)
+	res.recorded, res.known, res.name, res.opType, res.hasData, res.to = true, known, name, opType, hasData, now
 	rec.addErrorsLocked(res, errs)
-}
-
-func (rec *opRecord) appendLocked(known bool, name, opType string, now time.Time, calls int64) {
-	res := opResult{known: known, name: name, opType: opType, from: rec.start, to: now, callsTo: calls}
-	if n := len(rec.ops); n > 0 {
-		res.from, res.callsFrom = rec.ops[n-1].to, rec.ops[n-1].callsTo
-	}
-	rec.ops = append(rec.ops, res)
 }
 
 // addErrorsLocked gives errs the request id, counts their codes and sets
@@ -246,23 +277,18 @@ func (rec *opRecord) addErrorsLocked(res *opResult, errs gqlerror.List) {
 	}
 }
 
-// amend records errors of operation i (-1: the last one) that its first
-// response did not hold: a deferred payload's. An operation not recorded
-// yet (the executor answered nothing, as for a cancelled request) is
-// recorded now, unknown.
+// amend records errors of operation i that its first response did not
+// hold (a deferred payload's), or, with replace, that the endpoint sent in
+// its place. An operation not recorded yet (the executor answered nothing,
+// as for a cancelled request) is recorded now, unknown.
 func (rec *opRecord) amend(i int, errs gqlerror.List, replace bool) {
 	now := time.Now()
-	calls := rec.calls.Load()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if i < 0 {
-		i = len(rec.ops) - 1
+	res := rec.opLocked(i)
+	if !res.recorded {
+		res.recorded, res.to = true, now
 	}
-	for i >= len(rec.ops) || i < 0 {
-		rec.appendLocked(false, "", "", now, calls)
-		i = len(rec.ops) - 1
-	}
-	res := &rec.ops[i]
 	if replace {
 		res.codes, res.byCode, res.errors, res.hasData = nil, nil, 0, false
 	}
@@ -273,8 +299,7 @@ func (rec *opRecord) amend(i int, errs gqlerror.List, replace bool) {
 // response (a RESPONSE_TOO_LARGE refusal, an internal error), so that the
 // operation is logged and counted with what the client got, and errs carry
 // the request id: gqlhttp's OnReplaced, called just before errs are
-// encoded. i is the operation's position in the request, which is its
-// index in the record: every operation before it was recorded once.
+// encoded. i is the operation's position in the request.
 func noteSent(ctx context.Context, i int, errs gqlerror.List) {
 	if rec := recordFrom(ctx); rec != nil {
 		rec.amend(i, errs, true)
@@ -299,14 +324,12 @@ func noteAPQ(ctx context.Context, i int, result gqlhttp.APQResult) {
 		return
 	}
 	rec.obs.metrics.APQ(string(result))
-	if result != gqlhttp.APQMiss {
+	if result != gqlhttp.APQMiss || i < 0 {
 		return
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if i >= 0 && i < len(rec.ops) {
-		rec.ops[i].apqMiss = true
-	}
+	rec.opLocked(i).apqMiss = true
 }
 
 func (r *opResult) addCode(code string) {
@@ -326,62 +349,157 @@ func (r *opResult) addCode(code string) {
 // finish records the request's operations once its response is written.
 func (rec *opRecord) finish(ctx context.Context) {
 	now := time.Now()
-	calls := rec.calls.Load()
 	o := rec.obs
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if len(rec.ops) == 0 {
-		// Nothing was answered: gqlgen writes no response for a caller that
-		// went away, so CANCELLED is recorded here; other refusals are
-		// recorded as errors without a code.
-		res := opResult{outcome: observe.OutcomeError, from: rec.start}
-		if ctx.Err() != nil {
-			res.addCode(CodeCancelled)
-		}
-		rec.ops = append(rec.ops, res)
-	}
-	last := &rec.ops[len(rec.ops)-1]
-	last.to, last.callsTo = now, calls // the last one lasts until the response is written
-	// The line's attributes are built only for a level that writes it.
-	logging := o.log.Enabled(ctx, slog.LevelInfo)
-
-	for i := range rec.ops {
-		op := &rec.ops[i]
-		d := op.to.Sub(op.from)
-		outcome := op.outcome
-		if op.apqMiss {
-			outcome = observe.OutcomeAPQMiss
-		} else if o.metrics != nil {
-			o.metrics.Operation(o.metrics.OperationLabel(op.name, op.known), op.outcome, d)
-			for code, n := range op.byCode {
-				o.metrics.GraphQLErrors(code, n)
+	batch := len(rec.ops) > 1
+	var sent int64
+	for i, op := range rec.ops {
+		if !op.recorded {
+			// Nothing was answered: gqlgen writes no response for a caller
+			// that went away, so CANCELLED is recorded here; other
+			// refusals are recorded as errors without a code.
+			op.recorded, op.outcome = true, observe.OutcomeError
+			if ctx.Err() != nil {
+				op.addCode(CodeCancelled)
 			}
 		}
-		if !logging {
-			continue
+		to := op.to
+		if !batch || to.IsZero() {
+			to = now // until the response is written
 		}
-		errCodes := op.codes
-		if errCodes == nil {
-			errCodes = []string{} // [] rather than null, for log queries
+		d := to.Sub(rec.start)
+		o.count(op, d)
+		index := -1
+		if batch {
+			index = i
 		}
-		attrs := []slog.Attr{
-			slog.String("requestId", rec.requestID),
-			slog.String("operation", logName(op.name)),
-			slog.String("operationType", op.opType),
-			slog.String("outcome", string(outcome)),
-			slog.Float64("durationMs", float64(d.Microseconds())/1000),
-			slog.Int64("upstreamCalls", op.callsTo-op.callsFrom),
-			slog.Int("errors", op.errors),
-			slog.Any("errorCodes", errCodes),
+		o.logOp(ctx, rec.requestID, op, d, index, "")
+		sent += op.upstream.sent.Load()
+	}
+	if f, ok := ctx.Value(opFlightKey{}).(*opFlight); ok && !batch {
+		// What the requests this execution answers besides are logged with.
+		f.exec = &execSummary{requestID: rec.requestID, op: rec.ops[0]}
+		if rec.span != nil {
+			f.exec.span = rec.span.SpanContext()
 		}
-		if len(rec.ops) > 1 {
-			attrs = append(attrs, slog.Int("batchIndex", i))
-		}
-		o.log.LogAttrs(ctx, slog.LevelInfo, "graphql operation", attrs...)
 	}
 	if rec.span != nil {
-		rec.endSpan(calls)
+		rec.endSpan(sent)
 	}
+}
+
+// count adds an operation to the metrics: an APQ miss is not counted.
+func (o *observer) count(op *opResult, d time.Duration) {
+	if o.metrics == nil || op.apqMiss {
+		return
+	}
+	o.metrics.Operation(o.metrics.OperationLabel(op.name, op.known), op.outcome, d)
+	for code, n := range op.byCode {
+		o.metrics.GraphQLErrors(code, n)
+	}
+}
+
+// logOp writes an operation's line: batchIndex when it is one of a batch
+// (index >= 0), sharedWith when a shared execution answered it.
+func (o *observer) logOp(ctx context.Context, requestID string, op *opResult, d time.Duration, index int, sharedWith string) {
+	// The line's attributes are built only for a level that writes it.
+	if !o.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	outcome := op.outcome
+	if op.apqMiss {
+		outcome = observe.OutcomeAPQMiss
+	}
+	errCodes := op.codes
+	if errCodes == nil {
+		errCodes = []string{} // [] rather than null, for log queries
+	}
+	attrs := make([]slog.Attr, 0, 13)
+	attrs = append(attrs,
+		slog.String("requestId", requestID),
+		slog.String("operation", logName(op.name)),
+		slog.String("operationType", op.opType),
+		slog.String("outcome", string(outcome)),
+		slog.Float64("durationMs", float64(d.Microseconds())/1000),
+		slog.Int64("upstreamCalls", op.upstream.sent.Load()),
+		slog.Int64("upstreamShared", op.upstream.shared.Load()),
+		slog.Int64("upstreamCached", op.upstream.cached.Load()),
+		slog.Int("errors", op.errors),
+		slog.Any("errorCodes", errCodes),
+	)
+	if index >= 0 {
+		attrs = append(attrs, slog.Int("batchIndex", index))
+	}
+	if sharedWith != "" {
+		attrs = append(attrs, slog.String("sharedWith", sharedWith))
+	}
+	o.log.LogAttrs(ctx, slog.LevelInfo, "graphql operation", attrs...)
+}
+
+// operationStarted counts a request in flight that has no record (one
+// waiting for a shared execution) until the returned function is called.
+func (o *observer) operationStarted() (done func()) {
+	if o == nil {
+		return func() {}
+	}
+	return o.metrics.OperationStarted()
+}
+
+// execSummary is what a shared execution's record says of its operation,
+// for the requests it answers besides the one that started it.
+type execSummary struct {
+	requestID string
+	op        *opResult // not changed once the execution is done
+	span      trace.SpanContext
+}
+
+// shared records a request that waited for an identical request's
+// execution (opshare.go): answered with its response when ex is not nil,
+// else gone before it came (CANCELLED). It is logged and counted as an
+// operation of its own, with the execution's outcome and errors, none of
+// the execution's upstream calls, and the execution's request id as
+// sharedWith; with tracing on, its span links to the execution's.
+func (o *observer) shared(ctx context.Context, r *http.Request, requestID string, arrived time.Time, ex *execSummary) {
+	if o == nil {
+		return
+	}
+	op, sharedWith := &opResult{outcome: observe.OutcomeError}, ""
+	if ex != nil {
+		// A copy without the counts, which were the execution's.
+		op = &opResult{known: ex.op.known, name: ex.op.name, opType: ex.op.opType, outcome: ex.op.outcome,
+			hasData: ex.op.hasData, apqMiss: ex.op.apqMiss, codes: ex.op.codes, byCode: ex.op.byCode, errors: ex.op.errors}
+		sharedWith = ex.requestID
+	} else {
+		op.addCode(CodeCancelled)
+	}
+	if o.tracing.Enabled() {
+		var links []trace.Link
+		if ex != nil && ex.span.IsValid() {
+			links = append(links, trace.Link{SpanContext: ex.span})
+		}
+		var span trace.Span
+		ctx, span = o.tracing.Tracer().Start(o.tracing.Extract(ctx, r.Header), spanNameOf(op),
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithTimestamp(arrived),
+			trace.WithLinks(links...),
+			trace.WithAttributes(
+				attribute.String("http.request.method", r.Method),
+				attribute.String("salesgraph.request_id", requestID),
+				attribute.String("salesgraph.shared_with", sharedWith),
+				attribute.String("salesgraph.outcome", string(op.outcome)),
+			))
+		if op.outcome != observe.OutcomeOK {
+			span.SetStatus(otelcodes.Error, "")
+		}
+		defer span.End()
+	}
+	d := time.Since(arrived)
+	o.count(op, d)
+	if ex != nil && !op.apqMiss {
+		o.metrics.SharedOperation()
+	}
+	o.logOp(ctx, requestID, op, d, -1, sharedWith)
 }
 
 // endSpan names the request's span after its operation (OpenTelemetry's
@@ -397,7 +515,7 @@ func (rec *opRecord) endSpan(calls int64) {
 	if len(rec.ops) == 1 {
 		op := rec.ops[0]
 		if op.known {
-			span.SetName(spanName(op.opType, op.name))
+			span.SetName(spanNameOf(op))
 			span.SetAttributes(attribute.String("graphql.operation.type", op.opType))
 			if op.name != "" {
 				span.SetAttributes(attribute.String("graphql.operation.name", op.name))
@@ -425,6 +543,15 @@ func (rec *opRecord) endSpan(calls int64) {
 	span.End()
 }
 
+// spanNameOf is an operation's span name: OpenTelemetry's GraphQL
+// conventions when it is known, else what they use for the unknown.
+func spanNameOf(op *opResult) string {
+	if !op.known {
+		return "GraphQL Operation"
+	}
+	return spanName(op.opType, op.name)
+}
+
 // spanName follows OpenTelemetry's GraphQL conventions: "query Name", or
 // the type alone for an anonymous operation.
 func spanName(opType, name string) string {
@@ -445,14 +572,14 @@ func logName(name string) string {
 }
 
 // observedCall runs one upstream call for Loaders.call: it counts the call
-// for the operation's log line and the in-flight gauge, and logs a failure
-// at warn with the request id, the endpoint and the code the caller sees.
+// in the in-flight gauge, and logs a failure at warn with the request id,
+// the endpoint and the code the caller sees. (How the call was answered is
+// counted for the operation's log line through restclient.WithAnswerReport.)
 func observedCall(ctx context.Context, fn func(context.Context) error) error {
 	rec := recordFrom(ctx)
 	if rec == nil {
 		return fn(ctx)
 	}
-	rec.calls.Add(1)
 	rec.obs.metrics.UpstreamCallStarted()
 	defer rec.obs.metrics.UpstreamCallDone()
 	if rec.obs.tracing.Enabled() && trace.SpanContextFromContext(ctx).IsSampled() {
@@ -470,8 +597,14 @@ func observedCall(ctx context.Context, fn func(context.Context) error) error {
 func (o *observer) upstreamFailed(ctx context.Context, rec *opRecord, err error) {
 	code, _, _ := classify(ctx, err)
 	level := slog.LevelWarn
-	if code == CodeCancelled {
+	switch code {
+	case CodeCancelled:
 		level = slog.LevelDebug // the caller left; nothing is wrong upstream
+	case CodeUpstreamCircuitOpen, CodeUpstreamPathEjected:
+		// Refused unsent, by the thousand during an outage: the breaker's
+		// changes and the ejections are logged once each (telemetry.go),
+		// the refusals counted in metrics.
+		level = slog.LevelDebug
 	}
 	if !o.log.Enabled(ctx, level) {
 		return

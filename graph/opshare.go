@@ -6,12 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
@@ -36,13 +39,26 @@ import (
 // a batch (a JSON array), a request that accepts multipart/mixed or an
 // event stream, or a body over MaxRequestBytes is executed on its own. The
 // schema has no mutations or subscriptions, so every shared operation is a
-// query. A response is handed to the others only when its status is 200,
-// it is not streamed, and its body names no request id (an internal error
-// carries the request's own): otherwise each waiting request executes on
-// its own, as if it had come alone.
+// query. Whatever the execution answered is handed over, errors and
+// refusals included, with each request's own id in place of the
+// execution's wherever the body's errors name it (extensions.requestId):
+// the same request, asked at the same moment, would have got the same
+// answer, and executing it again for each request waiting would multiply
+// the load exactly when the upstream fails. Only a response that was
+// streamed or never written (a panic) is not handed over: each waiting
+// request then executes on its own.
 //
 // Requests join an execution until its response starts; it is buffered
 // only when some did.
+//
+// Every request has its own deadline, OperationTimeout from its arrival,
+// waiting included: the execution runs under the deadline of the request
+// that started it, which arrived first, so it usually answers the others
+// well within theirs. A request whose deadline passes while it waits
+// stops waiting and executes on its own, out of time: its upstream calls
+// fail at once, and it is answered with OPERATION_TIMEOUT as any request
+// whose deadline passes. One that executes on its own after waiting (a
+// response not handed over) has only what is left of its deadline.
 //
 // An operation that needs no upstream call is not worth sharing: executing
 // it costs less than the key. Once an execution's estimate (estimate.go)
@@ -55,17 +71,27 @@ import (
 // The execution runs detached from the request that started it (the
 // operation deadline still bounds it) and is cancelled only when every
 // request waiting for it has gone; a request whose client goes away stops
-// waiting at once. It is logged, traced and counted once, under the id of
-// the request that started it: the requests it answers besides are not.
+// waiting at once. It is logged, traced and counted under the id of the
+// request that started it; each request it answers besides is logged and
+// counted too, as an operation of its own with the execution's outcome and
+// errors and the execution's request id (sharedWith), and counted in
+// salesgraph_graphql_operations_shared_total (observe.go); so is a request
+// that stopped waiting because its client went away (CANCELLED).
 
 // ignoredForOpSharing are the request headers left out of the key.
 var ignoredForOpSharing = map[string]bool{observe.RequestIDHeader: true, "Traceparent": true, "Tracestate": true, "Baggage": true}
 
 // opShareEvent, when set (by tests), is told "join" each time a request
-// joins an execution in flight, "leave" each time one stops waiting, and
-// "local" each time one is executed on its own, unhashed, because its
-// operation needs no upstream call.
+// joins an execution in flight, "leave" each time one stops waiting,
+// "alone" each time one that waited executes on its own (its deadline
+// passed, or the response could not be handed over), and "local" each time
+// one is executed on its own, unhashed, because its operation needs no
+// upstream call.
 var opShareEvent func(event string)
+
+// opShareNow is the clock that dates a shared request's arrival, which its
+// deadline counts from; tests move it.
+var opShareNow = time.Now
 
 type opShare struct {
 	salt    [32]byte
@@ -134,6 +160,9 @@ type opFlight struct {
 	// waiters; guarded by opShare.mu.
 	firstLeft bool
 	cancel    context.CancelFunc
+	// exec is what the execution's record says of it (observe.go), set
+	// before done is closed.
+	exec *execSummary
 
 	// estimated says that the estimate priced the execution's operation,
 	// and calls is the upstream calls it gave (noteEstimate).
@@ -337,34 +366,68 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.serve(w, r)
 		return
 	}
+	arrived := opShareNow()
 	key := m.share.key(r, body)
-	f, runCtx := m.share.join(r.Context(), key)
-	if runCtx != nil {
-		stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f, true) })
-		rec := m.execute(w, key, f, r.WithContext(context.WithValue(runCtx, opFlightKey{}, f)))
-		stop()
-		if f.local() {
-			m.share.local.add(r, body)
-		}
-		if rec.panic != nil {
-			panic(rec.panic) // after the waiters were let go
-		}
-		if rec.buffered {
-			rec.writeTo(w, "") // its own response, request id included
-		}
+	f, runCtx := m.share.join(withArrival(r.Context(), arrived), key)
+	if runCtx == nil {
+		m.wait(w, r, key, f, arrived)
 		return
 	}
+	stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f, true) })
+	rec := m.execute(w, key, f, r.WithContext(context.WithValue(runCtx, opFlightKey{}, f)))
+	stop()
+	if f.local() {
+		m.share.local.add(r, body)
+	}
+	if rec.panic != nil {
+		panic(rec.panic) // after the waiters were let go
+	}
+	if rec.buffered {
+		rec.writeTo(w, "") // its own response, request id included
+	}
+}
+
+// wait answers a request that joined execution f: with its response, or
+// on its own once its deadline passes or when the response cannot be
+// handed over.
+func (m *middleware) wait(w http.ResponseWriter, r *http.Request, key [sha256.Size]byte, f *opFlight, arrived time.Time) {
+	waiting := m.obs.operationStarted()
+	deadline := time.NewTimer(time.Until(arrived.Add(m.cfg.OperationTimeout)))
+	defer deadline.Stop()
 	select {
 	case <-f.done:
 	case <-r.Context().Done():
 		m.share.leave(key, f, false)
+		waiting()
+		m.obs.shared(r.Context(), r, requestIDFor(r), arrived, nil)
 		return // the client has gone: nobody to answer
+	case <-deadline.C:
+		select {
+		case <-f.done: // answered as the deadline passed: the answer wins
+		default:
+			m.share.leave(key, f, false)
+			waiting()
+			m.alone(w, r, arrived) // out of time: OPERATION_TIMEOUT, at once
+			return
+		}
 	}
-	if f.resp.shareable() {
-		f.resp.writeTo(w, requestIDFor(r))
+	waiting()
+	if !f.resp.shareable() {
+		m.alone(w, r, arrived)
 		return
 	}
-	m.serve(w, r)
+	id := requestIDFor(r)
+	f.resp.writeTo(w, id)
+	m.obs.shared(r.Context(), r, id, arrived, f.exec)
+}
+
+// alone executes a request that waited on its own, within what is left of
+// its deadline.
+func (m *middleware) alone(w http.ResponseWriter, r *http.Request, arrived time.Time) {
+	if opShareEvent != nil {
+		opShareEvent("alone")
+	}
+	m.serve(w, r.WithContext(withArrival(r.Context(), arrived)))
 }
 
 // execute runs a shared execution, writing its response to w, and hands
@@ -377,6 +440,7 @@ func (m *middleware) execute(w http.ResponseWriter, key [sha256.Size]byte, f *op
 			rec.panic, rec.status = v, 0
 		}
 		rec.start()
+		rec.findRequestID()
 		f.resp = rec
 		m.share.finish(key, f)
 		f.cancel()
@@ -400,6 +464,12 @@ type sharedResponse struct {
 	status int
 	body   bytes.Buffer
 	panic  any // what the execution panicked with
+
+	// id is the execution's request id, and idEnd where the part of the
+	// body that names it ends (the errors, which come first); 0 when it
+	// names none.
+	id    string
+	idEnd int
 }
 
 // start decides, once, whether the response is buffered.
@@ -443,17 +513,60 @@ func (b *sharedResponse) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
-// shareable says whether the response may answer another request.
+// shareable says whether the response may answer another request: it was
+// written whole (no panic) and not streamed.
 func (b *sharedResponse) shareable() bool {
-	return b.buffered && b.status == http.StatusOK &&
-		!strings.HasPrefix(b.header.Get("Content-Type"), "multipart/") &&
-		!bytes.Contains(b.body.Bytes(), []byte(`"requestId"`))
+	return b.buffered && b.status != 0 &&
+		!strings.HasPrefix(b.header.Get("Content-Type"), "multipart/")
+}
+
+// errorsPrefix is how a response whose errors come first begins (gqlhttp
+// writes them before data and extensions).
+const errorsPrefix = `{"errors":`
+
+// findRequestID finds, in a buffered response, the execution's request id
+// and the end of the errors that may name it, once, before the response
+// is handed to anyone.
+func (b *sharedResponse) findRequestID() {
+	if !b.buffered {
+		return
+	}
+	b.id = b.header.Get(observe.RequestIDHeader)
+	body := b.body.Bytes()
+	if b.id == "" || !bytes.HasPrefix(body, []byte(errorsPrefix)) {
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(body[len(errorsPrefix):]))
+	var errs json.RawMessage
+	if dec.Decode(&errs) != nil {
+		return
+	}
+	if end := len(errorsPrefix) + int(dec.InputOffset()); bytes.Contains(body[:end], requestIDMember(b.id)) {
+		b.idEnd = end
+	}
+}
+
+// requestIDMember is an error's extensions member naming request id:
+// request ids need no escaping (observe.RequestID).
+func requestIDMember(id string) []byte { return []byte(`"requestId":"` + id + `"`) }
+
+// bodyFor is the body for the request requestID: the errors name it in
+// place of the execution. What follows them (data a client chose to alias
+// "requestId", say) is left as it is.
+func (b *sharedResponse) bodyFor(requestID string) []byte {
+	body := b.body.Bytes()
+	if b.idEnd == 0 || requestID == "" || requestID == b.id {
+		return body
+	}
+	out := bytes.ReplaceAll(body[:b.idEnd], requestIDMember(b.id), requestIDMember(requestID))
+	return append(out, body[b.idEnd:]...)
 }
 
 // writeTo replays a buffered response on w, with requestID for its
-// X-Request-Id unless empty. The headers are added to those w has (CORS's,
-// say).
+// X-Request-Id and in its errors unless empty. The headers are added to
+// those w has (CORS's, say).
 func (b *sharedResponse) writeTo(w http.ResponseWriter, requestID string) {
+	body := b.bodyFor(requestID)
 	h := w.Header()
 	for k, vs := range b.header {
 		h[k] = append(h[k], vs...)
@@ -461,8 +574,11 @@ func (b *sharedResponse) writeTo(w http.ResponseWriter, requestID string) {
 	if requestID != "" {
 		h.Set(observe.RequestIDHeader, requestID)
 	}
+	if h.Get("Content-Length") != "" {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
 	if b.status != 0 {
 		w.WriteHeader(b.status)
 	}
-	_, _ = w.Write(b.body.Bytes())
+	_, _ = w.Write(body)
 }

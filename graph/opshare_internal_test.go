@@ -2,8 +2,12 @@ package graph
 
 import (
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -38,4 +42,60 @@ func TestReadBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAWaiterExecutesWithinWhatIsLeftOfItsDeadline: when the execution a
+// request waited for cannot be handed over (here, a streamed response),
+// the request executes on its own with its deadline counted from its own
+// arrival, not from when it stopped waiting, nor from the execution's.
+func TestAWaiterExecutesWithinWhatIsLeftOfItsDeadline(t *testing.T) {
+	const timeout = time.Hour
+	base := time.Now().Add(-10 * time.Minute) // arrivals in the past
+	var clock atomic.Int64
+	old := opShareNow
+	opShareNow = func() time.Time { return base.Add(time.Duration(clock.Add(1)) * time.Minute) }
+	t.Cleanup(func() { opShareNow = old })
+	joined := make(chan struct{})
+	oldEvent := opShareEvent
+	opShareEvent = func(e string) {
+		if e == "join" {
+			close(joined)
+		}
+	}
+	t.Cleanup(func() { opShareEvent = oldEvent })
+
+	deadlines := make(chan time.Time, 2)
+	var calls atomic.Int64
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel, passed := withOperationDeadline(r.Context(), timeout)
+		defer cancel()
+		assert.False(t, passed)
+		d, _ := ctx.Deadline()
+		deadlines <- d
+		if calls.Add(1) == 1 {
+			<-joined
+			w.Header().Set("Content-Type", "multipart/mixed; boundary=\"-\"")
+			_, _ = w.Write([]byte("---\r\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"data":{}}`))
+	})
+	m := &middleware{next: next, cfg: Options{OperationTimeout: timeout}, share: newOpShare(1 << 20)}
+	send := func() <-chan *httptest.ResponseRecorder {
+		out := make(chan *httptest.ResponseRecorder, 1)
+		go func() {
+			rec := httptest.NewRecorder()
+			m.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ a }"}`)))
+			out <- rec
+		}()
+		return out
+	}
+	first := send()
+	assert.Equal(t, base.Add(time.Minute+timeout), <-deadlines, "the execution's: the first request's arrival")
+	then := send()
+	<-first
+	rec := <-then
+	assert.Equal(t, `{"data":{}}`, rec.Body.String(), "executed on its own")
+	assert.Equal(t, base.Add(2*time.Minute+timeout), <-deadlines, "the waiter's own arrival")
+	assert.EqualValues(t, 2, calls.Load())
 }

@@ -3,8 +3,10 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -26,7 +29,7 @@ const opTenant = "Bearer resttest-op-tenant"
 type opShareRig struct {
 	*env
 	opJoins, opLeaves atomic.Int64
-	opLocal           atomic.Int64
+	opLocal, opAlone  atomic.Int64
 	callJoins         atomic.Int64
 	cancelledAttempts atomic.Int64
 	body              string
@@ -49,6 +52,8 @@ func newOpShareRig(t *testing.T, opts ...envOption) *opShareRig {
 			r.opLeaves.Add(1)
 		case "local":
 			r.opLocal.Add(1)
+		case "alone":
+			r.opAlone.Add(1)
 		}
 	}))
 	b, err := json.Marshal(map[string]string{"query": sharedQuery})
@@ -255,4 +260,222 @@ func TestOperationsWithoutUpstreamCallsNotShared(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), r.opLocal.Load(), "operations that call the upstream, and refused ones, are shared")
 	assert.Equal(t, 8, r.upstream.Calls(), "sharedQuery executed twice, four calls each")
+}
+
+// sendAs posts the rig's body with the demo credential and the caller's own
+// X-Request-Id, which the key leaves out.
+func (r *opShareRig) sendAs(ctx context.Context, requestID string) <-chan *httptest.ResponseRecorder {
+	out := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", resttest.DefaultToken)
+		if requestID != "" {
+			req.Header.Set("X-Request-Id", requestID)
+		}
+		rec := httptest.NewRecorder()
+		r.handler.ServeHTTP(rec, req)
+		out <- rec
+	}()
+	return out
+}
+
+// answered waits, generously, for a request's answer.
+func answered(t *testing.T, c <-chan *httptest.ResponseRecorder, what string) *httptest.ResponseRecorder {
+	t.Helper()
+	select {
+	case rec := <-c:
+		return rec
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no answer", what)
+		return nil
+	}
+}
+
+// decodeShared decodes an answer and checks that every error names the
+// request's own id, the one in its X-Request-Id, and that Content-Length
+// says the body's length.
+func decodeShared(t *testing.T, rec *httptest.ResponseRecorder) gqlResponse {
+	t.Helper()
+	var res gqlResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res), rec.Body.String())
+	id := rec.Header().Get("X-Request-Id")
+	require.NotEmpty(t, id)
+	for _, e := range res.Errors {
+		assert.Equal(t, id, e.Extensions["requestId"], "each request's errors name its own id")
+	}
+	if cl := rec.Header().Get("Content-Length"); cl != "" {
+		assert.Equal(t, strconv.Itoa(rec.Body.Len()), cl)
+	}
+	return res
+}
+
+// TestSharedErrorsAreHandedOver: an execution whose upstream calls fail
+// answers every request waiting for it, each with its own request id in
+// its errors and X-Request-Id, instead of each executing again (twice the
+// deadline, and the failing upstream asked once per waiting request).
+func TestSharedErrorsAreHandedOver(t *testing.T) {
+	metrics := observe.NewMetrics()
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.Metrics = metrics }))
+	release := r.upstream.Hold()
+	defer release()
+	first := r.sendAs(context.Background(), "")
+	r.calls(t, 4)
+	// Ids of other lengths than the generated one: the body's length changes.
+	ids := []string{"w1", "waiter-two", "a-much-longer-request-id-of-waiter-number-three"}
+	var waiters []<-chan *httptest.ResponseRecorder
+	for _, id := range ids {
+		waiters = append(waiters, r.sendAs(context.Background(), id))
+	}
+	require.Eventually(t, func() bool { return r.opJoins.Load() == int64(len(ids)) }, 5*time.Second, time.Millisecond)
+	r.upstream.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	release()
+
+	a := answered(t, first, "the first request")
+	firstRes := decodeShared(t, a)
+	require.NotEmpty(t, firstRes.Errors)
+	firstID := a.Header().Get("X-Request-Id")
+	for _, e := range firstRes.Errors {
+		assert.Equal(t, graph.CodeUpstreamUnavailable, e.code())
+	}
+	errs := len(firstRes.Errors)
+	for i, c := range waiters {
+		b := answered(t, c, ids[i])
+		assert.Equal(t, a.Code, b.Code)
+		assert.Equal(t, ids[i], b.Header().Get("X-Request-Id"))
+		res := decodeShared(t, b)
+		assert.Len(t, res.Errors, len(firstRes.Errors))
+		errs += len(res.Errors)
+		assert.Equal(t,
+			strings.ReplaceAll(a.Body.String(), `"requestId":"`+firstID+`"`, `"requestId":"`+ids[i]+`"`),
+			b.Body.String(), "the execution's answer, with the request's own id")
+	}
+	assert.Equal(t, 4, r.upstream.Calls(), "one execution reached the upstream")
+	assert.Zero(t, r.opAlone.Load(), "no request executed again")
+	snap := scrape(t, metrics)
+	assert.EqualValues(t, errs, snap.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeUpstreamUnavailable}),
+		"every request's errors are counted")
+	assert.EqualValues(t, 1+len(ids), snap.value("salesgraph_graphql_operations_total", map[string]string{"outcome": "partial"}))
+	assert.EqualValues(t, len(ids), snap.value("salesgraph_graphql_operations_shared_total", nil))
+}
+
+// TestWaitersAnswerWithinTheirOwnDeadline: requests whose deadline (counted
+// from their arrival) passes while they wait for an identical request's
+// execution answer at once, with an OPERATION_TIMEOUT of their own,
+// although the execution goes on: it is held at the upstream, with its own
+// deadline far off. They reach no upstream, and the execution still answers
+// its own request in full.
+func TestWaitersAnswerWithinTheirOwnDeadline(t *testing.T) {
+	const timeout = time.Minute
+	var late atomic.Bool
+	t.Cleanup(graph.SetOpShareClock(func() time.Time {
+		if late.Load() {
+			return time.Now().Add(-2 * timeout) // arrived two deadlines ago
+		}
+		return time.Now()
+	}))
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.OperationTimeout = timeout }))
+	release := r.upstream.Hold()
+	defer release()
+	first := r.sendAs(context.Background(), "")
+	r.calls(t, 4)
+	late.Store(true)
+
+	for _, id := range []string{"late-1", "late-2"} {
+		rec := answered(t, r.sendAs(context.Background(), id), id+", while the execution is held")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.Equal(t, id, rec.Header().Get("X-Request-Id"))
+		res := decodeShared(t, rec)
+		require.NotEmpty(t, res.Errors)
+		for _, e := range res.Errors {
+			assert.Equal(t, graph.CodeOperationTimeout, e.code(), "%+v", e)
+		}
+	}
+	assert.EqualValues(t, 2, r.opJoins.Load(), "both waited for the execution")
+	assert.EqualValues(t, 2, r.opLeaves.Load(), "and stopped waiting")
+	assert.EqualValues(t, 2, r.opAlone.Load(), "each answered on its own")
+	assert.Equal(t, 4, r.upstream.Calls(), "out of time, they called no upstream")
+	select {
+	case <-first:
+		t.Fatal("the execution ended with the waiters")
+	default:
+	}
+
+	release()
+	a := answered(t, first, "the first request")
+	require.Equal(t, http.StatusOK, a.Code)
+	res := decodeShared(t, a)
+	require.Empty(t, res.Errors)
+	assertSharedAnswer(t, r.env, res.Data)
+}
+
+// TestEveryRequestASharedExecutionAnswersIsLoggedAndCounted: twenty
+// requests answered by one execution are twenty log lines, each with its
+// own request id, the nineteen that joined naming the execution's
+// (sharedWith), and twenty operations counted, nineteen of them shared. A
+// request whose client leaves while it waits is logged and counted too.
+// Only the execution's line counts upstream calls: the exchanges the fake
+// saw.
+func TestEveryRequestASharedExecutionAnswersIsLoggedAndCounted(t *testing.T) {
+	const n = 20
+	metrics, logs := observe.NewMetrics(), &syncBuffer{}
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) {
+		o.Metrics, o.Logger = metrics, jsonLogger(logs, slog.LevelInfo)
+	}))
+	release := r.upstream.Hold()
+	defer release()
+	answers := []<-chan *httptest.ResponseRecorder{r.sendAs(context.Background(), "")}
+	r.calls(t, 4)
+	for range n - 1 {
+		answers = append(answers, r.sendAs(context.Background(), ""))
+	}
+	require.Eventually(t, func() bool { return r.opJoins.Load() == n-1 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := r.sendAs(ctx, "gone")
+	require.Eventually(t, func() bool { return r.opJoins.Load() == n }, 5*time.Second, time.Millisecond)
+	cancel()
+	<-gone
+	require.EqualValues(t, 1, r.opLeaves.Load())
+	release()
+
+	var ids []string
+	for i, c := range answers {
+		rec := answered(t, c, "request "+strconv.Itoa(i))
+		require.Equal(t, http.StatusOK, rec.Code)
+		ids = append(ids, rec.Header().Get("X-Request-Id"))
+	}
+	lines := map[string]map[string]any{}
+	for _, l := range logs.lines(t) {
+		if l["msg"] == "graphql operation" {
+			id, _ := l["requestId"].(string)
+			require.NotContains(t, lines, id, "one line per request")
+			lines[id] = l
+		}
+	}
+	require.Len(t, lines, n+1, "a line for each request, the one that left included")
+	for i, id := range ids {
+		l := lines[id]
+		require.NotNil(t, l, "request %d's line", i)
+		assert.Equal(t, "ok", l["outcome"])
+		if i == 0 {
+			assert.NotContains(t, l, "sharedWith", "the execution's own line")
+			assert.EqualValues(t, r.upstream.Calls(), l["upstreamCalls"], "the exchanges the upstream saw")
+			continue
+		}
+		assert.Equal(t, ids[0], l["sharedWith"], "request %d names the execution it joined", i)
+		assert.EqualValues(t, 0, l["upstreamCalls"])
+		assert.EqualValues(t, 0, l["upstreamShared"])
+	}
+	left := lines["gone"]
+	require.NotNil(t, left)
+	assert.Equal(t, "error", left["outcome"])
+	assert.Equal(t, []any{graph.CodeCancelled}, left["errorCodes"])
+
+	snap := scrape(t, metrics)
+	assert.EqualValues(t, n, snap.value("salesgraph_graphql_operations_total", map[string]string{"outcome": "ok"}))
+	assert.EqualValues(t, n-1, snap.value("salesgraph_graphql_operations_shared_total", nil))
+	count, _ := snap.histogram("salesgraph_graphql_operation_duration_seconds", map[string]string{"outcome": "ok"})
+	assert.EqualValues(t, n, count)
+	assert.EqualValues(t, 1, snap.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeCancelled}))
+	assert.Zero(t, snap.value("salesgraph_graphql_operations_in_flight", nil))
 }

@@ -32,11 +32,45 @@ func (c *Options) resilienceDefaults() {
 	}
 }
 
-// withOperationDeadline bounds one request's operations. The request's
+// withOperationDeadline bounds one request's operations to d from its
+// arrival (withArrival), or from now when it has none. The request's
 // context already ends when the client disconnects, cancelling the
 // upstream calls with it.
-func withOperationDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, d, errOperationTimeout)
+//
+// A deadline that has passed already (a request that waited for a shared
+// execution until it ran out of time) is not put on the context: gqlgen's
+// executor answers nothing at all for a context that has ended. passed
+// says so instead, and the operation's loaders refuse its upstream calls
+// at once (Loaders.admit), so that it is answered as any operation whose
+// deadline passed while it waited for the upstream: OPERATION_TIMEOUT where
+// the upstream was needed.
+func withOperationDeadline(ctx context.Context, d time.Duration) (_ context.Context, _ context.CancelFunc, passed bool) {
+	start, ok := arrivalFrom(ctx)
+	if !ok {
+		start = time.Now()
+	}
+	deadline := start.Add(d)
+	if !time.Now().Before(deadline) {
+		ctx, cancel := context.WithCancel(ctx)
+		return ctx, cancel, true
+	}
+	ctx, cancel := context.WithDeadlineCause(ctx, deadline, errOperationTimeout)
+	return ctx, cancel, false
+}
+
+type arrivalKey struct{}
+
+// withArrival records when the request ctx belongs to arrived: its
+// deadline counts from then, whatever it did before it executes. A request
+// that waited for an identical one's execution (opshare.go) and then
+// executes on its own has only what is left of its deadline.
+func withArrival(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, arrivalKey{}, t)
+}
+
+func arrivalFrom(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(arrivalKey{}).(time.Time)
+	return t, ok
 }
 
 // operationTimedOut reports whether ctx is an operation's context whose
@@ -78,9 +112,17 @@ func (g *opGuard) configure(cfg *loaderConfig) {
 // waiting for a slot at most until the operation's deadline. release gives
 // the slots back.
 func (l *Loaders) admit(ctx context.Context) (release func(), err error) {
+	// An operation already out of time (or left) fails as such: its call
+	// waited for no slot, so no bound is to blame.
+	if l.outOfTime {
+		return nil, errOperationTimeout
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	// Every call counts, refused or not, so that an operation cannot keep
 	// asking once its budget is spent.
-	g := &l.guard
+	g := l.guard
 	if n := g.calls.Add(1); g.maxCalls > 0 && n > int64(g.maxCalls) {
 		return nil, &budgetError{limit: g.maxCalls}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,15 +311,18 @@ func TestCircuitBreakerFailsFast(t *testing.T) {
 		restclient.WithoutRetry(),
 		restclient.WithCircuitBreaker(restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 4, OpenTimeout: time.Hour}),
 	}})
-	e.upstream.Inject(resttest.Fault{Path: sickPath, Kind: resttest.FaultStatus, Status: 503})
-	// One user per operation, so that the order of the outcomes is known:
-	// two successes, then two failures, the second meeting the ratio.
+	// The upstream fails for users 2 to 4: one user per operation, so that
+	// the order of the outcomes is known: two successes, then failures of
+	// three paths, the third meeting the ratio.
+	for _, id := range []string{"2", "3", "4"} {
+		e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/" + id + "/meetings", Kind: resttest.FaultStatus, Status: 503})
+	}
 	for range 2 {
 		res := e.do(`{ user(id: "1") { meetings { totalCount } } }`, nil, nil)
 		require.Empty(t, res.Errors)
 	}
-	for range 2 {
-		res := e.do(`{ user(id: "2") { meetings { totalCount } } }`, nil, nil)
+	for _, id := range []string{"2", "3"} {
+		res := e.do(`{ user(id: "`+id+`") { meetings { totalCount } } }`, nil, nil)
 		require.Len(t, res.Errors, 1)
 		assert.Equal(t, graph.CodeUpstreamUnavailable, res.Errors[0].code())
 	}
@@ -334,6 +338,124 @@ func TestCircuitBreakerFailsFast(t *testing.T) {
 		assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserMeetings}, er.Extensions["upstream"])
 	}
 	assert.Equal(t, calls, e.upstream.Calls(), "nothing is sent while the breaker is open")
+	assert.NotContains(t, e.log.String(), `"code":"UPSTREAM_CIRCUIT_OPEN"`, "refusals are counted, not logged at warn one by one")
+}
+
+// TestOneFailingPathDoesNotOpenTheBreakerForEveryone is issue 18's first
+// item: the upstream answers 500 for one user's meetings, and one caller
+// asks for that user in a loop while five others ask for healthy users.
+// With the default breaker, the path is ejected for that caller after
+// PathFailures failures, and the breaker refuses none of the others'
+// requests; failures spread over 30 users' lists still open it.
+func TestOneFailingPathDoesNotOpenTheBreakerForEveryone(t *testing.T) {
+	e := newResEnv(t, resOptions{client: []restclient.Option{
+		restclient.WithCircuitBreaker(restclient.BreakerSettings{OpenTimeout: time.Hour, PathEjection: time.Hour, MaxPathEjection: time.Hour}),
+	}})
+	defaults := restclient.DefaultBreakerSettings()
+	e.upstream.Inject(resttest.Fault{Path: sickPath, Kind: resttest.FaultStatus, Status: 500})
+	query := func(id int) string { return fmt.Sprintf(`{ user(id: "%d") { meetings { totalCount } } }`, id) }
+	// post is e.do for goroutines: it reports instead of failing the test.
+	post := func(q string) (gqlResponse, error) {
+		body, _ := json.Marshal(map[string]any{"query": q})
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", resttest.DefaultToken)
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		var res gqlResponse
+		err := json.Unmarshal(rec.Body.Bytes(), &res)
+		return res, err
+	}
+	type tally struct {
+		codes  map[string]int
+		served int
+		wrong  int // served with a count the dataset does not have
+	}
+	run := func(ids []int, n int) tally {
+		tl := tally{codes: map[string]int{}}
+		for i := range n {
+			id := ids[i%len(ids)]
+			res, err := post(query(id))
+			if err != nil {
+				tl.codes["unreadable"]++
+				continue
+			}
+			for _, er := range res.Errors {
+				tl.codes[er.code()]++
+			}
+			var got struct {
+				User struct{ Meetings *struct{ TotalCount int } }
+			}
+			if len(res.Errors) == 0 && json.Unmarshal(res.Data, &got) == nil && got.User.Meetings != nil {
+				tl.served++
+				if got.User.Meetings.TotalCount != len(user(t, e.data, int64(id)).Meetings) {
+					tl.wrong++
+				}
+			}
+		}
+		return tl
+	}
+
+	// The attacker alone first: the breaker would have opened after 20 of
+	// these.
+	first := run([]int{2}, 100)
+	assert.Equal(t, map[string]int{graph.CodeUpstreamUnavailable: defaults.PathFailures, graph.CodeUpstreamPathEjected: 100 - defaults.PathFailures}, first.codes)
+
+	// Then five healthy callers, while the attacker goes on.
+	const callers, each = 5, 40
+	healthy := make([]int, 0, 49)
+	for id := 1; id <= 50; id++ {
+		if id != 2 {
+			healthy = append(healthy, id)
+		}
+	}
+	results := make([]tally, callers+1)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() { results[c] = run(healthy[c*7:], each) })
+	}
+	wg.Go(func() { results[callers] = run([]int{2}, 200) })
+	wg.Wait()
+	for c := range callers {
+		assert.Empty(t, results[c].codes, "caller %d's errors", c)
+		assert.Equal(t, each, results[c].served, "caller %d's requests served", c)
+		assert.Zero(t, results[c].wrong)
+	}
+	assert.Equal(t, map[string]int{graph.CodeUpstreamPathEjected: 200}, results[callers].codes, "the attacker's own calls fail fast")
+	assert.Equal(t, defaults.PathFailures, e.upstream.CallsTo(sickPath), "the upstream saw the failures that ejected the path, no more")
+	assert.Equal(t, restclient.BreakerClosed, e.client.BreakerState())
+
+	// What the ejected path's callers see: the upstream's own last answer,
+	// and how long the path is paused.
+	res := e.do(twoUsers, nil, nil)
+	var got struct {
+		Healthy, Sick *struct{ Meetings *struct{ TotalCount int } }
+	}
+	require.NoError(t, json.Unmarshal(res.Data, &got))
+	require.NotNil(t, got.Healthy)
+	assert.Equal(t, len(user(t, e.data, 1).Meetings), got.Healthy.Meetings.TotalCount)
+	assert.True(t, got.Sick == nil || got.Sick.Meetings == nil, "the sick user's meetings are null")
+	require.Len(t, res.Errors, 1)
+	er := res.Errors[0]
+	assert.Equal(t, graph.CodeUpstreamPathEjected, er.code())
+	assert.Equal(t, []any{"sick", "meetings"}, er.Path)
+	assert.Equal(t, apiExt(t, resttest.Fault{Path: sickPath, Kind: resttest.FaultStatus, Status: 500}), er.Extensions["upstream"])
+	left, _ := er.Extensions["retryAfterSeconds"].(float64)
+	assert.True(t, left > 0 && left <= 3600, "retryAfterSeconds %v: the hour's ejection, less the time the test took", left)
+	assert.Equal(t, fmt.Sprintf("the upstream API failed repeatedly for this list (last with status 500), so calls for it are paused for %d s; other lists are still served", int(left)), er.Message)
+
+	// The upstream failing for 30 users' lists opens the breaker for all.
+	e.upstream.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	ids := make([]string, 30)
+	for i := range ids {
+		ids[i] = fmt.Sprintf(`"%d"`, i+11)
+	}
+	res = e.do(`{ users(ids: [`+strings.Join(ids, ",")+`]) { meetings { totalCount } } }`, nil, nil)
+	require.Len(t, res.Errors, 30)
+	assert.Equal(t, restclient.BreakerOpen, e.client.BreakerState())
+	res = e.do(query(1), nil, nil)
+	require.Len(t, res.Errors, 1)
+	assert.Equal(t, graph.CodeUpstreamCircuitOpen, res.Errors[0].code())
 }
 
 // panicky panics where the tests say, as a bug in a loader would.

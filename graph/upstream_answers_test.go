@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,71 +167,305 @@ func TestUnreadableValueIsAnErrorAtItsPath(t *testing.T) {
 		assert.Equal(t, itoa(w.ID), g.ID)
 		assert.Equal(t, rfc3339(w.StartDate), str(g.StartDate), "meeting %d start", w.ID)
 		assert.Equal(t, rfc3339(w.EndDate), str(g.EndDate))
-		assert.Equal(t, w.Visits, g.Visits)
+		assert.Equal(t, &w.Visits, g.Visits)
+		require.NotNil(t, g.User)
 		assert.Equal(t, itoa(w.UserID), g.User.ID)
 	}
 	assert.Nil(t, got.User.Meetings.Nodes[len(want)-1].StartDate, "no date invented")
 }
 
-// TestUnreadableValueOfANonNullField: "visits": "x" on an Int! field is an
-// error at that path, not 0; its null propagates, as the GraphQL spec says,
-// up to the nearest field that may be null (the user), and a sibling user's
-// answer stands.
-func TestUnreadableValueOfANonNullField(t *testing.T) {
-	e := newEnv(t)
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: 0, Field: "visits", Value: `"x"`})
-	res := e.do(`{ a: user(id: "3") { meetings(first: 100, orderBy: {field: START_DATE, direction: ASC}) { nodes { id visits } } }
-		b: user(id: "4") { meetings(first: 100) { totalCount } } }`, nil, nil)
-	require.Len(t, res.Errors, 1, "%+v", res.Errors)
-	er := res.Errors[0]
-	assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
-	require.Len(t, er.Path, 5)
-	assert.Equal(t, []any{"a", "meetings", "nodes"}, er.Path[:3])
-	assert.Equal(t, "visits", er.Path[4])
-	assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserMeetings, "field": "visits"}, er.Extensions["upstream"])
-	assert.JSONEq(t, fmt.Sprintf(`{"a": null, "b": {"meetings": {"totalCount": %d}}}`, len(user(t, e.data, 4).Meetings)), string(res.Data))
+// badValueQuery selects, on user 3, a field for each upstream value the
+// tests below spoil, and the lists a spoilt value must not take with it.
+const badValueQuery = `{ user(id: "3") {
+	meetings(first: 100) { totalCount nodes { id status rawStatus type rawType visits visitsOwner visitsCopy user { id } } }
+	threads(first: 10) { totalCount nodes { id name contractValue owner { id } } } } }`
+
+// meetingAnswer is a meeting of badValueQuery as the dataset says it is served.
+func meetingAnswer(m resttest.Meeting) map[string]any {
+	return map[string]any{
+		"id": itoa(m.ID), "status": strings.ToUpper(m.Status), "rawStatus": m.Status,
+		"type": strings.ToUpper(m.Type), "rawType": m.Type,
+		"visits": m.Visits, "visitsOwner": m.VisitsOwner, "visitsCopy": m.VisitsCopy,
+		"user": map[string]any{"id": itoa(m.UserID)},
+	}
 }
 
-// TestUnreadableThreadValues: an amount and an owner that cannot be read.
-func TestUnreadableThreadValues(t *testing.T) {
+// threadAnswer is a thread of badValueQuery as the dataset says it is served.
+func threadAnswer(th resttest.Thread) map[string]any {
+	return map[string]any{"id": th.ID, "name": th.Name, "contractValue": th.ContractValue, "owner": map[string]any{"id": itoa(th.UserID)}}
+}
+
+// badValueAnswer is badValueQuery's data for user u, with change applied
+// to the meetings (in the order served) and threads (first ten) first.
+func badValueAnswer(t *testing.T, u *resttest.User, change func(meetings, threads []any)) string {
+	t.Helper()
+	ms := newestFirst(u.Meetings)
+	meetings := make([]any, len(ms))
+	for i, m := range ms {
+		meetings[i] = meetingAnswer(m)
+	}
+	threads := make([]any, min(10, len(u.Threads)))
+	for i := range threads {
+		threads[i] = threadAnswer(u.Threads[i])
+	}
+	change(meetings, threads)
+	b, err := json.Marshal(map[string]any{"user": map[string]any{
+		"meetings": map[string]any{"totalCount": len(ms), "nodes": meetings},
+		"threads":  map[string]any{"totalCount": len(u.Threads), "nodes": threads},
+	}})
+	require.NoError(t, err)
+	return string(b)
+}
+
+// servedAt is where the upstream's record of user u's meetings lands in
+// the default order.
+func servedAt(t *testing.T, u *resttest.User, record int) int {
+	t.Helper()
+	for i, m := range newestFirst(u.Meetings) {
+		if m.ID == u.Meetings[record].ID {
+			return i
+		}
+	}
+	t.Fatalf("meeting %d not served", u.Meetings[record].ID)
+	return 0
+}
+
+// TestOneBadValueCostsOnlyItself: one value of one record of user 3 is
+// null or unreadable, for each field such a value can reach. Only the field
+// it serves is null (or, where the schema says so, served from what the
+// facade knows without it); one it could not read carries an
+// UPSTREAM_BAD_RESPONSE error at the field's path naming the upstream key,
+// and a null is null without an error. Every other value of the user (the
+// record's other fields, the other meetings, the threads) is served as the
+// dataset holds it: before, "visits": "x" nulled the whole user.
+func TestOneBadValueCostsOnlyItself(t *testing.T) {
+	const record = 2 // in the upstream's list
+	cases := []struct {
+		name, list, key, value string // the list ("meetings" or "threads"), the spoilt upstream key and its raw JSON
+		field                  string // the GraphQL field it reaches
+		served                 func(u *resttest.User) any
+		reason                 string // the error's; "" for none
+	}{
+		{"unreadable visits", "meetings", "visits", `"x"`, "visits", nil, "not an integer"},
+		{"visits null", "meetings", "visits", `null`, "visits", nil, ""},
+		{"visits empty", "meetings", "visits", `""`, "visits", nil, ""},
+		{"unreadable visits_owner", "meetings", "visits_owner", `12.5`, "visitsOwner", nil, "not an integer"},
+		{"visits_owner null", "meetings", "visits_owner", `null`, "visitsOwner", nil, ""},
+		{"unreadable visits_copy", "meetings", "visits_copy", `{"n": 1}`, "visitsCopy", nil, "not an integer"},
+		{"visits_copy null", "meetings", "visits_copy", `null`, "visitsCopy", nil, ""},
+		{"unreadable id_user", "meetings", "id_user", `"ja"`, "user", nil, "not an integer"},
+		{"id_user null: the list's owner", "meetings", "id_user", `null`, "user", func(u *resttest.User) any { return map[string]any{"id": itoa(u.ID)} }, ""},
+		{"status null", "meetings", "status", `null`, "rawStatus", nil, ""},
+		{"type null", "meetings", "type", `null`, "rawType", nil, ""},
+		{"unreadable thread id_user", "threads", "id_user", `"ja"`, "owner", nil, "not an integer"},
+		{"thread id_user null: the list's owner", "threads", "id_user", `null`, "owner", func(u *resttest.User) any { return map[string]any{"id": itoa(u.ID)} }, ""},
+		{"unreadable contract_value", "threads", "contract_value", `"dużo"`, "contractValue", nil, "not a number"},
+		{"contract_value null", "threads", "contract_value", `null`, "contractValue", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/" + c.list, Kind: resttest.FaultFieldValue, Record: record, Field: c.key, Value: c.value})
+			u := user(t, e.data, 3)
+			at := record
+			if c.list == "meetings" {
+				at = servedAt(t, u, record)
+			}
+			want := badValueAnswer(t, u, func(meetings, threads []any) {
+				list := map[string][]any{"meetings": meetings, "threads": threads}[c.list]
+				node := list[at].(map[string]any)
+				node[c.field] = nil
+				if c.served != nil {
+					node[c.field] = c.served(u)
+				}
+				switch c.field { // what the enumerations make of no value
+				case "rawStatus":
+					node["status"] = "UNKNOWN"
+				case "rawType":
+					node["type"] = "UNKNOWN"
+				}
+			})
+
+			res := e.do(badValueQuery, nil, nil)
+			assert.JSONEq(t, want, string(res.Data))
+			if c.reason == "" {
+				assert.Empty(t, res.Errors, "a null is no error")
+				return
+			}
+			require.Len(t, res.Errors, 1, "%+v", res.Errors)
+			er := res.Errors[0]
+			assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
+			assert.Equal(t, []any{"user", c.list, "nodes", float64(at), c.field}, er.Path)
+			assert.Equal(t, "the upstream API sent a value for this field that could not be read: "+c.reason, er.Message)
+			endpoint := map[string]string{"meetings": restclient.EndpointUserMeetings, "threads": restclient.EndpointUserThreads}[c.list]
+			assert.Equal(t, map[string]any{"endpoint": endpoint, "field": c.key}, er.Extensions["upstream"])
+		})
+	}
+}
+
+// TestARecordWithoutAnIDIsNullInItsPlace: a meeting the upstream sent with
+// an id that is null, empty or no id at all cannot be served as a Meeting
+// (no globalId, no cache key, no node lookup could name it); before, a null
+// id was served as "". It is null in each list it appears in, with an
+// UPSTREAM_BAD_RESPONSE error at that place naming "id"; its edge keeps a
+// cursor that pages on past it, totalCount still counts it, and the rest of
+// the user stands.
+func TestARecordWithoutAnIDIsNullInItsPlace(t *testing.T) {
+	const q = `{ user(id: "3") {
+		meetings(first: 100) { totalCount edges { cursor node { id visits } } nodes { id visits } }
+		threads(first: 10) { nodes { id meetings { id } } } } }`
+	for _, c := range []struct{ value, reason string }{{`null`, "missing"}, {`""`, "missing"}, {`true`, "not an id"}, {`{"id": 5}`, "not an id"}} {
+		t.Run(c.value, func(t *testing.T) {
+			e := newEnv(t)
+			u := user(t, e.data, 3)
+			// A meeting of a thread among the ten served, so that
+			// Thread.meetings holds it too.
+			record, thread := -1, -1
+			for i, m := range u.Meetings {
+				for j := range min(10, len(u.Threads)) {
+					if m.ThreadID == u.Threads[j].ID && record < 0 {
+						record, thread = i, j
+					}
+				}
+			}
+			require.GreaterOrEqual(t, record, 0, "the dataset has such a meeting")
+			bad := u.Meetings[record]
+			e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: record, Field: "id", Value: c.value})
+
+			ms := newestFirst(u.Meetings)
+			at := servedAt(t, u, record)
+			var inThread []resttest.Meeting // the thread's meetings, as Thread.meetings orders them
+			for _, m := range ms {
+				if m.ThreadID == bad.ThreadID {
+					inThread = append(inThread, m)
+				}
+			}
+			atInThread := slices.IndexFunc(inThread, func(m resttest.Meeting) bool { return m.ID == bad.ID })
+
+			res := e.do(q, nil, nil)
+			var got struct {
+				User struct {
+					Meetings struct {
+						TotalCount int
+						Edges      []struct {
+							Cursor string
+							Node   *struct{ ID string }
+						}
+						Nodes []*struct {
+							ID     string
+							Visits int64
+						}
+					}
+					Threads struct {
+						Nodes []*struct {
+							ID       string
+							Meetings []*struct{ ID string }
+						}
+					}
+				}
+			}
+			require.NoError(t, json.Unmarshal(res.Data, &got), "%s", res.Data)
+			gm := got.User.Meetings
+			assert.Equal(t, len(ms), gm.TotalCount, "the record still counts")
+			require.Len(t, gm.Nodes, len(ms))
+			require.Len(t, gm.Edges, len(ms))
+			for i, m := range ms {
+				if i == at {
+					assert.Nil(t, gm.Nodes[i], "no meeting made up")
+					assert.Nil(t, gm.Edges[i].Node)
+					assert.NotEmpty(t, gm.Edges[i].Cursor, "its place keeps a cursor")
+					continue
+				}
+				if assert.NotNil(t, gm.Nodes[i]) && assert.NotNil(t, gm.Edges[i].Node) {
+					assert.Equal(t, itoa(m.ID), gm.Nodes[i].ID)
+					assert.Equal(t, m.Visits, gm.Nodes[i].Visits)
+					assert.Equal(t, itoa(m.ID), gm.Edges[i].Node.ID)
+				}
+			}
+			threads := got.User.Threads.Nodes
+			require.Len(t, threads, min(10, len(u.Threads)))
+			for j, th := range threads {
+				require.NotNil(t, th)
+				assert.Equal(t, u.Threads[j].ID, th.ID, "the threads stand")
+			}
+			require.Len(t, threads[thread].Meetings, len(inThread))
+			assert.Nil(t, threads[thread].Meetings[atInThread])
+
+			paths := map[string]bool{}
+			for _, er := range res.Errors {
+				paths[fmt.Sprint(er.Path...)] = true
+				assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
+				assert.Equal(t, "the upstream API sent a record without a usable id, so it is served as null: "+c.reason, er.Message)
+				assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserMeetings, "field": "id"}, er.Extensions["upstream"])
+			}
+			assert.Equal(t, map[string]bool{
+				fmt.Sprint("user", "meetings", "edges", at, "node"):                    true,
+				fmt.Sprint("user", "meetings", "nodes", at):                            true,
+				fmt.Sprint("user", "threads", "nodes", thread, "meetings", atInThread): true,
+			}, paths, "one error where each null stands")
+			assert.Len(t, res.Errors, 3)
+
+			// The null's cursor pages on to the meeting after it.
+			if at+1 < len(ms) {
+				var next struct {
+					User struct {
+						Meetings struct{ Nodes []struct{ ID string } }
+					}
+				}
+				e.ok(`query($after: String) { user(id: "3") { meetings(first: 1, after: $after) { nodes { id } } } }`,
+					map[string]any{"after": gm.Edges[at].Cursor}, &next)
+				require.Len(t, next.User.Meetings.Nodes, 1)
+				assert.Equal(t, itoa(ms[at+1].ID), next.User.Meetings.Nodes[0].ID)
+			}
+		})
+	}
+}
+
+// TestAThreadWithoutAnIDIsNullInItsPlace: as for meetings, a thread with no
+// usable id is null in its page, with the error there; its neighbours, the
+// page's cursors and the meetings stand.
+func TestAThreadWithoutAnIDIsNullInItsPlace(t *testing.T) {
+	const record = 1
 	e := newEnv(t)
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: 1, Field: "contract_value", Value: `"dużo"`})
-	threads := user(t, e.data, 3).Threads
-	res := e.do(`{ user(id: "3") { threads(first: 3) { nodes { id name contractValue } } } }`, nil, nil)
-	require.Len(t, res.Errors, 1, "%+v", res.Errors)
-	er := res.Errors[0]
-	assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
-	assert.Equal(t, []any{"user", "threads", "nodes", float64(1), "contractValue"}, er.Path)
-	assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserThreads, "field": "contract_value"}, er.Extensions["upstream"])
+	u := user(t, e.data, 3)
+	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: record, Field: "id", Value: `null`})
+	res := e.do(`{ user(id: "3") { threads(first: 3) { totalCount edges { cursor node { id name } } nodes { id name } }
+		meetings(first: 100) { totalCount } } }`, nil, nil)
 	var got struct {
 		User struct {
 			Threads struct {
-				Nodes []struct {
-					ID            string
-					Name          string
-					ContractValue *float64
+				TotalCount int
+				Edges      []struct {
+					Cursor string
+					Node   *struct{ ID, Name string }
 				}
+				Nodes []*struct{ ID, Name string }
 			}
+			Meetings struct{ TotalCount int }
 		}
 	}
-	require.NoError(t, json.Unmarshal(res.Data, &got))
-	nodes := got.User.Threads.Nodes
-	require.Len(t, nodes, 3)
-	for i, n := range nodes {
-		assert.Equal(t, threads[i].ID, n.ID)
-		assert.Equal(t, threads[i].Name, n.Name)
-		if i == 1 {
-			assert.Nil(t, n.ContractValue, "no amount invented")
+	require.NoError(t, json.Unmarshal(res.Data, &got), "%s", res.Data)
+	assert.Equal(t, len(u.Threads), got.User.Threads.TotalCount)
+	assert.Equal(t, len(u.Meetings), got.User.Meetings.TotalCount, "the meetings stand")
+	require.Len(t, got.User.Threads.Nodes, 3)
+	for i, n := range got.User.Threads.Nodes {
+		if i == record {
+			assert.Nil(t, n)
+			assert.Nil(t, got.User.Threads.Edges[i].Node)
+			assert.NotEmpty(t, got.User.Threads.Edges[i].Cursor)
 			continue
 		}
-		require.NotNil(t, n.ContractValue)
-		assert.InDelta(t, threads[i].ContractValue, *n.ContractValue, 1e-9)
+		if assert.NotNil(t, n) {
+			assert.Equal(t, u.Threads[i].ID, n.ID)
+			assert.Equal(t, u.Threads[i].Name, n.Name)
+		}
 	}
-
-	e.upstream.ClearFaults()
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: 0, Field: "id_user", Value: `"ja"`})
-	res = e.do(`{ user(id: "3") { threads(first: 1) { nodes { id owner { id } } } } }`, nil, nil)
-	require.Len(t, res.Errors, 1, "%+v", res.Errors)
-	assert.Equal(t, []any{"user", "threads", "nodes", float64(0), "owner"}, res.Errors[0].Path)
-	assert.JSONEq(t, `{"user": null}`, string(res.Data), "owner is User!: the null propagates to the user")
+	require.Len(t, res.Errors, 2, "%+v", res.Errors)
+	var paths []string
+	for _, er := range res.Errors {
+		paths = append(paths, fmt.Sprint(er.Path...))
+		assert.Equal(t, graph.CodeUpstreamBadResponse, er.code())
+		assert.Equal(t, map[string]any{"endpoint": restclient.EndpointUserThreads, "field": "id"}, er.Extensions["upstream"])
+	}
+	assert.ElementsMatch(t, []string{fmt.Sprint("user", "threads", "edges", record, "node"), fmt.Sprint("user", "threads", "nodes", record)}, paths)
 }

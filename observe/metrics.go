@@ -82,6 +82,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	operations   *prometheus.CounterVec
+	opShared     prometheus.Counter
 	opDuration   *prometheus.HistogramVec
 	opInFlight   prometheus.Gauge
 	gqlErrors    *prometheus.CounterVec
@@ -97,6 +98,7 @@ type Metrics struct {
 	apq          *prometheus.CounterVec
 	respMemory   prometheus.Gauge
 	upCache      *prometheus.CounterVec
+	upShared     *prometheus.CounterVec
 	redisErrors  *prometheus.CounterVec
 	rateLimited  prometheus.Counter
 
@@ -114,11 +116,14 @@ type Metrics struct {
 
 	opDone func() // opInFlight.Dec, made once: a method value allocates
 
-	apqSeries   seriesCache[prometheus.Counter]
-	batchSeries seriesCache[prometheus.Observer]
+	apqSeries    seriesCache[prometheus.Counter]
+	batchSeries  seriesCache[prometheus.Observer]
+	sharedSeries seriesCache[prometheus.Counter]
 
 	circuitMu sync.Mutex
 	circuits  map[string]string // circuit -> last state reported
+
+	resilience resilienceMetrics
 }
 
 // MetricsOption configures NewMetrics.
@@ -136,8 +141,8 @@ func WithMaxOperationNames(n int) MetricsOption {
 	}
 }
 
-// NewMetrics creates the collectors and registers them, with the Go runtime,
-// process and build-info collectors, on a new registry.
+// NewMetrics creates the collectors and registers them, with the Go runtime
+// and process collectors and go_build_info (ReadBuild), on a new registry.
 func NewMetrics(opts ...MetricsOption) *Metrics {
 	m := &Metrics{
 		reg:      prometheus.NewRegistry(),
@@ -154,6 +159,10 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		Namespace: namespace, Subsystem: "graphql", Name: "operations_total",
 		Help: "GraphQL operations served, by operation name (bounded: anonymous, invalid and other group the rest) and outcome (ok, partial, error).",
 	}, []string{"operation", "outcome"})
+	m.opShared = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "graphql", Name: "operations_shared_total",
+		Help: "GraphQL requests answered with the response of an identical request's execution in flight instead of executing (each is also counted in operations_total).",
+	})
 	m.opDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Subsystem: "graphql", Name: "operation_duration_seconds",
 		Help:    "Time from receiving a GraphQL request to its response being written, by operation name and outcome.",
@@ -169,7 +178,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 	}, []string{"code"})
 	m.upRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "requests_total",
-		Help: "HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled, circuit_open: refused unsent by the circuit breaker).",
+		Help: "HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled; refused unsent: circuit_open by the circuit breaker, path_ejected by a path's ejection, rate_limited by the facade's rate limit).",
 	}, []string{"endpoint", "status_class", "result"})
 	m.upDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "request_duration_seconds",
@@ -217,8 +226,12 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 
 	m.upCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "cache_total",
-		Help: "Upstream response cache lookups, by result: hit_process and hit_redis (a fresh answer, no call made), miss (a call was made), stale (a failed call answered with an answer past its freshness).",
+		Help: "Upstream response cache lookups, by result: hit_process and hit_redis (a fresh answer, no call made), miss (a call was made), stale (a failed call answered with an answer past its freshness); and revoked (a credential refused by the upstream lost what it had cached), not_stored_upstream_forbids (an answer not stored because its Cache-Control or Vary forbade it).",
 	}, []string{"result"})
+	m.upShared = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "shared_total",
+		Help: "Upstream calls answered by an identical call already in flight instead of a request of their own, by endpoint template.",
+	}, []string{"endpoint"})
 	m.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "redis_errors_total",
 		Help: "Failed Redis calls, by component (cache, ratelimit) and operation; the component works without Redis meanwhile.",
@@ -228,18 +241,20 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		Help: "Upstream calls refused by the facade's own rate limit because their turn would come after their deadline.",
 	})
 
+	m.resilience = newResilienceMetrics(m.reg)
 	m.opDone = m.opInFlight.Dec
 	m.apqSeries.resolve = func(v string) prometheus.Counter { return m.apq.WithLabelValues(v) }
 	m.batchSeries.resolve = func(v string) prometheus.Observer { return m.batchSize.WithLabelValues(v) }
+	m.sharedSeries.resolve = func(v string) prometheus.Counter { return m.upShared.WithLabelValues(v) }
 
 	m.reg.MustRegister(
-		m.upCache, m.redisErrors, m.rateLimited,
-		m.operations, m.opDuration, m.opInFlight, m.gqlErrors,
+		m.upCache, m.upShared, m.redisErrors, m.rateLimited,
+		m.operations, m.opShared, m.opDuration, m.opInFlight, m.gqlErrors,
 		m.upRequests, m.upDuration, m.upInFlight, m.retries, m.retryDenied, m.circuit, m.circuitTrans,
 		m.batchSize, m.cache, m.apq, m.respMemory,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewBuildInfoCollector(),
+		ReadBuild().collector(),
 	)
 	return m
 }
@@ -328,6 +343,14 @@ func (m *Metrics) Operation(label string, outcome Outcome, d time.Duration) {
 	}
 	s.count.Inc()
 	s.duration.Observe(d.Seconds())
+}
+
+// SharedOperation records a GraphQL request answered by an identical
+// request's execution; Operation counts it too.
+func (m *Metrics) SharedOperation() {
+	if m != nil {
+		m.opShared.Inc()
+	}
 }
 
 // seriesCache resolves a vector's child once per label value, on first
@@ -478,13 +501,23 @@ func (m *Metrics) RetryAttempt(endpoint string) {
 	m.retries.WithLabelValues(endpoint).Inc()
 }
 
-// UpstreamCache records one lookup of the upstream response cache:
-// hit_process, hit_redis, miss or stale.
+// UpstreamCache records one lookup of the upstream response cache
+// (hit_process, hit_redis, miss or stale), or one of its other events
+// (revoked, not_stored_upstream_forbids).
 func (m *Metrics) UpstreamCache(result string) {
 	if m == nil {
 		return
 	}
 	m.upCache.WithLabelValues(result).Inc()
+}
+
+// UpstreamShared records an upstream call to endpoint (a template) answered
+// by an identical call in flight: restclient's WithShareObserver.
+func (m *Metrics) UpstreamShared(endpoint string) {
+	if m == nil {
+		return
+	}
+	m.sharedSeries.get(endpoint).Inc()
 }
 
 // RedisError records a failed Redis call by component and operation

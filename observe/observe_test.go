@@ -123,7 +123,7 @@ func TestUpstreamCallLabels(t *testing.T) {
 		m.UpstreamCall(c.Endpoint, c.HTTPStatus, restclient.Classify(c.Err).Result(), c.Duration)
 	}
 	want := `
-# HELP salesgraph_upstream_requests_total HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled, circuit_open: refused unsent by the circuit breaker).
+# HELP salesgraph_upstream_requests_total HTTP requests to the upstream API (each attempt), by endpoint template, status class (2xx..5xx, none when no answer came) and result (ok, http_error, timeout, unreachable, bad_response, cancelled; refused unsent: circuit_open by the circuit breaker, path_ejected by a path's ejection, rate_limited by the facade's rate limit).
 # TYPE salesgraph_upstream_requests_total counter
 salesgraph_upstream_requests_total{endpoint="/api/v1/users/{id}/meetings",result="bad_response",status_class="2xx"} 1
 salesgraph_upstream_requests_total{endpoint="/api/v1/users/{id}/meetings",result="cancelled",status_class="none"} 1
@@ -207,7 +207,7 @@ func TestProbes(t *testing.T) {
 	}
 	code, body := get(p.Readiness())
 	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Equal(t, "not ready: serving\n", body)
+	assert.Equal(t, "not ready: starting\n", body)
 	code, _ = get(p.Liveness())
 	assert.Equal(t, http.StatusOK, code, "alive even when not ready")
 
@@ -229,7 +229,7 @@ func TestProbes(t *testing.T) {
 	p.SetServing(false)
 	code, body = get(p.Readiness())
 	assert.Equal(t, http.StatusServiceUnavailable, code, "draining")
-	assert.Equal(t, "not ready: serving\n", body)
+	assert.Equal(t, "not ready: draining\n", body, "a draining server says so, not that it is not serving")
 }
 
 // headerRecorder is an upstream that keeps the headers it received.
@@ -359,7 +359,6 @@ func TestTracingFromEnv(t *testing.T) {
 		{name: "off by default", env: nil, exporter: "none"},
 		{name: "an OTLP endpoint turns it on", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}, exporter: "otlp/http", enabled: true},
 		{name: "traces endpoint too", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1/v1/traces"}, exporter: "otlp/http", enabled: true},
-		{name: "grpc", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, exporter: "otlp/grpc", enabled: true},
 		{name: "console", env: map[string]string{"OTEL_TRACES_EXPORTER": "console"}, exporter: "console", enabled: true},
 		{name: "none wins over an endpoint", env: map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:1"}, exporter: "none"},
 		{name: "SDK disabled", env: map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}, exporter: "none"},

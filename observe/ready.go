@@ -17,7 +17,7 @@ import (
 // serving (not starting, not draining for shutdown) and every readiness
 // check passes. Details (AddDetail) follow in the body without deciding it.
 type Probes struct {
-	serving atomic.Bool
+	state atomic.Int32 // starting, serving or draining
 
 	mu      sync.RWMutex
 	checks  []check
@@ -34,13 +34,28 @@ type check struct {
 	ok   func() bool
 }
 
+// The server's states, as /readyz names them when not ready.
+const (
+	starting int32 = iota
+	serving
+	draining
+)
+
 // NewProbes returns probes that are not ready until SetServing(true).
 func NewProbes() *Probes { return &Probes{} }
 
 // SetServing marks the server as accepting requests (true, once listening)
 // or draining (false, as shutdown starts, so that load balancers stop
-// sending traffic before connections close).
-func (p *Probes) SetServing(on bool) { p.serving.Store(on) }
+// sending traffic before connections close). Before the first
+// SetServing(true) the server is starting; /readyz names which.
+func (p *Probes) SetServing(on bool) {
+	switch {
+	case on:
+		p.state.Store(serving)
+	case !p.state.CompareAndSwap(serving, draining):
+		// Not serving yet: still starting (or already draining).
+	}
+}
 
 // AddCheck adds a readiness condition; ok must be cheap and non-blocking,
 // since probes run every few seconds. name is shown when it fails.
@@ -63,8 +78,11 @@ func (p *Probes) AddDetail(name string, value func() string) {
 // Ready reports readiness and, when not ready, the failing conditions.
 func (p *Probes) Ready() (bool, []string) {
 	var failing []string
-	if !p.serving.Load() {
-		failing = append(failing, "serving")
+	switch p.state.Load() {
+	case starting:
+		failing = append(failing, "starting")
+	case draining:
+		failing = append(failing, "draining")
 	}
 	p.mu.RLock()
 	checks := slices.Clone(p.checks)
@@ -86,9 +104,9 @@ func (p *Probes) Liveness() http.Handler {
 	})
 }
 
-// Readiness serves /readyz: 200 "ready", or 503 "not ready: " and the
-// failing conditions' names (never their details), then a line per
-// AddDetail.
+// Readiness serves /readyz: 200 "ready", or 503 "not ready: " and what
+// fails (starting, draining, or the failing checks' names, never their
+// details), then a line per AddDetail.
 func (p *Probes) Readiness() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -11,8 +11,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -94,13 +92,16 @@ func NewTracing(tp trace.TracerProvider, opts ...TracingOption) *Tracing {
 //   - OTEL_TRACES_EXPORTER: otlp, console (JSON lines on console) or none;
 //     unset means otlp when an OTLP endpoint is set, else none (tracing off);
 //   - OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL:
-//     http/protobuf (default) or grpc;
+//     http/protobuf (default) or grpc, the latter only in a binary built
+//     with -tags otlpgrpc (otlpgrpc.go);
 //   - OTEL_PROPAGATORS: tracecontext and/or baggage (default both), or none.
 //
-// The exporters and the SDK read the rest themselves, from the process
-// environment: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS, _TIMEOUT,
-// _COMPRESSION, _CERTIFICATE, OTEL_TRACES_SAMPLER[_ARG], OTEL_BSP_*,
-// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES. version becomes
+// The OTLP/HTTP exporter (otlphttp.go) reads
+// OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION,
+// _CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY through getenv; the
+// gRPC one and the SDK read theirs from the process environment:
+// OTEL_TRACES_SAMPLER[_ARG], OTEL_BSP_*, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES. version becomes
 // service.version. Export failures are logged at warn on log.
 //
 // Unsupported values are errors, so that a misspelt setting stops the start
@@ -125,9 +126,9 @@ func TracingFromEnv(ctx context.Context, getenv func(string) string, console io.
 	case "console":
 		exp, err = stdouttrace.New(stdouttrace.WithWriter(console))
 	case "otlp/http":
-		exp, err = otlptracehttp.New(ctx)
+		exp, err = newOTLPHTTPExporter(getenv)
 	case "otlp/grpc":
-		exp, err = otlptracegrpc.New(ctx)
+		exp, err = newOTLPGRPCExporter(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %s exporter: %w", kind, err)

@@ -12,6 +12,10 @@
 // replica's share of the rate, logs the outage once, counts failures
 // through [Hooks], and tries Redis again after a short backoff.
 //
+// [Fair] shares a limiter's turns among callers (credentials): each one's
+// calls queue apart and the queues are served round-robin, so that one busy
+// caller cannot starve the others.
+//
 // Of salesgraph it imports only redisconn (for Health, its Redis fallback
 // state).
 package ratelimit
@@ -170,13 +174,14 @@ type Options struct {
 // (redis_rate): each call is one atomic script on Redis's clock, so the
 // replicas' clocks do not matter.
 type Shared struct {
-	rl       *redis_rate.Limiter
-	limit    redis_rate.Limit
-	key      string
-	timeout  time.Duration
-	fallback *Local
-	hooks    Hooks
-	health   *redisconn.Health
+	rl        *redis_rate.Limiter
+	limit     redis_rate.Limit
+	perSecond float64
+	key       string
+	timeout   time.Duration
+	fallback  *Local
+	hooks     Hooks
+	health    *redisconn.Health
 }
 
 // NewShared returns a limiter of perSecond calls per second across every
@@ -199,11 +204,12 @@ func NewShared(rdb redis.Cmdable, perSecond float64, o Options) (*Shared, error)
 		rl: redis_rate.NewLimiter(rdb),
 		// redis_rate counts Rate calls per Period: one call per emission
 		// interval expresses any rate, whole or not, exactly.
-		limit:    redis_rate.Limit{Rate: 1, Period: time.Duration(float64(time.Second) / perSecond), Burst: o.Burst},
-		key:      o.Key,
-		timeout:  o.Timeout,
-		fallback: fallback,
-		hooks:    o.Hooks,
+		limit:     redis_rate.Limit{Rate: 1, Period: time.Duration(float64(time.Second) / perSecond), Burst: o.Burst},
+		perSecond: perSecond,
+		key:       o.Key,
+		timeout:   o.Timeout,
+		fallback:  fallback,
+		hooks:     o.Hooks,
 	}
 	if s.limit.Period <= 0 {
 		return nil, fmt.Errorf("ratelimit: rate %v is too high", perSecond)
@@ -219,6 +225,9 @@ func NewShared(rdb redis.Cmdable, perSecond float64, o Options) (*Shared, error)
 		"redis available again: upstream rate limit shared")
 	return s, nil
 }
+
+// Rate reports the fleet's calls per second and burst.
+func (s *Shared) Rate() (perSecond float64, burst int) { return s.perSecond, s.limit.Burst }
 
 // Fallback returns the local limiter used while Redis is unavailable.
 func (s *Shared) Fallback() *Local { return s.fallback }

@@ -6,7 +6,8 @@
 // It imports nothing of salesgraph; the packages that use Redis (pqstore,
 // respcache, ratelimit) take the client it returns and add their own
 // per-call deadline and counting on top, with a Health each for the
-// backoff after a failure.
+// backoff after a failure. SetLogger sends go-redis's own log lines
+// through slog.
 package redisconn
 
 import (

@@ -1,12 +1,18 @@
 package redisconn_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/redisconn"
@@ -134,4 +140,57 @@ func waitUntil(t *testing.T, cond func() bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+func TestGoRedisLinesGoThroughSlog(t *testing.T) {
+	var out syncBuffer
+	redisconn.SetLogger(slog.New(slog.NewJSONHandler(&out, nil)))
+	t.Cleanup(logging.Enable) // go-redis's own default
+	// A port nothing listens on: the dial fails, which go-redis logs.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	rdb, err := redisconn.New("redis://"+addr+"/0", redisconn.Options{Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if err := rdb.Get(context.Background(), "k").Err(); err == nil {
+		t.Fatal("GET from no Redis succeeded")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	found := false
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("a line that is not JSON: %q", l)
+		}
+		detail, _ := m["detail"].(string)
+		if m["msg"] == "redis client" && m["level"] == "WARN" && strings.Contains(detail, "failed to dial") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("go-redis's dial failure was not logged through slog: %q", out.String())
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

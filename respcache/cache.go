@@ -6,14 +6,17 @@
 // HMAC-SHA256 of the whole outgoing request with the credential and every
 // other header sent, so another credential never finds the entry, and
 // neither keys nor values hold the credential. Only 2xx answers are stored;
-// the upstream's Cache-Control is honoured (see [Cache.Store]).
+// the upstream's Cache-Control is honoured (see [Cache.Store]). A
+// credential the upstream refuses is served nothing it cached, on any
+// path, in either tier, on any replica ([Cache.Revoke], generation.go).
 //
 // Two tiers: the process holds entries in an LRU bounded by bytes, and
 // Redis, when configured, holds them for every replica and drops them at
 // the end of their stale window. Redis is never a single point of failure:
 // every call has a short timeout, a failure is logged once, counted through
 // [Hooks], and followed by a short backoff during which the cache works
-// from the process alone; it then recovers by itself.
+// from the process alone (fresh answers only: see generation.go); it then
+// recovers by itself.
 //
 // Of salesgraph it imports only redisconn (for Health, its Redis fallback
 // state); it knows nothing of the upstream's endpoints or of GraphQL.
@@ -59,6 +62,12 @@ type Options struct {
 	// can shorten our freshness but not lengthen it past what the operator
 	// chose.
 	MaxTTL time.Duration
+	// IgnoreNoStore stores answers whose Cache-Control says no-store or
+	// no-cache as if they had no Cache-Control: for TTL, with the stale
+	// window. For upstreams that send it on everything (PHP's session
+	// default); wrong for one that means it (per-user or fast-changing
+	// data), which is then served up to TTL old.
+	IgnoreNoStore bool
 	// MaxBytes bounds what the process tier holds (DefaultMaxBytes if 0).
 	MaxBytes int64
 	// MaxEntryBytes is the largest entry stored in either tier
@@ -100,15 +109,18 @@ type Hooks struct {
 	Miss func()
 	// StaleServe: Do served a stale entry for a failed fetch.
 	StaleServe func()
-	// RedisError: a Redis call failed ("get", "set"), or a value in Redis
-	// could not be read ("decode"); calls skipped in the backoff are not
-	// counted.
+	// RedisError: a Redis call failed ("get", "set", "del"), or a value in
+	// Redis could not be read ("decode"); calls skipped in the backoff are
+	// not counted.
 	RedisError func(op string, err error)
+	// Revoke: a credential was refused and lost what it had cached.
+	Revoke func()
 }
 
 // A Cache is safe for concurrent use.
 type Cache struct {
 	ttl, stale, maxTTL time.Duration
+	ignoreNoStore      bool
 	maxEntry           int64
 	keep               []string
 	mem                *memory
@@ -119,6 +131,7 @@ type Cache struct {
 	hooks              Hooks
 	serveStale         func(Entry, error) bool
 	now                func() time.Time
+	gens               *generations
 }
 
 // New returns a cache configured by o.
@@ -130,7 +143,7 @@ func New(o Options) (*Cache, error) {
 		return nil, errors.New("respcache: negative StaleIfError, MaxTTL, MaxBytes or MaxEntryBytes")
 	}
 	c := &Cache{
-		ttl: o.TTL, stale: o.StaleIfError, maxTTL: o.MaxTTL,
+		ttl: o.TTL, stale: o.StaleIfError, maxTTL: o.MaxTTL, ignoreNoStore: o.IgnoreNoStore,
 		keep: o.KeepHeaders, rdb: o.Redis, prefix: o.Prefix, timeout: o.Timeout,
 		hooks: o.Hooks, serveStale: o.ServeStale, now: o.Now,
 	}
@@ -142,6 +155,7 @@ func New(o Options) (*Cache, error) {
 		maxBytes = DefaultMaxBytes
 	}
 	c.mem = newMemory(maxBytes)
+	c.gens = newGenerations(maxBytes)
 	c.maxEntry = o.MaxEntryBytes
 	if c.maxEntry == 0 {
 		c.maxEntry = DefaultMaxEntryBytes
@@ -178,40 +192,76 @@ func UpstreamFailed(got Entry, err error) bool {
 	return got.Status >= 500 || got.Status == http.StatusTooManyRequests
 }
 
-// Lookup returns the entry stored under key. found is false when there is
-// none, or when it is past its stale window; fresh says whether it may be
-// served as is. A stale entry is returned so that the caller can serve it
-// if the upstream then fails ([Cache.Do] does this). The process tier is
-// asked first, and Redis only when the process has no fresh entry; a Redis
-// failure is counted and treated as a miss. The entry is shared: do not
-// modify it.
-func (c *Cache) Lookup(ctx context.Context, key Key) (e Entry, fresh, found bool) {
+// A Lookup is what [Cache.Lookup] found for a key, and what [Cache.Store]
+// needs to store the answer to the request it looked up.
+type Lookup struct {
+	// Entry is the entry found; the zero Entry when none was. It is
+	// shared: do not modify it.
+	Entry
+	// Found: there is an entry within its stale window that may stand in
+	// for a failed call. Fresh: it may be served as is.
+	Found, Fresh bool
+
+	key Key
+	gen generation // the credential's, before the request was sent
+}
+
+// Lookup returns the entry stored under key, if its credential has not
+// been refused since it was stored. A stale entry is returned (Found but
+// not Fresh) so that the caller can serve it if the upstream then fails
+// ([Cache.Do] does this), except while Redis is configured but cannot be
+// asked: another replica may have seen the credential refused. The process
+// tier is asked first, then Redis, in one round trip that also reads the
+// credential's generation (for a process-tier hit too); a Redis failure is
+// counted and leaves the process alone to answer.
+func (c *Cache) Lookup(ctx context.Context, key Key) Lookup {
 	now := c.now()
+	l := Lookup{key: key}
 	local, ok := c.mem.get(key)
 	if ok && local.expired(now) {
 		c.mem.remove(key)
 		ok = false
 	}
+	var remote *Entry
+	asked := false
+	if c.rdb != nil {
+		mark := c.gens.mark()
+		if remote, l.gen, asked = c.redisLookup(ctx, key, !ok || !local.fresh(now)); asked {
+			c.gens.learn(key.credential, l.gen, mark)
+		}
+	}
+	if !asked {
+		l.gen = c.gens.own(key.credential)
+	}
+	// Only a generation from the authority, Redis when there is one,
+	// knows of every refusal: without it nothing stale is offered.
+	authoritative := asked || c.rdb == nil
+	if ok && local.gen != l.gen {
+		c.mem.remove(key) // its credential was refused since
+		ok = false
+	}
 	if ok && local.fresh(now) {
 		callTier(c.hooks.Hit, "process")
-		return *local, true, true
+		l.Entry, l.Found, l.Fresh = *local, true, true
+		return l
 	}
 	// Another replica may have stored a fresher answer than our stale one.
-	if remote, rok := c.redisGet(ctx, key); rok && !remote.expired(now) && (!ok || remote.StoredAt.After(local.StoredAt)) {
+	if remote != nil && remote.gen == l.gen && !remote.expired(now) && (!ok || remote.StoredAt.After(local.StoredAt)) {
 		if remote.size() <= c.maxEntry {
-			c.mem.add(key, &remote)
+			c.mem.add(key, remote)
 		}
 		if remote.fresh(now) {
 			callTier(c.hooks.Hit, "redis")
-			return remote, true, true
+			l.Entry, l.Found, l.Fresh = *remote, true, true
+			return l
 		}
-		local, ok = &remote, true
+		local, ok = remote, true
 	}
 	callNone(c.hooks.Miss)
-	if ok {
-		return *local, false, true
+	if ok && authoritative {
+		l.Entry, l.Found = *local, true
 	}
-	return Entry{}, false, false
+	return l
 }
 
 // Store keeps an upstream answer under key, if it may be kept: e.Header is
@@ -219,7 +269,8 @@ func (c *Cache) Lookup(ctx context.Context, key Key) (e Entry, fresh, found bool
 // KeepHeaders kept. The rules:
 //   - only 2xx answers (but 206) are stored: errors, 401 and 403 never;
 //   - Cache-Control no-store or no-cache (we never revalidate), or Vary: *,
-//     and the answer is not stored;
+//     and the answer is not stored (unless IgnoreNoStore: then a no-store
+//     or no-cache answer is stored as if it had no Cache-Control);
 //   - s-maxage, else max-age, replaces the TTL, capped at MaxTTL; an
 //     invalid value counts as 0, as RFC 9111 says, leaving the answer only
 //     for stale-if-error;
@@ -229,13 +280,20 @@ func (c *Cache) Lookup(ctx context.Context, key Key) (e Entry, fresh, found bool
 //     ever goes back to the caller who could have asked for it;
 //   - Expires and Age are not read.
 //
-// StoredAt, FreshFor and StaleFor are set here. The body is copied. It
-// reports whether the answer was stored (in the process at least; a Redis
-// failure is counted, not returned).
-func (c *Cache) Store(ctx context.Context, key Key, e Entry) bool {
-	p := cachePolicy(e.Status, e.Header, c.ttl, c.stale, c.maxTTL)
+// The answer is stored under the key l was looked up with, for the
+// credential's generation at that lookup: if the credential was refused
+// since, it is not stored, or never served. StoredAt, FreshFor and
+// StaleFor are set here. The body is copied. It reports whether the answer
+// was stored (in the process at least; a Redis failure is counted, not
+// returned) and, when the answer itself forbade it, what did: "no-store",
+// "no-cache", "Vary: *" or "max-age=0".
+func (c *Cache) Store(ctx context.Context, l Lookup, e Entry) (stored bool, forbiddenBy string) {
+	p := cachePolicy(e.Status, e.Header, c.ttl, c.stale, c.maxTTL, c.ignoreNoStore)
 	if !p.store {
-		return false
+		return false, p.forbiddenBy
+	}
+	if l.gen.none() || c.gens.current(l.key.credential) != l.gen {
+		return false, ""
 	}
 	kept := Entry{
 		Status:   e.Status,
@@ -243,6 +301,7 @@ func (c *Cache) Store(ctx context.Context, key Key, e Entry) bool {
 		StoredAt: c.now(),
 		FreshFor: p.freshFor,
 		StaleFor: p.staleFor,
+		gen:      l.gen,
 	}
 	for _, name := range c.keep {
 		if vs := e.Header.Values(name); len(vs) > 0 {
@@ -256,11 +315,11 @@ func (c *Cache) Store(ctx context.Context, key Key, e Entry) bool {
 		kept.Body = []byte{}
 	}
 	if kept.size() > c.maxEntry {
-		return false
+		return false, ""
 	}
-	c.mem.add(key, &kept)
-	c.redisSet(ctx, key, &kept)
-	return true
+	c.mem.add(l.key, &kept)
+	c.redisSet(ctx, l.key, &kept)
+	return true, ""
 }
 
 // Source says where a [Result] came from.
@@ -301,25 +360,31 @@ type Result struct {
 // calls fetch, stores the answer if it may be stored, and returns it. When
 // the fetch fails in a way ServeStale accepts and an entry within its stale
 // window exists, that entry is returned instead, with Source Stale and its
-// age. fetch's error is returned only when no entry could stand in.
+// age. fetch's error is returned only when no entry could stand in. An
+// answer 401 or 403 revokes the credential ([Cache.Revoke]) and is never
+// answered with a stale entry.
 func (c *Cache) Do(ctx context.Context, key Key, fetch func(context.Context) (Entry, error)) (Result, error) {
-	e, fresh, found := c.Lookup(ctx, key)
-	if fresh {
-		return Result{Entry: e, Source: Fresh, Age: e.Age(c.now())}, nil
+	l := c.Lookup(ctx, key)
+	if l.Fresh {
+		return Result{Entry: l.Entry, Source: Fresh, Age: l.Age(c.now())}, nil
 	}
 	got, err := fetch(ctx)
-	if found && c.serveStale(got, err) {
+	refused := err == nil && (got.Status == http.StatusUnauthorized || got.Status == http.StatusForbidden)
+	if refused {
+		c.Revoke(ctx, key)
+	}
+	if l.Found && !refused && c.serveStale(got, err) {
 		callNone(c.hooks.StaleServe)
 		failure := err
 		if failure == nil {
 			failure = fmt.Errorf("respcache: upstream answered %d", got.Status)
 		}
-		return Result{Entry: e, Source: Stale, Age: e.Age(c.now()), Failure: failure}, nil
+		return Result{Entry: l.Entry, Source: Stale, Age: l.Age(c.now()), Failure: failure}, nil
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	c.Store(ctx, key, got)
+	c.Store(ctx, l, got)
 	return Result{Entry: got, Source: FromUpstream}, nil
 }
 
@@ -328,44 +393,89 @@ func (c *Cache) Usage() (entries int, bytes int64) { return c.mem.usage() }
 
 func (c *Cache) redisKey(k Key) string { return c.prefix + k.String() }
 
-func (c *Cache) redisGet(ctx context.Context, key Key) (Entry, bool) {
-	if c.rdb == nil || c.health.Skip() {
-		return Entry{}, false
+// redisLookup asks Redis, in one round trip, for key's credential's
+// generation, creating it (and the epoch) if absent, and, if withEntry,
+// for the entry; it first deletes the generations of the refusals Redis
+// has not heard of. asked is false when Redis could not be asked; gen is
+// none if a refusal deleted it in between. An entry is returned whatever
+// its generation.
+func (c *Cache) redisLookup(ctx context.Context, key Key, withEntry bool) (e *Entry, gen generation, asked bool) {
+	if c.health.Skip() {
+		return nil, generation{}, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	b, err := c.rdb.Get(ctx, c.redisKey(key)).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		c.health.Succeeded()
-		return Entry{}, false
-	case err != nil:
-		c.failed("get", err)
-		return Entry{}, false
+	refused, lost := c.gens.pendingNow()
+	epoch, own := randomHalf(), randomHalf()
+	genKey := c.genKey(key.credential)
+	var epochCmd, genCmd, entryCmd *redis.StringCmd
+	cmds, _ := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if lost {
+			p.Del(ctx, c.epochKey())
+		}
+		for _, cr := range refused {
+			p.Del(ctx, c.genKey(cr))
+		}
+		p.SetNX(ctx, c.epochKey(), epoch[:], 0)
+		p.SetNX(ctx, genKey, own[:], pendingGenTTL)
+		epochCmd, genCmd = p.Get(ctx, c.epochKey()), p.Get(ctx, genKey)
+		if withEntry {
+			entryCmd = p.Get(ctx, c.redisKey(key))
+		}
+		return nil
+	})
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			c.failed("get", err)
+			return nil, generation{}, false
+		}
 	}
 	c.health.Succeeded()
-	e, err := decode(b)
+	c.gens.sent(refused, lost)
+	ep, _ := epochCmd.Bytes()
+	g, _ := genCmd.Bytes()
+	if len(ep) == 8 && len(g) == 8 {
+		copy(gen[:8], ep)
+		copy(gen[8:], g)
+	}
+	if entryCmd == nil {
+		return nil, gen, true
+	}
+	b, err := entryCmd.Bytes()
+	if err != nil {
+		return nil, gen, true // none
+	}
+	got, err := decode(b)
 	if err != nil {
 		// Not Redis's fault: count it, but no backoff.
 		if c.hooks.RedisError != nil {
 			c.hooks.RedisError("decode", err)
 		}
-		return Entry{}, false
+		return nil, gen, true
 	}
-	return e, true
+	return &got, gen, true
 }
 
 // redisSet stores e until the end of its stale window, by Redis's clock,
-// so Redis never holds an entry no replica could serve.
+// so Redis never holds an entry no replica could serve, and keeps its
+// generation as long. An entry of a generation the process made alone is
+// not shared.
 func (c *Cache) redisSet(ctx context.Context, key Key, e *Entry) {
-	if c.rdb == nil || c.health.Skip() {
+	if c.rdb == nil || e.gen.local() || c.health.Skip() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if err := c.rdb.Set(ctx, c.redisKey(key), encode(e), e.FreshFor+e.StaleFor).Err(); err != nil {
-		c.failed("set", err)
-		return
+	cmds, _ := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, c.redisKey(key), encode(e), e.FreshFor+e.StaleFor)
+		p.PExpire(ctx, c.genKey(key.credential), c.genTTL())
+		return nil
+	})
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			c.failed("set", err)
+			return
+		}
 	}
 	c.health.Succeeded()
 }

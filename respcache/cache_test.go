@@ -109,8 +109,8 @@ func TestRedisHoldsNoCredential(t *testing.T) {
 		a.mustGet(t, threadsPath(1, 2), cred)
 	}
 	all := allRedis(t, rs.URL)
-	if len(all) != 4 {
-		t.Errorf("%d entries in Redis, want 4 (two answers for each accepted credential)", len(all))
+	if n := len(entries(all)); n != 4 {
+		t.Errorf("%d entries in Redis, want 4 (two answers for each accepted credential)", n)
 	}
 	for k, v := range all {
 		if !strings.HasPrefix(k, respcache.DefaultPrefix) {
@@ -132,11 +132,30 @@ func TestRedisEntriesExpireAtTheEndOfTheStaleWindow(t *testing.T) {
 	a := newReplica(t, srv.URL, rs.URL, o)
 	a.mustGet(t, meetingsPath(2), token)
 	rdb := redisClient(t, rs.URL)
-	for k := range allRedis(t, rs.URL) {
+	all := allRedis(t, rs.URL)
+	for k := range entries(all) {
 		ttl := rdb.PTTL(context.Background(), k).Val()
 		if ttl <= o.StaleIfError || ttl > o.TTL+o.StaleIfError {
 			t.Errorf("PTTL %v, want in (%v, %v]", ttl, o.StaleIfError, o.TTL+o.StaleIfError)
 		}
+	}
+	// The credential's generation lives as long as an entry may; the
+	// epoch, for good.
+	for k := range all {
+		ttl := rdb.PTTL(context.Background(), k).Val()
+		switch {
+		case k == respcache.DefaultPrefix+"epoch":
+			if ttl != -1 {
+				t.Errorf("epoch: PTTL %v, want none", ttl)
+			}
+		case strings.HasPrefix(k, respcache.DefaultPrefix+"cred:"):
+			if ttl <= o.StaleIfError || ttl > o.TTL+o.StaleIfError {
+				t.Errorf("generation: PTTL %v, want in (%v, %v]", ttl, o.StaleIfError, o.TTL+o.StaleIfError)
+			}
+		}
+	}
+	if len(all) != 3 {
+		t.Errorf("%d keys in Redis, want 3: the entry, its credential's generation, the epoch", len(all))
 	}
 }
 
@@ -240,22 +259,22 @@ func TestCacheControlIsHonoured(t *testing.T) {
 	answer := func(cc string) respcache.Entry {
 		return respcache.Entry{Status: 200, Header: http.Header{"Cache-Control": {cc}, "Set-Cookie": {"s=1"}}, Body: []byte(`{}`)}
 	}
-	if a.cache.Store(ctx, keyOf("/no-store"), answer("no-store")) {
-		t.Error("a no-store answer was stored")
+	if stored, by := a.cache.Store(ctx, a.cache.Lookup(ctx, keyOf("/no-store")), answer("no-store")); stored || by != "no-store" {
+		t.Errorf("a no-store answer: stored %v, forbidden by %q", stored, by)
 	}
-	if _, _, found := a.cache.Lookup(ctx, keyOf("/no-store")); found {
+	if a.cache.Lookup(ctx, keyOf("/no-store")).Found {
 		t.Error("a no-store answer was found")
 	}
-	if !a.cache.Store(ctx, keyOf("/short"), answer("max-age=5")) {
+	if stored, _ := a.cache.Store(ctx, a.cache.Lookup(ctx, keyOf("/short")), answer("max-age=5")); !stored {
 		t.Fatal("a max-age=5 answer was not stored")
 	}
-	e, fresh, found := a.cache.Lookup(ctx, keyOf("/short"))
-	if !found || !fresh || e.FreshFor != 5*time.Second || e.Header.Get("Set-Cookie") != "" {
-		t.Errorf("max-age=5: found %v, fresh %v, FreshFor %v, Set-Cookie %q", found, fresh, e.FreshFor, e.Header.Get("Set-Cookie"))
+	l := a.cache.Lookup(ctx, keyOf("/short"))
+	if !l.Found || !l.Fresh || l.FreshFor != 5*time.Second || l.Header.Get("Set-Cookie") != "" {
+		t.Errorf("max-age=5: found %v, fresh %v, FreshFor %v, Set-Cookie %q", l.Found, l.Fresh, l.FreshFor, l.Header.Get("Set-Cookie"))
 	}
-	all := allRedis(t, rs.URL)
+	all := entries(allRedis(t, rs.URL))
 	if len(all) != 1 {
-		t.Fatalf("%d keys in Redis, want 1", len(all))
+		t.Fatalf("%d entries in Redis, want 1", len(all))
 	}
 	for k := range all {
 		if ttl := redisClient(t, rs.URL).PTTL(ctx, k).Val(); ttl > 5*time.Second+o.StaleIfError {
@@ -275,7 +294,7 @@ func TestTheProcessTierIsBoundedByBytes(t *testing.T) {
 		r, _ := http.NewRequest(http.MethodGet, "http://crm.example/"+strconv.Itoa(i), nil)
 		k := a.keyer.Key(r)
 		keys = append(keys, k)
-		if !a.cache.Store(ctx, k, respcache.Entry{Status: 200, Body: body}) {
+		if stored, _ := a.cache.Store(ctx, a.cache.Lookup(ctx, k), respcache.Entry{Status: 200, Body: body}); !stored {
 			t.Fatalf("entry %d not stored", i)
 		}
 	}
@@ -283,15 +302,15 @@ func TestTheProcessTierIsBoundedByBytes(t *testing.T) {
 	if used > o.MaxBytes || entries >= 100 || entries < 20 {
 		t.Fatalf("%d entries, %d bytes; want at most %d bytes, so fewer than 100 entries but more than 20", entries, used, o.MaxBytes)
 	}
-	if _, _, found := a.cache.Lookup(ctx, keys[0]); found {
+	if a.cache.Lookup(ctx, keys[0]).Found {
 		t.Error("the least recently used entry was kept")
 	}
-	if _, fresh, _ := a.cache.Lookup(ctx, keys[99]); !fresh {
+	if !a.cache.Lookup(ctx, keys[99]).Fresh {
 		t.Error("the newest entry was evicted")
 	}
 	// One answer larger than a quarter of the budget would flush the rest.
 	r, _ := http.NewRequest(http.MethodGet, "http://crm.example/huge", nil)
-	if a.cache.Store(ctx, a.keyer.Key(r), respcache.Entry{Status: 200, Body: make([]byte, o.MaxBytes/2)}) {
+	if stored, _ := a.cache.Store(ctx, a.cache.Lookup(ctx, a.keyer.Key(r)), respcache.Entry{Status: 200, Body: make([]byte, o.MaxBytes/2)}); stored {
 		t.Error("an entry of half the budget was stored")
 	}
 }

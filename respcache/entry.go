@@ -24,6 +24,11 @@ type Entry struct {
 	// StaleFor is how long after that it may still be served when the
 	// upstream fails.
 	StaleFor time.Duration
+
+	// gen is the generation of the entry's credential when the request
+	// was looked up, before it was sent: the entry is served only while
+	// the credential is still at that generation (generation.go).
+	gen generation
 }
 
 // Age is how old the entry is at now, never negative (replicas' clocks may
@@ -57,18 +62,24 @@ type policy struct {
 	store    bool
 	freshFor time.Duration
 	staleFor time.Duration
+	// forbiddenBy names what in the answer kept it out: "no-store",
+	// "no-cache", "Vary: *" or "max-age=0" (no freshness and no stale
+	// window left); "" when it was stored or its status kept it out.
+	forbiddenBy string
 }
 
 // cachePolicy applies the answer's status, Cache-Control and Vary to the
 // configured TTL, stale window and cap, by the rules listed on
 // [Cache.Store]. An answer neither fresh nor servable stale is not stored.
-func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Duration) policy {
+// With ignoreNoStore, an answer marked no-store or no-cache is kept as if
+// it had no Cache-Control at all.
+func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Duration, ignoreNoStore bool) policy {
 	if status < 200 || status > 299 || status == http.StatusPartialContent {
 		return policy{}
 	}
 	for _, v := range h.Values("Vary") {
 		if strings.TrimSpace(v) == "*" {
-			return policy{}
+			return policy{forbiddenBy: "Vary: *"}
 		}
 	}
 	p := policy{store: true, freshFor: ttl, staleFor: staleWindow}
@@ -78,9 +89,12 @@ func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Durati
 		for _, d := range strings.Split(line, ",") {
 			name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
 			value = strings.Trim(strings.TrimSpace(value), `"`)
-			switch strings.ToLower(strings.TrimSpace(name)) {
+			switch name = strings.ToLower(strings.TrimSpace(name)); name {
 			case "no-store", "no-cache":
-				return policy{}
+				if ignoreNoStore {
+					return policy{store: true, freshFor: ttl, staleFor: staleWindow}
+				}
+				return policy{forbiddenBy: name}
 			case "must-revalidate", "proxy-revalidate":
 				p.staleFor = 0
 			case "max-age":
@@ -97,7 +111,7 @@ func cachePolicy(status int, h http.Header, ttl, staleWindow, maxTTL time.Durati
 		p.freshFor = min(seconds(maxAge), maxTTL)
 	}
 	if p.freshFor+p.staleFor <= 0 {
-		return policy{}
+		return policy{forbiddenBy: "max-age=0"}
 	}
 	return p
 }
@@ -112,15 +126,18 @@ func seconds(v string) time.Duration {
 }
 
 // The value stored in Redis: a version byte, StoredAt (Unix nanoseconds),
-// FreshFor and StaleFor (nanoseconds), the status, the kept headers as
-// length-prefixed name/value pairs, then the body to the end. Binary, not
-// JSON, so that a body costs its own size and no more.
-const encodingVersion = 1
+// FreshFor and StaleFor (nanoseconds), the status, the credential's
+// generation (16 bytes), the kept headers as length-prefixed name/value
+// pairs, then the body to the end. Binary, not JSON, so that a body costs
+// its own size and no more. Version 1 had no generation: such an entry,
+// from a replica not yet upgraded, decodes with none, so it is never
+// served.
+const encodingVersion = 2
 
 var errCorrupt = errors.New("respcache: corrupt entry")
 
 func encode(e *Entry) []byte {
-	n := 1 + 3*8 + 2 + binary.MaxVarintLen32 + len(e.Body)
+	n := 1 + 3*8 + 2 + len(e.gen) + binary.MaxVarintLen32 + len(e.Body)
 	for name, values := range e.Header {
 		n += len(values) * (len(name) + 2*binary.MaxVarintLen32)
 		for _, v := range values {
@@ -133,6 +150,7 @@ func encode(e *Entry) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(e.FreshFor))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.StaleFor))
 	b = binary.BigEndian.AppendUint16(b, uint16(e.Status))
+	b = append(b, e.gen[:]...)
 	pairs := 0
 	for _, values := range e.Header {
 		pairs += len(values)
@@ -153,8 +171,15 @@ func appendString(b []byte, s string) []byte {
 }
 
 func decode(b []byte) (Entry, error) {
-	const fixed = 1 + 3*8 + 2
-	if len(b) < fixed || b[0] != encodingVersion {
+	fixed := 1 + 3*8 + 2
+	switch {
+	case len(b) > 0 && b[0] == encodingVersion:
+		fixed += len(generation{})
+	case len(b) > 0 && b[0] == 1:
+	default:
+		return Entry{}, errCorrupt
+	}
+	if len(b) < fixed {
 		return Entry{}, errCorrupt
 	}
 	e := Entry{
@@ -163,6 +188,7 @@ func decode(b []byte) (Entry, error) {
 		StaleFor: time.Duration(binary.BigEndian.Uint64(b[17:])),
 		Status:   int(binary.BigEndian.Uint16(b[25:])),
 	}
+	copy(e.gen[:], b[27:fixed]) // nothing for version 1
 	if e.FreshFor < 0 || e.StaleFor < 0 {
 		return Entry{}, errCorrupt
 	}

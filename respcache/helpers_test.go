@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,6 +169,18 @@ func allRedis(t *testing.T, redisURL string) map[string]string {
 	}
 	if err := iter.Err(); err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// entries keeps, of allRedis's answer, the cached answers: not the
+// credentials' generations nor the epoch (generation.go).
+func entries(all map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range all {
+		if name := strings.TrimPrefix(k, respcache.DefaultPrefix); len(name) == 64 && strings.Trim(name, "0123456789abcdef") == "" {
+			out[k] = v
+		}
 	}
 	return out
 }

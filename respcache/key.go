@@ -7,20 +7,31 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 )
 
-// A Key names one upstream request: an HMAC-SHA256 of everything that was
-// sent. It stands in for the credential without revealing it, so it can be
-// stored and shown; without the secret nobody can tell which credential
-// (or which request) a key belongs to, or test guesses against it.
-type Key [sha256.Size]byte
+// A Key names one upstream request and the credential it was sent with:
+// an HMAC-SHA256 of everything that was sent, and one of its headers alone
+// (the credential, whatever header carries it, with whatever else was
+// sent along). It stands in for the credential without revealing it, so it
+// can be stored and shown; without the secret nobody can tell which
+// credential (or which request) a key belongs to, or test guesses against
+// it. Keys are comparable.
+type Key struct {
+	request    [sha256.Size]byte
+	credential credential
+}
 
-// String returns the key in lowercase hex, as it appears in Redis.
-func (k Key) String() string { return hex.EncodeToString(k[:]) }
+// credential names the headers of a request, so that a refusal of one
+// request reaches the entries of every request sent with them.
+type credential [sha256.Size]byte
+
+// String returns the request's key in lowercase hex, as it appears in
+// Redis.
+func (k Key) String() string { return hex.EncodeToString(k.request[:]) }
 
 // MinSecretLen is the shortest secret [NewKeyer] accepts: the HMAC's
 // security is no more than the secret's.
@@ -72,7 +83,8 @@ func NewRandomKeyer(ignored []string) *Keyer {
 // included) but the ignored ones, by canonical name in sorted order, each
 // with all its values in order. Each part is length-prefixed, so no two
 // different requests encode alike. The body is not part of the key: cache
-// only requests without one (GET).
+// only requests without one (GET). The key's credential is those headers
+// alone: requests for other paths with the same headers share it.
 func (k *Keyer) Key(r *http.Request) Key {
 	m := hmac.New(sha256.New, k.secret)
 	writeField(m, "respcache/v1")
@@ -84,6 +96,9 @@ func (k *Keyer) Key(r *http.Request) Key {
 	}
 	writeField(m, host)
 	writeField(m, r.URL.RequestURI())
+	cm := hmac.New(sha256.New, k.secret)
+	writeField(cm, "respcache/credential/v1")
+	both := io.MultiWriter(m, cm)
 
 	names := make([]string, 0, len(r.Header))
 	for name := range r.Header {
@@ -101,26 +116,27 @@ func (k *Keyer) Key(r *http.Request) Key {
 		}
 		return strings.Compare(a, b)
 	})
-	writeCount(m, len(names))
+	writeCount(both, len(names))
 	for _, name := range names {
 		values := r.Header[name]
-		writeField(m, http.CanonicalHeaderKey(name))
-		writeCount(m, len(values))
+		writeField(both, http.CanonicalHeaderKey(name))
+		writeCount(both, len(values))
 		for _, v := range values {
-			writeField(m, v)
+			writeField(both, v)
 		}
 	}
 	var key Key
-	m.Sum(key[:0])
+	m.Sum(key.request[:0])
+	cm.Sum(key.credential[:0])
 	return key
 }
 
-func writeField(h hash.Hash, s string) {
-	writeCount(h, len(s))
-	_, _ = h.Write([]byte(s))
+func writeField(w io.Writer, s string) {
+	writeCount(w, len(s))
+	_, _ = io.WriteString(w, s)
 }
 
-func writeCount(h hash.Hash, n int) {
+func writeCount(w io.Writer, n int) {
 	var b [binary.MaxVarintLen64]byte
-	_, _ = h.Write(b[:binary.PutUvarint(b[:], uint64(n))])
+	_, _ = w.Write(b[:binary.PutUvarint(b[:], uint64(n))])
 }

@@ -2,9 +2,11 @@ package respcache_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/salesgraph/salesgraph/internal/redistest"
+	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
 
@@ -20,16 +22,17 @@ func TestSizing(t *testing.T) {
 	rdb := redisClient(t, rs.URL)
 	ctx := context.Background()
 	users := int64(len(srv.Dataset().Users))
+	var err error
 
 	measure := func(path func(user int64) string) (body, redisMem int64) {
 		before := map[string]bool{}
-		for k := range allRedis(t, rs.URL) {
+		for k := range entries(allRedis(t, rs.URL)) {
 			before[k] = true
 		}
 		for u := int64(1); u <= users; u++ {
 			body += int64(len(a.mustGet(t, path(u), token).Body))
 		}
-		for k := range allRedis(t, rs.URL) {
+		for k := range entries(allRedis(t, rs.URL)) {
 			if before[k] {
 				continue
 			}
@@ -55,7 +58,16 @@ func TestSizing(t *testing.T) {
 	if entries != int(4*users) {
 		t.Fatalf("%d entries in process, want %d", entries, 4*users)
 	}
+	var genMem int64
+	for k := range allRedis(t, rs.URL) {
+		if strings.HasPrefix(k, respcache.DefaultPrefix+"cred:") {
+			if genMem, err = rdb.MemoryUsage(ctx, k).Result(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	t.Logf("per user, averaged over %d users: meetings answer %d B body, %d B in Redis; "+
-		"threads pages 1-3 %d B body, %d B in Redis; all four: %d B in Redis, %d B in process",
-		users, mBody, mRedis, tBody, tRedis, mRedis+tRedis, procBytes/users)
+		"threads pages 1-3 %d B body, %d B in Redis; all four: %d B in Redis, %d B in process; "+
+		"and per credential, its generation: %d B in Redis",
+		users, mBody, mRedis, tBody, tRedis, mRedis+tRedis, procBytes/users, genMem)
 }

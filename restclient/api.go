@@ -37,12 +37,13 @@ const (
 
 // Meeting is a sales meeting after which a summary was sent to the client
 // (GET /api/v1/users/{id}/meetings). Absent values are left at their zero
-// value; time.Time zero and a nil Location mean absent. A value that was
-// sent but cannot be read as its field's type is left at the zero value
-// too, and named in Problems, except the coordinates, which
-// the documentation lets be invalid.
+// value; time.Time zero, a nil Location and a Count that is not Valid mean
+// absent. A value that was sent but cannot be read as its field's type is
+// left at the zero value too, and named in Problems, except the
+// coordinates, which the documentation lets be invalid. A record whose ID
+// is empty has none that can be used: nothing it sent identifies it.
 type Meeting struct {
-	ID          string    // "id": unique meeting id (an integer on the wire, kept as its decimal text)
+	ID          string    // "id": unique meeting id (an integer on the wire, kept as its decimal text); "" when absent or unreadable
 	Hash        string    // "hash"
 	UserID      int64     // "id_user": the salesperson; 0 when absent
 	PersonID    string    // "id_person"
@@ -52,9 +53,9 @@ type Meeting struct {
 	StartDate   time.Time // "start_date"
 	EndDate     time.Time // "end_date"
 	Address     string    // "address"
-	Visits      int64     // "visits": views of the summary
-	VisitsOwner int64     // "visits_owner": views by the recipient
-	VisitsCopy  int64     // "visits_copy": views by the people in copy
+	Visits      Count     // "visits": views of the summary
+	VisitsOwner Count     // "visits_owner": views by the recipient
+	VisitsCopy  Count     // "visits_copy": views by the people in copy
 	Location    *GeoPoint // "gps_lat"/"gps_lng"; nil when either is absent or invalid
 	Type        string    // "type": anonymous or standard (others are passed through)
 	CreatedAt   time.Time // "created_at": when the summary was created
@@ -62,6 +63,14 @@ type Meeting struct {
 	// Problems names the values that were sent but could not be read,
 	// in wire order; nil for almost every record.
 	Problems []FieldProblem
+}
+
+// Count is a number the upstream may leave out. Null, "" or no key at all
+// is no count, which is not a count of zero: Valid is false, as it is for
+// a value that could not be read (which the record's Problems name).
+type Count struct {
+	N     int64
+	Valid bool
 }
 
 // GeoPoint is a WGS84 coordinate pair.
@@ -74,7 +83,7 @@ type GeoPoint struct {
 // (GET /api/v1/users/{id}/threads). Absent and unreadable values are as for
 // Meeting.
 type Thread struct {
-	ID            string          // "id"
+	ID            string          // "id"; "" when absent or unreadable, as for Meeting
 	Number        string          // "number": unique sequential thread number
 	Name          string          // "name"
 	UserID        int64           // "id_user": the thread's main owner

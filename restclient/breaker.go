@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -29,6 +31,15 @@ import (
 // wrong (400, 403, 404) count as successes; 429 and attempts the caller
 // cancelled, or whose deadline passed, do not count at all.
 //
+// The breaker measures the upstream, not one of its paths: a path's
+// failures count once until that path (one user's list) succeeds again, so
+// that it takes failures spread over many paths to open it, at least
+// MinRequests×FailureRatio of them. A path that keeps failing is ejected
+// instead, for the caller who asks for it (outlier.go): after PathFailures
+// failures in a row its calls fail at once with *PathEjectedError for
+// PathEjection, which grows by as much with each ejection that follows
+// without a success in between, up to MaxPathEjection.
+//
 // The zero value of every field means its default.
 type BreakerSettings struct {
 	FailureRatio   float64       // default 0.5
@@ -36,12 +47,19 @@ type BreakerSettings struct {
 	Window         time.Duration // default 10s
 	OpenTimeout    time.Duration // default 5s
 	HalfOpenProbes int           // default 3
+
+	PathFailures    int           // default 5; negative: paths are never ejected
+	PathEjection    time.Duration // default 5s
+	MaxPathEjection time.Duration // default 5m
 }
 
 // DefaultBreakerSettings returns the settings a client has unless told
 // otherwise.
 func DefaultBreakerSettings() BreakerSettings {
-	return BreakerSettings{FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second, OpenTimeout: 5 * time.Second, HalfOpenProbes: 3}
+	return BreakerSettings{
+		FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second, OpenTimeout: 5 * time.Second, HalfOpenProbes: 3,
+		PathFailures: 5, PathEjection: 5 * time.Second, MaxPathEjection: 5 * time.Minute,
+	}
 }
 
 func (s BreakerSettings) withDefaults() BreakerSettings {
@@ -61,6 +79,15 @@ func (s BreakerSettings) withDefaults() BreakerSettings {
 	if s.HalfOpenProbes == 0 {
 		s.HalfOpenProbes = d.HalfOpenProbes
 	}
+	if s.PathFailures == 0 {
+		s.PathFailures = d.PathFailures
+	}
+	if s.PathEjection == 0 {
+		s.PathEjection = d.PathEjection
+	}
+	if s.MaxPathEjection == 0 {
+		s.MaxPathEjection = max(d.MaxPathEjection, s.PathEjection)
+	}
 	return s
 }
 
@@ -70,8 +97,10 @@ func (s BreakerSettings) validate() error {
 		return errors.New("FailureRatio must be a share between 0 and 1")
 	case s.MinRequests < 0 || s.HalfOpenProbes < 0 || s.HalfOpenProbes > 1000:
 		return errors.New("MinRequests and HalfOpenProbes must not be negative, HalfOpenProbes at most 1000")
-	case s.Window < 0 || s.OpenTimeout < 0:
+	case s.Window < 0 || s.OpenTimeout < 0 || s.PathEjection < 0 || s.MaxPathEjection < 0:
 		return errors.New("durations must not be negative")
+	case s.MaxPathEjection != 0 && s.MaxPathEjection < s.withDefaults().PathEjection:
+		return errors.New("MaxPathEjection must not be below PathEjection")
 	}
 	return nil
 }
@@ -89,8 +118,9 @@ func WithCircuitBreaker(s BreakerSettings) Option {
 	}
 }
 
-// WithoutCircuitBreaker turns the circuit breaker off: every attempt is
-// sent, and BreakerState always reports BreakerClosed.
+// WithoutCircuitBreaker turns the circuit breaker off, path ejection
+// included: every attempt is sent, and BreakerState always reports
+// BreakerClosed.
 func WithoutCircuitBreaker() Option {
 	return func(c *Client) { c.breakerOff = true }
 }
@@ -174,6 +204,15 @@ type breaker struct {
 	mu      sync.Mutex // guards pending
 	pending []stateChange
 	deliver sync.Mutex // keeps deliveries in order
+
+	// changes counts state changes, opened the changes to open: failures
+	// counted (runs) and ejections (outlier.go) belong to one.
+	changes, opened atomic.Uint64
+	runsMu          sync.Mutex
+	// runs are the paths whose failure was counted since their last
+	// success, with the changes they were counted at: a path's further
+	// failures are not counted again.
+	runs *simplelru.LRU[string, uint64]
 }
 
 type stateChange struct{ from, to BreakerState }
@@ -186,6 +225,7 @@ var (
 
 func newBreaker(s BreakerSettings, observer func(from, to BreakerState)) *breaker {
 	b := &breaker{observer: observer}
+	b.runs, _ = simplelru.NewLRU[string, uint64](maxTrackedPaths, nil) // fails only for a size below 1
 	minRequests, ratio := uint32(s.MinRequests), s.FailureRatio
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "upstream",
@@ -206,6 +246,10 @@ func newBreaker(s BreakerSettings, observer func(from, to BreakerState)) *breake
 		IsSuccessful: func(err error) bool { return err == nil },
 		IsExcluded:   func(err error) bool { return err == errBreakerExcluded },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
+			b.changes.Add(1)
+			if to == gobreaker.StateOpen {
+				b.opened.Add(1)
+			}
 			// Called under gobreaker's lock: queue the change and deliver
 			// it once the lock is released (flush).
 			if b.observer != nil {
@@ -234,18 +278,54 @@ func (b *breaker) state() BreakerState {
 	return fromGobreaker(s)
 }
 
-// allow asks for an attempt. done must be called with the attempt's
-// context and the class of its outcome exactly once.
-func (b *breaker) allow(endpoint, path string) (done func(ctx context.Context, class Class), err error) {
+// allow asks for an attempt for path. done must be called with the
+// attempt's context and the class of its outcome exactly once. probe says
+// the breaker was half-open: the attempt tests the upstream, and counts
+// whatever its path.
+func (b *breaker) allow(endpoint, path string) (done func(ctx context.Context, class Class), probe bool, err error) {
+	probe = b.cb.State() == gobreaker.StateHalfOpen
 	report, err := b.cb.Allow()
 	b.flush()
 	if err != nil {
-		return nil, &CircuitOpenError{Endpoint: endpoint, Path: path, HalfOpen: errors.Is(err, gobreaker.ErrTooManyRequests)}
+		return nil, false, &CircuitOpenError{Endpoint: endpoint, Path: path, HalfOpen: errors.Is(err, gobreaker.ErrTooManyRequests)}
 	}
 	return func(ctx context.Context, class Class) {
-		report(breakerOutcome(ctx, class))
+		report(b.outcome(ctx, path, class, probe))
 		b.flush()
-	}, nil
+	}, probe, nil
+}
+
+// outcome is breakerOutcome counted once per path: a failure of a path
+// whose failure was counted already, and that has not succeeded since, is
+// not counted again, so that one failing path (one user's list asked for in
+// a loop) weighs one failure however often it is asked for.
+func (b *breaker) outcome(ctx context.Context, path string, class Class, probe bool) error {
+	o := breakerOutcome(ctx, class)
+	if probe {
+		return o
+	}
+	gen := b.changes.Load()
+	b.runsMu.Lock()
+	defer b.runsMu.Unlock()
+	switch o {
+	case nil:
+		b.runs.Remove(path)
+	case errBreakerFailure:
+		if counted, ok := b.runs.Get(path); ok && counted == gen {
+			return errBreakerExcluded
+		}
+		b.runs.Add(path, gen)
+	}
+	return o
+}
+
+// epoch is the number of times the breaker opened: path ejections of an
+// earlier epoch are void. 0 for a nil breaker.
+func (b *breaker) epoch() uint64 {
+	if b == nil {
+		return 0
+	}
+	return b.opened.Load()
 }
 
 // flush delivers queued state changes to the observer. Only one goroutine

@@ -3,13 +3,16 @@ package restclient_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/resttest"
 )
@@ -58,15 +61,32 @@ func (r *breakerRig) call(user int64) error {
 // longOpen keeps the breaker open for the whole test once it opens.
 var longOpen = restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 4, OpenTimeout: time.Hour}
 
+// sick makes the meetings of users fail with status.
+func (r *breakerRig) sick(status int, users ...int64) (remove func()) {
+	var removes []func()
+	for _, u := range users {
+		removes = append(removes, r.fake.Inject(resttest.Fault{Path: userMeetingsPath(u), Kind: resttest.FaultStatus, Status: status}))
+	}
+	return func() {
+		for _, rm := range removes {
+			rm()
+		}
+	}
+}
+
+func userMeetingsPath(user int64) string {
+	return "/api/v1/users/" + strconv.FormatInt(user, 10) + "/meetings"
+}
+
 func TestBreakerOpensOnTheFailureRatio(t *testing.T) {
 	r := newBreakerRig(t, longOpen)
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultStatus, Status: 503})
+	r.sick(503, 2, 3)
 
 	require.NoError(t, r.call(1))
 	require.Error(t, r.call(2))
 	require.NoError(t, r.call(1))
 	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState(), "1 failure in 3: under the minimum")
-	require.Error(t, r.call(2)) // 2 failures in 4: the ratio is met
+	require.Error(t, r.call(3)) // 2 failures in 4: the ratio is met
 	assert.Equal(t, restclient.BreakerOpen, r.client.BreakerState())
 	assert.False(t, r.client.Ready())
 	assert.Equal(t, []string{"closed→open"}, r.transitions())
@@ -94,11 +114,11 @@ func TestBreakerOpensOnARunOfFailuresWhateverTheWindowHolds(t *testing.T) {
 		require.NoError(t, r.call(1))
 	}
 	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
-	for range longOpen.MinRequests - 1 {
-		require.Error(t, r.call(1))
+	for u := range int64(longOpen.MinRequests - 1) {
+		require.Error(t, r.call(u+1))
 	}
 	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState(), "one failure short of the run")
-	require.Error(t, r.call(1))
+	require.Error(t, r.call(int64(longOpen.MinRequests)))
 	assert.Equal(t, restclient.BreakerOpen, r.client.BreakerState(), "4 failures in a row, though only 4 in 44")
 	assert.Equal(t, []string{"closed→open"}, r.transitions())
 	assert.Equal(t, 40+longOpen.MinRequests, r.fake.Calls())
@@ -110,12 +130,37 @@ func TestBreakerRunIsBrokenBySuccesses(t *testing.T) {
 		require.NoError(t, r.call(1))
 	}
 	// Three failures, a success, three failures: 6 in 47, never 4 in a row.
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultStatus, Status: 503})
-	for _, u := range []int64{2, 2, 2, 1, 2, 2, 2} {
+	r.sick(503, 2, 3, 4, 5, 6, 7)
+	for _, u := range []int64{2, 3, 4, 1, 5, 6, 7} {
 		_ = r.call(u)
 	}
 	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState())
 	assert.Empty(t, r.transitions())
+}
+
+// TestBreakerCountsAPathOnceUntilItSucceeds: one user's list failing in a
+// loop says nothing of the upstream's other lists (issue 18): its failures
+// count once, however many, until it succeeds again.
+func TestBreakerCountsAPathOnceUntilItSucceeds(t *testing.T) {
+	never := restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 4, OpenTimeout: time.Hour, PathFailures: -1}
+	r := newBreakerRig(t, never)
+	heal := r.sick(500, 2)
+	for range 50 {
+		require.Error(t, r.call(2))
+	}
+	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState(), "50 failures of one path are one failure")
+	assert.Equal(t, 50, r.fake.Calls(), "with ejection off, every call is sent")
+
+	// Once it succeeds, its next failure counts again: with user 3's,
+	// that is 2 in a row out of 4 calls.
+	heal()
+	require.NoError(t, r.call(2))
+	r.sick(500, 2, 3)
+	require.Error(t, r.call(2))
+	require.Error(t, r.call(2))
+	assert.Equal(t, restclient.BreakerClosed, r.client.BreakerState())
+	require.Error(t, r.call(3))
+	assert.Equal(t, restclient.BreakerOpen, r.client.BreakerState(), "failures of two paths: 2 of the 3 counted calls, 3 of 4 before")
 }
 
 func TestBreakerCountsOnlyUpstreamFailures(t *testing.T) {
@@ -239,7 +284,11 @@ func TestBreakerFailedProbeReopens(t *testing.T) {
 	assert.ErrorIs(t, r.call(1), restclient.ErrCircuitOpen)
 }
 
-func TestBreakerStopsRetries(t *testing.T) {
+// TestARetryTheBreakerRefusesReturnsWhatTheUpstreamSaid: a call whose
+// first attempt reached the upstream gets the upstream's own failure when
+// the breaker, opened meanwhile, refuses its retry (issue 18: in outages
+// every client saw only UPSTREAM_CIRCUIT_OPEN).
+func TestARetryTheBreakerRefusesReturnsWhatTheUpstreamSaid(t *testing.T) {
 	var attempts []restclient.CallInfo
 	fake := resttest.NewServer()
 	t.Cleanup(fake.Close)
@@ -249,15 +298,67 @@ func TestBreakerStopsRetries(t *testing.T) {
 		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
 		restclient.WithObserver(func(ci restclient.CallInfo) { attempts = append(attempts, ci) }))
 	require.NoError(t, err)
-	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
-	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	fake.Inject(resttest.Fault{Path: userMeetingsPath(7), Kind: resttest.FaultStatus, Status: 503})
+	fake.Inject(resttest.Fault{Path: userMeetingsPath(8), Kind: resttest.FaultStatus, Status: 500})
+	// While user 7's call waits to retry, user 8's fails too (a 500: no
+	// retry of its own): two paths failing in a row open the breaker.
+	opened := false
+	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error {
+		if !opened {
+			opened = true
+			_, err := c.UserMeetings(context.Background(), 8)
+			require.True(t, restclient.IsServerError(err))
+			require.Equal(t, restclient.BreakerOpen, c.BreakerState())
+		}
+		return nil
+	})
 
 	_, err = c.UserMeetings(context.Background(), 7)
-	assert.ErrorIs(t, err, restclient.ErrCircuitOpen, "the breaker opened after the second attempt")
-	assert.Equal(t, 2, fake.Calls())
-	require.Len(t, attempts, 3, "two sent, the third refused unsent")
+	assert.NotErrorIs(t, err, restclient.ErrCircuitOpen)
+	var ae *restclient.APIError
+	require.ErrorAs(t, err, &ae, "the first attempt's answer")
+	assert.Equal(t, 503, ae.HTTPStatus)
+	assert.Equal(t, userMeetingsPath(7), ae.Path)
+	assert.Equal(t, 2, fake.Calls(), "user 7 once, user 8 once")
+	require.Len(t, attempts, 3, "two sent, the retry refused unsent and observed")
+	assert.Equal(t, userMeetingsPath(8), attempts[1].Path)
+	assert.Equal(t, 2, attempts[2].Attempt)
 	assert.Equal(t, 0, attempts[2].HTTPStatus)
 	assert.ErrorIs(t, attempts[2].Err, restclient.ErrCircuitOpen)
+
+	// A call that never reached the upstream gets the breaker's refusal.
+	_, err = c.UserMeetings(context.Background(), 1)
+	assert.ErrorIs(t, err, restclient.ErrCircuitOpen)
+}
+
+// refuseAfter admits n calls, then refuses every one as past its deadline.
+type refuseAfter struct{ n atomic.Int64 }
+
+func (r *refuseAfter) Wait(context.Context) error {
+	if r.n.Add(-1) < 0 {
+		return &ratelimit.Error{Wait: time.Hour}
+	}
+	return nil
+}
+
+func TestARetryTheRateLimitRefusesReturnsWhatTheUpstreamSaid(t *testing.T) {
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	limit := &refuseAfter{}
+	limit.n.Store(1)
+	c, err := restclient.New(fake.URL,
+		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 3}),
+		restclient.WithRateLimiter(limit),
+		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	require.NoError(t, err)
+	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
+	fake.Inject(resttest.Fault{Kind: resttest.FaultDropConnection})
+
+	_, err = c.UserMeetings(context.Background(), 7)
+	assert.Equal(t, restclient.KindUnreachable, restclient.Classify(err).Kind, "the first attempt's failure: %v", err)
+	assert.NotErrorIs(t, err, ratelimit.ErrRateLimited)
+	_, err = c.UserMeetings(context.Background(), 7)
+	assert.ErrorIs(t, err, ratelimit.ErrRateLimited, "refused before it reached the upstream")
 }
 
 func TestBreakerObserverMayReadTheState(t *testing.T) {

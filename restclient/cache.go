@@ -26,6 +26,12 @@ type ResponseCache struct {
 	// OnStale, if set, is called for each stale answer served, for
 	// metrics; keep it cheap.
 	OnStale func(endpoint string, age time.Duration)
+	// OnNotStored, if set, is called for each answer that decoded but was
+	// not stored because the upstream forbade it, with what did
+	// ("no-store", "no-cache", "Vary: *", "max-age=0"): an operator who
+	// turned the cache on should learn that it does nothing. Keep it
+	// cheap: it runs while the call holds the answer's body.
+	OnNotStored func(endpoint, forbiddenBy string)
 }
 
 // WithResponseCache answers calls from rc.Cache while an answer is fresh,
@@ -34,7 +40,8 @@ type ResponseCache struct {
 // timeout, no answer, the circuit breaker or the rate limit refusing it), an
 // answer past its freshness but within its stale window is served instead,
 // and reported to the context's WithCacheReport function. 401 and 403 are
-// never stored (respcache), so a revoked credential gets no data.
+// never stored, and revoke the credential (respcache.Cache.Revoke): nothing
+// it cached, on any path, is served again, fresh or stale.
 func WithResponseCache(rc ResponseCache) Option {
 	return func(c *Client) {
 		if rc.Cache == nil || rc.Keyer == nil {
@@ -46,9 +53,11 @@ func WithResponseCache(rc ResponseCache) Option {
 }
 
 // WithRateLimiter makes every attempt, retries included, wait for its turn
-// with l before it is sent. A turn that would come after the call's context
-// deadline fails the call at once with a *RateLimitError (KindLimited),
-// which is neither retried nor counted by the circuit breaker.
+// with l before it is sent, each caller (credential) in a queue of its own,
+// the queues served in turn (ratelimit.Fair; l is used as it is if it is
+// one). A turn that would come after the call's context deadline fails the
+// call with a *RateLimitError (KindLimited), which is neither retried nor
+// counted by the circuit breaker.
 func WithRateLimiter(l ratelimit.Limiter) Option {
 	return func(c *Client) {
 		if l == nil {
@@ -74,12 +83,13 @@ func (e *RateLimitError) Error() string {
 // Unwrap makes errors.Is(err, ratelimit.ErrRateLimited) hold.
 func (e *RateLimitError) Unwrap() error { return ratelimit.ErrRateLimited }
 
-// waitTurn waits for the rate limiter, if any, within ctx.
-func (c *Client) waitTurn(ctx context.Context, endpoint, path string) error {
-	if c.limiter == nil {
+// waitTurn waits for the rate limiter, if any, within ctx, in caller's
+// queue (ratelimit.Fair).
+func (c *Client) waitTurn(ctx context.Context, caller uint64, endpoint, path string) error {
+	if c.fair == nil {
 		return nil
 	}
-	err := c.limiter.Wait(ctx)
+	err := c.fair.WaitKey(ctx, caller)
 	var le *ratelimit.Error
 	switch {
 	case err == nil:
@@ -113,7 +123,8 @@ func WithCacheReport(ctx context.Context, f func(StaleAnswer)) context.Context {
 // cacheFill is how get asks do to store the body it read and decoded, while
 // do still holds it (the buffer is pooled).
 type cacheFill struct {
-	key respcache.Key
+	endpoint string
+	lookup   respcache.Lookup
 }
 
 type cacheFillKey struct{}
@@ -130,7 +141,10 @@ func (c *Client) fill(ctx context.Context, status int, h http.Header, body []byt
 	// Without the caller's cancellation: a caller who goes away must not
 	// count as a Redis failure and switch sharing off for everyone (the
 	// cache bounds each Redis call itself).
-	c.cache.Cache.Store(context.WithoutCancel(ctx), f.key, respcache.Entry{Status: status, Header: h, Body: body})
+	_, forbiddenBy := c.cache.Cache.Store(context.WithoutCancel(ctx), f.lookup, respcache.Entry{Status: status, Header: h, Body: body})
+	if forbiddenBy != "" && c.cache.OnNotStored != nil {
+		c.cache.OnNotStored(f.endpoint, forbiddenBy)
+	}
 }
 
 // outgoing is the request get will send, for its key: the URL and headers
@@ -155,24 +169,29 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 		return c.fetch(ctx, endpoint, path, q, into) // do reports the same error
 	}
 	key := c.cache.Keyer.Key(req)
-	e, fresh, found := c.cache.Cache.Lookup(context.WithoutCancel(ctx), key) // as in fill
-	if fresh {
-		return c.decodeCached(ctx, endpoint, path, e, into)
+	l := c.cache.Cache.Lookup(context.WithoutCancel(ctx), key) // as in fill
+	if l.Fresh {
+		reportAnswer(ctx, endpoint, AnswerCached)
+		return c.decodeCached(ctx, endpoint, path, l.Entry, into)
 	}
 	// A stale entry may stand in only for a call that decoded nothing, or
 	// into would see two answers.
 	decoded := false
-	err = c.fetch(context.WithValue(ctx, cacheFillKey{}, &cacheFill{key: key}), endpoint, path, q, func(s *scanner) error {
+	err = c.fetch(context.WithValue(ctx, cacheFillKey{}, &cacheFill{endpoint: endpoint, lookup: l}), endpoint, path, q, func(s *scanner) error {
 		decoded = true
 		return into(s)
 	})
-	if err == nil || !found || decoded || !servesStale(err) {
+	if refusesCredential(err) {
+		c.cache.Cache.Revoke(context.WithoutCancel(ctx), key)
 		return err
 	}
-	if c.decodeCached(ctx, endpoint, path, e, into) != nil {
+	if err == nil || !l.Found || decoded || !servesStale(err) {
 		return err
 	}
-	age := c.cache.Cache.Age(e)
+	if c.decodeCached(ctx, endpoint, path, l.Entry, into) != nil {
+		return err
+	}
+	age := c.cache.Cache.Age(l.Entry)
 	if c.cache.OnStale != nil {
 		c.cache.OnStale(endpoint, age)
 	}
@@ -206,12 +225,27 @@ func (c *Client) decodeCached(ctx context.Context, endpoint, path string, e resp
 	return nil
 }
 
+// refusesCredential says whether a call failed because the upstream
+// refused its credential: 401 or 403, in the HTTP status or the envelope.
+func refusesCredential(err error) bool {
+	if err == nil {
+		return false
+	}
+	cl := Classify(err)
+	for _, s := range []int{cl.Status, cl.HTTPStatus} {
+		if s == http.StatusUnauthorized || s == http.StatusForbidden {
+			return true
+		}
+	}
+	return false
+}
+
 // servesStale says whether a failed call is one a stale answer may stand
 // in for: the upstream failed or is being spared, not the request or the
 // caller.
 func servesStale(err error) bool {
 	switch Classify(err).Kind {
-	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindLimited:
+	case KindServerError, KindRateLimited, KindTimeout, KindUnreachable, KindCircuitOpen, KindPathEjected, KindLimited:
 		return true
 	}
 	return false

@@ -42,6 +42,7 @@ const (
 	KindCircuitOpen                 // refused unsent by the circuit breaker (*CircuitOpenError)
 	KindMemoryLimit                 // the memory budget for bodies had no room (*BodyBudgetError)
 	KindLimited                     // refused unsent by the facade's own rate limit (*RateLimitError)
+	KindPathEjected                 // refused unsent: the upstream kept failing this path for this caller (*PathEjectedError)
 	KindUnknown                     // not an error of this package
 )
 
@@ -63,6 +64,7 @@ var kindNames = [...]string{
 	KindCircuitOpen:     "circuit_open",
 	KindMemoryLimit:     "memory_limit",
 	KindLimited:         "limited",
+	KindPathEjected:     "path_ejected",
 	KindUnknown:         "unknown",
 }
 
@@ -120,7 +122,7 @@ type Class struct {
 // Result is the class as a metrics label: ok, http_error (an error
 // status), timeout, cancelled, unreachable (no answer), bad_response
 // (unreadable, or pagination that contradicts itself), circuit_open,
-// rate_limited (refused by the facade's own rate limit), or
+// path_ejected, rate_limited (refused by the facade's own rate limit), or
 // error for anything else (an invalid argument, the memory budget). The
 // values are stable: dashboards and alerts use them.
 func (c Class) Result() string {
@@ -141,8 +143,17 @@ func (c Class) Result() string {
 		return "circuit_open"
 	case KindLimited:
 		return "rate_limited"
+	case KindPathEjected:
+		return "path_ejected"
 	}
 	return "error"
+}
+
+// refusedUnsent says whether a call of kind never reached the upstream
+// because the client itself refused it: the breaker, a path ejection or the
+// rate limit.
+func refusedUnsent(k Kind) bool {
+	return k == KindCircuitOpen || k == KindPathEjected || k == KindLimited
 }
 
 // Classify says what err, returned by this package (or wrapping such an
@@ -161,18 +172,27 @@ func Classify(err error) Class {
 func classifyError(err error) Class {
 	var (
 		co  *CircuitOpenError
+		pe  *PathEjectedError
 		rl  *RateLimitError
 		be  *BodyBudgetError
 		api *APIError
 		tr  *TransportError
 		de  *DecodeError
-		pe  *PaginationError
+		pg  *PaginationError
 		fe  *FieldError
 		ae  *ArgumentError
 	)
 	switch {
 	case errors.As(err, &co):
 		return Class{Kind: KindCircuitOpen, Endpoint: co.Endpoint, Path: co.Path}
+	case errors.As(err, &pe):
+		// What the upstream last said of the path, so that its callers
+		// see it; nothing the breaker or the retry policy should count.
+		last := Classify(pe.Last)
+		return Class{
+			Kind: KindPathEjected, Endpoint: pe.Endpoint, Path: pe.Path, RetryAfter: pe.RetryAfter,
+			HTTPStatus: last.HTTPStatus, Status: last.Status, UpstreamStatus: last.UpstreamStatus, Description: last.Description,
+		}
 	case errors.As(err, &rl):
 		// Our own limit: the upstream is not to blame, and asking again
 		// at once would only be refused again.
@@ -202,8 +222,8 @@ func classifyError(err error) Class {
 			c.Breaker = BreakerIgnores // one big answer, not a sick upstream
 		}
 		return c
-	case errors.As(err, &pe):
-		return Class{Kind: KindBadPagination, Endpoint: pe.Endpoint, Path: pe.Path, Reason: pe.Reason, Breaker: BreakerSuccess}
+	case errors.As(err, &pg):
+		return Class{Kind: KindBadPagination, Endpoint: pg.Endpoint, Path: pg.Path, Reason: pg.Reason, Breaker: BreakerSuccess}
 	case errors.As(err, &fe):
 		return Class{Kind: KindBadValue, Endpoint: fe.Endpoint, Reason: fe.Reason, Field: fe.Field}
 	case errors.As(err, &ae):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -56,11 +57,15 @@ type Client struct {
 	breakerOff      bool
 	onRetry         func(RetryEvent)
 	onBreaker       func(from, to BreakerState)
+	onEjection      func(PathEjection)
 	retry           *retrier // nil when retries are off
 	breaker         *breaker // nil when the breaker is off
+	ejector         *ejector // nil when paths are never ejected (outlier.go)
+	callerSeed      maphash.Seed
 
 	cache   *ResponseCache    // WithResponseCache; nil: none (cache.go)
 	limiter ratelimit.Limiter // WithRateLimiter; nil: none (cache.go)
+	fair    *ratelimit.Fair   // limiter, its turns shared among callers (caller.go)
 
 	// Sharing of identical calls in flight (share.go): flights is nil
 	// when WithoutSharing turned it off.
@@ -133,8 +138,13 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.httpClient = &http.Client{Transport: newTransport(c.timeout)}
 	}
 	c.retry = newRetrier(c.retryPolicy, func() time.Time { return c.now() }, c.onRetry)
+	c.callerSeed = maphash.MakeSeed()
 	if !c.breakerOff {
 		c.breaker = newBreaker(c.breakerSettings, c.onBreaker)
+		c.ejector = newEjector(c.breakerSettings, func() time.Time { return c.now() }, c.breaker.epoch, c.onEjection)
+	}
+	if c.limiter != nil {
+		c.fair = fairLimiter(c.limiter)
 	}
 	if !c.shareOff {
 		c.flights = newFlights()
@@ -290,10 +300,14 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
-// WithCredentials sets headers sent with every call, typically a static
-// server-to-server Authorization. A header of the same name in the call's
-// context (WithRequestHeaders) replaces it for that call. Values are never
-// logged or put into errors.
+// WithCredentials sets headers sent with every call whose context forwards
+// no credential of its caller, typically a static server-to-server
+// Authorization. A call whose context holds any header through
+// WithRequestHeaders other than the per-request ones (X-Request-Id,
+// Traceparent, Tracestate, Baggage) sends those and none of h, whatever
+// their names: were both sent, an upstream that accepts either would let a
+// made-up or revoked caller credential act with the service's identity.
+// Values are never logged or put into errors.
 func WithCredentials(h http.Header) Option {
 	return func(c *Client) {
 		c.creds = canonicalClone(h)
@@ -328,9 +342,10 @@ func WithPageConcurrency(n int) Option {
 // WithObserver has f called once per attempt, after it completes, on the
 // calling goroutine: keep it cheap and non-blocking. That is once per HTTP
 // exchange, retries included (CallInfo.Attempt above 1), and once for an
-// attempt the circuit breaker refused unsent (HTTPStatus 0, Err matching
-// ErrCircuitOpen). CallInfo carries no credentials or host, so it can go to
-// logs and metrics as it is.
+// attempt refused unsent (HTTPStatus 0): by the circuit breaker (Err
+// matching ErrCircuitOpen), a path ejection (ErrPathEjected) or the rate
+// limit (ratelimit.ErrRateLimited). CallInfo carries no credentials or
+// host, so it can go to logs and metrics as it is.
 func WithObserver(f func(CallInfo)) Option {
 	return func(c *Client) { c.observe = f }
 }
@@ -338,9 +353,9 @@ func WithObserver(f func(CallInfo)) Option {
 type requestHeadersKey struct{}
 
 // WithRequestHeaders returns a context whose calls send h, typically the
-// credentials the facade's own caller sent. Each header replaces a static
-// one of the same name (WithCredentials). h is copied, so the caller may
-// reuse it.
+// credentials the facade's own caller sent. Any header in h but the
+// per-request ones keeps the static credentials (WithCredentials) from
+// being sent. h is copied, so the caller may reuse it.
 func WithRequestHeaders(ctx context.Context, h http.Header) context.Context {
 	return context.WithValue(ctx, requestHeadersKey{}, canonicalClone(h))
 }
@@ -369,15 +384,16 @@ func canonicalClone(h http.Header) http.Header {
 	return out
 }
 
-// header builds a call's headers: defaults, then static credentials, then
-// the context's headers, each name replacing the one before.
+// header builds a call's headers: defaults, then the context's headers,
+// with the static credentials only when the context forwards none of the
+// caller's.
 func (c *Client) header(ctx context.Context) http.Header {
 	perCall, _ := ctx.Value(requestHeadersKey{}).(http.Header)
 	h := make(http.Header, 2+len(c.creds)+len(perCall))
 	h["Accept"] = []string{"application/json"}
 	h["User-Agent"] = []string{c.userAgent}
-	for k, vs := range c.creds {
-		if _, ok := perCall[k]; !ok {
+	if !forwardsCredential(perCall) {
+		for k, vs := range c.creds {
 			h[k] = vs
 		}
 	}
@@ -385,6 +401,20 @@ func (c *Client) header(ctx context.Context) http.Header {
 		h[k] = vs
 	}
 	return h
+}
+
+// forwardsCredential says whether h, a context's forwarded headers, holds
+// anything of the caller's but the per-request headers that never change
+// an answer (the ones sharing ignores): a forwarded header that is no
+// credential still withholds the static one, which can cost a caller
+// access but never lend one the service's identity.
+func forwardsCredential(h http.Header) bool {
+	for k := range h {
+		if !ignoredForSharing[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // secrets lists the credential values a call sent, whole and, for a
@@ -426,41 +456,60 @@ func (c *Client) get(ctx context.Context, endpoint, path string, q url.Values, i
 }
 
 // fetch is get without the cache: each attempt waits for the rate limit,
-// passes the circuit breaker, and is retried as the policy says.
+// passes the circuit breaker, and is retried as the policy says. A retry
+// that the rate limit, the breaker or a path ejection refuses unsent
+// returns the attempt before it: what the upstream said is what the caller
+// needs to know, and our refusal would hide it.
 func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) error {
 	c.retry.started()
+	var caller uint64 // callerKey, for the per-caller state
+	if c.fair != nil || c.ejector != nil {
+		caller = c.callerKey(ctx)
+	}
+	var previous error
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		if err := c.waitTurn(ctx, endpoint, path); err != nil {
+		if err := c.waitTurn(ctx, caller, endpoint, path); err != nil {
 			// Refused unsent, like the breaker's refusals: observed, not retried.
 			if c.observe != nil {
 				c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, Duration: time.Since(start), Err: err, Class: Classify(err), Attempt: attempt})
 			}
+			if previous != nil && refusedUnsent(Classify(err).Kind) {
+				return previous
+			}
 			return err
 		}
-		status, class, err := c.attempt(ctx, endpoint, path, q, into)
+		status, class, err := c.attempt(ctx, caller, endpoint, path, q, into)
 		if c.observe != nil {
 			c.observe(CallInfo{Endpoint: endpoint, Path: path, Method: http.MethodGet, HTTPStatus: status, Duration: time.Since(start), Err: err, Class: class, Attempt: attempt})
+		}
+		if previous != nil && refusedUnsent(class.Kind) {
+			return previous
 		}
 		wait, again := c.retry.next(ctx, endpoint, path, attempt, err, class)
 		if !again {
 			return err
 		}
+		previous = err
 		if c.retry.sleep(ctx, wait) != nil {
 			return &TransportError{Endpoint: endpoint, Path: path, Err: contextCause(ctx)}
 		}
 	}
 }
 
-// attempt is one HTTP exchange, if the circuit breaker allows it, and the
-// class of its error: the one classification the breaker, the retry policy
-// and the observer act on.
-func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (status int, class Class, err error) {
+// attempt is one HTTP exchange, if the path is not ejected for the caller
+// and the circuit breaker allows it, and the class of its error: the one
+// classification the breaker, the ejection, the retry policy and the
+// observer act on.
+func (c *Client) attempt(ctx context.Context, caller uint64, endpoint, path string, q url.Values, into func(*scanner) error) (status int, class Class, err error) {
 	if c.breaker == nil {
 		status, err = c.do(ctx, endpoint, path, q, into)
 		return status, Classify(err), err
 	}
-	done, err := c.breaker.allow(endpoint, path)
+	if err := c.ejector.check(caller, endpoint, path); err != nil {
+		return 0, Classify(err), err
+	}
+	done, probe, err := c.breaker.allow(endpoint, path)
 	if err != nil {
 		return 0, Classify(err), err
 	}
@@ -475,6 +524,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, path string, q url.Value
 	status, err = c.do(ctx, endpoint, path, q, into)
 	class = Classify(err)
 	done(ctx, class)
+	c.ejector.record(ctx, caller, endpoint, path, class, err, !probe)
 	return status, class, err
 }
 
@@ -492,6 +542,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	}
 	req.Header = c.header(ctx)
 
+	reportAnswer(ctx, endpoint, AnswerSent)
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
 		var ue *url.Error

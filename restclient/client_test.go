@@ -67,7 +67,7 @@ func TestUserMeetings(t *testing.T) {
 		{
 			ID: "1234", Hash: "9f86d081", UserID: 7, PersonID: "55", CompanyID: "77", ThreadID: "901", Status: "finished",
 			StartDate: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC), EndDate: time.Date(2024, 3, 1, 11, 30, 0, 0, time.UTC),
-			Address: "ul. Marszałkowska 1", Visits: 5, VisitsOwner: 3, VisitsCopy: 1,
+			Address: "ul. Marszałkowska 1", Visits: restclient.Count{N: 5, Valid: true}, VisitsOwner: restclient.Count{N: 3, Valid: true}, VisitsCopy: restclient.Count{N: 1, Valid: true},
 			Location: &restclient.GeoPoint{Latitude: 52.2297, Longitude: 21.0122}, Type: "standard",
 			CreatedAt: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC),
 		},
@@ -470,7 +470,15 @@ func TestCredentials(t *testing.T) {
 	fwd.Set("Authorization", "changed later") // the context holds a copy
 	_, err = c.UserMeetings(ctx, 7)
 	require.NoError(t, err)
-	assert.Equal(t, seen{caller, "acme"}, got, "the context's header replaces the static one of the same name only")
+	assert.Equal(t, seen{caller, ""}, got, "a caller's credential travels alone: none of the static headers")
+
+	_, err = c.UserMeetings(restclient.WithRequestHeaders(context.Background(), http.Header{"X-Tenant": {"other"}}), 7)
+	require.NoError(t, err)
+	assert.Equal(t, seen{"", "other"}, got, "any forwarded header withholds the static ones")
+
+	_, err = c.UserMeetings(restclient.WithRequestHeaders(context.Background(), http.Header{"X-Request-Id": {"r1"}, "Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}), 7)
+	require.NoError(t, err)
+	assert.Equal(t, seen{static, "acme"}, got, "per-request headers are no credential")
 
 	h, ok := restclient.RequestHeadersFrom(ctx)
 	require.True(t, ok)

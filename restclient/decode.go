@@ -561,6 +561,7 @@ func absent(v []byte) bool {
 
 // Reasons of FieldProblems: short, fixed, safe to show to anyone.
 const (
+	notAnID      = "not an id"
 	notAnInteger = "not an integer"
 	notANumber   = "not a number"
 	notADate     = "not a date"
@@ -593,15 +594,34 @@ func (p *problems) note(field, reason string) {
 	}
 }
 
-// readInt reads an integer field, noting a value that is not one.
-func (p *problems) readInt(field string, v []byte) int64 {
+// readInt reads an integer field, noting a value that is not one; absent
+// and unreadable values are 0.
+func (p *problems) readInt(field string, v []byte) int64 { return p.readCount(field, v).N }
+
+// readCount reads a count: null, "" and a missing key are no count, which
+// is not zero, and a value that is not an integer is no count either.
+func (p *problems) readCount(field string, v []byte) Count {
 	n, ok := intValue(v)
 	if !ok && !absent(v) {
 		p.note(field, notAnInteger)
 	} else if len(*p) > 0 {
 		p.note(field, "")
 	}
-	return n
+	return Count{N: n, Valid: ok}
+}
+
+// readID reads a record's own id, "" when there is none. A value that is
+// no id at all (a boolean, an object, an array) is noted; an absent one is
+// not, as elsewhere: either way the record identifies nothing, and the
+// caller tells the two apart by the problem.
+func (p *problems) readID(s *scanner, field string, v []byte) string {
+	id := s.idText(v)
+	if id == "" && !absent(v) {
+		p.note(field, notAnID)
+	} else if len(*p) > 0 {
+		p.note(field, "")
+	}
+	return id
 }
 
 // readTime reads a date field, noting a value that is not one.

@@ -43,7 +43,7 @@ func TestDecodeMeetingDocumentedRecord(t *testing.T) {
 		StartDate: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
 		EndDate:   time.Date(2024, 3, 1, 11, 30, 0, 0, time.UTC),
 		Address:   "ul. Marszałkowska 1/3, Warszawa",
-		Visits:    5, VisitsOwner: 3, VisitsCopy: 1,
+		Visits:    Count{5, true}, VisitsOwner: Count{3, true}, VisitsCopy: Count{1, true},
 		Location:   &GeoPoint{Latitude: 52.2297, Longitude: 21.0122},
 		Type:       "standard",
 		CreatedAt:  time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC),
@@ -83,10 +83,14 @@ func TestDecodeMeetingQuirks(t *testing.T) {
 		{"id_user overflow is unreadable", `{"id_user": "99999999999999999999"}`, nil, func(t *testing.T, m Meeting) { assert.Zero(t, m.UserID) }},
 		{"id_user hex is unreadable", `{"id_user": "0x10"}`, nil, func(t *testing.T, m Meeting) { assert.Zero(t, m.UserID) }},
 		{"counters as strings", `{"visits": "5", "visits_owner": " 3", "visits_copy": "1.0"}`, nil, func(t *testing.T, m Meeting) {
-			assert.Equal(t, [3]int64{5, 3, 1}, [3]int64{m.Visits, m.VisitsOwner, m.VisitsCopy})
+			assert.Equal(t, [3]Count{{5, true}, {3, true}, {1, true}}, [3]Count{m.Visits, m.VisitsOwner, m.VisitsCopy})
 		}},
-		{"counters null or empty", `{"visits": null, "visits_owner": "", "visits_copy": "n/a"}`, nil, func(t *testing.T, m Meeting) {
-			assert.Equal(t, [3]int64{}, [3]int64{m.Visits, m.VisitsOwner, m.VisitsCopy})
+		{"counters of zero are counts", `{"visits": 0, "visits_owner": "0", "visits_copy": 0.0}`, nil, func(t *testing.T, m Meeting) {
+			assert.Equal(t, [3]Count{{0, true}, {0, true}, {0, true}}, [3]Count{m.Visits, m.VisitsOwner, m.VisitsCopy})
+		}},
+		{"counters null, empty, unreadable or missing are none", `{"visits": null, "visits_owner": "", "visits_copy": "n/a"}`, nil, func(t *testing.T, m Meeting) {
+			assert.Equal(t, [3]Count{}, [3]Count{m.Visits, m.VisitsOwner, m.VisitsCopy})
+			assert.Equal(t, Count{}, oneMeeting(t, `{"id": 1}`, time.UTC).Visits)
 		}},
 		{"string ids as numbers", `{"id_person": 55, "id_comapny": 77, "id_thread": 901}`, nil, func(t *testing.T, m Meeting) {
 			assert.Equal(t, [3]string{"55", "77", "901"}, [3]string{m.PersonID, m.CompanyID, m.ThreadID})
@@ -252,7 +256,10 @@ func TestUnreadableValuesAreNamed(t *testing.T) {
 			`{"start_date": "yesterday", "end_date": 1709287200, "created_at": "2024-02-30 10:00:00", "modified_at": "2024-03-01 25:00:00"}`,
 			[]FieldProblem{{"start_date", "not a date"}, {"end_date", "not a date"}, {"created_at", "not a date"}, {"modified_at", "not a date"}}},
 		{"a date as an object", `{"start_date": {"date": "2024-03-01"}}`, []FieldProblem{{"start_date", "not a date"}}},
-		{"a repeated key replaces the problem", `{"visits": "x", "visits": 3, "start_date": "x", "start_date": ""}`, nil},
+		{"an id that is no id", `{"id": true, "visits": 1}`, []FieldProblem{{"id", "not an id"}}},
+		{"an id as an object", `{"id": {"id": 1}}`, []FieldProblem{{"id", "not an id"}}},
+		{"tolerated: an absent id is no value, not an unreadable one", `{"id": null}`, nil},
+		{"a repeated key replaces the problem", `{"visits": "x", "visits": 3, "start_date": "x", "start_date": "", "id": [], "id": 4}`, nil},
 		{"a repeated key brings one", `{"visits": 3, "visits": "x"}`, []FieldProblem{{"visits", "not an integer"}}},
 		{"tolerated: numbers as strings, null, empty", `{"visits": "5", "visits_owner": " 3 ", "visits_copy": "1.0", "id_user": null}`, nil},
 		{"tolerated: empty counters", `{"visits": "", "visits_owner": "  ", "visits_copy": null}`, nil},
@@ -279,6 +286,7 @@ func TestUnreadableValuesAreNamed(t *testing.T) {
 		{"amount as a bool", `{"contract_value": false}`, []FieldProblem{{"contract_value", "not a number"}}},
 		{"owner and dates", `{"id_user": "ja", "end_date": "wkrótce", "created_at": 0, "modified_at": "2024-13-01"}`,
 			[]FieldProblem{{"id_user", "not an integer"}, {"end_date", "not a date"}, {"created_at", "not a date"}, {"modified_at", "not a date"}}},
+		{"an id that is no id", `{"id": false, "name": "x"}`, []FieldProblem{{"id", "not an id"}}},
 		{"a repeated key replaces the problem", `{"contract_value": "x", "contract_value": 5}`, nil},
 		{"tolerated: decimal comma, string, null, empty", `{"contract_value": "12500,50"}`, nil},
 		{"tolerated: null amount", `{"contract_value": null, "id_user": ""}`, nil},

@@ -43,8 +43,13 @@ func Example() {
 		log.Fatal(err)
 	}
 	for _, m := range meetings {
-		fmt.Printf("meeting %s by user %d: %s, %d views, started %s, at %v\n",
-			m.ID, m.UserID, m.Status, m.Visits, m.StartDate.Format(time.RFC3339), m.Location)
+		// A count the upstream left out is no count, not zero.
+		views := "views not counted"
+		if m.Visits.Valid {
+			views = fmt.Sprintf("%d views", m.Visits.N)
+		}
+		fmt.Printf("meeting %s by user %d: %s, %s, started %s, at %v\n",
+			m.ID, m.UserID, m.Status, views, m.StartDate.Format(time.RFC3339), m.Location)
 	}
 
 	// Without them the API answers 403.
@@ -56,6 +61,6 @@ func Example() {
 
 	// Output:
 	// meeting 1234 by user 7: finished, 5 views, started 2024-03-01T10:00:00Z, at &{52.2297 21.0122}
-	// meeting 1235 by user 7: saved, 0 views, started 0001-01-01T00:00:00Z, at <nil>
+	// meeting 1235 by user 7: saved, views not counted, started 0001-01-01T00:00:00Z, at <nil>
 	// /api/v1/users/{id}/meetings: 403 "Niepoprawne dane logowania"
 }

@@ -83,7 +83,7 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
-			m.ID = s.idText(v)
+			m.ID = p.readID(s, "id", v)
 		case "hash":
 			m.Hash = s.text(v)
 		case "id_user":
@@ -105,11 +105,11 @@ func decodeMeeting(s *scanner, loc *time.Location, m *Meeting) error {
 		case "address":
 			m.Address = s.text(v)
 		case "visits":
-			m.Visits = p.readInt("visits", v)
+			m.Visits = p.readCount("visits", v)
 		case "visits_owner":
-			m.VisitsOwner = p.readInt("visits_owner", v)
+			m.VisitsOwner = p.readCount("visits_owner", v)
 		case "visits_copy":
-			m.VisitsCopy = p.readInt("visits_copy", v)
+			m.VisitsCopy = p.readCount("visits_copy", v)
 		case "gps_lat":
 			lat = v
 		case "gps_lng":

@@ -41,7 +41,10 @@ import (
 // The call is cancelled only when every caller has left; the last one
 // returns once the cancelled call has ended. The result, records
 // and slices included, is handed to every caller as it is: callers must
-// treat it as read-only.
+// treat it as read-only. How it was served goes with it: a stale answer
+// the cache stood in with (WithCacheReport) is reported to every caller's
+// own context, not only to the first one's, whose values the call runs
+// with.
 
 // ignoredForSharing are the headers left out of the key, canonical. They
 // match respcache.DefaultIgnoredHeaders, so that the two agree on which
@@ -88,9 +91,21 @@ type flight struct {
 	// latest is the latest deadline of the callers that joined, in Unix
 	// nanoseconds; noDeadline once one joined without a deadline.
 	latest atomic.Int64
+	// stale are the stale answers the call was served with, reported to
+	// each caller's WithCacheReport; none when it was served fresh.
+	staleMu sync.Mutex
+	stale   []StaleAnswer
 }
 
 const noDeadline = math.MaxInt64
+
+// servedStale collects what the call's cache reports, in place of the
+// first caller's WithCacheReport.
+func (f *flight) servedStale(s StaleAnswer) {
+	f.staleMu.Lock()
+	f.stale = append(f.stale, s)
+	f.staleMu.Unlock()
+}
 
 // joined widens the call's deadline to cover ctx's; under flights.mu.
 func (f *flight) joined(ctx context.Context) {
@@ -211,14 +226,15 @@ func share[T any](c *Client, ctx context.Context, endpoint, path string, q url.V
 	key := c.flights.key(c, ctx, path, q)
 	f, callCtx := c.flights.join(ctx, key)
 	if callCtx != nil {
+		callCtx = WithCacheReport(callCtx, f.servedStale)
 		go func() {
 			defer f.cancel()
 			defer c.flights.finish(key, f)
 			defer func() { f.panic = recover() }()
 			f.val, f.err = call(callCtx)
 		}()
-	} else if c.onShare != nil {
-		c.onShare(endpoint)
+	} else {
+		c.joined(ctx, endpoint)
 	}
 
 	select {
@@ -227,6 +243,11 @@ func share[T any](c *Client, ctx context.Context, endpoint, path string, q url.V
 		// cancelling it would change nothing.
 		if f.panic != nil {
 			panic(f.panic)
+		}
+		if report, ok := ctx.Value(cacheReportKey{}).(func(StaleAnswer)); ok && report != nil {
+			for _, s := range f.stale { // complete: the call has ended
+				report(s)
+			}
 		}
 		v, _ := f.val.(T)
 		return v, f.err

@@ -106,8 +106,8 @@ func TestSharingIdenticalCallsInFlight(t *testing.T) {
 		{"per-request headers differ", withHeaders("X-Request-Id", "a", "Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
 			withHeaders("X-Request-Id", "b", "Tracestate", "x=1", "Baggage", "k=v"), 1},
 		{"different credentials", context.Background(), withHeaders("Authorization", tenantToken), 2},
-		{"a forwarded header differs", withHeaders("X-Tenant", "a"), withHeaders("X-Tenant", "b"), 2},
-		{"a forwarded header's values differ", withHeaders("X-Tenant", "a", "X-Tenant", "b"), withHeaders("X-Tenant", "a"), 2},
+		{"a forwarded header differs", withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "a"), withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "b"), 2},
+		{"a forwarded header's values differ", withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "a", "X-Tenant", "b"), withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "a"), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newShareRig(t)

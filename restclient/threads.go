@@ -90,7 +90,7 @@ func decodeThread(s *scanner, loc *time.Location, t *Thread) error {
 	err := s.object(func(key, v []byte) {
 		switch string(plainKey(key)) {
 		case "id":
-			t.ID = s.idText(v)
+			t.ID = p.readID(s, "id", v)
 		case "number":
 			t.Number = s.idText(v)
 		case "name":

@@ -10,7 +10,8 @@ import (
 )
 
 // The status of a meeting. Values the documentation does not list are reported
-// as `UNKNOWN`, with the upstream's own text in `rawStatus`.
+// as `UNKNOWN`, with the upstream's own text in `rawStatus`; so is a meeting the
+// upstream sent no status for (`rawStatus` null).
 type MeetingStatus string
 
 const (
@@ -20,7 +21,7 @@ const (
 	MeetingStatusSaved MeetingStatus = "SAVED"
 	// The meeting was interrupted (`interrupted`).
 	MeetingStatusInterrupted MeetingStatus = "INTERRUPTED"
-	// A value the documentation does not list; see `rawStatus`.
+	// A value the documentation does not list, or none; see `rawStatus`.
 	MeetingStatusUnknown MeetingStatus = "UNKNOWN"
 )
 
@@ -66,12 +67,15 @@ func (v *UserMeetingsWithThreadsUser) GetMeetings() UserMeetingsWithThreadsUserM
 // UserMeetingsWithThreadsUserMeetingsMeetingConnection includes the requested fields of the GraphQL type MeetingConnection.
 // The GraphQL type's documentation follows.
 //
-// A page of a user's meetings.
+// A page of a user's meetings. A meeting the upstream sent without a usable id
+// keeps its place: its entry in `nodes` and its edge's `node` are null, with an
+// error, and its edge's cursor is valid, so that positions, cursors and
+// `totalCount` agree with the upstream's list.
 type UserMeetingsWithThreadsUserMeetingsMeetingConnection struct {
 	// How many meetings match the filter, across all pages.
 	TotalCount int `json:"totalCount"`
-	// The meetings on this page.
-	Nodes []UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeeting `json:"nodes"`
+	// The meetings on this page; an entry is null for a meeting without a usable id.
+	Nodes []*UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeeting `json:"nodes"`
 }
 
 // GetTotalCount returns UserMeetingsWithThreadsUserMeetingsMeetingConnection.TotalCount, and is useful for accessing the field via an interface.
@@ -80,14 +84,16 @@ func (v *UserMeetingsWithThreadsUserMeetingsMeetingConnection) GetTotalCount() i
 }
 
 // GetNodes returns UserMeetingsWithThreadsUserMeetingsMeetingConnection.Nodes, and is useful for accessing the field via an interface.
-func (v *UserMeetingsWithThreadsUserMeetingsMeetingConnection) GetNodes() []UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeeting {
+func (v *UserMeetingsWithThreadsUserMeetingsMeetingConnection) GetNodes() []*UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeeting {
 	return v.Nodes
 }
 
 // UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeeting includes the requested fields of the GraphQL type Meeting.
 // The GraphQL type's documentation follows.
 //
-// A sales meeting after which a summary was sent to the client.
+// A sales meeting after which a summary was sent to the client. One the upstream
+// sent without a usable `id` is null wherever it would appear, with an
+// `UPSTREAM_BAD_RESPONSE` error at that path.
 type UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeeting struct {
 	// The meeting's unique id in the CRM.
 	Id string `json:"id"`
@@ -124,7 +130,9 @@ func (v *UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeeting) GetTh
 // UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeetingThread includes the requested fields of the GraphQL type Thread.
 // The GraphQL type's documentation follows.
 //
-// A deal or case (Polish: wątek) that a salesperson owns.
+// A deal or case (Polish: wątek) that a salesperson owns. One the upstream sent
+// without a usable `id` is null wherever it would appear, with an
+// `UPSTREAM_BAD_RESPONSE` error at that path.
 type UserMeetingsWithThreadsUserMeetingsMeetingConnectionNodesMeetingThread struct {
 	// The thread's unique id in the CRM.
 	Id string `json:"id"`

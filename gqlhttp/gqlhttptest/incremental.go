@@ -1,5 +1,6 @@
 // Package gqlhttptest reads gqlhttp's answers as a client does, for tests:
-// an incremental (@defer) multipart/mixed response, part by part, and the
+// an incremental (@defer) multipart/mixed response, part by part, in either
+// of its formats (deferSpec=20220824 and incrementalSpec=v0.2), and the
 // result a client assembles from its parts. It is to gqlhttp what
 // net/http/httptest is to net/http: test support, imported by tests only.
 package gqlhttptest
@@ -7,6 +8,7 @@ package gqlhttptest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -16,31 +18,77 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// The incremental formats, as their media type parameter names them.
+const (
+	Defer20220824  = "deferSpec=20220824"
+	IncrementalV02 = "incrementalSpec=v0.2"
+)
+
 // Payload is one part of a multipart/mixed response: the initial payload
-// (data, errors) or a subsequent one (incremental), with errors decoded as
-// E, the test's own error type.
+// (data, errors, and in v0.2 pending) or a subsequent one (incremental,
+// and in v0.2 pending and completed), with errors decoded as E, the test's
+// own error type.
 type Payload[E any] struct {
-	Data        json.RawMessage `json:"data"`
-	Errors      []E             `json:"errors"`
-	HasNext     *bool           `json:"hasNext"`
-	Incremental []struct {
-		Data   json.RawMessage `json:"data"`
-		Path   []any           `json:"path"`
-		Label  string          `json:"label"`
-		Errors []E             `json:"errors"`
-	} `json:"incremental"`
+	Spec        string           `json:"-"` // the response's format: Defer20220824 or IncrementalV02
+	Data        json.RawMessage  `json:"data"`
+	Errors      []E              `json:"errors"`
+	HasNext     *bool            `json:"hasNext"`
+	Pending     []Pending        `json:"pending"`
+	Incremental []Incremental[E] `json:"incremental"`
+	Completed   []Completed[E]   `json:"completed"`
+	raw         map[string]json.RawMessage
+}
+
+// Pending announces a result to come (v0.2).
+type Pending struct {
+	ID    string `json:"id"`
+	Path  []any  `json:"path"`
+	Label string `json:"label"`
+}
+
+// Incremental is a deferred fragment's data: at Path (2022), or at the
+// path of the pending result ID, then SubPath (v0.2).
+type Incremental[E any] struct {
+	ID      string          `json:"id"`
+	Data    json.RawMessage `json:"data"`
+	Path    []any           `json:"path"`
+	SubPath []any           `json:"subPath"`
+	Label   string          `json:"label"`
+	Errors  []E             `json:"errors"`
+}
+
+// Completed closes a pending result (v0.2), with its errors if it failed.
+type Completed[E any] struct {
+	ID     string `json:"id"`
+	Errors []E    `json:"errors"`
+}
+
+var members = map[string]map[string]bool{
+	Defer20220824:  {"data": true, "errors": true, "hasNext": true, "incremental": true, "extensions": true},
+	IncrementalV02: {"data": true, "errors": true, "hasNext": true, "pending": true, "incremental": true, "completed": true, "extensions": true},
 }
 
 // ReadParts parses a multipart/mixed incremental response as a client
-// would, failing t unless it is well formed: the boundary and deferSpec
+// would, failing t unless it is well formed: the boundary and the format
 // from contentType, the closing delimiter at the end, each part's own
-// Content-Type, and hasNext true on every payload but the last.
+// Content-Type, only the format's members in each payload, and hasNext
+// true on every payload but the last. In v0.2 it also checks the ids: each
+// announced once, delivered and completed only after it was announced,
+// completed exactly once, and every one completed by the end.
 func ReadParts[E any](t testing.TB, contentType string, body []byte) []Payload[E] {
 	t.Helper()
 	mt, params, err := mime.ParseMediaType(contentType)
 	require.NoError(t, err)
 	require.Equal(t, "multipart/mixed", mt)
-	assert.Equal(t, "20220824", params["deferspec"])
+	var spec string
+	switch {
+	case params["deferspec"] == "20220824" && params["incrementalspec"] == "":
+		spec = Defer20220824
+	case params["incrementalspec"] == "v0.2" && params["deferspec"] == "":
+		spec = IncrementalV02
+	default:
+		require.Failf(t, "no incremental format", "Content-Type %q names neither deferSpec=20220824 nor incrementalSpec=v0.2", contentType)
+	}
 	require.NotEmpty(t, params["boundary"])
 	require.True(t, bytes.HasSuffix(body, []byte("\r\n--"+params["boundary"]+"--\r\n")), "the closing delimiter ends the body: %q", body)
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
@@ -56,43 +104,131 @@ func ReadParts[E any](t testing.TB, contentType string, body []byte) []Payload[E
 		require.NoError(t, err)
 		var pl Payload[E]
 		require.NoError(t, json.Unmarshal(b, &pl), "%s", b)
+		require.NoError(t, json.Unmarshal(b, &pl.raw))
+		for k := range pl.raw {
+			assert.True(t, members[spec][k], "%s has no member %q: %s", spec, k, b)
+		}
 		require.NotNil(t, pl.HasNext, "every payload says whether more follow: %s", b)
+		pl.Spec = spec
 		out = append(out, pl)
 	}
 	require.NotEmpty(t, out)
 	for i, pl := range out {
 		assert.Equal(t, i < len(out)-1, *pl.HasNext, "hasNext of payload %d of %d", i, len(out))
 	}
+	if spec == IncrementalV02 {
+		checkIDs(t, out)
+	}
 	return out
 }
 
-// Merge applies the payloads as a client does: each incremental item's
-// data merged into the object at its path. It returns the data and every
-// error, the initial payload's first.
+func checkIDs[E any](t testing.TB, parts []Payload[E]) {
+	t.Helper()
+	state := map[string]string{} // id → "pending", "completed"
+	for i, pl := range parts {
+		for _, p := range pl.Pending {
+			require.NotEmpty(t, p.ID, "part %d: a pending result without an id", i)
+			require.NotNil(t, p.Path, "part %d: pending %s has no path", i, p.ID)
+			require.Empty(t, state[p.ID], "part %d: id %s announced twice", i, p.ID)
+			state[p.ID] = "pending"
+		}
+		for _, it := range pl.Incremental {
+			require.Equal(t, "pending", state[it.ID], "part %d: data for id %q, which is not pending", i, it.ID)
+			require.Nil(t, it.Path, "part %d: a v0.2 result has an id, not a path", i)
+		}
+		for _, c := range pl.Completed {
+			require.Equal(t, "pending", state[c.ID], "part %d: id %q completed but not pending", i, c.ID)
+			state[c.ID] = "completed"
+		}
+	}
+	for id, s := range state {
+		assert.Equal(t, "completed", s, "id %s was never completed", id)
+	}
+}
+
+// Merge applies the payloads as a client does: each result's data merged
+// into the object at its path. A field that a result brings must not be
+// in that object already: a deferred field arrives once, in its own part,
+// never as a placeholder before it. In v0.2, a result announced in a part
+// must have its object in the data once that part is applied. It returns
+// the data and every error, the initial payload's first, then each part's
+// in order (a failed fragment's from its completed entry).
 func Merge[E any](t testing.TB, parts []Payload[E]) (any, []E) {
 	t.Helper()
 	var data any
 	require.NoError(t, json.Unmarshal(parts[0].Data, &data))
 	errs := parts[0].Errors
-	for _, pl := range parts[1:] {
-		require.Nil(t, pl.Data, "a subsequent payload has no top-level data")
+	paths := map[string][]any{}
+	for i, pl := range parts {
+		for _, p := range pl.Pending {
+			paths[p.ID] = p.Path
+		}
+		if i > 0 {
+			require.Nil(t, pl.Data, "a subsequent payload has no top-level data")
+		}
 		for _, it := range pl.Incremental {
 			errs = append(errs, it.Errors...)
-			at := data
-			for _, p := range it.Path {
-				switch p := p.(type) {
-				case string:
-					at = at.(map[string]any)[p]
-				case float64:
-					at = at.([]any)[int(p)]
-				}
+			path := it.Path
+			if pl.Spec == IncrementalV02 {
+				path = append(append([]any{}, paths[it.ID]...), it.SubPath...)
 			}
 			var fields map[string]any
 			require.NoError(t, json.Unmarshal(it.Data, &fields))
-			for k, v := range fields {
-				at.(map[string]any)[k] = v
+			if fields == nil {
+				continue // a failed fragment (2022)
 			}
+			obj := objectAt(t, data, path, i)
+			for k, v := range fields {
+				_, there := obj[k]
+				require.False(t, there, "part %d: %s at %v was sent before its own part", i, k, path)
+				obj[k] = v
+			}
+		}
+		for _, c := range pl.Completed {
+			errs = append(errs, c.Errors...)
+		}
+		for _, p := range pl.Pending {
+			objectAt(t, data, p.Path, i)
 		}
 	}
 	return data, errs
+}
+
+// objectAt is the object at path in data, failing t when there is none.
+func objectAt(t testing.TB, data any, path []any, part int) map[string]any {
+	t.Helper()
+	at := data
+	for _, p := range path {
+		switch p := p.(type) {
+		case string:
+			m, ok := at.(map[string]any)
+			require.True(t, ok, "part %d: no object at %v", part, path)
+			at = m[p]
+		case float64:
+			l, ok := at.([]any)
+			require.True(t, ok && int(p) < len(l), "part %d: no list item at %v", part, path)
+			at = l[int(p)]
+		}
+	}
+	obj, ok := at.(map[string]any)
+	require.True(t, ok, "part %d: no object at %v", part, path)
+	return obj
+}
+
+// JSON is v as compact JSON, for comparing a merged result.
+func JSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// String describes the parts, for a failure message.
+func String[E any](parts []Payload[E]) string {
+	var b bytes.Buffer
+	for i, pl := range parts {
+		raw, _ := json.Marshal(pl.raw)
+		fmt.Fprintf(&b, "part %d: %s\n", i, raw)
+	}
+	return b.String()
 }

@@ -96,11 +96,11 @@ func (m *Meeting) PersonID() *string { return optString(&m.raw.PersonID) }
 // CompanyID is the meeting's company.
 func (m *Meeting) CompanyID() *string { return optString(&m.raw.CompanyID) }
 
-// RawStatus is the status as the upstream sent it.
-func (m *Meeting) RawStatus() string { return m.raw.Status }
+// RawStatus is the status as the upstream sent it; nil when it sent none.
+func (m *Meeting) RawStatus() *string { return optString(&m.raw.Status) }
 
-// RawType is the type as the upstream sent it.
-func (m *Meeting) RawType() string { return m.raw.Type }
+// RawType is the type as the upstream sent it; nil when it sent none.
+func (m *Meeting) RawType() *string { return optString(&m.raw.Type) }
 
 // Address is where the meeting took place.
 func (m *Meeting) Address() *string { return optString(&m.raw.Address) }
@@ -117,6 +117,29 @@ func (m *Meeting) Location() *GeoPoint {
 // be read, else nil.
 func (m *Meeting) problem(field string) error {
 	return fieldError(restclient.EndpointUserMeetings, m.raw.Problems, field)
+}
+
+// Unreadable is why the upstream record cannot be served as a Meeting at
+// all, or nil. A record without a usable id is no particular meeting: no
+// globalId, no cache key in a client, no node lookup can name it. The
+// executor serves it as null in its place, with this error at that path
+// (graph/internal/execgen hooks it in front of the Meeting executor), so
+// the rest of its list stands.
+func (m *Meeting) Unreadable() error {
+	return unidentified(restclient.EndpointUserMeetings, m.ID, m.raw.Problems)
+}
+
+// noID is the reason of a record that sent no id at all (null, "", none).
+const noID = "missing"
+
+func unidentified(endpoint, id string, ps []restclient.FieldProblem) error {
+	if err := fieldError(endpoint, ps, "id"); err != nil {
+		return err
+	}
+	if id == "" {
+		return &restclient.FieldError{Endpoint: endpoint, Field: "id", Reason: noID}
+	}
+	return nil
 }
 
 func fieldError(endpoint string, ps []restclient.FieldProblem, field string) error {
@@ -161,16 +184,19 @@ func (m *Meeting) ModifiedAt() (*time.Time, error) {
 	return optTime(&m.raw.ModifiedAt), m.problem("modified_at")
 }
 
-// Visits is how many times the summary was viewed.
-func (m *Meeting) Visits() (int, error) { return int(m.raw.Visits), m.problem("visits") }
+// Visits is how many times the summary was viewed: nil when the upstream
+// sent no count, nil and an error when it sent one that is not an integer.
+func (m *Meeting) Visits() (*int64, error) { return count(&m.raw.Visits), m.problem("visits") }
 
 // VisitsOwner is how many times its recipient viewed the summary.
-func (m *Meeting) VisitsOwner() (int, error) {
-	return int(m.raw.VisitsOwner), m.problem("visits_owner")
+func (m *Meeting) VisitsOwner() (*int64, error) {
+	return count(&m.raw.VisitsOwner), m.problem("visits_owner")
 }
 
 // VisitsCopy is how many times the people in copy viewed the summary.
-func (m *Meeting) VisitsCopy() (int, error) { return int(m.raw.VisitsCopy), m.problem("visits_copy") }
+func (m *Meeting) VisitsCopy() (*int64, error) {
+	return count(&m.raw.VisitsCopy), m.problem("visits_copy")
+}
 
 // User is the salesperson who held the meeting: id_user when the upstream
 // sent one, else the user whose list the meeting came from; an error when
@@ -242,6 +268,12 @@ func (t *Thread) problem(field string) error {
 	return fieldError(restclient.EndpointUserThreads, t.problems, field)
 }
 
+// Unreadable is why the upstream record cannot be served as a Thread at
+// all, or nil: as for Meeting.Unreadable, a record without a usable id.
+func (t *Thread) Unreadable() error {
+	return unidentified(restclient.EndpointUserThreads, t.ID, t.problems)
+}
+
 // Owner is the thread's main owner: id_user when sent, else the user whose
 // list the thread came from; an error when the id_user sent could not be
 // read.
@@ -310,6 +342,14 @@ func optString(s *string) *string {
 		return nil
 	}
 	return s
+}
+
+// count points into the record too: nil when the upstream sent no count.
+func count(c *restclient.Count) *int64 {
+	if !c.Valid {
+		return nil
+	}
+	return &c.N
 }
 
 func optTime(t *time.Time) *time.Time {

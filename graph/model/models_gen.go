@@ -114,7 +114,8 @@ func (e MeetingOrderField) MarshalJSON() ([]byte, error) {
 }
 
 // The status of a meeting. Values the documentation does not list are reported
-// as `UNKNOWN`, with the upstream's own text in `rawStatus`.
+// as `UNKNOWN`, with the upstream's own text in `rawStatus`; so is a meeting the
+// upstream sent no status for (`rawStatus` null).
 type MeetingStatus string
 
 const (
@@ -124,7 +125,7 @@ const (
 	MeetingStatusSaved MeetingStatus = "SAVED"
 	// The meeting was interrupted (`interrupted`).
 	MeetingStatusInterrupted MeetingStatus = "INTERRUPTED"
-	// A value the documentation does not list; see `rawStatus`.
+	// A value the documentation does not list, or none; see `rawStatus`.
 	MeetingStatusUnknown MeetingStatus = "UNKNOWN"
 )
 
@@ -179,7 +180,8 @@ func (e MeetingStatus) MarshalJSON() ([]byte, error) {
 }
 
 // The type of a meeting. Values the documentation does not list are reported as
-// `UNKNOWN`, with the upstream's own text in `rawType`.
+// `UNKNOWN`, with the upstream's own text in `rawType`; so is a meeting the
+// upstream sent no type for (`rawType` null).
 type MeetingType string
 
 const (
@@ -187,7 +189,7 @@ const (
 	MeetingTypeAnonymous MeetingType = "ANONYMOUS"
 	// A standard meeting (`standard`).
 	MeetingTypeStandard MeetingType = "STANDARD"
-	// A value the documentation does not list; see `rawType`.
+	// A value the documentation does not list, or none; see `rawType`.
 	MeetingTypeUnknown MeetingType = "UNKNOWN"
 )
 

@@ -15,6 +15,12 @@
 //     null where the schema says non-null, a sub-selection, @defer, a
 //     panic) falls back to gqlgen's own code for that object, which then
 //     behaves exactly as before.
+//   - An object whose model has a method `Unreadable() error` (graph/model)
+//     is asked first whether its upstream record can be served as that
+//     type at all; if not, the object is null in its place, with the error
+//     at its path, and none of its fields run. gqlgen has no hook between
+//     an object and its fields; a resolver of each field could only report
+//     the problem at that field, and only when it is selected.
 //   - The buffer an operation's data is marshalled into is allocated at
 //     the size its fields were charged to the response meter
 //     (graph.dataSize), instead of growing by doubling from nothing: for a
@@ -84,7 +90,11 @@ func run(generated string) error {
 	if err != nil {
 		return err
 	}
-	g := &gen{fset: fset, models: models, marshalers: map[string]*ast.FuncDecl{}, objects: map[string]*object{}}
+	unreadable, err := unreadableTypes(filepath.Join(filepath.Dir(generated), "model"))
+	if err != nil {
+		return err
+	}
+	g := &gen{fset: fset, models: models, marshalers: map[string]*ast.FuncDecl{}, objects: map[string]*object{}, unreadable: unreadable}
 	g.read(f)
 	if len(g.concurrent) == 0 {
 		return fmt.Errorf("%s: no field is resolved concurrently; has gqlgen's output changed shape?", generated)
@@ -125,6 +135,44 @@ type gen struct {
 	objects    map[string]*object       // by GraphQL type name
 	imports    map[string]string        // generated.go's, by package name
 	models     []byte                   // model/models_gen.go, gqlgen's models
+	unreadable map[string]bool          // "*model.T" whose T has Unreadable() error
+}
+
+// unreadableTypes finds the model types with a method Unreadable() error
+// on their pointer, as "*model.T".
+func unreadableTypes(dir string) (map[string]bool, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || fn.Name.Name != "Unreadable" {
+				continue
+			}
+			star, ok := fn.Recv.List[0].Type.(*ast.StarExpr)
+			id, ok2 := star.X.(*ast.Ident)
+			res := fn.Type.Results
+			if !ok || !ok2 || len(fn.Type.Params.List) != 0 || res == nil || len(res.List) != 1 || len(res.List[0].Names) > 1 {
+				return nil, fmt.Errorf("%s: Unreadable must be a method of a pointer taking nothing and returning error", fset.Position(fn.Pos()))
+			}
+			if r, ok := res.List[0].Type.(*ast.Ident); !ok || r.Name != "error" {
+				return nil, fmt.Errorf("%s: Unreadable must return error", fset.Position(fn.Pos()))
+			}
+			out["*"+f.Name.Name+"."+id.Name] = true
+		}
+	}
+	return out, nil
 }
 
 // object is one object type's executor (_Type) and its plain fields.
@@ -514,12 +562,27 @@ func (g *gen) fastFuncs(b *bytes.Buffer) {
 	}
 }
 
-// hookObjects makes each object executor with a fast path try it first.
+// hookObjects makes each object executor whose model can be unreadable ask
+// first, and each with a fast path try it next.
 func (g *gen) hookObjects(src []byte) ([]byte, error) {
-	for _, o := range g.fastObjects() {
+	hooked := map[string]bool{}
+	for _, o := range slices.SortedFunc(maps.Values(g.objects), func(a, b *object) int { return strings.Compare(a.name, b.name) }) {
+		var hook string
+		if g.unreadable[o.goType] {
+			hooked[o.goType] = true
+			hook += "\tif err := obj.Unreadable(); err != nil {\n" +
+				"\t\t// Not an object of this type at all: null in its place, with the\n" +
+				"\t\t// error there (the model says why).\n" +
+				"\t\tgraphql.AddError(ctx, err)\n\t\treturn graphql.Null\n\t}\n"
+		}
+		if len(o.fields) > 0 {
+			hook += fmt.Sprintf("\tif m := ec.fast_%s(ctx, fields, obj); m != nil {\n\t\treturn m\n\t}\n", o.name)
+		}
+		if hook == "" {
+			continue
+		}
 		line := fmt.Sprintf("\tfields := graphql.CollectFields(ec.OperationContext, sel, %s)\n", o.implementors)
 		head := fmt.Sprintf("func (ec *executionContext) _%s(ctx context.Context, sel ast.SelectionSet, obj %s) graphql.Marshaler {\n", o.name, o.goType)
-		hook := fmt.Sprintf("\tif m := ec.fast_%s(ctx, fields, obj); m != nil {\n\t\treturn m\n\t}\n", o.name)
 		if bytes.Contains(src, []byte(head+line+hook)) {
 			continue
 		}
@@ -527,6 +590,11 @@ func (g *gen) hookObjects(src []byte) ([]byte, error) {
 			return nil, fmt.Errorf("no executor %q to hook; has gqlgen's output changed shape?", strings.TrimSpace(head))
 		}
 		src = bytes.Replace(src, []byte(head+line), []byte(head+line+hook), 1)
+	}
+	for t := range g.unreadable {
+		if !hooked[t] {
+			return nil, fmt.Errorf("model type %s has Unreadable, but no object executor takes it; has gqlgen's output changed shape?", t)
+		}
 	}
 	return src, nil
 }

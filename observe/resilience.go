@@ -1,0 +1,60 @@
+package observe
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// resilienceMetrics are the upstream client's protections beyond the
+// breaker's state: path ejections and the rate limit's queues. None is
+// labelled by path or caller: ids and credentials never become labels.
+type resilienceMetrics struct {
+	ejections *prometheus.CounterVec
+}
+
+func newResilienceMetrics(reg *prometheus.Registry) resilienceMetrics {
+	r := resilienceMetrics{
+		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "path_ejections_total",
+			Help: "Upstream paths (one user's list, as one caller sees it) ejected after failing repeatedly, by endpoint template: their calls fail at once for a while, the breaker's per-path half.",
+		}, []string{"endpoint"}),
+	}
+	reg.MustRegister(r.ejections)
+	return r
+}
+
+// PathEjected records the ejection of a path of endpoint (a template).
+func (m *Metrics) PathEjected(endpoint string) {
+	if m == nil {
+		return
+	}
+	m.resilience.ejections.WithLabelValues(endpoint).Inc()
+}
+
+// WatchEjectedPaths exposes ejected() as the gauge of paths ejected now.
+// Call it once per Metrics.
+func (m *Metrics) WatchEjectedPaths(ejected func() int) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "upstream", Name: "paths_ejected",
+		Help: "Upstream paths ejected now, each for one caller.",
+	}, func() float64 { return float64(ejected()) }))
+}
+
+// WatchRateLimitQueues exposes the rate limit's queues: calls waiting for
+// a turn, and the callers (credentials) they belong to. Call it once per
+// Metrics.
+func (m *Metrics) WatchRateLimitQueues(waiting, queues func() int) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "rate_limit_waiting",
+			Help: "Upstream calls waiting for a turn of the facade's rate limit (the one waiting in the limiter itself not counted).",
+		}, func() float64 { return float64(waiting()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "rate_limit_queues",
+			Help: "Callers (credentials) with upstream calls waiting for a turn of the facade's rate limit; their queues are served in turn.",
+		}, func() float64 { return float64(queues()) }),
+	)
+}
