@@ -149,3 +149,42 @@ func TestAnOperationKeepsItsAnswersRoomUntilItsResponseIsBuilt(t *testing.T) {
 	assert.Zero(t, client.BodyMemory().InUse)
 	assert.LessOrEqual(t, client.BodyMemory().Peak, int64(1<<20))
 }
+
+// TestEachOperationOfABatchHoldsItsOwnAnswers: the operations of a batch
+// run concurrently and each keeps its own answers' room until its own
+// response is marshalled: the first to finish gives back its room only.
+func TestEachOperationOfABatchHoldsItsOwnAnswers(t *testing.T) {
+	sizes := map[int64]int64{1: 200_000, 2: 300_000}
+	fake := resttest.NewServer()
+	t.Cleanup(fake.Close)
+	for id, size := range sizes {
+		fake.Inject(resttest.Fault{Path: "/api/v1/users/" + itoa(id) + "/meetings", Kind: resttest.FaultLargeBody, Size: int(size), Field: "address"})
+	}
+	client, err := restclient.New(fake.URL, restclient.WithBodyBudget(1<<20), restclient.WithMaxResponseBytes(1<<20),
+		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
+	require.NoError(t, err)
+	handed := make(chan int64) // each operation waits here with its answer decoded
+	o := graph.Options{Upstream: signallingUpstream{Upstream: client, handed: handed}}
+	o.Batching = true
+	h := graph.NewHandler(o)
+	e := &env{t: t, handler: h, upstream: fake}
+
+	done := make(chan *httpResult, 1)
+	go func() {
+		done <- e.send(postReq(`[{"query":"{ user(id: \"1\") { meetings(first: 100) { nodes { address } } } }"},
+			{"query":"{ user(id: \"2\") { meetings(first: 100) { nodes { address } } } }"}]`))
+	}()
+	inUse := func() int64 { return client.BodyMemory().InUse }
+	require.Eventually(t, func() bool { return inUse() == sizes[1]+sizes[2] }, 10*time.Second, time.Millisecond,
+		"both answers decoded and kept")
+	first := <-handed
+	other := 3 - first
+	require.Eventually(t, func() bool { return inUse() == sizes[other] }, 10*time.Second, time.Millisecond,
+		"operation of user %d done: its room only is given back", first)
+	require.Equal(t, other, <-handed)
+	answers := batchTotals(t, <-done)
+	for i := range answers {
+		assert.Empty(t, answers[i].Errors)
+	}
+	assert.Zero(t, inUse())
+}
