@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	log := slog.New(h)
+	defer setMemoryLimit(cfg, getenv, os.DirFS("/"), log)()
 	defer ignoreHangup(log)()
 	if cfg.Demo.UpstreamOnly {
 		return serveDemoUpstream(ctx, cfg, log, ready)

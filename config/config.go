@@ -69,6 +69,9 @@ type Server struct {
 	// MaxConnections caps the connections open on ListenAddr; server.go
 	// lowers it further to fit the open-file limit.
 	MaxConnections int
+	// MemoryLimit is the Go runtime's soft memory limit in bytes; 0 leaves
+	// it to GOMEMLIMIT or derives it from the budgets (memlimit.go).
+	MemoryLimit int64
 }
 
 // Upstream is the REST API and how it is called.
@@ -87,7 +90,7 @@ type Upstream struct {
 	// MaxResponseBytes caps one upstream response read.
 	MaxResponseBytes int64
 	// BodyBudget bounds the upstream bodies held in memory at once, all
-	// calls together.
+	// calls together, the records decoded from them included.
 	BodyBudget int64
 	// MaxConcurrency caps the upstream calls in flight, all operations
 	// together; MaxOperationConcurrency those of one operation.
@@ -259,7 +262,7 @@ func (c *Config) register(e *envFlags) {
 	e.string(&c.Upstream.PerPageParam, "upstream-per-page-param", "per_page", "query parameter that sets the threads page size")
 	e.int(&c.Upstream.PerPage, "upstream-per-page", 0, "threads page size to ask for; 0 sends none")
 	e.int64(&c.Upstream.MaxResponseBytes, "upstream-max-response-bytes", 32<<20, "largest upstream response read")
-	e.int64(&c.Upstream.BodyBudget, "upstream-body-budget", 256<<20, "bytes of upstream responses held in memory at once, all calls together; at least upstream-max-response-bytes")
+	e.int64(&c.Upstream.BodyBudget, "upstream-body-budget", 256<<20, "bytes of upstream responses held in memory at once, all calls together: being read, or decoded into records an operation still uses; at least upstream-max-response-bytes")
 	e.int(&c.Upstream.MaxConcurrency, "max-upstream-concurrency", 256, "upstream calls in flight at once, all operations together")
 	e.int(&c.Upstream.MaxOperationConcurrency, "max-operation-concurrency", 64, "upstream calls in flight at once for one operation")
 	e.string(&r.introspection, "introspection", "", "allow schema introspection: true or false; default true in demo mode only")
@@ -270,6 +273,7 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&c.Shutdown.Timeout, "shutdown-timeout", 15*time.Second, "on SIGTERM, how long operations in flight may take to finish (after shutdown-delay) before they are cancelled")
 	e.duration(&c.Shutdown.Delay, "shutdown-delay", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, for load balancers to notice, before new connections are refused")
 	e.int(&c.Server.MaxConnections, "max-connections", DefaultMaxConnections, "most connections open on listen-addr; idle ones are closed near it, new ones refused with 503 at it; lowered to fit the open-file limit")
+	e.int64(&c.Server.MemoryLimit, "memory-limit", 0, "soft limit of the Go runtime's memory in bytes, near which the garbage collector works harder; 0: GOMEMLIMIT if set, else upstream-body-budget + max-response-memory (+ cache-max-bytes with the cache on) + 256 MiB, at most 90% of the container's memory limit")
 	e.duration(&c.Demo.Latency, "demo-latency", 0, "latency the demo upstream adds to each answer")
 	e.int(&c.Demo.Users, "demo-users", 50, "how many users the demo upstream has")
 	e.bool(&c.Demo.UpstreamOnly, "demo-upstream-only", false, "serve only the demo upstream (the fake REST API, with demo-users and demo-latency) on listen-addr, for replicas to share as their upstream-url")

@@ -111,6 +111,9 @@ func (c *Config) validate() []string {
 		check(!c.Observability.Pprof, "pprof needs metrics-addr: profiles are served on the metrics listener only")
 	}
 	check(c.PrintSchema == "" || c.PrintSchema == "sdl" || c.PrintSchema == "introspection", "print-schema must be sdl or introspection")
+	// A limit of a few bytes or megabytes (a unit left out) would keep the
+	// collector running without pause.
+	check(c.Server.MemoryLimit == 0 || c.Server.MemoryLimit >= 64<<20, "memory-limit must be 0 or at least 67108864 (64 MiB), in bytes")
 	check(c.Demo.Users > 0 && c.Demo.Users <= 100000, "demo-users must be between 1 and 100000")
 	check(!c.Demo.UpstreamOnly || c.Upstream.URL == "", "demo-upstream-only serves the demo upstream itself: upstream-url must be empty")
 	check(c.IDE.Assets == "embedded" || c.IDE.Assets == "cdn", "ide-assets must be embedded or cdn")

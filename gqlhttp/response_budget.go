@@ -311,6 +311,28 @@ func ChargeResponse(ctx context.Context, n int) bool {
 	return m == nil || m.charge(int64(n))
 }
 
+// DataSizeHint is about how many bytes the data of ctx's operation will
+// take once marshalled: what its fields were charged and has not been sent
+// yet, capped at what the response may still hold; 0 outside an operation
+// served by a Server, or once the response is refused. The executor's
+// buffer for the data, allocated at this size, is not grown by doubling: a
+// 10 MB response grown so held a 16 MB buffer, after copying 15 MB of
+// smaller ones on the way.
+func DataSizeHint(ctx context.Context) int {
+	m := meterFrom(ctx)
+	if m == nil || m.failed() != meterOK {
+		return 0
+	}
+	m.mu.Lock()
+	n := m.used.Load() - m.written
+	m.mu.Unlock()
+	// The charges are close but not exact (a field's punctuation, escapes
+	// in strings): a little more saves growing to twice the size for a few
+	// bytes.
+	n += n/64 + 64
+	return int(min(max(n, 0), int64(m.remaining())))
+}
+
 // meterFrom is the meter of ctx's operation, nil outside one.
 func meterFrom(ctx context.Context) *responseMeter {
 	if p, _ := ctx.Value(preparedKey{}).(*preparedDoc); p != nil {

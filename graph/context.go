@@ -10,6 +10,11 @@ import (
 // its call budget through its loaders.
 type requestState struct {
 	loaders *Loaders
+	// releaseBodies gives back the room the operation's upstream answers
+	// keep in the client's body budget (restclient.WithBodyHold), and
+	// holds are every hold of the request, its batch's operations' too.
+	releaseBodies func()
+	holds         *bodyHolds
 	// callerCredential says whether the caller sent any forwarded header, so
 	// that an upstream 403 can be told apart: no credential (UNAUTHENTICATED)
 	// or a wrong one (FORBIDDEN).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -28,6 +29,25 @@ import (
 // fastWriter builds one object's JSON.
 type fastWriter struct {
 	buf bytes.Buffer
+	// long are the strings left out of buf, to be written where they go
+	// only when the response is marshalled (see longString).
+	long []longString
+	// longBytes is what they add, quoted.
+	longBytes int
+}
+
+// A long string (an upstream text of many kilobytes) is not copied into
+// the object's JSON ahead of the response: gqlgen then copies that JSON
+// again into the response's buffer, so the response would be held twice
+// while it is marshalled. It is written straight into the response's
+// buffer instead, as gqlgen's own marshaler for a string would; until
+// then it is the upstream record's text, which lives that long anyway.
+const longStringBytes = 4 << 10
+
+// longString is a string to be written at byte at of the object's JSON.
+type longString struct {
+	at int
+	s  string
 }
 
 // fastPath is off only in the test that compares both paths.
@@ -111,12 +131,21 @@ func (w *fastWriter) enum(s string) {
 	w.buf.WriteByte('"')
 }
 
-// str quotes as graphql.MarshalString: only control characters, the
+// str writes s quoted, or notes where to, when it is long.
+func (w *fastWriter) str(s string) {
+	if len(s) >= longStringBytes {
+		w.long = append(w.long, longString{at: w.buf.Len(), s: s})
+		w.longBytes += len(s) + 2 // as the response meter counts a string
+		return
+	}
+	quote(&w.buf, s)
+}
+
+// quote quotes as graphql.MarshalString: only control characters, the
 // backslash and the quote are escaped; everything else, invalid UTF-8
 // included, is written as it is.
-func (w *fastWriter) str(s string) {
+func quote(b *bytes.Buffer, s string) {
 	const hex = "0123456789ABCDEF"
-	b := &w.buf
 	b.WriteByte('"')
 	start := 0
 	i := plainPrefix(s)
@@ -151,13 +180,18 @@ func (w *fastWriter) str(s string) {
 // finish returns the object, charged to the operation's response meter.
 func (w *fastWriter) finish(ctx context.Context) graphql.Marshaler {
 	w.buf.WriteByte('}')
-	if !gqlhttp.ChargeResponse(ctx, w.buf.Len()) {
+	if !gqlhttp.ChargeResponse(ctx, w.buf.Len()+w.longBytes) {
 		return emptyObject // the operation answers with the refusal
 	}
-	return rawJSON(bytes.Clone(w.buf.Bytes()))
+	if len(w.long) == 0 {
+		return rawJSON(bytes.Clone(w.buf.Bytes()))
+	}
+	return &withLong{json: bytes.Clone(w.buf.Bytes()), long: slices.Clone(w.long)}
 }
 
 func (w *fastWriter) release() {
+	clear(w.long) // the pool must not keep their texts
+	w.long, w.longBytes = w.long[:0], 0
 	if w.buf.Cap() <= 64<<10 { // keep the pool's buffers small
 		fastWriters.Put(w)
 	}
@@ -167,5 +201,27 @@ func (w *fastWriter) release() {
 type rawJSON []byte
 
 func (r rawJSON) MarshalGQL(w io.Writer) { _, _ = w.Write(r) }
+
+// withLong is JSON written ahead of the response but for its long strings,
+// which are quoted into the response where they go.
+type withLong struct {
+	json []byte
+	long []longString
+}
+
+func (o *withLong) MarshalGQL(w io.Writer) {
+	b, ok := w.(*bytes.Buffer) // gqlgen marshals into one
+	if !ok {
+		b = new(bytes.Buffer)
+		defer func() { _, _ = w.Write(b.Bytes()) }()
+	}
+	from := 0
+	for _, l := range o.long {
+		b.Write(o.json[from:l.at])
+		quote(b, l.s)
+		from = l.at
+	}
+	b.Write(o.json[from:])
+}
 
 var emptyObject graphql.Marshaler = rawJSON("{}")

@@ -154,6 +154,7 @@ func NewHandler(cfg Options) http.Handler {
 	srv.Use(argumentCheck{schema: schema, cursors: cursors})
 	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
 	srv.Use(staleMarker{})
+	srv.Use(recordsRelease{})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 
@@ -212,6 +213,8 @@ func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Contex
 	// The request id goes upstream too, so that its logs can be matched with ours.
 	fwd.Set(observe.RequestIDHeader, st.requestID)
 	ctx = restclient.WithRequestHeaders(ctx, fwd)
+	st.holds = &bodyHolds{}
+	ctx, st.releaseBodies = st.holds.hold(ctx)
 	ctx = withState(ctx, st)
 	ctx = model.WithDateZone(ctx, m.cfg.TimeZone)
 	ctx, done := m.obs.begin(ctx, r, st.requestID)
@@ -219,6 +222,7 @@ func (m *middleware) begin(ctx context.Context, r *http.Request) (context.Contex
 	return ctx, func() {
 		done()
 		cancel()
+		st.holds.releaseAll() // those whose last payload never came (recordsRelease)
 	}
 }
 
@@ -236,8 +240,9 @@ func (st *requestState) reporting(ctx context.Context, i int) context.Context {
 // operationState gives each operation of a batch a state of its own, as
 // if it had come alone: its loaders (their cache, so that its log line
 // counts its own calls, and the per-operation bound on calls in flight),
-// its stale answers; so that operations running concurrently (gqlhttp's
-// batch.go) do not take each other's. What bounds the request as a whole
+// its stale answers, the hold on its upstream answers' room in the body
+// budget; so that operations running concurrently (gqlhttp's batch.go) do
+// not take each other's. What bounds the request as a whole
 // stays shared: the deadline, the call budget (Loaders.guard) and the
 // estimate's budget, which the extensions drew on before execution.
 type operationState struct{ cfg *loaderConfig }
@@ -261,6 +266,8 @@ func (s operationState) InterceptOperation(ctx context.Context, next graphql.Ope
 		callerCredential: st.callerCredential,
 		requestID:        st.requestID,
 		rec:              st.rec,
+		holds:            st.holds,
 	}
+	ctx, op.releaseBodies = st.holds.hold(ctx)
 	return next(op.reporting(withState(ctx, op), i))
 }

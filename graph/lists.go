@@ -7,6 +7,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
 // marshalList replaces gqlgen's MarshalSliceConcurrently in the generated
@@ -37,12 +39,18 @@ func marshalList(ctx context.Context, sel ast.SelectionSet, n int, workerLimit i
 		*idx = i
 		fc.Result = nil
 		ret[i] = marshalElement(elemCtx, i, omitPanicHandler, marshal)
-		if _, written := ret[i].(rawJSON); !written {
+		switch ret[i].(type) {
+		case rawJSON, *withLong:
+		default:
 			fc = nil
 		}
 	}
 	return ret
 }
+
+// dataSize is the size at which the generated executor allocates the
+// buffer for an operation's data (graph/internal/execgen adds the call).
+func dataSize(ctx context.Context) int { return gqlhttp.DataSizeHint(ctx) }
 
 // marshalElement recovers a panic into an error at the element's path, as
 // MarshalSliceConcurrently does.

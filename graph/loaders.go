@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/salesgraph/salesgraph/graph/model"
 	"github.com/salesgraph/salesgraph/restclient"
@@ -79,6 +80,8 @@ type Loaders struct {
 	meetings   func() *dataloader.Loader[int64, *future[*userMeetings]]
 	pages      func() *dataloader.Loader[pageKey, *future[*threadPage]]
 	allThreads func() *dataloader.Loader[int64, *future[*userThreads]]
+	// made says which of the three were made, for release.
+	made [3]atomic.Bool
 }
 
 // loaderConfig is what every request's loaders share.
@@ -124,21 +127,94 @@ func newLoadersSharing(cfg *loaderConfig, budget *Loaders) *Loaders {
 	// Each loader is made the first time it is used: most operations need
 	// one kind of list, and some none.
 	l.meetings = sync.OnceValue(func() *dataloader.Loader[int64, *future[*userMeetings]] {
+		l.made[0].Store(true)
 		return dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.admit, l.loadMeetings),
 			dataloader.WithWait[int64, *future[*userMeetings]](cfg.wait),
 			dataloader.WithCache(loaderCache[int64, *future[*userMeetings]](cfg, "meetings")))
 	})
 	l.pages = sync.OnceValue(func() *dataloader.Loader[pageKey, *future[*threadPage]] {
+		l.made[1].Store(true)
 		return dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.admit, l.loadPage),
 			dataloader.WithWait[pageKey, *future[*threadPage]](cfg.wait),
 			dataloader.WithCache(loaderCache[pageKey, *future[*threadPage]](cfg, "threadPages")))
 	})
 	l.allThreads = sync.OnceValue(func() *dataloader.Loader[int64, *future[*userThreads]] {
+		l.made[2].Store(true)
 		return dataloader.NewBatchedLoader(startEach(cfg, "allThreads", nil, l.loadAllThreads),
 			dataloader.WithWait[int64, *future[*userThreads]](cfg.wait),
 			dataloader.WithCache(loaderCache[int64, *future[*userThreads]](cfg, "allThreads")))
 	})
 	return l
+}
+
+// release drops what the loaders cached: the upstream records, which are
+// garbage once the operation's data is marshalled (see recordsRelease).
+// A later load would call the upstream again.
+func (l *Loaders) release() {
+	if l.made[0].Load() {
+		l.meetings().ClearAll()
+	}
+	if l.made[1].Load() {
+		l.pages().ClearAll()
+	}
+	if l.made[2].Load() {
+		l.allThreads().ClearAll()
+	}
+}
+
+// bodyHolds are the holds on the body budget (restclient.WithBodyHold) of
+// one request's operations, each released once its response is
+// marshalled (recordsRelease), and all of them when the request ends at
+// the latest, so that none is ever kept.
+type bodyHolds struct {
+	mu       sync.Mutex
+	releases []func()
+}
+
+// hold returns ctx with a hold of its own.
+func (h *bodyHolds) hold(ctx context.Context) (context.Context, func()) {
+	ctx, release := restclient.WithBodyHold(ctx)
+	h.mu.Lock()
+	h.releases = append(h.releases, release)
+	h.mu.Unlock()
+	return ctx, release
+}
+
+func (h *bodyHolds) releaseAll() {
+	h.mu.Lock()
+	releases := h.releases
+	h.releases = nil
+	h.mu.Unlock()
+	for _, release := range releases {
+		release()
+	}
+}
+
+// recordsRelease releases an operation's loaders, and the room their
+// upstream answers keep in the body budget, once its last payload is
+// marshalled. The response is then written, which for a large one to a
+// slow client takes a while; the upstream records it was made of (about as
+// large as the upstream's answers) need not live that long as well. What
+// the response holds is bounded by the response memory budget.
+type recordsRelease struct{}
+
+var (
+	_ graphql.HandlerExtension    = recordsRelease{}
+	_ graphql.ResponseInterceptor = recordsRelease{}
+)
+
+func (recordsRelease) ExtensionName() string                   { return "RecordsRelease" }
+func (recordsRelease) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (recordsRelease) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || resp.HasNext == nil || !*resp.HasNext {
+		if st, ok := stateFrom(ctx); ok {
+			st.loaders.release()
+			st.releaseBodies()
+		}
+	}
+	return resp
 }
 
 // future is one key's result, ready when done is closed. A dataloader

@@ -216,6 +216,85 @@ func TestBodyBudgetOptions(t *testing.T) {
 	}
 }
 
+// TestBodyHoldKeepsTheRoomOfDecodedAnswers: under a WithBodyHold, an
+// answer's room stays reserved after the call returns, for its records,
+// which keep its text; release gives it back, and after release a call's
+// room is given back as it returns.
+func TestBodyHoldKeepsTheRoomOfDecodedAnswers(t *testing.T) {
+	r := newBudgetRig(t)
+	const size = 300_000
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: size, Field: "address"})
+	ctx, release := restclient.WithBodyHold(context.Background())
+
+	ms, err := r.client.UserMeetings(ctx, 2)
+	require.NoError(t, err)
+	require.Len(t, ms, len(user(t, r.fake.Dataset(), 2).Meetings))
+	assert.Greater(t, len(ms[0].Address), size/len(ms)/2, "the records hold the answer's text")
+	assert.Equal(t, int64(size), r.client.BodyMemory().InUse, "kept for the records")
+
+	_, err = r.client.UserMeetings(context.Background(), 3)
+	require.NoError(t, err)
+	assert.Equal(t, int64(size), r.client.BodyMemory().InUse, "a call without a hold keeps nothing")
+
+	release()
+	assert.Zero(t, r.client.BodyMemory().InUse)
+	release() // more than once does no harm
+	_, err = r.client.UserMeetings(ctx, 2)
+	require.NoError(t, err)
+	r.checkNeverExceeded(t)
+}
+
+// TestBodyHoldNeverWaitsWhileHolding: a call under a hold that keeps room
+// fails at once when its answer does not fit, and one that was waiting
+// gives up as its hold starts keeping room, where a call holding nothing
+// waits: holders never wait for one another.
+func TestBodyHoldNeverWaitsWhileHolding(t *testing.T) {
+	r := newBudgetRig(t)
+	const more, most = 400_000, 500_000 // neither fits beside bigBody
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultLargeBody, Size: more})
+	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/4/meetings", Kind: resttest.FaultLargeBody, Size: most})
+	first := r.holdBig(t)
+	ctx, release := restclient.WithBodyHold(context.Background())
+	defer release()
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := r.client.UserMeetings(ctx, 4)
+		waiting <- err
+	}()
+	require.Eventually(t, func() bool { return r.client.BodyMemory().Waiting == 1 }, 10*time.Second, time.Millisecond,
+		"waits: its hold keeps nothing yet")
+	// User 2's small answer takes room free at once (it waits behind no
+	// one: budget.go), and its hold now keeps it.
+	_, err := r.client.UserMeetings(ctx, 2)
+	require.NoError(t, err)
+	kept := r.client.BodyMemory().InUse - bigBody
+	require.Positive(t, kept)
+	var be *restclient.BodyBudgetError
+	require.ErrorAs(t, <-waiting, &be, "gave up once its hold kept room")
+	assert.False(t, be.Waited)
+	assert.Zero(t, r.client.BodyMemory().Waiting)
+
+	_, err = r.client.UserMeetings(ctx, 3)
+	require.ErrorAs(t, err, &be)
+	assert.False(t, be.Waited, "refused at once")
+	assert.Equal(t, int64(more), be.Need)
+	assert.Contains(t, err.Error(), "no room for 400000 bytes")
+	assert.Equal(t, bigBody+kept, r.client.BodyMemory().InUse, "the refused answers reserved nothing")
+
+	// Without a hold, the same call waits for room.
+	other := make(chan error, 1)
+	go func() {
+		_, err := r.client.UserMeetings(context.Background(), 3)
+		other <- err
+	}()
+	require.Eventually(t, func() bool { return r.client.BodyMemory().Waiting == 1 }, 10*time.Second, time.Millisecond)
+	r.resume()
+	require.NoError(t, <-first)
+	require.NoError(t, <-other, "served once the big body is done")
+	release()
+	r.checkNeverExceeded(t)
+}
+
 func user(t *testing.T, d *resttest.Dataset, id int64) *resttest.User {
 	t.Helper()
 	u, ok := d.User(id)

@@ -172,7 +172,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	l := c.cache.Cache.Lookup(context.WithoutCancel(ctx), key) // as in fill
 	if l.Fresh {
 		reportAnswer(ctx, endpoint, AnswerCached)
-		return c.decodeCached(endpoint, path, l.Entry, into)
+		return c.decodeCached(ctx, endpoint, path, l.Entry, into)
 	}
 	// A stale entry may stand in only for a call that decoded nothing, or
 	// into would see two answers.
@@ -188,7 +188,7 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	if err == nil || !l.Found || decoded || !servesStale(err) {
 		return err
 	}
-	if c.decodeCached(endpoint, path, l.Entry, into) != nil {
+	if c.decodeCached(ctx, endpoint, path, l.Entry, into) != nil {
 		return err
 	}
 	age := c.cache.Cache.Age(l.Entry)
@@ -201,10 +201,26 @@ func (c *Client) cachedGet(ctx context.Context, endpoint, path string, q url.Val
 	return nil
 }
 
-func (c *Client) decodeCached(endpoint, path string, e respcache.Entry, into func(*scanner) error) error {
-	if err := decodeSuccess(e.Body, into); err != nil {
+// decodeCached decodes a cached answer. Its records keep a copy of it as
+// those of an answer read do, so under a WithBodyHold it takes room in the
+// body budget as one does.
+func (c *Client) decodeCached(ctx context.Context, endpoint, path string, e respcache.Entry, into func(*scanner) error) error {
+	hold, n := bodyHoldFrom(ctx), int64(len(e.Body))
+	if hold != nil {
+		if err := c.reserve(ctx, endpoint, path, n, hold); err != nil {
+			return err
+		}
+	}
+	// A cached body is never written to: its records may alias it.
+	if err := decodeSuccess(e.Body, owned(into)); err != nil {
+		if hold != nil {
+			c.budget.release(n)
+		}
 		ct, _, _ := strings.Cut(e.Header.Get("Content-Type"), ";")
 		return &DecodeError{Endpoint: endpoint, Path: path, HTTPStatus: e.Status, ContentType: ct, Err: err}
+	}
+	if hold != nil {
+		hold.keep(c.budget, n)
 	}
 	return nil
 }

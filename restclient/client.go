@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/salesgraph/salesgraph/ratelimit"
@@ -442,13 +441,6 @@ func expand(endpoint, id string) string {
 	return strings.Replace(endpoint, "{id}", url.PathEscape(id), 1)
 }
 
-// bodyPool recycles response buffers: decoding copies out everything it
-// keeps, so a buffer is free again once a call returns.
-var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledBody keeps rare huge bodies from pinning memory in the pool.
-const maxPooledBody = 4 << 20
-
 // get is the one request path: it sends GET base+path?q, reads the body
 // under the size cap, turns every failure into a typed error, and has into
 // decode a success envelope's "data" in place, in the same pass that
@@ -561,13 +553,16 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	}
 	defer resp.Body.Close()
 
-	buf := bodyPool.Get().(*[]byte)
-	body, reserved, readErr := c.readBody(callCtx, endpoint, path, resp, (*buf)[:0])
+	// Each body has a buffer of its own, not a pooled one: its records
+	// keep it (scanner.own), which saves copying it, and a pool of large
+	// buffers would hold memory no budget counts.
+	hold := bodyHoldFrom(ctx)
+	body, reserved, readErr := c.readBody(callCtx, endpoint, path, resp, nil, hold)
+	var kept int64 // what the hold keeps for the records decoded
 	defer func() {
-		c.budget.release(reserved) // decoding is over: the bytes are no longer read
-		if cap(body) <= maxPooledBody {
-			*buf = body[:0]
-			bodyPool.Put(buf)
+		c.budget.release(reserved - kept) // decoding is over: the bytes are no longer read
+		if kept > 0 {
+			hold.keep(c.budget, kept)
 		}
 	}()
 	status := resp.StatusCode
@@ -597,7 +592,12 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	if readErr != nil {
 		return status, c.decodeError(endpoint, path, resp, body, readErr, req.Header)
 	}
-	if err := decodeSuccess(body, into); err != nil {
+	if cap(body)-len(body) > len(body)/4 {
+		// A body of unknown length grew by doubling: its records keep
+		// it, so not with up to as much again unused.
+		body = bytes.Clone(body)
+	}
+	if err := decodeSuccess(body, owned(into)); err != nil {
 		var (
 			ae *APIError
 			pe *PaginationError
@@ -610,8 +610,20 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 		}
 		return status, c.decodeError(endpoint, path, resp, body, err, req.Header)
 	}
+	if hold != nil {
+		kept = min(int64(len(body)), reserved) // the records' copy of the body
+	}
 	c.fill(ctx, status, resp.Header, body)
 	return status, nil
+}
+
+// owned has into decode a body that is the call's own, which the text of
+// its records may alias (scanner.own).
+func owned(into func(*scanner) error) func(*scanner) error {
+	return func(s *scanner) error {
+		s.own()
+		return into(s)
+	}
 }
 
 // cause turns a failed exchange into the cause a *TransportError carries:
@@ -637,8 +649,9 @@ func (c *Client) cause(ctx, callCtx context.Context, err error) error {
 // and the bytes it reserved, which the caller releases once it is done
 // with them. A declared length over the cap is refused unread; any body
 // stops being read as soon as it crosses the cap or finds no room in the
-// budget, so neither is ever exceeded.
-func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http.Response, buf []byte) (body []byte, reserved int64, err error) {
+// budget, so neither is ever exceeded. hold is the call's WithBodyHold, if
+// any: see reserve.
+func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http.Response, buf []byte, hold *bodyHold) (body []byte, reserved int64, err error) {
 	tooLarge := fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, c.maxBody)
 	declared := resp.ContentLength >= 0
 	first := min(int64(firstBodyBlock), c.maxBody)
@@ -648,8 +661,8 @@ func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http
 		}
 		first = resp.ContentLength
 	}
-	if err := c.budget.acquire(ctx, first); err != nil {
-		return nil, 0, &BodyBudgetError{Endpoint: endpoint, Path: path, Need: first, Budget: c.budget.size, Waited: true}
+	if err := c.reserve(ctx, endpoint, path, first, hold); err != nil {
+		return nil, 0, err
 	}
 	reserved = first
 	buf = slices.Grow(buf, int(reserved))
@@ -682,6 +695,25 @@ func (c *Client) readBody(ctx context.Context, endpoint, path string, resp *http
 			return buf, reserved, err
 		}
 	}
+}
+
+// reserve takes n bytes of the body budget for a body about to be read:
+// waiting for them in turn until ctx ends, or until hold starts keeping
+// room; once it keeps room, only room free at once will do.
+func (c *Client) reserve(ctx context.Context, endpoint, path string, n int64, hold *bodyHold) error {
+	if hold.keeps() || n > c.budget.size { // the latter from a cache filled under another budget
+		if !c.budget.grow(n) {
+			return &BodyBudgetError{Endpoint: endpoint, Path: path, Need: n, Budget: c.budget.size}
+		}
+		return nil
+	}
+	switch err := c.budget.acquireUnless(ctx, n, hold.started()); {
+	case err == errHolding:
+		return &BodyBudgetError{Endpoint: endpoint, Path: path, Need: n, Budget: c.budget.size}
+	case err != nil:
+		return &BodyBudgetError{Endpoint: endpoint, Path: path, Need: n, Budget: c.budget.size, Waited: true}
+	}
+	return nil
 }
 
 var errMore = errors.New("body goes on")

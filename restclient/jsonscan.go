@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file is a small JSON reader over a byte slice. With encoding/json,
@@ -45,7 +46,8 @@ type scanner struct {
 // made once per document, instead of an allocation per field: a meetings
 // body held two or three such strings per record. The strings then keep
 // that copy alive as long as any of them lives, which for decoded records
-// is as long as the records.
+// is as long as the records. After own, they are substrings of the body
+// itself.
 func (s *scanner) sub(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -58,6 +60,19 @@ func (s *scanner) sub(b []byte) string {
 		s.doc = string(s.buf)
 	}
 	return s.doc[off : off+len(b)]
+}
+
+// own makes the text sub hands out alias buf instead of a copy of it, for
+// a buffer nothing writes to again: the body a call read, whose records
+// then keep it rather than a copy (the body budget counts it for as long,
+// under a hold). Without it a large answer was in memory twice while it was
+// decoded, and copied once more than it was read.
+func (s *scanner) own() {
+	if s.doc == "" && len(s.buf) > 0 {
+		// The one unsafe conversion of the package: buf is never written
+		// again, which is what makes a string of it sound.
+		s.doc = unsafe.String(unsafe.SliceData(s.buf), len(s.buf))
+	}
 }
 
 func (s *scanner) fail(msg string) error { return &syntaxError{msg: msg, off: s.off} }

@@ -59,7 +59,12 @@ const (
 	// a "padding" member of the envelope, a long string the documentation
 	// does not name (so a client skips it, after reading it):
 	// {"status":200,"padding":"    …","data":…}. With Fault.Chunked it is
-	// sent without a Content-Length, in 32 KiB chunks.
+	// sent without a Content-Length, in 32 KiB chunks. With Fault.Field,
+	// the answer grows instead by lengthening that string member of every
+	// record in its list by the same number of x's (a record without it, or
+	// with another type, gets a string of x's): a large answer a client
+	// decodes into its records and serves, rather than skips. An answer
+	// with no records is padded as without Field.
 	FaultLargeBody
 	// FaultFieldValue answers normally, but with the value of Fault.Field
 	// in record Fault.Record (0-based, in the order of the answer's list)
@@ -126,7 +131,7 @@ type Fault struct {
 	// so that a test knows a client is reading one.
 	MidBody <-chan struct{}
 	// Record, Field and Value are FaultFieldValue's record index, key and
-	// raw JSON value.
+	// raw JSON value; Field is also the member FaultLargeBody grows.
 	Record int
 	Field  string
 	Value  string
@@ -267,7 +272,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		return write(w, code, jsonType, withFieldValue(body, f.Record, f.Field, f.Value))
 	case FaultLargeBody:
 		code, body := s.answer(r, cred)
-		body = pad(body, f.Size)
+		if f.Field == "" || !growField(&body, f.Field, f.Size) {
+			body = pad(body, f.Size)
+		}
 		if !f.Chunked && f.MidBody == nil {
 			return write(w, code, jsonType, body)
 		}
@@ -335,6 +342,85 @@ func pad(body []byte, size int) []byte {
 	out = append(out, bytes.Repeat([]byte{' '}, n)...)
 	out = append(out, '"', ',')
 	return append(out, body[1:]...)
+}
+
+// growField grows *body to size bytes by lengthening field, a string
+// member of every record of data.list, by the same number of x's, the
+// remainder going to the first records. It reports false, leaving *body
+// alone, when there is no record to grow.
+func growField(body *[]byte, field string, size int) bool {
+	// Every record's field made a string, ended by a NUL byte where the
+	// x's go: a NUL is never part of a JSON document, so it cannot be
+	// anything else.
+	marked, ok := editList(*body, func(recs []json.RawMessage) {
+		for i, r := range recs {
+			recs[i] = editMember(r, field, true, func(v json.RawMessage) json.RawMessage {
+				if len(v) == 0 || v[0] != '"' {
+					v = json.RawMessage(`""`)
+				}
+				return append(v[:len(v)-1:len(v)-1], 0, '"')
+			})
+		}
+	})
+	if !ok {
+		return false
+	}
+	ends := bytes.Count(marked, []byte{0})
+	extra := max(0, size-(len(marked)-ends))
+	out := make([]byte, 0, len(marked)-ends+extra)
+	for i, part := range bytes.Split(marked, []byte{0}) {
+		out = append(out, part...)
+		if i == ends {
+			break
+		}
+		n := extra / ends
+		if i < extra%ends {
+			n++
+		}
+		for ; n > 0; n -= min(n, len(xs)) {
+			out = append(out, xs[:min(n, len(xs))]...)
+		}
+	}
+	*body = out
+	return true
+}
+
+// xs are what growField grows a field with.
+var xs = bytes.Repeat([]byte{'x'}, 64<<10)
+
+// editList returns an answer with the records of data.list edited in
+// place by edit, or false when the list holds none.
+func editList(body []byte, edit func([]json.RawMessage)) ([]byte, bool) {
+	edited := false
+	out := editMember(body, "data", false, func(data json.RawMessage) json.RawMessage {
+		return editMember(data, "list", false, func(list json.RawMessage) json.RawMessage {
+			var recs []json.RawMessage
+			if json.Unmarshal(list, &recs) != nil || len(recs) == 0 {
+				return list
+			}
+			edit(recs)
+			edited = true
+			return joinArray(recs)
+		})
+	})
+	return out, edited
+}
+
+// joinArray writes values as a JSON array.
+func joinArray(values []json.RawMessage) json.RawMessage {
+	n := 2
+	for _, v := range values {
+		n += len(v) + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '[')
+	for i, v := range values {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, v...)
+	}
+	return append(out, ']')
 }
 
 // withFieldValue returns an answer with data.list[record][field] set to

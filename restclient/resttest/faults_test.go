@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -359,4 +360,39 @@ func assertPadded(t *testing.T, normal, got []byte) {
 	delete(have, "padding")
 	assert.Equal(t, want, have)
 	assert.Equal(t, strings.Repeat(" ", len(padding)-2), strings.Trim(string(padding), `"`))
+}
+
+// TestLargeBodyGrowsAField checks FaultLargeBody with a Field: the answer
+// reaches its size inside the records, each record's field lengthened by
+// the same number of x's (one more for the first few), every other member
+// as it was; a record without the field gets one.
+func TestLargeBodyGrowsAField(t *testing.T) {
+	s := resttest.NewServer(resttest.WithUsers(3))
+	defer s.Close()
+	const size = 100_000
+	normal := list(t, decode(t, get(t, s, meetingsPath(2), resttest.DefaultToken).body))
+	s.Inject(resttest.Fault{Path: meetingsPath(2), Kind: resttest.FaultLargeBody, Size: size, Field: "address"})
+	s.Inject(resttest.Fault{Path: meetingsPath(3), Kind: resttest.FaultLargeBody, Size: size, Field: "notes"})
+
+	r := get(t, s, meetingsPath(2), resttest.DefaultToken)
+	assert.Equal(t, 200, r.status)
+	assert.Len(t, r.body, size)
+	grown := list(t, decode(t, r.body))
+	require.Len(t, grown, len(normal))
+	var added []int
+	for i, g := range grown {
+		was, now := normal[i]["address"].(string), g["address"].(string)
+		require.True(t, strings.HasPrefix(now, was), "record %d keeps its address first", i)
+		require.Equal(t, strings.Repeat("x", len(now)-len(was)), now[len(was):], "record %d", i)
+		added = append(added, len(now)-len(was))
+		g["address"] = was
+		assert.Equal(t, normal[i], g, "record %d: every other member as it was", i)
+	}
+	assert.LessOrEqual(t, slices.Max(added)-slices.Min(added), 1, "the growth is spread evenly: %v", added)
+
+	r = get(t, s, meetingsPath(3), resttest.DefaultToken)
+	assert.Len(t, r.body, size)
+	for i, g := range list(t, decode(t, r.body)) {
+		assert.NotEmpty(t, g["notes"], "record %d has the member added", i)
+	}
 }
