@@ -33,7 +33,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/ide"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser; CI
@@ -245,7 +245,7 @@ type exampleResult struct {
 func TestIDEInBrowser(t *testing.T) {
 	requireBrowser(t)
 	base := startForBrowser(t)
-	dataset := resttest.NewDataset(resttest.WithUsers(50)) // demo mode's default
+	dataset := fakeapi.NewDataset(fakeapi.WithUsers(50)) // demo mode's default
 	ctx := newBrowser(t)
 
 	requests := watchRequests(t, ctx)
@@ -260,7 +260,7 @@ func TestIDEInBrowser(t *testing.T) {
 		t.Fatalf("query editor holds %q (%v), want ide.ExampleQuery", query, err)
 	}
 	headers, err := chromedp.Run(ctx, editorText(selHeadersEditor))
-	if err != nil || !strings.Contains(headers, `"Authorization": "`+resttest.DefaultToken+`"`) {
+	if err != nil || !strings.Contains(headers, `"Authorization": "`+fakeapi.DefaultToken+`"`) {
 		t.Fatalf("headers editor holds %q (%v), want the demo credential", headers, err)
 	}
 
@@ -378,7 +378,7 @@ func TestIDEIntrospectionOffInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no result in the result pane: %v", err)
 	}
-	checkExampleResult(t, text, resttest.NewDataset(resttest.WithUsers(50)))
+	checkExampleResult(t, text, fakeapi.NewDataset(fakeapi.WithUsers(50)))
 	saveScreenshot(t, ctx, "ide-introspection-off.png")
 }
 
@@ -443,8 +443,8 @@ func checkSameOrigin(t *testing.T, base string, requested func() []string) {
 }
 
 // checkExampleResult compares the example's answer with the dataset: values
-// the test computes from resttest's data, not from any client code.
-func checkExampleResult(t *testing.T, text string, ds *resttest.Dataset) {
+// the test computes from fakeapi's data, not from any client code.
+func checkExampleResult(t *testing.T, text string, ds *fakeapi.Dataset) {
 	t.Helper()
 	var res exampleResult
 	if err := json.Unmarshal([]byte(text), &res); err != nil {
@@ -473,7 +473,7 @@ func checkExampleResult(t *testing.T, text string, ds *resttest.Dataset) {
 		// Each meeting shown is one of the user's, with its address and,
 		// when it has one, its thread's name.
 		for _, m := range got.Meetings.Nodes {
-			j := slices.IndexFunc(want.Meetings, func(w resttest.Meeting) bool { return strconv.FormatInt(w.ID, 10) == m.ID })
+			j := slices.IndexFunc(want.Meetings, func(w fakeapi.Meeting) bool { return strconv.FormatInt(w.ID, 10) == m.ID })
 			if j < 0 {
 				t.Errorf("user %d: meeting %s is not the user's", want.ID, m.ID)
 				continue
@@ -486,7 +486,7 @@ func checkExampleResult(t *testing.T, text string, ds *resttest.Dataset) {
 			if w.ThreadID == "" {
 				continue
 			}
-			k := slices.IndexFunc(want.Threads, func(th resttest.Thread) bool { return th.ID == w.ThreadID })
+			k := slices.IndexFunc(want.Threads, func(th fakeapi.Thread) bool { return th.ID == w.ThreadID })
 			if k >= 0 && (m.Thread == nil || m.Thread.ID != w.ThreadID || m.Thread.Name != want.Threads[k].Name) {
 				t.Errorf("meeting %s: thread %+v, want %s %q", m.ID, m.Thread, w.ThreadID, want.Threads[k].Name)
 			}

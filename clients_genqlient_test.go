@@ -14,7 +14,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/clients/genqlient"
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // withAuthorization sets the Authorization header of every request, as a
@@ -34,9 +34,9 @@ func TestGenqlientClient(t *testing.T) {
 	base := startForBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	user := suiteUserOf(mustUser(t, resttest.NewDataset(resttest.WithUsers(50)), 2))
+	user := suiteUserOf(mustUser(t, fakeapi.NewDataset(fakeapi.WithUsers(50)), 2))
 
-	client := graphql.NewClient(base+"/graphql", withAuthorization(resttest.DefaultToken))
+	client := graphql.NewClient(base+"/graphql", withAuthorization(fakeapi.DefaultToken))
 	res, err := genqlient.UserMeetingsWithThreads(ctx, client, user.ID, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestGenqlientClient(t *testing.T) {
 	}
 }
 
-func mustUser(t *testing.T, ds *resttest.Dataset, id int64) *resttest.User {
+func mustUser(t *testing.T, ds *fakeapi.Dataset, id int64) *fakeapi.User {
 	t.Helper()
 	u, ok := ds.User(id)
 	if !ok {

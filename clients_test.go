@@ -22,7 +22,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // requireTools returns the paths of the named programs, skipping the test
@@ -76,7 +76,7 @@ func TestClientSuite(t *testing.T) {
 
 	base := startForBrowser(t)
 	batching := startForBrowser(t, "-batching=true", "-max-batch-size=3")
-	values := expectedValues(t, resttest.NewDataset(resttest.WithUsers(50)))
+	values := expectedValues(t, fakeapi.NewDataset(fakeapi.WithUsers(50)))
 	t.Logf("dataset: %d users, %d meetings, %d threads, %d ids that are a meeting's and a thread's",
 		len(values.All.UserIDs), values.All.Meetings, values.All.Threads, len(values.All.SharedIDs))
 	exp, err := json.Marshal(values)
@@ -145,10 +145,10 @@ type suiteExpected struct {
 }
 
 // expectedValues computes what the clients must read, from the dataset.
-func expectedValues(t *testing.T, ds *resttest.Dataset) suiteExpected {
+func expectedValues(t *testing.T, ds *fakeapi.Dataset) suiteExpected {
 	t.Helper()
 	exp := suiteExpected{
-		Credential: resttest.DefaultToken,
+		Credential: fakeapi.DefaultToken,
 		Codes: map[string]string{
 			"forbidden":              graph.CodeForbidden,
 			"batchingDisabled":       gqlhttp.CodeBatchingDisabled,
@@ -191,7 +191,7 @@ func expectedValues(t *testing.T, ds *resttest.Dataset) suiteExpected {
 	return exp
 }
 
-func suiteUserOf(u *resttest.User) suiteUser {
+func suiteUserOf(u *fakeapi.User) suiteUser {
 	su := suiteUser{ID: strconv.FormatInt(u.ID, 10), MeetingCount: len(u.Meetings), ThreadCount: len(u.Threads)}
 	threadName := map[string]string{}
 	for _, th := range u.Threads {
@@ -203,7 +203,7 @@ func suiteUserOf(u *resttest.User) suiteUser {
 	// "YYYY-MM-DD HH:MM:SS" in one zone, so their text sorts as their time.
 	ms := slices.Clone(u.Meetings)
 	absent := func(d string) bool { return d == "" || strings.HasPrefix(d, "0000-00-00") }
-	slices.SortStableFunc(ms, func(a, b resttest.Meeting) int {
+	slices.SortStableFunc(ms, func(a, b fakeapi.Meeting) int {
 		switch aa, ab := absent(a.StartDate), absent(b.StartDate); {
 		case aa && ab:
 			return cmp.Compare(a.ID, b.ID)

@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/salesgraph/salesgraph/config"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // serveDemoUpstream serves the demo upstream (the fake REST API of demo
-// mode, restclient/resttest) alone on the listen address, until ctx ends,
+// mode, restclient/fakeapi) alone on the listen address, until ctx ends,
 // then drains for up to shutdown-timeout. Demo mode embeds its own on a
 // random port, so two replicas in demo mode never share a cache; pointed
 // at this one instead (upstream-url), with a shared Redis, they do.
 func serveDemoUpstream(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- string) error {
-	fake := resttest.New(resttest.WithUsers(cfg.Demo.Users), resttest.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2))
+	fake := fakeapi.New(fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2))
 	defer fake.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/", fake)
@@ -40,7 +40,7 @@ func serveDemoUpstream(ctx context.Context, cfg *config.Config, log *slog.Logger
 	}
 	addr := ln.Addr().String()
 	log.Info("demo upstream listening", "addr", addr, "url", "http://"+displayHost(addr), "users", cfg.Demo.Users,
-		"demoCredential", "Authorization: "+resttest.DefaultToken)
+		"demoCredential", "Authorization: "+fakeapi.DefaultToken)
 	if ready != nil {
 		ready <- addr
 	}

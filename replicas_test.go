@@ -24,7 +24,7 @@ import (
 	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // The tests of issue 13's wiring: two facades sharing one real Redis (a
@@ -86,7 +86,7 @@ func cacheEntries(keys []string) []string {
 }
 
 // twoReplicas starts two facades in front of up, sharing rdb, with args.
-func twoReplicas(t *testing.T, up *resttest.Server, rdb *redistest.Server, args ...string) (a, b *testServer) {
+func twoReplicas(t *testing.T, up *fakeapi.Server, rdb *redistest.Server, args ...string) (a, b *testServer) {
 	t.Helper()
 	common := append([]string{"-upstream-url", up.URL, "-redis-url", rdb.URL, "-upstream-retries", "0"}, args...)
 	return launch(t, common...), launch(t, common...)
@@ -98,15 +98,15 @@ func twoReplicas(t *testing.T, up *resttest.Server, rdb *redistest.Server, args 
 // calls of one two-replica load with and without the cache.
 func TestReplicasShareTheCache(t *testing.T) {
 	rdb := redistest.Start(t)
-	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	up := fakeapi.NewServer(fakeapi.WithTenant(otherTenant, 77))
 	t.Cleanup(up.Close)
 	a, b := twoReplicas(t, up, rdb, "-cache-ttl", "1h", "-cache-key-secret", cacheSecret)
 
 	want := len(up.Dataset().Users[0].Meetings)
-	assert.Equal(t, want, totalCount(t, ask(t, a.base, userMeetingsQuery(1), resttest.DefaultToken)))
+	assert.Equal(t, want, totalCount(t, ask(t, a.base, userMeetingsQuery(1), fakeapi.DefaultToken)))
 	calls := up.Calls()
 	require.Positive(t, calls)
-	assert.Equal(t, want, totalCount(t, ask(t, b.base, userMeetingsQuery(1), resttest.DefaultToken)))
+	assert.Equal(t, want, totalCount(t, ask(t, b.base, userMeetingsQuery(1), fakeapi.DefaultToken)))
 	assert.Equal(t, calls, up.Calls(), "the other replica answered from Redis")
 
 	theirs, _ := up.DatasetFor(otherTenant).User(1)
@@ -122,7 +122,7 @@ func TestReplicasShareTheCache(t *testing.T) {
 	for _, k := range keys { // entries, credentials' generations, the epoch
 		v, err := c.Get(context.Background(), k).Bytes()
 		require.NoError(t, err)
-		for _, secret := range []string{resttest.DefaultToken, "resttest-demo-token", otherTenant, "other-tenant-token"} {
+		for _, secret := range []string{fakeapi.DefaultToken, "fakeapi-demo-token", otherTenant, "other-tenant-token"} {
 			assert.NotContains(t, k, secret)
 			assert.NotContains(t, string(v), secret)
 		}
@@ -153,7 +153,7 @@ func TestReplicasShareTheCache(t *testing.T) {
 
 // replicaHandler is a facade in one process whose cache clock the test
 // moves: graph's handler over a client with a cache on rdb.
-func replicaHandler(t *testing.T, up *resttest.Server, rdb redis.Cmdable, now *time.Time, mu *sync.Mutex) *httptest.Server {
+func replicaHandler(t *testing.T, up *fakeapi.Server, rdb redis.Cmdable, now *time.Time, mu *sync.Mutex) *httptest.Server {
 	t.Helper()
 	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Hour, Redis: rdb,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return *now }})
@@ -175,7 +175,7 @@ func TestStaleIfErrorIsMarked(t *testing.T) {
 	rdb := redistest.Start(t)
 	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
 	t.Cleanup(func() { _ = c.Close() })
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	t.Cleanup(up.Close)
 	var mu sync.Mutex
 	now := time.Now()
@@ -183,15 +183,15 @@ func TestStaleIfErrorIsMarked(t *testing.T) {
 	b := replicaHandler(t, up, c, &now, &mu)
 
 	want := len(up.Dataset().Users[0].Meetings)
-	fresh := ask(t, a.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	fresh := ask(t, a.URL, userMeetingsQuery(1), fakeapi.DefaultToken)
 	assert.Equal(t, want, totalCount(t, fresh))
 	assert.NotContains(t, fresh.Extensions, "cache")
 
 	mu.Lock()
 	now = now.Add(42 * time.Second)
 	mu.Unlock()
-	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
-	stale := ask(t, b.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
+	stale := ask(t, b.URL, userMeetingsQuery(1), fakeapi.DefaultToken)
 	assert.Equal(t, want, totalCount(t, stale), "the last good answer")
 	require.Contains(t, stale.Extensions, "cache")
 	marks := stale.Extensions["cache"].(map[string]any)["stale"].([]any)
@@ -212,7 +212,7 @@ func TestStaleIfErrorIsMarked(t *testing.T) {
 // back the replicas store in it again.
 func TestRedisKilledMidLoad(t *testing.T) {
 	rdb := redistest.Start(t)
-	up := resttest.NewServer(resttest.WithUsers(5000))
+	up := fakeapi.NewServer(fakeapi.WithUsers(5000))
 	t.Cleanup(up.Close)
 	// A generous Redis timeout: on a loaded machine (CI under -race) the
 	// default's 200 ms were passed while Redis was up, and a store skipped
@@ -232,7 +232,7 @@ func TestRedisKilledMidLoad(t *testing.T) {
 				if u%2 == 0 {
 					s = b
 				}
-				r := ask(t, s.base, userMeetingsQuery(u), resttest.DefaultToken)
+				r := ask(t, s.base, userMeetingsQuery(u), fakeapi.DefaultToken)
 				assert.Empty(t, r.Errors, "user %d", u)
 			}(u)
 		}
@@ -283,7 +283,7 @@ func TestRedisKilledMidLoad(t *testing.T) {
 // (-replicas 2: 20/s, burst 20), which the bound then allows for.
 func TestRateLimitAcrossReplicas(t *testing.T) {
 	rdb := redistest.Start(t)
-	up := resttest.NewServer(resttest.WithUsers(400))
+	up := fakeapi.NewServer(fakeapi.WithUsers(400))
 	t.Cleanup(up.Close)
 	const rate, replicas = 40, 2
 	burst := ratelimit.DefaultBurst(rate)
@@ -300,7 +300,7 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 		}
 		wg.Go(func() {
 			for u := int64(w + 1); u <= calls; u += workers {
-				r := ask(t, s.base, userMeetingsQuery(u), resttest.DefaultToken)
+				r := ask(t, s.base, userMeetingsQuery(u), fakeapi.DefaultToken)
 				assert.Empty(t, r.Errors)
 			}
 		})
@@ -356,13 +356,13 @@ func (refuseAll) Wait(context.Context) error { return &ratelimit.Error{Wait: 150
 // UPSTREAM_RATE_LIMITED with extensions.scope "facade", sent nowhere; the
 // upstream's own 429 keeps its code without that scope.
 func TestOurRateLimitIsTold(t *testing.T) {
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	t.Cleanup(up.Close)
 	client, err := restclient.New(up.URL, restclient.WithRateLimiter(refuseAll{}))
 	require.NoError(t, err)
 	srv := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: client}))
 	t.Cleanup(srv.Close)
-	r := ask(t, srv.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	r := ask(t, srv.URL, userMeetingsQuery(1), fakeapi.DefaultToken)
 	require.Len(t, r.Errors, 1)
 	ext := r.Errors[0]["extensions"].(map[string]any)
 	assert.Equal(t, graph.CodeUpstreamRateLimited, ext["code"])
@@ -374,8 +374,8 @@ func TestOurRateLimitIsTold(t *testing.T) {
 	require.NoError(t, err)
 	srv2 := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: plain}))
 	t.Cleanup(srv2.Close)
-	up.Inject(resttest.Fault{Kind: resttest.FaultRateLimit})
-	r = ask(t, srv2.URL, userMeetingsQuery(1), resttest.DefaultToken)
+	up.Inject(fakeapi.Fault{Kind: fakeapi.FaultRateLimit})
+	r = ask(t, srv2.URL, userMeetingsQuery(1), fakeapi.DefaultToken)
 	require.Len(t, r.Errors, 1)
 	ext = r.Errors[0]["extensions"].(map[string]any)
 	assert.Equal(t, graph.CodeUpstreamRateLimited, ext["code"])
@@ -395,7 +395,7 @@ func apqPost(t *testing.T, base, hash, query string) gqlResult {
 	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -410,7 +410,7 @@ func apqPost(t *testing.T, base, hash, query string) gqlResult {
 // follows by sending the document) instead of failing, and registering
 // through it works again.
 func TestAPQIsSharedByReplicas(t *testing.T) {
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	defer up.Close()
 	rdb := redistest.Start(t)
 	a, b := twoReplicas(t, up, rdb)
@@ -450,12 +450,12 @@ func TestReplicasWalkthrough(t *testing.T) {
 	up := startMain(t, "demo upstream listening", "-demo-upstream-only")
 	replica := func() *mainProcess {
 		return startMain(t, "salesgraph listening", "-upstream-url", "http://"+up.addr,
-			"-upstream-authorization", resttest.DefaultToken, "-redis-url", rdb.URL,
+			"-upstream-authorization", fakeapi.DefaultToken, "-redis-url", rdb.URL,
 			"-cache-ttl", "1m", "-cache-key-secret", cacheSecret)
 	}
 	a, b := replica(), replica()
 
-	u, ok := resttest.NewDataset().User(3) // the demo upstream's data: 50 users, the default seed
+	u, ok := fakeapi.NewDataset().User(3) // the demo upstream's data: 50 users, the default seed
 	require.True(t, ok)
 	assert.Equal(t, len(u.Meetings), totalCount(t, ask(t, "http://"+a.addr, userMeetingsQuery(3), "")))
 	assert.Equal(t, len(u.Meetings), totalCount(t, ask(t, "http://"+b.addr, userMeetingsQuery(3), "")))

@@ -1,6 +1,6 @@
 // Command salesgraph serves a GraphQL API in front of the sales CRM's REST
 // API. With no upstream configured it starts in demo mode, on an embedded fake
-// upstream (restclient/resttest) with generated data.
+// upstream (restclient/fakeapi) with generated data.
 //
 // Every setting is a flag and an environment variable with the prefix
 // SALESGRAPH_ (package config); `go run . -help` lists them. This file is
@@ -28,7 +28,7 @@ import (
 	"github.com/salesgraph/salesgraph/ide"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 func main() {
@@ -86,14 +86,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	upstreamURL := cfg.Upstream.URL
 	staticAuth := string(cfg.Upstream.Authorization)
 	if cfg.DemoMode() {
-		fake := resttest.NewServer(resttest.WithUsers(cfg.Demo.Users), resttest.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2))
+		fake := fakeapi.NewServer(fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2))
 		defer fake.Close()
 		upstreamURL = fake.URL
 		if staticAuth == "" {
-			staticAuth = resttest.DefaultToken
+			staticAuth = fakeapi.DefaultToken
 		}
 		log.Info("demo mode: no upstream configured (SALESGRAPH_UPSTREAM_URL), serving an embedded fake upstream with generated data",
-			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+resttest.DefaultToken)
+			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+fakeapi.DefaultToken)
 	}
 	shared, err := replicaOptions(cfg.Replicas, cfg.Security.APQCacheSize, tel.metrics, log)
 	if err != nil {
@@ -213,7 +213,7 @@ func upstreamOptions(cfg *config.Config, staticAuth string) []restclient.Option 
 func mountIDE(mux *http.ServeMux, cfg *config.Config) error {
 	demoHeaders := map[string]string{}
 	if cfg.DemoMode() {
-		demoHeaders["Authorization"] = resttest.DefaultToken
+		demoHeaders["Authorization"] = fakeapi.DefaultToken
 	}
 	opts := ide.Options{Endpoint: "/graphql", Headers: demoHeaders, CDN: cfg.IDE.Assets == "cdn"}
 	if !cfg.GraphQL.Introspection {

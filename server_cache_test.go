@@ -19,7 +19,7 @@ import (
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // The upstream response cache as callers see it (issue 18, items 3, 4
@@ -63,7 +63,7 @@ func staleMarks(t *testing.T, r gqlResult) []map[string]any {
 // says so, not only the one whose context ran the call.
 func TestEveryCallerOfASharedCallIsToldItIsStale(t *testing.T) {
 	const n = 16
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	t.Cleanup(up.Close)
 	clk := &movingClock{now: time.Now()}
 	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Hour, Now: clk.Now})
@@ -77,9 +77,9 @@ func TestEveryCallerOfASharedCallIsToldItIsStale(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	want := len(up.Dataset().Users[0].Meetings)
-	require.Equal(t, want, totalCount(t, ask(t, srv.URL, userMeetingsQuery(1), resttest.DefaultToken)))
+	require.Equal(t, want, totalCount(t, ask(t, srv.URL, userMeetingsQuery(1), fakeapi.DefaultToken)))
 	clk.Advance(42 * time.Second)
-	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
+	up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
 	release := up.Hold()
 	defer release()
 
@@ -88,7 +88,7 @@ func TestEveryCallerOfASharedCallIsToldItIsStale(t *testing.T) {
 	results := make(chan gqlResult, n)
 	for i := range n {
 		go func() {
-			results <- ask(t, srv.URL, fmt.Sprintf(`{ u%d: user(id: "1") { meetings { totalCount } } }`, i), resttest.DefaultToken)
+			results <- ask(t, srv.URL, fmt.Sprintf(`{ u%d: user(id: "1") { meetings { totalCount } } }`, i), fakeapi.DefaultToken)
 		}()
 	}
 	for range n - 1 {
@@ -152,8 +152,8 @@ func errorCode(t *testing.T, r gqlResult) any {
 // a later 503 serves it nothing stale; another credential keeps its
 // entries. up answers credential T (the fake's DefaultToken) and O
 // (otherTenant).
-func checkRevocation(t *testing.T, up *resttest.Server, clk *movingClock, a, b string) {
-	const T, O = resttest.DefaultToken, otherTenant
+func checkRevocation(t *testing.T, up *fakeapi.Server, clk *movingClock, a, b string) {
+	const T, O = fakeapi.DefaultToken, otherTenant
 	meetings := func(cred string, user int64) int {
 		u, ok := up.DatasetFor(cred).User(user)
 		require.True(t, ok)
@@ -170,7 +170,7 @@ func checkRevocation(t *testing.T, up *resttest.Server, clk *movingClock, a, b s
 
 	// Fresh: refused on a path it never cached, the credential loses its
 	// fresh answers on the others.
-	remove := up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusForbidden, Credential: T})
+	remove := up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusForbidden, Credential: T})
 	assert.Equal(t, graph.CodeForbidden, errorCode(t, ask(t, a, userMeetingsQuery(3), T)))
 	remove()
 	for i, u := range []int64{1, 2} {
@@ -182,10 +182,10 @@ func checkRevocation(t *testing.T, up *resttest.Server, clk *movingClock, a, b s
 
 	// Stale: once refused, nothing stale, whichever path and facade.
 	clk.Advance(42 * time.Second)
-	remove = up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusForbidden, Credential: T})
+	remove = up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusForbidden, Credential: T})
 	assert.Equal(t, graph.CodeForbidden, errorCode(t, ask(t, a, userMeetingsQuery(1), T)))
 	remove()
-	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
+	up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
 	for _, via := range []string{a, b} {
 		for _, u := range []int64{1, 2} {
 			r := ask(t, via, userMeetingsQuery(u), T)
@@ -200,7 +200,7 @@ func checkRevocation(t *testing.T, up *resttest.Server, clk *movingClock, a, b s
 
 // TestARefusedCredentialLosesWhatItCached: in one process's cache.
 func TestARefusedCredentialLosesWhatItCached(t *testing.T) {
-	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	up := fakeapi.NewServer(fakeapi.WithTenant(otherTenant, 77))
 	t.Cleanup(up.Close)
 	clk := &movingClock{now: time.Now()}
 	f := cacheFacade(t, up.URL, nil, clk, respcache.Options{})
@@ -213,7 +213,7 @@ func TestARefusedCredentialLosesWhatItCachedOnEveryReplica(t *testing.T) {
 	rdb := redistest.Start(t)
 	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
 	t.Cleanup(func() { _ = c.Close() })
-	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	up := fakeapi.NewServer(fakeapi.WithTenant(otherTenant, 77))
 	t.Cleanup(up.Close)
 	clk := &movingClock{now: time.Now()}
 	a := cacheFacade(t, up.URL, c, clk, respcache.Options{})
@@ -223,7 +223,7 @@ func TestARefusedCredentialLosesWhatItCachedOnEveryReplica(t *testing.T) {
 
 // phpUpstream serves up's answers with the Cache-Control many PHP APIs send
 // by default.
-func phpUpstream(t *testing.T, up *resttest.Server) string {
+func phpUpstream(t *testing.T, up *fakeapi.Server) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store, no-cache, must-revalidate")
@@ -237,7 +237,7 @@ func phpUpstream(t *testing.T, up *resttest.Server) string {
 // cached, and the operator is told, once per endpoint in the log and for
 // each answer in the metrics; -cache-ignore-upstream-no-store caches them.
 func TestAnUpstreamThatForbidsCachingIsTold(t *testing.T) {
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	t.Cleanup(up.Close)
 	url := phpUpstream(t, up)
 	queries := []string{userMeetingsQuery(1), `{ user(id: "1") { threads(first: 1) { totalCount } } }`}
@@ -245,7 +245,7 @@ func TestAnUpstreamThatForbidsCachingIsTold(t *testing.T) {
 	round := func(s *testServer) int {
 		before := up.Calls()
 		for _, q := range queries {
-			r := ask(t, s.base, q, resttest.DefaultToken)
+			r := ask(t, s.base, q, fakeapi.DefaultToken)
 			require.Empty(t, r.Errors)
 		}
 		return up.Calls() - before
@@ -280,7 +280,7 @@ func TestARefusedCredentialLosesWhatItCachedDespiteNoStore(t *testing.T) {
 	rdb := redistest.Start(t)
 	c := redis.NewClient(&redis.Options{Addr: rdb.Addr})
 	t.Cleanup(func() { _ = c.Close() })
-	up := resttest.NewServer(resttest.WithTenant(otherTenant, 77))
+	up := fakeapi.NewServer(fakeapi.WithTenant(otherTenant, 77))
 	t.Cleanup(up.Close)
 	url := phpUpstream(t, up)
 	clk := &movingClock{now: time.Now()}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // The static credential in a header of its own (issue 18, item 2).
@@ -24,7 +24,7 @@ const staticKey = "service-api-key-0123456789"
 // otherwise Authorization must hold an accepted token. It records the
 // credential headers of every request it receives.
 type eitherHeaderUpstream struct {
-	fake *resttest.Server
+	fake *fakeapi.Server
 	srv  *httptest.Server
 
 	mu   sync.Mutex
@@ -33,7 +33,7 @@ type eitherHeaderUpstream struct {
 
 func newEitherHeaderUpstream(t *testing.T) *eitherHeaderUpstream {
 	t.Helper()
-	u := &eitherHeaderUpstream{fake: resttest.New()}
+	u := &eitherHeaderUpstream{fake: fakeapi.New()}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen := http.Header{}
 		for _, name := range []string{"Authorization", "X-Api-Key"} {
@@ -45,7 +45,7 @@ func newEitherHeaderUpstream(t *testing.T) *eitherHeaderUpstream {
 		u.seen = append(u.seen, seen)
 		u.mu.Unlock()
 		if r.Header.Get("X-Api-Key") == staticKey {
-			r.Header.Set("Authorization", resttest.DefaultToken)
+			r.Header.Set("Authorization", fakeapi.DefaultToken)
 		}
 		u.fake.ServeHTTP(w, r)
 	}))
@@ -84,8 +84,8 @@ func TestStaticCredentialOnlyWhenTheCallerSendsNone(t *testing.T) {
 	assert.Equal(t, []http.Header{onlyAuthorization}, up.since(0), "the caller's credential alone")
 
 	n := up.count()
-	assert.Equal(t, want, totalCount(t, ask(t, s.base, userMeetingsQuery(1), resttest.DefaultToken)))
-	assert.Equal(t, []http.Header{{"Authorization": {resttest.DefaultToken}}}, up.since(n))
+	assert.Equal(t, want, totalCount(t, ask(t, s.base, userMeetingsQuery(1), fakeapi.DefaultToken)))
+	assert.Equal(t, []http.Header{{"Authorization": {fakeapi.DefaultToken}}}, up.since(n))
 
 	// Not served the entry the caller's credential stored: its own call,
 	// with the static credential alone.

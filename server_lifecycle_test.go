@@ -20,7 +20,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // meetingsAnswer is the answer to meetingsQuery.
@@ -129,8 +129,8 @@ func until(t *testing.T, what string, cond func() bool) {
 
 // heldUpstream is a fake upstream whose answers wait until release, with a
 // gate that says when n calls are held.
-func heldUpstream(t *testing.T, n int) (fake *resttest.Server, gate *resttest.Gate, release func()) {
-	fake = resttest.NewServer()
+func heldUpstream(t *testing.T, n int) (fake *fakeapi.Server, gate *fakeapi.Gate, release func()) {
+	fake = fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	release = fake.Hold()
 	return fake, fake.Gate(n), release
@@ -143,7 +143,7 @@ func heldUpstream(t *testing.T, n int) (fake *resttest.Server, gate *resttest.Ga
 func TestShutdownLetsOperationsInFlightFinish(t *testing.T) {
 	const n = 5
 	fake, gate, release := heldUpstream(t, n)
-	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken, "-shutdown-timeout", "1m", "-log-level", "info")
+	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", fakeapi.DefaultToken, "-shutdown-timeout", "1m", "-log-level", "info")
 	t.Cleanup(release) // before the server's stop, should the test fail
 	ids := []int{1, 2, 3, 4, 5}
 	answers := askMeetings(s.base, ids...)
@@ -173,7 +173,7 @@ func TestShutdownLetsOperationsInFlightFinish(t *testing.T) {
 // -shutdown-timeout has passed is cancelled, and says so.
 func TestShutdownCancelsWhatOutlastsTheTimeout(t *testing.T) {
 	fake, gate, release := heldUpstream(t, 1) // released only when the test ends
-	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken, "-shutdown-timeout", "100ms")
+	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", fakeapi.DefaultToken, "-shutdown-timeout", "100ms")
 	t.Cleanup(release)
 	answers := askMeetings(s.base, 1)
 	require.True(t, gate.Wait(time.Minute))
@@ -195,7 +195,7 @@ func TestShutdownCancelsWhatOutlastsTheTimeout(t *testing.T) {
 // closed, so that "refused" cannot come from the process having exited.
 func TestShutdownFailsReadinessBeforeRefusing(t *testing.T) {
 	fake, gate, release := heldUpstream(t, 1)
-	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", fakeapi.DefaultToken,
 		"-shutdown-delay", "500ms", "-shutdown-timeout", "1m")
 	t.Cleanup(release)
 	answers := askMeetings(s.base, 7)
@@ -291,7 +291,7 @@ func (c *rawConn) get(t *testing.T, path string) int {
 // held connections used up the file descriptors and everything timed out.
 func TestConnectionCap(t *testing.T) {
 	fake, gate, release := heldUpstream(t, 2)
-	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+	s := launch(t, "-upstream-url", fake.URL, "-upstream-authorization", fakeapi.DefaultToken,
 		"-max-connections", "3", "-metrics-addr", "127.0.0.1:0", "-log-level", "info")
 	t.Cleanup(release)
 	listening := s.logLine("salesgraph listening")

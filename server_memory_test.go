@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/config"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // raceEnabled is set by race_test.go in a -race build.
@@ -52,10 +52,10 @@ func TestPeakMemoryWithLargeUpstreamAnswers(t *testing.T) {
 	for i := range tokens {
 		tokens[i] = "Bearer caller-" + strconv.Itoa(i)
 	}
-	fake := resttest.NewServer(resttest.WithTokens(tokens...))
+	fake := fakeapi.NewServer(fakeapi.WithTokens(tokens...))
 	t.Cleanup(fake.Close)
 	path := fmt.Sprintf("/api/v1/users/%d/meetings", userID)
-	fake.Inject(resttest.Fault{Path: path, Kind: resttest.FaultLargeBody, Size: size, Field: "address"})
+	fake.Inject(fakeapi.Fault{Path: path, Kind: fakeapi.FaultLargeBody, Size: size, Field: "address"})
 	u, ok := fake.Dataset().User(userID)
 	require.True(t, ok)
 	gate := fake.Gate(callers)

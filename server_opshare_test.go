@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // metric is the value of one series in a /metrics body (its name and
@@ -34,7 +34,7 @@ func metric(body, series string) float64 {
 // held one. Every request is a log line and an operation counted; the
 // shares are counted as such, and the log lines count real exchanges only.
 func TestSharingIsLoggedAndCounted(t *testing.T) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	defer fake.Close()
 	s := launch(t, "-upstream-url", fake.URL, "-log-level", "info")
 	scrape := func() string {
@@ -45,7 +45,7 @@ func TestSharingIsLoggedAndCounted(t *testing.T) {
 	defer release()
 
 	const n = 5
-	auth := map[string]string{"Authorization": resttest.DefaultToken}
+	auth := map[string]string{"Authorization": fakeapi.DefaultToken}
 	var wg sync.WaitGroup
 	ids := make([]string, n+1)
 	send := func(i int, query string) {

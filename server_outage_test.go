@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // The tests of issue 18's items on outages and shared machinery, through
@@ -66,15 +66,15 @@ func usersQuery(from, to int) string {
 // The breaker logs its change once; its refusals are counted, not logged
 // one by one at warn.
 func TestAnOutageSaysWhatTheUpstreamSaid(t *testing.T) {
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	t.Cleanup(up.Close)
-	s := launch(t, "-upstream-url", up.URL, "-upstream-authorization", resttest.DefaultToken, "-log-level", "warn",
+	s := launch(t, "-upstream-url", up.URL, "-upstream-authorization", fakeapi.DefaultToken, "-log-level", "warn",
 		"-upstream-breaker-window", "1h", "-upstream-breaker-open-timeout", "1h",
 		// Retries wait up to a second, long after the burst's first
 		// attempts have all failed and opened the breaker.
 		"-upstream-retry-base-delay", "1s", "-upstream-retry-max-delay", "1s")
 	n := 20 // the breaker's MinRequests: a run of them opens it
-	up.Inject(resttest.Fault{Kind: resttest.FaultResetMidBody})
+	up.Inject(fakeapi.Fault{Kind: fakeapi.FaultResetMidBody})
 	gate := up.Gate(n) // every first attempt is sent before any fails
 
 	r := ask(t, s.base, usersQuery(1, n), "")
@@ -121,7 +121,7 @@ func TestRedisClientLinesAreJSON(t *testing.T) {
 	require.NoError(t, ln.Close())
 	s := launch(t, "-redis-url", "redis://"+dead+"/0", "-upstream-rate-limit", "100", "-log-level", "warn")
 
-	r := ask(t, s.base, userMeetingsQuery(1), resttest.DefaultToken)
+	r := ask(t, s.base, userMeetingsQuery(1), fakeapi.DefaultToken)
 	assert.Empty(t, r.Errors, "the rate limit falls back to this replica's share")
 	var redisLine map[string]any
 	require.Eventually(t, func() bool {
@@ -144,7 +144,7 @@ func TestRedisClientLinesAreJSON(t *testing.T) {
 // upstream received the calls, not by timing.
 func TestABusyCredentialDoesNotStarveAQuietOne(t *testing.T) {
 	const quiet = "Bearer quiet-token"
-	up := resttest.NewServer(resttest.WithTokens(resttest.DefaultToken, quiet))
+	up := fakeapi.NewServer(fakeapi.WithTokens(fakeapi.DefaultToken, quiet))
 	t.Cleanup(up.Close)
 	const rate, busy = 4, 24 // 4 calls a second, burst 4: the backlog takes 5 s
 	s := launch(t, "-upstream-url", up.URL, "-upstream-rate-limit", fmt.Sprint(rate), "-upstream-retries", "0")
@@ -157,7 +157,7 @@ func TestABusyCredentialDoesNotStarveAQuietOne(t *testing.T) {
 			body, _ := json.Marshal(map[string]any{"query": userMeetingsQuery(int64(u + 1))})
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/graphql", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", resttest.DefaultToken)
+			req.Header.Set("Authorization", fakeapi.DefaultToken)
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
 			}

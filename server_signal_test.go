@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // TestSIGTERMDrains sends a real SIGTERM to a real process: readiness
@@ -22,7 +22,7 @@ import (
 func TestSIGTERMDrains(t *testing.T) {
 	const n = 3
 	fake, gate, release := heldUpstream(t, n)
-	p := startMain(t, "salesgraph listening", "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+	p := startMain(t, "salesgraph listening", "-upstream-url", fake.URL, "-upstream-authorization", fakeapi.DefaultToken,
 		"-shutdown-delay", "300ms", "-shutdown-timeout", "1m")
 	t.Cleanup(release)
 
@@ -62,7 +62,7 @@ func TestSIGTERMDrains(t *testing.T) {
 func TestSIGHUPDropsNoWork(t *testing.T) {
 	const n = 3
 	fake, gate, release := heldUpstream(t, n)
-	p := startMain(t, "salesgraph listening", "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+	p := startMain(t, "salesgraph listening", "-upstream-url", fake.URL, "-upstream-authorization", fakeapi.DefaultToken,
 		"-shutdown-delay", "0")
 	t.Cleanup(release)
 

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 func envMap(m map[string]string) func(string) string {
@@ -117,7 +117,7 @@ func (b *syncBuffer) String() string {
 
 func TestDemoModeServesTheNestedQuery(t *testing.T) {
 	base, stop := startServer(t)
-	data := resttest.NewDataset()
+	data := fakeapi.NewDataset()
 	u, ok := data.User(1)
 	require.True(t, ok)
 

@@ -25,7 +25,7 @@ import (
 	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -256,15 +256,15 @@ func metricValue(t *testing.T, body, series string) float64 {
 // are in flight, so that none of them can find the circuit already open
 // (which made this test fail about one run in four).
 func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
-	base, _ := startServer(t, "-upstream-url", fake.URL, "-upstream-authorization", resttest.DefaultToken,
+	base, _ := startServer(t, "-upstream-url", fake.URL, "-upstream-authorization", fakeapi.DefaultToken,
 		"-upstream-breaker-window", "1h", "-upstream-breaker-open-timeout", "1h")
 	const meetings = `/api/v1/users/{id}/meetings`
 	retry, breaker := restclient.DefaultRetryPolicy(), restclient.DefaultBreakerSettings()
 
 	// A 503 is retried: every attempt after the first is a retry.
-	remove := fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
+	remove := fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
 	postQuery(t, base+"/graphql", `{ user(id: "1") { meetings { totalCount } } }`, nil)
 	remove()
 	attempts := fake.Calls()
@@ -282,7 +282,7 @@ func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
 	// replica shares must not drain them all) and shows the state. The gate lets no call
 	// fail before all of them have passed the breaker.
 	n := breaker.MinRequests
-	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusInternalServerError})
+	fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusInternalServerError})
 	gate := fake.Gate(n)
 	ids := make([]string, n)
 	for i := range ids {

@@ -1,7 +1,7 @@
 // What TestClientSuite (clients_test.go) hands every test: the URLs of two
 // salesgraph servers started as `go run .` starts them, and the values the
 // tests expect, which the Go test computes from the fake upstream's dataset
-// (restclient/resttest), never from a client's output.
+// (restclient/fakeapi), never from a client's output.
 import { readFileSync } from 'node:fs';
 
 function env(name) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // shiftingTotal is an upstream whose threads pages after the first count
@@ -33,7 +33,7 @@ func (u shiftingTotal) UserThreads(ctx context.Context, userID int64, page int) 
 // fetched once and page 1's lookups are unaffected.
 func TestThreadLookupChecksThatPagesAgree(t *testing.T) {
 	const perPage = 5
-	fake := resttest.NewServer(resttest.WithPerPage(perPage))
+	fake := fakeapi.NewServer(fakeapi.WithPerPage(perPage))
 	t.Cleanup(fake.Close)
 	client, err := restclient.New(fake.URL)
 	require.NoError(t, err)

@@ -7,15 +7,15 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // BenchmarkNestedQuery measures the flagship operation end to end through
-// the HTTP handler against resttest on loopback: 20 users, their meetings,
+// the HTTP handler against fakeapi on loopback: 20 users, their meetings,
 // each meeting's thread. It checks the answer in the loop and reports the
 // upstream calls each operation made.
 func BenchmarkNestedQuery(b *testing.B) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	defer fake.Close()
 	e := &env{upstream: fake, data: fake.Dataset()}
 	e.handler = newBenchHandler(b, fake)
@@ -33,7 +33,7 @@ func BenchmarkNestedQuery(b *testing.B) {
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", resttest.DefaultToken)
+		req.Header.Set("Authorization", fakeapi.DefaultToken)
 		rec := httptest.NewRecorder()
 		e.handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {

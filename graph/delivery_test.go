@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // streamedPart is one part of an incremental response, or why the body
@@ -85,7 +85,7 @@ func TestAKeyIsDeliveredWhenItsOwnCallEnds(t *testing.T) {
 	const heldPath = "/api/v1/users/2/meetings"
 	held := make(chan struct{})
 	release := sync.OnceFunc(func() { close(held) })
-	e.upstream.Inject(resttest.Fault{Path: heldPath, Kind: resttest.FaultLargeBody, Size: 64 << 10, MidBody: held})
+	e.upstream.Inject(fakeapi.Fault{Path: heldPath, Kind: fakeapi.FaultLargeBody, Size: 64 << 10, MidBody: held})
 	srv := httptest.NewServer(e.handler)
 	t.Cleanup(srv.Close)
 	t.Cleanup(release) // before srv.Close, which waits for the handler
@@ -95,7 +95,7 @@ func TestAKeyIsDeliveredWhenItsOwnCallEnds(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", apolloDeferAccept)
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 func TestInvalidArgumentsAreRefusedBeforeAnyUpstreamCall(t *testing.T) {
@@ -73,7 +73,7 @@ func TestUpstreamRefusals(t *testing.T) {
 		assert.Equal(t, graph.CodeUnauthenticated, res.Errors[0].code())
 	})
 	t.Run("static credential is used when the caller sends none", func(t *testing.T) {
-		e := newEnv(t, withClient(restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}})))
+		e := newEnv(t, withClient(restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}})))
 		var got struct {
 			User struct{ Meetings struct{ TotalCount int } }
 		}
@@ -88,7 +88,7 @@ func TestUpstreamRefusals(t *testing.T) {
 	})
 	t.Run("upstream 400 is BAD_USER_INPUT", func(t *testing.T) {
 		e := newEnv(t)
-		e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/7/meetings", Kind: resttest.FaultStatus, Status: 400})
+		e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/7/meetings", Kind: fakeapi.FaultStatus, Status: 400})
 		res := e.do(`{ user(id: "7") { meetings { totalCount } } }`, nil, nil)
 		require.Len(t, res.Errors, 1)
 		assert.Equal(t, graph.CodeBadUserInput, res.Errors[0].code())
@@ -97,8 +97,8 @@ func TestUpstreamRefusals(t *testing.T) {
 
 func TestFailureNullsOnlyWhatDependsOnIt(t *testing.T) {
 	e := newEnv(t)
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultStatus, Status: 503})
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultStatus, Status: 500})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultStatus, Status: 503})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/threads", Kind: fakeapi.FaultStatus, Status: 500})
 	res := e.do(`{ users(ids: ["1", "2", "3"]) { id meetings(first: 100) { totalCount nodes { id thread { id } } } } }`, nil, nil)
 
 	var got struct {

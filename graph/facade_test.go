@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 const meetingFields = `id globalId hash personId companyId threadId status rawStatus type rawType
@@ -200,7 +200,7 @@ func TestThreadsEveryFieldAndPaging(t *testing.T) {
 
 // threadPagesRequested lists the page parameters of the threads calls made
 // for a user, in the order the fake saw them, sorted.
-func threadPagesRequested(s *resttest.Server, user int64) []string {
+func threadPagesRequested(s *fakeapi.Server, user int64) []string {
 	var pages []string
 	for _, r := range s.Requests() {
 		if r.Path != fmt.Sprintf("/api/v1/users/%d/threads", user) {
@@ -295,7 +295,7 @@ func TestMeetingsAndThreadsLeaveInOneWave(t *testing.T) {
 	// Clean data and a single threads page per user: the whole operation must
 	// then be one round trip, which the gate proves by holding every answer
 	// until all 40 calls are in flight at once.
-	e := newEnv(t, withFake(resttest.WithThreadsPerUser(15), resttest.WithPerPage(20)))
+	e := newEnv(t, withFake(fakeapi.WithThreadsPerUser(15), fakeapi.WithPerPage(20)))
 	ids := make([]string, 20)
 	for i := range ids {
 		ids[i] = itoa(int64(i + 1))

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -40,14 +40,14 @@ func TestTheFastPathAnswersAsTheExecutor(t *testing.T) {
 				defer graph.SetFastPath(fast)()
 				e := newEnv(t)
 				// One fault per list: the fake serves the first that matches.
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: 2, Field: "visits", Value: `"dużo"`})
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultFieldValue, Record: 1, Field: "visits_owner", Value: `null`})
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultFieldValue, Record: 1, Field: "id", Value: `null`})
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/4/meetings", Kind: resttest.FaultFieldValue, Record: 0, Field: "status", Value: `null`})
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/5/meetings", Kind: resttest.FaultFieldValue, Record: 3, Field: "id_user", Value: `"ja"`})
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: 1, Field: "contract_value", Value: `"drogo"`})
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/2/threads", Kind: resttest.FaultFieldValue, Record: 2, Field: "id", Value: `true`})
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/6/meetings", Kind: resttest.FaultFieldValue, Record: 1, Field: "address", Value: longText})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/meetings", Kind: fakeapi.FaultFieldValue, Record: 2, Field: "visits", Value: `"dużo"`})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/1/meetings", Kind: fakeapi.FaultFieldValue, Record: 1, Field: "visits_owner", Value: `null`})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultFieldValue, Record: 1, Field: "id", Value: `null`})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/4/meetings", Kind: fakeapi.FaultFieldValue, Record: 0, Field: "status", Value: `null`})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/5/meetings", Kind: fakeapi.FaultFieldValue, Record: 3, Field: "id_user", Value: `"ja"`})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/threads", Kind: fakeapi.FaultFieldValue, Record: 1, Field: "contract_value", Value: `"drogo"`})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/2/threads", Kind: fakeapi.FaultFieldValue, Record: 2, Field: "id", Value: `true`})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/6/meetings", Kind: fakeapi.FaultFieldValue, Record: 1, Field: "address", Value: longText})
 				rid := "fast-path-test"
 				return e.do(q, nil, map[string]*string{"X-Request-Id": &rid})
 			}
@@ -107,7 +107,7 @@ func TestPlainMeetingsTakeTheFastPath(t *testing.T) {
 	allocs := func(fast bool) float64 {
 		defer graph.SetFastPath(fast)()
 		e := newEnv(t)
-		e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: 0, Field: "visits", Value: `null`})
+		e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/meetings", Kind: fakeapi.FaultFieldValue, Record: 0, Field: "visits", Value: `null`})
 		return testing.AllocsPerRun(5, func() {
 			res := e.do(q, nil, nil)
 			require.Empty(t, res.Errors)
@@ -115,7 +115,7 @@ func TestPlainMeetingsTakeTheFastPath(t *testing.T) {
 		})
 	}
 	slow, fast := allocs(false), allocs(true)
-	meetings := len(user(t, resttest.NewDataset(), 3).Meetings)
+	meetings := len(user(t, fakeapi.NewDataset(), 3).Meetings)
 	t.Logf("allocations per request for %d meetings: %.0f on the executor's path, %.0f on the fast path", meetings, slow, fast)
 	// At least two allocations saved per field of each meeting (about
 	// five are); the rest of the request (HTTP, the upstream call, the

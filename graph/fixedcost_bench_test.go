@@ -12,7 +12,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // BenchmarkFixedCost is Q4 of the shared benchmark, { user(id: 7) { id } },
@@ -25,7 +25,7 @@ import (
 func BenchmarkFixedCost(b *testing.B) {
 	for _, level := range []slog.Level{slog.LevelWarn, slog.LevelInfo} {
 		b.Run("log="+level.String(), func(b *testing.B) {
-			fake := resttest.NewServer()
+			fake := fakeapi.NewServer()
 			defer fake.Close()
 			tracing, err := observe.TracingFromEnv(context.Background(), func(string) string { return "" }, io.Discard, nil, "bench")
 			if err != nil {
@@ -48,7 +48,7 @@ func BenchmarkFixedCost(b *testing.B) {
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", resttest.DefaultToken)
+				req.Header.Set("Authorization", fakeapi.DefaultToken)
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) {

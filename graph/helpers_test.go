@@ -17,26 +17,26 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
-// env is a facade in front of a fresh resttest upstream.
+// env is a facade in front of a fresh fakeapi upstream.
 type env struct {
 	t        *testing.T
-	upstream *resttest.Server
+	upstream *fakeapi.Server
 	handler  http.Handler
-	data     *resttest.Dataset
+	data     *fakeapi.Dataset
 }
 
 type envOption func(*envConfig)
 
 type envConfig struct {
-	fake   []resttest.Option
+	fake   []fakeapi.Option
 	client []restclient.Option
 	graph  graph.Options
 }
 
-func withFake(opts ...resttest.Option) envOption {
+func withFake(opts ...fakeapi.Option) envOption {
 	return func(c *envConfig) { c.fake = append(c.fake, opts...) }
 }
 
@@ -71,7 +71,7 @@ func buildEnv(t *testing.T, opts []envOption, finish func(*graph.Options)) *env 
 	for _, o := range opts {
 		o(&cfg)
 	}
-	fake := resttest.NewServer(cfg.fake...)
+	fake := fakeapi.NewServer(cfg.fake...)
 	t.Cleanup(fake.Close)
 	client, err := restclient.New(fake.URL, cfg.client...)
 	require.NoError(t, err)
@@ -125,7 +125,7 @@ func (e *env) do(query string, vars map[string]any, headers map[string]*string) 
 	require.NoError(e.t, err)
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	for k, v := range headers {
 		if v == nil {
 			req.Header.Del(k)
@@ -173,8 +173,8 @@ func rfc3339(s string) string {
 
 // newestFirst returns the dataset's meetings ordered as User.meetings orders
 // them by default: start date descending, undated last, ties by id.
-func newestFirst(ms []resttest.Meeting) []resttest.Meeting {
-	out := append([]resttest.Meeting(nil), ms...)
+func newestFirst(ms []fakeapi.Meeting) []fakeapi.Meeting {
+	out := append([]fakeapi.Meeting(nil), ms...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := wireTime(out[i].StartDate), wireTime(out[j].StartDate)
 		switch {
@@ -194,7 +194,7 @@ func newestFirst(ms []resttest.Meeting) []resttest.Meeting {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func user(t testing.TB, d *resttest.Dataset, id int64) *resttest.User {
+func user(t testing.TB, d *fakeapi.Dataset, id int64) *fakeapi.User {
 	t.Helper()
 	u, ok := d.User(id)
 	require.True(t, ok, "dataset has no user %d", id)
@@ -205,7 +205,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-func newBenchHandler(tb testing.TB, fake *resttest.Server) http.Handler {
+func newBenchHandler(tb testing.TB, fake *fakeapi.Server) http.Handler {
 	client, err := restclient.New(fake.URL)
 	if err != nil {
 		tb.Fatal(err)
@@ -270,7 +270,7 @@ func decodeResult(status int, h http.Header, body []byte) *httpResult {
 func postReq(body string, headers ...string) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Authorization", resttest.DefaultToken)
+	r.Header.Set("Authorization", fakeapi.DefaultToken)
 	return withHeaders(r, headers)
 }
 

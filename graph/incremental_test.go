@@ -18,7 +18,7 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/gqlhttp/gqlhttptest"
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // @defer through graph.NewHandler: the sales data arrives in parts, the
@@ -201,7 +201,7 @@ func TestDeferredPayloadsKeepTheCaps(t *testing.T) {
 		const limit = 1500
 		o := newObserved(t, withGraph(func(g *graph.Options) { g.MaxResponseBytes = limit }))
 		rec := o.post(body(`{ user(id: "1") { id ... @defer { meetings(first: 100) { nodes { id address startDate endDate hash } } } } }`, nil),
-			map[string]string{"Authorization": resttest.DefaultToken, "Accept": apolloDeferAccept})
+			map[string]string{"Authorization": fakeapi.DefaultToken, "Accept": apolloDeferAccept})
 		id := rec.Header().Get("X-Request-Id")
 		assert.LessOrEqual(t, rec.Body.Len(), limit+512, "the stream stops at the limit; only the refusal's part may pass it")
 		parts := readParts(t, rec.Header().Get("Content-Type"), rec.Body.Bytes())
@@ -230,7 +230,7 @@ func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
 			g.OperationTimeout = 20 * time.Millisecond
 			g.Logger = slog.New(slog.DiscardHandler)
 		}))
-		e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/7/threads", Kind: resttest.FaultDelay, Delay: time.Minute})
+		e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/7/threads", Kind: fakeapi.FaultDelay, Delay: time.Minute})
 		for i := range 20 {
 			res := e.send(postReq(q, "Accept", formats[i%2].accept))
 			parts := readParts(t, res.header.Get("Content-Type"), res.body)
@@ -251,7 +251,7 @@ func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
 			require.NoError(t, err)
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", formats[i%2].accept)
-			req.Header.Set("Authorization", resttest.DefaultToken)
+			req.Header.Set("Authorization", fakeapi.DefaultToken)
 			resp, err := srv.Client().Do(req)
 			require.NoError(t, err)
 			// The initial payload arrives while the deferred call is held.
@@ -276,11 +276,11 @@ func TestAnIncrementalResponseAlwaysEnds(t *testing.T) {
 func capErrors(t *testing.T, accept string) {
 	t.Helper()
 	o := newObserved(t, withGraph(func(g *graph.Options) { g.MaxErrors = 3 }))
-	o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/*/threads", Kind: resttest.FaultStatus, Status: 404})
+	o.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/*/threads", Kind: fakeapi.FaultStatus, Status: 404})
 	ids := []string{"1", "2", "3", "4", "5"}
 	b, err := json.Marshal(map[string]any{"query": `query Deferred($ids: [ID!]!) { users(ids: $ids) { id ... @defer { threads(first: 1) { totalCount } } } }`, "variables": map[string]any{"ids": ids}})
 	require.NoError(t, err)
-	rec := o.post(string(b), map[string]string{"Authorization": resttest.DefaultToken, "Accept": accept})
+	rec := o.post(string(b), map[string]string{"Authorization": fakeapi.DefaultToken, "Accept": accept})
 	id := rec.Header().Get("X-Request-Id")
 	parts := readParts(t, rec.Header().Get("Content-Type"), rec.Body.Bytes())
 	_, errs := merge(t, parts)

@@ -21,7 +21,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/graph/model"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // explodingUpstream panics in the middle of a call, as a bug would.
@@ -39,7 +39,7 @@ var goLeaks = regexp.MustCompile(`goroutine \d|\.go:\d|runtime\.|\*restclient\.|
 
 func TestInternalErrorsAreMasked(t *testing.T) {
 	var logs syncBuffer
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	client, err := restclient.New(fake.URL)
 	require.NoError(t, err)
@@ -191,10 +191,10 @@ func TestEachCallerGetsExactlyItsOwnData(t *testing.T) {
 		iterations = 3
 	}
 	tokens := make([]string, callers)
-	var opts []resttest.Option
+	var opts []fakeapi.Option
 	for i := range tokens {
 		tokens[i] = fmt.Sprintf("Bearer tenant-%02d", i)
-		opts = append(opts, resttest.WithTenant(tokens[i], int64(7000+i)))
+		opts = append(opts, fakeapi.WithTenant(tokens[i], int64(7000+i)))
 	}
 	e := newSecureEnv(t, withFake(opts...))
 	want := make([]string, callers)
@@ -267,10 +267,10 @@ func TestSecretMarkerNeverLeaves(t *testing.T) {
 	m := marker
 	long := marker + strings.Repeat("Z", 60)
 	bearer := "Bearer " + marker
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/*", Credential: bearer, Kind: resttest.FaultMalformedJSON})
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/4/*", Credential: bearer, Kind: resttest.FaultStatus, Status: 500})
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/5/*", Credential: bearer, Kind: resttest.FaultErrorEnvelope, Status: 403})
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/6/*", Kind: resttest.FaultStatus, Status: 502})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/*", Credential: bearer, Kind: fakeapi.FaultMalformedJSON})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/4/*", Credential: bearer, Kind: fakeapi.FaultStatus, Status: 500})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/5/*", Credential: bearer, Kind: fakeapi.FaultErrorEnvelope, Status: 403})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/6/*", Kind: fakeapi.FaultStatus, Status: 502})
 	q := func(query string, vars map[string]any, headers ...string) *http.Request {
 		return postReq(body(query, vars), headers...)
 	}

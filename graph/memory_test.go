@@ -15,7 +15,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // Tests of what an operation holds in memory: its upstream answers and its
@@ -60,9 +60,9 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // addresses included) and copied into a data buffer grown by doubling:
 // over four times the response in all, and twice it held at once.
 func TestALargeResponseIsCopiedOnce(t *testing.T) {
-	fake := resttest.NewServer(resttest.WithMeetingsPerUser(100))
+	fake := fakeapi.NewServer(fakeapi.WithMeetingsPerUser(100))
 	t.Cleanup(fake.Close)
-	client, err := restclient.New(fake.URL, restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	client, err := restclient.New(fake.URL, restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))
 	require.NoError(t, err)
 	ms, err := client.UserMeetings(context.Background(), 1)
 	require.NoError(t, err)
@@ -111,13 +111,13 @@ func (u signallingUpstream) UserMeetings(ctx context.Context, id int64) ([]restc
 // marshalled, before it is written.
 func TestAnOperationKeepsItsAnswersRoomUntilItsResponseIsBuilt(t *testing.T) {
 	const one, two = 200_000, 300_000
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	stall := make(chan struct{})
 	resume := sync.OnceFunc(func() { close(stall) })
 	t.Cleanup(resume)
-	fake.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultLargeBody, Size: one, Field: "address"})
-	fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: two, MidBody: stall})
+	fake.Inject(fakeapi.Fault{Path: "/api/v1/users/1/meetings", Kind: fakeapi.FaultLargeBody, Size: one, Field: "address"})
+	fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: two, MidBody: stall})
 	client, err := restclient.New(fake.URL, restclient.WithBodyBudget(1<<20), restclient.WithMaxResponseBytes(1<<20),
 		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
 	require.NoError(t, err)
@@ -155,10 +155,10 @@ func TestAnOperationKeepsItsAnswersRoomUntilItsResponseIsBuilt(t *testing.T) {
 // response is marshalled: the first to finish gives back its room only.
 func TestEachOperationOfABatchHoldsItsOwnAnswers(t *testing.T) {
 	sizes := map[int64]int64{1: 200_000, 2: 300_000}
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	for id, size := range sizes {
-		fake.Inject(resttest.Fault{Path: "/api/v1/users/" + itoa(id) + "/meetings", Kind: resttest.FaultLargeBody, Size: int(size), Field: "address"})
+		fake.Inject(fakeapi.Fault{Path: "/api/v1/users/" + itoa(id) + "/meetings", Kind: fakeapi.FaultLargeBody, Size: int(size), Field: "address"})
 	}
 	client, err := restclient.New(fake.URL, restclient.WithBodyBudget(1<<20), restclient.WithMaxResponseBytes(1<<20),
 		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/graph/model"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // TestNodeLooksAhead: Query.node starts its own lookup and every load its
@@ -20,16 +20,16 @@ import (
 // found; and the counters show no call was added for it.
 func TestNodeLooksAhead(t *testing.T) {
 	// One threads page per user, so that every lookup is answered by page 1.
-	opts := []envOption{withFake(resttest.WithCleanData(), resttest.WithThreadsPerUser(15), resttest.WithPerPage(20))}
+	opts := []envOption{withFake(fakeapi.WithCleanData(), fakeapi.WithThreadsPerUser(15), fakeapi.WithPerPage(20))}
 	const owner = 3
 	data := newEnv(t, opts...).data
 	u := user(t, data, owner)
 	var (
-		meeting resttest.Meeting
-		thread  resttest.Thread
+		meeting fakeapi.Meeting
+		thread  fakeapi.Thread
 	)
 	for _, m := range u.Meetings {
-		if i := slices.IndexFunc(u.Threads, func(th resttest.Thread) bool { return th.ID == m.ThreadID }); i >= 0 {
+		if i := slices.IndexFunc(u.Threads, func(th fakeapi.Thread) bool { return th.ID == m.ThreadID }); i >= 0 {
 			meeting, thread = m, u.Threads[i]
 			break
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // BenchmarkNestedQueryObservability is BenchmarkNestedQuery (20 users,
@@ -45,7 +45,7 @@ func BenchmarkNestedQueryObservability(b *testing.B) {
 		{name: "logs+metrics+tracing-unsampled", logs: true, metrics: true, trace: true},
 	} {
 		b.Run(s.name, func(b *testing.B) {
-			fake := resttest.NewServer()
+			fake := fakeapi.NewServer()
 			defer fake.Close()
 			opts := graph.Options{Logger: slog.New(slog.DiscardHandler)}
 			var clientOpts []restclient.Option
@@ -90,7 +90,7 @@ func BenchmarkNestedQueryObservability(b *testing.B) {
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", resttest.DefaultToken)
+				req.Header.Set("Authorization", fakeapi.DefaultToken)
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {

@@ -21,7 +21,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 const nestedQuery = `query Nested($ids: [ID!]!) { users(ids: $ids) { id meetings(first: 100) { nodes { id thread { id name } } } } }`
@@ -69,7 +69,7 @@ func TestMetricsMoveByExactAmounts(t *testing.T) {
 	// argument, a document that does not parse and one that does not
 	// validate (no data at all), each exactly once.
 	o.upstream.Reset()
-	o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultStatus, Status: 500})
+	o.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultStatus, Status: 500})
 	res := o.do(`query Failing { a: user(id: "1") { meetings { totalCount } } b: user(id: "2") { meetings { totalCount } } }`, nil, nil)
 	require.Len(t, res.Errors, 1)
 	require.Equal(t, graph.CodeUpstreamUnavailable, res.Errors[0].code())
@@ -113,7 +113,7 @@ func TestMetricsMoveByExactAmounts(t *testing.T) {
 
 func TestInFlightGaugesDuringAnOperation(t *testing.T) {
 	m := observe.NewMetrics()
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	client, err := restclient.New(fake.URL)
 	require.NoError(t, err)
@@ -219,7 +219,7 @@ func TestSpanTreeOfANestedQuery(t *testing.T) {
 	body, err := json.Marshal(map[string]any{"query": nestedQuery, "variables": map[string]any{"ids": ids}})
 	require.NoError(t, err)
 	rec := o.post(string(body), map[string]string{
-		"Authorization": resttest.DefaultToken,
+		"Authorization": fakeapi.DefaultToken,
 		"Traceparent":   "00-" + callerTrace + "-" + callerSpan + "-01",
 	})
 	require.Equal(t, http.StatusOK, rec.Code)
@@ -324,9 +324,9 @@ func TestTraceContextPassesThroughWhenTracingIsOff(t *testing.T) {
 			g.Logger = slog.New(slog.DiscardHandler)
 		}))
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	rec := e.post(`{"query":"{ user(id: \"1\") { meetings { totalCount } } }"}`, map[string]string{"Authorization": resttest.DefaultToken, "Traceparent": tp})
+	rec := e.post(`{"query":"{ user(id: \"1\") { meetings { totalCount } } }"}`, map[string]string{"Authorization": fakeapi.DefaultToken, "Traceparent": tp})
 	require.Equal(t, http.StatusOK, rec.Code)
-	rec = e.post(`{"query":"{ user(id: \"2\") { meetings { totalCount } } }"}`, map[string]string{"Authorization": resttest.DefaultToken})
+	rec = e.post(`{"query":"{ user(id: \"2\") { meetings { totalCount } } }"}`, map[string]string{"Authorization": fakeapi.DefaultToken})
 	require.Equal(t, http.StatusOK, rec.Code)
 	h := sent.headers()
 	require.Len(t, h, 2)
@@ -350,9 +350,9 @@ func TestRequestIDs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o.upstream.Reset()
-			o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/9/meetings", Kind: resttest.FaultStatus, Status: 404})
+			o.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/9/meetings", Kind: fakeapi.FaultStatus, Status: 404})
 			before := len(o.sent.headers())
-			headers := map[string]string{"Authorization": resttest.DefaultToken}
+			headers := map[string]string{"Authorization": fakeapi.DefaultToken}
 			if c.sent != "" {
 				headers["X-Request-ID"] = c.sent
 			}
@@ -396,19 +396,19 @@ func TestLogsThroughEveryErrorPath(t *testing.T) {
 	// Every case gets its own upstream and client, so that no failure of
 	// one (a circuit breaker's count, say) changes the next.
 	main := func(t *testing.T) *env {
-		return newEnv(t, withFake(resttest.WithTokens(callerSecret)), withGraph(func(g *graph.Options) { g.Logger = logger }))
+		return newEnv(t, withFake(fakeapi.WithTokens(callerSecret)), withGraph(func(g *graph.Options) { g.Logger = logger }))
 	}
 	static := func(t *testing.T) *env {
-		return newEnv(t, withFake(resttest.WithTokens(staticSecret)),
+		return newEnv(t, withFake(fakeapi.WithTokens(staticSecret)),
 			withClient(restclient.WithCredentials(http.Header{"Authorization": {staticSecret}})),
 			withGraph(func(g *graph.Options) { g.Logger = logger }))
 	}
 	slow := func(t *testing.T) *env {
-		return newEnv(t, withFake(resttest.WithTokens(callerSecret)), withClient(restclient.WithTimeout(100*time.Millisecond)),
+		return newEnv(t, withFake(fakeapi.WithTokens(callerSecret)), withClient(restclient.WithTimeout(100*time.Millisecond)),
 			withGraph(func(g *graph.Options) { g.Logger = logger }))
 	}
 	panicky := func(t *testing.T) *env {
-		fake := resttest.NewServer(resttest.WithTokens(callerSecret))
+		fake := fakeapi.NewServer(fakeapi.WithTokens(callerSecret))
 		t.Cleanup(fake.Close)
 		client, err := restclient.New(fake.URL)
 		require.NoError(t, err)
@@ -420,7 +420,7 @@ func TestLogsThroughEveryErrorPath(t *testing.T) {
 	cases := []struct {
 		name     string
 		e        func(*testing.T) *env
-		fault    *resttest.Fault
+		fault    *fakeapi.Fault
 		body     string
 		method   string
 		headers  map[string]string
@@ -435,16 +435,16 @@ func TestLogsThroughEveryErrorPath(t *testing.T) {
 		{name: "invalid document", e: main, body: `{ nope }`, headers: caller, code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "no credential", e: main, body: meetings, code: graph.CodeUnauthenticated, upstream: true},
 		{name: "wrong credential", e: main, body: meetings, headers: map[string]string{"Authorization": wrongSecret}, code: graph.CodeForbidden, upstream: true},
-		{name: "upstream 400", e: main, fault: &resttest.Fault{Kind: resttest.FaultStatus, Status: 400}, body: meetings, headers: caller, code: graph.CodeBadUserInput, upstream: true},
-		{name: "upstream 429", e: main, fault: &resttest.Fault{Kind: resttest.FaultRateLimit, RetryAfter: "3600"}, body: meetings, headers: caller, code: graph.CodeUpstreamRateLimited, upstream: true},
-		{name: "upstream 500", e: main, fault: &resttest.Fault{Kind: resttest.FaultStatus, Status: 500}, body: meetings, headers: caller, code: graph.CodeUpstreamUnavailable, upstream: true},
-		{name: "upstream 404", e: main, fault: &resttest.Fault{Kind: resttest.FaultStatus, Status: 404}, body: meetings, headers: caller, code: graph.CodeUpstreamError, upstream: true},
-		{name: "upstream error envelope", e: main, fault: &resttest.Fault{Kind: resttest.FaultErrorEnvelope, Status: 500}, body: meetings, headers: caller, code: graph.CodeUpstreamUnavailable, upstream: true},
-		{name: "timeout", e: slow, fault: &resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Minute}, body: meetings, headers: caller, code: graph.CodeUpstreamTimeout, upstream: true},
-		{name: "dropped connection", e: main, fault: &resttest.Fault{Kind: resttest.FaultDropConnection}, body: meetings, headers: caller, code: graph.CodeUpstreamUnreachable, upstream: true},
-		{name: "malformed JSON", e: main, fault: &resttest.Fault{Kind: resttest.FaultMalformedJSON}, body: meetings, headers: caller, code: graph.CodeUpstreamBadResponse, upstream: true},
-		{name: "HTML page", e: main, fault: &resttest.Fault{Kind: resttest.FaultWrongContentType}, body: meetings, headers: caller, code: graph.CodeUpstreamBadResponse, upstream: true},
-		{name: "static credential, upstream 500", e: static, fault: &resttest.Fault{Kind: resttest.FaultStatus, Status: 500}, body: meetings, code: graph.CodeUpstreamUnavailable, upstream: true},
+		{name: "upstream 400", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 400}, body: meetings, headers: caller, code: graph.CodeBadUserInput, upstream: true},
+		{name: "upstream 429", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultRateLimit, RetryAfter: "3600"}, body: meetings, headers: caller, code: graph.CodeUpstreamRateLimited, upstream: true},
+		{name: "upstream 500", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500}, body: meetings, headers: caller, code: graph.CodeUpstreamUnavailable, upstream: true},
+		{name: "upstream 404", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 404}, body: meetings, headers: caller, code: graph.CodeUpstreamError, upstream: true},
+		{name: "upstream error envelope", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultErrorEnvelope, Status: 500}, body: meetings, headers: caller, code: graph.CodeUpstreamUnavailable, upstream: true},
+		{name: "timeout", e: slow, fault: &fakeapi.Fault{Kind: fakeapi.FaultDelay, Delay: time.Minute}, body: meetings, headers: caller, code: graph.CodeUpstreamTimeout, upstream: true},
+		{name: "dropped connection", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultDropConnection}, body: meetings, headers: caller, code: graph.CodeUpstreamUnreachable, upstream: true},
+		{name: "malformed JSON", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultMalformedJSON}, body: meetings, headers: caller, code: graph.CodeUpstreamBadResponse, upstream: true},
+		{name: "HTML page", e: main, fault: &fakeapi.Fault{Kind: fakeapi.FaultWrongContentType}, body: meetings, headers: caller, code: graph.CodeUpstreamBadResponse, upstream: true},
+		{name: "static credential, upstream 500", e: static, fault: &fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500}, body: meetings, code: graph.CodeUpstreamUnavailable, upstream: true},
 		{name: "panic", e: panicky, body: meetings, headers: caller, code: graph.CodeInternal},
 		{name: "caller went away", e: main, body: meetings, headers: caller, cancel: true, code: graph.CodeCancelled},
 		{name: "method refused by the transport", e: main, method: http.MethodPut, body: meetings, headers: caller, refused: true},
@@ -551,7 +551,7 @@ func TestABatchLogsAndCountsEachOperation(t *testing.T) {
 	o := newObserved(t, withGraph(func(g *graph.Options) { g.Security.Batching = true }))
 	rec := o.post(`[{"query":"query A { user(id: \"1\") { meetings { totalCount } } }"},
 		{"query":"query B { user(id: \"2\") { meetings { totalCount } } }"},
-		{"query":"query C { nope }"}]`, map[string]string{"Authorization": resttest.DefaultToken})
+		{"query":"query C { nope }"}]`, map[string]string{"Authorization": fakeapi.DefaultToken})
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	id := rec.Header().Get("X-Request-Id")
 
@@ -591,7 +591,7 @@ func TestABatchLogsAndCountsEachOperation(t *testing.T) {
 func TestRetriesAreVisibleInTheTrace(t *testing.T) {
 	o := newObserved(t)
 	// The first attempt fails with a retryable 503, the second succeeds.
-	o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/4/meetings", Kind: resttest.FaultStatus, Status: 503, Times: 1})
+	o.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/4/meetings", Kind: fakeapi.FaultStatus, Status: 503, Times: 1})
 	res := o.do(`{ user(id: "4") { meetings { totalCount } } }`, nil, nil)
 	require.Empty(t, res.Errors, "the retry succeeded")
 	require.Equal(t, 2, o.upstream.CallsTo("/api/v1/users/4/meetings"))

@@ -18,10 +18,10 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
-const opTenant = "Bearer resttest-op-tenant"
+const opTenant = "Bearer fakeapi-op-tenant"
 
 // opShareRig is a facade whose joins are counted at both levels: requests
 // joining an identical operation's execution, and upstream calls joining
@@ -37,7 +37,7 @@ type opShareRig struct {
 
 func newOpShareRig(t *testing.T, opts ...envOption) *opShareRig {
 	r := &opShareRig{}
-	r.env = newEnv(t, append([]envOption{withFake(resttest.WithTenant(opTenant, 2)),
+	r.env = newEnv(t, append([]envOption{withFake(fakeapi.WithTenant(opTenant, 2)),
 		withClient(restclient.WithShareObserver(func(string) { r.callJoins.Add(1) }),
 			restclient.WithObserver(func(ci restclient.CallInfo) {
 				if ci.Class.Kind == restclient.KindCanceled {
@@ -95,9 +95,9 @@ func TestIdenticalOperationsExecuteOnce(t *testing.T) {
 	r := newOpShareRig(t)
 	release := r.upstream.Hold()
 	defer release()
-	first := r.send(context.Background(), r.body, resttest.DefaultToken)
+	first := r.send(context.Background(), r.body, fakeapi.DefaultToken)
 	r.calls(t, 4)
-	then := r.send(context.Background(), r.body, resttest.DefaultToken)
+	then := r.send(context.Background(), r.body, fakeapi.DefaultToken)
 	require.Eventually(t, func() bool { return r.opJoins.Load() == 1 }, 5*time.Second, time.Millisecond)
 	release()
 
@@ -129,8 +129,8 @@ func TestOperationsNotShared(t *testing.T) {
 		sharedCalls bool
 	}{
 		{name: "different credential", credential: opTenant},
-		{name: "a header that is not forwarded differs", credential: resttest.DefaultToken, header: "Accept-Language", sharedCalls: true},
-		{name: "batch", credential: resttest.DefaultToken, batch: true, sharedCalls: true},
+		{name: "a header that is not forwarded differs", credential: fakeapi.DefaultToken, header: "Accept-Language", sharedCalls: true},
+		{name: "batch", credential: fakeapi.DefaultToken, batch: true, sharedCalls: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.Batching = true }))
@@ -140,7 +140,7 @@ func TestOperationsNotShared(t *testing.T) {
 			}
 			release := r.upstream.Hold()
 			defer release()
-			first := r.send(context.Background(), body, resttest.DefaultToken)
+			first := r.send(context.Background(), body, fakeapi.DefaultToken)
 			r.calls(t, 4)
 			then := r.send(context.Background(), body, tc.credential, tc.header)
 			if tc.sharedCalls {
@@ -172,9 +172,9 @@ func TestSharedOperationSurvivesTheFirstCallerLeaving(t *testing.T) {
 	release := r.upstream.Hold()
 	defer release()
 	ctx, cancel := context.WithCancel(context.Background())
-	first := r.send(ctx, r.body, resttest.DefaultToken)
+	first := r.send(ctx, r.body, fakeapi.DefaultToken)
 	r.calls(t, 4)
-	then := r.send(context.Background(), r.body, resttest.DefaultToken)
+	then := r.send(context.Background(), r.body, fakeapi.DefaultToken)
 	require.Eventually(t, func() bool { return r.opJoins.Load() == 1 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.Eventually(t, func() bool { return r.opLeaves.Load() == 1 }, 5*time.Second, time.Millisecond, "the first stopped waiting")
@@ -200,9 +200,9 @@ func TestSharedOperationCancelledWhenEveryCallerLeft(t *testing.T) {
 	defer release()
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	first := r.send(ctx1, r.body, resttest.DefaultToken)
+	first := r.send(ctx1, r.body, fakeapi.DefaultToken)
 	r.calls(t, 4)
-	then := r.send(ctx2, r.body, resttest.DefaultToken)
+	then := r.send(ctx2, r.body, fakeapi.DefaultToken)
 	require.Eventually(t, func() bool { return r.opJoins.Load() == 1 }, 5*time.Second, time.Millisecond)
 	cancel1()
 	cancel2()
@@ -213,7 +213,7 @@ func TestSharedOperationCancelledWhenEveryCallerLeft(t *testing.T) {
 	<-first // ends with its cancelled execution
 	release()
 
-	rec := <-r.send(context.Background(), r.body, resttest.DefaultToken)
+	rec := <-r.send(context.Background(), r.body, fakeapi.DefaultToken)
 	require.Equal(t, http.StatusOK, rec.Code)
 	var res gqlResponse
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res))
@@ -231,7 +231,7 @@ func TestOperationsWithoutUpstreamCallsNotShared(t *testing.T) {
 		t.Helper()
 		b, err := json.Marshal(map[string]any{"query": query, "variables": variables})
 		require.NoError(t, err)
-		rec := <-r.send(context.Background(), string(b), resttest.DefaultToken)
+		rec := <-r.send(context.Background(), string(b), fakeapi.DefaultToken)
 		var res gqlResponse
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res))
 		return res
@@ -269,7 +269,7 @@ func (r *opShareRig) sendAs(ctx context.Context, requestID string) <-chan *httpt
 	go func() {
 		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", strings.NewReader(r.body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", resttest.DefaultToken)
+		req.Header.Set("Authorization", fakeapi.DefaultToken)
 		if requestID != "" {
 			req.Header.Set("X-Request-Id", requestID)
 		}
@@ -328,7 +328,7 @@ func TestSharedErrorsAreHandedOver(t *testing.T) {
 		waiters = append(waiters, r.sendAs(context.Background(), id))
 	}
 	require.Eventually(t, func() bool { return r.opJoins.Load() == int64(len(ids)) }, 5*time.Second, time.Millisecond)
-	r.upstream.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	r.upstream.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
 	release()
 
 	a := answered(t, first, "the first request")

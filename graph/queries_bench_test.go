@@ -13,7 +13,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // benchQueries are the four queries of ../shared/bench (queries/ours), over
@@ -47,9 +47,9 @@ func span(from, to int64) []int64 {
 // loop: no errors, and as many meeting and thread nodes as the upstream
 // itself holds for those users (read once through restclient, not copied).
 func BenchmarkBenchQueries(b *testing.B) {
-	fake := resttest.NewServer(resttest.WithUsers(200), resttest.WithMeetingsPerUser(40), resttest.WithThreadsPerUser(30))
+	fake := fakeapi.NewServer(fakeapi.WithUsers(200), fakeapi.WithMeetingsPerUser(40), fakeapi.WithThreadsPerUser(30))
 	defer fake.Close()
-	client, err := restclient.New(fake.URL, restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	client, err := restclient.New(fake.URL, restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func BenchmarkBenchQueries(b *testing.B) {
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", resttest.DefaultToken)
+				req.Header.Set("Authorization", fakeapi.DefaultToken)
 				rec := httptest.NewRecorder()
 				handler.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // BenchmarkIdenticalQueriesParallel sends Q1 of benchQueries, the same
@@ -34,10 +34,10 @@ func BenchmarkIdenticalQueriesParallel(b *testing.B) {
 		{"unshared", []restclient.Option{restclient.WithoutSharing()}, true},
 	} {
 		b.Run(q.name+"/"+mode.name, func(b *testing.B) {
-			fake := resttest.NewServer(resttest.WithUsers(200), resttest.WithMeetingsPerUser(40), resttest.WithThreadsPerUser(30))
+			fake := fakeapi.NewServer(fakeapi.WithUsers(200), fakeapi.WithMeetingsPerUser(40), fakeapi.WithThreadsPerUser(30))
 			defer fake.Close()
 			client, err := restclient.New(fake.URL, append([]restclient.Option{
-				restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+				restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}),
 			}, mode.opts...)...)
 			if err != nil {
 				b.Fatal(err)
@@ -58,7 +58,7 @@ func BenchmarkIdenticalQueriesParallel(b *testing.B) {
 			send := func() *httptest.ResponseRecorder {
 				req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", resttest.DefaultToken)
+				req.Header.Set("Authorization", fakeapi.DefaultToken)
 				rec := httptest.NewRecorder()
 				handler.ServeHTTP(rec, req)
 				return rec

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 type idsConn struct {
@@ -34,7 +34,7 @@ func ids(c idsConn) []string {
 }
 
 func TestMeetingsFilterOrderAndPaging(t *testing.T) {
-	e := newEnv(t, withFake(resttest.WithMeetingsPerUser(40)))
+	e := newEnv(t, withFake(fakeapi.WithMeetingsPerUser(40)))
 	const id = 9
 	all := user(t, e.data, id).Meetings
 	const q = `query($id: ID!, $first: Int, $after: String, $filter: MeetingFilter, $order: MeetingOrder) {
@@ -144,7 +144,7 @@ func TestThreadMeetingsAndNode(t *testing.T) {
 	e := newEnv(t)
 	const id = 4
 	u := user(t, e.data, id)
-	var thread resttest.Thread
+	var thread fakeapi.Thread
 	counts := map[string]int{}
 	for _, m := range u.Meetings {
 		if m.ThreadID != "" {
@@ -218,13 +218,13 @@ func TestThreadMeetingsAndNode(t *testing.T) {
 
 func TestCredentialsAreForwardedAndResponsesPrivate(t *testing.T) {
 	const other = "Bearer tenant-two"
-	e := newEnv(t, withFake(resttest.WithTenant(other, 99)))
+	e := newEnv(t, withFake(fakeapi.WithTenant(other, 99)))
 	res := e.do(`{ user(id: "1") { threads(first: 1) { nodes { name } } } }`, nil, map[string]*string{"Authorization": ptr(other)})
 	require.Empty(t, res.Errors)
 	want := user(t, e.upstream.DatasetFor(other), 1).Threads[0].Name
 	assert.Contains(t, string(res.Data), jsonString(want))
 	assert.Equal(t, 1, e.upstream.CallsBy(other))
-	assert.Zero(t, e.upstream.CallsBy(resttest.DefaultToken))
+	assert.Zero(t, e.upstream.CallsBy(fakeapi.DefaultToken))
 	assert.Equal(t, "private, no-store", res.header.Get("Cache-Control"))
 	assert.Contains(t, res.header.Get("Vary"), "Authorization")
 	for _, r := range e.upstream.Requests() {

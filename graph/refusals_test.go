@@ -12,7 +12,7 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/observe"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // TestEveryRefusalIsCountedAndLoggedUnderItsCode sends one request for each
@@ -55,7 +55,7 @@ func TestEveryRefusalIsCountedAndLoggedUnderItsCode(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.req.Header.Get("Authorization") == "" {
-				c.req.Header.Set("Authorization", resttest.DefaultToken)
+				c.req.Header.Set("Authorization", fakeapi.DefaultToken)
 			}
 			before := scrape(t, o.metrics)
 			rec := httptest.NewRecorder()
@@ -93,11 +93,11 @@ func TestEveryRefusalIsCountedAndLoggedUnderItsCode(t *testing.T) {
 	}
 
 	t.Run("errors left out", func(t *testing.T) {
-		o.upstream.Inject(resttest.Fault{Path: "/api/v1/users/*/meetings", Kind: resttest.FaultStatus, Status: 404})
+		o.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/*/meetings", Kind: fakeapi.FaultStatus, Status: 404})
 		defer o.upstream.ClearFaults()
 		before := scrape(t, o.metrics)
 		rec := o.post(body(`{ users(ids: ["1", "2", "3"]) { meetings { totalCount } } }`, nil),
-			map[string]string{"Authorization": resttest.DefaultToken})
+			map[string]string{"Authorization": fakeapi.DefaultToken})
 		res := decodeResult(rec.Code, rec.Header(), rec.Body.Bytes())
 		require.Len(t, res.errors, 2)
 		assert.Equal(t, gqlhttp.CodeTooManyErrors, res.errors[1].code())
@@ -125,7 +125,7 @@ func TestAPQIsCountedApart(t *testing.T) {
 	}
 	for _, s := range steps {
 		before := scrape(t, o.metrics)
-		rec := o.post(s.body, map[string]string{"Authorization": resttest.DefaultToken})
+		rec := o.post(s.body, map[string]string{"Authorization": fakeapi.DefaultToken})
 		id := rec.Header().Get("X-Request-Id")
 		after := scrape(t, o.metrics)
 		delta := func(name string, labels map[string]string) float64 {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // loadQuery costs four upstream calls: two users' meetings and threads
@@ -38,19 +38,19 @@ const loadCallsPerOp = 4
 // over real HTTP connections by a bounded number of workers.
 type loadRig struct {
 	t      testing.TB
-	fake   *resttest.Server
+	fake   *fakeapi.Server
 	client *restclient.Client
 	facade *httptest.Server
 	hc     *http.Client
-	data   *resttest.Dataset
+	data   *fakeapi.Dataset
 	log    *syncBuffer
 
 	mu          sync.Mutex
 	transitions []string
 }
 
-func newLoadRig(t testing.TB, fake []resttest.Option, client ...restclient.Option) *loadRig {
-	r := &loadRig{t: t, fake: resttest.NewServer(fake...), log: &syncBuffer{}}
+func newLoadRig(t testing.TB, fake []fakeapi.Option, client ...restclient.Option) *loadRig {
+	r := &loadRig{t: t, fake: fakeapi.NewServer(fake...), log: &syncBuffer{}}
 	r.data = r.fake.Dataset()
 	client = append(client, restclient.WithBreakerObserver(func(from, to restclient.BreakerState) {
 		r.mu.Lock()
@@ -163,7 +163,7 @@ func (r *loadRig) post(a, b int64) (*gqlResponse, []byte) {
 		return nil, nil
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	resp, err := r.hc.Do(req)
 	if !assert.NoError(t, err, "the facade answers") {
 		return nil, nil
@@ -237,7 +237,7 @@ func TestResilienceUnderLoad(t *testing.T) {
 
 	// 10% of upstream calls fail with 503: retries hide nearly all of it,
 	// and the breaker has no reason to open.
-	remove := r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Rate: 0.1})
+	remove := r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503, Rate: 0.1})
 	flaky := r.run(1000, workers)
 	remove()
 	t.Logf("10%% failing: %d/%d operations whole, %d partial, %d failed, %.2f upstream calls per operation, codes %v",
@@ -249,7 +249,7 @@ func TestResilienceUnderLoad(t *testing.T) {
 
 	// An outage: every call fails. The breaker opens and the facade fails
 	// fast instead of sending every call.
-	remove = r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	remove = r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	outage := r.run(300, workers)
 	remove()
 	t.Logf("outage: %d upstream calls for %d operations, codes %v", outage.upstreamCalls, outage.ops, outage.codes)
@@ -321,9 +321,9 @@ func loadReport(t testing.TB) {
 	}
 	for _, rate := range []float64{0, 0.1, 0.5} {
 		for _, mode := range modes {
-			r := newLoadRig(t, []resttest.Option{resttest.WithLatency(5*time.Millisecond, 5*time.Millisecond)}, mode.opts...)
+			r := newLoadRig(t, []fakeapi.Option{fakeapi.WithLatency(5*time.Millisecond, 5*time.Millisecond)}, mode.opts...)
 			if rate > 0 {
-				r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Rate: rate})
+				r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503, Rate: rate})
 			}
 			start := time.Now()
 			s := r.run(ops, workers)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // resEnv builds an env whose upstream client and handler a resilience test
@@ -30,7 +30,7 @@ type resEnv struct {
 }
 
 type resOptions struct {
-	fake   []resttest.Option
+	fake   []fakeapi.Option
 	client []restclient.Option
 	graph  func(*graph.Options)
 	wrap   func(graph.Upstream) graph.Upstream
@@ -49,7 +49,7 @@ func noKeepAlives() restclient.Option {
 
 func newResEnv(t *testing.T, o resOptions) *resEnv {
 	t.Helper()
-	fake := resttest.NewServer(o.fake...)
+	fake := fakeapi.NewServer(o.fake...)
 	t.Cleanup(fake.Close)
 	client, err := restclient.New(fake.URL, o.client...)
 	require.NoError(t, err)
@@ -76,14 +76,14 @@ const (
 // upstreamSays is what a fake upstream with fault f answers to a request
 // for the sick user's meetings: its HTTP status and envelope, read from a
 // twin of the test's fake so that the test's counts stay untouched.
-func upstreamSays(t *testing.T, f resttest.Fault) (status int, envelope map[string]any) {
+func upstreamSays(t *testing.T, f fakeapi.Fault) (status int, envelope map[string]any) {
 	t.Helper()
-	twin := resttest.NewServer()
+	twin := fakeapi.NewServer()
 	defer twin.Close()
 	twin.Inject(f)
 	req, err := http.NewRequest(http.MethodGet, twin.URL+sickPath, nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -95,7 +95,7 @@ func upstreamSays(t *testing.T, f resttest.Fault) (status int, envelope map[stri
 
 // apiExt is the extensions.upstream the facade must give for an upstream
 // error answer to the sick user's meetings.
-func apiExt(t *testing.T, f resttest.Fault) map[string]any {
+func apiExt(t *testing.T, f fakeapi.Fault) map[string]any {
 	status, envelope := upstreamSays(t, f)
 	ext := map[string]any{"endpoint": restclient.EndpointUserMeetings, "httpStatus": float64(status)}
 	if envelope != nil {
@@ -112,17 +112,17 @@ func apiExt(t *testing.T, f resttest.Fault) map[string]any {
 func TestFaultInjection(t *testing.T) {
 	transportExt := map[string]any{"endpoint": restclient.EndpointUserMeetings}
 	unreadable := map[string]any{"endpoint": restclient.EndpointUserMeetings, "httpStatus": float64(200)}
-	status := func(code int) resttest.Fault {
-		return resttest.Fault{Path: sickPath, Kind: resttest.FaultStatus, Status: code}
+	status := func(code int) fakeapi.Fault {
+		return fakeapi.Fault{Path: sickPath, Kind: fakeapi.FaultStatus, Status: code}
 	}
-	kind := func(k resttest.FaultKind) resttest.Fault { return resttest.Fault{Path: sickPath, Kind: k} }
+	kind := func(k fakeapi.FaultKind) fakeapi.Fault { return fakeapi.Fault{Path: sickPath, Kind: k} }
 	tests := []struct {
 		name     string
-		fault    resttest.Fault
+		fault    fakeapi.Fault
 		client   []restclient.Option
 		code     string // "" when the sick user's data must arrive
 		message  string
-		upstream func(t *testing.T, f resttest.Fault) map[string]any
+		upstream func(t *testing.T, f fakeapi.Fault) map[string]any
 		extra    map[string]any // further extensions
 		attempts int
 	}{
@@ -130,23 +130,23 @@ func TestFaultInjection(t *testing.T) {
 		{"502", status(502), nil, graph.CodeUpstreamUnavailable, "the upstream API failed with status 502", apiExt, nil, 3},
 		{"503", status(503), nil, graph.CodeUpstreamUnavailable, "the upstream API failed with status 503", apiExt, nil, 3},
 		{"504", status(504), nil, graph.CodeUpstreamUnavailable, "the upstream API failed with status 504", apiExt, nil, 3},
-		{"429", kind(resttest.FaultRateLimit), nil, graph.CodeUpstreamRateLimited, "the upstream API is rate limiting requests", apiExt, nil, 3},
-		{"429 with a Retry-After over the cap", resttest.Fault{Path: sickPath, Kind: resttest.FaultRateLimit, RetryAfter: "120"}, nil,
+		{"429", kind(fakeapi.FaultRateLimit), nil, graph.CodeUpstreamRateLimited, "the upstream API is rate limiting requests", apiExt, nil, 3},
+		{"429 with a Retry-After over the cap", fakeapi.Fault{Path: sickPath, Kind: fakeapi.FaultRateLimit, RetryAfter: "120"}, nil,
 			graph.CodeUpstreamRateLimited, "the upstream API is rate limiting requests", apiExt, map[string]any{"retryAfterSeconds": float64(120)}, 1},
-		{"429 with a Retry-After, then an answer", resttest.Fault{Path: sickPath, Kind: resttest.FaultRateLimit, RetryAfter: "1", Times: 1}, nil, "", "", nil, nil, 2},
+		{"429 with a Retry-After, then an answer", fakeapi.Fault{Path: sickPath, Kind: fakeapi.FaultRateLimit, RetryAfter: "1", Times: 1}, nil, "", "", nil, nil, 2},
 		{"400", status(400), nil, graph.CodeBadUserInput, "the upstream API rejected the request's parameters", apiExt, nil, 1},
 		{"403", status(403), nil, graph.CodeForbidden, "the upstream API refused the credentials sent with this request", apiExt, nil, 1},
 		{"404", status(404), nil, graph.CodeUpstreamError, "the upstream API answered with status 404", apiExt, nil, 1},
-		{"403 in a 200 envelope", kind(resttest.FaultErrorEnvelope), nil, graph.CodeForbidden, "the upstream API refused the credentials sent with this request", apiExt, nil, 1},
-		{"slow beyond the call timeout", resttest.Fault{Path: sickPath, Kind: resttest.FaultDelay, Delay: time.Minute}, []restclient.Option{restclient.WithTimeout(time.Second)},
+		{"403 in a 200 envelope", kind(fakeapi.FaultErrorEnvelope), nil, graph.CodeForbidden, "the upstream API refused the credentials sent with this request", apiExt, nil, 1},
+		{"slow beyond the call timeout", fakeapi.Fault{Path: sickPath, Kind: fakeapi.FaultDelay, Delay: time.Minute}, []restclient.Option{restclient.WithTimeout(time.Second)},
 			graph.CodeUpstreamTimeout, "the upstream API did not answer in time", nil, map[string]any{"upstream": transportExt}, 1},
-		{"malformed JSON", kind(resttest.FaultMalformedJSON), nil, graph.CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", nil, map[string]any{"upstream": unreadable}, 1},
-		{"truncated body", kind(resttest.FaultTruncated), nil, graph.CodeUpstreamUnreachable, "the upstream API could not be reached", nil, map[string]any{"upstream": transportExt}, 3},
-		{"connection reset mid-body", kind(resttest.FaultResetMidBody), nil, graph.CodeUpstreamUnreachable, "the upstream API could not be reached", nil, map[string]any{"upstream": transportExt}, 3},
-		{"dropped connection", kind(resttest.FaultDropConnection), nil, graph.CodeUpstreamUnreachable, "the upstream API could not be reached", nil, map[string]any{"upstream": transportExt}, 3},
-		{"HTML instead of JSON", kind(resttest.FaultWrongContentType), nil, graph.CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", nil, map[string]any{"upstream": unreadable}, 1},
-		{"empty body", kind(resttest.FaultEmptyBody), nil, graph.CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", nil, map[string]any{"upstream": unreadable}, 1},
-		{"numbers as strings", kind(resttest.FaultNumbersAsStrings), nil, "", "", nil, nil, 1},
+		{"malformed JSON", kind(fakeapi.FaultMalformedJSON), nil, graph.CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", nil, map[string]any{"upstream": unreadable}, 1},
+		{"truncated body", kind(fakeapi.FaultTruncated), nil, graph.CodeUpstreamUnreachable, "the upstream API could not be reached", nil, map[string]any{"upstream": transportExt}, 3},
+		{"connection reset mid-body", kind(fakeapi.FaultResetMidBody), nil, graph.CodeUpstreamUnreachable, "the upstream API could not be reached", nil, map[string]any{"upstream": transportExt}, 3},
+		{"dropped connection", kind(fakeapi.FaultDropConnection), nil, graph.CodeUpstreamUnreachable, "the upstream API could not be reached", nil, map[string]any{"upstream": transportExt}, 3},
+		{"HTML instead of JSON", kind(fakeapi.FaultWrongContentType), nil, graph.CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", nil, map[string]any{"upstream": unreadable}, 1},
+		{"empty body", kind(fakeapi.FaultEmptyBody), nil, graph.CodeUpstreamBadResponse, "the upstream API sent a response that could not be read", nil, map[string]any{"upstream": unreadable}, 1},
+		{"numbers as strings", kind(fakeapi.FaultNumbersAsStrings), nil, "", "", nil, nil, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +187,7 @@ func TestOperationDeadline(t *testing.T) {
 		client: []restclient.Option{fastRetries},
 		graph:  func(o *graph.Options) { o.OperationTimeout = 500 * time.Millisecond },
 	})
-	e.upstream.Inject(resttest.Fault{Path: sickPath, Kind: resttest.FaultDelay, Delay: time.Minute})
+	e.upstream.Inject(fakeapi.Fault{Path: sickPath, Kind: fakeapi.FaultDelay, Delay: time.Minute})
 	res := e.do(twoUsers, nil, nil)
 
 	assert.JSONEq(t, fmt.Sprintf(`{"healthy": {"meetings": {"totalCount": %d}}, "sick": null}`, len(user(t, e.data, 1).Meetings)), string(res.Data))
@@ -212,7 +212,7 @@ func TestClientDisconnectCancelsUpstreamCalls(t *testing.T) {
 		body := strings.NewReader(`{"query": ` + mustJSON(t, twoUsers) + `}`)
 		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", body)
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", resttest.DefaultToken)
+		req.Header.Set("Authorization", fakeapi.DefaultToken)
 		rec := httptest.NewRecorder()
 		e.handler.ServeHTTP(rec, req)
 		done <- rec
@@ -315,7 +315,7 @@ func TestCircuitBreakerFailsFast(t *testing.T) {
 	// the order of the outcomes is known: two successes, then failures of
 	// three paths, the third meeting the ratio.
 	for _, id := range []string{"2", "3", "4"} {
-		e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/" + id + "/meetings", Kind: resttest.FaultStatus, Status: 503})
+		e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/" + id + "/meetings", Kind: fakeapi.FaultStatus, Status: 503})
 	}
 	for range 2 {
 		res := e.do(`{ user(id: "1") { meetings { totalCount } } }`, nil, nil)
@@ -352,14 +352,14 @@ func TestOneFailingPathDoesNotOpenTheBreakerForEveryone(t *testing.T) {
 		restclient.WithCircuitBreaker(restclient.BreakerSettings{OpenTimeout: time.Hour, PathEjection: time.Hour, MaxPathEjection: time.Hour}),
 	}})
 	defaults := restclient.DefaultBreakerSettings()
-	e.upstream.Inject(resttest.Fault{Path: sickPath, Kind: resttest.FaultStatus, Status: 500})
+	e.upstream.Inject(fakeapi.Fault{Path: sickPath, Kind: fakeapi.FaultStatus, Status: 500})
 	query := func(id int) string { return fmt.Sprintf(`{ user(id: "%d") { meetings { totalCount } } }`, id) }
 	// post is e.do for goroutines: it reports instead of failing the test.
 	post := func(q string) (gqlResponse, error) {
 		body, _ := json.Marshal(map[string]any{"query": q})
 		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", resttest.DefaultToken)
+		req.Header.Set("Authorization", fakeapi.DefaultToken)
 		rec := httptest.NewRecorder()
 		e.handler.ServeHTTP(rec, req)
 		var res gqlResponse
@@ -439,13 +439,13 @@ func TestOneFailingPathDoesNotOpenTheBreakerForEveryone(t *testing.T) {
 	er := res.Errors[0]
 	assert.Equal(t, graph.CodeUpstreamPathEjected, er.code())
 	assert.Equal(t, []any{"sick", "meetings"}, er.Path)
-	assert.Equal(t, apiExt(t, resttest.Fault{Path: sickPath, Kind: resttest.FaultStatus, Status: 500}), er.Extensions["upstream"])
+	assert.Equal(t, apiExt(t, fakeapi.Fault{Path: sickPath, Kind: fakeapi.FaultStatus, Status: 500}), er.Extensions["upstream"])
 	left, _ := er.Extensions["retryAfterSeconds"].(float64)
 	assert.True(t, left > 0 && left <= 3600, "retryAfterSeconds %v: the hour's ejection, less the time the test took", left)
 	assert.Equal(t, fmt.Sprintf("the upstream API failed repeatedly for this list (last with status 500), so calls for it are paused for %d s; other lists are still served", int(left)), er.Message)
 
 	// The upstream failing for 30 users' lists opens the breaker for all.
-	e.upstream.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	e.upstream.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
 	ids := make([]string, 30)
 	for i := range ids {
 		ids[i] = fmt.Sprintf(`"%d"`, i+11)

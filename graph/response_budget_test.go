@@ -16,7 +16,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // heavyUpstream serves the fake's meetings with each address padded to
@@ -45,7 +45,7 @@ func (h *heavyUpstream) UserThreads(ctx context.Context, id int64, page int) (*r
 	return h.Upstream.UserThreads(ctx, id, page)
 }
 
-func heavyEnv(t *testing.T, up *heavyUpstream, fake *resttest.Server, opts func(*graph.Options)) (http.Handler, *observe.Metrics) {
+func heavyEnv(t *testing.T, up *heavyUpstream, fake *fakeapi.Server, opts func(*graph.Options)) (http.Handler, *observe.Metrics) {
 	t.Helper()
 	client, err := restclient.New(fake.URL)
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func heavyEnv(t *testing.T, up *heavyUpstream, fake *resttest.Server, opts func(
 // its share of the response memory is given back.
 func TestAResponseTooLargeIsCounted(t *testing.T) {
 	const limit = 16 << 10
-	fake := resttest.NewServer(resttest.WithMeetingsPerUser(100))
+	fake := fakeapi.NewServer(fakeapi.WithMeetingsPerUser(100))
 	t.Cleanup(fake.Close)
 	h, m := heavyEnv(t, &heavyUpstream{size: 8 << 10}, fake, func(o *graph.Options) { o.MaxResponseBytes = limit })
 	e := &env{t: t, handler: h, upstream: fake}
@@ -93,7 +93,7 @@ func TestAResponseTooLargeIsCounted(t *testing.T) {
 // RESPONSE_MEMORY_BUDGET_EXCEEDED; the first still completes.
 func TestTheResponseMemoryBudgetIsShared(t *testing.T) {
 	const limit = 64 << 10
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	up := &heavyUpstream{size: 3 << 10, arrived: make(chan struct{}, 1), release: make(chan struct{})}
 	h, m := heavyEnv(t, up, fake, func(o *graph.Options) {

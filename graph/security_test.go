@@ -12,7 +12,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // The sales schema's request limits: the cost estimate and the argument
@@ -40,7 +40,7 @@ func TestSalesRefusalsHaveTheirStatus(t *testing.T) {
 		for _, accept := range []string{"", "application/json"} {
 			t.Run(c.name+" "+accept, func(t *testing.T) {
 				e.upstream.Reset()
-				e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultStatus, Status: 503})
+				e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultStatus, Status: 503})
 				res := e.send(postReq(body(c.query, map[string]any{"ids": userIDs(100)}), "Accept", accept))
 				want := c.status
 				if accept != "" {

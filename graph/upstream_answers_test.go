@@ -16,7 +16,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // Tests of what the facade makes of upstream answers that are large,
@@ -29,7 +29,7 @@ func serve(h http.Handler, query string) *httptest.ResponseRecorder {
 	body, _ := json.Marshal(map[string]any{"query": query})
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
@@ -49,7 +49,7 @@ func decodeResponse(t *testing.T, rec *httptest.ResponseRecorder) *gqlResponse {
 // operation stands; the budget is never exceeded.
 func TestUpstreamBodiesStayWithinTheMemoryBudget(t *testing.T) {
 	const budget, big = 1 << 20, 700_000
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	stall := make(chan struct{})
 	resume := func() {
@@ -65,9 +65,9 @@ func TestUpstreamBodiesStayWithinTheMemoryBudget(t *testing.T) {
 	require.NoError(t, err)
 	h := graph.NewHandler(graph.Options{Upstream: client})
 	data := fake.Dataset()
-	fake.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultLargeBody, Size: big, MidBody: stall})
-	fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: big})
-	fake.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultLargeBody, Size: 600_000, Chunked: true})
+	fake.Inject(fakeapi.Fault{Path: "/api/v1/users/1/meetings", Kind: fakeapi.FaultLargeBody, Size: big, MidBody: stall})
+	fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: big})
+	fake.Inject(fakeapi.Fault{Path: "/api/v1/users/3/meetings", Kind: fakeapi.FaultLargeBody, Size: 600_000, Chunked: true})
 
 	held := make(chan *httptest.ResponseRecorder, 1)
 	go func() { held <- serve(h, `{ user(id: "1") { meetings { totalCount } } }`) }()
@@ -102,7 +102,7 @@ func TestUpstreamBodiesStayWithinTheMemoryBudget(t *testing.T) {
 // answer (5 to a page, 12 meetings) gets every page asked for, and the
 // connection counts and orders all 12, not page 1's five.
 func TestPaginatedMeetingsAreServedWhole(t *testing.T) {
-	e := newEnv(t, withFake(resttest.WithPaginatedMeetings(5)))
+	e := newEnv(t, withFake(fakeapi.WithPaginatedMeetings(5)))
 	var got struct {
 		User struct {
 			Meetings struct {
@@ -132,12 +132,12 @@ func TestPaginatedMeetingsAreServedWhole(t *testing.T) {
 // path; the meeting's other fields and every other meeting are served as
 // the dataset holds them. (The meeting sorts as undated, last.)
 func TestUnreadableValueIsAnErrorAtItsPath(t *testing.T) {
-	e := newEnv(t, withFake(resttest.WithCleanData()))
+	e := newEnv(t, withFake(fakeapi.WithCleanData()))
 	const id, bad = 3, 5 // user, index of the corrupted record in the upstream's list
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: bad, Field: "start_date", Value: `"wczoraj"`})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/meetings", Kind: fakeapi.FaultFieldValue, Record: bad, Field: "start_date", Value: `"wczoraj"`})
 	ms := user(t, e.data, id).Meetings
 	corrupted := ms[bad]
-	undated := append([]resttest.Meeting(nil), ms...)
+	undated := append([]fakeapi.Meeting(nil), ms...)
 	undated[bad].StartDate = "" // how the facade can order it
 	want := newestFirst(undated)
 	require.Equal(t, corrupted.ID, want[len(want)-1].ID, "the corrupted meeting sorts last")
@@ -181,7 +181,7 @@ const badValueQuery = `{ user(id: "3") {
 	threads(first: 10) { totalCount nodes { id name contractValue owner { id } } } } }`
 
 // meetingAnswer is a meeting of badValueQuery as the dataset says it is served.
-func meetingAnswer(m resttest.Meeting) map[string]any {
+func meetingAnswer(m fakeapi.Meeting) map[string]any {
 	return map[string]any{
 		"id": itoa(m.ID), "status": strings.ToUpper(m.Status), "rawStatus": m.Status,
 		"type": strings.ToUpper(m.Type), "rawType": m.Type,
@@ -191,13 +191,13 @@ func meetingAnswer(m resttest.Meeting) map[string]any {
 }
 
 // threadAnswer is a thread of badValueQuery as the dataset says it is served.
-func threadAnswer(th resttest.Thread) map[string]any {
+func threadAnswer(th fakeapi.Thread) map[string]any {
 	return map[string]any{"id": th.ID, "name": th.Name, "contractValue": th.ContractValue, "owner": map[string]any{"id": itoa(th.UserID)}}
 }
 
 // badValueAnswer is badValueQuery's data for user u, with change applied
 // to the meetings (in the order served) and threads (first ten) first.
-func badValueAnswer(t *testing.T, u *resttest.User, change func(meetings, threads []any)) string {
+func badValueAnswer(t *testing.T, u *fakeapi.User, change func(meetings, threads []any)) string {
 	t.Helper()
 	ms := newestFirst(u.Meetings)
 	meetings := make([]any, len(ms))
@@ -219,7 +219,7 @@ func badValueAnswer(t *testing.T, u *resttest.User, change func(meetings, thread
 
 // servedAt is where the upstream's record of user u's meetings lands in
 // the default order.
-func servedAt(t *testing.T, u *resttest.User, record int) int {
+func servedAt(t *testing.T, u *fakeapi.User, record int) int {
 	t.Helper()
 	for i, m := range newestFirst(u.Meetings) {
 		if m.ID == u.Meetings[record].ID {
@@ -243,7 +243,7 @@ func TestOneBadValueCostsOnlyItself(t *testing.T) {
 	cases := []struct {
 		name, list, key, value string // the list ("meetings" or "threads"), the spoilt upstream key and its raw JSON
 		field                  string // the GraphQL field it reaches
-		served                 func(u *resttest.User) any
+		served                 func(u *fakeapi.User) any
 		reason                 string // the error's; "" for none
 	}{
 		{"unreadable visits", "meetings", "visits", `"x"`, "visits", nil, "not an integer"},
@@ -254,18 +254,18 @@ func TestOneBadValueCostsOnlyItself(t *testing.T) {
 		{"unreadable visits_copy", "meetings", "visits_copy", `{"n": 1}`, "visitsCopy", nil, "not an integer"},
 		{"visits_copy null", "meetings", "visits_copy", `null`, "visitsCopy", nil, ""},
 		{"unreadable id_user", "meetings", "id_user", `"ja"`, "user", nil, "not an integer"},
-		{"id_user null: the list's owner", "meetings", "id_user", `null`, "user", func(u *resttest.User) any { return map[string]any{"id": itoa(u.ID)} }, ""},
+		{"id_user null: the list's owner", "meetings", "id_user", `null`, "user", func(u *fakeapi.User) any { return map[string]any{"id": itoa(u.ID)} }, ""},
 		{"status null", "meetings", "status", `null`, "rawStatus", nil, ""},
 		{"type null", "meetings", "type", `null`, "rawType", nil, ""},
 		{"unreadable thread id_user", "threads", "id_user", `"ja"`, "owner", nil, "not an integer"},
-		{"thread id_user null: the list's owner", "threads", "id_user", `null`, "owner", func(u *resttest.User) any { return map[string]any{"id": itoa(u.ID)} }, ""},
+		{"thread id_user null: the list's owner", "threads", "id_user", `null`, "owner", func(u *fakeapi.User) any { return map[string]any{"id": itoa(u.ID)} }, ""},
 		{"unreadable contract_value", "threads", "contract_value", `"dużo"`, "contractValue", nil, "not a number"},
 		{"contract_value null", "threads", "contract_value", `null`, "contractValue", nil, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/" + c.list, Kind: resttest.FaultFieldValue, Record: record, Field: c.key, Value: c.value})
+			e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/" + c.list, Kind: fakeapi.FaultFieldValue, Record: record, Field: c.key, Value: c.value})
 			u := user(t, e.data, 3)
 			at := record
 			if c.list == "meetings" {
@@ -330,17 +330,17 @@ func TestARecordWithoutAnIDIsNullInItsPlace(t *testing.T) {
 			}
 			require.GreaterOrEqual(t, record, 0, "the dataset has such a meeting")
 			bad := u.Meetings[record]
-			e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultFieldValue, Record: record, Field: "id", Value: c.value})
+			e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/meetings", Kind: fakeapi.FaultFieldValue, Record: record, Field: "id", Value: c.value})
 
 			ms := newestFirst(u.Meetings)
 			at := servedAt(t, u, record)
-			var inThread []resttest.Meeting // the thread's meetings, as Thread.meetings orders them
+			var inThread []fakeapi.Meeting // the thread's meetings, as Thread.meetings orders them
 			for _, m := range ms {
 				if m.ThreadID == bad.ThreadID {
 					inThread = append(inThread, m)
 				}
 			}
-			atInThread := slices.IndexFunc(inThread, func(m resttest.Meeting) bool { return m.ID == bad.ID })
+			atInThread := slices.IndexFunc(inThread, func(m fakeapi.Meeting) bool { return m.ID == bad.ID })
 
 			res := e.do(q, nil, nil)
 			var got struct {
@@ -428,7 +428,7 @@ func TestAThreadWithoutAnIDIsNullInItsPlace(t *testing.T) {
 	const record = 1
 	e := newEnv(t)
 	u := user(t, e.data, 3)
-	e.upstream.Inject(resttest.Fault{Path: "/api/v1/users/3/threads", Kind: resttest.FaultFieldValue, Record: record, Field: "id", Value: `null`})
+	e.upstream.Inject(fakeapi.Fault{Path: "/api/v1/users/3/threads", Kind: fakeapi.FaultFieldValue, Record: record, Field: "id", Value: `null`})
 	res := e.do(`{ user(id: "3") { threads(first: 3) { totalCount edges { cursor node { id name } } nodes { id name } }
 		meetings(first: 100) { totalCount } } }`, nil, nil)
 	var got struct {

@@ -13,11 +13,11 @@ import (
 
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/respcache"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 const (
-	token       = resttest.DefaultToken
+	token       = fakeapi.DefaultToken
 	tenantToken = "Bearer tenant-b-token"
 )
 
@@ -29,7 +29,7 @@ func threadsPath(user int64, page int) string {
 
 // firstMeetingHash is what identifies user's meetings answer in the
 // dataset behind credential.
-func firstMeetingHash(t *testing.T, srv *resttest.Server, credential string, user int64) string {
+func firstMeetingHash(t *testing.T, srv *fakeapi.Server, credential string, user int64) string {
 	t.Helper()
 	u, ok := srv.DatasetFor(credential).User(user)
 	if !ok || len(u.Meetings) == 0 {
@@ -39,7 +39,7 @@ func firstMeetingHash(t *testing.T, srv *resttest.Server, credential string, use
 }
 
 func TestTwoReplicasShareAnswers(t *testing.T) {
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	rs := redistest.Start(t)
 	a := newReplica(t, srv.URL, rs.URL, options(nil))
@@ -70,7 +70,7 @@ func TestTwoReplicasShareAnswers(t *testing.T) {
 }
 
 func TestAnotherCredentialIsNeverServed(t *testing.T) {
-	srv := resttest.NewServer(resttest.WithTenant(tenantToken, 2))
+	srv := fakeapi.NewServer(fakeapi.WithTenant(tenantToken, 2))
 	defer srv.Close()
 	rs := redistest.Start(t)
 	a := newReplica(t, srv.URL, rs.URL, options(nil))
@@ -100,7 +100,7 @@ func TestAnotherCredentialIsNeverServed(t *testing.T) {
 }
 
 func TestRedisHoldsNoCredential(t *testing.T) {
-	srv := resttest.NewServer(resttest.WithTenant(tenantToken, 2))
+	srv := fakeapi.NewServer(fakeapi.WithTenant(tenantToken, 2))
 	defer srv.Close()
 	rs := redistest.Start(t)
 	a := newReplica(t, srv.URL, rs.URL, options(nil))
@@ -116,7 +116,7 @@ func TestRedisHoldsNoCredential(t *testing.T) {
 		if !strings.HasPrefix(k, respcache.DefaultPrefix) {
 			t.Errorf("key %q outside the namespace", k)
 		}
-		for _, secret := range []string{token, tenantToken, "resttest-demo-token", "tenant-b-token", "Bearer", "Authorization"} {
+		for _, secret := range []string{token, tenantToken, "fakeapi-demo-token", "tenant-b-token", "Bearer", "Authorization"} {
 			if strings.Contains(k, secret) || strings.Contains(v, secret) {
 				t.Errorf("key %q or its value holds %q", k, secret)
 			}
@@ -125,7 +125,7 @@ func TestRedisHoldsNoCredential(t *testing.T) {
 }
 
 func TestRedisEntriesExpireAtTheEndOfTheStaleWindow(t *testing.T) {
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	rs := redistest.Start(t)
 	o := options(nil)
@@ -162,15 +162,15 @@ func TestRedisEntriesExpireAtTheEndOfTheStaleWindow(t *testing.T) {
 func TestStaleIfError(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault resttest.Fault
+		fault fakeapi.Fault
 	}{
-		{"503", resttest.Fault{Kind: resttest.FaultStatus, Status: 503}},
-		{"500", resttest.Fault{Kind: resttest.FaultStatus, Status: 500}},
-		{"429", resttest.Fault{Kind: resttest.FaultRateLimit}},
-		{"connection dropped", resttest.Fault{Kind: resttest.FaultDropConnection}},
+		{"503", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503}},
+		{"500", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500}},
+		{"429", fakeapi.Fault{Kind: fakeapi.FaultRateLimit}},
+		{"connection dropped", fakeapi.Fault{Kind: fakeapi.FaultDropConnection}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := resttest.NewServer()
+			srv := fakeapi.NewServer()
 			defer srv.Close()
 			rs := redistest.Start(t)
 			clk := newClock()
@@ -205,7 +205,7 @@ func TestStaleIfError(t *testing.T) {
 }
 
 func TestNoStaleAnswerForARefusedCredential(t *testing.T) {
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	clk := newClock()
 	o := options(clk)
@@ -213,7 +213,7 @@ func TestNoStaleAnswerForARefusedCredential(t *testing.T) {
 	a.mustGet(t, meetingsPath(4), token)
 	clk.Advance(o.TTL + time.Second)
 	// The credential was revoked: its holder must not keep reading data.
-	srv.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusForbidden})
+	srv.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusForbidden})
 	if res := a.mustGet(t, meetingsPath(4), token); res.Source != respcache.FromUpstream || res.Status != http.StatusForbidden {
 		t.Fatalf("source %v, status %d; want the upstream's 403", res.Source, res.Status)
 	}
@@ -226,7 +226,7 @@ func TestNoStaleAnswerForARefusedCredential(t *testing.T) {
 }
 
 func TestAStaleLocalEntryGivesWayToAFresherSharedOne(t *testing.T) {
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	rs := redistest.Start(t)
 	clk := newClock()
@@ -316,7 +316,7 @@ func TestTheProcessTierIsBoundedByBytes(t *testing.T) {
 }
 
 func TestRedisKilledMidLoad(t *testing.T) {
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	rs := redistest.Start(t)
 	a := newReplica(t, srv.URL, rs.URL, options(nil))
@@ -398,7 +398,7 @@ func TestRedisKilledMidLoad(t *testing.T) {
 }
 
 func TestFrozenRedisCostsOneTimeoutPerBackoff(t *testing.T) {
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	rs := redistest.Start(t)
 	o := options(nil)
@@ -428,7 +428,7 @@ func TestFrozenRedisCostsOneTimeoutPerBackoff(t *testing.T) {
 // cache, and counts the upstream calls each costs.
 func TestUpstreamCallsWithAndWithoutTheCache(t *testing.T) {
 	const rounds = 3
-	run := func(t *testing.T, get func(r int, path string) respcache.Result, srv *resttest.Server) int {
+	run := func(t *testing.T, get func(r int, path string) respcache.Result, srv *fakeapi.Server) int {
 		users := int64(len(srv.Dataset().Users))
 		for range rounds {
 			for r := range 2 {
@@ -443,10 +443,10 @@ func TestUpstreamCallsWithAndWithoutTheCache(t *testing.T) {
 		}
 		return srv.Calls()
 	}
-	distinct := 2 * len(resttest.NewDataset().Users)
+	distinct := 2 * len(fakeapi.NewDataset().Users)
 	requests := rounds * 2 * distinct
 
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	client := &http.Client{Timeout: 10 * time.Second}
 	none := run(t, func(_ int, p string) respcache.Result {
@@ -460,12 +460,12 @@ func TestUpstreamCallsWithAndWithoutTheCache(t *testing.T) {
 		return respcache.Result{Entry: respcache.Entry{Status: resp.StatusCode}}
 	}, srv)
 
-	srv2 := resttest.NewServer()
+	srv2 := fakeapi.NewServer()
 	defer srv2.Close()
 	local := []*replica{newReplica(t, srv2.URL, "", options(nil)), newReplica(t, srv2.URL, "", options(nil))}
 	perProcess := run(t, func(r int, p string) respcache.Result { return local[r].mustGet(t, p, token) }, srv2)
 
-	srv3 := resttest.NewServer()
+	srv3 := fakeapi.NewServer()
 	defer srv3.Close()
 	rs := redistest.Start(t)
 	shared := []*replica{newReplica(t, srv3.URL, rs.URL, options(nil)), newReplica(t, srv3.URL, rs.URL, options(nil))}

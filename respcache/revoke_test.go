@@ -12,7 +12,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/respcache"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // The refusal of a credential (generation.go). The end-to-end tests are in
@@ -20,8 +20,8 @@ import (
 // only the cache can show.
 
 // refuse makes the upstream refuse token's next request.
-func refuse(srv *resttest.Server) {
-	srv.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusForbidden, Credential: token, Times: 1})
+func refuse(srv *fakeapi.Server) {
+	srv.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusForbidden, Credential: token, Times: 1})
 }
 
 func keyFor(r *replica, path, credential string) respcache.Key {
@@ -63,7 +63,7 @@ func TestAnAnswerFetchedBeforeARefusalIsNotServedAfterIt(t *testing.T) {
 // TestARefusalThroughDo: Do revokes on a 403, and serves nothing stale for
 // the credential afterwards, while another credential's entry is served.
 func TestARefusalThroughDo(t *testing.T) {
-	srv := resttest.NewServer(resttest.WithTenant(tenantToken, 2))
+	srv := fakeapi.NewServer(fakeapi.WithTenant(tenantToken, 2))
 	defer srv.Close()
 	clk := newClock()
 	o := options(clk)
@@ -75,7 +75,7 @@ func TestARefusalThroughDo(t *testing.T) {
 	if res := a.mustGet(t, meetingsPath(5), token); res.Status != http.StatusForbidden {
 		t.Fatalf("status %d, want the upstream's 403", res.Status)
 	}
-	srv.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
+	srv.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
 	if res := a.mustGet(t, meetingsPath(4), token); res.Source == respcache.Stale {
 		t.Fatal("a refused credential was served a stale answer")
 	}
@@ -100,7 +100,7 @@ func credentialKeys(t *testing.T, url string) int {
 // are; a refusal seen meanwhile reaches Redis with the first call that
 // does, and the other replica then serves the credential nothing.
 func TestARefusalDuringARedisOutage(t *testing.T) {
-	srv := resttest.NewServer(resttest.WithTenant(tenantToken, 2))
+	srv := fakeapi.NewServer(fakeapi.WithTenant(tenantToken, 2))
 	defer srv.Close()
 	rs := redistest.Start(t)
 	clk := newClock()
@@ -136,7 +136,7 @@ func TestARefusalDuringARedisOutage(t *testing.T) {
 		t.Fatal("a served the credential it saw refused")
 	}
 	clk.Advance(o.TTL + time.Second)
-	srv.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusServiceUnavailable})
+	srv.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
 	for _, cred := range []string{token, tenantToken} {
 		if res := b.mustGet(t, meetingsPath(4), cred); res.Source == respcache.Stale {
 			t.Fatalf("b served %q a stale answer while Redis was unreachable", cred)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/respcache"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // TestSizing measures what one user's cached answers cost, with the fake's
@@ -15,7 +15,7 @@ import (
 // 20), for the README's sizing note: Redis memory as MEMORY USAGE reports
 // it, and the bytes the process tier counts.
 func TestSizing(t *testing.T) {
-	srv := resttest.NewServer()
+	srv := fakeapi.NewServer()
 	defer srv.Close()
 	rs := redistest.Start(t)
 	a := newReplica(t, srv.URL, rs.URL, options(nil))

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // answerLog is one caller's WithAnswerReport, counted.
@@ -61,26 +61,26 @@ func TestEachCallerLearnsHowItsCallsWereAnswered(t *testing.T) {
 		assert.Equal(t, 1, r.fake.Calls())
 	})
 	t.Run("cached", func(t *testing.T) {
-		up := resttest.NewServer()
+		up := fakeapi.NewServer()
 		defer up.Close()
 		now := time.Now()
 		c := cachedClient(t, up, &now)
 		var a, b answerLog
-		_, err := c.UserMeetings(a.ctx(withCred(resttest.DefaultToken)), 7)
+		_, err := c.UserMeetings(a.ctx(withCred(fakeapi.DefaultToken)), 7)
 		require.NoError(t, err)
-		_, err = c.UserMeetings(b.ctx(withCred(resttest.DefaultToken)), 7)
+		_, err = c.UserMeetings(b.ctx(withCred(fakeapi.DefaultToken)), 7)
 		require.NoError(t, err)
 		assert.Equal(t, map[restclient.Answer]int{restclient.AnswerSent: 1}, a.counts())
 		assert.Equal(t, map[restclient.Answer]int{restclient.AnswerCached: 1}, b.counts(), "a fresh answer from the cache is no exchange")
 		assert.Equal(t, 1, up.Calls())
 	})
 	t.Run("retried", func(t *testing.T) {
-		up := resttest.NewServer()
+		up := fakeapi.NewServer()
 		defer up.Close()
-		c, err := restclient.New(up.URL, restclient.WithCredentials(map[string][]string{"Authorization": {resttest.DefaultToken}}))
+		c, err := restclient.New(up.URL, restclient.WithCredentials(map[string][]string{"Authorization": {fakeapi.DefaultToken}}))
 		require.NoError(t, err)
 		restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
-		up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Times: 1})
+		up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503, Times: 1})
 		var a answerLog
 		_, err = c.UserMeetings(a.ctx(context.Background()), 7)
 		require.NoError(t, err)

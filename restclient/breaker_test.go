@@ -14,13 +14,13 @@ import (
 
 	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // breakerRig is a client with retries off, so that every call is one
 // attempt the breaker counts, and a record of the breaker's transitions.
 type breakerRig struct {
-	fake   *resttest.Server
+	fake   *fakeapi.Server
 	client *restclient.Client
 
 	mu      sync.Mutex
@@ -29,12 +29,12 @@ type breakerRig struct {
 
 func newBreakerRig(t *testing.T, s restclient.BreakerSettings, opts ...restclient.Option) *breakerRig {
 	t.Helper()
-	r := &breakerRig{fake: resttest.NewServer()}
+	r := &breakerRig{fake: fakeapi.NewServer()}
 	t.Cleanup(r.fake.Close)
 	base := []restclient.Option{
 		restclient.WithoutRetry(),
 		restclient.WithCircuitBreaker(s),
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}),
 		restclient.WithBreakerObserver(func(from, to restclient.BreakerState) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -65,7 +65,7 @@ var longOpen = restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 4, Ope
 func (r *breakerRig) sick(status int, users ...int64) (remove func()) {
 	var removes []func()
 	for _, u := range users {
-		removes = append(removes, r.fake.Inject(resttest.Fault{Path: userMeetingsPath(u), Kind: resttest.FaultStatus, Status: status}))
+		removes = append(removes, r.fake.Inject(fakeapi.Fault{Path: userMeetingsPath(u), Kind: fakeapi.FaultStatus, Status: status}))
 	}
 	return func() {
 		for _, rm := range removes {
@@ -113,7 +113,7 @@ func TestBreakerOpensOnARunOfFailuresWhateverTheWindowHolds(t *testing.T) {
 	for range 40 {
 		require.NoError(t, r.call(1))
 	}
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	for u := range int64(longOpen.MinRequests - 1) {
 		require.Error(t, r.call(u+1))
 	}
@@ -168,13 +168,13 @@ func TestBreakerCountsOnlyUpstreamFailures(t *testing.T) {
 	tight := restclient.BreakerSettings{FailureRatio: 0.01, MinRequests: 1, OpenTimeout: time.Hour}
 	notFailures := []struct {
 		name  string
-		fault resttest.Fault
+		fault fakeapi.Fault
 	}{
-		{"400", resttest.Fault{Kind: resttest.FaultStatus, Status: 400}},
-		{"403", resttest.Fault{Kind: resttest.FaultStatus, Status: 403}},
-		{"404", resttest.Fault{Kind: resttest.FaultStatus, Status: 404}},
-		{"403 in an envelope", resttest.Fault{Kind: resttest.FaultErrorEnvelope}},
-		{"429", resttest.Fault{Kind: resttest.FaultRateLimit}},
+		{"400", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 400}},
+		{"403", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 403}},
+		{"404", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 404}},
+		{"403 in an envelope", fakeapi.Fault{Kind: fakeapi.FaultErrorEnvelope}},
+		{"429", fakeapi.Fault{Kind: fakeapi.FaultRateLimit}},
 	}
 	for _, tt := range notFailures {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,14 +208,14 @@ func TestBreakerCountsOnlyUpstreamFailures(t *testing.T) {
 
 	failures := []struct {
 		name  string
-		fault resttest.Fault
+		fault fakeapi.Fault
 		opts  []restclient.Option
 	}{
-		{"500", resttest.Fault{Kind: resttest.FaultStatus, Status: 500}, nil},
-		{"503", resttest.Fault{Kind: resttest.FaultStatus, Status: 503}, nil},
-		{"dropped connection", resttest.Fault{Kind: resttest.FaultDropConnection}, nil},
-		{"HTML", resttest.Fault{Kind: resttest.FaultWrongContentType}, nil},
-		{"timeout", resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Minute}, []restclient.Option{restclient.WithTimeout(50 * time.Millisecond)}},
+		{"500", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500}, nil},
+		{"503", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503}, nil},
+		{"dropped connection", fakeapi.Fault{Kind: fakeapi.FaultDropConnection}, nil},
+		{"HTML", fakeapi.Fault{Kind: fakeapi.FaultWrongContentType}, nil},
+		{"timeout", fakeapi.Fault{Kind: fakeapi.FaultDelay, Delay: time.Minute}, []restclient.Option{restclient.WithTimeout(50 * time.Millisecond)}},
 	}
 	for _, tt := range failures {
 		t.Run(tt.name+" opens it", func(t *testing.T) {
@@ -229,7 +229,7 @@ func TestBreakerCountsOnlyUpstreamFailures(t *testing.T) {
 
 func TestBreakerProbesWhileHalfOpenAndRecovers(t *testing.T) {
 	r := newBreakerRig(t, restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 2, OpenTimeout: 20 * time.Millisecond, HalfOpenProbes: 2})
-	remove := r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	remove := r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	require.Error(t, r.call(1))
 	require.Error(t, r.call(2))
 	require.Equal(t, restclient.BreakerOpen, r.client.BreakerState())
@@ -255,7 +255,7 @@ func TestBreakerProbesWhileHalfOpenAndRecovers(t *testing.T) {
 
 func TestBreakerHalfOpenRefusesBeyondItsProbes(t *testing.T) {
 	r := newBreakerRig(t, restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 1, OpenTimeout: 20 * time.Millisecond, HalfOpenProbes: 1})
-	remove := r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	remove := r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	require.Error(t, r.call(1))
 	remove()
 	require.Eventually(t, func() bool { return r.client.BreakerState() == restclient.BreakerHalfOpen }, 5*time.Second, time.Millisecond)
@@ -276,7 +276,7 @@ func TestBreakerHalfOpenRefusesBeyondItsProbes(t *testing.T) {
 
 func TestBreakerFailedProbeReopens(t *testing.T) {
 	r := newBreakerRig(t, restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 1, OpenTimeout: 20 * time.Millisecond, HalfOpenProbes: 3})
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 502})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 502})
 	require.Error(t, r.call(1))
 	require.Eventually(t, func() bool { return r.client.BreakerState() == restclient.BreakerHalfOpen }, 5*time.Second, time.Millisecond)
 	require.Error(t, r.call(1))
@@ -290,16 +290,16 @@ func TestBreakerFailedProbeReopens(t *testing.T) {
 // every client saw only UPSTREAM_CIRCUIT_OPEN).
 func TestARetryTheBreakerRefusesReturnsWhatTheUpstreamSaid(t *testing.T) {
 	var attempts []restclient.CallInfo
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	c, err := restclient.New(fake.URL,
 		restclient.WithCircuitBreaker(restclient.BreakerSettings{FailureRatio: 0.5, MinRequests: 2, OpenTimeout: time.Hour}),
 		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 5}),
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}),
 		restclient.WithObserver(func(ci restclient.CallInfo) { attempts = append(attempts, ci) }))
 	require.NoError(t, err)
-	fake.Inject(resttest.Fault{Path: userMeetingsPath(7), Kind: resttest.FaultStatus, Status: 503})
-	fake.Inject(resttest.Fault{Path: userMeetingsPath(8), Kind: resttest.FaultStatus, Status: 500})
+	fake.Inject(fakeapi.Fault{Path: userMeetingsPath(7), Kind: fakeapi.FaultStatus, Status: 503})
+	fake.Inject(fakeapi.Fault{Path: userMeetingsPath(8), Kind: fakeapi.FaultStatus, Status: 500})
 	// While user 7's call waits to retry, user 8's fails too (a 500: no
 	// retry of its own): two paths failing in a row open the breaker.
 	opened := false
@@ -342,17 +342,17 @@ func (r *refuseAfter) Wait(context.Context) error {
 }
 
 func TestARetryTheRateLimitRefusesReturnsWhatTheUpstreamSaid(t *testing.T) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	limit := &refuseAfter{}
 	limit.n.Store(1)
 	c, err := restclient.New(fake.URL,
 		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 3}),
 		restclient.WithRateLimiter(limit),
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))
 	require.NoError(t, err)
 	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
-	fake.Inject(resttest.Fault{Kind: resttest.FaultDropConnection})
+	fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultDropConnection})
 
 	_, err = c.UserMeetings(context.Background(), 7)
 	assert.Equal(t, restclient.KindUnreachable, restclient.Classify(err).Kind, "the first attempt's failure: %v", err)
@@ -364,7 +364,7 @@ func TestARetryTheRateLimitRefusesReturnsWhatTheUpstreamSaid(t *testing.T) {
 func TestBreakerObserverMayReadTheState(t *testing.T) {
 	var seen []restclient.BreakerState
 	var c *restclient.Client
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	c, err := restclient.New(fake.URL, restclient.WithoutRetry(),
 		restclient.WithCircuitBreaker(restclient.BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour}),
@@ -372,17 +372,17 @@ func TestBreakerObserverMayReadTheState(t *testing.T) {
 			seen = append(seen, c.BreakerState()) // must not deadlock
 		}))
 	require.NoError(t, err)
-	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
 	_, _ = c.UserMeetings(context.Background(), 7)
 	assert.Equal(t, []restclient.BreakerState{restclient.BreakerOpen}, seen)
 }
 
 func TestWithoutCircuitBreaker(t *testing.T) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	c, err := restclient.New(fake.URL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
 	require.NoError(t, err)
-	fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
 	for range 30 {
 		_, err := c.UserMeetings(context.Background(), 7)
 		assert.NotErrorIs(t, err, restclient.ErrCircuitOpen)

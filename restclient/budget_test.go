@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 const (
@@ -23,23 +23,23 @@ const (
 // breaker, in front of a fake whose user 1 sends a 700 kB body that stops
 // after its first chunk until the test lets it go on.
 type budgetRig struct {
-	fake   *resttest.Server
+	fake   *fakeapi.Server
 	client *restclient.Client
 	stall  chan struct{}
 }
 
 func newBudgetRig(t *testing.T) *budgetRig {
 	t.Helper()
-	r := &budgetRig{fake: resttest.NewServer(), stall: make(chan struct{})}
+	r := &budgetRig{fake: fakeapi.NewServer(), stall: make(chan struct{})}
 	t.Cleanup(r.fake.Close)
 	t.Cleanup(r.resume)
 	c, err := restclient.New(r.fake.URL,
 		restclient.WithBodyBudget(testBudget), restclient.WithMaxResponseBytes(testBudget),
 		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))
 	require.NoError(t, err)
 	r.client = c
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultLargeBody, Size: bigBody, MidBody: r.stall})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/1/meetings", Kind: fakeapi.FaultLargeBody, Size: bigBody, MidBody: r.stall})
 	return r
 }
 
@@ -76,7 +76,7 @@ func (r *budgetRig) checkNeverExceeded(t *testing.T) {
 
 func TestBodyBudgetMakesADeclaredBodyWaitForRoom(t *testing.T) {
 	r := newBudgetRig(t)
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: bigBody})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: bigBody})
 	first := r.holdBig(t)
 
 	want := len(user(t, r.fake.Dataset(), 2).Meetings)
@@ -101,8 +101,8 @@ func TestBodyBudgetMakesADeclaredBodyWaitForRoom(t *testing.T) {
 
 func TestBodyBudgetFailsFastForABodyOfUnknownLength(t *testing.T) {
 	r := newBudgetRig(t)
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 600_000, Chunked: true})
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultLargeBody, Size: 20_000, Chunked: true})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: 600_000, Chunked: true})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/3/meetings", Kind: fakeapi.FaultLargeBody, Size: 20_000, Chunked: true})
 	first := r.holdBig(t)
 
 	_, err := r.client.UserMeetings(context.Background(), 2)
@@ -129,7 +129,7 @@ func TestBodyBudgetFailsFastForABodyOfUnknownLength(t *testing.T) {
 
 func TestBodyBudgetWaitEndsWithTheCaller(t *testing.T) {
 	r := newBudgetRig(t)
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: bigBody})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: bigBody})
 	first := r.holdBig(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,7 +152,7 @@ func TestBodyBudgetWaitEndsWithTheCaller(t *testing.T) {
 }
 
 func TestBodyBudgetErrorIsNeitherRetriedNorABreakerFailure(t *testing.T) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
 	stall := make(chan struct{})
 	t.Cleanup(func() { close(stall) })
@@ -160,11 +160,11 @@ func TestBodyBudgetErrorIsNeitherRetriedNorABreakerFailure(t *testing.T) {
 		restclient.WithBodyBudget(testBudget), restclient.WithMaxResponseBytes(testBudget),
 		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 3}),
 		restclient.WithCircuitBreaker(restclient.BreakerSettings{MinRequests: 1, FailureRatio: 0.01, OpenTimeout: time.Hour}),
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))
 	require.NoError(t, err)
 	restclient.SetRetrySleep(c, func(context.Context, time.Duration) error { return nil })
-	fake.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultLargeBody, Size: bigBody, MidBody: stall})
-	fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 600_000, Chunked: true})
+	fake.Inject(fakeapi.Fault{Path: "/api/v1/users/1/meetings", Kind: fakeapi.FaultLargeBody, Size: bigBody, MidBody: stall})
+	fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: 600_000, Chunked: true})
 	go func() { _, _ = c.UserMeetings(context.Background(), 1) }()
 	require.Eventually(t, func() bool { return c.BodyMemory().InUse == bigBody }, 10*time.Second, time.Millisecond)
 
@@ -178,7 +178,7 @@ func TestBodyBudgetErrorIsNeitherRetriedNorABreakerFailure(t *testing.T) {
 
 func TestDeclaredLengthOverTheCapIsRefusedUnread(t *testing.T) {
 	r := newBudgetRig(t)
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 4 * testBudget})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: 4 * testBudget})
 	_, err := r.client.UserMeetings(context.Background(), 2)
 	var de *restclient.DecodeError
 	require.ErrorAs(t, err, &de)
@@ -190,7 +190,7 @@ func TestDeclaredLengthOverTheCapIsRefusedUnread(t *testing.T) {
 
 func TestUndeclaredBodyStopsAtTheCap(t *testing.T) {
 	r := newBudgetRig(t)
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: 64 * testBudget, Chunked: true})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: 64 * testBudget, Chunked: true})
 	_, err := r.client.UserMeetings(context.Background(), 2)
 	assert.ErrorIs(t, err, restclient.ErrResponseTooLarge)
 	assert.Equal(t, int64(testBudget), r.client.BodyMemory().Peak, "read up to the cap, and no further")
@@ -223,7 +223,7 @@ func TestBodyBudgetOptions(t *testing.T) {
 func TestBodyHoldKeepsTheRoomOfDecodedAnswers(t *testing.T) {
 	r := newBudgetRig(t)
 	const size = 300_000
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/2/meetings", Kind: resttest.FaultLargeBody, Size: size, Field: "address"})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/2/meetings", Kind: fakeapi.FaultLargeBody, Size: size, Field: "address"})
 	ctx, release := restclient.WithBodyHold(context.Background())
 
 	ms, err := r.client.UserMeetings(ctx, 2)
@@ -251,8 +251,8 @@ func TestBodyHoldKeepsTheRoomOfDecodedAnswers(t *testing.T) {
 func TestBodyHoldNeverWaitsWhileHolding(t *testing.T) {
 	r := newBudgetRig(t)
 	const more, most = 400_000, 500_000 // neither fits beside bigBody
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/3/meetings", Kind: resttest.FaultLargeBody, Size: more})
-	r.fake.Inject(resttest.Fault{Path: "/api/v1/users/4/meetings", Kind: resttest.FaultLargeBody, Size: most})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/3/meetings", Kind: fakeapi.FaultLargeBody, Size: more})
+	r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/4/meetings", Kind: fakeapi.FaultLargeBody, Size: most})
 	first := r.holdBig(t)
 	ctx, release := restclient.WithBodyHold(context.Background())
 	defer release()
@@ -295,7 +295,7 @@ func TestBodyHoldNeverWaitsWhileHolding(t *testing.T) {
 	r.checkNeverExceeded(t)
 }
 
-func user(t *testing.T, d *resttest.Dataset, id int64) *resttest.User {
+func user(t *testing.T, d *fakeapi.Dataset, id int64) *fakeapi.User {
 	t.Helper()
 	u, ok := d.User(id)
 	require.True(t, ok, "dataset has no user %d", id)

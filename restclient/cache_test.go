@@ -13,12 +13,12 @@ import (
 	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // cachedClient is a client of up through a cache whose clock the test
 // moves with *now.
-func cachedClient(t *testing.T, up *resttest.Server, now *time.Time, opts ...restclient.Option) *restclient.Client {
+func cachedClient(t *testing.T, up *fakeapi.Server, now *time.Time, opts ...restclient.Option) *restclient.Client {
 	t.Helper()
 	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Minute, Now: func() time.Time { return *now }})
 	require.NoError(t, err)
@@ -39,16 +39,16 @@ func withCred(tok string) context.Context {
 // credential is never served the first one's answer.
 func TestCacheServesFreshWithoutCalling(t *testing.T) {
 	const other = "Bearer other-tenant"
-	up := resttest.NewServer(resttest.WithTenant(other, 99))
+	up := fakeapi.NewServer(fakeapi.WithTenant(other, 99))
 	defer up.Close()
 	now := time.Now()
 	c := cachedClient(t, up, &now)
 	user := up.Dataset().Users[0].ID
 
-	first, err := c.UserMeetings(withCred(resttest.DefaultToken), user)
+	first, err := c.UserMeetings(withCred(fakeapi.DefaultToken), user)
 	require.NoError(t, err)
 	calls := up.Calls()
-	second, err := c.UserMeetings(withCred(resttest.DefaultToken), user)
+	second, err := c.UserMeetings(withCred(fakeapi.DefaultToken), user)
 	require.NoError(t, err)
 	assert.Equal(t, calls, up.Calls(), "a fresh answer costs no call")
 	assert.Equal(t, first, second, "decoded from the cache as from the wire")
@@ -64,7 +64,7 @@ func TestCacheServesFreshWithoutCalling(t *testing.T) {
 // TestCacheStaleIfError: past the TTL a 5xx is answered with the stale
 // entry, reported with its age; a 403 never is.
 func TestCacheStaleIfError(t *testing.T) {
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	defer up.Close()
 	now := time.Now()
 	var stale []restclient.StaleAnswer
@@ -76,12 +76,12 @@ func TestCacheStaleIfError(t *testing.T) {
 		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
 	require.NoError(t, err)
 	user := up.Dataset().Users[0].ID
-	ctx := restclient.WithCacheReport(withCred(resttest.DefaultToken), func(s restclient.StaleAnswer) { stale = append(stale, s) })
+	ctx := restclient.WithCacheReport(withCred(fakeapi.DefaultToken), func(s restclient.StaleAnswer) { stale = append(stale, s) })
 
 	want, err := c.UserMeetings(ctx, user)
 	require.NoError(t, err)
 	now = now.Add(42 * time.Second)
-	remove := up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	remove := up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	got, err := c.UserMeetings(ctx, user)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
@@ -91,7 +91,7 @@ func TestCacheStaleIfError(t *testing.T) {
 	assert.Equal(t, 1, counted)
 	remove()
 
-	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 403})
+	up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 403})
 	_, err = c.UserMeetings(ctx, user)
 	assert.Equal(t, restclient.KindForbidden, restclient.Classify(err).Kind, "a refused credential gets no stale data")
 	assert.Len(t, stale, 1)
@@ -105,14 +105,14 @@ func (r *refuser) Wait(context.Context) error { r.calls++; return &ratelimit.Err
 // TestRateLimitRefusal: a refusal is KindLimited, sent nowhere, not
 // retried, and not a breaker failure.
 func TestRateLimitRefusal(t *testing.T) {
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	defer up.Close()
 	r := &refuser{}
 	c, err := restclient.New(up.URL, restclient.WithRateLimiter(r),
 		restclient.WithCircuitBreaker(restclient.BreakerSettings{FailureRatio: 0.1, MinRequests: 1, Window: time.Minute, OpenTimeout: time.Minute, HalfOpenProbes: 1}))
 	require.NoError(t, err)
 	for range 3 {
-		_, err = c.UserMeetings(withCred(resttest.DefaultToken), 1)
+		_, err = c.UserMeetings(withCred(fakeapi.DefaultToken), 1)
 		var rl *restclient.RateLimitError
 		require.True(t, errors.As(err, &rl), "%v", err)
 		assert.True(t, errors.Is(err, ratelimit.ErrRateLimited))

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // TestClassify classifies every error the client produces, each made by a
@@ -55,12 +55,12 @@ func TestClassify(t *testing.T) {
 			})))
 		}
 	}
-	fault := func(f resttest.Fault, opts ...restclient.Option) func(t *testing.T) error {
+	fault := func(f fakeapi.Fault, opts ...restclient.Option) func(t *testing.T) error {
 		return func(t *testing.T) error {
-			fake := resttest.NewServer()
+			fake := fakeapi.NewServer()
 			t.Cleanup(fake.Close)
 			fake.Inject(f)
-			return meetings(t, plain(t, fake, append(opts, restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))...))
+			return meetings(t, plain(t, fake, append(opts, restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))...))
 		}
 	}
 	answerOf := func(kind restclient.Kind, status int, retryable bool, b restclient.BreakerEffect) restclient.Class {
@@ -97,16 +97,16 @@ func TestClassify(t *testing.T) {
 			withRetryAfter(answerOf(restclient.KindServerError, 503, true, restclient.BreakerFailure), time.Second), "http_error"},
 		{"504", answer(504, "", `{"status": 504}`), answerOf(restclient.KindServerError, 504, true, restclient.BreakerFailure), "http_error"},
 
-		{"the call's timeout", fault(resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Minute}, restclient.WithTimeout(20*time.Millisecond)),
+		{"the call's timeout", fault(fakeapi.Fault{Kind: fakeapi.FaultDelay, Delay: time.Minute}, restclient.WithTimeout(20*time.Millisecond)),
 			noAnswer(restclient.KindTimeout, false, restclient.BreakerFailure), "timeout"},
 		{"the caller's deadline", func(t *testing.T) error {
-			fake := resttest.NewServer()
+			fake := fakeapi.NewServer()
 			t.Cleanup(fake.Close)
 			release := fake.Hold()
 			t.Cleanup(release)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 			defer cancel()
-			_, err := plain(t, fake, restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}})).UserMeetings(ctx, 7)
+			_, err := plain(t, fake, restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}})).UserMeetings(ctx, 7)
 			return err
 		}, noAnswer(restclient.KindTimeout, false, restclient.BreakerFailure), "timeout"},
 		{"cancelled", func(t *testing.T) error {
@@ -124,11 +124,11 @@ func TestClassify(t *testing.T) {
 			require.NoError(t, err)
 			return meetings(t, c)
 		}, noAnswer(restclient.KindUnreachable, true, restclient.BreakerFailure), "unreachable"},
-		{"connection dropped", fault(resttest.Fault{Kind: resttest.FaultDropConnection}),
+		{"connection dropped", fault(fakeapi.Fault{Kind: fakeapi.FaultDropConnection}),
 			noAnswer(restclient.KindUnreachable, true, restclient.BreakerFailure), "unreachable"},
-		{"body cut short", fault(resttest.Fault{Kind: resttest.FaultTruncated}),
+		{"body cut short", fault(fakeapi.Fault{Kind: fakeapi.FaultTruncated}),
 			noAnswer(restclient.KindUnreachable, true, restclient.BreakerFailure), "unreachable"},
-		{"reset mid-body", fault(resttest.Fault{Kind: resttest.FaultResetMidBody}),
+		{"reset mid-body", fault(fakeapi.Fault{Kind: fakeapi.FaultResetMidBody}),
 			noAnswer(restclient.KindUnreachable, true, restclient.BreakerFailure), "unreachable"},
 		{"a header net/http refuses to send", func(t *testing.T) error {
 			ctx := restclient.WithRequestHeaders(context.Background(), http.Header{"Authorization": {"Bearer x\r\nX-Injected: 1"}})
@@ -136,19 +136,19 @@ func TestClassify(t *testing.T) {
 			return err
 		}, noAnswer(restclient.KindUnreachable, false, restclient.BreakerIgnores), "unreachable"},
 
-		{"malformed JSON", fault(resttest.Fault{Kind: resttest.FaultMalformedJSON}),
+		{"malformed JSON", fault(fakeapi.Fault{Kind: fakeapi.FaultMalformedJSON}),
 			unreadable(ep, path, restclient.BreakerFailure), "bad_response"},
-		{"an HTML page", fault(resttest.Fault{Kind: resttest.FaultWrongContentType}),
+		{"an HTML page", fault(fakeapi.Fault{Kind: fakeapi.FaultWrongContentType}),
 			unreadable(ep, path, restclient.BreakerFailure), "bad_response"},
-		{"over the size cap", fault(resttest.Fault{Kind: resttest.FaultLargeBody, Size: 4096}, restclient.WithMaxResponseBytes(1024)),
+		{"over the size cap", fault(fakeapi.Fault{Kind: fakeapi.FaultLargeBody, Size: 4096}, restclient.WithMaxResponseBytes(1024)),
 			unreadable(ep, path, restclient.BreakerIgnores), "bad_response"},
 		{"contradicting pagination", answer(200, "", `{"status": 200, "data": {"list": [], "pagination": {"page": 2, "pages_count": 2}}}`),
 			restclient.Class{Kind: restclient.KindBadPagination, Endpoint: ep, Path: path, Reason: "asked for page 1, got page 2", Breaker: restclient.BreakerSuccess}, "bad_response"},
 
 		{"circuit open", func(t *testing.T) error {
-			fake := resttest.NewServer()
+			fake := fakeapi.NewServer()
 			t.Cleanup(fake.Close)
-			fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+			fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
 			c, err := restclient.New(fake.URL, restclient.WithoutRetry(),
 				restclient.WithCircuitBreaker(restclient.BreakerSettings{FailureRatio: 0.01, MinRequests: 1, OpenTimeout: time.Hour}))
 			require.NoError(t, err)
@@ -158,7 +158,7 @@ func TestClassify(t *testing.T) {
 		}, noAnswer(restclient.KindCircuitOpen, false, restclient.BreakerIgnores), "circuit_open"},
 		{"memory budget", func(t *testing.T) error {
 			r := newBudgetRig(t)
-			r.fake.Inject(resttest.Fault{Path: "/api/v1/users/7/meetings", Kind: resttest.FaultLargeBody, Size: 600_000, Chunked: true})
+			r.fake.Inject(fakeapi.Fault{Path: "/api/v1/users/7/meetings", Kind: fakeapi.FaultLargeBody, Size: 600_000, Chunked: true})
 			first := r.holdBig(t)
 			_, err := r.client.UserMeetings(context.Background(), 7)
 			r.resume()

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -307,10 +307,10 @@ func TestBodyCutShortIsATransportError(t *testing.T) {
 }
 
 func TestConnectionResetMidBodyIsATransportError(t *testing.T) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
-	fake.Inject(resttest.Fault{Kind: resttest.FaultResetMidBody})
-	c, err := restclient.New(fake.URL, restclient.WithoutRetry(), restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultResetMidBody})
+	c, err := restclient.New(fake.URL, restclient.WithoutRetry(), restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))
 	require.NoError(t, err)
 	_, err = c.UserMeetings(context.Background(), 7)
 	var te *restclient.TransportError

@@ -13,7 +13,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/ratelimit"
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // turns is a rate limit whose turns the test hands out one at a time.
@@ -51,7 +51,7 @@ func (tu *turns) inside() int {
 // sent within one round of a busy one's backlog (issue 18).
 func TestTheRateLimitTakesCallersInTurn(t *testing.T) {
 	const quiet = "Bearer quiet"
-	fake := resttest.NewServer(resttest.WithTokens(resttest.DefaultToken, quiet))
+	fake := fakeapi.NewServer(fakeapi.WithTokens(fakeapi.DefaultToken, quiet))
 	t.Cleanup(fake.Close)
 	tu := &turns{ch: make(chan struct{})}
 	fair := ratelimit.NewFair(tu, ratelimit.FairOptions{})
@@ -72,7 +72,7 @@ func TestTheRateLimitTakesCallersInTurn(t *testing.T) {
 	const busy = 8
 	for u := range int64(busy) {
 		// Each request has its own id; the caller is the same.
-		call(resttest.DefaultToken, u+1, "req-"+strconv.FormatInt(u, 10))
+		call(fakeapi.DefaultToken, u+1, "req-"+strconv.FormatInt(u, 10))
 		queued(int(u) + 1)
 	}
 	call(quiet, busy+1, "req-quiet")
@@ -85,7 +85,7 @@ func TestTheRateLimitTakesCallersInTurn(t *testing.T) {
 	wg.Wait()
 	var order []string
 	for _, r := range fake.Requests() {
-		order = append(order, map[string]string{resttest.DefaultToken: "busy", quiet: "quiet"}[r.Credential])
+		order = append(order, map[string]string{fakeapi.DefaultToken: "busy", quiet: "quiet"}[r.Credential])
 	}
 	assert.Equal(t, []string{"busy", "busy", "quiet", "busy", "busy", "busy", "busy", "busy", "busy"}, order,
 		"the busy call in the limiter, the busy queue's turn in the round under way, then the quiet one")

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 func meetingIDs(ms []restclient.Meeting) []string {
@@ -25,7 +25,7 @@ func meetingIDs(ms []restclient.Meeting) []string {
 	return out
 }
 
-func datasetMeetingIDs(ms []resttest.Meeting) []string {
+func datasetMeetingIDs(ms []fakeapi.Meeting) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = strconv.FormatInt(m.ID, 10)
@@ -38,14 +38,14 @@ func datasetMeetingIDs(ms []resttest.Meeting) []string {
 // served as everything. The first request is the documented one, without
 // parameters; pages 2 and 3 are in flight together.
 func TestPaginatedMeetingsAreFollowed(t *testing.T) {
-	fake := resttest.NewServer(resttest.WithMeetingsPerUser(12), resttest.WithPaginatedMeetings(5))
+	fake := fakeapi.NewServer(fakeapi.WithMeetingsPerUser(12), fakeapi.WithPaginatedMeetings(5))
 	t.Cleanup(fake.Close)
 	var (
 		mu   sync.Mutex
-		gate *resttest.Gate
+		gate *fakeapi.Gate
 	)
 	c, err := restclient.New(fake.URL,
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}),
 		restclient.WithObserver(func(ci restclient.CallInfo) {
 			// Called once page 1 is answered and before the others are
 			// asked for: they must then arrive together.
@@ -72,9 +72,9 @@ func TestPaginatedMeetingsAreFollowed(t *testing.T) {
 }
 
 func TestUnpaginatedMeetingsAreOneCall(t *testing.T) {
-	fake := resttest.NewServer()
+	fake := fakeapi.NewServer()
 	t.Cleanup(fake.Close)
-	c, err := restclient.New(fake.URL, restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}))
+	c, err := restclient.New(fake.URL, restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}))
 	require.NoError(t, err)
 	ms, err := c.UserMeetings(context.Background(), 4)
 	require.NoError(t, err)

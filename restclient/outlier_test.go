@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // ejectionRig is a breaker rig that records path ejections and runs on a
@@ -113,11 +113,11 @@ func TestAPathFailingInALoopIsEjectedAndTheUpstreamStaysServed(t *testing.T) {
 func TestAPathIsEjectedForItsCallerOnly(t *testing.T) {
 	const other = "Bearer another-tenant"
 	r := newEjectionRig(t, ejecting)
-	r.fake.Inject(resttest.Fault{Path: userMeetingsPath(2), Credential: resttest.DefaultToken, Kind: resttest.FaultStatus, Status: 500})
+	r.fake.Inject(fakeapi.Fault{Path: userMeetingsPath(2), Credential: fakeapi.DefaultToken, Kind: fakeapi.FaultStatus, Status: 500})
 	for range 10 {
-		require.Error(t, r.callAs(resttest.DefaultToken, 2))
+		require.Error(t, r.callAs(fakeapi.DefaultToken, 2))
 	}
-	assert.ErrorIs(t, r.callAs(resttest.DefaultToken, 2), restclient.ErrPathEjected)
+	assert.ErrorIs(t, r.callAs(fakeapi.DefaultToken, 2), restclient.ErrPathEjected)
 	// The fake accepts only its token: the other caller's calls reach it
 	// and are refused for their credential, as they would be without the
 	// first caller's failures.
@@ -174,7 +174,7 @@ func TestAnEjectionGrowsWhileThePathKeepsFailing(t *testing.T) {
 // upstream failing for 30 users' lists opens the breaker for everyone.
 func TestFailuresAcrossManyPathsStillOpenTheBreaker(t *testing.T) {
 	r := newEjectionRig(t, restclient.BreakerSettings{OpenTimeout: time.Hour})
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
 	opened := 0
 	for u := int64(1); u <= 30; u++ {
 		if r.call(u) != nil && r.client.BreakerState() == restclient.BreakerOpen && opened == 0 {
@@ -228,16 +228,16 @@ func TestEjectionSettingsAreValidated(t *testing.T) {
 // upstream keeps failing it, so an answer in its stale window stands in,
 // as for the failures themselves.
 func TestAnEjectedPathIsServedStale(t *testing.T) {
-	up := resttest.NewServer()
+	up := fakeapi.NewServer()
 	t.Cleanup(up.Close)
 	now := time.Now()
 	c := cachedClient(t, up, &now, restclient.WithCircuitBreaker(restclient.BreakerSettings{PathFailures: 1, PathEjection: time.Hour}))
 	var stale []restclient.StaleAnswer
-	ctx := restclient.WithCacheReport(withCred(resttest.DefaultToken), func(a restclient.StaleAnswer) { stale = append(stale, a) })
+	ctx := restclient.WithCacheReport(withCred(fakeapi.DefaultToken), func(a restclient.StaleAnswer) { stale = append(stale, a) })
 	want, err := c.UserMeetings(ctx, 1)
 	require.NoError(t, err)
 	now = now.Add(45 * time.Second) // past the TTL, within the stale window
-	up.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
+	up.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
 	for range 3 {
 		got, err := c.UserMeetings(ctx, 1)
 		require.NoError(t, err)

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 const meetingsPath = "/api/v1/users/7/meetings"
@@ -22,7 +22,7 @@ const meetingsPath = "/api/v1/users/7/meetings"
 // attempts are recorded instead of slept, and whose retry events and
 // attempts are recorded.
 type retryRig struct {
-	fake   *resttest.Server
+	fake   *fakeapi.Server
 	client *restclient.Client
 
 	mu       sync.Mutex
@@ -33,11 +33,11 @@ type retryRig struct {
 
 func newRetryRig(t *testing.T, opts ...restclient.Option) *retryRig {
 	t.Helper()
-	r := &retryRig{fake: resttest.NewServer()}
+	r := &retryRig{fake: fakeapi.NewServer()}
 	t.Cleanup(r.fake.Close)
 	base := []restclient.Option{
 		restclient.WithoutCircuitBreaker(), // breaker_test.go covers it
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}),
 		restclient.WithRetryObserver(func(e restclient.RetryEvent) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -75,31 +75,31 @@ func (r *retryRig) recorded() ([]time.Duration, []restclient.RetryEvent, []restc
 func TestRetryDecision(t *testing.T) {
 	tests := []struct {
 		name     string
-		fault    resttest.Fault
+		fault    fakeapi.Fault
 		attempts int
 		check    func(t *testing.T, err error)
 	}{
-		{"500", resttest.Fault{Kind: resttest.FaultStatus, Status: 500}, 1, isServerError},
-		{"502", resttest.Fault{Kind: resttest.FaultStatus, Status: 502}, 3, isServerError},
-		{"503", resttest.Fault{Kind: resttest.FaultStatus, Status: 503}, 3, isServerError},
-		{"504", resttest.Fault{Kind: resttest.FaultStatus, Status: 504}, 3, isServerError},
-		{"429", resttest.Fault{Kind: resttest.FaultRateLimit}, 3, func(t *testing.T, err error) { assert.True(t, restclient.IsRateLimited(err), "%v", err) }},
-		{"400", resttest.Fault{Kind: resttest.FaultStatus, Status: 400}, 1, func(t *testing.T, err error) { assert.True(t, restclient.IsBadRequest(err), "%v", err) }},
-		{"403", resttest.Fault{Kind: resttest.FaultStatus, Status: 403}, 1, func(t *testing.T, err error) { assert.True(t, restclient.IsForbidden(err), "%v", err) }},
-		{"404", resttest.Fault{Kind: resttest.FaultStatus, Status: 404}, 1, func(t *testing.T, err error) { assert.Equal(t, 404, apiCode(t, err)) }},
-		{"403 in a 200 envelope", resttest.Fault{Kind: resttest.FaultErrorEnvelope}, 1, func(t *testing.T, err error) { assert.True(t, restclient.IsForbidden(err), "%v", err) }},
-		{"503 in a 200 envelope", resttest.Fault{Kind: resttest.FaultErrorEnvelope, Status: 503}, 3, isServerError},
-		{"malformed JSON", resttest.Fault{Kind: resttest.FaultMalformedJSON}, 1, isDecodeError},
-		{"HTML", resttest.Fault{Kind: resttest.FaultWrongContentType}, 1, isDecodeError},
-		{"empty body", resttest.Fault{Kind: resttest.FaultEmptyBody}, 1, isDecodeError},
-		{"truncated body", resttest.Fault{Kind: resttest.FaultTruncated}, 3, isTransportError},
-		{"reset mid-body", resttest.Fault{Kind: resttest.FaultResetMidBody}, 3, isTransportError},
-		{"dropped connection", resttest.Fault{Kind: resttest.FaultDropConnection}, 3, func(t *testing.T, err error) {
+		{"500", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500}, 1, isServerError},
+		{"502", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 502}, 3, isServerError},
+		{"503", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503}, 3, isServerError},
+		{"504", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 504}, 3, isServerError},
+		{"429", fakeapi.Fault{Kind: fakeapi.FaultRateLimit}, 3, func(t *testing.T, err error) { assert.True(t, restclient.IsRateLimited(err), "%v", err) }},
+		{"400", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 400}, 1, func(t *testing.T, err error) { assert.True(t, restclient.IsBadRequest(err), "%v", err) }},
+		{"403", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 403}, 1, func(t *testing.T, err error) { assert.True(t, restclient.IsForbidden(err), "%v", err) }},
+		{"404", fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 404}, 1, func(t *testing.T, err error) { assert.Equal(t, 404, apiCode(t, err)) }},
+		{"403 in a 200 envelope", fakeapi.Fault{Kind: fakeapi.FaultErrorEnvelope}, 1, func(t *testing.T, err error) { assert.True(t, restclient.IsForbidden(err), "%v", err) }},
+		{"503 in a 200 envelope", fakeapi.Fault{Kind: fakeapi.FaultErrorEnvelope, Status: 503}, 3, isServerError},
+		{"malformed JSON", fakeapi.Fault{Kind: fakeapi.FaultMalformedJSON}, 1, isDecodeError},
+		{"HTML", fakeapi.Fault{Kind: fakeapi.FaultWrongContentType}, 1, isDecodeError},
+		{"empty body", fakeapi.Fault{Kind: fakeapi.FaultEmptyBody}, 1, isDecodeError},
+		{"truncated body", fakeapi.Fault{Kind: fakeapi.FaultTruncated}, 3, isTransportError},
+		{"reset mid-body", fakeapi.Fault{Kind: fakeapi.FaultResetMidBody}, 3, isTransportError},
+		{"dropped connection", fakeapi.Fault{Kind: fakeapi.FaultDropConnection}, 3, func(t *testing.T, err error) {
 			var te *restclient.TransportError
 			assert.ErrorAs(t, err, &te)
 			assert.NotErrorIs(t, err, restclient.ErrTimeout)
 		}},
-		{"numbers as strings", resttest.Fault{Kind: resttest.FaultNumbersAsStrings}, 1, func(t *testing.T, err error) { assert.NoError(t, err) }},
+		{"numbers as strings", fakeapi.Fault{Kind: fakeapi.FaultNumbersAsStrings}, 1, func(t *testing.T, err error) { assert.NoError(t, err) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func apiCode(t *testing.T, err error) int {
 
 func TestRetrySucceedsWhenTheUpstreamRecovers(t *testing.T) {
 	r := newRetryRig(t)
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Times: 2})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503, Times: 2})
 	ms, err := r.client.UserMeetings(context.Background(), 7)
 	require.NoError(t, err)
 	u, ok := r.fake.Dataset().User(7)
@@ -179,7 +179,7 @@ func TestRetryBackoffIsExponentialWithFullJitter(t *testing.T) {
 		ceilings = append(ceilings, time.Duration(n-1))
 		return n - 1
 	})
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 502})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 502})
 	_, err := r.client.UserMeetings(context.Background(), 7)
 	require.Error(t, err)
 	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}
@@ -191,7 +191,7 @@ func TestRetryBackoffIsExponentialWithFullJitter(t *testing.T) {
 	// With the jitter source at the bottom, retries leave at once.
 	r2 := newRetryRig(t)
 	restclient.SetRetryJitter(r2.client, func(int64) int64 { return 0 })
-	r2.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 502})
+	r2.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 502})
 	_, _ = r2.client.UserMeetings(context.Background(), 7)
 	waits, _, _ = r2.recorded()
 	assert.Equal(t, []time.Duration{0, 0}, waits)
@@ -200,7 +200,7 @@ func TestRetryBackoffIsExponentialWithFullJitter(t *testing.T) {
 func TestRetryAfter(t *testing.T) {
 	t.Run("honoured up to the cap", func(t *testing.T) {
 		r := newRetryRig(t)
-		r.fake.Inject(resttest.Fault{Kind: resttest.FaultRateLimit, RetryAfter: "2", Times: 1})
+		r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultRateLimit, RetryAfter: "2", Times: 1})
 		_, err := r.client.UserMeetings(context.Background(), 7)
 		require.NoError(t, err)
 		waits, _, _ := r.recorded()
@@ -211,7 +211,7 @@ func TestRetryAfter(t *testing.T) {
 		r := newRetryRig(t)
 		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		restclient.SetClock(r.client, func() time.Time { return now })
-		r.fake.Inject(resttest.Fault{Kind: resttest.FaultRateLimit, RetryAfter: now.Add(time.Second).Format(http.TimeFormat), Times: 1})
+		r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultRateLimit, RetryAfter: now.Add(time.Second).Format(http.TimeFormat), Times: 1})
 		_, err := r.client.UserMeetings(context.Background(), 7)
 		require.NoError(t, err)
 		waits, _, _ := r.recorded()
@@ -219,7 +219,7 @@ func TestRetryAfter(t *testing.T) {
 	})
 	t.Run("beyond the cap is returned at once", func(t *testing.T) {
 		r := newRetryRig(t)
-		r.fake.Inject(resttest.Fault{Kind: resttest.FaultRateLimit, RetryAfter: "120"})
+		r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultRateLimit, RetryAfter: "120"})
 		_, err := r.client.UserMeetings(context.Background(), 7)
 		var ae *restclient.APIError
 		require.ErrorAs(t, err, &ae)
@@ -258,7 +258,7 @@ func TestRetryAfter(t *testing.T) {
 func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 	r := newRetryRig(t, restclient.WithRetry(restclient.RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour}))
 	restclient.SetRetryJitter(r.client, func(n int64) int64 { return n - 1 })
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := r.client.UserMeetings(ctx, 7)
@@ -272,7 +272,7 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 
 	// The same wait fits a later deadline.
 	r.fake.Reset()
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Times: 1})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503, Times: 1})
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel2()
 	_, err = r.client.UserMeetings(ctx2, 7)
@@ -288,7 +288,7 @@ func TestRetryWaitEndsWithTheCaller(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	})
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	_, err := r.client.UserMeetings(ctx, 7)
 	assert.ErrorIs(t, err, context.Canceled)
 	var te *restclient.TransportError
@@ -305,7 +305,7 @@ func TestRetryBudget(t *testing.T) {
 	r := newRetryRig(t, restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: 2, Budget: share, MinRetries: minRetries, BudgetWindow: 10 * time.Second}))
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	restclient.SetClock(r.client, func() time.Time { return now })
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 
 	// The budget's rule, applied call by call: a retry is allowed while
 	// retries+1 <= min + share × calls.
@@ -331,14 +331,14 @@ func TestRetryBudget(t *testing.T) {
 	// Once the window has passed, the budget is whole again.
 	now = now.Add(11 * time.Second)
 	r.fake.Reset()
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	_, _ = r.client.UserMeetings(context.Background(), 7)
 	assert.Equal(t, 2, r.fake.CallsTo(meetingsPath))
 }
 
 func TestWithoutRetry(t *testing.T) {
 	r := newRetryRig(t, restclient.WithoutRetry())
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
 	_, err := r.client.UserMeetings(context.Background(), 7)
 	assert.True(t, restclient.IsServerError(err))
 	assert.Equal(t, 1, r.fake.CallsTo(meetingsPath))

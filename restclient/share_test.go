@@ -10,18 +10,18 @@ import (
 	"time"
 
 	"github.com/salesgraph/salesgraph/restclient"
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-const tenantToken = "Bearer resttest-tenant-b"
+const tenantToken = "Bearer fakeapi-tenant-b"
 
 // shareRig is a client in front of a fake that can hold requests, with the
 // client's share observer turned into a signal per joining caller and the
 // fake's handler reporting, per request, whether its client went away.
 type shareRig struct {
-	fake      *resttest.Server
+	fake      *fakeapi.Server
 	client    *restclient.Client
 	joined    chan string // an endpoint, each time a call joins one in flight
 	abandoned chan bool   // per request served: whether its context was cancelled
@@ -31,7 +31,7 @@ type shareRig struct {
 func newShareRig(t *testing.T, opts ...restclient.Option) *shareRig {
 	t.Helper()
 	r := &shareRig{
-		fake:      resttest.New(resttest.WithTenant(tenantToken, 2)),
+		fake:      fakeapi.New(fakeapi.WithTenant(tenantToken, 2)),
 		joined:    make(chan string, 16),
 		abandoned: make(chan bool, 16),
 		attempts:  make(chan restclient.CallInfo, 16),
@@ -43,7 +43,7 @@ func newShareRig(t *testing.T, opts ...restclient.Option) *shareRig {
 	}))
 	t.Cleanup(srv.Close)
 	base := []restclient.Option{
-		restclient.WithCredentials(http.Header{"Authorization": {resttest.DefaultToken}}),
+		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}),
 		restclient.WithoutRetry(),
 		restclient.WithShareObserver(func(endpoint string) { r.joined <- endpoint }),
 		restclient.WithObserver(func(ci restclient.CallInfo) { r.attempts <- ci }),
@@ -76,7 +76,7 @@ func (r *shareRig) meetings(ctx context.Context, user int64) <-chan meetingsResu
 
 // wantMeetingIDs are the ids of a user's meetings in the fake's dataset for
 // a credential.
-func wantMeetingIDs(t *testing.T, fake *resttest.Server, credential string, user int64) []string {
+func wantMeetingIDs(t *testing.T, fake *fakeapi.Server, credential string, user int64) []string {
 	t.Helper()
 	u, ok := fake.DatasetFor(credential).User(user)
 	require.True(t, ok)
@@ -102,12 +102,12 @@ func TestSharingIdenticalCallsInFlight(t *testing.T) {
 		wantCalls   int
 	}{
 		{"same static credential", context.Background(), context.Background(), 1},
-		{"same forwarded credential", withHeaders("Authorization", resttest.DefaultToken), withHeaders("authorization", resttest.DefaultToken), 1},
+		{"same forwarded credential", withHeaders("Authorization", fakeapi.DefaultToken), withHeaders("authorization", fakeapi.DefaultToken), 1},
 		{"per-request headers differ", withHeaders("X-Request-Id", "a", "Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
 			withHeaders("X-Request-Id", "b", "Tracestate", "x=1", "Baggage", "k=v"), 1},
 		{"different credentials", context.Background(), withHeaders("Authorization", tenantToken), 2},
-		{"a forwarded header differs", withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "a"), withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "b"), 2},
-		{"a forwarded header's values differ", withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "a", "X-Tenant", "b"), withHeaders("Authorization", resttest.DefaultToken, "X-Tenant", "a"), 2},
+		{"a forwarded header differs", withHeaders("Authorization", fakeapi.DefaultToken, "X-Tenant", "a"), withHeaders("Authorization", fakeapi.DefaultToken, "X-Tenant", "b"), 2},
+		{"a forwarded header's values differ", withHeaders("Authorization", fakeapi.DefaultToken, "X-Tenant", "a", "X-Tenant", "b"), withHeaders("Authorization", fakeapi.DefaultToken, "X-Tenant", "a"), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newShareRig(t)
@@ -127,7 +127,7 @@ func TestSharingIdenticalCallsInFlight(t *testing.T) {
 				if h, ok := restclient.RequestHeadersFrom(ctx); ok && h.Get("Authorization") != "" {
 					return h.Get("Authorization")
 				}
-				return resttest.DefaultToken
+				return fakeapi.DefaultToken
 			}
 			for _, c := range []struct {
 				ctx context.Context
@@ -188,7 +188,7 @@ func TestSharingSurvivesTheFirstCallerLeaving(t *testing.T) {
 	release()
 	got := <-then
 	require.NoError(t, got.err, "the call went on for the caller still waiting")
-	assert.Equal(t, wantMeetingIDs(t, r.fake, resttest.DefaultToken, 7), meetingIDs(got.list))
+	assert.Equal(t, wantMeetingIDs(t, r.fake, fakeapi.DefaultToken, 7), meetingIDs(got.list))
 	assert.False(t, <-r.abandoned, "the upstream request was not cancelled")
 	ci := <-r.attempts
 	assert.Equal(t, http.StatusOK, ci.HTTPStatus)
@@ -216,7 +216,7 @@ func TestSharingDeadlineIsEachCallersOwn(t *testing.T) {
 	release()
 	got := <-first
 	require.NoError(t, got.err)
-	assert.Equal(t, wantMeetingIDs(t, r.fake, resttest.DefaultToken, 7), meetingIDs(got.list))
+	assert.Equal(t, wantMeetingIDs(t, r.fake, fakeapi.DefaultToken, 7), meetingIDs(got.list))
 }
 
 // TestSharingCancelledWhenEveryCallerLeft: once the last caller leaves, the
@@ -244,7 +244,7 @@ func TestSharingCancelledWhenEveryCallerLeft(t *testing.T) {
 	release()
 	got := <-r.meetings(context.Background(), 7)
 	require.NoError(t, got.err)
-	assert.Equal(t, wantMeetingIDs(t, r.fake, resttest.DefaultToken, 7), meetingIDs(got.list))
+	assert.Equal(t, wantMeetingIDs(t, r.fake, fakeapi.DefaultToken, 7), meetingIDs(got.list))
 	assert.Equal(t, 2, r.fake.Calls(), "a new request, not the cancelled one")
 	assert.Empty(t, r.joined)
 }
@@ -262,7 +262,7 @@ func TestWithoutSharing(t *testing.T) {
 	for _, res := range []<-chan meetingsResult{first, then} {
 		got := <-res
 		require.NoError(t, got.err)
-		assert.Equal(t, wantMeetingIDs(t, r.fake, resttest.DefaultToken, 7), meetingIDs(got.list))
+		assert.Equal(t, wantMeetingIDs(t, r.fake, fakeapi.DefaultToken, 7), meetingIDs(got.list))
 	}
 	assert.Empty(t, r.joined)
 }
@@ -271,7 +271,7 @@ func TestWithoutSharing(t *testing.T) {
 // caller with its error, and is not remembered.
 func TestSharingAnErrorReachesEveryCaller(t *testing.T) {
 	r := newShareRig(t)
-	r.fake.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: http.StatusBadGateway, Times: 1})
+	r.fake.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusBadGateway, Times: 1})
 	release := r.fake.Hold()
 	defer release()
 	first := r.meetings(context.Background(), 7)

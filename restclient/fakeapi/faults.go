@@ -1,4 +1,4 @@
-package resttest
+package fakeapi
 
 import (
 	"bytes"
@@ -156,19 +156,19 @@ type faultState struct {
 // fault; remove takes this fault away and may be called more than once.
 func (s *Server) Inject(f Fault) (remove func()) {
 	if f.Kind < FaultStatus || f.Kind > lastFault {
-		panic(fmt.Sprintf("resttest: Inject: unknown kind %v", f.Kind))
+		panic(fmt.Sprintf("fakeapi: Inject: unknown kind %v", f.Kind))
 	}
 	if f.Rate < 0 || f.Rate > 1 || f.Times < 0 || f.Delay < 0 || f.Size < 0 {
-		panic(fmt.Sprintf("resttest: Inject: Rate %v, Times %d, Delay %v or Size %d out of range", f.Rate, f.Times, f.Delay, f.Size))
+		panic(fmt.Sprintf("fakeapi: Inject: Rate %v, Times %d, Delay %v or Size %d out of range", f.Rate, f.Times, f.Delay, f.Size))
 	}
 	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
-		panic(fmt.Sprintf("resttest: Inject: status %d", f.Status))
+		panic(fmt.Sprintf("fakeapi: Inject: status %d", f.Status))
 	}
 	if f.Path != "" {
 		mustPattern(f.Path)
 	}
 	if f.Kind == FaultFieldValue && (f.Field == "" || f.Record < 0 || !json.Valid([]byte(f.Value))) {
-		panic(fmt.Sprintf("resttest: Inject: FaultFieldValue needs a Field, a Record of 0 or more and a JSON Value, got %q, %d, %q", f.Field, f.Record, f.Value))
+		panic(fmt.Sprintf("fakeapi: Inject: FaultFieldValue needs a Field, a Record of 0 or more and a JSON Value, got %q, %d, %q", f.Field, f.Record, f.Value))
 	}
 	s.mu.Lock()
 	s.faultSeq++
@@ -297,7 +297,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, cred string, f Fau
 		}
 		return code
 	}
-	panic(fmt.Sprintf("resttest: fault kind %v has no answer", f.Kind))
+	panic(fmt.Sprintf("fakeapi: fault kind %v has no answer", f.Kind))
 }
 
 func orDefault(v, def int) int {

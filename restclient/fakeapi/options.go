@@ -1,4 +1,4 @@
-package resttest
+package fakeapi
 
 import (
 	"fmt"
@@ -50,7 +50,7 @@ func newConfig(opts []Option) config {
 
 func nonNegative(opt string, n int) {
 	if n < 0 {
-		panic(fmt.Sprintf("resttest: %s(%d): must not be negative", opt, n))
+		panic(fmt.Sprintf("fakeapi: %s(%d): must not be negative", opt, n))
 	}
 }
 
@@ -90,7 +90,7 @@ func WithCleanData() Option {
 // one. Default 20.
 func WithPerPage(n int) Option {
 	if n < 1 {
-		panic(fmt.Sprintf("resttest: WithPerPage(%d): must be at least 1", n))
+		panic(fmt.Sprintf("fakeapi: WithPerPage(%d): must be at least 1", n))
 	}
 	return func(c *config) { c.perPage = n }
 }
@@ -100,7 +100,7 @@ func WithPerPage(n int) Option {
 // configurable and this lets tests prove it.
 func WithPageParam(name string) Option {
 	if name == "" {
-		panic("resttest: WithPageParam: empty name")
+		panic("fakeapi: WithPageParam: empty name")
 	}
 	return func(c *config) { c.pageParam = name }
 }
@@ -109,7 +109,7 @@ func WithPageParam(name string) Option {
 // size (default "per_page").
 func WithPerPageParam(name string) Option {
 	if name == "" {
-		panic("resttest: WithPerPageParam: empty name")
+		panic("fakeapi: WithPerPageParam: empty name")
 	}
 	return func(c *config) { c.perPageParam = name }
 }
@@ -121,7 +121,7 @@ func WithPerPageParam(name string) Option {
 // of this endpoint, it answers every meeting at once, without pagination.
 func WithPaginatedMeetings(perPage int) Option {
 	if perPage < 1 {
-		panic(fmt.Sprintf("resttest: WithPaginatedMeetings(%d): must be at least 1", perPage))
+		panic(fmt.Sprintf("fakeapi: WithPaginatedMeetings(%d): must be at least 1", perPage))
 	}
 	return func(c *config) { c.meetingsPerPage = perPage }
 }
@@ -139,7 +139,7 @@ func WithFixedCompanySpelling() Option {
 // envelope with that status.
 func WithUnknownUserStatus(status int) Option {
 	if status != 200 && (status < 400 || status > 599) {
-		panic(fmt.Sprintf("resttest: WithUnknownUserStatus(%d): want 200 or 400..599", status))
+		panic(fmt.Sprintf("fakeapi: WithUnknownUserStatus(%d): want 200 or 400..599", status))
 	}
 	return func(c *config) { c.unknownUserStatus = status }
 }
@@ -148,7 +148,7 @@ func WithUnknownUserStatus(status int) Option {
 // (default "Authorization").
 func WithAuthHeader(name string) Option {
 	if name == "" {
-		panic("resttest: WithAuthHeader: empty name")
+		panic("fakeapi: WithAuthHeader: empty name")
 	}
 	return func(c *config) { c.authHeader = name }
 }
@@ -159,7 +159,7 @@ func WithAuthHeader(name string) Option {
 func WithTokens(tokens ...string) Option {
 	for _, t := range tokens {
 		if t == "" {
-			panic("resttest: WithTokens: empty token")
+			panic("fakeapi: WithTokens: empty token")
 		}
 	}
 	tokens = slices.Clone(tokens)
@@ -172,7 +172,7 @@ func WithTokens(tokens ...string) Option {
 // twice, here or by WithTokens (DefaultToken included), makes New panic.
 func WithTenant(token string, seed int64) Option {
 	if token == "" {
-		panic("resttest: WithTenant: empty token")
+		panic("fakeapi: WithTenant: empty token")
 	}
 	return func(c *config) { c.tenants = append(c.tenants, tenant{token, seed}) }
 }
@@ -186,6 +186,6 @@ func WithLatency(fixed, jitter time.Duration) Option {
 
 func checkLatency(fixed, jitter time.Duration) {
 	if fixed < 0 || jitter < 0 {
-		panic(fmt.Sprintf("resttest: latency %v + %v: must not be negative", fixed, jitter))
+		panic(fmt.Sprintf("fakeapi: latency %v + %v: must not be negative", fixed, jitter))
 	}
 }

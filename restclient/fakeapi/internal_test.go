@@ -1,4 +1,4 @@
-package resttest
+package fakeapi
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package resttest_test
+package fakeapi_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // client has a timeout so that a fake that hangs fails the test instead of
@@ -28,12 +28,12 @@ type reply struct {
 }
 
 // get fetches path from s with the given credential ("" for none).
-func get(t *testing.T, s *resttest.Server, path, credential string) reply {
+func get(t *testing.T, s *fakeapi.Server, path, credential string) reply {
 	t.Helper()
 	return do(t, s, http.MethodGet, path, credential)
 }
 
-func do(t *testing.T, s *resttest.Server, method, path, credential string) reply {
+func do(t *testing.T, s *fakeapi.Server, method, path, credential string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, nil)
 	require.NoError(t, err)
@@ -50,9 +50,9 @@ func do(t *testing.T, s *resttest.Server, method, path, credential string) reply
 
 // serve calls the handler directly, which lets a test control the request's
 // context.
-func serve(s *resttest.Server, ctx context.Context, path string) *httptest.ResponseRecorder {
+func serve(s *fakeapi.Server, ctx context.Context, path string) *httptest.ResponseRecorder {
 	req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, req)
 	return rec
@@ -123,7 +123,7 @@ func num(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
 func meetingsPath(id int64) string { return "/api/v1/users/" + strconv.FormatInt(id, 10) + "/meetings" }
 func threadsPath(id int64) string  { return "/api/v1/users/" + strconv.FormatInt(id, 10) + "/threads" }
 
-func user(t *testing.T, d *resttest.Dataset, id int64) *resttest.User {
+func user(t *testing.T, d *fakeapi.Dataset, id int64) *fakeapi.User {
 	t.Helper()
 	u, ok := d.User(id)
 	require.True(t, ok, "dataset has no user %d", id)

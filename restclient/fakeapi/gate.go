@@ -1,4 +1,4 @@
-package resttest
+package fakeapi
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type Gate struct {
 // previous one. Gate panics if k < 1.
 func (s *Server) Gate(k int) *Gate {
 	if k < 1 {
-		panic(fmt.Sprintf("resttest: Gate(%d): k must be at least 1", k))
+		panic(fmt.Sprintf("fakeapi: Gate(%d): k must be at least 1", k))
 	}
 	g := &Gate{k: k, full: make(chan struct{}), open: make(chan struct{})}
 	s.mu.Lock()

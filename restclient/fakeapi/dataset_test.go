@@ -1,4 +1,4 @@
-package resttest_test
+package fakeapi_test
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 const wireTime = "2006-01-02 15:04:05"
@@ -31,7 +31,7 @@ func date(t *testing.T, s string) bool {
 }
 
 func TestDatasetDefaults(t *testing.T) {
-	d := resttest.NewDataset()
+	d := fakeapi.NewDataset()
 	require.Len(t, d.Users, 50)
 	for i, u := range d.Users {
 		assert.Equal(t, int64(i+1), u.ID)
@@ -48,7 +48,7 @@ func TestDatasetDefaults(t *testing.T) {
 }
 
 func TestDatasetIdentities(t *testing.T) {
-	d := resttest.NewDataset()
+	d := fakeapi.NewDataset()
 	meetingIDs := map[int64]bool{}
 	type numbered struct {
 		id     int
@@ -103,7 +103,7 @@ func trimZeros(s string) string {
 }
 
 func TestDatasetIsRealisticAndComplete(t *testing.T) {
-	d := resttest.NewDataset(resttest.WithCleanData())
+	d := fakeapi.NewDataset(fakeapi.WithCleanData())
 	addr := regexp.MustCompile(`^(ul\.|al\.|pl\.|os\.) .+ \d+A?(/\d+)?, \d{2}-\d{3} \p{Lu}\p{L}+( \p{Lu}\p{L}+)?$`)
 	polish := regexp.MustCompile(`[ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]`)
 	statuses, types, threadStatuses := map[string]int{}, map[string]int{}, map[string]int{}
@@ -192,7 +192,7 @@ func sortedKeys(m map[string]int) []string {
 }
 
 func TestQuirksAreFewAndCleanDataRepairsOnlyThem(t *testing.T) {
-	quirky, clean := resttest.NewDataset(), resttest.NewDataset(resttest.WithCleanData())
+	quirky, clean := fakeapi.NewDataset(), fakeapi.NewDataset(fakeapi.WithCleanData())
 	var meetings, threads, noGPS, emptyDates, zeroDates, threadQuirks int
 	for i, u := range quirky.Users {
 		cu := clean.Users[i]
@@ -242,7 +242,7 @@ func TestQuirksAreFewAndCleanDataRepairsOnlyThem(t *testing.T) {
 }
 
 func TestSmallDatasetsStillCoverEverything(t *testing.T) {
-	d := resttest.NewDataset(resttest.WithUsers(1), resttest.WithMeetingsPerUser(3), resttest.WithThreadsPerUser(0))
+	d := fakeapi.NewDataset(fakeapi.WithUsers(1), fakeapi.WithMeetingsPerUser(3), fakeapi.WithThreadsPerUser(0))
 	u := user(t, d, 1)
 	assert.Empty(t, u.Threads)
 	var statuses []string
@@ -256,13 +256,13 @@ func TestSmallDatasetsStillCoverEverything(t *testing.T) {
 	assert.Equal(t, []string{"finished", "interrupted", "saved"}, statuses)
 	assert.Len(t, types, 2)
 
-	assert.Empty(t, resttest.NewDataset(resttest.WithUsers(0)).Users)
+	assert.Empty(t, fakeapi.NewDataset(fakeapi.WithUsers(0)).Users)
 }
 
 func TestDatasetIsACopy(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(2))
+	s := fakeapi.NewServer(fakeapi.WithUsers(2))
 	defer s.Close()
-	before := get(t, s, threadsPath(1), resttest.DefaultToken).body
+	before := get(t, s, threadsPath(1), fakeapi.DefaultToken).body
 
 	d := s.Dataset()
 	u := user(t, d, 1)
@@ -271,12 +271,12 @@ func TestDatasetIsACopy(t *testing.T) {
 	u.Threads[0].Fields[0] = 'X'
 	d.Users = nil
 
-	assert.Equal(t, resttest.NewDataset(resttest.WithUsers(2)), s.Dataset())
-	assert.Equal(t, before, get(t, s, threadsPath(1), resttest.DefaultToken).body)
+	assert.Equal(t, fakeapi.NewDataset(fakeapi.WithUsers(2)), s.Dataset())
+	assert.Equal(t, before, get(t, s, threadsPath(1), fakeapi.DefaultToken).body)
 }
 
 func TestNewDatasetIgnoresServerOptions(t *testing.T) {
 	assert.Equal(t,
-		resttest.NewDataset(resttest.WithUsers(3), resttest.WithSeed(5)),
-		resttest.NewDataset(resttest.WithUsers(3), resttest.WithSeed(5), resttest.WithPerPage(3), resttest.WithFixedCompanySpelling(), resttest.WithTenant("x", 9)))
+		fakeapi.NewDataset(fakeapi.WithUsers(3), fakeapi.WithSeed(5)),
+		fakeapi.NewDataset(fakeapi.WithUsers(3), fakeapi.WithSeed(5), fakeapi.WithPerPage(3), fakeapi.WithFixedCompanySpelling(), fakeapi.WithTenant("x", 9)))
 }

@@ -1,4 +1,4 @@
-package resttest_test
+package fakeapi_test
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // parallel sends n requests at once and returns their statuses.
-func parallel(t *testing.T, s *resttest.Server, n int) []int {
+func parallel(t *testing.T, s *fakeapi.Server, n int) []int {
 	t.Helper()
 	statuses := make([]int, n)
 	var wg sync.WaitGroup
@@ -22,7 +22,7 @@ func parallel(t *testing.T, s *resttest.Server, n int) []int {
 		wg.Go(func() {
 			req, err := http.NewRequest(http.MethodGet, s.URL+meetingsPath(int64(i%3+1)), nil)
 			require.NoError(t, err)
-			req.Header.Set("Authorization", resttest.DefaultToken)
+			req.Header.Set("Authorization", fakeapi.DefaultToken)
 			resp, err := client.Do(req)
 			if assert.NoError(t, err) {
 				resp.Body.Close()
@@ -35,7 +35,7 @@ func parallel(t *testing.T, s *resttest.Server, n int) []int {
 }
 
 func TestGateOpensWhenKArrive(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
 	g := s.Gate(5)
 	done := make(chan []int)
@@ -52,7 +52,7 @@ func TestGateOpensWhenKArrive(t *testing.T) {
 }
 
 func TestGateTimesOutAndReleases(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
 	g := s.Gate(3)
 	done := make(chan []int)
@@ -61,11 +61,11 @@ func TestGateTimesOutAndReleases(t *testing.T) {
 	assert.False(t, g.Wait(50*time.Millisecond))
 	assert.Equal(t, []int{200, 200}, <-done, "released when Wait gave up")
 	assert.LessOrEqual(t, g.Arrived(), 2)
-	assert.Equal(t, 200, get(t, s, meetingsPath(1), resttest.DefaultToken).status, "the gate stays open")
+	assert.Equal(t, 200, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status, "the gate stays open")
 }
 
 func TestGateRelease(t *testing.T) {
-	s := resttest.New(resttest.WithUsers(1))
+	s := fakeapi.New(fakeapi.WithUsers(1))
 	defer s.Close()
 	g := s.Gate(2)
 	ctx := newBlockedCtx(context.Background())
@@ -79,7 +79,7 @@ func TestGateRelease(t *testing.T) {
 }
 
 func TestCancelledRequestLeavesTheGate(t *testing.T) {
-	s := resttest.New(resttest.WithUsers(1))
+	s := fakeapi.New(fakeapi.WithUsers(1))
 	defer s.Close()
 	g := s.Gate(2)
 
@@ -110,7 +110,7 @@ func TestCancelledRequestLeavesTheGate(t *testing.T) {
 }
 
 func TestCancelledRequestOverTheNetwork(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(1))
+	s := fakeapi.NewServer(fakeapi.WithUsers(1))
 	defer s.Close()
 	release := s.Hold()
 	defer release()
@@ -137,7 +137,7 @@ func TestCancelledRequestOverTheNetwork(t *testing.T) {
 }
 
 func TestHold(t *testing.T) {
-	s := resttest.New(resttest.WithUsers(1))
+	s := fakeapi.New(fakeapi.WithUsers(1))
 	defer s.Close()
 	release := s.Hold()
 	ctx := newBlockedCtx(context.Background())
@@ -157,7 +157,7 @@ func TestHold(t *testing.T) {
 }
 
 func TestCloseReleasesHeldRequests(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(1))
+	s := fakeapi.NewServer(fakeapi.WithUsers(1))
 	s.Hold()
 	g := s.Gate(10)
 	done := make(chan struct{})
@@ -171,7 +171,7 @@ func TestCloseReleasesHeldRequests(t *testing.T) {
 }
 
 func TestResetReleasesGateAndHolds(t *testing.T) {
-	s := resttest.New(resttest.WithUsers(1))
+	s := fakeapi.New(fakeapi.WithUsers(1))
 	defer s.Close()
 	s.Hold()
 	g := s.Gate(5)
@@ -187,11 +187,11 @@ func TestResetReleasesGateAndHolds(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3), resttest.WithTenant("Bearer b", 2))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3), fakeapi.WithTenant("Bearer b", 2))
 	defer s.Close()
 	start := time.Now()
-	get(t, s, meetingsPath(1), resttest.DefaultToken)
-	get(t, s, threadsPath(2)+"?page=2", resttest.DefaultToken)
+	get(t, s, meetingsPath(1), fakeapi.DefaultToken)
+	get(t, s, threadsPath(2)+"?page=2", fakeapi.DefaultToken)
 	get(t, s, threadsPath(3), "Bearer b")
 	do(t, s, http.MethodPost, threadsPath(3), "")
 
@@ -200,7 +200,7 @@ func TestCounters(t *testing.T) {
 	assert.Equal(t, 3, s.CallsTo("/api/v1/users/*/threads"))
 	assert.Equal(t, 2, s.CallsTo("/api/v1/users/3/*"))
 	assert.Equal(t, 0, s.CallsTo("/api/v1/users/*"), "* does not cross a slash")
-	assert.Equal(t, 2, s.CallsBy(resttest.DefaultToken))
+	assert.Equal(t, 2, s.CallsBy(fakeapi.DefaultToken))
 	assert.Equal(t, 1, s.CallsBy("Bearer b"))
 	assert.Equal(t, 1, s.CallsBy(""))
 	assert.Panics(t, func() { s.CallsTo("[") })
@@ -211,7 +211,7 @@ func TestCounters(t *testing.T) {
 	assert.Equal(t, "GET", r.Method)
 	assert.Equal(t, threadsPath(2), r.Path)
 	assert.Equal(t, "page=2", r.RawQuery)
-	assert.Equal(t, resttest.DefaultToken, r.Credential)
+	assert.Equal(t, fakeapi.DefaultToken, r.Credential)
 	assert.Equal(t, 200, r.Status)
 	assert.False(t, r.Time.Before(start))
 	assert.Equal(t, "POST", reqs[3].Method)
@@ -225,7 +225,7 @@ func TestCounters(t *testing.T) {
 }
 
 func TestLatencyRespectsCancellation(t *testing.T) {
-	s := resttest.New(resttest.WithUsers(1), resttest.WithLatency(time.Hour, time.Hour))
+	s := fakeapi.New(fakeapi.WithUsers(1), fakeapi.WithLatency(time.Hour, time.Hour))
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

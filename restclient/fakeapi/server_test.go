@@ -1,4 +1,4 @@
-package resttest_test
+package fakeapi_test
 
 import (
 	"bytes"
@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
-func wantMeeting(m resttest.Meeting, companyKey string) map[string]any {
+func wantMeeting(m fakeapi.Meeting, companyKey string) map[string]any {
 	return map[string]any{
 		"id": num(m.ID), "hash": m.Hash, "id_user": num(m.UserID), "id_person": m.PersonID,
 		companyKey: m.CompanyID, "id_thread": m.ThreadID, "status": m.Status,
@@ -27,7 +27,7 @@ func wantMeeting(m resttest.Meeting, companyKey string) map[string]any {
 	}
 }
 
-func wantThread(t *testing.T, th resttest.Thread) map[string]any {
+func wantThread(t *testing.T, th fakeapi.Thread) map[string]any {
 	dec := json.NewDecoder(bytes.NewReader(th.Fields))
 	dec.UseNumber()
 	var fields any
@@ -42,11 +42,11 @@ func wantThread(t *testing.T, th resttest.Thread) map[string]any {
 }
 
 func TestMeetingsEveryFieldWithItsWireType(t *testing.T) {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
 	d := s.Dataset()
 	for _, id := range []int64{1, 7, 50} {
-		r := get(t, s, meetingsPath(id), resttest.DefaultToken)
+		r := get(t, s, meetingsPath(id), fakeapi.DefaultToken)
 		require.Equal(t, http.StatusOK, r.status)
 		assert.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
 		v := decode(t, r.body)
@@ -63,12 +63,12 @@ func TestMeetingsEveryFieldWithItsWireType(t *testing.T) {
 }
 
 func TestThreadsEveryFieldWithItsWireType(t *testing.T) {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
 	want := user(t, s.Dataset(), 9).Threads
 	var got []map[string]any
 	for page := 1; page <= 3; page++ {
-		r := get(t, s, threadsPath(9)+"?page="+strconv.Itoa(page), resttest.DefaultToken)
+		r := get(t, s, threadsPath(9)+"?page="+strconv.Itoa(page), fakeapi.DefaultToken)
 		require.Equal(t, http.StatusOK, r.status)
 		assert.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
 		got = append(got, list(t, decode(t, r.body))...)
@@ -80,7 +80,7 @@ func TestThreadsEveryFieldWithItsWireType(t *testing.T) {
 }
 
 func TestThreadsPagination(t *testing.T) {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
 	threads := user(t, s.Dataset(), 2).Threads
 	require.Len(t, threads, 45)
@@ -106,7 +106,7 @@ func TestThreadsPagination(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			r := get(t, s, threadsPath(2)+tt.query, resttest.DefaultToken)
+			r := get(t, s, threadsPath(2)+tt.query, fakeapi.DefaultToken)
 			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 			v := decode(t, r.body)
 			assert.Equal(t, tt.want, paging(t, v))
@@ -120,18 +120,18 @@ func TestThreadsPagination(t *testing.T) {
 }
 
 func TestPaginatedMeetings(t *testing.T) {
-	plain := resttest.NewServer()
+	plain := fakeapi.NewServer()
 	defer plain.Close()
-	whole := decode(t, get(t, plain, meetingsPath(3)+"?page=2", resttest.DefaultToken).body)
+	whole := decode(t, get(t, plain, meetingsPath(3)+"?page=2", fakeapi.DefaultToken).body)
 	assert.NotContains(t, whole["data"], "pagination", "by default, as documented: every meeting, no pagination")
 	require.Len(t, list(t, whole), 12, "the page parameter is ignored")
 
-	s := resttest.NewServer(resttest.WithPaginatedMeetings(5))
+	s := fakeapi.NewServer(fakeapi.WithPaginatedMeetings(5))
 	defer s.Close()
 	meetings := user(t, s.Dataset(), 3).Meetings
 	var ids []any
 	for page, want := range map[string]pagination{"": {1, 3, 5, 12}, "?page=2": {2, 3, 5, 12}, "?page=3": {3, 3, 5, 12}} {
-		v := decode(t, get(t, s, meetingsPath(3)+page, resttest.DefaultToken).body)
+		v := decode(t, get(t, s, meetingsPath(3)+page, fakeapi.DefaultToken).body)
 		assert.Equal(t, want, paging(t, v), "page %q", page)
 		got := list(t, v)
 		require.Len(t, got, min(5, 12-5*int(want.Page-1)))
@@ -141,19 +141,19 @@ func TestPaginatedMeetings(t *testing.T) {
 		}
 	}
 	assert.Len(t, ids, len(meetings))
-	v := decode(t, get(t, s, meetingsPath(3)+"?per_page=12", resttest.DefaultToken).body)
+	v := decode(t, get(t, s, meetingsPath(3)+"?per_page=12", fakeapi.DefaultToken).body)
 	assert.Equal(t, pagination{1, 1, 12, 12}, paging(t, v), "per_page is honoured")
-	assert.Equal(t, http.StatusBadRequest, get(t, s, meetingsPath(3)+"?page=0", resttest.DefaultToken).status)
+	assert.Equal(t, http.StatusBadRequest, get(t, s, meetingsPath(3)+"?page=0", fakeapi.DefaultToken).status)
 }
 
 func TestErrors(t *testing.T) {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
 	const (
 		bad       = `{"status":400,"description":"Nieprawidłowe parametry"}`
 		forbidden = `{"status":403,"description":"Niepoprawne dane logowania"}`
 	)
-	tok := resttest.DefaultToken
+	tok := fakeapi.DefaultToken
 	tests := []struct {
 		name, method, path, credential string
 		status                         int
@@ -213,29 +213,29 @@ func TestErrors(t *testing.T) {
 
 func TestUnknownUser(t *testing.T) {
 	t.Run("default: empty list", func(t *testing.T) {
-		s := resttest.NewServer(resttest.WithUsers(3))
+		s := fakeapi.NewServer(fakeapi.WithUsers(3))
 		defer s.Close()
-		r := get(t, s, meetingsPath(4), resttest.DefaultToken)
+		r := get(t, s, meetingsPath(4), fakeapi.DefaultToken)
 		require.Equal(t, http.StatusOK, r.status)
 		assert.JSONEq(t, `{"status":200,"data":{"list":[]}}`, string(r.body))
 
-		r = get(t, s, threadsPath(4)+"?page=2", resttest.DefaultToken)
+		r = get(t, s, threadsPath(4)+"?page=2", fakeapi.DefaultToken)
 		require.Equal(t, http.StatusOK, r.status)
 		assert.JSONEq(t, `{"status":200,"data":{"list":[],"pagination":{"page":2,"pages_count":0,"per_page":20,"total":0}}}`, string(r.body))
 	})
 	for _, status := range []int{400, 404} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			s := resttest.NewServer(resttest.WithUsers(3), resttest.WithUnknownUserStatus(status))
+			s := fakeapi.NewServer(fakeapi.WithUsers(3), fakeapi.WithUnknownUserStatus(status))
 			defer s.Close()
 			for _, p := range []string{meetingsPath(4), threadsPath(9223372036854775807)} {
-				r := get(t, s, p, resttest.DefaultToken)
+				r := get(t, s, p, fakeapi.DefaultToken)
 				assert.Equal(t, status, r.status)
 				assert.Equal(t, status, int(must(decode(t, r.body)["status"].(json.Number).Int64())))
 			}
-			assert.Equal(t, http.StatusOK, get(t, s, meetingsPath(3), resttest.DefaultToken).status)
+			assert.Equal(t, http.StatusOK, get(t, s, meetingsPath(3), fakeapi.DefaultToken).status)
 		})
 	}
-	assert.Panics(t, func() { resttest.WithUnknownUserStatus(302) })
+	assert.Panics(t, func() { fakeapi.WithUnknownUserStatus(302) })
 }
 
 func must(n int64, err error) int64 {
@@ -246,9 +246,9 @@ func must(n int64, err error) int64 {
 }
 
 func TestFixedCompanySpelling(t *testing.T) {
-	s := resttest.NewServer(resttest.WithFixedCompanySpelling())
+	s := fakeapi.NewServer(fakeapi.WithFixedCompanySpelling())
 	defer s.Close()
-	got := list(t, decode(t, get(t, s, meetingsPath(1), resttest.DefaultToken).body))
+	got := list(t, decode(t, get(t, s, meetingsPath(1), fakeapi.DefaultToken).body))
 	want := user(t, s.Dataset(), 1).Meetings
 	require.Len(t, got, len(want))
 	for i, m := range want {
@@ -257,106 +257,106 @@ func TestFixedCompanySpelling(t *testing.T) {
 }
 
 func TestPageParameterNames(t *testing.T) {
-	s := resttest.NewServer(resttest.WithPageParam("p"), resttest.WithPerPageParam("limit"), resttest.WithPerPage(10))
+	s := fakeapi.NewServer(fakeapi.WithPageParam("p"), fakeapi.WithPerPageParam("limit"), fakeapi.WithPerPage(10))
 	defer s.Close()
-	v := decode(t, get(t, s, threadsPath(1)+"?p=2&limit=15", resttest.DefaultToken).body)
+	v := decode(t, get(t, s, threadsPath(1)+"?p=2&limit=15", fakeapi.DefaultToken).body)
 	assert.Equal(t, pagination{2, 3, 15, 45}, paging(t, v))
 
 	// The default names mean nothing now.
-	v = decode(t, get(t, s, threadsPath(1)+"?page=3&per_page=x", resttest.DefaultToken).body)
+	v = decode(t, get(t, s, threadsPath(1)+"?page=3&per_page=x", fakeapi.DefaultToken).body)
 	assert.Equal(t, pagination{1, 5, 10, 45}, paging(t, v))
 
-	assert.Equal(t, http.StatusBadRequest, get(t, s, threadsPath(1)+"?p=0", resttest.DefaultToken).status)
-	assert.Panics(t, func() { resttest.New(resttest.WithPageParam("per_page")) })
+	assert.Equal(t, http.StatusBadRequest, get(t, s, threadsPath(1)+"?p=0", fakeapi.DefaultToken).status)
+	assert.Panics(t, func() { fakeapi.New(fakeapi.WithPageParam("per_page")) })
 }
 
 func TestCredentials(t *testing.T) {
 	t.Run("header name", func(t *testing.T) {
-		s := resttest.NewServer(resttest.WithAuthHeader("X-Api-Key"))
+		s := fakeapi.NewServer(fakeapi.WithAuthHeader("X-Api-Key"))
 		defer s.Close()
-		assert.Equal(t, http.StatusForbidden, get(t, s, meetingsPath(1), resttest.DefaultToken).status, "Authorization is not the header any more")
+		assert.Equal(t, http.StatusForbidden, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status, "Authorization is not the header any more")
 
 		req, err := http.NewRequest(http.MethodGet, s.URL+meetingsPath(1), nil)
 		require.NoError(t, err)
-		req.Header.Set("X-Api-Key", resttest.DefaultToken)
+		req.Header.Set("X-Api-Key", fakeapi.DefaultToken)
 		resp, err := client.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, 1, s.CallsBy(resttest.DefaultToken))
+		assert.Equal(t, 1, s.CallsBy(fakeapi.DefaultToken))
 		assert.Equal(t, 1, s.CallsBy(""))
 	})
 	t.Run("tokens", func(t *testing.T) {
-		s := resttest.NewServer(resttest.WithTokens("Bearer a", "Token b"))
+		s := fakeapi.NewServer(fakeapi.WithTokens("Bearer a", "Token b"))
 		defer s.Close()
-		assert.Equal(t, http.StatusForbidden, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+		assert.Equal(t, http.StatusForbidden, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
 		a := get(t, s, meetingsPath(1), "Bearer a")
 		b := get(t, s, meetingsPath(1), "Token b")
 		assert.Equal(t, http.StatusOK, a.status)
 		assert.Equal(t, a.body, b.body, "every token sees the main dataset")
 		assert.NotNil(t, s.DatasetFor("Token b"))
-		assert.Nil(t, s.DatasetFor(resttest.DefaultToken))
+		assert.Nil(t, s.DatasetFor(fakeapi.DefaultToken))
 	})
 	t.Run("no tokens", func(t *testing.T) {
-		s := resttest.NewServer(resttest.WithTokens())
+		s := fakeapi.NewServer(fakeapi.WithTokens())
 		defer s.Close()
-		assert.Equal(t, http.StatusForbidden, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+		assert.Equal(t, http.StatusForbidden, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
 	})
 	t.Run("duplicates panic", func(t *testing.T) {
-		assert.Panics(t, func() { resttest.New(resttest.WithTenant(resttest.DefaultToken, 2)) })
-		assert.Panics(t, func() { resttest.New(resttest.WithTenant("x", 2), resttest.WithTenant("x", 3)) })
-		assert.Panics(t, func() { resttest.WithTokens("") })
+		assert.Panics(t, func() { fakeapi.New(fakeapi.WithTenant(fakeapi.DefaultToken, 2)) })
+		assert.Panics(t, func() { fakeapi.New(fakeapi.WithTenant("x", 2), fakeapi.WithTenant("x", 3)) })
+		assert.Panics(t, func() { fakeapi.WithTokens("") })
 	})
 }
 
 func TestTenantsSeeTheirOwnData(t *testing.T) {
 	const other = "Bearer tenant-two"
-	s := resttest.NewServer(resttest.WithUsers(5), resttest.WithTenant(other, 99))
+	s := fakeapi.NewServer(fakeapi.WithUsers(5), fakeapi.WithTenant(other, 99))
 	defer s.Close()
 	// A server seeded 99 serves what the tenant sees.
-	ref := resttest.NewServer(resttest.WithUsers(5), resttest.WithSeed(99))
+	ref := fakeapi.NewServer(fakeapi.WithUsers(5), fakeapi.WithSeed(99))
 	defer ref.Close()
 
 	for _, p := range []string{meetingsPath(2), threadsPath(2) + "?page=2"} {
-		mine := get(t, s, p, resttest.DefaultToken)
+		mine := get(t, s, p, fakeapi.DefaultToken)
 		theirs := get(t, s, p, other)
 		require.Equal(t, http.StatusOK, theirs.status)
 		assert.NotEqual(t, mine.body, theirs.body, "%s: a tenant must not see the main data", p)
-		assert.Equal(t, get(t, ref, p, resttest.DefaultToken).body, theirs.body, p)
+		assert.Equal(t, get(t, ref, p, fakeapi.DefaultToken).body, theirs.body, p)
 	}
-	assert.Equal(t, resttest.NewDataset(resttest.WithUsers(5), resttest.WithSeed(99)), s.DatasetFor(other))
-	assert.Equal(t, resttest.NewDataset(resttest.WithUsers(5)), s.DatasetFor(resttest.DefaultToken))
+	assert.Equal(t, fakeapi.NewDataset(fakeapi.WithUsers(5), fakeapi.WithSeed(99)), s.DatasetFor(other))
+	assert.Equal(t, fakeapi.NewDataset(fakeapi.WithUsers(5)), s.DatasetFor(fakeapi.DefaultToken))
 	assert.Nil(t, s.DatasetFor("Bearer nobody"))
 	assert.Equal(t, 2, s.CallsBy(other))
-	assert.Equal(t, 2, s.CallsBy(resttest.DefaultToken))
+	assert.Equal(t, 2, s.CallsBy(fakeapi.DefaultToken))
 }
 
 func TestSameOptionsSameBytes(t *testing.T) {
-	opts := []resttest.Option{resttest.WithUsers(7), resttest.WithSeed(42), resttest.WithPerPage(9)}
-	a, b := resttest.NewServer(opts...), resttest.NewServer(opts...)
+	opts := []fakeapi.Option{fakeapi.WithUsers(7), fakeapi.WithSeed(42), fakeapi.WithPerPage(9)}
+	a, b := fakeapi.NewServer(opts...), fakeapi.NewServer(opts...)
 	defer a.Close()
 	defer b.Close()
-	c := resttest.NewServer(resttest.WithUsers(7), resttest.WithSeed(43), resttest.WithPerPage(9))
+	c := fakeapi.NewServer(fakeapi.WithUsers(7), fakeapi.WithSeed(43), fakeapi.WithPerPage(9))
 	defer c.Close()
 	for _, p := range []string{meetingsPath(1), meetingsPath(7), threadsPath(3), threadsPath(3) + "?page=5", threadsPath(8)} {
-		ra := get(t, a, p, resttest.DefaultToken)
-		assert.Equal(t, ra.body, get(t, b, p, resttest.DefaultToken).body, p)
-		assert.Equal(t, ra.body, get(t, a, p, resttest.DefaultToken).body, "%s asked twice", p)
+		ra := get(t, a, p, fakeapi.DefaultToken)
+		assert.Equal(t, ra.body, get(t, b, p, fakeapi.DefaultToken).body, p)
+		assert.Equal(t, ra.body, get(t, a, p, fakeapi.DefaultToken).body, "%s asked twice", p)
 		if p != threadsPath(8) {
-			assert.NotEqual(t, ra.body, get(t, c, p, resttest.DefaultToken).body, "%s: another seed", p)
+			assert.NotEqual(t, ra.body, get(t, c, p, fakeapi.DefaultToken).body, "%s: another seed", p)
 		}
 	}
 }
 
 func TestTextIsEscapedOnlyWhereJSONRequires(t *testing.T) {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
 	d := s.Dataset()
 	// Find a user whose first page holds a name with quotes and an ampersand.
 	for _, u := range d.Users {
 		for _, th := range u.Threads[:20] {
 			if strings.Contains(th.Name, `"`) && strings.Contains(th.Name, "&") {
-				r := get(t, s, threadsPath(u.ID), resttest.DefaultToken)
+				r := get(t, s, threadsPath(u.ID), fakeapi.DefaultToken)
 				assert.Contains(t, string(r.body), ` & `, "& is sent as is, not as \\u0026")
 				assert.Contains(t, string(r.body), `\"`)
 				names := map[any]bool{}
@@ -372,7 +372,7 @@ func TestTextIsEscapedOnlyWhereJSONRequires(t *testing.T) {
 }
 
 func TestUnstartedServerIsAHandler(t *testing.T) {
-	s := resttest.New(resttest.WithUsers(2))
+	s := fakeapi.New(fakeapi.WithUsers(2))
 	defer s.Close()
 	assert.Empty(t, s.URL)
 	rec := serve(s, context.Background(), threadsPath(2)+"?page=3")
@@ -382,7 +382,7 @@ func TestUnstartedServerIsAHandler(t *testing.T) {
 }
 
 func TestURLHasNoTrailingSlash(t *testing.T) {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
 	assert.True(t, strings.HasPrefix(s.URL, "http://127.0.0.1:"), s.URL)
 	assert.False(t, strings.HasSuffix(s.URL, "/"))
@@ -390,15 +390,15 @@ func TestURLHasNoTrailingSlash(t *testing.T) {
 
 func TestInvalidOptionsPanic(t *testing.T) {
 	for name, f := range map[string]func(){
-		"users":        func() { resttest.WithUsers(-1) },
-		"meetings":     func() { resttest.WithMeetingsPerUser(-1) },
-		"threads":      func() { resttest.WithThreadsPerUser(-1) },
-		"per page":     func() { resttest.WithPerPage(0) },
-		"page param":   func() { resttest.WithPageParam("") },
-		"auth header":  func() { resttest.WithAuthHeader("") },
-		"tenant":       func() { resttest.WithTenant("", 1) },
-		"latency":      func() { resttest.WithLatency(-1, 0) },
-		"meeting page": func() { resttest.WithPaginatedMeetings(0) },
+		"users":        func() { fakeapi.WithUsers(-1) },
+		"meetings":     func() { fakeapi.WithMeetingsPerUser(-1) },
+		"threads":      func() { fakeapi.WithThreadsPerUser(-1) },
+		"per page":     func() { fakeapi.WithPerPage(0) },
+		"page param":   func() { fakeapi.WithPageParam("") },
+		"auth header":  func() { fakeapi.WithAuthHeader("") },
+		"tenant":       func() { fakeapi.WithTenant("", 1) },
+		"latency":      func() { fakeapi.WithLatency(-1, 0) },
+		"meeting page": func() { fakeapi.WithPaginatedMeetings(0) },
 	} {
 		assert.Panics(t, f, name)
 	}

@@ -1,4 +1,4 @@
-package resttest_test
+package fakeapi_test
 
 import (
 	"bytes"
@@ -14,86 +14,86 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 func TestFaultKinds(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
 	path := threadsPath(2)
-	normal := get(t, s, path, resttest.DefaultToken)
+	normal := get(t, s, path, fakeapi.DefaultToken)
 
 	tests := []struct {
-		fault resttest.Fault
+		fault fakeapi.Fault
 		check func(t *testing.T, r reply)
 	}{
-		{resttest.Fault{Kind: resttest.FaultStatus}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultStatus}, func(t *testing.T, r reply) {
 			assert.Equal(t, 500, r.status)
 			assert.Equal(t, `{"status":500,"description":"Błąd serwera"}`, string(r.body))
 		}},
-		{resttest.Fault{Kind: resttest.FaultStatus, Status: 503}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503}, func(t *testing.T, r reply) {
 			assert.Equal(t, 503, r.status)
 			assert.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
 			assert.Equal(t, `{"status":503,"description":"Usługa chwilowo niedostępna"}`, string(r.body))
 		}},
-		{resttest.Fault{Kind: resttest.FaultStatus, Status: 502}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 502}, func(t *testing.T, r reply) {
 			assert.Equal(t, 502, r.status)
 			assert.Equal(t, `{"status":502,"description":"Błąd bramy"}`, string(r.body))
 		}},
-		{resttest.Fault{Kind: resttest.FaultStatus, Status: 504}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 504}, func(t *testing.T, r reply) {
 			assert.Equal(t, 504, r.status)
 			assert.Equal(t, `{"status":504,"description":"Przekroczono czas oczekiwania"}`, string(r.body))
 		}},
-		{resttest.Fault{Kind: resttest.FaultRateLimit, RetryAfter: "7"}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultRateLimit, RetryAfter: "7"}, func(t *testing.T, r reply) {
 			assert.Equal(t, 429, r.status)
 			assert.Equal(t, "7", r.header.Get("Retry-After"))
 			assert.Equal(t, `{"status":429,"description":"Zbyt wiele zapytań"}`, string(r.body))
 		}},
-		{resttest.Fault{Kind: resttest.FaultRateLimit}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultRateLimit}, func(t *testing.T, r reply) {
 			assert.Equal(t, 429, r.status)
 			assert.NotContains(t, r.header, "Retry-After")
 		}},
-		{resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Millisecond}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultDelay, Delay: time.Millisecond}, func(t *testing.T, r reply) {
 			assert.Equal(t, normal.status, r.status)
 			assert.Equal(t, normal.body, r.body, "answered normally after the delay")
 		}},
-		{resttest.Fault{Kind: resttest.FaultMalformedJSON}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultMalformedJSON}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
 			assert.NotEmpty(t, r.body)
 			assert.False(t, json.Valid(r.body), "%s", r.body)
 		}},
-		{resttest.Fault{Kind: resttest.FaultErrorEnvelope}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultErrorEnvelope}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.Equal(t, `{"status":403,"description":"Niepoprawne dane logowania"}`, string(r.body))
 		}},
-		{resttest.Fault{Kind: resttest.FaultErrorEnvelope, Status: 500}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultErrorEnvelope, Status: 500}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.Equal(t, `{"status":500,"description":"Błąd serwera"}`, string(r.body))
 		}},
-		{resttest.Fault{Kind: resttest.FaultWrongContentType}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultWrongContentType}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
 			assert.True(t, strings.HasPrefix(string(r.body), "<html>"))
 			assert.True(t, strings.HasSuffix(string(r.body), "</html>"))
 		}},
-		{resttest.Fault{Kind: resttest.FaultEmptyBody}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultEmptyBody}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.Empty(t, r.body)
 			assert.Equal(t, "0", r.header.Get("Content-Length"))
 		}},
-		{resttest.Fault{Kind: resttest.FaultLargeBody, Size: 100_000}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultLargeBody, Size: 100_000}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.Len(t, r.body, 100_000)
 			assert.Equal(t, "100000", r.header.Get("Content-Length"))
 			assertPadded(t, normal.body, r.body)
 		}},
-		{resttest.Fault{Kind: resttest.FaultLargeBody, Size: 100_000, Chunked: true}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultLargeBody, Size: 100_000, Chunked: true}, func(t *testing.T, r reply) {
 			assert.Len(t, r.body, 100_000)
 			assert.Empty(t, r.header.Get("Content-Length"), "sent in chunks")
 			assertPadded(t, normal.body, r.body)
 		}},
-		{resttest.Fault{Kind: resttest.FaultNumbersAsStrings}, func(t *testing.T, r reply) {
+		{fakeapi.Fault{Kind: fakeapi.FaultNumbersAsStrings}, func(t *testing.T, r reply) {
 			assert.Equal(t, 200, r.status)
 			assert.NotContains(t, string(r.body), `"status":200`)
 			assert.Contains(t, string(r.body), `"status":"200"`)
@@ -107,23 +107,23 @@ func TestFaultKinds(t *testing.T) {
 		t.Run(tt.fault.Kind.String(), func(t *testing.T) {
 			remove := s.Inject(tt.fault)
 			defer remove()
-			tt.check(t, get(t, s, path, resttest.DefaultToken))
+			tt.check(t, get(t, s, path, fakeapi.DefaultToken))
 		})
 	}
-	assert.Equal(t, normal.body, get(t, s, path, resttest.DefaultToken).body, "removed faults leave no trace")
+	assert.Equal(t, normal.body, get(t, s, path, fakeapi.DefaultToken).body, "removed faults leave no trace")
 }
 
 func TestNumbersAsStringsIncludesErrorsAndFields(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
-	s.Inject(resttest.Fault{Kind: resttest.FaultNumbersAsStrings})
-	r := get(t, s, meetingsPath(0), resttest.DefaultToken)
+	s.Inject(fakeapi.Fault{Kind: fakeapi.FaultNumbersAsStrings})
+	r := get(t, s, meetingsPath(0), fakeapi.DefaultToken)
 	assert.Equal(t, 400, r.status)
 	assert.Equal(t, `{"status":"400","description":"Nieprawidłowe parametry"}`, string(r.body))
 
 	// Numbers inside a thread's fields are numbers too.
 	for _, p := range []string{threadsPath(1), threadsPath(2), threadsPath(3)} {
-		for _, g := range list(t, decode(t, get(t, s, p, resttest.DefaultToken).body)) {
+		for _, g := range list(t, decode(t, get(t, s, p, fakeapi.DefaultToken).body)) {
 			assert.NotContains(t, collectTypes(g), "number", "%v", g)
 		}
 	}
@@ -176,13 +176,13 @@ func collectTypes(v any) map[string]bool {
 }
 
 func TestFieldValueFault(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
-	normal := get(t, s, meetingsPath(2), resttest.DefaultToken)
-	s.Inject(resttest.Fault{Path: meetingsPath(2), Kind: resttest.FaultFieldValue, Record: 4, Field: "visits", Value: `"x"`})
-	s.Inject(resttest.Fault{Path: threadsPath(2), Kind: resttest.FaultFieldValue, Record: 1, Field: "no_such_key", Value: `[1]`})
+	normal := get(t, s, meetingsPath(2), fakeapi.DefaultToken)
+	s.Inject(fakeapi.Fault{Path: meetingsPath(2), Kind: fakeapi.FaultFieldValue, Record: 4, Field: "visits", Value: `"x"`})
+	s.Inject(fakeapi.Fault{Path: threadsPath(2), Kind: fakeapi.FaultFieldValue, Record: 1, Field: "no_such_key", Value: `[1]`})
 
-	r := get(t, s, meetingsPath(2), resttest.DefaultToken)
+	r := get(t, s, meetingsPath(2), fakeapi.DefaultToken)
 	assert.Equal(t, 200, r.status)
 	want, got := list(t, decode(t, normal.body)), list(t, decode(t, r.body))
 	require.Len(t, got, len(want))
@@ -200,28 +200,28 @@ func TestFieldValueFault(t *testing.T) {
 	parts[5] = append([]byte(`"x"`), parts[5]...)
 	assert.Equal(t, string(bytes.Join(parts, []byte(`"visits":`))), string(r.body), "every other byte as it was")
 
-	th := list(t, decode(t, get(t, s, threadsPath(2)+"?page=1", resttest.DefaultToken).body))
+	th := list(t, decode(t, get(t, s, threadsPath(2)+"?page=1", fakeapi.DefaultToken).body))
 	assert.Equal(t, []any{json.Number("1")}, th[1]["no_such_key"], "a missing key is added")
 
 	s.ClearFaults()
-	s.Inject(resttest.Fault{Kind: resttest.FaultFieldValue, Record: 99, Field: "visits", Value: `"x"`})
-	assert.Equal(t, normal.body, get(t, s, meetingsPath(2), resttest.DefaultToken).body, "no such record: unchanged")
+	s.Inject(fakeapi.Fault{Kind: fakeapi.FaultFieldValue, Record: 99, Field: "visits", Value: `"x"`})
+	assert.Equal(t, normal.body, get(t, s, meetingsPath(2), fakeapi.DefaultToken).body, "no such record: unchanged")
 	assert.Equal(t, 403, get(t, s, meetingsPath(2), "").status, "an error answer stays one")
-	assert.Panics(t, func() { s.Inject(resttest.Fault{Kind: resttest.FaultFieldValue, Field: "visits", Value: "not json"}) })
+	assert.Panics(t, func() { s.Inject(fakeapi.Fault{Kind: fakeapi.FaultFieldValue, Field: "visits", Value: "not json"}) })
 }
 
 func TestBrokenConnectionFaults(t *testing.T) {
-	for _, kind := range []resttest.FaultKind{resttest.FaultTruncated, resttest.FaultResetMidBody, resttest.FaultDropConnection} {
+	for _, kind := range []fakeapi.FaultKind{fakeapi.FaultTruncated, fakeapi.FaultResetMidBody, fakeapi.FaultDropConnection} {
 		t.Run(kind.String(), func(t *testing.T) {
-			s := resttest.NewServer(resttest.WithUsers(3))
+			s := fakeapi.NewServer(fakeapi.WithUsers(3))
 			defer s.Close()
-			s.Inject(resttest.Fault{Path: "/api/v1/users/*/meetings", Kind: kind})
+			s.Inject(fakeapi.Fault{Path: "/api/v1/users/*/meetings", Kind: kind})
 
 			resp, err := client.Get(s.URL + meetingsPath(1))
 			if err == nil {
 				_, err = io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if kind != resttest.FaultDropConnection {
+				if kind != fakeapi.FaultDropConnection {
 					assert.Equal(t, 200, resp.StatusCode)
 					assert.Positive(t, resp.ContentLength)
 				}
@@ -229,15 +229,15 @@ func TestBrokenConnectionFaults(t *testing.T) {
 			assert.Error(t, err, "the client must see a broken answer")
 
 			// Other paths are untouched.
-			assert.Equal(t, 200, get(t, s, threadsPath(1), resttest.DefaultToken).status)
+			assert.Equal(t, 200, get(t, s, threadsPath(1), fakeapi.DefaultToken).status)
 		})
 	}
 }
 
 func TestFaultsComeBeforeTheCredentialCheckAndAreLogged(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
-	s.Inject(resttest.Fault{Path: "/nowhere", Kind: resttest.FaultStatus, Status: 503})
+	s.Inject(fakeapi.Fault{Path: "/nowhere", Kind: fakeapi.FaultStatus, Status: 503})
 	r := get(t, s, "/nowhere", "")
 	assert.Equal(t, 503, r.status)
 	reqs := s.Requests()
@@ -247,52 +247,52 @@ func TestFaultsComeBeforeTheCredentialCheckAndAreLogged(t *testing.T) {
 }
 
 func TestFaultMatching(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3), resttest.WithTenant("Bearer other", 2))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3), fakeapi.WithTenant("Bearer other", 2))
 	defer s.Close()
-	s.Inject(resttest.Fault{Path: "/api/v1/users/2/*", Credential: "Bearer other", Kind: resttest.FaultStatus, Status: 502})
-	s.Inject(resttest.Fault{Path: "/api/v1/users/[13]/threads", Kind: resttest.FaultStatus, Status: 504})
+	s.Inject(fakeapi.Fault{Path: "/api/v1/users/2/*", Credential: "Bearer other", Kind: fakeapi.FaultStatus, Status: 502})
+	s.Inject(fakeapi.Fault{Path: "/api/v1/users/[13]/threads", Kind: fakeapi.FaultStatus, Status: 504})
 
 	assert.Equal(t, 502, get(t, s, meetingsPath(2), "Bearer other").status)
-	assert.Equal(t, 200, get(t, s, meetingsPath(2), resttest.DefaultToken).status, "another credential")
+	assert.Equal(t, 200, get(t, s, meetingsPath(2), fakeapi.DefaultToken).status, "another credential")
 	assert.Equal(t, 200, get(t, s, meetingsPath(1), "Bearer other").status, "another path")
-	assert.Equal(t, 504, get(t, s, threadsPath(3), resttest.DefaultToken).status)
-	assert.Equal(t, 200, get(t, s, threadsPath(2), resttest.DefaultToken).status)
+	assert.Equal(t, 504, get(t, s, threadsPath(3), fakeapi.DefaultToken).status)
+	assert.Equal(t, 200, get(t, s, threadsPath(2), fakeapi.DefaultToken).status)
 
 	s.ClearFaults()
 	assert.Equal(t, 200, get(t, s, meetingsPath(2), "Bearer other").status)
-	assert.Equal(t, 200, get(t, s, threadsPath(3), resttest.DefaultToken).status)
+	assert.Equal(t, 200, get(t, s, threadsPath(3), fakeapi.DefaultToken).status)
 
 	// The earliest injected fault that fires wins.
-	removeFirst := s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 500})
-	s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503})
-	assert.Equal(t, 500, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	removeFirst := s.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 500})
+	s.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503})
+	assert.Equal(t, 500, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
 	removeFirst()
 	removeFirst()
-	assert.Equal(t, 503, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	assert.Equal(t, 503, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
 
-	assert.Panics(t, func() { s.Inject(resttest.Fault{Path: "[", Kind: resttest.FaultStatus}) })
-	assert.Panics(t, func() { s.Inject(resttest.Fault{}) }, "no kind")
-	assert.Panics(t, func() { s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Rate: 1.5}) })
+	assert.Panics(t, func() { s.Inject(fakeapi.Fault{Path: "[", Kind: fakeapi.FaultStatus}) })
+	assert.Panics(t, func() { s.Inject(fakeapi.Fault{}) }, "no kind")
+	assert.Panics(t, func() { s.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Rate: 1.5}) })
 }
 
 func TestFaultTimes(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
-	s.Inject(resttest.Fault{Path: "/api/v1/users/1/meetings", Kind: resttest.FaultStatus, Status: 503, Times: 2})
-	assert.Equal(t, 200, get(t, s, meetingsPath(2), resttest.DefaultToken).status, "does not match, does not count")
-	assert.Equal(t, 503, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
-	assert.Equal(t, 503, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
-	assert.Equal(t, 200, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
-	assert.Equal(t, 200, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	s.Inject(fakeapi.Fault{Path: "/api/v1/users/1/meetings", Kind: fakeapi.FaultStatus, Status: 503, Times: 2})
+	assert.Equal(t, 200, get(t, s, meetingsPath(2), fakeapi.DefaultToken).status, "does not match, does not count")
+	assert.Equal(t, 503, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
+	assert.Equal(t, 503, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
+	assert.Equal(t, 200, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
+	assert.Equal(t, 200, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
 	assert.Equal(t, 5, s.Calls())
 }
 
 // failures sends n requests and reports which ones failed.
-func failures(t *testing.T, s *resttest.Server, n int) []bool {
+func failures(t *testing.T, s *fakeapi.Server, n int) []bool {
 	t.Helper()
 	out := make([]bool, n)
 	for i := range out {
-		out[i] = get(t, s, meetingsPath(1), resttest.DefaultToken).status != 200
+		out[i] = get(t, s, meetingsPath(1), fakeapi.DefaultToken).status != 200
 	}
 	return out
 }
@@ -308,9 +308,9 @@ func count(bs []bool) int {
 }
 
 func TestFaultRate(t *testing.T) {
-	rate := resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Rate: 0.3}
-	run := func(opts ...resttest.Option) []bool {
-		s := resttest.NewServer(append([]resttest.Option{resttest.WithUsers(1)}, opts...)...)
+	rate := fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503, Rate: 0.3}
+	run := func(opts ...fakeapi.Option) []bool {
+		s := fakeapi.NewServer(append([]fakeapi.Option{fakeapi.WithUsers(1)}, opts...)...)
 		defer s.Close()
 		s.Inject(rate)
 		return failures(t, s, 200)
@@ -319,19 +319,19 @@ func TestFaultRate(t *testing.T) {
 	// Drawn, so only roughly 30%; deterministic, so this cannot flake.
 	assert.InDelta(t, 60, count(a), 20)
 	assert.Equal(t, a, run(), "the same seed fails the same requests")
-	assert.NotEqual(t, a, run(resttest.WithSeed(2)))
+	assert.NotEqual(t, a, run(fakeapi.WithSeed(2)))
 
 	// Times caps the failures a rate produces.
-	s := resttest.NewServer(resttest.WithUsers(1))
+	s := fakeapi.NewServer(fakeapi.WithUsers(1))
 	defer s.Close()
-	s.Inject(resttest.Fault{Kind: resttest.FaultStatus, Status: 503, Rate: 0.5, Times: 3})
+	s.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: 503, Rate: 0.5, Times: 3})
 	assert.Equal(t, 3, count(failures(t, s, 50)))
 }
 
 func TestDelayFaultRespectsCancellation(t *testing.T) {
-	s := resttest.New(resttest.WithUsers(1))
+	s := fakeapi.New(fakeapi.WithUsers(1))
 	defer s.Close()
-	s.Inject(resttest.Fault{Kind: resttest.FaultDelay, Delay: time.Hour})
+	s.Inject(fakeapi.Fault{Kind: fakeapi.FaultDelay, Delay: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	rec := serve(s, ctx, meetingsPath(1)) // returns at once, or the test times out
@@ -340,12 +340,12 @@ func TestDelayFaultRespectsCancellation(t *testing.T) {
 }
 
 func TestResetClearsFaults(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(1))
+	s := fakeapi.NewServer(fakeapi.WithUsers(1))
 	defer s.Close()
-	s.Inject(resttest.Fault{Kind: resttest.FaultStatus})
-	assert.Equal(t, http.StatusInternalServerError, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	s.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus})
+	assert.Equal(t, http.StatusInternalServerError, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
 	s.Reset()
-	assert.Equal(t, http.StatusOK, get(t, s, meetingsPath(1), resttest.DefaultToken).status)
+	assert.Equal(t, http.StatusOK, get(t, s, meetingsPath(1), fakeapi.DefaultToken).status)
 }
 
 // assertPadded checks that got is the normal answer with only a padding
@@ -367,14 +367,14 @@ func assertPadded(t *testing.T, normal, got []byte) {
 // the same number of x's (one more for the first few), every other member
 // as it was; a record without the field gets one.
 func TestLargeBodyGrowsAField(t *testing.T) {
-	s := resttest.NewServer(resttest.WithUsers(3))
+	s := fakeapi.NewServer(fakeapi.WithUsers(3))
 	defer s.Close()
 	const size = 100_000
-	normal := list(t, decode(t, get(t, s, meetingsPath(2), resttest.DefaultToken).body))
-	s.Inject(resttest.Fault{Path: meetingsPath(2), Kind: resttest.FaultLargeBody, Size: size, Field: "address"})
-	s.Inject(resttest.Fault{Path: meetingsPath(3), Kind: resttest.FaultLargeBody, Size: size, Field: "notes"})
+	normal := list(t, decode(t, get(t, s, meetingsPath(2), fakeapi.DefaultToken).body))
+	s.Inject(fakeapi.Fault{Path: meetingsPath(2), Kind: fakeapi.FaultLargeBody, Size: size, Field: "address"})
+	s.Inject(fakeapi.Fault{Path: meetingsPath(3), Kind: fakeapi.FaultLargeBody, Size: size, Field: "notes"})
 
-	r := get(t, s, meetingsPath(2), resttest.DefaultToken)
+	r := get(t, s, meetingsPath(2), fakeapi.DefaultToken)
 	assert.Equal(t, 200, r.status)
 	assert.Len(t, r.body, size)
 	grown := list(t, decode(t, r.body))
@@ -390,7 +390,7 @@ func TestLargeBodyGrowsAField(t *testing.T) {
 	}
 	assert.LessOrEqual(t, slices.Max(added)-slices.Min(added), 1, "the growth is spread evenly: %v", added)
 
-	r = get(t, s, meetingsPath(3), resttest.DefaultToken)
+	r = get(t, s, meetingsPath(3), fakeapi.DefaultToken)
 	assert.Len(t, r.body, size)
 	for i, g := range list(t, decode(t, r.body)) {
 		assert.NotEmpty(t, g["notes"], "record %d has the member added", i)

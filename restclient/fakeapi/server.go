@@ -1,5 +1,7 @@
-// Package resttest provides an in-process fake of the sales CRM's REST API,
-// for tests, benchmarks and the demo mode.
+// Package fakeapi provides an in-process fake of the sales CRM's REST API,
+// for tests, benchmarks and the demo mode: it ships in the binary, which
+// serves it as the demo upstream (`go run .` with no upstream configured,
+// or alone with -demo-upstream-only), so it is no test-only package.
 //
 // A [Server] serves the two documented endpoints from a generated,
 // deterministic [Dataset], writing the wire JSON itself; it imports nothing
@@ -59,7 +61,7 @@
 // [Server.Hold] hold requests so that tests can prove concurrency and
 // cancellation without timing; [Server.Inject] injects faults. All of them
 // are safe for concurrent use.
-package resttest
+package fakeapi
 
 import (
 	"context"
@@ -77,7 +79,7 @@ import (
 
 // DefaultToken is the credential a server accepts unless [WithTokens] says
 // otherwise, sent as the whole value of the Authorization header.
-const DefaultToken = "Bearer resttest-demo-token"
+const DefaultToken = "Bearer fakeapi-demo-token"
 
 // A Server is a fake upstream API. Create one with [NewServer] for a
 // listening server, or with [New] to mount it on a listener of your own as an
@@ -142,7 +144,7 @@ type Request struct {
 func New(opts ...Option) *Server {
 	cfg := newConfig(opts)
 	if cfg.pageParam == cfg.perPageParam {
-		panic(fmt.Sprintf("resttest: page and page-size parameters are both %q", cfg.pageParam))
+		panic(fmt.Sprintf("fakeapi: page and page-size parameters are both %q", cfg.pageParam))
 	}
 	s := &Server{
 		cfg:        cfg,
@@ -184,7 +186,7 @@ func (s *Server) Close() {
 
 func (s *Server) accept(token string, sv *served) {
 	if _, dup := s.byToken[token]; dup {
-		panic(fmt.Sprintf("resttest: credential %q accepted twice", token))
+		panic(fmt.Sprintf("fakeapi: credential %q accepted twice", token))
 	}
 	s.byToken[token] = sv
 }
@@ -494,6 +496,6 @@ func (s *Server) Reset() {
 
 func mustPattern(pattern string) {
 	if _, err := path.Match(pattern, ""); err != nil {
-		panic(fmt.Sprintf("resttest: path pattern %q: %v", pattern, err))
+		panic(fmt.Sprintf("fakeapi: path pattern %q: %v", pattern, err))
 	}
 }

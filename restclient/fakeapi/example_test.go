@@ -1,4 +1,4 @@
-package resttest_test
+package fakeapi_test
 
 import (
 	"encoding/json"
@@ -7,17 +7,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/salesgraph/salesgraph/restclient/resttest"
+	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
 // Fetch the last page of a user's threads, as a client under test would, and
 // check it against the dataset.
 func Example() {
-	s := resttest.NewServer(resttest.WithThreadsPerUser(5), resttest.WithPerPage(2))
+	s := fakeapi.NewServer(fakeapi.WithThreadsPerUser(5), fakeapi.WithPerPage(2))
 	defer s.Close()
 
 	req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/v1/users/1/threads?page=3", nil)
-	req.Header.Set("Authorization", resttest.DefaultToken)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		panic(err)
@@ -48,14 +48,14 @@ func Example() {
 // Make the first request to a user's meetings fail, as a retrying client
 // would need.
 func ExampleServer_Inject() {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
-	s.Inject(resttest.Fault{Path: "/api/v1/users/*/meetings", Kind: resttest.FaultStatus, Status: 503, Times: 1})
+	s.Inject(fakeapi.Fault{Path: "/api/v1/users/*/meetings", Kind: fakeapi.FaultStatus, Status: 503, Times: 1})
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	for range 2 {
 		req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/v1/users/7/meetings", nil)
-		req.Header.Set("Authorization", resttest.DefaultToken)
+		req.Header.Set("Authorization", fakeapi.DefaultToken)
 		resp, err := client.Do(req)
 		if err != nil {
 			panic(err)
@@ -71,7 +71,7 @@ func ExampleServer_Inject() {
 // Prove that three requests are in flight at the same time: the gate answers
 // none of them until all three have arrived.
 func ExampleServer_Gate() {
-	s := resttest.NewServer()
+	s := fakeapi.NewServer()
 	defer s.Close()
 	gate := s.Gate(3)
 
@@ -80,7 +80,7 @@ func ExampleServer_Gate() {
 	for id := 1; id <= 3; id++ {
 		wg.Go(func() {
 			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/users/%d/meetings", s.URL, id), nil)
-			req.Header.Set("Authorization", resttest.DefaultToken)
+			req.Header.Set("Authorization", fakeapi.DefaultToken)
 			if resp, err := client.Do(req); err == nil {
 				resp.Body.Close()
 			}
@@ -96,7 +96,7 @@ func ExampleServer_Gate() {
 
 // Compute expected values without a server.
 func ExampleNewDataset() {
-	d := resttest.NewDataset(resttest.WithUsers(2), resttest.WithMeetingsPerUser(3))
+	d := fakeapi.NewDataset(fakeapi.WithUsers(2), fakeapi.WithMeetingsPerUser(3))
 	u, _ := d.User(2)
 	fmt.Println(len(d.Users), len(u.Meetings), len(u.Threads))
 	for _, m := range u.Meetings {
