@@ -81,6 +81,49 @@ type Thread struct {
 	ModifiedAt    string          // "modified_at"
 }
 
+// A list is one endpoint of the fake, GET /api/v1/users/{id}/<name>: the
+// records it serves for a user, rendered in list order, and how it pages.
+// The table below is the fake's one statement of which lists exist;
+// restclient declares the same lists on its side (restclient.Lists), and
+// a test there holds the two to agreeing (Server.Lists).
+type list struct {
+	name string
+	// records renders a user's records, in the order the endpoint serves
+	// them.
+	records func(u *User, cfg *config) [][]byte
+	// perPage is the list's default page size: 0 for a list answered
+	// whole, without a "pagination".
+	perPage func(cfg *config) int
+}
+
+var lists = []list{
+	{
+		name: "meetings",
+		records: func(u *User, cfg *config) [][]byte {
+			companyKey := "id_comapny"
+			if cfg.fixedSpelling {
+				companyKey = "id_company"
+			}
+			return render(u.Meetings, func(b []byte, m *Meeting) []byte { return appendMeeting(b, m, companyKey) })
+		},
+		perPage: func(cfg *config) int { return cfg.meetingsPerPage },
+	},
+	{
+		name:    "threads",
+		records: func(u *User, _ *config) [][]byte { return render(u.Threads, appendThread) },
+		perPage: func(cfg *config) int { return cfg.perPage },
+	},
+}
+
+// render renders each record of rs.
+func render[R any](rs []R, record func([]byte, *R) []byte) [][]byte {
+	out := make([][]byte, len(rs))
+	for i := range rs {
+		out[i] = record(nil, &rs[i])
+	}
+	return out
+}
+
 // The values of the enumerated fields. Tests in this package check that each
 // one appears; they are not exported because a caller could change them.
 var (

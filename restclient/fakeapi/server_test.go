@@ -403,3 +403,25 @@ func TestInvalidOptionsPanic(t *testing.T) {
 		assert.Panics(t, f, name)
 	}
 }
+
+// TestListsSayHowEachListIsServed: Server.Lists is what the server's table
+// says, with its options applied, and each list it names is served there
+// (restclient's tests hold it to the client's declarations).
+func TestListsSayHowEachListIsServed(t *testing.T) {
+	plain := fakeapi.NewServer(fakeapi.WithPerPage(7))
+	defer plain.Close()
+	assert.Equal(t, []fakeapi.ListInfo{
+		{Endpoint: "/api/v1/users/{id}/meetings", PerPage: 0},
+		{Endpoint: "/api/v1/users/{id}/threads", PerPage: 7},
+	}, plain.Lists())
+	paged := fakeapi.NewServer(fakeapi.WithPaginatedMeetings(5))
+	defer paged.Close()
+	assert.Equal(t, 5, paged.Lists()[0].PerPage)
+
+	for _, l := range plain.Lists() {
+		r := get(t, plain, strings.Replace(l.Endpoint, "{id}", "3", 1), fakeapi.DefaultToken)
+		require.Equal(t, http.StatusOK, r.status, l.Endpoint)
+		_, paginated := decode(t, r.body)["data"].(map[string]any)["pagination"]
+		assert.Equal(t, l.PerPage > 0, paginated, l.Endpoint)
+	}
+}
