@@ -19,7 +19,7 @@ import (
 // miss or repeat threads.
 type shiftingTotal struct{ graph.Upstream }
 
-func (u shiftingTotal) UserThreads(ctx context.Context, userID int64, page int) (*restclient.ThreadPage, error) {
+func (u shiftingTotal) UserThreads(ctx context.Context, userID int64, page int) (*restclient.Page[restclient.Thread], error) {
 	p, err := u.Upstream.UserThreads(ctx, userID, page)
 	if err == nil && page > 1 {
 		p.Pagination.Total++

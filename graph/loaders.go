@@ -17,7 +17,7 @@ import (
 // implements it; tests may wrap it.
 type Upstream interface {
 	UserMeetings(ctx context.Context, userID int64) ([]restclient.Meeting, error)
-	UserThreads(ctx context.Context, userID int64, page int) (*restclient.ThreadPage, error)
+	UserThreads(ctx context.Context, userID int64, page int) (*restclient.Page[restclient.Thread], error)
 }
 
 // pageKey names one upstream page of a user's threads.
@@ -350,7 +350,7 @@ func (l *Loaders) loadMeetings(ctx context.Context, user int64) (*userMeetings, 
 
 // loadPage is one call for a page of a user's threads.
 func (l *Loaders) loadPage(ctx context.Context, k pageKey) (*threadPage, error) {
-	var raw *restclient.ThreadPage
+	var raw *restclient.Page[restclient.Thread]
 	err := l.call(ctx, func(ctx context.Context) (err error) {
 		raw, err = l.up.UserThreads(ctx, k.User, k.Page)
 		return err
@@ -358,9 +358,9 @@ func (l *Loaders) loadPage(ctx context.Context, k pageKey) (*threadPage, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := &threadPage{pagination: raw.Pagination, threads: make([]*model.Thread, len(raw.Threads))}
-	for i := range raw.Threads {
-		out.threads[i] = model.NewThread(k.User, &raw.Threads[i])
+	out := &threadPage{pagination: raw.Pagination, threads: make([]*model.Thread, len(raw.List))}
+	for i := range raw.List {
+		out.threads[i] = model.NewThread(k.User, &raw.List[i])
 	}
 	return out, nil
 }

@@ -42,7 +42,7 @@ func (u *heldUpstream) UserMeetings(ctx context.Context, user int64) ([]restclie
 	return []restclient.Meeting{{ID: strconv.FormatInt(user, 10)}}, nil
 }
 
-func (u *heldUpstream) UserThreads(context.Context, int64, int) (*restclient.ThreadPage, error) {
+func (u *heldUpstream) UserThreads(context.Context, int64, int) (*restclient.Page[restclient.Thread], error) {
 	return nil, errors.New("not used")
 }
 

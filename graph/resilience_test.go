@@ -472,7 +472,7 @@ func (p panicky) UserMeetings(ctx context.Context, user int64) ([]restclient.Mee
 	return p.Upstream.UserMeetings(ctx, user)
 }
 
-func (p panicky) UserThreads(ctx context.Context, user int64, page int) (*restclient.ThreadPage, error) {
+func (p panicky) UserThreads(ctx context.Context, user int64, page int) (*restclient.Page[restclient.Thread], error) {
 	if user == p.nilPageOf {
 		return nil, nil
 	}

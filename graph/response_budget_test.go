@@ -37,7 +37,7 @@ func (h *heavyUpstream) UserMeetings(ctx context.Context, id int64) ([]restclien
 	return ms, err
 }
 
-func (h *heavyUpstream) UserThreads(ctx context.Context, id int64, page int) (*restclient.ThreadPage, error) {
+func (h *heavyUpstream) UserThreads(ctx context.Context, id int64, page int) (*restclient.Page[restclient.Thread], error) {
 	if h.arrived != nil {
 		h.arrived <- struct{}{}
 		<-h.release

@@ -221,7 +221,7 @@ func WithHTTPClient(hc *http.Client) Option {
 }
 
 // WithTimeout bounds each HTTP call, from sending the request to reading the
-// whole body (default 10s). Each page of AllUserThreads is one call.
+// whole body (default 10s). Each page of a list is one call.
 func WithTimeout(d time.Duration) Option {
 	return func(c *Client) {
 		if d <= 0 {
@@ -314,9 +314,9 @@ func WithCredentials(h http.Header) Option {
 	}
 }
 
-// WithMaxPages caps how many pages AllUserThreads and UserMeetings follow
-// (default 500); a list of more pages fails with *PaginationError rather
-// than making the facade flood the upstream.
+// WithMaxPages caps how many pages FetchAll, and Fetch of a Whole list,
+// follow (default 500); a list of more pages fails with *PaginationError
+// rather than making the facade flood the upstream.
 func WithMaxPages(n int) Option {
 	return func(c *Client) {
 		if n <= 0 {
@@ -327,8 +327,8 @@ func WithMaxPages(n int) Option {
 	}
 }
 
-// WithPageConcurrency bounds how many pages AllUserThreads and UserMeetings
-// fetch at once (default 4).
+// WithPageConcurrency bounds how many pages FetchAll, and Fetch of a Whole
+// list, fetch at once (default 4).
 func WithPageConcurrency(n int) Option {
 	return func(c *Client) {
 		if n <= 0 {
