@@ -125,7 +125,7 @@ func (r *Resolver) meetingConnection(ctx context.Context, user int64, first *int
 	start := min(offset, len(list))
 	end := min(start+n, len(list))
 	cursor := func(i int) string { return r.cursors.meetingCursor(user, i) }
-	return model.NewMeetingConnection(list[start:end], model.Page{Start: start, Total: len(list), Cursor: cursor}), nil
+	return model.NewConnection(list[start:end], model.Page{Start: start, Total: len(list), Cursor: cursor}), nil
 }
 
 func matches(m *model.Meeting, f *model.MeetingFilter) bool {
@@ -266,7 +266,7 @@ func (r *Resolver) threadConnection(ctx context.Context, user int64, first *int,
 	end := min(start+n, len(all))
 
 	cursor := func(i int) string { return r.cursors.threadCursor(user, i, perPage, total) }
-	return model.NewThreadConnection(all[start:end], model.Page{Start: base + start, Total: total, Cursor: cursor}), nil
+	return model.NewConnection(all[start:end], model.Page{Start: base + start, Total: total, Cursor: cursor}), nil
 }
 
 // effectivePerPage is the page size the upstream used: what its pagination
