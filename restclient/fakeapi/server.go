@@ -65,7 +65,9 @@
 package fakeapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -235,6 +237,30 @@ func (s *Server) Lists() []ListInfo {
 		out[i] = ListInfo{Endpoint: "/api/v1/users/{id}/" + l.name, PerPage: l.perPage(&s.cfg)}
 	}
 	return out
+}
+
+// ListIDs returns the ids of the records the list at endpoint (as
+// [Server.Lists] names it) holds for user userID in [DefaultToken]'s
+// dataset, in the order the endpoint serves them, as the wire writes them
+// (numbers as their decimal text); nil for an unknown list or user. It
+// lets a test that ranges over every list compute what to expect without
+// knowing the list's record type.
+func (s *Server) ListIDs(endpoint string, userID int64) []string {
+	name, ok := strings.CutPrefix(endpoint, "/api/v1/users/{id}/")
+	li := slices.IndexFunc(lists, func(l list) bool { return l.name == name })
+	u, known := s.main.data.User(userID)
+	if !ok || li < 0 || !known {
+		return nil
+	}
+	var ids []string
+	for _, r := range lists[li].records(u, &s.cfg) {
+		var rec struct{ ID any }
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		_ = dec.Decode(&rec) // the fake's own rendering
+		ids = append(ids, fmt.Sprint(rec.ID))
+	}
+	return ids
 }
 
 // Dataset returns a copy of the dataset served to [DefaultToken] and the

@@ -425,3 +425,22 @@ func TestListsSayHowEachListIsServed(t *testing.T) {
 		assert.Equal(t, l.PerPage > 0, paginated, l.Endpoint)
 	}
 }
+
+// TestListIDsAreTheDatasets: ListIDs reads the ids back from the wire the
+// server writes, so that tests over every list can expect them.
+func TestListIDsAreTheDatasets(t *testing.T) {
+	s := fakeapi.NewServer()
+	defer s.Close()
+	u := user(t, s.Dataset(), 4)
+	var meetings, threads []string
+	for _, m := range u.Meetings {
+		meetings = append(meetings, strconv.FormatInt(m.ID, 10))
+	}
+	for _, th := range u.Threads {
+		threads = append(threads, th.ID)
+	}
+	assert.Equal(t, meetings, s.ListIDs("/api/v1/users/{id}/meetings", 4))
+	assert.Equal(t, threads, s.ListIDs("/api/v1/users/{id}/threads", 4))
+	assert.Nil(t, s.ListIDs("/api/v1/users/{id}/threads", 51), "no such user")
+	assert.Nil(t, s.ListIDs("/api/v1/users/{id}/nope", 4), "no such list")
+}
