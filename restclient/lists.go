@@ -115,7 +115,8 @@ func (c *Client) UserList(ctx context.Context, list AnyList, userID int64, page 
 // is page page (1-based) with the upstream's pagination; a page beyond the
 // last is empty, as the upstream answers it. For a Whole list page must be
 // 1 and the answer is every record, other pages followed (see Whole),
-// with a pagination of one page. A pagination that contradicts itself, or
+// with a pagination of one page (none when it is empty), as for an answer
+// without one. A pagination that contradicts itself, or
 // pages that disagree, are a *PaginationError. The page may be shared with
 // concurrent callers that asked the same (see WithoutSharing): treat it,
 // records included, as read-only.
@@ -144,7 +145,8 @@ func Fetch[T any](ctx context.Context, c *Client, l *List[T], userID int64, page
 	if err != nil {
 		return nil, err
 	}
-	return &Page[T]{List: all, Pagination: Pagination{Page: 1, PagesCount: 1, PerPage: len(all), Total: len(all)}}, nil
+	n := len(all)
+	return &Page[T]{List: all, Pagination: Pagination{Page: 1, PagesCount: min(n, 1), PerPage: n, Total: n}}, nil
 }
 
 // FetchAll returns every record of user userID's list l, in the
