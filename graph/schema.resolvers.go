@@ -36,7 +36,7 @@ func (r *userResolver) Meetings(ctx context.Context, obj *model.User, first *int
 }
 
 func (r *userResolver) Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.Connection[model.Thread], error) {
-	return r.threadConnection(ctx, obj.Num, first, after)
+	return connection(ctx, r.Resolver, threadsList, obj.Num, first, after)
 }
 
 func (r *Resolver) Meeting() MeetingResolver { return &meetingResolver{r} }
