@@ -115,10 +115,14 @@ func connection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N
 }
 
 // wholeConnection resolves the connection of list d, which the upstream
-// answers whole (User.meetings): one call for the user's list, then, when the field has
-// any, its filter and order (pick, which returns a list of its own), then
-// the slice, in the facade.
+// answers whole (User.meetings): one call for the user's list, then, when
+// the field has any, its filter and order (pick, which returns a list of
+// its own), then the slice, in the facade.
 func wholeConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, first *int, after *string, pick func([]*N) []*N) (*model.Connection[N], error) {
+	if d.paged {
+		// It would fetch every page, where the estimate counts the slice's.
+		panic("graph: wholeConnection of " + d.Name + ", which the upstream pages")
+	}
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err

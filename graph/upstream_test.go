@@ -15,8 +15,9 @@ import (
 // Tests that range over every declared upstream list (upstream.go), so
 // that a list added to the declarations is held to what the others do
 // without a test of its own: its connection serves the upstream's records,
-// its cursors are its own, the estimate counts its calls as its loaders
-// make them, and its loaders are in the metrics.
+// a record without an id is null, its cursors are its own, the estimate
+// counts its calls as its loaders make them, and its loaders are in the
+// metrics.
 
 // connPage is one page of a connection, whatever the list.
 type connPage struct {
@@ -155,4 +156,38 @@ func TestListLoaderNames(t *testing.T) {
 	}
 	assert.Equal(t, []string{"meetings"}, names["meetings"])
 	assert.Equal(t, []string{"threadPages", "allThreads"}, names["threads"])
+}
+
+// TestEveryListServesARecordWithoutAnIDAsNull: a record the upstream sent
+// without a usable id is no particular object: whatever its list, it is
+// null in its place, with UPSTREAM_BAD_RESPONSE naming its list and the
+// key, and the rest of its page stands.
+func TestEveryListServesARecordWithoutAnIDAsNull(t *testing.T) {
+	e := newEnv(t)
+	for _, l := range graph.UpstreamLists() {
+		t.Run(l.Name, func(t *testing.T) {
+			e.upstream.Reset()
+			e.upstream.Inject(fakeapi.Fault{Path: strings.Replace(l.Endpoint, "{id}", "2", 1), Kind: fakeapi.FaultFieldValue, Record: 0, Field: "id", Value: `null`, Times: 1})
+			res := e.do(pageQuery(l), map[string]any{"id": "2", "first": 100}, nil)
+			var got struct {
+				User struct {
+					C struct{ Nodes []*struct{ ID string } }
+				}
+			}
+			require.NoError(t, jsonUnmarshal(res.Data, &got))
+			nulls := 0
+			for _, n := range got.User.C.Nodes {
+				if n == nil {
+					nulls++
+				}
+			}
+			assert.Equal(t, 1, nulls, "%s", res.Data)
+			assert.Len(t, got.User.C.Nodes, min(len(e.upstream.ListIDs(l.Endpoint, 2)), 100))
+			require.Len(t, res.Errors, 1, "%+v", res.Errors)
+			assert.Equal(t, graph.CodeUpstreamBadResponse, res.Errors[0].code())
+			up, _ := res.Errors[0].Extensions["upstream"].(map[string]any)
+			assert.Equal(t, "id", up["field"])
+			assert.Equal(t, l.Endpoint, up["endpoint"])
+		})
+	}
 }
