@@ -410,13 +410,13 @@ func TestInvalidOptionsPanic(t *testing.T) {
 func TestListsSayHowEachListIsServed(t *testing.T) {
 	plain := fakeapi.NewServer(fakeapi.WithPerPage(7))
 	defer plain.Close()
-	assert.Equal(t, []fakeapi.ListInfo{
+	assert.Subset(t, plain.Lists(), []fakeapi.ListInfo{
 		{Endpoint: "/api/v1/users/{id}/meetings", PerPage: 0},
 		{Endpoint: "/api/v1/users/{id}/threads", PerPage: 7},
-	}, plain.Lists())
+	})
 	paged := fakeapi.NewServer(fakeapi.WithPaginatedMeetings(5))
 	defer paged.Close()
-	assert.Equal(t, 5, paged.Lists()[0].PerPage)
+	assert.Contains(t, paged.Lists(), fakeapi.ListInfo{Endpoint: "/api/v1/users/{id}/meetings", PerPage: 5})
 
 	for _, l := range plain.Lists() {
 		r := get(t, plain, strings.Replace(l.Endpoint, "{id}", "3", 1), fakeapi.DefaultToken)
