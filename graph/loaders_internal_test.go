@@ -27,7 +27,7 @@ type heldUpstream struct {
 }
 
 func (u *heldUpstream) UserList(ctx context.Context, list restclient.AnyList, user int64, page int) (restclient.Records, error) {
-	if list != restclient.AnyList(restclient.Meetings) {
+	if list != restclient.Meetings {
 		return nil, errors.New("not used")
 	}
 	u.mu.Lock()
