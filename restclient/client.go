@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salesgraph/salesgraph/flight"
 	"github.com/salesgraph/salesgraph/ratelimit"
 )
 
@@ -71,7 +72,7 @@ type Client struct {
 	// when WithoutSharing turned it off.
 	shareOff bool
 	onShare  func(endpoint string)
-	flights  *flights
+	flights  *flight.Group[shared]
 
 	optErrs []error // invalid option values, reported by New
 }
@@ -147,7 +148,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.fair = fairLimiter(c.limiter)
 	}
 	if !c.shareOff {
-		c.flights = newFlights()
+		c.flights = &flight.Group[shared]{}
 	}
 	return c, nil
 }
@@ -405,12 +406,12 @@ func (c *Client) header(ctx context.Context) http.Header {
 
 // forwardsCredential says whether h, a context's forwarded headers, holds
 // anything of the caller's but the per-request headers that never change
-// an answer (the ones sharing ignores): a forwarded header that is no
+// an answer (flight.PerRequest): a forwarded header that is no
 // credential still withholds the static one, which can cost a caller
 // access but never lend one the service's identity.
 func forwardsCredential(h http.Header) bool {
 	for k := range h {
-		if !ignoredForSharing[k] {
+		if !flight.PerRequest(k) {
 			return true
 		}
 	}
