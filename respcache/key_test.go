@@ -91,3 +91,24 @@ func TestKeyerSecrets(t *testing.T) {
 		t.Errorf("key text %q", s)
 	}
 }
+
+// TestKeysAreStableAcrossVersions: keys live in Redis, shared by every
+// replica; during a rolling deployment replicas of two versions must
+// compute the same key for the same request, or they share nothing. The
+// value is what the key of this request was when it was written: a change
+// to the encoding must be deliberate (a new "respcache/vN" domain).
+func TestKeysAreStableAcrossVersions(t *testing.T) {
+	k := mustKeyer(t, secret)
+	r := get(t, meetingsURL+"?page=2", map[string][]string{
+		"Authorization": {"Bearer a"},
+		"x-tenant":      {"2", "3"},
+		"Accept":        {"application/json"},
+		"Traceparent":   {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+	})
+	if got := k.Key(r).String(); got != "254f4fa2d7c864bea3b278a68a849a5038b81e5408dda85783e23d5ea37daeba" {
+		t.Errorf("key %s", got)
+	}
+	if got := respcache.CredentialOf(k.Key(r)); got != "02b76ccc88503b4487fb235a67259594521428d227bbfa3e59c7eebc47ba9141" {
+		t.Errorf("credential %s", got)
+	}
+}
