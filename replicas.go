@@ -97,9 +97,9 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			closeRedis()
 			return nil, nil, nil, err
 		}
-		keyer := respcache.NewRandomKeyer(nil)
+		keyer := respcache.NewRandomKeyer()
 		if len(cfg.CacheKeySecret) > 0 {
-			if keyer, err = respcache.NewKeyer([]byte(cfg.CacheKeySecret), nil); err != nil {
+			if keyer, err = respcache.NewKeyer([]byte(cfg.CacheKeySecret)); err != nil {
 				closeRedis()
 				return nil, nil, nil, err
 			}

@@ -158,7 +158,7 @@ func replicaHandler(t *testing.T, up *fakeapi.Server, rdb redis.Cmdable, now *ti
 	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Hour, Redis: rdb,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return *now }})
 	require.NoError(t, err)
-	keyer, err := respcache.NewKeyer([]byte(cacheSecret), nil)
+	keyer, err := respcache.NewKeyer([]byte(cacheSecret))
 	require.NoError(t, err)
 	client, err := restclient.New(up.URL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
 		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: keyer}))

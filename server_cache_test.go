@@ -70,7 +70,7 @@ func TestEveryCallerOfASharedCallIsToldItIsStale(t *testing.T) {
 	require.NoError(t, err)
 	joined := make(chan string, n)
 	client, err := restclient.New(up.URL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
-		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer(nil)}),
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer()}),
 		restclient.WithShareObserver(func(endpoint string) { joined <- endpoint }))
 	require.NoError(t, err)
 	srv := httptest.NewServer(graph.NewHandler(graph.Options{Upstream: client, Logger: slog.New(slog.DiscardHandler)}))
@@ -130,7 +130,7 @@ func cacheFacade(t *testing.T, upstreamURL string, rdb redis.Cmdable, clk *movin
 	}
 	cache, err := respcache.New(o)
 	require.NoError(t, err)
-	keyer, err := respcache.NewKeyer([]byte(cacheSecret), nil)
+	keyer, err := respcache.NewKeyer([]byte(cacheSecret))
 	require.NoError(t, err)
 	client, err := restclient.New(upstreamURL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
 		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: keyer}))

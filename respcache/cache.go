@@ -19,7 +19,8 @@
 // recovers by itself.
 //
 // Of salesgraph it imports only redisconn (for Health, its Redis fallback
-// state); it knows nothing of the upstream's endpoints or of GraphQL.
+// state) and flight (for the headers a key leaves out, and their
+// encoding); it knows nothing of the upstream's endpoints or of GraphQL.
 package respcache
 
 import (

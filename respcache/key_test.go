@@ -13,7 +13,7 @@ var secret = bytes.Repeat([]byte("k"), respcache.MinSecretLen)
 
 func mustKeyer(t *testing.T, secret []byte) *respcache.Keyer {
 	t.Helper()
-	k, err := respcache.NewKeyer(secret, nil)
+	k, err := respcache.NewKeyer(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +79,11 @@ func TestKeyIgnoresWhatChangesPerRequest(t *testing.T) {
 }
 
 func TestKeyerSecrets(t *testing.T) {
-	if _, err := respcache.NewKeyer(secret[:respcache.MinSecretLen-1], nil); err == nil {
+	if _, err := respcache.NewKeyer(secret[:respcache.MinSecretLen-1]); err == nil {
 		t.Error("a short secret was accepted")
 	}
 	r := get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}})
-	a, b := respcache.NewRandomKeyer(nil), respcache.NewRandomKeyer(nil)
+	a, b := respcache.NewRandomKeyer(), respcache.NewRandomKeyer()
 	if a.Key(r) == b.Key(r) {
 		t.Error("two random keyers agree")
 	}

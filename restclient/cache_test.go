@@ -23,7 +23,7 @@ func cachedClient(t *testing.T, up *fakeapi.Server, now *time.Time, opts ...rest
 	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Minute, Now: func() time.Time { return *now }})
 	require.NoError(t, err)
 	c, err := restclient.New(up.URL, append([]restclient.Option{
-		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer(nil)}),
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer()}),
 		restclient.WithoutRetry(),
 	}, opts...)...)
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestCacheStaleIfError(t *testing.T) {
 	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Minute, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 	c, err := restclient.New(up.URL,
-		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer(nil), OnStale: func(string, time.Duration) { counted++ }}),
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer(), OnStale: func(string, time.Duration) { counted++ }}),
 		restclient.WithoutRetry(), restclient.WithoutCircuitBreaker())
 	require.NoError(t, err)
 	user := up.Dataset().Users[0].ID
