@@ -72,6 +72,19 @@ type Options struct {
 	// response caps) and the cost estimate's limits (security.go). The
 	// forwarded headers are sent upstream unchanged; default Authorization.
 	Security
+
+	// test holds what only tests set, through export_test.go files.
+	test testHooks
+}
+
+// testHooks are the switches tests turn in a handler; the zero value is
+// what serves.
+type testHooks struct {
+	// opShareEvent is told of what sharing operations does (opShare.event).
+	opShareEvent func(event string)
+	// opShareNow dates a shared request's arrival (opShare.now); nil is
+	// time.Now.
+	opShareNow func() time.Time
 }
 
 func (c *Options) defaults() {
@@ -177,7 +190,7 @@ func NewHandler(cfg Options) http.Handler {
 	}
 	// Outside the endpoint, so that a waiter gets the whole answer the
 	// endpoint wrote, its CORS headers included (opshare.go).
-	m.share = newOpShare(srv.Options().MaxRequestBytes)
+	m.share = newOpShare(srv.Options().MaxRequestBytes, cfg.test)
 	return m
 }
 
