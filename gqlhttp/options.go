@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
 // Options is what makes the endpoint safe to face browsers and the
@@ -92,6 +94,21 @@ type Options struct {
 	// extensions.persistedQuery.sha256Hash (LoadOperations reads them), and
 	// APQ cannot register new ones.
 	AllowedOperations map[string]string
+
+	// test holds what only tests set, through export_test.go.
+	test testHooks
+}
+
+// testHooks are the switches tests turn in a Server; the zero value is
+// what serves.
+type testHooks struct {
+	// validate stands in for gqlparser's validator, so that a test can put
+	// one that recurses through fragment spreads unguarded, proving the
+	// cycle check runs first.
+	validate func(*ast.Schema, *ast.QueryDocument, *rules.Rules) gqlerror.List
+	// encoded is told the size of the data gqlgen buffered for each
+	// response the transport encodes.
+	encoded func(dataBytes int)
 }
 
 // Default limits.

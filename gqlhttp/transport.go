@@ -161,13 +161,18 @@ func malformed(msg string) *reqError { return transportErr(http.StatusBadRequest
 
 // preparer turns a document's text into a checked, validated document.
 type preparer struct {
-	opts   *Options
-	schema *ast.Schema
-	rules  *rules.Rules
+	opts     *Options
+	schema   *ast.Schema
+	rules    *rules.Rules
+	validate func(*ast.Schema, *ast.QueryDocument, *rules.Rules) gqlerror.List
 }
 
 func newPreparer(o *Options, schema *ast.Schema) *preparer {
-	return &preparer{opts: o, schema: schema, rules: validationRules(o.Suggestions)}
+	p := &preparer{opts: o, schema: schema, rules: validationRules(o.Suggestions), validate: o.test.validate}
+	if p.validate == nil {
+		p.validate = validator.ValidateWithRules
+	}
+	return p
 }
 
 // validationRules are the specification's rules, with the variants that
@@ -190,11 +195,6 @@ func validationRules(suggestions bool) *rules.Rules {
 	}
 	return r
 }
-
-// validateDocument is gqlparser's validator; a variable so that a test can
-// stand in a validator that recurses through fragment spreads unguarded,
-// proving the cycle check runs first.
-var validateDocument = validator.ValidateWithRules
 
 // prepare checks and parses query: tokens and nesting, parse, fragment
 // cycles and static limits, then (after beforeValidate, if any) validation.
@@ -222,7 +222,7 @@ func (p *preparer) prepare(query string, beforeValidate ...func(*ast.QueryDocume
 	if e := p.opts.checkDocument(doc); e != nil {
 		return doc, &reqError{status: http.StatusBadRequest, errs: gqlerror.List{e}}
 	}
-	if errs := validateDocument(p.schema, doc, p.rules); len(errs) > 0 {
+	if errs := p.validate(p.schema, doc, p.rules); len(errs) > 0 {
 		for _, e := range errs {
 			e.Extensions = map[string]any{"code": CodeValidationFailed}
 		}
@@ -1067,8 +1067,8 @@ func defaultCodes(errs gqlerror.List) {
 // values. Encoding stops at the first part that would take the response past
 // what meter allows; gqlgen's data is measured, never copied.
 func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Response, requestError bool, ex *exchange, q *rawRequest, doc *ast.QueryDocument, meter *responseMeter) result {
-	if encodeHook != nil {
-		encodeHook(len(resp.Data))
+	if f := t.opts.test.encoded; f != nil {
+		f(len(resp.Data))
 	}
 	if meter.failed() != meterOK {
 		return t.refusal(ctx, index, ex.media, meter.refusal())
@@ -1173,10 +1173,6 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 	}
 	return result{status: status, head: head.Bytes(), data: data, tail: tail}
 }
-
-// encodeHook, when set (by tests), is told the size of the data gqlgen
-// buffered for each response the transport encodes.
-var encodeHook func(dataBytes int)
 
 // looseWhitespace reports whether data, valid JSON, has white space outside
 // its strings.
