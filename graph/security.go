@@ -85,30 +85,6 @@ func (s *Security) problems() []gqlhttp.Problem {
 	return out
 }
 
-// saturation caps every sum and product of the estimates, so that a
-// fragment spread 2^60 times reads as "too many", never as a wrapped number.
-const saturation = int64(1) << 40
-
-func satAdd(a, b int64) int64 { return min(a+b, saturation) }
-
-func satMul(a, b int64) int64 {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	if a > saturation/b {
-		return saturation
-	}
-	return min(a*b, saturation)
-}
-
-// count renders a saturated estimate honestly.
-func count(n int64) string {
-	if n >= saturation {
-		return "more than a trillion"
-	}
-	return fmt.Sprint(n)
-}
-
 // CheckSecurity reports what the endpoint (gqlhttp.Options.Validate) finds
 // wrong with s against the sales schema, allow-listed documents included,
 // by Options field, for a caller that reads the settings from elsewhere and
