@@ -3,8 +3,9 @@
 // every check of the values given (all problems reported together, in the
 // flags' own words), and the start-up summary, which prints every setting
 // with the secrets redacted. server.go loads a Config and wires the parts
-// with it; no other package reads flags or SALESGRAPH_* variables, and the
-// packages it configures check their Options for programmers, not users.
+// with it; no other package reads flags or SALESGRAPH_* variables. The
+// packages it configures state the rules on their Options, by field; config
+// says what they find in the words of its flags.
 //
 // Adding a setting is a change in this package plus one wiring line:
 //
@@ -13,7 +14,9 @@
 //     and usage; its variable is SALESGRAPH_ and the flag's name in upper
 //     snake case;
 //  3. its rule, if a value can be wrong, in validate (validate.go), naming
-//     the flag;
+//     the flag; a rule the configured package states itself (graph's and
+//     gqlhttp's Options.Problems) is not stated again: config says its
+//     problems in the flag's words (graphFlags);
 //  4. in server.go, the line that hands the field to what it configures.
 //
 // The summary lists the field by itself (summary.go), and

@@ -352,13 +352,14 @@ func TestSecurityRejectsInvalidValues(t *testing.T) {
 		"missing allow-list":        {args: []string{"-allowed-operations", filepath.Join(dir, "missing")}, want: "allowed-operations: "},
 		"invalid allowed operation": {args: []string{"-allowed-operations", dir}, want: "allowed-operations: operation Bad"},
 		"tiny response cap":         {args: []string{"-max-response-bytes", "100"}, want: "max-response-bytes must be at least 1024"},
+		"memory below the cap":      {args: []string{"-max-response-bytes", "2000000", "-max-response-memory", "1000000"}, want: "max-response-memory must be at least max-response-bytes (2000000), got 1000000"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := parse(c.args, c.env)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
-			assert.NotRegexp(t, `\b(ForwardHeaders|CSRFHeaders|AllowedOrigins|AllowedOperations|MaxDepth)\b`, err.Error(),
+			assert.NotRegexp(t, `\b(ForwardHeaders|CSRFHeaders|AllowedOrigins|AllowedOperations|MaxDepth|MaxResponseBytes|MaxResponseMemory)\b`, err.Error(),
 				"the user reads flag names, not Go fields")
 		})
 	}
@@ -458,4 +459,40 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 			assert.Contains(t, err.Error(), c.want)
 		})
 	}
+}
+
+// TestGraphsRulesInTheFlagsWords: every limit graph and the endpoint check
+// is refused at zero, in the words of its flag and of the package's own
+// rule; every field graph.Options.Problems can name has a flag, so no rule
+// needs stating twice.
+func TestGraphsRulesInTheFlagsWords(t *testing.T) {
+	limits := []string{"max-request-bytes", "max-tokens", "max-depth", "max-aliases", "max-root-fields", "max-fields",
+		"max-errors", "max-response-bytes", "max-batch-size", "apq-cache-size", "max-complexity", "max-upstream-calls", "thread-lookup-pages"}
+	var args []string
+	for _, f := range limits {
+		args = append(args, "-"+f, "0")
+	}
+	_, err := parse(append(args, "-cursor-secret", "short"), nil)
+	require.Error(t, err)
+	for _, f := range limits {
+		assert.Contains(t, err.Error(), f+" must be positive, got 0")
+	}
+	assert.Contains(t, err.Error(), "cursor-secret must be at least 32 bytes, got 5")
+
+	// Every field graph can find wrong, each wrong at once.
+	bad := graph.Options{CursorSecret: []byte("short"), Security: graph.Security{Options: gqlhttp.Options{
+		CSRFHeaders: []string{"Accept"}, AllowedOrigins: []string{"ftp://x"}, ForwardHeaders: []string{"Host"},
+		MaxResponseBytes: 10, MaxResponseMemory: 5, MaxErrors: 1, AllowedOperations: map[string]string{"x": "{ nope }"},
+	}}}
+	c, err := parse(nil, nil)
+	require.NoError(t, err)
+	fields := map[string]bool{}
+	for _, p := range bad.Problems() {
+		fields[p.Field] = true
+		flag, ok := graphFlags[p.Field]
+		if assert.True(t, ok, "%s has no flag", p.Field) {
+			assert.NotNil(t, c.flags.Lookup(flag), "%s: no flag %s", p.Field, flag)
+		}
+	}
+	assert.Len(t, fields, len(graphFlags), "graph names every field config maps")
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -129,7 +130,6 @@ func (c *Config) validate() []string {
 	check(u.PageParam != "" && u.PerPageParam != "", "upstream page parameter names must not be empty")
 	check(u.MaxResponseBytes >= 1024, "upstream-max-response-bytes must be at least 1024")
 	check(u.BodyBudget >= u.MaxResponseBytes, "upstream-body-budget must be at least upstream-max-response-bytes")
-	check(c.Security.MaxResponseMemory >= int64(c.Security.MaxResponseBytes), "max-response-memory must be at least max-response-bytes")
 	check(u.MaxConcurrency > 0 && u.MaxOperationConcurrency > 0, "concurrency limits must be positive")
 	check(u.AuthHeader != "", "upstream-auth-header must not be empty")
 
@@ -152,31 +152,10 @@ func (c *Config) validate() []string {
 	check(rc.UpstreamRateLimit >= 0 && rc.UpstreamRateLimit <= 1e6, "upstream-rate-limit must be between 0 and 1000000 calls per second")
 	check(rc.Count >= 1, "replicas must be positive")
 
-	// The GraphQL endpoint and its security.
-	if n := len(c.GraphQL.CursorSecret); n > 0 {
-		check(n >= graph.MinCursorSecret, "cursor-secret must be at least %d bytes, got %d", graph.MinCursorSecret, n)
-	}
-	s := &c.Security
-	for _, l := range []struct {
-		flag string
-		v    int64
-	}{
-		{"max-request-bytes", s.MaxRequestBytes}, {"max-tokens", int64(s.MaxTokens)}, {"max-depth", int64(s.MaxDepth)},
-		{"max-aliases", int64(s.MaxAliases)}, {"max-root-fields", int64(s.MaxRootFields)}, {"max-fields", int64(s.MaxFields)},
-		{"max-complexity", int64(s.MaxComplexity)}, {"max-upstream-calls", int64(s.MaxUpstreamCalls)},
-		{"thread-lookup-pages", int64(s.ThreadLookupPages)}, {"max-errors", int64(s.MaxErrors)},
-		{"max-response-bytes", int64(s.MaxResponseBytes)}, {"max-batch-size", int64(s.MaxBatchSize)}, {"apq-cache-size", int64(s.APQCacheSize)},
-	} {
-		check(l.v > 0, "%s must be positive", l.flag)
-	}
-	check(s.MaxErrors <= 0 || s.MaxErrors >= gqlhttp.MinMaxErrors, "max-errors must be at least %d: one error is kept for the summary", gqlhttp.MinMaxErrors)
-	check(s.MaxResponseBytes <= 0 || s.MaxResponseBytes >= gqlhttp.MinMaxResponseBytes,
-		"max-response-bytes must be at least %d, room for an error saying the response was too large", gqlhttp.MinMaxResponseBytes)
-	// The checks only the endpoint knows how to make, said with our flags;
-	// the allow-list waits for checkAllowedOperations.
-	for _, p := range c.endpointProblems(false) {
-		problems = append(problems, p)
-	}
+	// The GraphQL endpoint and its security: graph's and gqlhttp's own
+	// rules, said with our flags; the allow-list waits for
+	// checkAllowedOperations.
+	problems = append(problems, c.graphProblems(false)...)
 
 	// Resilience.
 	rs := &c.Resilience
@@ -205,36 +184,66 @@ func (c *Config) checkAllowedOperations() []string {
 	if len(c.Security.AllowedOperations) == 0 {
 		return nil
 	}
-	return c.endpointProblems(true)
+	return c.graphProblems(true)
 }
 
-// endpointFlags names the flags of the gqlhttp.Options fields whose checks
-// only the endpoint can make; config checks the other fields itself.
-var endpointFlags = map[string]string{
-	"ForwardHeaders": "forward-headers",
-	"CSRFHeaders":    "csrf-headers",
-	"AllowedOrigins": "cors-origins",
+// graphFlags names the flag of each graph.Options field (the Security
+// fields, gqlhttp.Options's included) whose rules graph states, in
+// graph.Options.Problems: config says those problems in the words of its
+// flags rather than state the rules again.
+var graphFlags = map[string]string{
+	"MaxRequestBytes":   "max-request-bytes",
+	"MaxTokens":         "max-tokens",
+	"MaxDepth":          "max-depth",
+	"MaxAliases":        "max-aliases",
+	"MaxRootFields":     "max-root-fields",
+	"MaxFields":         "max-fields",
+	"MaxErrors":         "max-errors",
+	"MaxResponseBytes":  "max-response-bytes",
+	"MaxResponseMemory": "max-response-memory",
+	"MaxBatchSize":      "max-batch-size",
+	"APQCacheSize":      "apq-cache-size",
+	"CSRFHeaders":       "csrf-headers",
+	"AllowedOrigins":    "cors-origins",
+	"ForwardHeaders":    "forward-headers",
+	"AllowedOperations": "allowed-operations",
+	"MaxComplexity":     "max-complexity",
+	"MaxUpstreamCalls":  "max-upstream-calls",
+	"UpstreamPageSize":  "upstream-per-page",
+	"ThreadLookupPages": "thread-lookup-pages",
+	"CursorSecret":      "cursor-secret",
 }
 
-// endpointProblems is what graph.CheckSecurity finds wrong, in the words
-// of our flags: the allow-list's problems alone when allowList is set,
-// else the problems of endpointFlags' fields.
-func (c *Config) endpointProblems(allowList bool) []string {
-	s := c.Security
+// graphProblems is what graph.Options.Problems finds wrong with the
+// settings config hands graph, in the words of our flags: the allow-list's
+// problems alone when allowList is set, else every other.
+func (c *Config) graphProblems(allowList bool) []string {
+	o := graph.Options{Security: c.Security, CursorSecret: []byte(c.GraphQL.CursorSecret)}
 	if !allowList {
-		s.AllowedOperations = nil
+		o.AllowedOperations = nil
 	}
 	var out []string
-	for _, p := range graph.CheckSecurity(s) {
-		switch flag, ok := endpointFlags[p.Field]; {
-		case allowList && p.Field == "AllowedOperations":
-			out = append(out, "allowed-operations: "+p.Issue)
-		case !allowList && ok:
-			out = append(out, flag+": "+p.Issue)
+	for _, p := range o.Problems() {
+		if (p.Field == "AllowedOperations") != allowList {
+			continue
 		}
+		if flag, ok := graphFlags[p.Field]; ok {
+			p.Field = flag
+		}
+		p.Issue = fieldNames.ReplaceAllStringFunc(p.Issue, func(name string) string {
+			if flag, ok := graphFlags[name]; ok {
+				return flag
+			}
+			return name
+		})
+		out = append(out, p.String())
 	}
 	return out
 }
+
+// fieldNames are the words of an issue that may name another field ("must
+// be at least MaxResponseBytes").
+var fieldNames = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)
 
 // apiPrefix is the path prefix of the REST API's endpoints (restclient's
 // Endpoint* constants), which restclient appends to the base URL.

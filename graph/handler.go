@@ -125,14 +125,30 @@ func (o Options) Validate() error {
 		}
 		problems = append(problems, ce.Problems...)
 	}
-	problems = append(problems, o.Security.problems()...)
-	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
-		problems = append(problems, gqlhttp.Problem{Field: "CursorSecret", Issue: fmt.Sprintf("must be at least %d bytes, got %d", MinCursorSecret, n)})
-	}
+	problems = append(problems, o.problems()...)
 	if len(problems) > 0 {
 		return &gqlhttp.ConfigError{Problems: problems}
 	}
 	return nil
+}
+
+// Problems reports every invalid setting of o as it is, without applying
+// the defaults first (a zero limit is reported as not positive), by field:
+// Validate's rules, the endpoint's (gqlhttp.Options.Problems) included, for
+// a caller whose settings have no zero default and that says each problem
+// in its own words (salesgraph's config package, in those of its flags).
+// The allowed operations are checked against the sales schema.
+func (o Options) Problems() []gqlhttp.Problem {
+	return append(o.Security.Options.Problems(salesSchema()), o.problems()...)
+}
+
+// problems reports what is wrong with the settings graph itself reads.
+func (o *Options) problems() []gqlhttp.Problem {
+	problems := o.Security.problems()
+	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
+		problems = append(problems, gqlhttp.Problem{Field: "CursorSecret", Issue: fmt.Sprintf("must be at least %d bytes, got %d", MinCursorSecret, n)})
+	}
+	return problems
 }
 
 // salesSchema is the schema, for checks that need no resolvers.

@@ -1,9 +1,6 @@
 package graph
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
@@ -66,38 +63,12 @@ func setDefault(v *int, def int) {
 	}
 }
 
-// problems reports the estimate's invalid limits, after the defaults.
+// problems reports the estimate's invalid limits.
 func (s *Security) problems() []gqlhttp.Problem {
-	var out []gqlhttp.Problem
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"MaxComplexity", s.MaxComplexity},
-		{"MaxUpstreamCalls", s.MaxUpstreamCalls},
-		{"UpstreamPageSize", s.UpstreamPageSize},
-		{"ThreadLookupPages", s.ThreadLookupPages},
-	} {
-		if f.v <= 0 {
-			out = append(out, gqlhttp.Problem{Field: f.name, Issue: fmt.Sprintf("must be positive, got %d", f.v)})
-		}
-	}
-	return out
-}
-
-// CheckSecurity reports what the endpoint (gqlhttp.Options.Validate) finds
-// wrong with s against the sales schema, allow-listed documents included,
-// by Options field, for a caller that reads the settings from elsewhere and
-// says them in its own words (salesgraph's config package).
-func CheckSecurity(s Security) []gqlhttp.Problem {
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{}})
-	err := s.Options.Validate(es.Schema())
-	var ce *gqlhttp.ConfigError
-	if errors.As(err, &ce) {
-		return ce.Problems
-	}
-	if err != nil {
-		return []gqlhttp.Problem{{Field: "Options", Issue: err.Error()}}
-	}
-	return nil
+	return gqlhttp.CheckLimits(
+		gqlhttp.Limit{Field: "MaxComplexity", Value: int64(s.MaxComplexity)},
+		gqlhttp.Limit{Field: "MaxUpstreamCalls", Value: int64(s.MaxUpstreamCalls)},
+		gqlhttp.Limit{Field: "UpstreamPageSize", Value: int64(s.UpstreamPageSize)},
+		gqlhttp.Limit{Field: "ThreadLookupPages", Value: int64(s.ThreadLookupPages)},
+	)
 }
