@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -97,15 +96,10 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			closeRedis()
 			return nil, nil, nil, err
 		}
-		keyer := respcache.NewRandomKeyer()
-		if len(cfg.CacheKeySecret) > 0 {
-			if keyer, err = respcache.NewKeyer([]byte(cfg.CacheKeySecret)); err != nil {
-				closeRedis()
-				return nil, nil, nil, err
-			}
-		} else if rdb != nil {
+		keyer, err := respcache.KeyerFor([]byte(cfg.CacheKeySecret), rdb != nil)
+		if err != nil {
 			closeRedis()
-			return nil, nil, nil, errors.New("cache-key-secret is required with cache-ttl and redis-url")
+			return nil, nil, nil, fmt.Errorf("cache-key-secret: %w", err)
 		}
 		opts = append(opts, restclient.WithResponseCache(restclient.ResponseCache{
 			Cache: cache, Keyer: keyer,

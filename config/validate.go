@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -144,11 +145,12 @@ func (c *Config) validate() []string {
 	check(rc.CacheTTL >= 0 && rc.CacheStaleIfError >= 0, "cache-ttl and cache-stale-if-error must not be negative")
 	check(rc.CacheStaleIfError == 0 || rc.CacheTTL > 0, "cache-stale-if-error needs cache-ttl")
 	check(rc.CacheMaxBytes >= 1<<20, "cache-max-bytes must be at least 1048576")
-	if n := len(rc.CacheKeySecret); n > 0 {
-		check(n >= respcache.MinSecretLen, "cache-key-secret must be at least %d bytes, got %d", respcache.MinSecretLen, n)
+	// respcache's rule, as replicaOptions (replicas.go) applies it: a
+	// cache is shared through Redis with cache-ttl and redis-url.
+	var se *respcache.SecretError
+	if _, err := respcache.KeyerFor([]byte(rc.CacheKeySecret), rc.CacheTTL > 0 && rc.RedisURL != ""); errors.As(err, &se) {
+		problems = append(problems, "cache-key-secret "+se.Issue)
 	}
-	check(rc.CacheTTL == 0 || rc.RedisURL == "" || len(rc.CacheKeySecret) > 0,
-		"cache-key-secret is required with cache-ttl and redis-url: the replicas must compute the same keys")
 	check(rc.UpstreamRateLimit >= 0 && rc.UpstreamRateLimit <= 1e6, "upstream-rate-limit must be between 0 and 1000000 calls per second")
 	check(rc.Count >= 1, "replicas must be positive")
 

@@ -45,13 +45,37 @@ type Keyer struct {
 }
 
 // NewKeyer returns a keyer with secret, which replicas sharing a cache must
-// share; it must be at least MinSecretLen bytes.
+// share; it must be at least MinSecretLen bytes (else a *SecretError).
 func NewKeyer(secret []byte) (*Keyer, error) {
 	if len(secret) < MinSecretLen {
-		return nil, fmt.Errorf("respcache: key secret of %d bytes, want at least %d", len(secret), MinSecretLen)
+		return nil, &SecretError{fmt.Sprintf("must be at least %d bytes, got %d", MinSecretLen, len(secret))}
 	}
 	return &Keyer{secret: slices.Clone(secret)}, nil
 }
+
+// KeyerFor returns the keyer of a cache: NewKeyer(secret) when a secret is
+// given; without one, a keyer with a random secret (NewRandomKeyer) for a
+// cache only this process uses, but a *SecretError for one shared through
+// Redis (shared): replicas that computed keys with secrets of their own
+// would never find each other's entries.
+func KeyerFor(secret []byte, shared bool) (*Keyer, error) {
+	switch {
+	case len(secret) > 0:
+		return NewKeyer(secret)
+	case shared:
+		return nil, &SecretError{"is required for a cache shared through Redis: the replicas must compute the same keys"}
+	}
+	return NewRandomKeyer(), nil
+}
+
+// A SecretError is a key secret NewKeyer or KeyerFor refuses; Issue says
+// why ("must be at least 32 bytes, got 5"), for a caller that names the
+// secret in its own words.
+type SecretError struct {
+	Issue string
+}
+
+func (e *SecretError) Error() string { return "respcache: the key secret " + e.Issue }
 
 // NewRandomKeyer returns a keyer with a secret random to this process: right
 // for a cache only this process uses, whose keys need not survive it.

@@ -2,6 +2,7 @@ package respcache_test
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,5 +111,32 @@ func TestKeysAreStableAcrossVersions(t *testing.T) {
 	}
 	if got := respcache.CredentialOf(k.Key(r)); got != "02b76ccc88503b4487fb235a67259594521428d227bbfa3e59c7eebc47ba9141" {
 		t.Errorf("credential %s", got)
+	}
+}
+
+// TestKeyerFor: the one statement of which secret a cache needs: any of
+// MinSecretLen bytes or more; none for a cache this process alone uses
+// (a random one); one every replica shares for a cache shared through
+// Redis.
+func TestKeyerFor(t *testing.T) {
+	r := get(t, meetingsURL, map[string][]string{"Authorization": {"Bearer a"}})
+	for _, shared := range []bool{false, true} {
+		k, err := respcache.KeyerFor(secret, shared)
+		if err != nil || k.Key(r) != mustKeyer(t, secret).Key(r) {
+			t.Errorf("shared %v: a secret given is the one keyed with (%v)", shared, err)
+		}
+		var se *respcache.SecretError
+		if _, err := respcache.KeyerFor(secret[:5], shared); !errors.As(err, &se) || se.Issue != "must be at least 32 bytes, got 5" {
+			t.Errorf("shared %v, a short secret: %v", shared, err)
+		}
+	}
+	a, errA := respcache.KeyerFor(nil, false)
+	b, errB := respcache.KeyerFor(nil, false)
+	if errA != nil || errB != nil || a.Key(r) == b.Key(r) {
+		t.Errorf("not shared, no secret: random keyers (%v, %v)", errA, errB)
+	}
+	var se *respcache.SecretError
+	if _, err := respcache.KeyerFor(nil, true); !errors.As(err, &se) || !strings.HasPrefix(se.Issue, "is required") {
+		t.Errorf("shared, no secret: %v", err)
 	}
 }
