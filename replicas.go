@@ -103,8 +103,8 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 		}
 		opts = append(opts, restclient.WithResponseCache(restclient.ResponseCache{
 			Cache: cache, Keyer: keyer,
-			// respcache's StaleServe hook counts Cache.Do's; restclient
-			// serves stale itself, so it counts here.
+			// restclient decides when a stale answer stands in, so it
+			// counts them.
 			OnStale:     func(string, time.Duration) { m.UpstreamCache("stale") },
 			OnNotStored: notStoredReporter(m, log),
 		}))
