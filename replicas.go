@@ -40,7 +40,7 @@ func replicaOptions(cfg config.Replicas, apqSize int, m *observe.Metrics, log *s
 	parts := sharedParts{client: opts, close: closeRedis}
 	if rdb != nil {
 		parts.apq = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
-			Prefix: "salesgraph:apq:", Logger: log, Timeout: cfg.RedisTimeout,
+			Prefix: pqstore.DefaultPrefix, Logger: log, Timeout: cfg.RedisTimeout,
 			Hooks: pqstore.Hooks{RedisError: func(op string, _ error) { m.RedisError("apq", op) }},
 		})}
 	}

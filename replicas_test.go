@@ -22,6 +22,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/ratelimit"
+	"github.com/salesgraph/salesgraph/redisconn"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
@@ -322,7 +323,7 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 		}
 	}
 	// Each fallback: a second at the replica's share, its burst included.
-	extra := fallbacks * float64(burst/replicas+rate/replicas*int(ratelimit.DefaultBackoff/time.Second))
+	extra := fallbacks * float64(burst/replicas+rate/replicas*int(redisconn.DefaultBackoff/time.Second))
 	// Arrivals are admissions plus a latency that a loaded machine makes
 	// vary by hundreds of ms, which can squeeze a second's admissions into
 	// less: stretches of 2 s or more, with half a second's calls to spare,

@@ -28,7 +28,6 @@ package respcache
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,8 +45,6 @@ const (
 	DefaultMaxBytes      = 64 << 20
 	DefaultMaxEntryBytes = 4 << 20
 	DefaultPrefix        = "salesgraph:cache:"
-	DefaultTimeout       = 250 * time.Millisecond
-	DefaultBackoff       = time.Second
 )
 
 // DefaultKeepHeaders are the answer's headers an entry keeps; the others
@@ -87,10 +84,10 @@ type Options struct {
 	Redis redis.Cmdable
 	// Prefix namespaces the Redis keys (DefaultPrefix if empty).
 	Prefix string
-	// Timeout bounds each Redis call (DefaultTimeout if 0).
+	// Timeout bounds each Redis call (redisconn.DefaultTimeout if 0).
 	Timeout time.Duration
 	// Backoff is how long Redis is left alone after a failed call
-	// (DefaultBackoff if 0; negative means none).
+	// (redisconn.DefaultBackoff if 0; negative means none).
 	Backoff time.Duration
 	// Logger gets one warning when Redis becomes unavailable and one line
 	// when it is back (slog.Default() if nil).
@@ -166,9 +163,9 @@ func New(o Options) (*Cache, error) {
 		c.prefix = DefaultPrefix
 	}
 	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
+		c.timeout = redisconn.DefaultTimeout
 	}
-	c.health = redisconn.NewHealth(cmp.Or(o.Backoff, DefaultBackoff), o.Logger,
+	c.health = redisconn.NewHealth(o.Backoff, o.Logger,
 		"redis unavailable: upstream cache served from this process only",
 		"redis available again: upstream cache shared")
 	if c.now == nil {
