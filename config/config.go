@@ -15,8 +15,10 @@
 //     snake case;
 //  3. its rule, if a value can be wrong, in validate (validate.go), naming
 //     the flag; a rule the configured package states itself (graph's and
-//     gqlhttp's Options.Problems, respcache.KeyerFor) is not stated again:
-//     config says its problems in the flag's words (graphFlags);
+//     gqlhttp's Options.Problems, restclient's RetryPolicy and
+//     BreakerSettings Problems, respcache.KeyerFor) is not stated again:
+//     config says its problems in the flag's words (graphFlags,
+//     resilienceFlags);
 //  4. in server.go, the line that hands the field to what it configures.
 //
 // The summary lists the field by itself (summary.go), and

@@ -442,7 +442,7 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 		"zero op timeout":      {args: []string{"-operation-timeout", "0s"}, want: "operation-timeout"},
 		"negative retries":     {args: []string{"-upstream-retries", "-1"}, want: "upstream-retries"},
 		"too many retries":     {args: []string{"-upstream-retries", "10"}, want: "upstream-retries"},
-		"max below base":       {args: []string{"-upstream-retry-base-delay", "2s", "-upstream-retry-max-delay", "1s"}, want: "upstream-retry-max-delay"},
+		"max below base":       {args: []string{"-upstream-retry-base-delay", "2s", "-upstream-retry-max-delay", "1s"}, want: "upstream-retry-max-delay must not be below upstream-retry-base-delay (2s), got 1s"},
 		"zero retry-after cap": {args: []string{"-upstream-retry-after-max", "0s"}, want: "must be positive"},
 		"budget above one":     {args: []string{"-upstream-retry-budget", "1.5"}, want: "upstream-retry-budget"},
 		"zero budget":          {args: []string{"-upstream-retry-budget", "0"}, want: "upstream-retry-budget"},
@@ -450,7 +450,8 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 		"ratio zero":           {args: []string{"-upstream-breaker-failure-ratio", "0"}, want: "failure-ratio"},
 		"zero min requests":    {args: []string{"-upstream-breaker-min-requests", "0"}, want: "min-requests"},
 		"zero window":          {args: []string{"-upstream-breaker-window", "0s"}, want: "upstream-breaker-window"},
-		"too many probes":      {args: []string{"-upstream-breaker-probes", "5000"}, want: "upstream-breaker-probes"},
+		"too many probes":      {args: []string{"-upstream-breaker-probes", "5000"}, want: "upstream-breaker-probes must be between 1 and 1000, got 5000"},
+		"ejection cap below":   {args: []string{"-upstream-breaker-path-ejection", "2m", "-upstream-breaker-max-path-ejection", "1m"}, want: "upstream-breaker-max-path-ejection must not be below upstream-breaker-path-ejection (2m0s), got 1m0s"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -495,4 +496,28 @@ func TestGraphsRulesInTheFlagsWords(t *testing.T) {
 		}
 	}
 	assert.Len(t, fields, len(graphFlags), "graph names every field config maps")
+}
+
+// TestRestclientsRulesInTheFlagsWords: every field restclient's retry
+// policy and breaker settings can find wrong has a flag config names it
+// by, so the rules are restclient's alone.
+func TestRestclientsRulesInTheFlagsWords(t *testing.T) {
+	c, err := parse(nil, nil)
+	require.NoError(t, err)
+	fields := map[string]bool{}
+	bad := restclient.BreakerSettings{PathEjection: 2 * time.Minute, MaxPathEjection: time.Minute}
+	all := append(restclient.RetryPolicy{}.Problems(), restclient.BreakerSettings{}.Problems()...)
+	for _, p := range append(all, bad.Problems()...) {
+		if p.Field == "MaxAttempts" {
+			continue // the flag counts retries: upstream-retries's own check
+		}
+		fields[p.Field] = true
+		flag, ok := resilienceFlags[p.Field]
+		if assert.True(t, ok, "%s has no flag", p.Field) {
+			assert.NotNil(t, c.flags.Lookup(flag), "%s: no flag %s", p.Field, flag)
+		}
+	}
+	assert.Len(t, fields, len(resilienceFlags), "restclient names every field config maps")
+	_, err = parse([]string{"-upstream-retries", "10"}, nil)
+	assert.ErrorContains(t, err, "upstream-retries must be between 0 and 9")
 }

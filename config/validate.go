@@ -14,6 +14,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/redisconn"
 	"github.com/salesgraph/salesgraph/respcache"
+	"github.com/salesgraph/salesgraph/restclient"
 )
 
 // interpret turns what flags gave as text (raw) into Config's fields,
@@ -162,20 +163,35 @@ func (c *Config) validate() []string {
 	// Resilience.
 	rs := &c.Resilience
 	check(rs.OperationTimeout > 0, "operation-timeout must be positive")
-	check(c.raw.retries >= 0 && c.raw.retries <= 9, "upstream-retries must be between 0 and 9")
-	check(rs.Retry.BaseDelay > 0 && rs.Retry.MaxDelay > 0 && rs.Retry.MaxRetryAfter > 0 && rs.Retry.BudgetWindow > 0,
-		"upstream retry delays and the budget window must be positive")
-	check(rs.Retry.MaxDelay >= rs.Retry.BaseDelay, "upstream-retry-max-delay must not be below upstream-retry-base-delay")
-	check(rs.Retry.Budget > 0 && rs.Retry.Budget <= 1, "upstream-retry-budget must be above 0 and at most 1")
-	check(rs.Retry.MinRetries > 0, "upstream-retry-min must be positive")
-	check(rs.Breaker.FailureRatio > 0 && rs.Breaker.FailureRatio <= 1, "upstream-breaker-failure-ratio must be above 0 and at most 1")
-	check(rs.Breaker.MinRequests > 0, "upstream-breaker-min-requests must be positive")
-	check(rs.Breaker.Window > 0 && rs.Breaker.OpenTimeout > 0, "upstream-breaker-window and upstream-breaker-open-timeout must be positive")
-	check(rs.Breaker.HalfOpenProbes > 0 && rs.Breaker.HalfOpenProbes <= 1000, "upstream-breaker-probes must be between 1 and 1000")
+	// The flag counts retries, restclient attempts: its rule on
+	// MaxAttempts, in the flag's unit.
+	check(c.raw.retries >= 0 && c.raw.retries <= restclient.MaxAttempts-1, "upstream-retries must be between 0 and %d", restclient.MaxAttempts-1)
 	check(c.raw.pathFailures >= 0, "upstream-breaker-path-failures must not be negative")
-	check(rs.Breaker.PathEjection > 0 && rs.Breaker.MaxPathEjection >= rs.Breaker.PathEjection,
-		"upstream-breaker-path-ejection must be positive, and upstream-breaker-max-path-ejection at least as long")
+	for _, p := range append(rs.Retry.Problems(), rs.Breaker.Problems()...) {
+		if p.Field == "MaxAttempts" {
+			continue // upstream-retries, above
+		}
+		problems = append(problems, inFlagWords(p.Field, p.Issue, resilienceFlags))
+	}
 	return problems
+}
+
+// resilienceFlags names the flag of each restclient.RetryPolicy and
+// BreakerSettings field whose rules restclient states in their Problems.
+var resilienceFlags = map[string]string{
+	"BaseDelay":       "upstream-retry-base-delay",
+	"MaxDelay":        "upstream-retry-max-delay",
+	"MaxRetryAfter":   "upstream-retry-after-max",
+	"Budget":          "upstream-retry-budget",
+	"BudgetWindow":    "upstream-retry-budget-window",
+	"MinRetries":      "upstream-retry-min",
+	"FailureRatio":    "upstream-breaker-failure-ratio",
+	"MinRequests":     "upstream-breaker-min-requests",
+	"Window":          "upstream-breaker-window",
+	"OpenTimeout":     "upstream-breaker-open-timeout",
+	"HalfOpenProbes":  "upstream-breaker-probes",
+	"PathEjection":    "upstream-breaker-path-ejection",
+	"MaxPathEjection": "upstream-breaker-max-path-ejection",
 }
 
 // checkAllowedOperations checks every operation of the allow-list against
@@ -229,18 +245,27 @@ func (c *Config) graphProblems(allowList bool) []string {
 		if (p.Field == "AllowedOperations") != allowList {
 			continue
 		}
-		if flag, ok := graphFlags[p.Field]; ok {
-			p.Field = flag
-		}
-		p.Issue = fieldNames.ReplaceAllStringFunc(p.Issue, func(name string) string {
-			if flag, ok := graphFlags[name]; ok {
-				return flag
-			}
-			return name
-		})
-		out = append(out, p.String())
+		out = append(out, inFlagWords(p.Field, p.Issue, graphFlags))
 	}
 	return out
+}
+
+// inFlagWords is a package's problem with field (issue) in the words of
+// its flag, flags naming the flag of each field: "max-depth must be
+// positive, got 0", "cors-origins: … is not an origin", and any other
+// field the issue names by its flag too.
+func inFlagWords(field, issue string, flags map[string]string) string {
+	p := gqlhttp.Problem{Field: field, Issue: issue}
+	if flag, ok := flags[field]; ok {
+		p.Field = flag
+	}
+	p.Issue = fieldNames.ReplaceAllStringFunc(p.Issue, func(name string) string {
+		if flag, ok := flags[name]; ok {
+			return flag
+		}
+		return name
+	})
+	return p.String()
 }
 
 // fieldNames are the words of an issue that may name another field ("must
