@@ -16,3 +16,6 @@ func SetValidator(o *Options, f func(*ast.Schema, *ast.QueryDocument, *rules.Rul
 // SetEncodeHook has f told, by the Server o configures, the size of the
 // data gqlgen buffered for each response.
 func SetEncodeHook(o *Options, f func(dataBytes int)) { o.test.encoded = f }
+
+// TracingHeaders are the headers CORS lets a page send to trace its calls.
+var TracingHeaders = tracingHeaders
