@@ -15,6 +15,8 @@ import (
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/redisconn"
+	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
@@ -520,4 +522,21 @@ func TestRestclientsRulesInTheFlagsWords(t *testing.T) {
 	assert.Len(t, fields, len(resilienceFlags), "restclient names every field config maps")
 	_, err = parse([]string{"-upstream-retries", "10"}, nil)
 	assert.ErrorContains(t, err, "upstream-retries must be between 0 and 9")
+}
+
+// TestDefaultsAreThePackagesOwn: a flag's default that is a package's
+// default is read from the package, so the two cannot drift apart.
+func TestDefaultsAreThePackagesOwn(t *testing.T) {
+	c, err := parse(nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, restclient.DefaultTimeout, c.Upstream.Timeout)
+	assert.Equal(t, restclient.DefaultPageParam, c.Upstream.PageParam)
+	assert.Equal(t, restclient.DefaultPerPageParam, c.Upstream.PerPageParam)
+	assert.EqualValues(t, restclient.DefaultMaxResponseBytes, c.Upstream.MaxResponseBytes)
+	assert.EqualValues(t, restclient.DefaultBodyBudget, c.Upstream.BodyBudget)
+	assert.Equal(t, graph.DefaultMaxUpstreamConcurrency, c.Upstream.MaxConcurrency)
+	assert.Equal(t, graph.DefaultMaxOperationConcurrency, c.Upstream.MaxOperationConcurrency)
+	assert.Equal(t, graph.DefaultForwardHeaders, c.Upstream.ForwardHeaders)
+	assert.EqualValues(t, respcache.DefaultMaxBytes, c.Replicas.CacheMaxBytes)
+	assert.Equal(t, redisconn.DefaultTimeout, c.Replicas.RedisTimeout)
 }

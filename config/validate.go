@@ -29,7 +29,7 @@ func (c *Config) interpret(getenv func(string) string) []string {
 	if len(c.Upstream.ForwardHeaders) == 0 {
 		// What graph.Options forwards when given none, said here so that
 		// the summary shows it.
-		c.Upstream.ForwardHeaders = []string{"Authorization"}
+		c.Upstream.ForwardHeaders = graph.DefaultForwardHeaders
 	}
 	loc, err := time.LoadLocation(r.timeZone)
 	if err != nil {

@@ -87,15 +87,25 @@ type testHooks struct {
 	opShareNow func() time.Time
 }
 
+// Defaults of Options.
+const (
+	DefaultMaxUpstreamConcurrency  = 256
+	DefaultMaxOperationConcurrency = 64
+)
+
+// DefaultForwardHeaders are the headers sent upstream when
+// Options.ForwardHeaders names none: the caller's credential.
+var DefaultForwardHeaders = []string{"Authorization"}
+
 func (c *Options) defaults() {
 	if len(c.ForwardHeaders) == 0 {
-		c.ForwardHeaders = []string{"Authorization"}
+		c.ForwardHeaders = DefaultForwardHeaders
 	}
 	if c.MaxUpstreamConcurrency <= 0 {
-		c.MaxUpstreamConcurrency = 256
+		c.MaxUpstreamConcurrency = DefaultMaxUpstreamConcurrency
 	}
 	if c.MaxOperationConcurrency <= 0 {
-		c.MaxOperationConcurrency = 64
+		c.MaxOperationConcurrency = DefaultMaxOperationConcurrency
 	}
 	if c.BatchWait <= 0 {
 		c.BatchWait = time.Millisecond

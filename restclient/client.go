@@ -21,13 +21,15 @@ import (
 
 // Defaults, chosen for a facade that fans out to one upstream host.
 const (
-	defaultTimeout          = 10 * time.Second
-	defaultUserAgent        = "salesgraph"
-	defaultPageParam        = "page"
-	defaultPerPageParam     = "per_page"
-	defaultMaxResponseBytes = 32 << 20
-	defaultMaxPages         = 500
-	defaultPageConcurrency  = 4
+	DefaultTimeout          = 10 * time.Second // WithTimeout
+	DefaultPageParam        = "page"           // WithPageParam
+	DefaultPerPageParam     = "per_page"       // WithPerPage
+	DefaultMaxResponseBytes = 32 << 20         // WithMaxResponseBytes
+	DefaultBodyBudget       = 256 << 20        // WithBodyBudget
+
+	defaultUserAgent       = "salesgraph"
+	defaultMaxPages        = 500
+	defaultPageConcurrency = 4
 )
 
 // Client calls the REST API. It is safe for concurrent use and meant to be
@@ -107,12 +109,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		base:            base,
-		timeout:         defaultTimeout,
+		timeout:         DefaultTimeout,
 		userAgent:       defaultUserAgent,
-		pageParam:       defaultPageParam,
-		perPageParam:    defaultPerPageParam,
+		pageParam:       DefaultPageParam,
+		perPageParam:    DefaultPerPageParam,
 		loc:             time.UTC,
-		maxBody:         defaultMaxResponseBytes,
+		maxBody:         DefaultMaxResponseBytes,
 		maxPages:        defaultMaxPages,
 		pageConcurrency: defaultPageConcurrency,
 		now:             time.Now,
@@ -129,7 +131,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	switch {
 	case c.bodyBudget == 0:
-		c.budget = newBodyBudget(max(defaultBodyBudget, c.maxBody))
+		c.budget = newBodyBudget(max(DefaultBodyBudget, c.maxBody))
 	case c.bodyBudget < c.maxBody:
 		return nil, fmt.Errorf("restclient: WithBodyBudget: %d bytes is less than one body may hold (WithMaxResponseBytes %d)", c.bodyBudget, c.maxBody)
 	default:
@@ -268,7 +270,7 @@ func WithPerPage(param string, n int) Option {
 			return
 		}
 		if param == "" {
-			param = defaultPerPageParam
+			param = DefaultPerPageParam
 		}
 		c.perPageParam, c.perPage = param, n
 	}
