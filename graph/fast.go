@@ -12,7 +12,7 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
-// The fast path (fast_gen.go, written by graph/internal/execgen) writes an
+// The fast path (fast_gen.go, written by graph/internal/gen) writes an
 // object whose selected fields are all plain straight to JSON. gqlgen's
 // executor resolves each field through a field context, the field
 // middleware, a boxed result and a marshaler that lives until the whole
