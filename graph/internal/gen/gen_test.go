@@ -93,7 +93,7 @@ func generateFixture() (*fixtureRun, error) {
 	if cfg, err = config.LoadConfig("gqlgen.yml"); err != nil {
 		return nil, err
 	}
-	p := &plugin{}
+	p := &genPlugin{}
 	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
 		return nil, fmt.Errorf("gqlgen with the plugin: %w", err)
 	}

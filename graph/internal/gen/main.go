@@ -70,7 +70,7 @@ func main() {
 
 // generate runs gqlgen with the plugin, then rewrites gqlgen's executor.
 func generate(cfg *config.Config) error {
-	p := &plugin{}
+	p := &genPlugin{}
 	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
 		return err
 	}

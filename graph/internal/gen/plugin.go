@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/codegen/config"
 	"github.com/99designs/gqlgen/codegen/templates"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/plugin"
 )
 
 // generator names this program in the headers of the files it writes.
@@ -32,25 +33,22 @@ var fastTemplate string
 //go:embed lists.gotpl
 var listsTemplate string
 
-// plugin is the gqlgen plugin (plugin.CodeGenerator) that writes
+// genPlugin is the gqlgen plugin (plugin.CodeGenerator) that writes
 // fast_gen.go and lists_gen.go next to gqlgen's executor, from the
 // codegen.Data gqlgen renders the executor from. gqlgen calls it before it
 // renders its own templates, so the rewrite of the executor, which gqlgen
 // has no extension point for, runs after api.Generate (rewriteExec).
-type plugin struct {
+type genPlugin struct {
 	plan *plan
 	cfg  *config.Config
 }
 
-var _ interface {
-	Name() string
-	GenerateCode(*codegen.Data) error
-} = (*plugin)(nil)
+var _ plugin.CodeGenerator = (*genPlugin)(nil)
 
-func (*plugin) Name() string { return generator }
+func (*genPlugin) Name() string { return generator }
 
 // GenerateCode derives the plan and writes fast_gen.go and lists_gen.go.
-func (p *plugin) GenerateCode(data *codegen.Data) error {
+func (p *genPlugin) GenerateCode(data *codegen.Data) error {
 	pl, err := derive(data)
 	if err != nil {
 		return err
@@ -72,8 +70,12 @@ func (p *plugin) GenerateCode(data *codegen.Data) error {
 	if err := checkFast(fastFile, fast); err != nil {
 		return err
 	}
-	if err := render(data.Config, filepath.Join(dir, "lists_gen.go"), listsTemplate, map[string]any{"Concurrent": pl.concurrent}); err != nil {
+	listsFile := filepath.Join(dir, "lists_gen.go")
+	if err := render(data.Config, listsFile, listsTemplate, map[string]any{"Concurrent": pl.concurrent}); err != nil {
 		return err
+	}
+	if _, err := parser.ParseFile(token.NewFileSet(), listsFile, nil, 0); err != nil {
+		return fmt.Errorf("%s does not parse: %w", listsFile, err)
 	}
 	p.plan, p.cfg = pl, data.Config
 	return nil
@@ -124,7 +126,7 @@ func checkFast(filename string, want []*object) error {
 }
 
 // rewriteExec rewrites gqlgen's executor, once gqlgen has written it.
-func (p *plugin) rewriteExec() error {
+func (p *genPlugin) rewriteExec() error {
 	if p.plan == nil {
 		return errors.New("gqlgen did not run the plugin's GenerateCode")
 	}
