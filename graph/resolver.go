@@ -5,8 +5,8 @@
 // HTTP handler that server.go and the end-to-end tests share.
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
-//go:generate go run ./internal/execgen generated.go
+// gqlgen, with graph/internal/gen's plugin and rewrite (see its doc).
+//go:generate go run ./internal/gen
 
 import "github.com/vektah/gqlparser/v2/ast"
 
