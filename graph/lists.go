@@ -12,7 +12,7 @@ import (
 )
 
 // marshalList replaces gqlgen's MarshalSliceConcurrently in the generated
-// executor (graph/internal/listgen rewrites the calls). gqlgen gives every
+// executor (graph/internal/execgen rewrites the calls). gqlgen gives every
 // element of a list of objects a goroutine, so that fields below that wait
 // for a dataloader batch wait together. When no field below the list waits
 // (concurrentFields, and no @defer), the elements are marshalled here in
