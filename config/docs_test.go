@@ -11,16 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var updateREADME = flag.Bool("update-readme", false, "rewrite README.md's configuration table from the flags")
+var updateDocs = flag.Bool("update-docs", false, "rewrite "+configurationDoc+"'s settings table from the flags")
 
-// readmePath is the repository's README, from this package's directory.
-const readmePath = "../README.md"
+// configurationDoc is the operators' page holding the settings table, from
+// this package's directory.
+const configurationDoc = "../docs/operators/configuration.md"
 
-// TestREADMEConfigurationTable keeps the README's configuration table equal
-// to the flags: a flag added, renamed or given another default without its
-// row fails here. `go test ./config -run TestREADMEConfigurationTable
-// -update-readme` rewrites the table.
-func TestREADMEConfigurationTable(t *testing.T) {
+// TestConfigurationTableIsTheFlags keeps the operators' settings table
+// (docs/operators/configuration.md) equal to the flags: a flag added,
+// renamed or given another default without its row fails here.
+// `go test ./config -run TestConfigurationTableIsTheFlags -update-docs`
+// rewrites the table.
+func TestConfigurationTableIsTheFlags(t *testing.T) {
 	c, err := Load(nil, envMap(nil), nil, io.Discard)
 	require.NoError(t, err)
 	const header = "| flag | environment | default | meaning |\n|---|---|---|---|\n"
@@ -41,18 +43,25 @@ func TestREADMEConfigurationTable(t *testing.T) {
 		want.WriteString("| `-" + f.Name + "` | " + env + " | " + def + " | " + strings.ReplaceAll(usage, "|", `\|`) + " |\n")
 	})
 
-	b, err := os.ReadFile(readmePath)
+	b, err := os.ReadFile(configurationDoc)
 	require.NoError(t, err)
-	readme := string(b)
-	start := strings.Index(readme, header)
-	require.GreaterOrEqual(t, start, 0, "README.md has no configuration table")
-	end := start + strings.Index(readme[start:], "\n\n") + 1
-	if got := readme[start:end]; got != want.String() {
-		if *updateREADME {
-			require.NoError(t, os.WriteFile(readmePath, []byte(readme[:start]+want.String()+readme[end:]), 0o644))
+	doc := string(b)
+	start := strings.Index(doc, header)
+	require.GreaterOrEqual(t, start, 0, configurationDoc+" has no settings table")
+	end := start + len(header) // the table ends with its last line that starts with |
+	for end < len(doc) && doc[end] == '|' {
+		if i := strings.IndexByte(doc[end:], '\n'); i >= 0 {
+			end += i + 1
+		} else {
+			end = len(doc)
+		}
+	}
+	if got := doc[start:end]; got != want.String() {
+		if *updateDocs {
+			require.NoError(t, os.WriteFile(configurationDoc, []byte(doc[:start]+want.String()+doc[end:]), 0o644))
 			return
 		}
 		assert.Equal(t, want.String(), got,
-			"README.md's configuration table is not the flags' (go test ./config -run TestREADMEConfigurationTable -update-readme rewrites it)")
+			configurationDoc+"'s settings table is not the flags' (go test ./config -run TestConfigurationTableIsTheFlags -update-docs rewrites it)")
 	}
 }
