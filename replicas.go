@@ -152,7 +152,7 @@ func notStoredReporter(m *observe.Metrics, log *slog.Logger) func(endpoint, forb
 		m.UpstreamCache("not_stored_upstream_forbids")
 		if _, again := told.LoadOrStore(endpoint, true); !again {
 			log.Warn("upstream answers not cached: the upstream forbids it", "endpoint", endpoint, "forbiddenBy", forbiddenBy,
-				"hint", "-cache-ignore-upstream-no-store caches no-store and no-cache answers anyway (see the README for the risk)")
+				"hint", "-cache-ignore-upstream-no-store caches no-store and no-cache answers anyway (see docs/operators/replicas.md for the risk)")
 		}
 	}
 }
