@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	if cfg.PrintSchema != "" {
-		return printSchema(stdout, cfg.PrintSchema)
+		return graph.PrintSchema(stdout, cfg.PrintSchema)
 	}
 	h, err := observe.NewLogHandler(stderr, cfg.Observability.LogFormat, cfg.Observability.LogLevel)
 	if err != nil {
