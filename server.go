@@ -26,6 +26,7 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/ide"
+	"github.com/salesgraph/salesgraph/memlimit"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	log := slog.New(h)
-	defer setMemoryLimit(cfg, getenv, os.DirFS("/"), log)()
+	defer memlimit.Set(cfg, getenv, os.DirFS("/"), log)()
 	defer ignoreHangup(log)()
 	if cfg.Demo.UpstreamOnly {
 		return serveDemoUpstream(ctx, cfg, log, ready)

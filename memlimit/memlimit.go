@@ -1,19 +1,6 @@
-package main
-
-import (
-	"bufio"
-	"bytes"
-	"io/fs"
-	"log/slog"
-	"math"
-	"runtime/debug"
-	"strconv"
-	"strings"
-
-	"github.com/salesgraph/salesgraph/config"
-)
-
-// The Go runtime's soft memory limit (runtime/debug.SetMemoryLimit).
+// Package memlimit sets the Go runtime's soft memory limit
+// (runtime/debug.SetMemoryLimit) from salesgraph's configuration, once, as
+// the process starts.
 //
 // The budgets bound what requests hold (upstream bodies and the records
 // decoded from them, responses being built), but not what the garbage
@@ -37,6 +24,20 @@ import (
 // as it is, so that below the limit collection runs as usual; and, should
 // the heap still reach the limit, the runtime caps the collector at about
 // half the CPU, so that the process slows down rather than stalls.
+package memlimit
+
+import (
+	"bufio"
+	"bytes"
+	"io/fs"
+	"log/slog"
+	"math"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/salesgraph/salesgraph/config"
+)
 
 // memoryHeadroom is what the derived limit allows beyond the budgets: the
 // runtime, connections, caches of parsed documents, the objects of a
@@ -48,22 +49,22 @@ const memoryHeadroom = 256 << 20
 // and for a collection to finish before the kernel's OOM killer acts.
 const containerShare = 0.9
 
-// memoryLimit is the limit chosen and why.
-type memoryLimit struct {
+// limit is the limit chosen and why.
+type limit struct {
 	bytes     int64  // math.MaxInt64: none
 	source    string // "memory-limit", "GOMEMLIMIT", "budgets" or "container"
 	budgets   int64  // what the budgets add up to
 	container int64  // the container's limit; 0: none found
 }
 
-// chooseMemoryLimit picks the limit for cfg (see above); current is the
+// choose picks the limit for cfg (see the package doc); current is the
 // runtime's limit now, which GOMEMLIMIT set if it is in the environment.
-func chooseMemoryLimit(cfg *config.Config, getenv func(string) string, container, current int64) memoryLimit {
+func choose(cfg *config.Config, getenv func(string) string, container, current int64) limit {
 	budgets := cfg.Upstream.BodyBudget + cfg.Security.MaxResponseMemory
 	if cfg.Replicas.CacheTTL > 0 {
 		budgets += cfg.Replicas.CacheMaxBytes
 	}
-	l := memoryLimit{budgets: budgets, container: container}
+	l := limit{budgets: budgets, container: container}
 	switch {
 	case cfg.Server.MemoryLimit > 0:
 		l.bytes, l.source = cfg.Server.MemoryLimit, "memory-limit"
@@ -78,11 +79,13 @@ func chooseMemoryLimit(cfg *config.Config, getenv func(string) string, container
 	return l
 }
 
-// setMemoryLimit applies the limit cfg calls for and logs it; restore puts
-// back the limit there was, for a process (a test) that runs run again.
-func setMemoryLimit(cfg *config.Config, getenv func(string) string, root fs.FS, log *slog.Logger) (restore func()) {
+// Set applies the limit cfg calls for and logs it. getenv reads
+// GOMEMLIMIT, and root is the file system's root, where the container's
+// limit is read (os.DirFS("/")). restore puts back the limit there was,
+// for a process (a test) that starts the server again.
+func Set(cfg *config.Config, getenv func(string) string, root fs.FS, log *slog.Logger) (restore func()) {
 	previous := debug.SetMemoryLimit(-1)
-	l := chooseMemoryLimit(cfg, getenv, containerMemoryLimit(root), previous)
+	l := choose(cfg, getenv, containerLimit(root), previous)
 	debug.SetMemoryLimit(l.bytes)
 	attrs := []any{"bytes", l.bytes, "source", l.source, "budgets", l.budgets}
 	if l.bytes == math.MaxInt64 {
@@ -99,13 +102,13 @@ func setMemoryLimit(cfg *config.Config, getenv func(string) string, root fs.FS, 
 	return func() { debug.SetMemoryLimit(previous) }
 }
 
-// containerMemoryLimit is the memory limit of the cgroup this process runs
+// containerLimit is the memory limit of the cgroup this process runs
 // in, read from root (the file system's root: /proc and /sys), or 0 when
 // there is none. It reads the cgroup the process belongs to, as
 // /proc/self/cgroup names it, under the usual mount points (cgroup v1's
 // memory controller at /sys/fs/cgroup/memory, v2 at /sys/fs/cgroup), then
 // the root of those, which is the container's own in a cgroup namespace.
-func containerMemoryLimit(root fs.FS) int64 {
+func containerLimit(root fs.FS) int64 {
 	self, err := fs.ReadFile(root, "proc/self/cgroup")
 	if err != nil {
 		return 0
