@@ -30,6 +30,7 @@ import (
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
+	"github.com/salesgraph/salesgraph/telemetry"
 )
 
 func main() {
@@ -77,12 +78,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if cfg.Demo.UpstreamOnly {
 		return serveDemoUpstream(ctx, cfg, log, ready)
 	}
-	tel, err := newTelemetry(ctx, cfg.Observability, getenv, stdout, log)
+	tel, err := telemetry.New(ctx, cfg.Observability, getenv, stdout, log)
 	if err != nil {
 		return err
 	}
-	defer tel.shutdown(log)
-	log.LogAttrs(ctx, slog.LevelInfo, "configuration", append(cfg.Summary(), slog.String("tracing", tel.tracing.Exporter()))...)
+	defer tel.Shutdown(log)
+	log.LogAttrs(ctx, slog.LevelInfo, "configuration", append(cfg.Summary(), slog.String("tracing", tel.Tracing.Exporter()))...)
 
 	upstreamURL := cfg.Upstream.URL
 	staticAuth := string(cfg.Upstream.Authorization)
@@ -96,17 +97,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("demo mode: no upstream configured (SALESGRAPH_UPSTREAM_URL), serving an embedded fake upstream with generated data",
 			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+fakeapi.DefaultToken)
 	}
-	shared, err := replicaOptions(cfg.Replicas, cfg.Security.APQCacheSize, tel.metrics, log)
+	shared, err := replicaOptions(cfg.Replicas, cfg.Security.APQCacheSize, tel.Metrics, log)
 	if err != nil {
 		return err
 	}
 	defer shared.close()
-	opts := append(upstreamOptions(cfg, staticAuth), tel.clientOptions(cfg.Upstream.Timeout)...)
+	opts := append(upstreamOptions(cfg, staticAuth), tel.ClientOptions(cfg.Upstream.Timeout)...)
 	client, err := restclient.New(upstreamURL, append(opts, shared.client...)...)
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
-	tel.watchUpstream(client) // the breaker shown in /readyz (readiness does not follow it), ejections in /metrics
+	tel.WatchUpstream(client) // the breaker shown in /readyz (readiness does not follow it), ejections in /metrics
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{
@@ -118,10 +119,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		TimeZone:                cfg.Upstream.TimeZone,
 		Security:                withAPQStore(cfg.Security, shared.apq),
 		Logger:                  log,
-		Metrics:                 tel.metrics,
-		Tracing:                 tel.tracing,
+		Metrics:                 tel.Metrics,
+		Tracing:                 tel.Tracing,
 	}))
-	tel.mount(mux, cfg.Observability) // /readyz and /metrics
+	tel.Mount(mux, cfg.Observability) // /readyz and /metrics
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -150,7 +151,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return fmt.Errorf("listen: %w", err)
 	}
 	limited := connlimit.New(ln, maxConns, log)
-	limited.Register(tel.metrics.Registry())
+	limited.Register(tel.Metrics.Registry())
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -168,10 +169,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	addr := ln.Addr().String()
 	log.Info("salesgraph listening", "addr", addr, "graphql", "http://"+displayHost(addr)+"/graphql",
-		"ide", ideURL(cfg, addr), "metrics", tel.adminAddr(), "upstream", config.RedactURL(upstreamURL), "demo", cfg.DemoMode(),
+		"ide", ideURL(cfg, addr), "metrics", tel.AdminAddr(), "upstream", config.RedactURL(upstreamURL), "demo", cfg.DemoMode(),
 		"staticCredential", staticAuth != "", "forwardHeaders", cfg.Upstream.ForwardHeaders, "introspection", cfg.GraphQL.Introspection,
 		"maxConnections", maxConns)
-	tel.probes.SetServing(true)
+	tel.Probes.SetServing(true)
 	if ready != nil {
 		ready <- addr
 	}
@@ -183,7 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	return drain(srv, errc, cancelRequests, tel.probes, cfg.Shutdown, log)
+	return drain(srv, errc, cancelRequests, tel.Probes, cfg.Shutdown, log)
 }
 
 // upstreamOptions are the restclient options the configuration makes;
