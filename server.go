@@ -28,6 +28,7 @@ import (
 	"github.com/salesgraph/salesgraph/ide"
 	"github.com/salesgraph/salesgraph/memlimit"
 	"github.com/salesgraph/salesgraph/observe"
+	"github.com/salesgraph/salesgraph/replicas"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 	"github.com/salesgraph/salesgraph/telemetry"
@@ -97,13 +98,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("demo mode: no upstream configured (SALESGRAPH_UPSTREAM_URL), serving an embedded fake upstream with generated data",
 			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+fakeapi.DefaultToken)
 	}
-	shared, err := replicaOptions(cfg.Replicas, cfg.Security.APQCacheSize, tel.Metrics, log)
+	shared, err := replicas.New(cfg.Replicas, cfg.Security.APQCacheSize, tel.Metrics, log)
 	if err != nil {
 		return err
 	}
-	defer shared.close()
+	defer shared.Close()
 	opts := append(upstreamOptions(cfg, staticAuth), tel.ClientOptions(cfg.Upstream.Timeout)...)
-	client, err := restclient.New(upstreamURL, append(opts, shared.client...)...)
+	client, err := restclient.New(upstreamURL, append(opts, shared.Client...)...)
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
@@ -117,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		OperationTimeout:        cfg.Resilience.OperationTimeout,
 		CursorSecret:            []byte(cfg.GraphQL.CursorSecret),
 		TimeZone:                cfg.Upstream.TimeZone,
-		Security:                withAPQStore(cfg.Security, shared.apq),
+		Security:                withAPQStore(cfg.Security, shared.APQ),
 		Logger:                  log,
 		Metrics:                 tel.Metrics,
 		Tracing:                 tel.Tracing,

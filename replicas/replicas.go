@@ -1,4 +1,10 @@
-package main
+// Package replicas builds, from the configuration, what salesgraph's
+// replicas share through Redis (issue 13): one Redis client when redis-url
+// is set, the persisted queries (pqstore), the upstream response cache
+// (respcache) and the upstream rate limit (ratelimit). Without Redis each
+// part works in this process alone. Package main hands the result to the
+// upstream client and the endpoint.
+package replicas
 
 import (
 	"context"
@@ -20,27 +26,27 @@ import (
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
-// sharedParts is what replicaOptions builds: restclient options, the APQ
-// store for the endpoint (nil: gqlhttp's own LRU), and what closes Redis.
-type sharedParts struct {
-	client []restclient.Option
-	apq    gqlhttp.APQStore
-	close  func()
+// Parts is what New builds: restclient options, the APQ store for the
+// endpoint (nil: gqlhttp's own LRU), and what closes Redis.
+type Parts struct {
+	Client []restclient.Option
+	APQ    gqlhttp.APQStore
+	Close  func()
 }
 
-// replicaOptions builds what the replicas share (issue 13) from cfg: one
+// New builds what the replicas share from cfg: one
 // Redis client when -redis-url is set, persisted queries in it (behind an
 // LRU of apqSize documents), the upstream response cache when -cache-ttl is,
 // the upstream rate limit when -upstream-rate-limit is. Without Redis each
 // part works in this process alone.
-func replicaOptions(cfg config.Replicas, apqSize int, m *observe.Metrics, log *slog.Logger) (sharedParts, error) {
+func New(cfg config.Replicas, apqSize int, m *observe.Metrics, log *slog.Logger) (Parts, error) {
 	opts, closeRedis, rdb, err := clientParts(cfg, m, log)
 	if err != nil {
-		return sharedParts{}, err
+		return Parts{}, err
 	}
-	parts := sharedParts{client: opts, close: closeRedis}
+	parts := Parts{Client: opts, Close: closeRedis}
 	if rdb != nil {
-		parts.apq = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
+		parts.APQ = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
 			Prefix: "salesgraph:apq:", Logger: log, Timeout: cfg.RedisTimeout,
 			Hooks: pqstore.Hooks{RedisError: func(op string, _ error) { m.RedisError("apq", op) }},
 		})}
@@ -61,8 +67,7 @@ func (a sharedAPQ) Get(ctx context.Context, hash string) (string, bool) {
 
 func (a sharedAPQ) Put(ctx context.Context, hash, query string) { _ = a.s.Put(ctx, hash, query) }
 
-// clientParts is the Redis client and the restclient options of
-// replicaOptions.
+// clientParts is the Redis client and the restclient options of New.
 func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]restclient.Option, func(), *redis.Client, error) {
 	var rdb *redis.Client
 	closeRedis := func() {}
