@@ -76,8 +76,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	log := slog.New(h)
 	defer memlimit.Set(cfg, getenv, os.DirFS("/"), log)()
 	defer ignoreHangup(log)()
+	demo := []fakeapi.Option{fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2)}
 	if cfg.Demo.UpstreamOnly {
-		return serveDemoUpstream(ctx, cfg, log, ready)
+		fake := fakeapi.New(demo...)
+		defer fake.Close()
+		return fake.ListenAndServe(ctx, fakeapi.ServeOptions{Addr: cfg.Server.ListenAddr, ShutdownTimeout: cfg.Shutdown.Timeout, Logger: log,
+			Ready: func(addr string) {
+				log.Info("demo upstream listening", "addr", addr, "url", "http://"+displayHost(addr), "users", cfg.Demo.Users,
+					"demoCredential", "Authorization: "+fakeapi.DefaultToken)
+				if ready != nil {
+					ready <- addr
+				}
+			}})
 	}
 	tel, err := telemetry.New(ctx, cfg.Observability, getenv, stdout, log)
 	if err != nil {
@@ -89,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	upstreamURL := cfg.Upstream.URL
 	staticAuth := string(cfg.Upstream.Authorization)
 	if cfg.DemoMode() {
-		fake := fakeapi.NewServer(fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2))
+		fake := fakeapi.NewServer(demo...)
 		defer fake.Close()
 		upstreamURL = fake.URL
 		if staticAuth == "" {
