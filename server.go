@@ -4,7 +4,12 @@
 //
 // Every setting is a flag and an environment variable with the prefix
 // SALESGRAPH_ (package config); `go run . -help` lists them. This file is
-// the wiring: load the configuration, build the parts from it, serve, drain.
+// the wiring: load the configuration, build the parts from it, serve, drain
+// (and hangup.go keeps SIGHUP from ending the process). The parts are their
+// packages' to build: memlimit (the runtime's memory limit), telemetry
+// (metrics, tracing, probes), replicas (what replicas share through Redis),
+// restclient, graph, ide, and the demo upstream, restclient/fakeapi.
+// layout_test.go holds package main to 400 lines of code.
 package main
 
 import (
