@@ -37,4 +37,11 @@ func TestRunSetsTheMemoryLimit(t *testing.T) {
 	assert.Less(t, limit, int64(math.MaxInt64))
 	require.NoError(t, s.stop())
 	assert.Equal(t, before, debug.SetMemoryLimit(-1))
+
+	// The cache's bytes count with the cache on.
+	s = launch(t, "-log-level", "info", "-cache-ttl", "30s", "-cache-max-bytes", "1048576")
+	line = s.logLine("memory limit")
+	require.NotNil(t, line, s.logs.String())
+	assert.EqualValues(t, 512<<20+1<<20, line["budgets"], "the default budgets and the cache")
+	require.NoError(t, s.stop())
 }

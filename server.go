@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	log := slog.New(h)
-	defer memlimit.Set(cfg, getenv, os.DirFS("/"), log)()
+	defer memlimit.Set(memoryOptions(cfg), getenv, os.DirFS("/"), log)()
 	defer ignoreHangup(log)()
 	demo := []fakeapi.Option{fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2)}
 	if cfg.Demo.UpstreamOnly {
@@ -224,6 +224,15 @@ func upstreamOptions(cfg *config.Config, staticAuth string) []restclient.Option 
 		return append(opts, restclient.WithCircuitBreaker(r.Breaker))
 	}
 	return append(opts, restclient.WithoutCircuitBreaker())
+}
+
+// memoryOptions are the settings the runtime's memory limit is chosen from.
+func memoryOptions(cfg *config.Config) memlimit.Options {
+	o := memlimit.Options{MemoryLimit: cfg.Server.MemoryLimit, BodyBudget: cfg.Upstream.BodyBudget, ResponseMemory: cfg.Security.MaxResponseMemory}
+	if cfg.Replicas.CacheTTL > 0 {
+		o.CacheBytes = cfg.Replicas.CacheMaxBytes
+	}
+	return o
 }
 
 // mountIDE serves the IDE at /, with the demo credential filled in in

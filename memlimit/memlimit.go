@@ -17,6 +17,9 @@
 //     memoryHeadroom, and at most 90% of the container's memory limit
 //     (cgroup v2 memory.max or v1 memory.limit_in_bytes), when there is one.
 //
+// It knows the settings by their values, in Options: package main, the one
+// reader of the configuration, hands them over.
+//
 // A limit below what the process really holds would have the collector run
 // back to back: that is why it is derived from the budgets, which refuse
 // work (UPSTREAM_MEMORY_LIMIT, RESPONSE_MEMORY_BUDGET_EXCEEDED) before what
@@ -35,9 +38,15 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-
-	"github.com/salesgraph/salesgraph/config"
 )
+
+// Options are the settings the limit is chosen from, in bytes.
+type Options struct {
+	MemoryLimit    int64 // -memory-limit; 0: not set
+	BodyBudget     int64 // -upstream-body-budget
+	ResponseMemory int64 // -max-response-memory
+	CacheBytes     int64 // -cache-max-bytes when the cache is on, else 0
+}
 
 // memoryHeadroom is what the derived limit allows beyond the budgets: the
 // runtime, connections, caches of parsed documents, the objects of a
@@ -57,17 +66,14 @@ type limit struct {
 	container int64  // the container's limit; 0: none found
 }
 
-// choose picks the limit for cfg (see the package doc); current is the
+// choose picks the limit for o (see the package doc); current is the
 // runtime's limit now, which GOMEMLIMIT set if it is in the environment.
-func choose(cfg *config.Config, getenv func(string) string, container, current int64) limit {
-	budgets := cfg.Upstream.BodyBudget + cfg.Security.MaxResponseMemory
-	if cfg.Replicas.CacheTTL > 0 {
-		budgets += cfg.Replicas.CacheMaxBytes
-	}
+func choose(o Options, getenv func(string) string, container, current int64) limit {
+	budgets := o.BodyBudget + o.ResponseMemory + o.CacheBytes
 	l := limit{budgets: budgets, container: container}
 	switch {
-	case cfg.Server.MemoryLimit > 0:
-		l.bytes, l.source = cfg.Server.MemoryLimit, "memory-limit"
+	case o.MemoryLimit > 0:
+		l.bytes, l.source = o.MemoryLimit, "memory-limit"
 	case getenv("GOMEMLIMIT") != "":
 		l.bytes, l.source = current, "GOMEMLIMIT"
 	default:
@@ -79,13 +85,13 @@ func choose(cfg *config.Config, getenv func(string) string, container, current i
 	return l
 }
 
-// Set applies the limit cfg calls for and logs it. getenv reads
+// Set applies the limit o calls for and logs it. getenv reads
 // GOMEMLIMIT, and root is the file system's root, where the container's
 // limit is read (os.DirFS("/")). restore puts back the limit there was,
 // for a process (a test) that starts the server again.
-func Set(cfg *config.Config, getenv func(string) string, root fs.FS, log *slog.Logger) (restore func()) {
+func Set(o Options, getenv func(string) string, root fs.FS, log *slog.Logger) (restore func()) {
 	previous := debug.SetMemoryLimit(-1)
-	l := choose(cfg, getenv, containerLimit(root), previous)
+	l := choose(o, getenv, containerLimit(root), previous)
 	debug.SetMemoryLimit(l.bytes)
 	attrs := []any{"bytes", l.bytes, "source", l.source, "budgets", l.budgets}
 	if l.bytes == math.MaxInt64 {

@@ -1,28 +1,23 @@
 package memlimit
 
 import (
-	"io"
 	"testing"
 	"testing/fstest"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/salesgraph/salesgraph/config"
 )
 
 func TestChoose(t *testing.T) {
 	const mib = 1 << 20
-	load := func(args ...string) *config.Config {
-		t.Helper()
-		cfg, err := config.Load(args, envMap(nil), nil, io.Discard)
-		require.NoError(t, err)
-		return cfg
+	defaults := Options{BodyBudget: 256 * mib, ResponseMemory: 256 * mib} // salesgraph's default budgets
+	with := func(change func(*Options)) Options {
+		o := defaults
+		change(&o)
+		return o
 	}
-	defaults := load()
 	tests := []struct {
 		name      string
-		cfg       *config.Config
+		opts      Options
 		env       map[string]string
 		container int64
 		want      int64
@@ -31,14 +26,14 @@ func TestChoose(t *testing.T) {
 		{"the budgets and the margin", defaults, nil, 0, 768 * mib, "budgets"},
 		{"a roomy container changes nothing", defaults, nil, 4096 * mib, 768 * mib, "budgets"},
 		{"90% of a smaller container", defaults, nil, 512 * mib, 512 * mib * 9 / 10, "container"},
-		{"budgets as configured", load("-upstream-body-budget", "104857600", "-max-response-memory", "52428800"), nil, 0, (100 + 50 + 256) * mib, "budgets"},
-		{"the cache when it is on", load("-cache-ttl", "30s"), nil, 0, (768 + 64) * mib, "budgets"},
+		{"budgets as configured", Options{BodyBudget: 100 * mib, ResponseMemory: 50 * mib}, nil, 0, (100 + 50 + 256) * mib, "budgets"},
+		{"the cache when it is on", with(func(o *Options) { o.CacheBytes = 64 * mib }), nil, 0, (768 + 64) * mib, "budgets"},
 		{"GOMEMLIMIT, as the runtime read it", defaults, map[string]string{"GOMEMLIMIT": "1GiB"}, 512 * mib, 1 << 30, "GOMEMLIMIT"},
-		{"the setting over everything", load("-memory-limit", "2147483648"), map[string]string{"GOMEMLIMIT": "1GiB"}, 512 * mib, 2 << 30, "memory-limit"},
+		{"the setting over everything", with(func(o *Options) { o.MemoryLimit = 2 << 30 }), map[string]string{"GOMEMLIMIT": "1GiB"}, 512 * mib, 2 << 30, "memory-limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := choose(tt.cfg, envMap(tt.env), tt.container, 1<<30)
+			l := choose(tt.opts, envMap(tt.env), tt.container, 1<<30)
 			assert.Equal(t, tt.want, l.bytes)
 			assert.Equal(t, tt.source, l.source)
 			assert.Equal(t, tt.container, l.container)
