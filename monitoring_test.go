@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/telemetry"
 )
 
@@ -94,7 +93,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 
 	// The registry describes its collectors whether or not they hold a
 	// series; a Desc says its name only in its String.
-	tel, err := telemetry.New(context.Background(), config.Observability{MetricsAddr: config.MetricsOff}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+	tel, err := telemetry.New(context.Background(), telemetry.Options{}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer tel.Shutdown(slog.New(slog.DiscardHandler))
 	descs := make(chan *prometheus.Desc)

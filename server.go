@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 				}
 			}})
 	}
-	tel, err := telemetry.New(ctx, cfg.Observability, getenv, stdout, log)
+	tel, err := telemetry.New(ctx, telemetryOptions(cfg.Observability), getenv, stdout, log)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		Metrics:                 tel.Metrics,
 		Tracing:                 tel.Tracing,
 	}))
-	tel.Mount(mux, cfg.Observability) // /readyz and /metrics
+	tel.Mount(mux) // /readyz, and /metrics unless it has a listener of its own or is off
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -224,6 +224,17 @@ func upstreamOptions(cfg *config.Config, staticAuth string) []restclient.Option 
 		return append(opts, restclient.WithCircuitBreaker(r.Breaker))
 	}
 	return append(opts, restclient.WithoutCircuitBreaker())
+}
+
+// telemetryOptions are the observability settings: /metrics on the API's
+// listener (-metrics-addr empty), on a listener of its own, or nowhere
+// (off).
+func telemetryOptions(o config.Observability) telemetry.Options {
+	t := telemetry.Options{MetricsOnAPI: o.MetricsAddr == "", Pprof: o.Pprof, TraceResolvers: o.TraceResolvers}
+	if o.MetricsAddr != config.MetricsOff {
+		t.MetricsAddr = o.MetricsAddr
+	}
+	return t
 }
 
 // memoryOptions are the settings the runtime's memory limit is chosen from.

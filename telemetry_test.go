@@ -283,3 +283,36 @@ func TestVersion(t *testing.T) {
 	assert.Contains(t, body, `go_build_info{checksum="`+build.Sum+`",goversion="`+build.GoVersion+`",modified="`)
 	assert.Contains(t, body, `,revision="`+build.Revision+`",revision_time="`+build.Time+`",version="`+build.Version+`"} 1`)
 }
+
+// TestMetricsWhereConfigured: -metrics-addr empty serves /metrics on the
+// API's listener, an address on a listener of its own (with the probes),
+// and off nowhere; /readyz is on the API's listener in every case.
+func TestMetricsWhereConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		addr      string // -metrics-addr
+		onAPI     bool
+		ownListen bool
+	}{
+		{"", true, false},
+		{"127.0.0.1:0", false, true},
+		{"off", false, false},
+	} {
+		t.Run("metrics-addr="+tc.addr, func(t *testing.T) {
+			s := launch(t, "-log-level", "info", "-metrics-addr", tc.addr)
+			defer func() { require.NoError(t, s.stop()) }()
+			code, _ := get(t, s.base+"/metrics")
+			assert.Equal(t, tc.onAPI, code == http.StatusOK, "/metrics on the API's listener: %d", code)
+			code, _ = get(t, s.base+"/readyz")
+			assert.Equal(t, http.StatusOK, code)
+			line := s.logLine("salesgraph listening")
+			require.NotNil(t, line, s.logs.String())
+			admin, _ := line["metrics"].(string)
+			assert.Equal(t, tc.ownListen, admin != "", "the metrics listener: %q", admin)
+			if tc.ownListen {
+				code, body := get(t, "http://"+admin+"/metrics")
+				assert.Equal(t, http.StatusOK, code)
+				assert.Contains(t, body, "salesgraph_upstream_calls_in_flight 0")
+			}
+		})
+	}
+}

@@ -1,5 +1,6 @@
 // Package telemetry is the server's observability, wired from its
-// configuration: the metrics registry, tracing (OTEL_* variables), the
+// settings (Options, which package main takes from the configuration): the
+// metrics registry, tracing (OTEL_* variables), the
 // liveness and readiness probes, the optional listener that serves them
 // apart from the API (with the runtime's profiles when asked), and the
 // instrumentation of the upstream client. The toolkit it wires is observe's,
@@ -18,7 +19,6 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 )
@@ -31,28 +31,40 @@ type Telemetry struct {
 	Probes  *observe.Probes
 	admin   *http.Server // nil unless -metrics-addr names an address
 	adminLn net.Listener
+	opts    Options
 	log     *slog.Logger
+}
+
+// Options are the observability settings Telemetry is built from.
+type Options struct {
+	// MetricsAddr is the address of a listener of its own that serves
+	// /metrics and both probes apart from the API; "" is none.
+	MetricsAddr string
+	// MetricsOnAPI serves /metrics on the API's mux too (Mount).
+	MetricsOnAPI   bool
+	Pprof          bool // the runtime's profiles, on the MetricsAddr listener only
+	TraceResolvers bool // a span per resolver, not only per operation and upstream call
 }
 
 // New sets up metrics and tracing (OTEL_* read through getenv)
 // and binds the metrics listener if one is configured.
-func New(ctx context.Context, cfg config.Observability, getenv func(string) string, console io.Writer, log *slog.Logger) (*Telemetry, error) {
-	t := &Telemetry{Metrics: observe.NewMetrics(), Probes: observe.NewProbes(), log: log}
-	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, observe.ReadBuild().Version, observe.WithResolverSpans(cfg.TraceResolvers))
+func New(ctx context.Context, o Options, getenv func(string) string, console io.Writer, log *slog.Logger) (*Telemetry, error) {
+	t := &Telemetry{Metrics: observe.NewMetrics(), Probes: observe.NewProbes(), opts: o, log: log}
+	tr, err := observe.TracingFromEnv(ctx, getenv, console, log, observe.ReadBuild().Version, observe.WithResolverSpans(o.TraceResolvers))
 	if err != nil {
 		return nil, err
 	}
 	t.Tracing = tr
 
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != config.MetricsOff {
-		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if o.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", o.MetricsAddr)
 		if err != nil {
 			_ = tr.Shutdown(ctx)
 			return nil, fmt.Errorf("metrics listen: %w", err)
 		}
 		mux := http.NewServeMux()
 		t.mountAdmin(mux)
-		if cfg.Pprof {
+		if o.Pprof {
 			mountPprof(mux)
 		}
 		t.adminLn = ln
@@ -154,11 +166,11 @@ func (t *Telemetry) WatchUpstream(client *restclient.Client) {
 	t.Metrics.WatchEjectedPaths(client.EjectedPaths)
 }
 
-// Mount adds /readyz to the API's mux, and /metrics unless it is served on
-// its own address or off. /healthz is the API server's own.
-func (t *Telemetry) Mount(mux *http.ServeMux, cfg config.Observability) {
+// Mount adds /readyz to the API's mux, and /metrics with MetricsOnAPI.
+// /healthz is the API server's own.
+func (t *Telemetry) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /readyz", t.Probes.Readiness())
-	if cfg.MetricsAddr == "" {
+	if t.opts.MetricsOnAPI {
 		mux.Handle("GET /metrics", t.Metrics.Handler())
 	}
 }

@@ -10,14 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/salesgraph/salesgraph/config"
 )
 
 func TestMetricsOnASeparateAddress(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.Observability{MetricsAddr: "127.0.0.1:0"}
-	tel, err := New(ctx, cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+	tel, err := New(ctx, Options{MetricsAddr: "127.0.0.1:0"}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { tel.Shutdown(slog.New(slog.DiscardHandler)) })
 	admin := "http://" + tel.AdminAddr()
@@ -37,7 +34,7 @@ func TestMetricsOnASeparateAddress(t *testing.T) {
 
 	// The API's mux then has no /metrics.
 	mux := http.NewServeMux()
-	tel.Mount(mux, cfg)
+	tel.Mount(mux)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	assert.Equal(t, http.StatusNotFound, rec.Code)
@@ -47,12 +44,11 @@ func TestMetricsOnASeparateAddress(t *testing.T) {
 }
 
 func TestMetricsOff(t *testing.T) {
-	cfg := config.Observability{MetricsAddr: config.MetricsOff}
-	tel, err := New(context.Background(), cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+	tel, err := New(context.Background(), Options{}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	assert.Empty(t, tel.AdminAddr())
 	mux := http.NewServeMux()
-	tel.Mount(mux, cfg)
+	tel.Mount(mux)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	assert.Equal(t, http.StatusNotFound, rec.Code)
@@ -62,8 +58,7 @@ func TestMetricsOff(t *testing.T) {
 // then never reachable through the public API's mux.
 func TestPprofIsServedOnTheMetricsListenerOnly(t *testing.T) {
 	for _, on := range []bool{false, true} {
-		cfg := config.Observability{MetricsAddr: "127.0.0.1:0", Pprof: on}
-		tel, err := New(context.Background(), cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+		tel, err := New(context.Background(), Options{MetricsAddr: "127.0.0.1:0", Pprof: on}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		code, body := get(t, "http://"+tel.AdminAddr()+"/debug/pprof/goroutine?debug=1")
 		if on {
@@ -73,7 +68,7 @@ func TestPprofIsServedOnTheMetricsListenerOnly(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, code)
 		}
 		mux := http.NewServeMux()
-		tel.Mount(mux, cfg)
+		tel.Mount(mux)
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
 		assert.Equal(t, http.StatusNotFound, rec.Code, "pprof %v: the API listener serves no profiles", on)
