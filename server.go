@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("demo mode: no upstream configured (SALESGRAPH_UPSTREAM_URL), serving an embedded fake upstream with generated data",
 			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+fakeapi.DefaultToken)
 	}
-	shared, err := replicas.New(cfg.Replicas, cfg.Security.APQCacheSize, tel.Metrics, log)
+	shared, err := replicas.New(replicaOptions(cfg.Replicas), cfg.Security.APQCacheSize, tel.Metrics, log)
 	if err != nil {
 		return err
 	}
@@ -235,6 +235,14 @@ func telemetryOptions(o config.Observability) telemetry.Options {
 		t.MetricsAddr = o.MetricsAddr
 	}
 	return t
+}
+
+// replicaOptions are config.Replicas as package replicas takes them, field
+// for field (TestReplicaOptionsCarryEveryField).
+func replicaOptions(r config.Replicas) replicas.Options {
+	return replicas.Options{RedisURL: r.RedisURL, RedisTimeout: r.RedisTimeout, CacheTTL: r.CacheTTL, CacheStaleIfError: r.CacheStaleIfError,
+		CacheKeySecret: string(r.CacheKeySecret), CacheMaxBytes: r.CacheMaxBytes, CacheIgnoreNoStore: r.CacheIgnoreNoStore,
+		UpstreamRateLimit: r.UpstreamRateLimit, Count: r.Count}
 }
 
 // memoryOptions are the settings the runtime's memory limit is chosen from.

@@ -1,5 +1,5 @@
-// Package replicas builds, from the configuration, what salesgraph's
-// replicas share through Redis (issue 13): one Redis client when redis-url
+// Package replicas builds what salesgraph's replicas share through Redis
+// (issue 13), from its settings (Options): one Redis client when redis-url
 // is set, the persisted queries (pqstore), the upstream response cache
 // (respcache) and the upstream rate limit (ratelimit). Without Redis each
 // part works in this process alone. Package main hands the result to the
@@ -16,7 +16,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/pqstore"
@@ -25,6 +24,20 @@ import (
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 )
+
+// Options are the settings of what the replicas share (package main
+// copies them from config.Replicas, field for field).
+type Options struct {
+	RedisURL           string        // redis:// or rediss://; empty shares nothing
+	RedisTimeout       time.Duration // bounds every Redis call of every part
+	CacheTTL           time.Duration // how long an upstream answer is fresh; 0: no cache
+	CacheStaleIfError  time.Duration // how long past CacheTTL an answer is served when the upstream fails
+	CacheKeySecret     string        // keys the cache's HMAC, shared by the replicas; empty: random per process
+	CacheMaxBytes      int64         // the cache's in-process tier
+	CacheIgnoreNoStore bool          // cache answers the upstream marks no-store or no-cache anyway
+	UpstreamRateLimit  float64       // calls per second across the replicas; 0: no limit
+	Count              int           // the most replicas that run: while Redis is down each keeps to UpstreamRateLimit / Count
+}
 
 // Parts is what New builds: restclient options, the APQ store for the
 // endpoint (nil: gqlhttp's own LRU), and what closes Redis.
@@ -39,7 +52,7 @@ type Parts struct {
 // LRU of apqSize documents), the upstream response cache when -cache-ttl is,
 // the upstream rate limit when -upstream-rate-limit is. Without Redis each
 // part works in this process alone.
-func New(cfg config.Replicas, apqSize int, m *observe.Metrics, log *slog.Logger) (Parts, error) {
+func New(cfg Options, apqSize int, m *observe.Metrics, log *slog.Logger) (Parts, error) {
 	opts, closeRedis, rdb, err := clientParts(cfg, m, log)
 	if err != nil {
 		return Parts{}, err
@@ -68,7 +81,7 @@ func (a sharedAPQ) Get(ctx context.Context, hash string) (string, bool) {
 func (a sharedAPQ) Put(ctx context.Context, hash, query string) { _ = a.s.Put(ctx, hash, query) }
 
 // clientParts is the Redis client and the restclient options of New.
-func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]restclient.Option, func(), *redis.Client, error) {
+func clientParts(cfg Options, m *observe.Metrics, log *slog.Logger) ([]restclient.Option, func(), *redis.Client, error) {
 	var rdb *redis.Client
 	closeRedis := func() {}
 	if cfg.RedisURL != "" {
