@@ -67,7 +67,7 @@ func TestClientSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := printSchema(schema, "sdl"); err != nil {
+	if err := graph.PrintSchema(schema, "sdl"); err != nil {
 		t.Fatal(err)
 	}
 	if err := schema.Close(); err != nil {

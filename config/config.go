@@ -71,7 +71,7 @@ type Server struct {
 	// lowers it further to fit the open-file limit.
 	MaxConnections int
 	// MemoryLimit is the Go runtime's soft memory limit in bytes; 0 leaves
-	// it to GOMEMLIMIT or derives it from the budgets (memlimit.go).
+	// it to GOMEMLIMIT or derives it from the budgets (package memlimit).
 	MemoryLimit int64
 }
 
@@ -184,8 +184,8 @@ type Demo struct {
 	Latency time.Duration
 	Users   int
 	// UpstreamOnly serves the fake upstream alone on Server.ListenAddr,
-	// for several replicas on one machine to share (server.go's
-	// serveDemoUpstream).
+	// for several replicas on one machine to share (fakeapi's
+	// Server.ListenAndServe).
 	UpstreamOnly bool
 }
 

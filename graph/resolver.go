@@ -1,8 +1,9 @@
 // Package graph is salesgraph's GraphQL layer: the resolvers, the per-request
 // dataloaders that are the only way resolvers reach the upstream, the table
 // of fields (fields.go: each field's argument checks, cost and look-ahead),
-// the one table from failures to GraphQL error codes (errors.go), and the
-// HTTP handler that server.go and the end-to-end tests share.
+// the one table from failures to GraphQL error codes (errors.go), the
+// HTTP handler that server.go and the end-to-end tests share, and the
+// served schema printed for client tools (schemaprint.go, -print-schema).
 package graph
 
 // gqlgen, with graph/internal/gen's plugin and rewrite (see its doc).

@@ -1,7 +1,8 @@
 // Package fakeapi provides an in-process fake of the sales CRM's REST API,
 // for tests, benchmarks and the demo mode: it ships in the binary, which
 // serves it as the demo upstream (`go run .` with no upstream configured,
-// or alone with -demo-upstream-only), so it is no test-only package.
+// or alone with -demo-upstream-only, [Server.ListenAndServe]), so it is no
+// test-only package.
 //
 // A [Server] serves the two documented endpoints (docs/upstream-api.md
 // describes them) from a generated, deterministic [Dataset], writing the
