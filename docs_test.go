@@ -111,7 +111,7 @@ const module = "github.com/salesgraph/salesgraph"
 // nothing but main imports config.
 func TestImportRules(t *testing.T) {
 	imports := ourImports(t)
-	for _, pkg := range []string{"gqlhttp", "observe", "connlimit", "redisconn", "ide", "restclient/fakeapi"} {
+	for _, pkg := range []string{"gqlhttp", "observe", "connlimit", "redisconn", "ide", "memlimit", "restclient/fakeapi"} {
 		require.Contains(t, imports, pkg)
 		if got := imports[pkg]; len(got) > 0 {
 			t.Errorf("%s imports %v; it must import nothing of ours", pkg, got)
