@@ -440,12 +440,13 @@ func TestAPQIsSharedByReplicas(t *testing.T) {
 	assert.Equal(t, len(up.Dataset().Users[3].Meetings), totalCount(t, apqPost(t, b.base, ohash, other)))
 }
 
-// TestReplicasWalkthrough is the README's "Two replicas on one machine",
-// process for process: one demo upstream (-demo-upstream-only), a Redis,
-// two replicas pointed at both. A user asked through one replica is served
-// by the other from Redis, with no upstream call. Before, the only demo
-// upstream was the one each replica embeds on a random port, so two
-// replicas never shared an upstream, nor therefore a cache entry.
+// TestReplicasWalkthrough is docs/operators/deployment.md's "Two replicas
+// on one machine", process for process: one demo upstream
+// (-demo-upstream-only), a Redis, two replicas pointed at both. A user
+// asked through one replica is served by the other from Redis, with no
+// upstream call. Before, the only demo upstream was the one each replica
+// embeds on a random port, so two replicas never shared an upstream, nor
+// therefore a cache entry.
 func TestReplicasWalkthrough(t *testing.T) {
 	rdb := redistest.Start(t)
 	up := startMain(t, "demo upstream listening", "-demo-upstream-only")

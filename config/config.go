@@ -22,8 +22,9 @@
 //  4. in server.go, the line that hands the field to what it configures.
 //
 // The summary lists the field by itself (summary.go), and
-// TestREADMEConfigurationTable fails until README.md's table has its row
-// (-update-readme writes it). For example, a budget on upstream bodies is a
+// TestConfigurationTableIsTheFlags fails until the operators' settings
+// table, docs/operators/configuration.md, has its row (-update-docs writes
+// it). For example, a budget on upstream bodies is a
 // BodyBudget int64 in Upstream; e.int64(&c.Upstream.BodyBudget,
 // "upstream-body-budget", 256<<20, "…") in register; a check in validate
 // that it is at least Upstream.MaxResponseBytes; and
@@ -65,7 +66,7 @@ type Config struct {
 	// the configuration is then neither read nor checked.
 	PrintVersion bool
 
-	flags *flag.FlagSet // every flag, for the README's table (TestREADMEConfigurationTable)
+	flags *flag.FlagSet // every flag, for the documented table (TestConfigurationTableIsTheFlags)
 	raw   raw
 }
 
@@ -76,7 +77,7 @@ type Server struct {
 	// lowers it further to fit the open-file limit.
 	MaxConnections int
 	// MemoryLimit is the Go runtime's soft memory limit in bytes; 0 leaves
-	// it to GOMEMLIMIT or derives it from the budgets (memlimit.go).
+	// it to GOMEMLIMIT or derives it from the budgets (package memlimit).
 	MemoryLimit int64
 }
 
@@ -189,8 +190,8 @@ type Demo struct {
 	Latency time.Duration
 	Users   int
 	// UpstreamOnly serves the fake upstream alone on Server.ListenAddr,
-	// for several replicas on one machine to share (server.go's
-	// serveDemoUpstream).
+	// for several replicas on one machine to share (fakeapi's
+	// Server.ListenAndServe).
 	UpstreamOnly bool
 }
 
@@ -342,7 +343,7 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rc.CacheStaleIfError, "cache-stale-if-error", 0, "how long past cache-ttl a cached answer is still served, marked stale, when the upstream fails (5xx, timeout, unreachable, circuit open)")
 	e.secret(&rc.CacheKeySecret, "cache-key-secret", "key of the cache's HMAC keys, at least 32 bytes; required with cache-ttl and redis-url, and shared by the replicas; empty without redis-url: random per process")
 	e.int64(&rc.CacheMaxBytes, "cache-max-bytes", respcache.DefaultMaxBytes, "bytes of upstream answers the cache holds in this process")
-	e.bool(&rc.CacheIgnoreNoStore, "cache-ignore-upstream-no-store", false, "cache answers the upstream marks Cache-Control no-store or no-cache for cache-ttl anyway, as if unmarked; risky if the upstream means it (see the README)")
+	e.bool(&rc.CacheIgnoreNoStore, "cache-ignore-upstream-no-store", false, "cache answers the upstream marks Cache-Control no-store or no-cache for cache-ttl anyway, as if unmarked; risky if the upstream means it (see docs/operators/replicas.md)")
 	e.float64(&rc.UpstreamRateLimit, "upstream-rate-limit", 0, "upstream calls per second, retries included, across every replica when redis-url is set; 0 is no limit")
 	e.int(&rc.Count, "replicas", 1, "most replicas that run: while Redis is down each keeps to upstream-rate-limit / replicas")
 }

@@ -146,7 +146,7 @@ func (c *Config) validate() []string {
 	check(rc.CacheTTL >= 0 && rc.CacheStaleIfError >= 0, "cache-ttl and cache-stale-if-error must not be negative")
 	check(rc.CacheStaleIfError == 0 || rc.CacheTTL > 0, "cache-stale-if-error needs cache-ttl")
 	check(rc.CacheMaxBytes >= 1<<20, "cache-max-bytes must be at least 1048576")
-	// respcache's rule, as replicaOptions (replicas.go) applies it: a
+	// respcache's rule, as replicas.New applies it: a
 	// cache is shared through Redis with cache-ttl and redis-url.
 	var se *respcache.SecretError
 	if _, err := respcache.KeyerFor([]byte(rc.CacheKeySecret), rc.CacheTTL > 0 && rc.RedisURL != ""); errors.As(err, &se) {

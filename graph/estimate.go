@@ -12,9 +12,9 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
-// The third pass of the request limits (see limits.go): what an operation
-// of the sales schema will cost, estimated from its arguments before
-// execution, and the per-request budget of upstream calls.
+// The third pass of the request limits (see gqlhttp/limits.go): what an
+// operation of the sales schema will cost, estimated from its arguments
+// before execution, and the per-request budget of upstream calls.
 
 // budget is the upstream calls one HTTP request may still make; the
 // operations of a batch share it.

@@ -602,7 +602,7 @@ func (o *observer) upstreamFailed(ctx context.Context, rec *opRecord, err error)
 		level = slog.LevelDebug // the caller left; nothing is wrong upstream
 	case CodeUpstreamCircuitOpen, CodeUpstreamPathEjected:
 		// Refused unsent, by the thousand during an outage: the breaker's
-		// changes and the ejections are logged once each (telemetry.go),
+		// changes and the ejections are logged once each (package telemetry),
 		// the refusals counted in metrics.
 		level = slog.LevelDebug
 	}

@@ -40,7 +40,8 @@ const (
 	CodeUpstreamBudget  = "UPSTREAM_CALL_BUDGET_EXCEEDED" // more than MaxUpstreamCalls estimated upstream calls
 )
 
-// Default limits of the estimate; README's configuration table repeats them.
+// Default limits of the estimate; the settings table
+// (docs/operators/configuration.md) repeats them.
 const (
 	DefaultMaxComplexity     = 500000
 	DefaultMaxUpstreamCalls  = 500

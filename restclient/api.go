@@ -3,10 +3,11 @@
 //
 // The client knows nothing of GraphQL. It has one request/decode path that
 // every endpoint method is a few lines over, decodes the API's loosely typed
-// JSON tolerantly (see upstream-api.md), forwards per-call credentials taken
-// from the context, and reports failures as typed errors that callers can act
-// on: *APIError for answers the API gave, *TransportError for answers it did
-// not give, *DecodeError for answers that could not be read. Classify says
+// JSON tolerantly (docs/upstream-api.md describes the API and its open
+// questions), forwards per-call credentials taken from the context, and
+// reports failures as typed errors that callers can act on: *APIError for
+// answers the API gave, *TransportError for answers it did not give,
+// *DecodeError for answers that could not be read. Classify says
 // once what any of them means (classify.go): its Kind, whether it may be
 // retried, what it tells the circuit breaker, its metrics label; the retry
 // policy, the breaker and the callers' error tables all act on that.
