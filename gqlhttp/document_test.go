@@ -70,12 +70,12 @@ func TestDocumentMemo(t *testing.T) {
 // one too large to keep is validated every time.
 func TestDocumentsAreValidatedOnce(t *testing.T) {
 	var validated int
-	restore := gqlhttp.SetValidator(func(s *ast.Schema, d *ast.QueryDocument, r *rules.Rules) gqlerror.List {
-		validated++
-		return validator.ValidateWithRules(s, d, r)
+	e := newEnv(t, func(o *gqlhttp.Options) {
+		gqlhttp.SetValidator(o, func(s *ast.Schema, d *ast.QueryDocument, r *rules.Rules) gqlerror.List {
+			validated++
+			return validator.ValidateWithRules(s, d, r)
+		})
 	})
-	defer restore()
-	e := newEnv(t)
 	byVar := `query($id: ID!) { item(id: $id) { id } }`
 	for i := range 4 {
 		res := e.post(byVar, map[string]any{"id": itoa(i + 1)})

@@ -62,8 +62,8 @@ func defaultCodes(errs gqlerror.List) {
 // values. Encoding stops at the first part that would take the response past
 // what meter allows; gqlgen's data is measured, never copied.
 func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Response, requestError bool, ex *exchange, q *rawRequest, doc *ast.QueryDocument, meter *responseMeter) result {
-	if encodeHook != nil {
-		encodeHook(len(resp.Data))
+	if f := t.opts.test.encoded; f != nil {
+		f(len(resp.Data))
 	}
 	if meter.failed() != meterOK {
 		return t.refusal(ctx, index, ex.media, meter.refusal())
@@ -168,10 +168,6 @@ func (t *httpTransport) encode(ctx context.Context, index int, resp *graphql.Res
 	}
 	return result{status: status, head: head.Bytes(), data: data, tail: tail}
 }
-
-// encodeHook, when set (by tests), is told the size of the data gqlgen
-// buffered for each response the transport encodes.
-var encodeHook func(dataBytes int)
 
 // looseWhitespace reports whether data, valid JSON, has white space outside
 // its strings.

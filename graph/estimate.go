@@ -54,7 +54,7 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	noteEstimate(ctx, est.calls)
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
-		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", count(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
+		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", gqlhttp.FormatCount(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
 		e.Extensions["estimate"] = est.complexity
 		return e
 	}
@@ -169,7 +169,7 @@ func (e *estimator) walk(at costStep, sel ast.SelectionSet) {
 	}
 	for _, obj := range e.w.possibleTypes(at.typ) {
 		for _, f := range graphql.CollectFields(e.op, sel, e.w.satisfies(obj)) {
-			e.complexity = satAdd(e.complexity, at.mult)
+			e.complexity = gqlhttp.SatAdd(e.complexity, at.mult)
 			if f.Definition == nil || len(f.Selections) == 0 {
 				continue
 			}
@@ -209,7 +209,7 @@ type costing struct {
 }
 
 // repeat makes each field below appear n times per appearance of this one.
-func (c *costing) repeat(n int64) { c.child.mult = satMul(c.parent.mult, n) }
+func (c *costing) repeat(n int64) { c.child.mult = gqlhttp.SatMul(c.parent.mult, n) }
 
 // loadMeetings counts the users' meetings call.
 func (c *costing) loadMeetings() {

@@ -377,11 +377,11 @@ func (rec *opRecord) finish(ctx context.Context) {
 		o.logOp(ctx, rec.requestID, op, d, index, "")
 		sent += op.upstream.sent.Load()
 	}
-	if f, ok := ctx.Value(opFlightKey{}).(*opFlight); ok && !batch {
+	if ex, ok := ctx.Value(executionKey{}).(*execution); ok && !batch {
 		// What the requests this execution answers besides are logged with.
-		f.exec = &execSummary{requestID: rec.requestID, op: rec.ops[0]}
+		ex.exec = &execSummary{requestID: rec.requestID, op: rec.ops[0]}
 		if rec.span != nil {
-			f.exec.span = rec.span.SpanContext()
+			ex.exec.span = rec.span.SpanContext()
 		}
 	}
 	if rec.span != nil {

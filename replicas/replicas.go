@@ -8,7 +8,6 @@ package replicas
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -60,7 +59,7 @@ func New(cfg Options, apqSize int, m *observe.Metrics, log *slog.Logger) (Parts,
 	parts := Parts{Client: opts, Close: closeRedis}
 	if rdb != nil {
 		parts.APQ = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
-			Prefix: "salesgraph:apq:", Logger: log, Timeout: cfg.RedisTimeout,
+			Prefix: pqstore.DefaultPrefix, Logger: log, Timeout: cfg.RedisTimeout,
 			Hooks: pqstore.Hooks{RedisError: func(op string, _ error) { m.RedisError("apq", op) }},
 		})}
 	}
@@ -115,20 +114,15 @@ func clientParts(cfg Options, m *observe.Metrics, log *slog.Logger) ([]restclien
 			closeRedis()
 			return nil, nil, nil, err
 		}
-		keyer := respcache.NewRandomKeyer(nil)
-		if len(cfg.CacheKeySecret) > 0 {
-			if keyer, err = respcache.NewKeyer([]byte(cfg.CacheKeySecret), nil); err != nil {
-				closeRedis()
-				return nil, nil, nil, err
-			}
-		} else if rdb != nil {
+		keyer, err := respcache.KeyerFor([]byte(cfg.CacheKeySecret), rdb != nil)
+		if err != nil {
 			closeRedis()
-			return nil, nil, nil, errors.New("cache-key-secret is required with cache-ttl and redis-url")
+			return nil, nil, nil, fmt.Errorf("cache-key-secret: %w", err)
 		}
 		opts = append(opts, restclient.WithResponseCache(restclient.ResponseCache{
 			Cache: cache, Keyer: keyer,
-			// respcache's StaleServe hook counts Cache.Do's; restclient
-			// serves stale itself, so it counts here.
+			// restclient decides when a stale answer stands in, so it
+			// counts them.
 			OnStale:     func(string, time.Duration) { m.UpstreamCache("stale") },
 			OnNotStored: notStoredReporter(m, log),
 		}))
