@@ -62,12 +62,12 @@ func TestClientSuite(t *testing.T) {
 	}
 
 	// The clients' code generators read the served schema, printed as
-	// client teams are told to (README, "Schema for client teams").
+	// client teams are told to (docs/frontend/schema.md).
 	schema, err := os.Create(filepath.Join("clients", "schema.graphql"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := printSchema(schema, "sdl"); err != nil {
+	if err := graph.PrintSchema(schema, "sdl"); err != nil {
 		t.Fatal(err)
 	}
 	if err := schema.Close(); err != nil {

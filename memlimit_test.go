@@ -1,97 +1,13 @@
 package main
 
 import (
-	"io"
 	"math"
 	"runtime/debug"
 	"testing"
-	"testing/fstest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/salesgraph/salesgraph/config"
 )
-
-func TestChooseMemoryLimit(t *testing.T) {
-	const mib = 1 << 20
-	load := func(args ...string) *config.Config {
-		t.Helper()
-		cfg, err := config.Load(args, envMap(nil), nil, io.Discard)
-		require.NoError(t, err)
-		return cfg
-	}
-	defaults := load()
-	tests := []struct {
-		name      string
-		cfg       *config.Config
-		env       map[string]string
-		container int64
-		want      int64
-		source    string
-	}{
-		{"the budgets and the margin", defaults, nil, 0, 768 * mib, "budgets"},
-		{"a roomy container changes nothing", defaults, nil, 4096 * mib, 768 * mib, "budgets"},
-		{"90% of a smaller container", defaults, nil, 512 * mib, 512 * mib * 9 / 10, "container"},
-		{"budgets as configured", load("-upstream-body-budget", "104857600", "-max-response-memory", "52428800"), nil, 0, (100 + 50 + 256) * mib, "budgets"},
-		{"the cache when it is on", load("-cache-ttl", "30s"), nil, 0, (768 + 64) * mib, "budgets"},
-		{"GOMEMLIMIT, as the runtime read it", defaults, map[string]string{"GOMEMLIMIT": "1GiB"}, 512 * mib, 1 << 30, "GOMEMLIMIT"},
-		{"the setting over everything", load("-memory-limit", "2147483648"), map[string]string{"GOMEMLIMIT": "1GiB"}, 512 * mib, 2 << 30, "memory-limit"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l := chooseMemoryLimit(tt.cfg, envMap(tt.env), tt.container, 1<<30)
-			assert.Equal(t, tt.want, l.bytes)
-			assert.Equal(t, tt.source, l.source)
-			assert.Equal(t, tt.container, l.container)
-		})
-	}
-}
-
-func TestContainerMemoryLimit(t *testing.T) {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	tests := []struct {
-		name string
-		fs   fstest.MapFS
-		want int64
-	}{
-		{"cgroup v2, in a namespace", fstest.MapFS{
-			"proc/self/cgroup":         file("0::/\n"),
-			"sys/fs/cgroup/memory.max": file("536870912\n"),
-		}, 512 << 20},
-		{"cgroup v2, its own cgroup", fstest.MapFS{
-			"proc/self/cgroup":                           file("0::/kubepods/pod1/ctr\n"),
-			"sys/fs/cgroup/kubepods/pod1/ctr/memory.max": file("1073741824\n"),
-			"sys/fs/cgroup/memory.max":                   file("max\n"),
-		}, 1 << 30},
-		{"cgroup v2, no limit", fstest.MapFS{
-			"proc/self/cgroup":         file("0::/\n"),
-			"sys/fs/cgroup/memory.max": file("max\n"),
-		}, 0},
-		{"cgroup v1", fstest.MapFS{
-			"proc/self/cgroup": file("5:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n"),
-			"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": file("268435456\n"),
-		}, 256 << 20},
-		{"cgroup v1 in a namespace", fstest.MapFS{
-			"proc/self/cgroup":                           file("4:memory:/\n"),
-			"sys/fs/cgroup/memory/memory.limit_in_bytes": file("268435456\n"),
-		}, 256 << 20},
-		{"cgroup v1, no limit", fstest.MapFS{
-			"proc/self/cgroup":                           file("4:memory:/\n"),
-			"sys/fs/cgroup/memory/memory.limit_in_bytes": file("9223372036854771712\n"),
-		}, 0},
-		{"no cgroup files", fstest.MapFS{}, 0},
-		{"unreadable", fstest.MapFS{
-			"proc/self/cgroup":         file("0::/\n"),
-			"sys/fs/cgroup/memory.max": file("lots\n"),
-		}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, containerMemoryLimit(tt.fs))
-		})
-	}
-}
 
 // TestRunSetsTheMemoryLimit: run sets the Go runtime's memory limit while
 // it serves, logs it, and puts back the one there was when it returns.
@@ -121,4 +37,11 @@ func TestRunSetsTheMemoryLimit(t *testing.T) {
 	assert.Less(t, limit, int64(math.MaxInt64))
 	require.NoError(t, s.stop())
 	assert.Equal(t, before, debug.SetMemoryLimit(-1))
+
+	// The cache's bytes count with the cache on.
+	s = launch(t, "-log-level", "info", "-cache-ttl", "30s", "-cache-max-bytes", "1048576")
+	line = s.logLine("memory limit")
+	require.NotNil(t, line, s.logs.String())
+	assert.EqualValues(t, 512<<20+1<<20, line["budgets"], "the default budgets and the cache")
+	require.NoError(t, s.stop())
 }

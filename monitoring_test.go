@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/config"
+	"github.com/salesgraph/salesgraph/telemetry"
 )
 
 // monitoringFiles name the metrics an operator's Prometheus and Grafana
@@ -93,12 +93,12 @@ func exportedMetrics(t *testing.T) map[string]bool {
 
 	// The registry describes its collectors whether or not they hold a
 	// series; a Desc says its name only in its String.
-	tel, err := newTelemetry(context.Background(), config.Observability{MetricsAddr: config.MetricsOff}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
+	tel, err := telemetry.New(context.Background(), telemetry.Options{}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	defer tel.shutdown(slog.New(slog.DiscardHandler))
+	defer tel.Shutdown(slog.New(slog.DiscardHandler))
 	descs := make(chan *prometheus.Desc)
 	go func() {
-		tel.metrics.Registry().Describe(descs)
+		tel.Metrics.Registry().Describe(descs)
 		close(descs)
 	}()
 	fqName := regexp.MustCompile(`^Desc\{fqName: "([^"]+)"`)

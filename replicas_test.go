@@ -22,6 +22,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/internal/redistest"
 	"github.com/salesgraph/salesgraph/ratelimit"
+	"github.com/salesgraph/salesgraph/redisconn"
 	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
@@ -158,7 +159,7 @@ func replicaHandler(t *testing.T, up *fakeapi.Server, rdb redis.Cmdable, now *ti
 	cache, err := respcache.New(respcache.Options{TTL: 30 * time.Second, StaleIfError: time.Hour, Redis: rdb,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return *now }})
 	require.NoError(t, err)
-	keyer, err := respcache.NewKeyer([]byte(cacheSecret), nil)
+	keyer, err := respcache.NewKeyer([]byte(cacheSecret))
 	require.NoError(t, err)
 	client, err := restclient.New(up.URL, restclient.WithoutRetry(), restclient.WithoutCircuitBreaker(),
 		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: keyer}))
@@ -322,7 +323,7 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 		}
 	}
 	// Each fallback: a second at the replica's share, its burst included.
-	extra := fallbacks * float64(burst/replicas+rate/replicas*int(ratelimit.DefaultBackoff/time.Second))
+	extra := fallbacks * float64(burst/replicas+rate/replicas*int(redisconn.DefaultBackoff/time.Second))
 	// Arrivals are admissions plus a latency that a loaded machine makes
 	// vary by hundreds of ms, which can squeeze a second's admissions into
 	// less: stretches of 2 s or more, with half a second's calls to spare,
@@ -439,12 +440,13 @@ func TestAPQIsSharedByReplicas(t *testing.T) {
 	assert.Equal(t, len(up.Dataset().Users[3].Meetings), totalCount(t, apqPost(t, b.base, ohash, other)))
 }
 
-// TestReplicasWalkthrough is the README's "Two replicas on one machine",
-// process for process: one demo upstream (-demo-upstream-only), a Redis,
-// two replicas pointed at both. A user asked through one replica is served
-// by the other from Redis, with no upstream call. Before, the only demo
-// upstream was the one each replica embeds on a random port, so two
-// replicas never shared an upstream, nor therefore a cache entry.
+// TestReplicasWalkthrough is docs/operators/deployment.md's "Two replicas
+// on one machine", process for process: one demo upstream
+// (-demo-upstream-only), a Redis, two replicas pointed at both. A user
+// asked through one replica is served by the other from Redis, with no
+// upstream call. Before, the only demo upstream was the one each replica
+// embeds on a random port, so two replicas never shared an upstream, nor
+// therefore a cache entry.
 func TestReplicasWalkthrough(t *testing.T) {
 	rdb := redistest.Start(t)
 	up := startMain(t, "demo upstream listening", "-demo-upstream-only")

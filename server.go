@@ -4,7 +4,12 @@
 //
 // Every setting is a flag and an environment variable with the prefix
 // SALESGRAPH_ (package config); `go run . -help` lists them. This file is
-// the wiring: load the configuration, build the parts from it, serve, drain.
+// the wiring: load the configuration, build the parts from it, serve, drain
+// (and hangup.go keeps SIGHUP from ending the process). The parts are their
+// packages' to build: memlimit (the runtime's memory limit), telemetry
+// (metrics, tracing, probes), replicas (what replicas share through Redis),
+// restclient, graph, ide, and the demo upstream, restclient/fakeapi.
+// layout_test.go holds package main to 400 lines of code.
 package main
 
 import (
@@ -26,9 +31,12 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/ide"
+	"github.com/salesgraph/salesgraph/memlimit"
 	"github.com/salesgraph/salesgraph/observe"
+	"github.com/salesgraph/salesgraph/replicas"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
+	"github.com/salesgraph/salesgraph/telemetry"
 )
 
 func main() {
@@ -64,29 +72,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	if cfg.PrintSchema != "" {
-		return printSchema(stdout, cfg.PrintSchema)
+		return graph.PrintSchema(stdout, cfg.PrintSchema)
 	}
 	h, err := observe.NewLogHandler(stderr, cfg.Observability.LogFormat, cfg.Observability.LogLevel)
 	if err != nil {
 		return err
 	}
 	log := slog.New(h)
-	defer setMemoryLimit(cfg, getenv, os.DirFS("/"), log)()
+	defer memlimit.Set(memoryOptions(cfg), getenv, os.DirFS("/"), log)()
 	defer ignoreHangup(log)()
+	demo := []fakeapi.Option{fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2)}
 	if cfg.Demo.UpstreamOnly {
-		return serveDemoUpstream(ctx, cfg, log, ready)
+		fake := fakeapi.New(demo...)
+		defer fake.Close()
+		return fake.ListenAndServe(ctx, fakeapi.ServeOptions{Addr: cfg.Server.ListenAddr, ShutdownTimeout: cfg.Shutdown.Timeout, Logger: log,
+			Ready: func(addr string) {
+				log.Info("demo upstream listening", "addr", addr, "url", "http://"+displayHost(addr), "users", cfg.Demo.Users,
+					"demoCredential", "Authorization: "+fakeapi.DefaultToken)
+				if ready != nil {
+					ready <- addr
+				}
+			}})
 	}
-	tel, err := newTelemetry(ctx, cfg.Observability, getenv, stdout, log)
+	tel, err := telemetry.New(ctx, telemetryOptions(cfg.Observability), getenv, stdout, log)
 	if err != nil {
 		return err
 	}
-	defer tel.shutdown(log)
-	log.LogAttrs(ctx, slog.LevelInfo, "configuration", append(cfg.Summary(), slog.String("tracing", tel.tracing.Exporter()))...)
+	defer tel.Shutdown(log)
+	log.LogAttrs(ctx, slog.LevelInfo, "configuration", append(cfg.Summary(), slog.String("tracing", tel.Tracing.Exporter()))...)
 
 	upstreamURL := cfg.Upstream.URL
 	staticAuth := string(cfg.Upstream.Authorization)
 	if cfg.DemoMode() {
-		fake := fakeapi.NewServer(fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2))
+		fake := fakeapi.NewServer(demo...)
 		defer fake.Close()
 		upstreamURL = fake.URL
 		if staticAuth == "" {
@@ -95,17 +113,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("demo mode: no upstream configured (SALESGRAPH_UPSTREAM_URL), serving an embedded fake upstream with generated data",
 			"users", cfg.Demo.Users, "demoCredential", "Authorization: "+fakeapi.DefaultToken)
 	}
-	shared, err := replicaOptions(cfg.Replicas, cfg.Security.APQCacheSize, tel.metrics, log)
+	shared, err := replicas.New(replicaOptions(cfg.Replicas), cfg.Security.APQCacheSize, tel.Metrics, log)
 	if err != nil {
 		return err
 	}
-	defer shared.close()
-	opts := append(upstreamOptions(cfg, staticAuth), tel.clientOptions(cfg.Upstream.Timeout)...)
-	client, err := restclient.New(upstreamURL, append(opts, shared.client...)...)
+	defer shared.Close()
+	opts := append(upstreamOptions(cfg, staticAuth), tel.ClientOptions(cfg.Upstream.Timeout)...)
+	client, err := restclient.New(upstreamURL, append(opts, shared.Client...)...)
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
-	tel.watchUpstream(client) // the breaker shown in /readyz (readiness does not follow it), ejections in /metrics
+	tel.WatchUpstream(client) // the breaker shown in /readyz (readiness does not follow it), ejections in /metrics
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{
@@ -115,12 +133,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		OperationTimeout:        cfg.Resilience.OperationTimeout,
 		CursorSecret:            []byte(cfg.GraphQL.CursorSecret),
 		TimeZone:                cfg.Upstream.TimeZone,
-		Security:                withAPQStore(cfg.Security, shared.apq),
+		Security:                withAPQStore(cfg.Security, shared.APQ),
 		Logger:                  log,
-		Metrics:                 tel.metrics,
-		Tracing:                 tel.tracing,
+		Metrics:                 tel.Metrics,
+		Tracing:                 tel.Tracing,
 	}))
-	tel.mount(mux, cfg.Observability) // /readyz and /metrics
+	tel.Mount(mux) // /readyz, and /metrics unless it has a listener of its own or is off
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -149,7 +167,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return fmt.Errorf("listen: %w", err)
 	}
 	limited := connlimit.New(ln, maxConns, log)
-	limited.Register(tel.metrics.Registry())
+	limited.Register(tel.Metrics.Registry())
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -167,10 +185,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	addr := ln.Addr().String()
 	log.Info("salesgraph listening", "addr", addr, "graphql", "http://"+displayHost(addr)+"/graphql",
-		"ide", ideURL(cfg, addr), "metrics", tel.adminAddr(), "upstream", config.RedactURL(upstreamURL), "demo", cfg.DemoMode(),
+		"ide", ideURL(cfg, addr), "metrics", tel.AdminAddr(), "upstream", config.RedactURL(upstreamURL), "demo", cfg.DemoMode(),
 		"staticCredential", staticAuth != "", "forwardHeaders", cfg.Upstream.ForwardHeaders, "introspection", cfg.GraphQL.Introspection,
 		"maxConnections", maxConns)
-	tel.probes.SetServing(true)
+	tel.Probes.SetServing(true)
 	if ready != nil {
 		ready <- addr
 	}
@@ -182,7 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	return drain(srv, errc, cancelRequests, tel.probes, cfg.Shutdown, log)
+	return drain(srv, errc, cancelRequests, tel.Probes, cfg.Shutdown, log)
 }
 
 // upstreamOptions are the restclient options the configuration makes;
@@ -206,6 +224,34 @@ func upstreamOptions(cfg *config.Config, staticAuth string) []restclient.Option 
 		return append(opts, restclient.WithCircuitBreaker(r.Breaker))
 	}
 	return append(opts, restclient.WithoutCircuitBreaker())
+}
+
+// telemetryOptions are the observability settings: /metrics on the API's
+// listener (-metrics-addr empty), on a listener of its own, or nowhere
+// (off).
+func telemetryOptions(o config.Observability) telemetry.Options {
+	t := telemetry.Options{MetricsOnAPI: o.MetricsAddr == "", Pprof: o.Pprof, TraceResolvers: o.TraceResolvers}
+	if o.MetricsAddr != config.MetricsOff {
+		t.MetricsAddr = o.MetricsAddr
+	}
+	return t
+}
+
+// replicaOptions are config.Replicas as package replicas takes them, field
+// for field (TestReplicaOptionsCarryEveryField).
+func replicaOptions(r config.Replicas) replicas.Options {
+	return replicas.Options{RedisURL: r.RedisURL, RedisTimeout: r.RedisTimeout, CacheTTL: r.CacheTTL, CacheStaleIfError: r.CacheStaleIfError,
+		CacheKeySecret: string(r.CacheKeySecret), CacheMaxBytes: r.CacheMaxBytes, CacheIgnoreNoStore: r.CacheIgnoreNoStore,
+		UpstreamRateLimit: r.UpstreamRateLimit, Count: r.Count}
+}
+
+// memoryOptions are the settings the runtime's memory limit is chosen from.
+func memoryOptions(cfg *config.Config) memlimit.Options {
+	o := memlimit.Options{MemoryLimit: cfg.Server.MemoryLimit, BodyBudget: cfg.Upstream.BodyBudget, ResponseMemory: cfg.Security.MaxResponseMemory}
+	if cfg.Replicas.CacheTTL > 0 {
+		o.CacheBytes = cfg.Replicas.CacheMaxBytes
+	}
+	return o
 }
 
 // mountIDE serves the IDE at /, with the demo credential filled in in

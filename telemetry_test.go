@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,7 +21,6 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
@@ -74,50 +72,6 @@ func TestServerServesMetricsAndProbes(t *testing.T) {
 		assert.Contains(t, body, line+"\n")
 	}
 	assert.Contains(t, body, "go_goroutines ")
-}
-
-func TestMetricsOnASeparateAddress(t *testing.T) {
-	ctx := context.Background()
-	cfg := config.Observability{MetricsAddr: "127.0.0.1:0"}
-	tel, err := newTelemetry(ctx, cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(func() { tel.shutdown(slog.New(slog.DiscardHandler)) })
-	admin := "http://" + tel.adminAddr()
-
-	code, body := get(t, admin+"/metrics")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "salesgraph_upstream_calls_in_flight 0")
-	code, _ = get(t, admin+"/healthz")
-	assert.Equal(t, http.StatusOK, code)
-	code, body = get(t, admin+"/readyz")
-	assert.Equal(t, http.StatusServiceUnavailable, code, "not serving yet")
-	assert.Equal(t, "not ready: starting\n", body)
-
-	tel.probes.SetServing(true)
-	code, _ = get(t, admin+"/readyz")
-	assert.Equal(t, http.StatusOK, code)
-
-	// The API's mux then has no /metrics.
-	mux := http.NewServeMux()
-	tel.mount(mux, cfg)
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	assert.Equal(t, http.StatusNotFound, rec.Code)
-	rec = httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	assert.Equal(t, http.StatusOK, rec.Code)
-}
-
-func TestMetricsOff(t *testing.T) {
-	cfg := config.Observability{MetricsAddr: config.MetricsOff}
-	tel, err := newTelemetry(context.Background(), cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	assert.Empty(t, tel.adminAddr())
-	mux := http.NewServeMux()
-	tel.mount(mux, cfg)
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	assert.Equal(t, http.StatusNotFound, rec.Code)
 }
 
 func TestStartupSummaryIsCompleteAndRedacted(t *testing.T) {
@@ -311,29 +265,6 @@ func TestRetriesAndTheCircuitReachMetricsAndReadiness(t *testing.T) {
 		"every attempt that reached the upstream, and no other")
 }
 
-// TestPprofIsServedOnTheMetricsListenerOnly: profiles are opt-in, and even
-// then never reachable through the public API's mux.
-func TestPprofIsServedOnTheMetricsListenerOnly(t *testing.T) {
-	for _, on := range []bool{false, true} {
-		cfg := config.Observability{MetricsAddr: "127.0.0.1:0", Pprof: on}
-		tel, err := newTelemetry(context.Background(), cfg, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
-		require.NoError(t, err)
-		code, body := get(t, "http://"+tel.adminAddr()+"/debug/pprof/goroutine?debug=1")
-		if on {
-			assert.Equal(t, http.StatusOK, code)
-			assert.Contains(t, body, "goroutine profile:")
-		} else {
-			assert.Equal(t, http.StatusNotFound, code)
-		}
-		mux := http.NewServeMux()
-		tel.mount(mux, cfg)
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
-		assert.Equal(t, http.StatusNotFound, rec.Code, "pprof %v: the API listener serves no profiles", on)
-		tel.shutdown(slog.New(slog.DiscardHandler))
-	}
-}
-
 // TestVersion: -version prints the build (module version, VCS revision and
 // time, Go version) whatever else is configured, and /metrics' go_build_info
 // carries the same. There was no -version, and go_build_info had no
@@ -351,4 +282,37 @@ func TestVersion(t *testing.T) {
 	_, body := get(t, base+"/metrics")
 	assert.Contains(t, body, `go_build_info{checksum="`+build.Sum+`",goversion="`+build.GoVersion+`",modified="`)
 	assert.Contains(t, body, `,revision="`+build.Revision+`",revision_time="`+build.Time+`",version="`+build.Version+`"} 1`)
+}
+
+// TestMetricsWhereConfigured: -metrics-addr empty serves /metrics on the
+// API's listener, an address on a listener of its own (with the probes),
+// and off nowhere; /readyz is on the API's listener in every case.
+func TestMetricsWhereConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		addr      string // -metrics-addr
+		onAPI     bool
+		ownListen bool
+	}{
+		{"", true, false},
+		{"127.0.0.1:0", false, true},
+		{"off", false, false},
+	} {
+		t.Run("metrics-addr="+tc.addr, func(t *testing.T) {
+			s := launch(t, "-log-level", "info", "-metrics-addr", tc.addr)
+			defer func() { require.NoError(t, s.stop()) }()
+			code, _ := get(t, s.base+"/metrics")
+			assert.Equal(t, tc.onAPI, code == http.StatusOK, "/metrics on the API's listener: %d", code)
+			code, _ = get(t, s.base+"/readyz")
+			assert.Equal(t, http.StatusOK, code)
+			line := s.logLine("salesgraph listening")
+			require.NotNil(t, line, s.logs.String())
+			admin, _ := line["metrics"].(string)
+			assert.Equal(t, tc.ownListen, admin != "", "the metrics listener: %q", admin)
+			if tc.ownListen {
+				code, body := get(t, "http://"+admin+"/metrics")
+				assert.Equal(t, http.StatusOK, code)
+				assert.Contains(t, body, "salesgraph_upstream_calls_in_flight 0")
+			}
+		})
+	}
 }

@@ -12,7 +12,7 @@ import { batchURL, expected, recordingFetch, url, wrongCredential } from './suit
 
 const headers = { Authorization: expected.credential };
 
-// The cache policy the README gives: every connection keeps its pages in
+// The cache policy docs/frontend/clients.md gives: every connection keeps its pages in
 // one list, whatever first/after asked; filter and orderBy tell lists apart.
 function newCache() {
   return new InMemoryCache({
@@ -119,7 +119,7 @@ test('InMemoryCache merges the pages of a connection', async () => {
   assertMeetings(merged.user.meetings.edges, user.meetings.slice(0, 6));
 });
 
-// The README's warning: relayStylePagination merges `edges`. A query that
+// docs/frontend/clients.md's warning: relayStylePagination merges `edges`. A query that
 // selects only `nodes` gets no list of pages: the cached connection holds
 // the last page fetched.
 test('relayStylePagination appends pages of edges, not of nodes', async () => {
@@ -165,7 +165,7 @@ test('InMemoryCache keeps a meeting and a thread with the same id apart', async 
 });
 
 test('PersistedQueryLink sends the hash, then the document once, then only the hash', async () => {
-  // The README's hash function: Web Crypto, in browsers and in Node alike.
+  // docs/frontend/clients.md's hash function: Web Crypto, in browsers and in Node alike.
   const sha256 = async (text) =>
     Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))), (b) =>
       b.toString(16).padStart(2, '0'),

@@ -12,7 +12,7 @@ import { expected, url, wrongCredential } from './suite.js';
 
 const { ConnectionHandler, Environment, Network, RecordSource, Store, commitLocalUpdate, fetchQuery } = RelayRuntime;
 
-// The README's setting: globalId is unique across types, id is not.
+// docs/frontend/clients.md's setting: globalId is unique across types, id is not.
 const getDataID = (fieldValue) => fieldValue.globalId;
 
 function newEnvironment({ byGlobalId = true, credential = expected.credential } = {}) {

@@ -1,6 +1,7 @@
 // urql (@urql/core, which the urql React/Vue/Svelte bindings wrap). Its
 // default client sends queries as GET with no Content-Type, which CSRF
-// prevention refuses; the README gives the two settings that pass it.
+// prevention refuses; docs/frontend/clients.md gives the two settings that
+// pass it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, cacheExchange, fetchExchange, gql } from '@urql/core';
@@ -45,7 +46,7 @@ test("urql's defaults: a GET without Content-Type, refused by CSRF prevention", 
   assert.equal(res.error.graphQLErrors[0].extensions.code, expected.codes.csrf);
 });
 
-// The README's settings: POST for everything, or GET with a header that a
+// docs/frontend/clients.md's settings: POST for everything, or GET with a header that a
 // cross-site form or link cannot send.
 for (const c of [
   { name: 'preferGetMethod: false', options: { preferGetMethod: false }, method: 'POST' },

@@ -3,8 +3,9 @@
 // every check of the values given (all problems reported together, in the
 // flags' own words), and the start-up summary, which prints every setting
 // with the secrets redacted. server.go loads a Config and wires the parts
-// with it; no other package reads flags or SALESGRAPH_* variables, and the
-// packages it configures check their Options for programmers, not users.
+// with it; no other package reads flags or SALESGRAPH_* variables. The
+// packages it configures state the rules on their Options, by field; config
+// says what they find in the words of its flags.
 //
 // Adding a setting is a change in this package plus one wiring line:
 //
@@ -13,12 +14,17 @@
 //     and usage; its variable is SALESGRAPH_ and the flag's name in upper
 //     snake case;
 //  3. its rule, if a value can be wrong, in validate (validate.go), naming
-//     the flag;
+//     the flag; a rule the configured package states itself (graph's and
+//     gqlhttp's Options.Problems, restclient's RetryPolicy and
+//     BreakerSettings Problems, respcache.KeyerFor) is not stated again:
+//     config says its problems in the flag's words (graphFlags,
+//     resilienceFlags);
 //  4. in server.go, the line that hands the field to what it configures.
 //
 // The summary lists the field by itself (summary.go), and
-// TestREADMEConfigurationTable fails until README.md's table has its row
-// (-update-readme writes it). For example, a budget on upstream bodies is a
+// TestConfigurationTableIsTheFlags fails until the operators' settings
+// table, docs/operators/configuration.md, has its row (-update-docs writes
+// it). For example, a budget on upstream bodies is a
 // BodyBudget int64 in Upstream; e.int64(&c.Upstream.BodyBudget,
 // "upstream-body-budget", 256<<20, "…") in register; a check in validate
 // that it is at least Upstream.MaxResponseBytes; and
@@ -37,6 +43,7 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/redisconn"
+	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
@@ -59,7 +66,7 @@ type Config struct {
 	// the configuration is then neither read nor checked.
 	PrintVersion bool
 
-	flags *flag.FlagSet // every flag, for the README's table (TestREADMEConfigurationTable)
+	flags *flag.FlagSet // every flag, for the documented table (TestConfigurationTableIsTheFlags)
 	raw   raw
 }
 
@@ -70,7 +77,7 @@ type Server struct {
 	// lowers it further to fit the open-file limit.
 	MaxConnections int
 	// MemoryLimit is the Go runtime's soft memory limit in bytes; 0 leaves
-	// it to GOMEMLIMIT or derives it from the budgets (memlimit.go).
+	// it to GOMEMLIMIT or derives it from the budgets (package memlimit).
 	MemoryLimit int64
 }
 
@@ -183,8 +190,8 @@ type Demo struct {
 	Latency time.Duration
 	Users   int
 	// UpstreamOnly serves the fake upstream alone on Server.ListenAddr,
-	// for several replicas on one machine to share (server.go's
-	// serveDemoUpstream).
+	// for several replicas on one machine to share (fakeapi's
+	// Server.ListenAndServe).
 	UpstreamOnly bool
 }
 
@@ -255,16 +262,16 @@ func (c *Config) register(e *envFlags) {
 	e.string(&c.Upstream.URL, "upstream-url", "", "base URL of the REST API without its /api/v1, e.g. https://crm.example.com; empty starts demo mode")
 	e.secret(&c.Upstream.Authorization, "upstream-authorization", "static credential sent upstream when the caller sends none of forward-headers")
 	e.string(&c.Upstream.AuthHeader, "upstream-auth-header", "Authorization", "header that carries the static credential")
-	e.string(&r.forwardHeaders, "forward-headers", "Authorization", "comma-separated inbound headers forwarded upstream")
-	e.duration(&c.Upstream.Timeout, "upstream-timeout", 10*time.Second, "timeout of one upstream call")
+	e.string(&r.forwardHeaders, "forward-headers", strings.Join(graph.DefaultForwardHeaders, ","), "comma-separated inbound headers forwarded upstream")
+	e.duration(&c.Upstream.Timeout, "upstream-timeout", restclient.DefaultTimeout, "timeout of one upstream call")
 	e.string(&r.timeZone, "upstream-timezone", "UTC", "IANA zone of the upstream's naive dates")
-	e.string(&c.Upstream.PageParam, "upstream-page-param", "page", "query parameter that selects a page of threads, or of meetings when the upstream pages them")
-	e.string(&c.Upstream.PerPageParam, "upstream-per-page-param", "per_page", "query parameter that sets the threads page size")
+	e.string(&c.Upstream.PageParam, "upstream-page-param", restclient.DefaultPageParam, "query parameter that selects a page of threads, or of meetings when the upstream pages them")
+	e.string(&c.Upstream.PerPageParam, "upstream-per-page-param", restclient.DefaultPerPageParam, "query parameter that sets the threads page size")
 	e.int(&c.Upstream.PerPage, "upstream-per-page", 0, "threads page size to ask for; 0 sends none")
-	e.int64(&c.Upstream.MaxResponseBytes, "upstream-max-response-bytes", 32<<20, "largest upstream response read")
-	e.int64(&c.Upstream.BodyBudget, "upstream-body-budget", 256<<20, "bytes of upstream responses held in memory at once, all calls together: being read, or decoded into records an operation still uses; at least upstream-max-response-bytes")
-	e.int(&c.Upstream.MaxConcurrency, "max-upstream-concurrency", 256, "upstream calls in flight at once, all operations together")
-	e.int(&c.Upstream.MaxOperationConcurrency, "max-operation-concurrency", 64, "upstream calls in flight at once for one operation")
+	e.int64(&c.Upstream.MaxResponseBytes, "upstream-max-response-bytes", restclient.DefaultMaxResponseBytes, "largest upstream response read")
+	e.int64(&c.Upstream.BodyBudget, "upstream-body-budget", restclient.DefaultBodyBudget, "bytes of upstream responses held in memory at once, all calls together: being read, or decoded into records an operation still uses; at least upstream-max-response-bytes")
+	e.int(&c.Upstream.MaxConcurrency, "max-upstream-concurrency", graph.DefaultMaxUpstreamConcurrency, "upstream calls in flight at once, all operations together")
+	e.int(&c.Upstream.MaxOperationConcurrency, "max-operation-concurrency", graph.DefaultMaxOperationConcurrency, "upstream calls in flight at once for one operation")
 	e.string(&r.introspection, "introspection", "", "allow schema introspection: true or false; default true in demo mode only")
 	e.bool(&c.IDE.Enabled, "ide", true, "serve the GraphiQL IDE at /")
 	e.string(&c.IDE.Assets, "ide-assets", "embedded", "where the IDE's browser files come from: embedded (served by salesgraph, works offline) or cdn (jsDelivr, pinned with Subresource Integrity)")
@@ -335,8 +342,8 @@ func (c *Config) register(e *envFlags) {
 	e.duration(&rc.CacheTTL, "cache-ttl", 0, "how long an upstream answer is served from the cache (shortened by the upstream's Cache-Control max-age); 0 turns the cache off")
 	e.duration(&rc.CacheStaleIfError, "cache-stale-if-error", 0, "how long past cache-ttl a cached answer is still served, marked stale, when the upstream fails (5xx, timeout, unreachable, circuit open)")
 	e.secret(&rc.CacheKeySecret, "cache-key-secret", "key of the cache's HMAC keys, at least 32 bytes; required with cache-ttl and redis-url, and shared by the replicas; empty without redis-url: random per process")
-	e.int64(&rc.CacheMaxBytes, "cache-max-bytes", 64<<20, "bytes of upstream answers the cache holds in this process")
-	e.bool(&rc.CacheIgnoreNoStore, "cache-ignore-upstream-no-store", false, "cache answers the upstream marks Cache-Control no-store or no-cache for cache-ttl anyway, as if unmarked; risky if the upstream means it (see the README)")
+	e.int64(&rc.CacheMaxBytes, "cache-max-bytes", respcache.DefaultMaxBytes, "bytes of upstream answers the cache holds in this process")
+	e.bool(&rc.CacheIgnoreNoStore, "cache-ignore-upstream-no-store", false, "cache answers the upstream marks Cache-Control no-store or no-cache for cache-ttl anyway, as if unmarked; risky if the upstream means it (see docs/operators/replicas.md)")
 	e.float64(&rc.UpstreamRateLimit, "upstream-rate-limit", 0, "upstream calls per second, retries included, across every replica when redis-url is set; 0 is no limit")
 	e.int(&rc.Count, "replicas", 1, "most replicas that run: while Redis is down each keeps to upstream-rate-limit / replicas")
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/redisconn"
+	"github.com/salesgraph/salesgraph/respcache"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
@@ -352,13 +354,14 @@ func TestSecurityRejectsInvalidValues(t *testing.T) {
 		"missing allow-list":        {args: []string{"-allowed-operations", filepath.Join(dir, "missing")}, want: "allowed-operations: "},
 		"invalid allowed operation": {args: []string{"-allowed-operations", dir}, want: "allowed-operations: operation Bad"},
 		"tiny response cap":         {args: []string{"-max-response-bytes", "100"}, want: "max-response-bytes must be at least 1024"},
+		"memory below the cap":      {args: []string{"-max-response-bytes", "2000000", "-max-response-memory", "1000000"}, want: "max-response-memory must be at least max-response-bytes (2000000), got 1000000"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := parse(c.args, c.env)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
-			assert.NotRegexp(t, `\b(ForwardHeaders|CSRFHeaders|AllowedOrigins|AllowedOperations|MaxDepth)\b`, err.Error(),
+			assert.NotRegexp(t, `\b(ForwardHeaders|CSRFHeaders|AllowedOrigins|AllowedOperations|MaxDepth|MaxResponseBytes|MaxResponseMemory)\b`, err.Error(),
 				"the user reads flag names, not Go fields")
 		})
 	}
@@ -441,7 +444,7 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 		"zero op timeout":      {args: []string{"-operation-timeout", "0s"}, want: "operation-timeout"},
 		"negative retries":     {args: []string{"-upstream-retries", "-1"}, want: "upstream-retries"},
 		"too many retries":     {args: []string{"-upstream-retries", "10"}, want: "upstream-retries"},
-		"max below base":       {args: []string{"-upstream-retry-base-delay", "2s", "-upstream-retry-max-delay", "1s"}, want: "upstream-retry-max-delay"},
+		"max below base":       {args: []string{"-upstream-retry-base-delay", "2s", "-upstream-retry-max-delay", "1s"}, want: "upstream-retry-max-delay must not be below upstream-retry-base-delay (2s), got 1s"},
 		"zero retry-after cap": {args: []string{"-upstream-retry-after-max", "0s"}, want: "must be positive"},
 		"budget above one":     {args: []string{"-upstream-retry-budget", "1.5"}, want: "upstream-retry-budget"},
 		"zero budget":          {args: []string{"-upstream-retry-budget", "0"}, want: "upstream-retry-budget"},
@@ -449,7 +452,8 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 		"ratio zero":           {args: []string{"-upstream-breaker-failure-ratio", "0"}, want: "failure-ratio"},
 		"zero min requests":    {args: []string{"-upstream-breaker-min-requests", "0"}, want: "min-requests"},
 		"zero window":          {args: []string{"-upstream-breaker-window", "0s"}, want: "upstream-breaker-window"},
-		"too many probes":      {args: []string{"-upstream-breaker-probes", "5000"}, want: "upstream-breaker-probes"},
+		"too many probes":      {args: []string{"-upstream-breaker-probes", "5000"}, want: "upstream-breaker-probes must be between 1 and 1000, got 5000"},
+		"ejection cap below":   {args: []string{"-upstream-breaker-path-ejection", "2m", "-upstream-breaker-max-path-ejection", "1m"}, want: "upstream-breaker-max-path-ejection must not be below upstream-breaker-path-ejection (2m0s), got 1m0s"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -458,4 +462,81 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 			assert.Contains(t, err.Error(), c.want)
 		})
 	}
+}
+
+// TestGraphsRulesInTheFlagsWords: every limit graph and the endpoint check
+// is refused at zero, in the words of its flag and of the package's own
+// rule; every field graph.Options.Problems can name has a flag, so no rule
+// needs stating twice.
+func TestGraphsRulesInTheFlagsWords(t *testing.T) {
+	limits := []string{"max-request-bytes", "max-tokens", "max-depth", "max-aliases", "max-root-fields", "max-fields",
+		"max-errors", "max-response-bytes", "max-batch-size", "apq-cache-size", "max-complexity", "max-upstream-calls", "thread-lookup-pages"}
+	var args []string
+	for _, f := range limits {
+		args = append(args, "-"+f, "0")
+	}
+	_, err := parse(append(args, "-cursor-secret", "short"), nil)
+	require.Error(t, err)
+	for _, f := range limits {
+		assert.Contains(t, err.Error(), f+" must be positive, got 0")
+	}
+	assert.Contains(t, err.Error(), "cursor-secret must be at least 32 bytes, got 5")
+
+	// Every field graph can find wrong, each wrong at once.
+	bad := graph.Options{CursorSecret: []byte("short"), Security: graph.Security{Options: gqlhttp.Options{
+		CSRFHeaders: []string{"Accept"}, AllowedOrigins: []string{"ftp://x"}, ForwardHeaders: []string{"Host"},
+		MaxResponseBytes: 10, MaxResponseMemory: 5, MaxErrors: 1, AllowedOperations: map[string]string{"x": "{ nope }"},
+	}}}
+	c, err := parse(nil, nil)
+	require.NoError(t, err)
+	fields := map[string]bool{}
+	for _, p := range bad.Problems() {
+		fields[p.Field] = true
+		flag, ok := graphFlags[p.Field]
+		if assert.True(t, ok, "%s has no flag", p.Field) {
+			assert.NotNil(t, c.flags.Lookup(flag), "%s: no flag %s", p.Field, flag)
+		}
+	}
+	assert.Len(t, fields, len(graphFlags), "graph names every field config maps")
+}
+
+// TestRestclientsRulesInTheFlagsWords: every field restclient's retry
+// policy and breaker settings can find wrong has a flag config names it
+// by, so the rules are restclient's alone.
+func TestRestclientsRulesInTheFlagsWords(t *testing.T) {
+	c, err := parse(nil, nil)
+	require.NoError(t, err)
+	fields := map[string]bool{}
+	bad := restclient.BreakerSettings{PathEjection: 2 * time.Minute, MaxPathEjection: time.Minute}
+	all := append(restclient.RetryPolicy{}.Problems(), restclient.BreakerSettings{}.Problems()...)
+	for _, p := range append(all, bad.Problems()...) {
+		if p.Field == "MaxAttempts" {
+			continue // the flag counts retries: upstream-retries's own check
+		}
+		fields[p.Field] = true
+		flag, ok := resilienceFlags[p.Field]
+		if assert.True(t, ok, "%s has no flag", p.Field) {
+			assert.NotNil(t, c.flags.Lookup(flag), "%s: no flag %s", p.Field, flag)
+		}
+	}
+	assert.Len(t, fields, len(resilienceFlags), "restclient names every field config maps")
+	_, err = parse([]string{"-upstream-retries", "10"}, nil)
+	assert.ErrorContains(t, err, "upstream-retries must be between 0 and 9")
+}
+
+// TestDefaultsAreThePackagesOwn: a flag's default that is a package's
+// default is read from the package, so the two cannot drift apart.
+func TestDefaultsAreThePackagesOwn(t *testing.T) {
+	c, err := parse(nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, restclient.DefaultTimeout, c.Upstream.Timeout)
+	assert.Equal(t, restclient.DefaultPageParam, c.Upstream.PageParam)
+	assert.Equal(t, restclient.DefaultPerPageParam, c.Upstream.PerPageParam)
+	assert.EqualValues(t, restclient.DefaultMaxResponseBytes, c.Upstream.MaxResponseBytes)
+	assert.EqualValues(t, restclient.DefaultBodyBudget, c.Upstream.BodyBudget)
+	assert.Equal(t, graph.DefaultMaxUpstreamConcurrency, c.Upstream.MaxConcurrency)
+	assert.Equal(t, graph.DefaultMaxOperationConcurrency, c.Upstream.MaxOperationConcurrency)
+	assert.Equal(t, graph.DefaultForwardHeaders, c.Upstream.ForwardHeaders)
+	assert.EqualValues(t, respcache.DefaultMaxBytes, c.Replicas.CacheMaxBytes)
+	assert.Equal(t, redisconn.DefaultTimeout, c.Replicas.RedisTimeout)
 }

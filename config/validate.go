@@ -1,10 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/redisconn"
 	"github.com/salesgraph/salesgraph/respcache"
+	"github.com/salesgraph/salesgraph/restclient"
 )
 
 // interpret turns what flags gave as text (raw) into Config's fields,
@@ -26,7 +29,7 @@ func (c *Config) interpret(getenv func(string) string) []string {
 	if len(c.Upstream.ForwardHeaders) == 0 {
 		// What graph.Options forwards when given none, said here so that
 		// the summary shows it.
-		c.Upstream.ForwardHeaders = []string{"Authorization"}
+		c.Upstream.ForwardHeaders = graph.DefaultForwardHeaders
 	}
 	loc, err := time.LoadLocation(r.timeZone)
 	if err != nil {
@@ -129,7 +132,6 @@ func (c *Config) validate() []string {
 	check(u.PageParam != "" && u.PerPageParam != "", "upstream page parameter names must not be empty")
 	check(u.MaxResponseBytes >= 1024, "upstream-max-response-bytes must be at least 1024")
 	check(u.BodyBudget >= u.MaxResponseBytes, "upstream-body-budget must be at least upstream-max-response-bytes")
-	check(c.Security.MaxResponseMemory >= int64(c.Security.MaxResponseBytes), "max-response-memory must be at least max-response-bytes")
 	check(u.MaxConcurrency > 0 && u.MaxOperationConcurrency > 0, "concurrency limits must be positive")
 	check(u.AuthHeader != "", "upstream-auth-header must not be empty")
 
@@ -144,57 +146,52 @@ func (c *Config) validate() []string {
 	check(rc.CacheTTL >= 0 && rc.CacheStaleIfError >= 0, "cache-ttl and cache-stale-if-error must not be negative")
 	check(rc.CacheStaleIfError == 0 || rc.CacheTTL > 0, "cache-stale-if-error needs cache-ttl")
 	check(rc.CacheMaxBytes >= 1<<20, "cache-max-bytes must be at least 1048576")
-	if n := len(rc.CacheKeySecret); n > 0 {
-		check(n >= respcache.MinSecretLen, "cache-key-secret must be at least %d bytes, got %d", respcache.MinSecretLen, n)
+	// respcache's rule, as replicas.New applies it: a
+	// cache is shared through Redis with cache-ttl and redis-url.
+	var se *respcache.SecretError
+	if _, err := respcache.KeyerFor([]byte(rc.CacheKeySecret), rc.CacheTTL > 0 && rc.RedisURL != ""); errors.As(err, &se) {
+		problems = append(problems, "cache-key-secret "+se.Issue)
 	}
-	check(rc.CacheTTL == 0 || rc.RedisURL == "" || len(rc.CacheKeySecret) > 0,
-		"cache-key-secret is required with cache-ttl and redis-url: the replicas must compute the same keys")
 	check(rc.UpstreamRateLimit >= 0 && rc.UpstreamRateLimit <= 1e6, "upstream-rate-limit must be between 0 and 1000000 calls per second")
 	check(rc.Count >= 1, "replicas must be positive")
 
-	// The GraphQL endpoint and its security.
-	if n := len(c.GraphQL.CursorSecret); n > 0 {
-		check(n >= graph.MinCursorSecret, "cursor-secret must be at least %d bytes, got %d", graph.MinCursorSecret, n)
-	}
-	s := &c.Security
-	for _, l := range []struct {
-		flag string
-		v    int64
-	}{
-		{"max-request-bytes", s.MaxRequestBytes}, {"max-tokens", int64(s.MaxTokens)}, {"max-depth", int64(s.MaxDepth)},
-		{"max-aliases", int64(s.MaxAliases)}, {"max-root-fields", int64(s.MaxRootFields)}, {"max-fields", int64(s.MaxFields)},
-		{"max-complexity", int64(s.MaxComplexity)}, {"max-upstream-calls", int64(s.MaxUpstreamCalls)},
-		{"thread-lookup-pages", int64(s.ThreadLookupPages)}, {"max-errors", int64(s.MaxErrors)},
-		{"max-response-bytes", int64(s.MaxResponseBytes)}, {"max-batch-size", int64(s.MaxBatchSize)}, {"apq-cache-size", int64(s.APQCacheSize)},
-	} {
-		check(l.v > 0, "%s must be positive", l.flag)
-	}
-	check(s.MaxErrors <= 0 || s.MaxErrors >= gqlhttp.MinMaxErrors, "max-errors must be at least %d: one error is kept for the summary", gqlhttp.MinMaxErrors)
-	check(s.MaxResponseBytes <= 0 || s.MaxResponseBytes >= gqlhttp.MinMaxResponseBytes,
-		"max-response-bytes must be at least %d, room for an error saying the response was too large", gqlhttp.MinMaxResponseBytes)
-	// The checks only the endpoint knows how to make, said with our flags;
-	// the allow-list waits for checkAllowedOperations.
-	for _, p := range c.endpointProblems(false) {
-		problems = append(problems, p)
-	}
+	// The GraphQL endpoint and its security: graph's and gqlhttp's own
+	// rules, said with our flags; the allow-list waits for
+	// checkAllowedOperations.
+	problems = append(problems, c.graphProblems(false)...)
 
 	// Resilience.
 	rs := &c.Resilience
 	check(rs.OperationTimeout > 0, "operation-timeout must be positive")
-	check(c.raw.retries >= 0 && c.raw.retries <= 9, "upstream-retries must be between 0 and 9")
-	check(rs.Retry.BaseDelay > 0 && rs.Retry.MaxDelay > 0 && rs.Retry.MaxRetryAfter > 0 && rs.Retry.BudgetWindow > 0,
-		"upstream retry delays and the budget window must be positive")
-	check(rs.Retry.MaxDelay >= rs.Retry.BaseDelay, "upstream-retry-max-delay must not be below upstream-retry-base-delay")
-	check(rs.Retry.Budget > 0 && rs.Retry.Budget <= 1, "upstream-retry-budget must be above 0 and at most 1")
-	check(rs.Retry.MinRetries > 0, "upstream-retry-min must be positive")
-	check(rs.Breaker.FailureRatio > 0 && rs.Breaker.FailureRatio <= 1, "upstream-breaker-failure-ratio must be above 0 and at most 1")
-	check(rs.Breaker.MinRequests > 0, "upstream-breaker-min-requests must be positive")
-	check(rs.Breaker.Window > 0 && rs.Breaker.OpenTimeout > 0, "upstream-breaker-window and upstream-breaker-open-timeout must be positive")
-	check(rs.Breaker.HalfOpenProbes > 0 && rs.Breaker.HalfOpenProbes <= 1000, "upstream-breaker-probes must be between 1 and 1000")
+	// The flag counts retries, restclient attempts: its rule on
+	// MaxAttempts, in the flag's unit.
+	check(c.raw.retries >= 0 && c.raw.retries <= restclient.MaxAttempts-1, "upstream-retries must be between 0 and %d", restclient.MaxAttempts-1)
 	check(c.raw.pathFailures >= 0, "upstream-breaker-path-failures must not be negative")
-	check(rs.Breaker.PathEjection > 0 && rs.Breaker.MaxPathEjection >= rs.Breaker.PathEjection,
-		"upstream-breaker-path-ejection must be positive, and upstream-breaker-max-path-ejection at least as long")
+	for _, p := range append(rs.Retry.Problems(), rs.Breaker.Problems()...) {
+		if p.Field == "MaxAttempts" {
+			continue // upstream-retries, above
+		}
+		problems = append(problems, inFlagWords(p.Field, p.Issue, resilienceFlags))
+	}
 	return problems
+}
+
+// resilienceFlags names the flag of each restclient.RetryPolicy and
+// BreakerSettings field whose rules restclient states in their Problems.
+var resilienceFlags = map[string]string{
+	"BaseDelay":       "upstream-retry-base-delay",
+	"MaxDelay":        "upstream-retry-max-delay",
+	"MaxRetryAfter":   "upstream-retry-after-max",
+	"Budget":          "upstream-retry-budget",
+	"BudgetWindow":    "upstream-retry-budget-window",
+	"MinRetries":      "upstream-retry-min",
+	"FailureRatio":    "upstream-breaker-failure-ratio",
+	"MinRequests":     "upstream-breaker-min-requests",
+	"Window":          "upstream-breaker-window",
+	"OpenTimeout":     "upstream-breaker-open-timeout",
+	"HalfOpenProbes":  "upstream-breaker-probes",
+	"PathEjection":    "upstream-breaker-path-ejection",
+	"MaxPathEjection": "upstream-breaker-max-path-ejection",
 }
 
 // checkAllowedOperations checks every operation of the allow-list against
@@ -205,36 +202,75 @@ func (c *Config) checkAllowedOperations() []string {
 	if len(c.Security.AllowedOperations) == 0 {
 		return nil
 	}
-	return c.endpointProblems(true)
+	return c.graphProblems(true)
 }
 
-// endpointFlags names the flags of the gqlhttp.Options fields whose checks
-// only the endpoint can make; config checks the other fields itself.
-var endpointFlags = map[string]string{
-	"ForwardHeaders": "forward-headers",
-	"CSRFHeaders":    "csrf-headers",
-	"AllowedOrigins": "cors-origins",
+// graphFlags names the flag of each graph.Options field (the Security
+// fields, gqlhttp.Options's included) whose rules graph states, in
+// graph.Options.Problems: config says those problems in the words of its
+// flags rather than state the rules again.
+var graphFlags = map[string]string{
+	"MaxRequestBytes":   "max-request-bytes",
+	"MaxTokens":         "max-tokens",
+	"MaxDepth":          "max-depth",
+	"MaxAliases":        "max-aliases",
+	"MaxRootFields":     "max-root-fields",
+	"MaxFields":         "max-fields",
+	"MaxErrors":         "max-errors",
+	"MaxResponseBytes":  "max-response-bytes",
+	"MaxResponseMemory": "max-response-memory",
+	"MaxBatchSize":      "max-batch-size",
+	"APQCacheSize":      "apq-cache-size",
+	"CSRFHeaders":       "csrf-headers",
+	"AllowedOrigins":    "cors-origins",
+	"ForwardHeaders":    "forward-headers",
+	"AllowedOperations": "allowed-operations",
+	"MaxComplexity":     "max-complexity",
+	"MaxUpstreamCalls":  "max-upstream-calls",
+	"UpstreamPageSize":  "upstream-per-page",
+	"ThreadLookupPages": "thread-lookup-pages",
+	"CursorSecret":      "cursor-secret",
 }
 
-// endpointProblems is what graph.CheckSecurity finds wrong, in the words
-// of our flags: the allow-list's problems alone when allowList is set,
-// else the problems of endpointFlags' fields.
-func (c *Config) endpointProblems(allowList bool) []string {
-	s := c.Security
+// graphProblems is what graph.Options.Problems finds wrong with the
+// settings config hands graph, in the words of our flags: the allow-list's
+// problems alone when allowList is set, else every other.
+func (c *Config) graphProblems(allowList bool) []string {
+	o := graph.Options{Security: c.Security, CursorSecret: []byte(c.GraphQL.CursorSecret)}
 	if !allowList {
-		s.AllowedOperations = nil
+		o.AllowedOperations = nil
 	}
 	var out []string
-	for _, p := range graph.CheckSecurity(s) {
-		switch flag, ok := endpointFlags[p.Field]; {
-		case allowList && p.Field == "AllowedOperations":
-			out = append(out, "allowed-operations: "+p.Issue)
-		case !allowList && ok:
-			out = append(out, flag+": "+p.Issue)
+	for _, p := range o.Problems() {
+		if (p.Field == "AllowedOperations") != allowList {
+			continue
 		}
+		out = append(out, inFlagWords(p.Field, p.Issue, graphFlags))
 	}
 	return out
 }
+
+// inFlagWords is a package's problem with field (issue) in the words of
+// its flag, flags naming the flag of each field: "max-depth must be
+// positive, got 0", "cors-origins: … is not an origin", and any other
+// field the issue names by its flag too.
+func inFlagWords(field, issue string, flags map[string]string) string {
+	p := gqlhttp.Problem{Field: field, Issue: issue}
+	if flag, ok := flags[field]; ok {
+		p.Field = flag
+	}
+	p.Issue = fieldNames.ReplaceAllStringFunc(p.Issue, func(name string) string {
+		if flag, ok := flags[name]; ok {
+			return flag
+		}
+		return name
+	})
+	return p.String()
+}
+
+// fieldNames are the words of an issue that may name another field ("must
+// be at least MaxResponseBytes").
+var fieldNames = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)
 
 // apiPrefix is the path prefix of the REST API's endpoints (restclient's
 // Endpoint* constants), which restclient appends to the base URL.

@@ -121,11 +121,11 @@ func (r *rendered) env(t *testing.T, c corev1.Container) map[string]corev1.EnvVa
 }
 
 // settings are the SALESGRAPH_* variables salesgraph reads, from the
-// README's configuration table (which config's TestREADMEConfigurationTable
-// keeps equal to the flags).
+// operators' settings table, docs/operators/configuration.md (which
+// config's TestConfigurationTableIsTheFlags keeps equal to the flags).
 func settings(t *testing.T) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile("../docs/operators/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func settings(t *testing.T) map[string]bool {
 		out[m[1]] = true
 	}
 	if len(out) < 50 {
-		t.Fatalf("found %d settings in the README's configuration table; has its form changed?", len(out))
+		t.Fatalf("found %d settings in docs/operators/configuration.md's table; has its form changed?", len(out))
 	}
 	return out
 }

@@ -65,7 +65,10 @@ func (o *Options) hasPreflightHeader(r *http.Request) bool {
 // tracingHeaders are what a page sends to trace its calls (browser
 // OpenTelemetry, RUM agents): W3C Trace Context, W3C Baggage, and a request
 // id of its own, which the Server keeps. Without them in a preflight's
-// answer, the browser refuses the cross-origin call itself.
+// answer, the browser refuses the cross-origin call itself. They are the
+// per-request headers salesgraph's sharing and caching leave out of their
+// keys (package flight), which gqlhttp does not import: a test keeps the
+// two lists the same.
 var tracingHeaders = []string{"Traceparent", "Tracestate", "Baggage", RequestIDHeader}
 
 // withCORS wraps next in CORS handling for the configured origins: the

@@ -4,11 +4,16 @@
 //
 // What it does, each step before anything that step protects:
 //
-//   - GraphQL over HTTP as the specification says: GET and POST, Accept and
-//     Content-Type negotiation, its status codes, request errors without
-//     data, JSON-array batching (off by default; a batch's operations run
-//     concurrently, batch.go), and @defer delivered as multipart/mixed to a
-//     client that takes it (transport.go, incremental.go);
+//   - GraphQL over HTTP as the specification says, one file per concern,
+//     as gqlgen's transports are: the order of the steps and the operation
+//     run (transport.go); GET and POST requests and JSON-array batches read
+//     (request.go; batching is off by default, and a batch's operations run
+//     concurrently, batch.go); the response's media type from Accept
+//     (negotiation.go); documents parsed, checked, validated and kept
+//     (document.go); responses and refusals written, request errors without
+//     data (encoding.go); the error codes and their status codes
+//     (codes.go); and @defer delivered as multipart/mixed to a client that
+//     takes it (incremental.go, incremental_defer.go, incremental_wire.go);
 //   - document limits before parsing and validation: tokens, nesting,
 //     depth, aliases, root fields, fields, fragment cycles (limits.go);
 //   - CSRF prevention and CORS (csrf.go), the rules for headers forwarded
@@ -19,8 +24,9 @@
 //     request's values in its errors (masking.go).
 //
 // Every refusal is a GraphQL error with an extensions.code (the Code*
-// constants). It is configured by Options, validated in the words of its
-// fields, and calls back through the Server's hook fields.
+// constants, codes.go). It is configured by Options (options.go),
+// validated in the words of its fields, and calls back through the
+// Server's hook fields (server.go).
 //
 // What it is not: it knows no schema, executes nothing itself (gqlgen does)
 // and estimates no cost: what an operation will cost once its variables are

@@ -6,19 +6,16 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
-// SetValidator replaces the document validator until restore is called, so
+// SetValidator has the Server o configures validate documents with f, so
 // that a test can put a validator without cycle protection behind the
 // transport and prove that no cyclic document reaches it.
-func SetValidator(f func(*ast.Schema, *ast.QueryDocument, *rules.Rules) gqlerror.List) (restore func()) {
-	old := validateDocument
-	validateDocument = f
-	return func() { validateDocument = old }
+func SetValidator(o *Options, f func(*ast.Schema, *ast.QueryDocument, *rules.Rules) gqlerror.List) {
+	o.test.validate = f
 }
 
-// SetEncodeHook has f told the size of the data gqlgen buffered for each
-// response, until restore is called.
-func SetEncodeHook(f func(dataBytes int)) (restore func()) {
-	old := encodeHook
-	encodeHook = f
-	return func() { encodeHook = old }
-}
+// SetEncodeHook has f told, by the Server o configures, the size of the
+// data gqlgen buffered for each response.
+func SetEncodeHook(o *Options, f func(dataBytes int)) { o.test.encoded = f }
+
+// TracingHeaders are the headers CORS lets a page send to trace its calls.
+var TracingHeaders = tracingHeaders

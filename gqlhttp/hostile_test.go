@@ -224,18 +224,18 @@ func naiveValidate(doc *ast.QueryDocument, sel ast.SelectionSet) int {
 
 func TestCyclesNeverReachTheValidator(t *testing.T) {
 	var validated atomic.Int64
-	restore := gqlhttp.SetValidator(func(s *ast.Schema, d *ast.QueryDocument, r *rules.Rules) gqlerror.List {
-		validated.Add(1)
-		for _, op := range d.Operations {
-			naiveValidate(d, op.SelectionSet)
-		}
-		for _, f := range d.Fragments {
-			naiveValidate(d, f.SelectionSet)
-		}
-		return validator.ValidateWithRules(s, d, r)
+	e := newEnv(t, func(o *gqlhttp.Options) {
+		gqlhttp.SetValidator(o, func(s *ast.Schema, d *ast.QueryDocument, r *rules.Rules) gqlerror.List {
+			validated.Add(1)
+			for _, op := range d.Operations {
+				naiveValidate(d, op.SelectionSet)
+			}
+			for _, f := range d.Fragments {
+				naiveValidate(d, f.SelectionSet)
+			}
+			return validator.ValidateWithRules(s, d, r)
+		})
 	})
-	defer restore()
-	e := newEnv(t)
 
 	// The stand-in validator is on the request path.
 	res := e.post(`{ item(id: "1") { ...F } } fragment F on Item { children { id } }`, nil)

@@ -30,11 +30,36 @@ import (
 // OperationContextMutator added with Server.Use, which runs after these
 // passes and validation, and before execution.
 
-// saturation caps every sum of the measures, so that a fragment spread
-// 2^60 times reads as "too many", never as a wrapped number.
+// saturation caps every sum and product of the measures (a document's
+// fields, aliases and depth here; an operation's estimated cost in a
+// caller's extension), so that a fragment spread 2^60 times reads as "too
+// many", never as a wrapped number.
 const saturation = int64(1) << 40
 
-func satAdd(a, b int64) int64 { return min(a+b, saturation) }
+// SatAdd is a + b for measures (counts, or results of SatAdd and SatMul),
+// capped where FormatCount says "more than a trillion". A caller's own limits (an
+// extension's cost estimate) count with it to count as the endpoint does.
+func SatAdd(a, b int64) int64 { return min(a+b, saturation) }
+
+// SatMul is a × b for measures not negative, capped as SatAdd's.
+func SatMul(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > saturation/b {
+		return saturation
+	}
+	return min(a*b, saturation)
+}
+
+// FormatCount renders a measure of SatAdd and SatMul honestly, for an
+// error message: the number, or "more than a trillion" once capped.
+func FormatCount(n int64) string {
+	if n >= saturation {
+		return "more than a trillion"
+	}
+	return fmt.Sprint(n)
+}
 
 // LimitError is the request error for a breached limit: code, the limit in
 // extensions.limit, and where in the document. A caller's own limits (an
@@ -91,9 +116,9 @@ type shape struct {
 
 func (a *shape) addAll(b shape) {
 	a.depth = max(a.depth, b.depth)
-	a.aliases = satAdd(a.aliases, b.aliases)
-	a.fields = satAdd(a.fields, b.fields)
-	a.root = satAdd(a.root, b.root)
+	a.aliases = SatAdd(a.aliases, b.aliases)
+	a.fields = SatAdd(a.fields, b.fields)
+	a.root = SatAdd(a.root, b.root)
 }
 
 // checkDocument enforces the document's static limits and refuses fragment
@@ -119,15 +144,15 @@ func (s *Options) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 	reached := map[string]bool{}
 	for _, op := range doc.Operations {
 		sh := measure(op.SelectionSet, shapes)
-		total = satAdd(total, sh.fields)
+		total = SatAdd(total, sh.fields)
 		pos := op.Position
 		switch {
 		case sh.depth > int64(s.MaxDepth):
-			return LimitError(CodeDepthLimit, fmt.Sprintf("the operation nests fields %s levels deep; at most %d are allowed (fields inside fragments count)", count(sh.depth), s.MaxDepth), s.MaxDepth, pos)
+			return LimitError(CodeDepthLimit, fmt.Sprintf("the operation nests fields %s levels deep; at most %d are allowed (fields inside fragments count)", FormatCount(sh.depth), s.MaxDepth), s.MaxDepth, pos)
 		case sh.aliases > int64(s.MaxAliases):
-			return LimitError(CodeAliasLimit, fmt.Sprintf("the operation has %s aliased fields; at most %d are allowed (fragments count wherever they are spread)", count(sh.aliases), s.MaxAliases), s.MaxAliases, pos)
+			return LimitError(CodeAliasLimit, fmt.Sprintf("the operation has %s aliased fields; at most %d are allowed (fragments count wherever they are spread)", FormatCount(sh.aliases), s.MaxAliases), s.MaxAliases, pos)
 		case sh.root > int64(s.MaxRootFields):
-			return LimitError(CodeRootFieldLimit, fmt.Sprintf("the operation selects %s root fields; at most %d are allowed", count(sh.root), s.MaxRootFields), s.MaxRootFields, pos)
+			return LimitError(CodeRootFieldLimit, fmt.Sprintf("the operation selects %s root fields; at most %d are allowed", FormatCount(sh.root), s.MaxRootFields), s.MaxRootFields, pos)
 		}
 		markReached(op.SelectionSet, frags, reached)
 	}
@@ -136,26 +161,18 @@ func (s *Options) checkDocument(doc *ast.QueryDocument) *gqlerror.Error {
 	// but only after walking it).
 	for _, f := range order {
 		if !reached[f.Name] {
-			total = satAdd(total, shapes[f.Name].fields)
+			total = SatAdd(total, shapes[f.Name].fields)
 		}
 	}
 	for _, f := range doc.Fragments {
 		if frags[f.Name] != f {
-			total = satAdd(total, measure(f.SelectionSet, shapes).fields)
+			total = SatAdd(total, measure(f.SelectionSet, shapes).fields)
 		}
 	}
 	if total > int64(s.MaxFields) {
-		return LimitError(CodeFieldLimit, fmt.Sprintf("the document selects %s fields; at most %d are allowed (fragments count wherever they are spread)", count(total), s.MaxFields), s.MaxFields, nil)
+		return LimitError(CodeFieldLimit, fmt.Sprintf("the document selects %s fields; at most %d are allowed (fragments count wherever they are spread)", FormatCount(total), s.MaxFields), s.MaxFields, nil)
 	}
 	return nil
-}
-
-// count renders a saturated measure honestly.
-func count(n int64) string {
-	if n >= saturation {
-		return "more than a trillion"
-	}
-	return fmt.Sprint(n)
 }
 
 // measure computes a selection set's shape; spreads read the shapes of
@@ -169,12 +186,12 @@ func measure(sel ast.SelectionSet, frags map[string]shape) shape {
 		case *ast.Field:
 			child := measure(s.SelectionSet, frags)
 			out.depth = max(out.depth, child.depth+1)
-			out.fields = satAdd(out.fields, satAdd(child.fields, 1))
-			out.aliases = satAdd(out.aliases, child.aliases)
+			out.fields = SatAdd(out.fields, SatAdd(child.fields, 1))
+			out.aliases = SatAdd(out.aliases, child.aliases)
 			if s.Alias != "" && s.Alias != s.Name {
-				out.aliases = satAdd(out.aliases, 1)
+				out.aliases = SatAdd(out.aliases, 1)
 			}
-			out.root = satAdd(out.root, 1)
+			out.root = SatAdd(out.root, 1)
 		case *ast.InlineFragment:
 			out.addAll(measure(s.SelectionSet, frags))
 		case *ast.FragmentSpread:

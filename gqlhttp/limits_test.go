@@ -180,3 +180,30 @@ func TestTheIDEsIntrospectionFitsTheDefaultLimits(t *testing.T) {
 	res = e.post(graphiQLIntrospection, nil)
 	assert.Equal(t, gqlhttp.CodeDepthLimit, res.code(), "15 deep: one level less refuses it")
 }
+
+// TestMeasuresSaturate: sums and products of measures (every one the
+// result of another, or a count) stop at the cap instead of wrapping, and the cap reads as such in a message; the
+// endpoint's limits and the sales schema's estimate count with the same
+// functions.
+func TestMeasuresSaturate(t *testing.T) {
+	const huge = int64(1) << 62
+	capped := gqlhttp.SatMul(huge, 2)
+	for _, tc := range []struct {
+		name string
+		got  int64
+		want string
+	}{
+		{"a sum", gqlhttp.SatAdd(2, 3), "5"},
+		{"a product", gqlhttp.SatMul(4, 5), "20"},
+		{"a product by zero", gqlhttp.SatMul(huge, 0), "0"},
+		{"a sum of capped measures", gqlhttp.SatAdd(capped, capped), "more than a trillion"},
+		{"a product that would wrap", gqlhttp.SatMul(huge, 4), "more than a trillion"},
+		{"a product past the cap", gqlhttp.SatMul(1<<30, 1<<30), "more than a trillion"},
+		{"the cap, plus one", gqlhttp.SatAdd(gqlhttp.SatMul(1<<30, 1<<30), 1), "more than a trillion"},
+		{"a trillion", gqlhttp.SatMul(1_000_000, 1_000_000), "1000000000000"},
+	} {
+		assert.Equal(t, tc.want, gqlhttp.FormatCount(tc.got), tc.name)
+		assert.Positive(t, tc.got+1, "%s: never wrapped", tc.name)
+	}
+	assert.Equal(t, gqlhttp.SatAdd(capped, 1), capped, "one cap for sums and products")
+}

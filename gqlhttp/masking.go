@@ -24,7 +24,7 @@ import (
 //
 // A value of minRedacted bytes or more is masked wherever it occurs. A
 // shorter one ("-1", "7/../8") is no secret, but it is still the client's
-// value, and the README promises values are removed; masked wherever it
+// value, and the docs promise values are removed; masked wherever it
 // occurs, though, "1" would garble "at most 100". So a short value is
 // masked only where messages put values: as the whole text between two
 // quotes, and as the token after gqlparser's "value: " and "found ", which

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
 // Options is what makes the endpoint safe to face browsers and the
@@ -92,6 +94,21 @@ type Options struct {
 	// extensions.persistedQuery.sha256Hash (LoadOperations reads them), and
 	// APQ cannot register new ones.
 	AllowedOperations map[string]string
+
+	// test holds what only tests set, through export_test.go.
+	test testHooks
+}
+
+// testHooks are the switches tests turn in a Server; the zero value is
+// what serves.
+type testHooks struct {
+	// validate stands in for gqlparser's validator, so that a test can put
+	// one that recurses through fragment spreads unguarded, proving the
+	// cycle check runs first.
+	validate func(*ast.Schema, *ast.QueryDocument, *rules.Rules) gqlerror.List
+	// encoded is told the size of the data gqlgen buffered for each
+	// response the transport encodes.
+	encoded func(dataBytes int)
 }
 
 // Default limits.
@@ -141,6 +158,12 @@ func (o Options) withDefaults() Options {
 	if o.CSRFHeaders == nil {
 		o.CSRFHeaders = DefaultCSRFHeaders
 	}
+	return o.canonical()
+}
+
+// canonical is o with its header names canonicalised. The slices are
+// copies: o's are not changed.
+func (o Options) canonical() Options {
 	o.CSRFHeaders = canonicalHeaders(o.CSRFHeaders)
 	// An empty entry stays, for Validate to name.
 	fwd := make([]string, len(o.ForwardHeaders))
@@ -209,28 +232,38 @@ func (o Options) Validate(schema *ast.Schema) error {
 	return err
 }
 
-// check is Validate for o with its defaults, returning the allowed
-// operations parsed when it finds nothing wrong.
+// Problems reports every invalid setting of o as it is, without applying
+// the defaults first: a zero limit is reported as not positive. The rules
+// are Validate's; Problems is for a caller whose settings have no zero
+// default (a command line, whose flags show their defaults) and that says
+// each problem in its own words, by Problem.Field.
+func (o Options) Problems(schema *ast.Schema) []Problem {
+	_, err := o.canonical().check(schema)
+	if ce, ok := err.(*ConfigError); ok {
+		return ce.Problems
+	}
+	return nil
+}
+
+// check is every rule on o, returning the allowed operations parsed when
+// it finds nothing wrong.
 func (o Options) check(schema *ast.Schema) (map[string]*ast.QueryDocument, error) {
 	var out []Problem
 	add := func(field, format string, args ...any) {
 		out = append(out, Problem{Field: field, Issue: fmt.Sprintf(format, args...)})
 	}
-	positive := func(field string, v int64) {
-		if v <= 0 {
-			add(field, "must be positive, got %d", v)
-		}
-	}
-	positive("MaxRequestBytes", o.MaxRequestBytes)
-	positive("MaxTokens", int64(o.MaxTokens))
-	positive("MaxDepth", int64(o.MaxDepth))
-	positive("MaxAliases", int64(o.MaxAliases))
-	positive("MaxRootFields", int64(o.MaxRootFields))
-	positive("MaxFields", int64(o.MaxFields))
-	positive("MaxErrors", int64(o.MaxErrors))
-	positive("MaxResponseBytes", int64(o.MaxResponseBytes))
-	positive("MaxBatchSize", int64(o.MaxBatchSize))
-	positive("APQCacheSize", int64(o.APQCacheSize))
+	out = append(out, CheckLimits(
+		Limit{"MaxRequestBytes", o.MaxRequestBytes},
+		Limit{"MaxTokens", int64(o.MaxTokens)},
+		Limit{"MaxDepth", int64(o.MaxDepth)},
+		Limit{"MaxAliases", int64(o.MaxAliases)},
+		Limit{"MaxRootFields", int64(o.MaxRootFields)},
+		Limit{"MaxFields", int64(o.MaxFields)},
+		Limit{"MaxErrors", int64(o.MaxErrors)},
+		Limit{"MaxResponseBytes", int64(o.MaxResponseBytes)},
+		Limit{"MaxBatchSize", int64(o.MaxBatchSize)},
+		Limit{"APQCacheSize", int64(o.APQCacheSize)},
+	)...)
 	if o.MaxErrors > 0 && o.MaxErrors < MinMaxErrors {
 		add("MaxErrors", "must be at least %d: one error is kept for the summary", MinMaxErrors)
 	}
@@ -264,6 +297,27 @@ func (o Options) check(schema *ast.Schema) (map[string]*ast.QueryDocument, error
 		return nil, &ConfigError{Problems: out}
 	}
 	return pinned, nil
+}
+
+// A Limit is a setting that bounds what a request may cost: an Options
+// field's name and its value.
+type Limit struct {
+	Field string
+	Value int64
+}
+
+// CheckLimits reports each limit that is not positive: a limit can be
+// raised but not switched off. It is the rule of the endpoint's own
+// limits, for a caller's limits (an extension's cost estimate) to be
+// checked, and read, as the endpoint's are.
+func CheckLimits(limits ...Limit) []Problem {
+	var out []Problem
+	for _, l := range limits {
+		if l.Value <= 0 {
+			out = append(out, Problem{Field: l.Field, Issue: fmt.Sprintf("must be positive, got %d", l.Value)})
+		}
+	}
+	return out
 }
 
 // checkOrigins accepts "*" alone, or origins: scheme://host[:port] and

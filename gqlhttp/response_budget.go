@@ -35,10 +35,6 @@ import (
 // Whatever the resolvers read to build a response (upstream bodies) is
 // theirs to bound.
 
-// CodeResponseMemory is the refusal of a response that the process-wide
-// response memory budget could not hold.
-const CodeResponseMemory = "RESPONSE_MEMORY_BUDGET_EXCEEDED"
-
 // meterChunk is how much of the process-wide budget a meter takes at a
 // time: big enough that most operations take it once, small enough that a
 // budget of DefaultMaxResponseMemory serves thousands of small ones.

@@ -28,15 +28,16 @@ func ids(n int) []string {
 // the transport refuses it stays near 16 KiB.
 func TestAResponseTooLargeStopsBeingBuiltAtTheLimit(t *testing.T) {
 	const limit = 16 << 10
-	e := newEnv(t, func(o *gqlhttp.Options) { o.MaxResponseBytes = limit })
-
 	var mu sync.Mutex
 	var buffered []int
-	defer gqlhttp.SetEncodeHook(func(n int) {
-		mu.Lock()
-		buffered = append(buffered, n)
-		mu.Unlock()
-	})()
+	e := newEnv(t, func(o *gqlhttp.Options) {
+		o.MaxResponseBytes = limit
+		gqlhttp.SetEncodeHook(o, func(n int) {
+			mu.Lock()
+			buffered = append(buffered, n)
+			mu.Unlock()
+		})
+	})
 	res := e.post(`query($ids: [ID!]!) { items(ids: $ids) { id big(bytes: 8192) } }`, map[string]any{"ids": ids(100)})
 	assert.Equal(t, http.StatusBadRequest, res.status)
 	require.Len(t, res.errors, 1, "%s", res.body)

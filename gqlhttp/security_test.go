@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/flight"
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/gqlhttp/internal/testschema"
+	"github.com/salesgraph/salesgraph/observe"
 )
 
 func TestCSRFPrevention(t *testing.T) {
@@ -242,4 +244,14 @@ func TestRequestIDsAndBegin(t *testing.T) {
 	assert.Empty(t, res.header.Values(gqlhttp.RequestIDHeader), "no RequestID hook, no id")
 	_, ok := gqlhttp.RequestIDFrom(context.Background())
 	assert.False(t, ok)
+}
+
+// TestTracingHeadersAreThePerRequestOnes: the headers a page may send
+// cross-origin to trace its calls are the per-request headers that
+// sharing and caching leave out of their keys (flight.PerRequest), and the
+// request id is the one observe reads: one list, which gqlhttp, importing
+// nothing of salesgraph, holds a copy of that this test keeps in step.
+func TestTracingHeadersAreThePerRequestOnes(t *testing.T) {
+	assert.ElementsMatch(t, flight.PerRequestHeaders(), gqlhttp.TracingHeaders)
+	assert.Equal(t, observe.RequestIDHeader, gqlhttp.RequestIDHeader)
 }

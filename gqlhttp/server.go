@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -66,6 +67,7 @@ type Server struct {
 	opts      Options
 	vary      []string           // the Vary value for ForwardHeaders, shared (addShared)
 	exec      *executor.Executor // gqlgen's, without its handler: the transport is the only one
+	fieldExts []string           // the names of the extensions that are field interceptors
 	transport *httpTransport
 	cors      http.Handler // CORS around serve
 }
@@ -100,9 +102,9 @@ func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 	s.transport = newTransport(s, schema, pinned)
 	s.exec.SetQueryCache(docHook{})
 	if s.opts.Introspection {
-		s.exec.Use(extension.Introspection{})
+		s.use(extension.Introspection{})
 	}
-	s.exec.Use(responseSize{})
+	s.use(responseSize{})
 	s.cors = s.opts.withCORS(http.HandlerFunc(s.serve))
 	return s, nil
 }
@@ -110,7 +112,21 @@ func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 // Use adds a gqlgen extension: an argument check or cost estimate
 // (graphql.OperationContextMutator, run after the document limits and
 // validation), a response or field interceptor.
-func (s *Server) Use(ext graphql.HandlerExtension) { s.exec.Use(ext) }
+func (s *Server) Use(ext graphql.HandlerExtension) { s.use(ext) }
+
+func (s *Server) use(ext graphql.HandlerExtension) {
+	if _, ok := ext.(graphql.FieldInterceptor); ok {
+		s.fieldExts = append(s.fieldExts, ext.ExtensionName())
+	}
+	s.exec.Use(ext)
+}
+
+// FieldInterceptors names the extensions that run around every field's
+// resolution (graphql.FieldInterceptor), the endpoint's own included, in
+// the order they were added. A schema whose executor writes some fields
+// without resolving them through the field middleware (graph's fast path)
+// checks with it that it is safe with each.
+func (s *Server) FieldInterceptors() []string { return slices.Clone(s.fieldExts) }
 
 // SetErrorPresenter sets how resolver errors become GraphQL errors.
 func (s *Server) SetErrorPresenter(f graphql.ErrorPresenterFunc) { s.exec.SetErrorPresenter(f) }

@@ -16,10 +16,11 @@ import (
 
 // Field-level error codes: those an error at a field's path carries, from
 // the argument checks, the upstream and the operation's resilience. This is
-// the one table from failures to codes (classify, below); the README lists
-// it for client teams. Request-level codes (the transport's, the document
-// limits', the estimate's) belong to the endpoint, which answers them before
-// any field runs.
+// the one table from failures to codes (classify, below);
+// docs/frontend/errors.md lists every code for client teams, and
+// TestErrorCodeTableIsTheCodes keeps the two the same. Request-level codes
+// (the transport's, the document limits', the estimate's) belong to the
+// endpoint, which answers them before any field runs.
 const (
 	CodeBadUserInput             = gqlhttp.CodeBadUserInput     // an argument is invalid, or the upstream answered 400
 	CodeUnauthenticated          = "UNAUTHENTICATED"            // the upstream answered 403 and the caller sent no credential

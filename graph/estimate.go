@@ -12,9 +12,9 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
-// The third pass of the request limits (see limits.go): what an operation
-// of the sales schema will cost, estimated from its arguments before
-// execution, and the per-request budget of upstream calls.
+// The third pass of the request limits (see gqlhttp/limits.go): what an
+// operation of the sales schema will cost, estimated from its arguments
+// before execution, and the per-request budget of upstream calls.
 
 // budget is the upstream calls one HTTP request may still make; the
 // operations of a batch share it.
@@ -54,7 +54,7 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 	noteEstimate(ctx, est.calls)
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
-		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", count(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
+		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", gqlhttp.FormatCount(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
 		e.Extensions["estimate"] = est.complexity
 		return e
 	}
@@ -197,7 +197,7 @@ func (e *estimator) walk(at costStep, sel ast.SelectionSet) {
 	}
 	for _, obj := range e.w.possibleTypes(at.typ) {
 		for _, f := range graphql.CollectFields(e.op, sel, e.w.satisfies(obj)) {
-			e.complexity = satAdd(e.complexity, at.mult)
+			e.complexity = gqlhttp.SatAdd(e.complexity, at.mult)
 			if f.Definition == nil || len(f.Selections) == 0 {
 				continue
 			}
@@ -206,7 +206,7 @@ func (e *estimator) walk(at costStep, sel ast.SelectionSet) {
 			// connection (its nodes and edges), once per item of the page.
 			child := costStep{group: at.group, mult: at.mult, page: 1, typ: f.Definition.Type.Name()}
 			if f.Definition.Type.Elem != nil {
-				child.mult = satMul(at.mult, at.page)
+				child.mult = gqlhttp.SatMul(at.mult, at.page)
 			}
 			if spec, ok := fields[obj+"."+f.Name]; ok && !e.price(spec, f, at, &child) {
 				continue
@@ -241,7 +241,7 @@ type costing struct {
 }
 
 // repeat makes each field below appear n times per appearance of this one.
-func (c *costing) repeat(n int64) { c.child.mult = satMul(c.parent.mult, n) }
+func (c *costing) repeat(n int64) { c.child.mult = gqlhttp.SatMul(c.parent.mult, n) }
 
 // need is what the users need of list d, nil when the users are not
 // known.

@@ -12,7 +12,7 @@ import (
 	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
-// The fast path (fast_gen.go, written by graph/internal/execgen) writes an
+// The fast path (fast_gen.go, written by graph/internal/gen) writes an
 // object whose selected fields are all plain straight to JSON. gqlgen's
 // executor resolves each field through a field context, the field
 // middleware, a boxed result and a marshaler that lives until the whole
@@ -22,9 +22,11 @@ import (
 //
 // What it skips and why that is safe: the field middleware, which for plain
 // fields is only gqlhttp's response meter (charged here, per object) and
-// resolver spans (resolvers only, never plain fields). Everything that can
-// differ (an error, a null in a non-null field, a sub-selection, @defer, a
-// panic) sends the object back to the executor before anything is reported.
+// resolver spans (resolvers only, never plain fields):
+// TestTheFastPathKnowsEveryFieldInterceptor fails when the endpoint gains or
+// loses a field interceptor. Everything that can differ (an error, a null in
+// a non-null field, a sub-selection, @defer, a panic) sends the object back
+// to the executor before anything is reported.
 
 // fastWriter builds one object's JSON.
 type fastWriter struct {

@@ -8,17 +8,21 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/salesgraph/salesgraph/graph/model"
 )
 
 // TestFastScalarsAreWrittenAsGqlgenWritesThem: the fast path's writers
 // against gqlgen's marshalers, on the strings JSON escaping can get wrong.
 func TestFastScalarsAreWrittenAsGqlgenWritesThem(t *testing.T) {
 	for _, s := range []string{"", "plain", `quote " and \ backslash`, "tab\tcr\rlf\n", "\x00\x01\x1f\x7f", "zażółć 🙂", "invalid \xff\xfe utf-8", "\u2028 separators \u2029"} {
-		var want bytes.Buffer
+		var want, id bytes.Buffer
 		graphql.MarshalString(s).MarshalGQL(&want)
+		graphql.MarshalID(s).MarshalGQL(&id) // ID fields are written with str too
 		w := &fastWriter{}
 		w.str(s)
 		assert.Equal(t, want.String(), w.buf.String(), "%q", s)
+		assert.Equal(t, id.String(), w.buf.String(), "%q as an ID", s)
 	}
 	// Every byte that needs an escape, at every offset of strings around
 	// the eight-byte steps of plainPrefix, among plain and non-ASCII bytes.
@@ -53,5 +57,36 @@ func TestFastScalarsAreWrittenAsGqlgenWritesThem(t *testing.T) {
 		w := &fastWriter{}
 		w.bool(b)
 		assert.Equal(t, want.String(), w.buf.String())
+	}
+}
+
+// TestFastEnumsAreWrittenAsTheirMarshalGQL: graph/internal/gen writes a
+// value of an enum gqlgen's model generator wrote with the fast writer,
+// not its MarshalGQL; every value of each, and one the upstream might
+// send unmapped, is written the same.
+func TestFastEnumsAreWrittenAsTheirMarshalGQL(t *testing.T) {
+	var values []interface {
+		graphql.Marshaler
+		String() string
+	}
+	for _, v := range model.AllMeetingStatus {
+		values = append(values, v)
+	}
+	for _, v := range model.AllMeetingType {
+		values = append(values, v)
+	}
+	for _, v := range model.AllMeetingOrderField {
+		values = append(values, v)
+	}
+	for _, v := range model.AllOrderDirection {
+		values = append(values, v)
+	}
+	values = append(values, model.MeetingStatus("not \"mapped\"\n"))
+	for _, v := range values {
+		var want bytes.Buffer
+		v.MarshalGQL(&want)
+		w := &fastWriter{}
+		w.enum(v.String())
+		assert.Equal(t, want.String(), w.buf.String(), "%T %q", v, v.String())
 	}
 }

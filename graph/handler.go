@@ -72,17 +72,40 @@ type Options struct {
 	// response caps) and the cost estimate's limits (security.go). The
 	// forwarded headers are sent upstream unchanged; default Authorization.
 	Security
+
+	// test holds what only tests set, through export_test.go files.
+	test testHooks
 }
+
+// testHooks are the switches tests turn in a handler; the zero value is
+// what serves.
+type testHooks struct {
+	// opShareEvent is told of what sharing operations does (opShare.event).
+	opShareEvent func(event string)
+	// opShareNow dates a shared request's arrival (opShare.now); nil is
+	// time.Now.
+	opShareNow func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxUpstreamConcurrency  = 256
+	DefaultMaxOperationConcurrency = 64
+)
+
+// DefaultForwardHeaders are the headers sent upstream when
+// Options.ForwardHeaders names none: the caller's credential.
+var DefaultForwardHeaders = []string{"Authorization"}
 
 func (c *Options) defaults() {
 	if len(c.ForwardHeaders) == 0 {
-		c.ForwardHeaders = []string{"Authorization"}
+		c.ForwardHeaders = DefaultForwardHeaders
 	}
 	if c.MaxUpstreamConcurrency <= 0 {
-		c.MaxUpstreamConcurrency = 256
+		c.MaxUpstreamConcurrency = DefaultMaxUpstreamConcurrency
 	}
 	if c.MaxOperationConcurrency <= 0 {
-		c.MaxOperationConcurrency = 64
+		c.MaxOperationConcurrency = DefaultMaxOperationConcurrency
 	}
 	if c.BatchWait <= 0 {
 		c.BatchWait = time.Millisecond
@@ -112,14 +135,30 @@ func (o Options) Validate() error {
 		}
 		problems = append(problems, ce.Problems...)
 	}
-	problems = append(problems, o.Security.problems()...)
-	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
-		problems = append(problems, gqlhttp.Problem{Field: "CursorSecret", Issue: fmt.Sprintf("must be at least %d bytes, got %d", MinCursorSecret, n)})
-	}
+	problems = append(problems, o.problems()...)
 	if len(problems) > 0 {
 		return &gqlhttp.ConfigError{Problems: problems}
 	}
 	return nil
+}
+
+// Problems reports every invalid setting of o as it is, without applying
+// the defaults first (a zero limit is reported as not positive), by field:
+// Validate's rules, the endpoint's (gqlhttp.Options.Problems) included, for
+// a caller whose settings have no zero default and that says each problem
+// in its own words (salesgraph's config package, in those of its flags).
+// The allowed operations are checked against the sales schema.
+func (o Options) Problems() []gqlhttp.Problem {
+	return append(o.Security.Options.Problems(salesSchema()), o.problems()...)
+}
+
+// problems reports what is wrong with the settings graph itself reads.
+func (o *Options) problems() []gqlhttp.Problem {
+	problems := o.Security.problems()
+	if n := len(o.CursorSecret); n > 0 && n < MinCursorSecret {
+		problems = append(problems, gqlhttp.Problem{Field: "CursorSecret", Issue: fmt.Sprintf("must be at least %d bytes, got %d", MinCursorSecret, n)})
+	}
+	return problems
 }
 
 // salesSchema is the schema, for checks that need no resolvers.
@@ -177,7 +216,7 @@ func NewHandler(cfg Options) http.Handler {
 	}
 	// Outside the endpoint, so that a waiter gets the whole answer the
 	// endpoint wrote, its CORS headers included (opshare.go).
-	m.share = newOpShare(srv.Options().MaxRequestBytes)
+	m.share = newOpShare(srv.Options().MaxRequestBytes, cfg.test)
 	return m
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // marshalList replaces gqlgen's MarshalSliceConcurrently in the generated
-// executor (graph/internal/listgen rewrites the calls). gqlgen gives every
+// executor (graph/internal/gen rewrites the calls). gqlgen gives every
 // element of a list of objects a goroutine, so that fields below that wait
 // for a dataloader batch wait together. When no field below the list waits
 // (concurrentFields, and no @defer), the elements are marshalled here in
@@ -49,7 +49,7 @@ func marshalList(ctx context.Context, sel ast.SelectionSet, n int, workerLimit i
 }
 
 // dataSize is the size at which the generated executor allocates the
-// buffer for an operation's data (graph/internal/execgen adds the call).
+// buffer for an operation's data (graph/internal/gen adds the call).
 func dataSize(ctx context.Context) int { return gqlhttp.DataSizeHint(ctx) }
 
 // marshalElement recovers a panic into an error at the element's path, as

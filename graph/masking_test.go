@@ -330,7 +330,7 @@ func TestSecretMarkerNeverLeaves(t *testing.T) {
 // TestShortInvalidValuesAreNotEchoed: ids such as "-1" and "7/../8", as
 // literals and as variables, are refused with BAD_USER_INPUT naming the
 // argument, before any upstream call, and no error holds the value: the
-// README says a request's values are removed from messages, and these were
+// docs say a request's values are removed from messages, and these were
 // quoted back because they are short.
 func TestShortInvalidValuesAreNotEchoed(t *testing.T) {
 	e := newEnv(t)

@@ -376,11 +376,11 @@ func (rec *opRecord) finish(ctx context.Context) {
 		o.logOp(ctx, rec.requestID, op, d, index, "")
 		sent += op.upstream.sent.Load()
 	}
-	if f, ok := ctx.Value(opFlightKey{}).(*opFlight); ok && !batch {
+	if ex, ok := ctx.Value(executionKey{}).(*execution); ok && !batch {
 		// What the requests this execution answers besides are logged with.
-		f.exec = &execSummary{requestID: rec.requestID, op: rec.ops[0]}
+		ex.exec = &execSummary{requestID: rec.requestID, op: rec.ops[0]}
 		if rec.span != nil {
-			f.exec.span = rec.span.SpanContext()
+			ex.exec.span = rec.span.SpanContext()
 		}
 	}
 	if rec.span != nil {
@@ -601,7 +601,7 @@ func (o *observer) upstreamFailed(ctx context.Context, rec *opRecord, err error)
 		level = slog.LevelDebug // the caller left; nothing is wrong upstream
 	case CodeUpstreamCircuitOpen, CodeUpstreamPathEjected:
 		// Refused unsent, by the thousand during an outage: the breaker's
-		// changes and the ejections are logged once each (telemetry.go),
+		// changes and the ejections are logged once each (package telemetry),
 		// the refusals counted in metrics.
 		level = slog.LevelDebug
 	}

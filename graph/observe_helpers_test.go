@@ -139,7 +139,7 @@ type observed struct {
 }
 
 // upstreamMetrics records every upstream attempt in m, labelled as the
-// server labels them (telemetry.go).
+// server labels them (package telemetry).
 func upstreamMetrics(m *observe.Metrics) restclient.Option {
 	return restclient.WithObserver(func(ci restclient.CallInfo) {
 		m.UpstreamCall(ci.Endpoint, ci.HTTPStatus, ci.Class.Result(), ci.Duration)

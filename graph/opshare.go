@@ -3,19 +3,16 @@ package graph
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/salesgraph/salesgraph/flight"
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
 )
@@ -30,10 +27,11 @@ import (
 // byte for byte. Identical means the same method, URL and body and the same
 // headers, by canonical name with all their values in order (the
 // credential, every forwarded header, Accept and the CSRF headers among
-// them), except the per-request X-Request-Id, Traceparent, Tracestate and
-// Baggage; as for upstream calls (restclient/share.go), naming what to
-// leave out means that a header nobody thought of can only cost sharing.
-// The map is keyed by a salted SHA-256 and holds no credential.
+// them), except the per-request ones (flight.PerRequest: X-Request-Id,
+// Traceparent, Tracestate and Baggage); as for upstream calls
+// (restclient/share.go), naming what to leave out means that a header
+// nobody thought of can only cost sharing. The executions in flight are
+// keyed by a salted SHA-256 (flight.Key), which holds no credential.
 //
 // Only single operations answered in one piece are shared: a body that is
 // a batch (a JSON array), a request that accepts multipart/mixed or an
@@ -78,36 +76,39 @@ import (
 // salesgraph_graphql_operations_shared_total (observe.go); so is a request
 // that stopped waiting because its client went away (CANCELLED).
 
-// ignoredForOpSharing are the request headers left out of the key.
-var ignoredForOpSharing = map[string]bool{observe.RequestIDHeader: true, "Traceparent": true, "Tracestate": true, "Baggage": true}
-
-// opShareEvent, when set (by tests), is told "join" each time a request
-// joins an execution in flight, "leave" each time one stops waiting,
-// "alone" each time one that waited executes on its own (its deadline
-// passed, or the response could not be handed over), and "local" each time
-// one is executed on its own, unhashed, because its operation needs no
-// upstream call.
-var opShareEvent func(event string)
-
-// opShareNow is the clock that dates a shared request's arrival, which its
-// deadline counts from; tests move it.
-var opShareNow = time.Now
-
 type opShare struct {
-	salt    [32]byte
 	maxBody int64
+	flights flight.Group[*execution]
+	local   localOps
 
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]*opFlight
-
-	local localOps
+	// event, when set (by tests: Options.test), is told "join" each time
+	// a request joins an execution in flight, "leave" each time one stops
+	// waiting, "alone" each time one that waited executes on its own (its
+	// deadline passed, or the response could not be handed over), and
+	// "local" each time one is executed on its own, unhashed, because its
+	// operation needs no upstream call.
+	event func(event string)
+	// now is the clock that dates a shared request's arrival, which its
+	// deadline counts from; tests move it.
+	now func() time.Time
 }
 
-func newOpShare(maxBody int64) *opShare {
-	s := &opShare{maxBody: maxBody, m: make(map[[sha256.Size]byte]*opFlight)}
-	_, _ = rand.Read(s.salt[:]) // never fails on supported platforms
+func newOpShare(maxBody int64, hooks testHooks) *opShare {
+	s := &opShare{maxBody: maxBody, event: hooks.opShareEvent, now: hooks.opShareNow}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	s.local.post, s.local.get = map[string]struct{}{}, map[string]struct{}{}
+	if s.event != nil {
+		s.flights.OnLeave = func() { s.event("leave") }
+	}
 	return s
+}
+
+func (s *opShare) tell(event string) {
+	if s.event != nil {
+		s.event(event)
+	}
 }
 
 // localOps are the requests (POST bodies, GET URL queries) whose
@@ -151,38 +152,31 @@ func (l *localOps) add(r *http.Request, body []byte) {
 	m[k] = struct{}{}
 }
 
-// opFlight is one shared execution.
-type opFlight struct {
-	done    chan struct{} // closed once resp is set
-	resp    *sharedResponse
-	waiters int // guarded by opShare.mu; the execution is cancelled at 0
-	// firstLeft says that the starting request is no longer among the
-	// waiters; guarded by opShare.mu.
-	firstLeft bool
-	cancel    context.CancelFunc
-	// exec is what the execution's record says of it (observe.go), set
-	// before done is closed.
-	exec *execSummary
-
+// execution is one shared execution: what the estimate says of it, what
+// its record says (observe.go), and its response.
+type execution struct {
 	// estimated says that the estimate priced the execution's operation,
 	// and calls is the upstream calls it gave (noteEstimate).
 	estimated atomic.Bool
 	calls     atomic.Int64
+	// exec is what the execution's record says of it, set before it ends.
+	exec *execSummary
+	resp *sharedResponse
 }
 
-type opFlightKey struct{}
+type executionKey struct{}
 
 // noteEstimate tells the shared execution ctx belongs to, if any, that
 // the estimate gave one of its operations calls upstream calls.
 func noteEstimate(ctx context.Context, calls int64) {
-	if f, ok := ctx.Value(opFlightKey{}).(*opFlight); ok {
-		f.calls.Add(calls)
-		f.estimated.Store(true)
+	if ex, ok := ctx.Value(executionKey{}).(*execution); ok {
+		ex.calls.Add(calls)
+		ex.estimated.Store(true)
 	}
 }
 
 // local says that the execution's operation needs no upstream call.
-func (f *opFlight) local() bool { return f.estimated.Load() && f.calls.Load() == 0 }
+func (ex *execution) local() bool { return ex.estimated.Load() && ex.calls.Load() == 0 }
 
 // read returns the request's body and the request to execute, whose body
 // is whole again, or ok false when the request is not to be shared.
@@ -243,102 +237,6 @@ func readBody(body io.Reader, length, max int64) ([]byte, error) {
 	return buf[:n], err
 }
 
-// key is the key of r, whose body is body.
-func (s *opShare) key(r *http.Request, body []byte) [sha256.Size]byte {
-	names := make([]string, 0, len(r.Header))
-	for name := range r.Header {
-		if !ignoredForOpSharing[http.CanonicalHeaderKey(name)] {
-			names = append(names, name)
-		}
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		return strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b))
-	})
-	b := make([]byte, 0, 256+len(body))
-	b = append(b, s.salt[:]...)
-	field := func(v string) {
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		b = append(b, v...)
-	}
-	field(r.Method)
-	field(r.URL.RequestURI())
-	b = binary.AppendUvarint(b, uint64(len(body)))
-	b = append(b, body...)
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, name := range names {
-		field(http.CanonicalHeaderKey(name))
-		vs := r.Header[name]
-		b = binary.AppendUvarint(b, uint64(len(vs)))
-		for _, v := range vs {
-			field(v)
-		}
-	}
-	return sha256.Sum256(b)
-}
-
-// join returns the flight for key and, when the caller starts it, the
-// context to run it with: ctx's values without its cancellation.
-func (s *opShare) join(ctx context.Context, key [sha256.Size]byte) (*opFlight, context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f, ok := s.m[key]; ok {
-		f.waiters++
-		if opShareEvent != nil {
-			opShareEvent("join")
-		}
-		return f, nil
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f := &opFlight{done: make(chan struct{}), waiters: 1, cancel: cancel}
-	s.m[key] = f
-	return f, runCtx
-}
-
-// leave drops a request that stopped waiting; the last one cancels the
-// execution and is told so.
-func (s *opShare) leave(key [sha256.Size]byte, f *opFlight, first bool) (last bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f.firstLeft = f.firstLeft || first
-	if opShareEvent != nil {
-		opShareEvent("leave")
-	}
-	f.waiters--
-	if f.waiters > 0 {
-		return false
-	}
-	if s.m[key] == f {
-		delete(s.m, key)
-	}
-	f.cancel()
-	return true
-}
-
-// seal takes an execution whose response starts out of the map, so that
-// no more requests join it, and says whether any request besides the
-// starting one waits for it.
-func (s *opShare) seal(key [sha256.Size]byte, f *opFlight) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m[key] == f {
-		delete(s.m, key)
-	}
-	others := f.waiters
-	if !f.firstLeft {
-		others--
-	}
-	return others > 0
-}
-
-func (s *opShare) finish(key [sha256.Size]byte, f *opFlight) {
-	s.mu.Lock()
-	if s.m[key] == f {
-		delete(s.m, key)
-	}
-	s.mu.Unlock()
-	close(f.done)
-}
-
 // ServeHTTP shares identical operations in flight (see above), executing
 // each through serve. The request that starts an execution runs it on its
 // own goroutine, as an unshared request would, so that sharing costs a
@@ -360,80 +258,67 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.share.local.has(r, body) {
-		if opShareEvent != nil {
-			opShareEvent("local")
-		}
+		m.share.tell("local")
 		m.serve(w, r)
 		return
 	}
-	arrived := opShareNow()
-	key := m.share.key(r, body)
-	f, runCtx := m.share.join(withArrival(r.Context(), arrived), key)
-	if runCtx == nil {
-		m.wait(w, r, key, f, arrived)
+	arrived := m.share.now()
+	key := m.share.flights.Key(r.Method, r.URL.RequestURI(), body, r.Header)
+	f, started := m.share.flights.Join(withArrival(r.Context(), arrived), key)
+	if !started {
+		m.share.tell("join")
+		m.wait(w, r, f, arrived)
 		return
 	}
-	stop := context.AfterFunc(r.Context(), func() { m.share.leave(key, f, true) })
-	rec := m.execute(w, key, f, r.WithContext(context.WithValue(runCtx, opFlightKey{}, f)))
-	stop()
-	if f.local() {
+	ex := f.Run(r.Context(), func(ctx context.Context) *execution {
+		return m.execute(w, f, r.WithContext(ctx))
+	})
+	if ex.local() {
 		m.share.local.add(r, body)
 	}
-	if rec.panic != nil {
-		panic(rec.panic) // after the waiters were let go
+	if ex.resp.panic != nil {
+		panic(ex.resp.panic) // after the waiters were let go
 	}
-	if rec.buffered {
-		rec.writeTo(w, "") // its own response, request id included
+	if ex.resp.buffered {
+		ex.resp.writeTo(w, "") // its own response, request id included
 	}
 }
 
 // wait answers a request that joined execution f: with its response, or
 // on its own once its deadline passes or when the response cannot be
 // handed over.
-func (m *middleware) wait(w http.ResponseWriter, r *http.Request, key [sha256.Size]byte, f *opFlight, arrived time.Time) {
+func (m *middleware) wait(w http.ResponseWriter, r *http.Request, f *flight.Call[*execution], arrived time.Time) {
 	waiting := m.obs.operationStarted()
-	deadline := time.NewTimer(time.Until(arrived.Add(m.cfg.OperationTimeout)))
-	defer deadline.Stop()
-	select {
-	case <-f.done:
-	case <-r.Context().Done():
-		m.share.leave(key, f, false)
-		waiting()
+	deadline, cancel := context.WithDeadline(r.Context(), arrived.Add(m.cfg.OperationTimeout))
+	defer cancel()
+	ex, err := f.Wait(deadline) // the answer wins if it is there as the deadline passes
+	waiting()
+	switch {
+	case err != nil && r.Context().Err() != nil:
 		m.obs.shared(r.Context(), r, requestIDFor(r), arrived, nil)
 		return // the client has gone: nobody to answer
-	case <-deadline.C:
-		select {
-		case <-f.done: // answered as the deadline passed: the answer wins
-		default:
-			m.share.leave(key, f, false)
-			waiting()
-			m.alone(w, r, arrived) // out of time: OPERATION_TIMEOUT, at once
-			return
-		}
-	}
-	waiting()
-	if !f.resp.shareable() {
-		m.alone(w, r, arrived)
+	case err != nil, !ex.resp.shareable():
+		m.alone(w, r, arrived) // out of time: OPERATION_TIMEOUT, at once
 		return
 	}
 	id := requestIDFor(r)
-	f.resp.writeTo(w, id)
-	m.obs.shared(r.Context(), r, id, arrived, f.exec)
+	ex.resp.writeTo(w, id)
+	m.obs.shared(r.Context(), r, id, arrived, ex.exec)
 }
 
 // alone executes a request that waited on its own, within what is left of
 // its deadline.
 func (m *middleware) alone(w http.ResponseWriter, r *http.Request, arrived time.Time) {
-	if opShareEvent != nil {
-		opShareEvent("alone")
-	}
+	m.share.tell("alone")
 	m.serve(w, r.WithContext(withArrival(r.Context(), arrived)))
 }
 
-// execute runs a shared execution, writing its response to w, and hands
-// it to the waiters.
-func (m *middleware) execute(w http.ResponseWriter, key [sha256.Size]byte, f *opFlight, r *http.Request) (rec *sharedResponse) {
-	rec = &sharedResponse{w: w, header: http.Header{}, seal: func() bool { return m.share.seal(key, f) }}
+// execute runs a shared execution, writing its response to w, for the
+// waiters to be handed it.
+func (m *middleware) execute(w http.ResponseWriter, f *flight.Call[*execution], r *http.Request) *execution {
+	ex := &execution{}
+	rec := &sharedResponse{w: w, header: http.Header{}, seal: f.Seal}
+	ex.resp = rec
 	defer func() {
 		if v := recover(); v != nil {
 			// The others execute on their own.
@@ -441,12 +326,9 @@ func (m *middleware) execute(w http.ResponseWriter, key [sha256.Size]byte, f *op
 		}
 		rec.start()
 		rec.findRequestID()
-		f.resp = rec
-		m.share.finish(key, f)
-		f.cancel()
 	}()
-	m.serve(rec, r)
-	return rec
+	m.serve(rec, r.WithContext(context.WithValue(r.Context(), executionKey{}, ex)))
+	return ex
 }
 
 // sharedResponse is the response writer of a shared execution. As the

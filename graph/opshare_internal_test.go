@@ -52,17 +52,15 @@ func TestAWaiterExecutesWithinWhatIsLeftOfItsDeadline(t *testing.T) {
 	const timeout = time.Hour
 	base := time.Now().Add(-10 * time.Minute) // arrivals in the past
 	var clock atomic.Int64
-	old := opShareNow
-	opShareNow = func() time.Time { return base.Add(time.Duration(clock.Add(1)) * time.Minute) }
-	t.Cleanup(func() { opShareNow = old })
 	joined := make(chan struct{})
-	oldEvent := opShareEvent
-	opShareEvent = func(e string) {
-		if e == "join" {
-			close(joined)
-		}
+	hooks := testHooks{
+		opShareNow: func() time.Time { return base.Add(time.Duration(clock.Add(1)) * time.Minute) },
+		opShareEvent: func(e string) {
+			if e == "join" {
+				close(joined)
+			}
+		},
 	}
-	t.Cleanup(func() { opShareEvent = oldEvent })
 
 	deadlines := make(chan time.Time, 2)
 	var calls atomic.Int64
@@ -80,7 +78,7 @@ func TestAWaiterExecutesWithinWhatIsLeftOfItsDeadline(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{"data":{}}`))
 	})
-	m := &middleware{next: next, cfg: Options{OperationTimeout: timeout}, share: newOpShare(1 << 20)}
+	m := &middleware{next: next, cfg: Options{OperationTimeout: timeout}, share: newOpShare(1<<20, hooks)}
 	send := func() <-chan *httptest.ResponseRecorder {
 		out := make(chan *httptest.ResponseRecorder, 1)
 		go func() {

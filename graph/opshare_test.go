@@ -37,25 +37,27 @@ type opShareRig struct {
 
 func newOpShareRig(t *testing.T, opts ...envOption) *opShareRig {
 	r := &opShareRig{}
+	hook := withGraph(func(o *graph.Options) {
+		graph.SetOpShareHook(o, func(event string) {
+			switch event {
+			case "join":
+				r.opJoins.Add(1)
+			case "leave":
+				r.opLeaves.Add(1)
+			case "local":
+				r.opLocal.Add(1)
+			case "alone":
+				r.opAlone.Add(1)
+			}
+		})
+	})
 	r.env = newEnv(t, append([]envOption{withFake(fakeapi.WithTenant(opTenant, 2)),
 		withClient(restclient.WithShareObserver(func(string) { r.callJoins.Add(1) }),
 			restclient.WithObserver(func(ci restclient.CallInfo) {
 				if ci.Class.Kind == restclient.KindCanceled {
 					r.cancelledAttempts.Add(1)
 				}
-			}))}, opts...)...)
-	t.Cleanup(graph.SetOpShareHook(func(event string) {
-		switch event {
-		case "join":
-			r.opJoins.Add(1)
-		case "leave":
-			r.opLeaves.Add(1)
-		case "local":
-			r.opLocal.Add(1)
-		case "alone":
-			r.opAlone.Add(1)
-		}
-	}))
+			})), hook}, opts...)...)
 	b, err := json.Marshal(map[string]string{"query": sharedQuery})
 	require.NoError(t, err)
 	r.body = string(b)
@@ -368,13 +370,15 @@ func TestSharedErrorsAreHandedOver(t *testing.T) {
 func TestWaitersAnswerWithinTheirOwnDeadline(t *testing.T) {
 	const timeout = time.Minute
 	var late atomic.Bool
-	t.Cleanup(graph.SetOpShareClock(func() time.Time {
-		if late.Load() {
-			return time.Now().Add(-2 * timeout) // arrived two deadlines ago
-		}
-		return time.Now()
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) {
+		o.OperationTimeout = timeout
+		graph.SetOpShareClock(o, func() time.Time {
+			if late.Load() {
+				return time.Now().Add(-2 * timeout) // arrived two deadlines ago
+			}
+			return time.Now()
+		})
 	}))
-	r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.OperationTimeout = timeout }))
 	release := r.upstream.Hold()
 	defer release()
 	first := r.sendAs(context.Background(), "")
@@ -478,4 +482,18 @@ func TestEveryRequestASharedExecutionAnswersIsLoggedAndCounted(t *testing.T) {
 	assert.EqualValues(t, n, count)
 	assert.EqualValues(t, 1, snap.value("salesgraph_graphql_errors_total", map[string]string{"code": graph.CodeCancelled}))
 	assert.Zero(t, snap.value("salesgraph_graphql_operations_in_flight", nil))
+}
+
+// TestOpShareHooksAreEachHandlersOwn: what one handler's sharing does is
+// told to its own hook only, so tests with handlers of their own (in
+// parallel, say) cannot count each other's events.
+func TestOpShareHooksAreEachHandlersOwn(t *testing.T) {
+	a, b := newOpShareRig(t), newOpShareRig(t)
+	body := `{"query":"{ user(id: 7) { id } }"}`
+	for range 3 {
+		rec := <-a.send(context.Background(), body, fakeapi.DefaultToken)
+		require.Equal(t, http.StatusOK, rec.Code)
+	}
+	assert.EqualValues(t, 2, a.opLocal.Load(), "a learns the operation needs no call, then skips sharing")
+	assert.Zero(t, b.opLocal.Load()+b.opJoins.Load()+b.opLeaves.Load()+b.opAlone.Load(), "b saw none of it")
 }

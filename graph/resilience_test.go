@@ -36,8 +36,8 @@ type resOptions struct {
 	wrap   func(graph.Upstream) graph.Upstream
 }
 
-// fastRetries keep the tests quick: the backoff is what retry_test.go
-// checks, here only the number of attempts matters.
+// fastRetries keep the tests quick: the backoff is what restclient's
+// retry_test.go checks, here only the number of attempts matters.
 var fastRetries = restclient.WithRetry(restclient.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
 
 // noKeepAlives makes every attempt a new connection, so that Go's transport

@@ -1,12 +1,13 @@
 // Package graph is salesgraph's GraphQL layer: the resolvers, the per-request
 // dataloaders that are the only way resolvers reach the upstream, the table
 // of fields (fields.go: each field's argument checks, cost and look-ahead),
-// the one table from failures to GraphQL error codes (errors.go), and the
-// HTTP handler that server.go and the end-to-end tests share.
+// the one table from failures to GraphQL error codes (errors.go), the
+// HTTP handler that server.go and the end-to-end tests share, and the
+// served schema printed for client tools (schemaprint.go, -print-schema).
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
-//go:generate go run ./internal/execgen generated.go
+// gqlgen, with graph/internal/gen's plugin and rewrite (see its doc).
+//go:generate go run ./internal/gen
 
 import "github.com/vektah/gqlparser/v2/ast"
 

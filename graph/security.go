@@ -1,9 +1,6 @@
 package graph
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/salesgraph/salesgraph/gqlhttp"
 )
 
@@ -43,7 +40,8 @@ const (
 	CodeUpstreamBudget  = "UPSTREAM_CALL_BUDGET_EXCEEDED" // more than MaxUpstreamCalls estimated upstream calls
 )
 
-// Default limits of the estimate; README's configuration table repeats them.
+// Default limits of the estimate; the settings table
+// (docs/operators/configuration.md) repeats them.
 const (
 	DefaultMaxComplexity     = 500000
 	DefaultMaxUpstreamCalls  = 500
@@ -66,62 +64,12 @@ func setDefault(v *int, def int) {
 	}
 }
 
-// problems reports the estimate's invalid limits, after the defaults.
+// problems reports the estimate's invalid limits.
 func (s *Security) problems() []gqlhttp.Problem {
-	var out []gqlhttp.Problem
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"MaxComplexity", s.MaxComplexity},
-		{"MaxUpstreamCalls", s.MaxUpstreamCalls},
-		{"UpstreamPageSize", s.UpstreamPageSize},
-		{"ThreadLookupPages", s.ThreadLookupPages},
-	} {
-		if f.v <= 0 {
-			out = append(out, gqlhttp.Problem{Field: f.name, Issue: fmt.Sprintf("must be positive, got %d", f.v)})
-		}
-	}
-	return out
-}
-
-// saturation caps every sum and product of the estimates, so that a
-// fragment spread 2^60 times reads as "too many", never as a wrapped number.
-const saturation = int64(1) << 40
-
-func satAdd(a, b int64) int64 { return min(a+b, saturation) }
-
-func satMul(a, b int64) int64 {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	if a > saturation/b {
-		return saturation
-	}
-	return min(a*b, saturation)
-}
-
-// count renders a saturated estimate honestly.
-func count(n int64) string {
-	if n >= saturation {
-		return "more than a trillion"
-	}
-	return fmt.Sprint(n)
-}
-
-// CheckSecurity reports what the endpoint (gqlhttp.Options.Validate) finds
-// wrong with s against the sales schema, allow-listed documents included,
-// by Options field, for a caller that reads the settings from elsewhere and
-// says them in its own words (salesgraph's config package).
-func CheckSecurity(s Security) []gqlhttp.Problem {
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{}})
-	err := s.Options.Validate(es.Schema())
-	var ce *gqlhttp.ConfigError
-	if errors.As(err, &ce) {
-		return ce.Problems
-	}
-	if err != nil {
-		return []gqlhttp.Problem{{Field: "Options", Issue: err.Error()}}
-	}
-	return nil
+	return gqlhttp.CheckLimits(
+		gqlhttp.Limit{Field: "MaxComplexity", Value: int64(s.MaxComplexity)},
+		gqlhttp.Limit{Field: "MaxUpstreamCalls", Value: int64(s.MaxUpstreamCalls)},
+		gqlhttp.Limit{Field: "UpstreamPageSize", Value: int64(s.UpstreamPageSize)},
+		gqlhttp.Limit{Field: "ThreadLookupPages", Value: int64(s.ThreadLookupPages)},
+	)
 }

@@ -25,7 +25,7 @@ func TestLogLineCountsOnlyRealExchanges(t *testing.T) {
 	cache, err := respcache.New(respcache.Options{TTL: time.Minute})
 	require.NoError(t, err)
 	o := newObserved(t, withClient(
-		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer(nil)}),
+		restclient.WithResponseCache(restclient.ResponseCache{Cache: cache, Keyer: respcache.NewRandomKeyer()}),
 		restclient.WithShareObserver(func(string) { joined.Add(1) }),
 	))
 	send := func(query string, headers ...string) string {

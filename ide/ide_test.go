@@ -392,7 +392,7 @@ func TestEmbeddedFilesMatchManifest(t *testing.T) {
 	got = slices.Compact(slices.Sorted(slices.Values(got)))
 	want := []string{"@graphiql/plugin-explorer@4.0.6", "graphiql@4.1.2", "react-dom@18.2.0", "react@18.2.0"}
 	if !slices.Equal(got, want) {
-		t.Errorf("the manifest pins %q, want %q (update the README's IDE section with the versions)", got, want)
+		t.Errorf("the manifest pins %q, want %q (update docs/frontend/ide.md with the versions)", got, want)
 	}
 	// React first: the others are UMD bundles that read the React globals.
 	if scripts[0].pkg != "react" || scripts[1].pkg != "react-dom" {

@@ -5,8 +5,8 @@
 // slog helpers, and the liveness and readiness probes.
 //
 // It knows nothing of GraphQL and imports nothing of salesgraph's: package
-// graph calls it per operation, and server.go wires it into the upstream
-// client and the HTTP server, handing it labels the callers compute
+// graph calls it per operation, and package telemetry wires it into the
+// upstream client and the HTTP server, handing it labels the callers compute
 // (restclient's classification of an upstream call, its error type for
 // spans). Nothing it
 // records carries a credential, a host, or a concrete id in a metric label:

@@ -225,7 +225,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 	}, []string{"endpoint"})
 	m.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "redis_errors_total",
-		Help: "Failed Redis calls, by component (cache, ratelimit) and operation; the component works without Redis meanwhile.",
+		Help: "Failed Redis calls, by component (cache, ratelimit, apq) and operation; the component works without Redis meanwhile.",
 	}, []string{"component", "op"})
 	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "upstream", Name: "rate_limited_total",

@@ -18,7 +18,6 @@
 package pqstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,10 +89,8 @@ func (l *Local) Len() int { return l.c.Len() }
 
 // Defaults for the zero [Options].
 const (
-	DefaultPrefix  = "salesgraph:apq:"
-	DefaultTTL     = 24 * time.Hour
-	DefaultTimeout = 250 * time.Millisecond
-	DefaultBackoff = time.Second
+	DefaultPrefix = "salesgraph:apq:"
+	DefaultTTL    = 24 * time.Hour
 )
 
 // Options configures a [Shared] store; zero fields take the defaults.
@@ -106,11 +103,13 @@ type Options struct {
 	// fetched from Redis, so documents in use stay and abandoned ones go;
 	// negative means for ever (an allow-list).
 	TTL time.Duration
-	// Timeout bounds each Redis call, whatever the caller's deadline.
+	// Timeout bounds each Redis call, whatever the caller's deadline
+	// (redisconn.DefaultTimeout if 0).
 	Timeout time.Duration
 	// Backoff is how long Redis is left alone after a failed call, during
-	// which local misses are answered ErrUnavailable at once; negative
-	// means no backoff (every call tries Redis).
+	// which local misses are answered ErrUnavailable at once
+	// (redisconn.DefaultBackoff if 0); negative means no backoff (every
+	// call tries Redis).
 	Backoff time.Duration
 	// Logger receives one warning when Redis becomes unavailable and one
 	// line when it is back; nil means slog.Default().
@@ -158,9 +157,9 @@ func NewShared(rdb redis.Cmdable, local *Local, o Options) *Shared {
 		s.ttl = DefaultTTL
 	}
 	if s.timeout <= 0 {
-		s.timeout = DefaultTimeout
+		s.timeout = redisconn.DefaultTimeout
 	}
-	s.health = redisconn.NewHealth(cmp.Or(o.Backoff, DefaultBackoff), o.Logger,
+	s.health = redisconn.NewHealth(o.Backoff, o.Logger,
 		"redis unavailable: persisted queries served from this process only",
 		"redis available again: persisted queries shared")
 	return s

@@ -21,7 +21,6 @@
 package ratelimit
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,9 +135,7 @@ func limited(h Hooks, d time.Duration) error {
 
 // Defaults for the zero [Options].
 const (
-	DefaultKey     = "salesgraph:upstream"
-	DefaultTimeout = 250 * time.Millisecond
-	DefaultBackoff = time.Second
+	DefaultKey = "salesgraph:upstream"
 )
 
 // Options configures a [Shared] limiter; zero fields take the defaults.
@@ -157,11 +154,11 @@ type Options struct {
 	// autoscaler's maximum); fewer lets a fleet exceed the rate during an
 	// outage, more throttles it below. Default 1: the full rate.
 	Replicas int
-	// Timeout bounds each Redis call (DefaultTimeout if 0).
+	// Timeout bounds each Redis call (redisconn.DefaultTimeout if 0).
 	Timeout time.Duration
 	// Backoff is how long the local fallback is used after a failed Redis
-	// call before Redis is asked again (DefaultBackoff if 0; negative
-	// means every call asks Redis).
+	// call before Redis is asked again (redisconn.DefaultBackoff if 0;
+	// negative means every call asks Redis).
 	Backoff time.Duration
 	// Logger gets one warning when Redis becomes unavailable and one line
 	// when it is back (slog.Default() if nil).
@@ -218,9 +215,9 @@ func NewShared(rdb redis.Cmdable, perSecond float64, o Options) (*Shared, error)
 		s.key = DefaultKey
 	}
 	if s.timeout <= 0 {
-		s.timeout = DefaultTimeout
+		s.timeout = redisconn.DefaultTimeout
 	}
-	s.health = redisconn.NewHealth(cmp.Or(o.Backoff, DefaultBackoff), o.Logger,
+	s.health = redisconn.NewHealth(o.Backoff, o.Logger,
 		"redis unavailable: upstream rate limit held per replica",
 		"redis available again: upstream rate limit shared")
 	return s, nil

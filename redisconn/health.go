@@ -20,10 +20,13 @@ type Health struct {
 }
 
 // NewHealth returns the state of a Redis user that, after a failed call,
-// waits backoff before asking Redis again (none when backoff ≤ 0), and logs
-// downMsg when Redis fails and upMsg when it answers again, to log
-// (slog.Default() when nil).
+// waits backoff before asking Redis again (DefaultBackoff when 0, none
+// when negative), and logs downMsg when Redis fails and upMsg when it
+// answers again, to log (slog.Default() when nil).
 func NewHealth(backoff time.Duration, log *slog.Logger, downMsg, upMsg string) *Health {
+	if backoff == 0 {
+		backoff = DefaultBackoff
+	}
 	if log == nil {
 		log = slog.Default()
 	}

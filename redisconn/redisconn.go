@@ -23,11 +23,16 @@ import (
 
 // Defaults for the zero [Options].
 const (
-	// DefaultTimeout bounds each dial, read, write and pool wait. A Redis
-	// on the same network answers in well under a millisecond, so 200 ms
-	// means "down or overloaded", and a request that pays it once still
-	// meets its deadline.
+	// DefaultTimeout bounds each dial, read, write and pool wait, and in
+	// the packages that use Redis (pqstore, respcache, ratelimit) each
+	// call as a whole. A Redis on the same network answers in well under a
+	// millisecond, so 200 ms means "down or overloaded", and a request
+	// that pays it once still meets its deadline.
 	DefaultTimeout = 200 * time.Millisecond
+	// DefaultBackoff is how long a user of Redis leaves it alone after a
+	// failed call (Health): one timeout per second at most while Redis is
+	// down, and back within a second of its return.
+	DefaultBackoff = time.Second
 	// DefaultPoolSize is enough for a replica's concurrent lookups, which
 	// each take a connection for well under a millisecond.
 	DefaultPoolSize = 16

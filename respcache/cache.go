@@ -1,6 +1,9 @@
 // Package respcache caches raw upstream answers (status, a few headers,
-// body) across requests and, with Redis, across replicas, and serves a
-// recent answer when the upstream fails (stale-if-error).
+// body) across requests and, with Redis, across replicas, and keeps a
+// recent answer past its freshness for its caller to serve when the
+// upstream fails (stale-if-error): when a failure is one a stale answer
+// may stand in for is the caller's policy (restclient's cache.go), the
+// stale window and the refusals that end it are the cache's.
 //
 // Each caller's data stays its own: entries are found by a [Key], an
 // HMAC-SHA256 of the whole outgoing request with the credential and every
@@ -19,12 +22,12 @@
 // recovers by itself.
 //
 // Of salesgraph it imports only redisconn (for Health, its Redis fallback
-// state); it knows nothing of the upstream's endpoints or of GraphQL.
+// state) and flight (for the headers a key leaves out, and their
+// encoding); it knows nothing of the upstream's endpoints or of GraphQL.
 package respcache
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,8 +45,6 @@ const (
 	DefaultMaxBytes      = 64 << 20
 	DefaultMaxEntryBytes = 4 << 20
 	DefaultPrefix        = "salesgraph:cache:"
-	DefaultTimeout       = 250 * time.Millisecond
-	DefaultBackoff       = time.Second
 )
 
 // DefaultKeepHeaders are the answer's headers an entry keeps; the others
@@ -83,10 +84,10 @@ type Options struct {
 	Redis redis.Cmdable
 	// Prefix namespaces the Redis keys (DefaultPrefix if empty).
 	Prefix string
-	// Timeout bounds each Redis call (DefaultTimeout if 0).
+	// Timeout bounds each Redis call (redisconn.DefaultTimeout if 0).
 	Timeout time.Duration
 	// Backoff is how long Redis is left alone after a failed call
-	// (DefaultBackoff if 0; negative means none).
+	// (redisconn.DefaultBackoff if 0; negative means none).
 	Backoff time.Duration
 	// Logger gets one warning when Redis becomes unavailable and one line
 	// when it is back (slog.Default() if nil).
@@ -94,9 +95,6 @@ type Options struct {
 	// Hooks, for metrics.
 	Hooks Hooks
 
-	// ServeStale decides, in [Cache.Do], whether a failed fetch is one a
-	// stale entry may stand in for; nil means [UpstreamFailed].
-	ServeStale func(got Entry, err error) bool
 	// Now is the clock (time.Now if nil); tests move it.
 	Now func() time.Time
 }
@@ -107,8 +105,6 @@ type Hooks struct {
 	Hit func(tier string)
 	// Miss: no fresh entry (there may be a stale one).
 	Miss func()
-	// StaleServe: Do served a stale entry for a failed fetch.
-	StaleServe func()
 	// RedisError: a Redis call failed ("get", "set", "del"), or a value in
 	// Redis could not be read ("decode"); calls skipped in the backoff are
 	// not counted.
@@ -129,7 +125,6 @@ type Cache struct {
 	timeout            time.Duration
 	health             *redisconn.Health
 	hooks              Hooks
-	serveStale         func(Entry, error) bool
 	now                func() time.Time
 	gens               *generations
 }
@@ -145,7 +140,7 @@ func New(o Options) (*Cache, error) {
 	c := &Cache{
 		ttl: o.TTL, stale: o.StaleIfError, maxTTL: o.MaxTTL, ignoreNoStore: o.IgnoreNoStore,
 		keep: o.KeepHeaders, rdb: o.Redis, prefix: o.Prefix, timeout: o.Timeout,
-		hooks: o.Hooks, serveStale: o.ServeStale, now: o.Now,
+		hooks: o.Hooks, now: o.Now,
 	}
 	if c.maxTTL == 0 {
 		c.maxTTL = c.ttl
@@ -168,28 +163,15 @@ func New(o Options) (*Cache, error) {
 		c.prefix = DefaultPrefix
 	}
 	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
+		c.timeout = redisconn.DefaultTimeout
 	}
-	c.health = redisconn.NewHealth(cmp.Or(o.Backoff, DefaultBackoff), o.Logger,
+	c.health = redisconn.NewHealth(o.Backoff, o.Logger,
 		"redis unavailable: upstream cache served from this process only",
 		"redis available again: upstream cache shared")
-	if c.serveStale == nil {
-		c.serveStale = UpstreamFailed
-	}
 	if c.now == nil {
 		c.now = time.Now
 	}
 	return c, nil
-}
-
-// UpstreamFailed is the default ServeStale: the fetch failed (timeout,
-// unreachable, circuit open, our rate limit) or the upstream answered 5xx
-// or 429. A caller that went away (context.Canceled) is not served.
-func UpstreamFailed(got Entry, err error) bool {
-	if err != nil {
-		return !errors.Is(err, context.Canceled)
-	}
-	return got.Status >= 500 || got.Status == http.StatusTooManyRequests
 }
 
 // A Lookup is what [Cache.Lookup] found for a key, and what [Cache.Store]
@@ -209,7 +191,7 @@ type Lookup struct {
 // Lookup returns the entry stored under key, if its credential has not
 // been refused since it was stored. A stale entry is returned (Found but
 // not Fresh) so that the caller can serve it if the upstream then fails
-// ([Cache.Do] does this), except while Redis is configured but cannot be
+// (restclient decides when), except while Redis is configured but cannot be
 // asked: another replica may have seen the credential refused. The process
 // tier is asked first, then Redis, in one round trip that also reads the
 // credential's generation (for a process-tier hit too); a Redis failure is
@@ -320,72 +302,6 @@ func (c *Cache) Store(ctx context.Context, l Lookup, e Entry) (stored bool, forb
 	c.mem.add(l.key, &kept)
 	c.redisSet(ctx, l.key, &kept)
 	return true, ""
-}
-
-// Source says where a [Result] came from.
-type Source int
-
-const (
-	// FromUpstream: fetched now (and stored, if it may be).
-	FromUpstream Source = iota
-	// Fresh: from the cache, within its freshness.
-	Fresh
-	// Stale: from the cache, past its freshness, because the fetch failed.
-	Stale
-)
-
-func (s Source) String() string {
-	switch s {
-	case Fresh:
-		return "fresh"
-	case Stale:
-		return "stale"
-	}
-	return "upstream"
-}
-
-// A Result is an answer and where it came from.
-type Result struct {
-	Entry
-	Source Source
-	// Age is the entry's age when served; 0 for an answer from upstream.
-	// Callers mark stale answers with it.
-	Age time.Duration
-	// Failure is, for a stale answer, the fetch's error, or an error
-	// naming the status the upstream answered.
-	Failure error
-}
-
-// Do answers a request from the cache when a fresh entry exists; else it
-// calls fetch, stores the answer if it may be stored, and returns it. When
-// the fetch fails in a way ServeStale accepts and an entry within its stale
-// window exists, that entry is returned instead, with Source Stale and its
-// age. fetch's error is returned only when no entry could stand in. An
-// answer 401 or 403 revokes the credential ([Cache.Revoke]) and is never
-// answered with a stale entry.
-func (c *Cache) Do(ctx context.Context, key Key, fetch func(context.Context) (Entry, error)) (Result, error) {
-	l := c.Lookup(ctx, key)
-	if l.Fresh {
-		return Result{Entry: l.Entry, Source: Fresh, Age: l.Age(c.now())}, nil
-	}
-	got, err := fetch(ctx)
-	refused := err == nil && (got.Status == http.StatusUnauthorized || got.Status == http.StatusForbidden)
-	if refused {
-		c.Revoke(ctx, key)
-	}
-	if l.Found && !refused && c.serveStale(got, err) {
-		callNone(c.hooks.StaleServe)
-		failure := err
-		if failure == nil {
-			failure = fmt.Errorf("respcache: upstream answered %d", got.Status)
-		}
-		return Result{Entry: l.Entry, Source: Stale, Age: l.Age(c.now()), Failure: failure}, nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	c.Store(ctx, l, got)
-	return Result{Entry: got, Source: FromUpstream}, nil
 }
 
 // Usage reports the entries and bytes the process tier holds.
@@ -499,6 +415,6 @@ func callNone(f func()) {
 	}
 }
 
-// Age is e's age by the cache's clock, for callers that serve an entry
-// from Lookup themselves.
+// Age is e's age by the cache's clock, for a caller serving an entry
+// from Lookup.
 func (c *Cache) Age(e Entry) time.Duration { return e.Age(c.now()) }

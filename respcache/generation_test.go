@@ -27,7 +27,7 @@ func TestTooManyPendingRefusalsDisownEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	keyer := NewRandomKeyer(nil)
+	keyer := NewRandomKeyer()
 	r, _ := http.NewRequest(http.MethodGet, "http://crm.example/api/v1/users/1/meetings", nil)
 	key := keyer.Key(r)
 	if stored, _ := c.Store(ctx, c.Lookup(ctx, key), Entry{Status: 200, Body: []byte(`{}`)}); !stored || !c.Lookup(ctx, key).Fresh {

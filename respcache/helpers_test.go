@@ -40,9 +40,9 @@ func (c *clock) Advance(d time.Duration) {
 
 // counts is what a cache's hooks saw.
 type counts struct {
-	misses, stale, redisErrors atomic.Int64
-	mu                         sync.Mutex
-	hits                       map[string]int
+	misses, redisErrors atomic.Int64
+	mu                  sync.Mutex
+	hits                map[string]int
 }
 
 func (c *counts) hooks() respcache.Hooks {
@@ -56,7 +56,6 @@ func (c *counts) hooks() respcache.Hooks {
 			c.hits[tier]++
 		},
 		Miss:       func() { c.misses.Add(1) },
-		StaleServe: func() { c.stale.Add(1) },
 		RedisError: func(string, error) { c.redisErrors.Add(1) },
 	}
 }
@@ -114,32 +113,59 @@ func newReplica(t *testing.T, upstream, redisURL string, o respcache.Options) *r
 	return r
 }
 
+// answer is what get got: the entry it answered with and where from, and
+// what the cache held before it asked the upstream.
+type answer struct {
+	respcache.Entry
+	source string // "fresh" (from the cache) or "upstream"
+	// lookup is what the cache found before the upstream was asked: an
+	// entry Found but not Fresh is one its caller may serve instead of a
+	// failed answer (restclient's policy says when; its tests, which).
+	lookup respcache.Lookup
+}
+
+// staleReady says that a stale entry stood ready to answer for the
+// upstream.
+func (a answer) staleReady() bool { return a.lookup.Found && !a.lookup.Fresh }
+
 // get asks for path with credential (none if ""), through the cache, as
-// restclient would.
-func (r *replica) get(ctx context.Context, path, credential string) (respcache.Result, error) {
+// restclient does: a fresh entry answers; else the upstream does, its 2xx
+// answer stored, a 401 or 403 revoking the credential. Serving the stale
+// entry when the upstream fails is the caller's (restclient's) policy:
+// get returns the upstream's answer or error, with what the lookup found.
+func (r *replica) get(ctx context.Context, path, credential string) (answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.upstream+path, nil)
 	if err != nil {
-		return respcache.Result{}, err
+		return answer{}, err
 	}
 	if credential != "" {
 		req.Header.Set("Authorization", credential)
 	}
 	req.Header.Set("X-Request-Id", "differs-every-time-"+time.Now().String())
-	return r.cache.Do(ctx, r.keyer.Key(req), func(ctx context.Context) (respcache.Entry, error) {
-		resp, err := r.client.Do(req.WithContext(ctx))
-		if err != nil {
-			return respcache.Entry{}, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		if err != nil {
-			return respcache.Entry{}, err
-		}
-		return respcache.Entry{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
-	})
+	key := r.keyer.Key(req)
+	l := r.cache.Lookup(ctx, key)
+	if l.Fresh {
+		return answer{Entry: l.Entry, source: "fresh", lookup: l}, nil
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return answer{lookup: l}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return answer{lookup: l}, err
+	}
+	e := respcache.Entry{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		r.cache.Revoke(ctx, key)
+	} else {
+		r.cache.Store(ctx, l, e) // a 2xx only: Store refuses the rest
+	}
+	return answer{Entry: e, source: "upstream", lookup: l}, nil
 }
 
-func (r *replica) mustGet(t *testing.T, path, credential string) respcache.Result {
+func (r *replica) mustGet(t *testing.T, path, credential string) answer {
 	t.Helper()
 	res, err := r.get(context.Background(), path, credential)
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
+
+	"github.com/salesgraph/salesgraph/flight"
 )
 
 // A Key names one upstream request and the credential it was sent with:
@@ -37,51 +38,62 @@ func (k Key) String() string { return hex.EncodeToString(k.request[:]) }
 // security is no more than the secret's.
 const MinSecretLen = 32
 
-// DefaultIgnoredHeaders are left out of every key: they differ on every
-// request and never change the answer, so keying on them would make every
-// lookup a miss.
-var DefaultIgnoredHeaders = []string{"Traceparent", "Tracestate", "Baggage", "X-Request-Id"}
-
 // A Keyer computes the keys of outgoing requests. It is safe for
 // concurrent use.
 type Keyer struct {
-	secret  []byte
-	ignored map[string]bool
+	secret []byte
 }
 
 // NewKeyer returns a keyer with secret, which replicas sharing a cache must
-// share; it must be at least MinSecretLen bytes. Every header of the request
-// is part of the key except ignored (nil means DefaultIgnoredHeaders):
-// naming headers to leave out rather than headers to include means that a
-// credential header nobody thought of can cost cache hits, never serve one
-// caller's answer to another.
-func NewKeyer(secret []byte, ignored []string) (*Keyer, error) {
+// share; it must be at least MinSecretLen bytes (else a *SecretError).
+func NewKeyer(secret []byte) (*Keyer, error) {
 	if len(secret) < MinSecretLen {
-		return nil, fmt.Errorf("respcache: key secret of %d bytes, want at least %d", len(secret), MinSecretLen)
+		return nil, &SecretError{fmt.Sprintf("must be at least %d bytes, got %d", MinSecretLen, len(secret))}
 	}
-	if ignored == nil {
-		ignored = DefaultIgnoredHeaders
-	}
-	k := &Keyer{secret: slices.Clone(secret), ignored: make(map[string]bool, len(ignored))}
-	for _, h := range ignored {
-		k.ignored[http.CanonicalHeaderKey(h)] = true
-	}
-	return k, nil
+	return &Keyer{secret: slices.Clone(secret)}, nil
 }
+
+// KeyerFor returns the keyer of a cache: NewKeyer(secret) when a secret is
+// given; without one, a keyer with a random secret (NewRandomKeyer) for a
+// cache only this process uses, but a *SecretError for one shared through
+// Redis (shared): replicas that computed keys with secrets of their own
+// would never find each other's entries.
+func KeyerFor(secret []byte, shared bool) (*Keyer, error) {
+	switch {
+	case len(secret) > 0:
+		return NewKeyer(secret)
+	case shared:
+		return nil, &SecretError{"is required for a cache shared through Redis: the replicas must compute the same keys"}
+	}
+	return NewRandomKeyer(), nil
+}
+
+// A SecretError is a key secret NewKeyer or KeyerFor refuses; Issue says
+// why ("must be at least 32 bytes, got 5"), for a caller that names the
+// secret in its own words.
+type SecretError struct {
+	Issue string
+}
+
+func (e *SecretError) Error() string { return "respcache: the key secret " + e.Issue }
 
 // NewRandomKeyer returns a keyer with a secret random to this process: right
 // for a cache only this process uses, whose keys need not survive it.
-func NewRandomKeyer(ignored []string) *Keyer {
+func NewRandomKeyer() *Keyer {
 	secret := make([]byte, MinSecretLen)
 	_, _ = rand.Read(secret) // never fails on supported platforms
-	k, _ := NewKeyer(secret, ignored)
+	k, _ := NewKeyer(secret)
 	return k
 }
 
 // Key returns the key of r as it will be sent: its method, scheme, host,
 // path and query exactly as written, and every header (the credential
-// included) but the ignored ones, by canonical name in sorted order, each
-// with all its values in order. Each part is length-prefixed, so no two
+// included) but the per-request ones (flight.PerRequest: they differ on
+// every request and never change the answer, so keying on them would make
+// every lookup a miss), as flight.AppendHeader encodes them. Naming the
+// headers to leave out rather than those to include means that a
+// credential header nobody thought of can cost cache hits, never serve one
+// caller's answer to another. Each part is length-prefixed, so no two
 // different requests encode alike. The body is not part of the key: cache
 // only requests without one (GET). The key's credential is those headers
 // alone: requests for other paths with the same headers share it.
@@ -98,33 +110,10 @@ func (k *Keyer) Key(r *http.Request) Key {
 	writeField(m, r.URL.RequestURI())
 	cm := hmac.New(sha256.New, k.secret)
 	writeField(cm, "respcache/credential/v1")
-	both := io.MultiWriter(m, cm)
-
-	names := make([]string, 0, len(r.Header))
-	for name := range r.Header {
-		c := http.CanonicalHeaderKey(name)
-		if !k.ignored[c] {
-			names = append(names, name)
-		}
-	}
-	// Sort by canonical name, so that a map filled by hand with
-	// "authorization" keys like one with "Authorization", as both are
-	// sent alike; the raw name breaks ties, for a map holding both.
-	slices.SortFunc(names, func(a, b string) int {
-		if c := strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b)); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	})
-	writeCount(both, len(names))
-	for _, name := range names {
-		values := r.Header[name]
-		writeField(both, http.CanonicalHeaderKey(name))
-		writeCount(both, len(values))
-		for _, v := range values {
-			writeField(both, v)
-		}
-	}
+	var buf [256]byte
+	headers := flight.AppendHeader(buf[:0], r.Header)
+	_, _ = m.Write(headers)
+	_, _ = cm.Write(headers)
 	var key Key
 	m.Sum(key.request[:0])
 	cm.Sum(key.credential[:0])

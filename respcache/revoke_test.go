@@ -60,9 +60,10 @@ func TestAnAnswerFetchedBeforeARefusalIsNotServedAfterIt(t *testing.T) {
 	}
 }
 
-// TestARefusalThroughDo: Do revokes on a 403, and serves nothing stale for
-// the credential afterwards, while another credential's entry is served.
-func TestARefusalThroughDo(t *testing.T) {
+// TestARefusalReachesEveryPathOfTheCredential: a 403 on one path revokes
+// the credential: its entry on another path is no longer found, even
+// stale, while another credential's is.
+func TestARefusalReachesEveryPathOfTheCredential(t *testing.T) {
 	srv := fakeapi.NewServer(fakeapi.WithTenant(tenantToken, 2))
 	defer srv.Close()
 	clk := newClock()
@@ -76,11 +77,11 @@ func TestARefusalThroughDo(t *testing.T) {
 		t.Fatalf("status %d, want the upstream's 403", res.Status)
 	}
 	srv.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
-	if res := a.mustGet(t, meetingsPath(4), token); res.Source == respcache.Stale {
-		t.Fatal("a refused credential was served a stale answer")
+	if res := a.mustGet(t, meetingsPath(4), token); res.lookup.Found {
+		t.Fatal("a refused credential's entry was found")
 	}
-	if res := a.mustGet(t, meetingsPath(4), tenantToken); res.Source != respcache.Stale {
-		t.Fatalf("another credential: source %v, want its stale answer", res.Source)
+	if res := a.mustGet(t, meetingsPath(4), tenantToken); !res.staleReady() {
+		t.Fatal("another credential: its stale entry was not found")
 	}
 }
 
@@ -129,16 +130,16 @@ func TestARefusalDuringARedisOutage(t *testing.T) {
 	if res := a.mustGet(t, meetingsPath(5), token); res.Status != http.StatusForbidden {
 		t.Fatalf("status %d, want the upstream's 403", res.Status)
 	}
-	if res := b.mustGet(t, meetingsPath(4), token); res.Source != respcache.Fresh {
-		t.Fatalf("b, fresh, Redis unreachable: source %v", res.Source)
+	if res := b.mustGet(t, meetingsPath(4), token); res.source != "fresh" {
+		t.Fatalf("b, fresh, Redis unreachable: source %v", res.source)
 	}
-	if res := a.mustGet(t, meetingsPath(4), token); res.Source == respcache.Fresh {
+	if res := a.mustGet(t, meetingsPath(4), token); res.source == "fresh" {
 		t.Fatal("a served the credential it saw refused")
 	}
 	clk.Advance(o.TTL + time.Second)
 	srv.Inject(fakeapi.Fault{Kind: fakeapi.FaultStatus, Status: http.StatusServiceUnavailable})
 	for _, cred := range []string{token, tenantToken} {
-		if res := b.mustGet(t, meetingsPath(4), cred); res.Source == respcache.Stale {
+		if res := b.mustGet(t, meetingsPath(4), cred); res.staleReady() {
 			t.Fatalf("b served %q a stale answer while Redis was unreachable", cred)
 		}
 	}
@@ -150,9 +151,9 @@ func TestARefusalDuringARedisOutage(t *testing.T) {
 		return credentialKeys(t, rs.URL) == 1
 	})
 	waitUntil(t, "b asks Redis again", func() bool {
-		return b.mustGet(t, meetingsPath(4), tenantToken).Source == respcache.Stale
+		return b.mustGet(t, meetingsPath(4), tenantToken).staleReady()
 	})
-	if res := b.mustGet(t, meetingsPath(4), token); res.Source == respcache.Stale {
+	if res := b.mustGet(t, meetingsPath(4), token); res.staleReady() {
 		t.Fatal("b served the refused credential a stale answer once Redis was back")
 	}
 }

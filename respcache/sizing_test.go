@@ -12,7 +12,7 @@ import (
 
 // TestSizing measures what one user's cached answers cost, with the fake's
 // default dataset (12 meetings and 45 threads per user, threads in pages of
-// 20), for the README's sizing note: Redis memory as MEMORY USAGE reports
+// 20), for the sizing note of docs/operators/replicas.md: Redis memory as MEMORY USAGE reports
 // it, and the bytes the process tier counts.
 func TestSizing(t *testing.T) {
 	srv := fakeapi.NewServer()

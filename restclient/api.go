@@ -5,10 +5,11 @@
 // user's records, declared once (lists.go: Meetings, Threads) and fetched
 // by the same generic code (Fetch, FetchAll, Client.UserList) over one
 // request/decode path. It decodes the API's loosely typed JSON tolerantly
-// (see upstream-api.md), forwards per-call credentials taken from the
-// context, and reports failures as typed errors that callers can act
-// on: *APIError for answers the API gave, *TransportError for answers it did
-// not give, *DecodeError for answers that could not be read. Classify says
+// (docs/upstream-api.md describes the API and its open questions),
+// forwards per-call credentials taken from the context, and reports
+// failures as typed errors that callers can act on: *APIError for answers
+// the API gave, *TransportError for answers it did not give, *DecodeError
+// for answers that could not be read. Classify says
 // once what any of them means (classify.go): its Kind, whether it may be
 // retried, what it tells the circuit breaker, its metrics label; the retry
 // policy, the breaker and the callers' error tables all act on that.

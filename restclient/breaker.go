@@ -91,18 +91,24 @@ func (s BreakerSettings) withDefaults() BreakerSettings {
 	return s
 }
 
-func (s BreakerSettings) validate() error {
-	switch {
-	case s.FailureRatio < 0 || s.FailureRatio > 1:
-		return errors.New("FailureRatio must be a share between 0 and 1")
-	case s.MinRequests < 0 || s.HalfOpenProbes < 0 || s.HalfOpenProbes > 1000:
-		return errors.New("MinRequests and HalfOpenProbes must not be negative, HalfOpenProbes at most 1000")
-	case s.Window < 0 || s.OpenTimeout < 0 || s.PathEjection < 0 || s.MaxPathEjection < 0:
-		return errors.New("durations must not be negative")
-	case s.MaxPathEjection != 0 && s.MaxPathEjection < s.withDefaults().PathEjection:
-		return errors.New("MaxPathEjection must not be below PathEjection")
-	}
-	return nil
+// MaxHalfOpenProbes bounds BreakerSettings.HalfOpenProbes.
+const MaxHalfOpenProbes = 1000
+
+// Problems reports what is wrong with s as it is, without the defaults (a
+// zero is not a valid value; PathFailures may be anything), by field:
+// WithCircuitBreaker's rules, which it applies after filling in the zero
+// fields, for a caller whose settings have no zero default and that names
+// each field in its own words (salesgraph's config, by its flags).
+func (s BreakerSettings) Problems() []SettingProblem {
+	var out settingProblems
+	out.check(s.FailureRatio > 0 && s.FailureRatio <= 1, "FailureRatio", "must be a share above 0 and at most 1, got %v", s.FailureRatio)
+	out.check(s.MinRequests > 0, "MinRequests", "must be positive, got %d", s.MinRequests)
+	out.positive("Window", s.Window)
+	out.positive("OpenTimeout", s.OpenTimeout)
+	out.check(s.HalfOpenProbes > 0 && s.HalfOpenProbes <= MaxHalfOpenProbes, "HalfOpenProbes", "must be between 1 and %d, got %d", MaxHalfOpenProbes, s.HalfOpenProbes)
+	out.positive("PathEjection", s.PathEjection)
+	out.check(s.MaxPathEjection >= s.PathEjection, "MaxPathEjection", "must not be below PathEjection (%v), got %v", s.PathEjection, s.MaxPathEjection)
+	return out
 }
 
 // WithCircuitBreaker sets the circuit breaker's settings; zero fields keep
@@ -110,8 +116,8 @@ func (s BreakerSettings) validate() error {
 // default.
 func WithCircuitBreaker(s BreakerSettings) Option {
 	return func(c *Client) {
-		if err := s.validate(); err != nil {
-			c.invalid("WithCircuitBreaker: %v", err)
+		if ps := s.withDefaults().Problems(); len(ps) > 0 {
+			c.invalid("WithCircuitBreaker: %s", joinProblems(ps))
 			return
 		}
 		c.breakerSettings, c.breakerOff = s.withDefaults(), false

@@ -35,7 +35,6 @@ import (
 // flight are bounded (a few hundred first blocks are a few MiB).
 
 const (
-	defaultBodyBudget = 256 << 20
 	// firstBodyBlock is what a body of unknown length reserves before its
 	// first byte; it doubles from there. Most answers of this API fit.
 	firstBodyBlock = 32 << 10

@@ -15,18 +15,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salesgraph/salesgraph/flight"
 	"github.com/salesgraph/salesgraph/ratelimit"
 )
 
 // Defaults, chosen for a facade that fans out to one upstream host.
 const (
-	defaultTimeout          = 10 * time.Second
-	defaultUserAgent        = "salesgraph"
-	defaultPageParam        = "page"
-	defaultPerPageParam     = "per_page"
-	defaultMaxResponseBytes = 32 << 20
-	defaultMaxPages         = 500
-	defaultPageConcurrency  = 4
+	DefaultTimeout          = 10 * time.Second // WithTimeout
+	DefaultPageParam        = "page"           // WithPageParam
+	DefaultPerPageParam     = "per_page"       // WithPerPage
+	DefaultMaxResponseBytes = 32 << 20         // WithMaxResponseBytes
+	DefaultBodyBudget       = 256 << 20        // WithBodyBudget
+
+	defaultUserAgent       = "salesgraph"
+	defaultMaxPages        = 500
+	defaultPageConcurrency = 4
 )
 
 // Client calls the REST API. It is safe for concurrent use and meant to be
@@ -71,7 +74,7 @@ type Client struct {
 	// when WithoutSharing turned it off.
 	shareOff bool
 	onShare  func(endpoint string)
-	flights  *flights
+	flights  *flight.Group[shared]
 
 	optErrs []error // invalid option values, reported by New
 }
@@ -106,12 +109,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		base:            base,
-		timeout:         defaultTimeout,
+		timeout:         DefaultTimeout,
 		userAgent:       defaultUserAgent,
-		pageParam:       defaultPageParam,
-		perPageParam:    defaultPerPageParam,
+		pageParam:       DefaultPageParam,
+		perPageParam:    DefaultPerPageParam,
 		loc:             time.UTC,
-		maxBody:         defaultMaxResponseBytes,
+		maxBody:         DefaultMaxResponseBytes,
 		maxPages:        defaultMaxPages,
 		pageConcurrency: defaultPageConcurrency,
 		now:             time.Now,
@@ -128,7 +131,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	switch {
 	case c.bodyBudget == 0:
-		c.budget = newBodyBudget(max(defaultBodyBudget, c.maxBody))
+		c.budget = newBodyBudget(max(DefaultBodyBudget, c.maxBody))
 	case c.bodyBudget < c.maxBody:
 		return nil, fmt.Errorf("restclient: WithBodyBudget: %d bytes is less than one body may hold (WithMaxResponseBytes %d)", c.bodyBudget, c.maxBody)
 	default:
@@ -147,7 +150,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.fair = fairLimiter(c.limiter)
 	}
 	if !c.shareOff {
-		c.flights = newFlights()
+		c.flights = &flight.Group[shared]{}
 	}
 	return c, nil
 }
@@ -267,7 +270,7 @@ func WithPerPage(param string, n int) Option {
 			return
 		}
 		if param == "" {
-			param = defaultPerPageParam
+			param = DefaultPerPageParam
 		}
 		c.perPageParam, c.perPage = param, n
 	}
@@ -405,12 +408,12 @@ func (c *Client) header(ctx context.Context) http.Header {
 
 // forwardsCredential says whether h, a context's forwarded headers, holds
 // anything of the caller's but the per-request headers that never change
-// an answer (the ones sharing ignores): a forwarded header that is no
+// an answer (flight.PerRequest): a forwarded header that is no
 // credential still withholds the static one, which can cost a caller
 // access but never lend one the service's identity.
 func forwardsCredential(h http.Header) bool {
 	for k := range h {
-		if !ignoredForSharing[k] {
+		if !flight.PerRequest(k) {
 			return true
 		}
 	}

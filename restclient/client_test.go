@@ -290,7 +290,7 @@ func hijack(t *testing.T, raw string) http.HandlerFunc {
 }
 
 // A body that stops before its end is a failure of the exchange, as the
-// README's UPSTREAM_UNREACHABLE says, not an answer that could not be read:
+// error table's UPSTREAM_UNREACHABLE says, not an answer that could not be read:
 // a transport error, retried like a dropped connection.
 func TestBodyCutShortIsATransportError(t *testing.T) {
 	c, mux, url := setup(t, restclient.WithoutRetry())

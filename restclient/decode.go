@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// Decoding is tolerant by design (see upstream-api.md): the documentation
+// Decoding is tolerant by design (docs/upstream-api.md): the documentation
 // quotes every type, so each value is read from whatever JSON type it comes
 // in (numbers as numeric strings, a decimal comma), and null, "" and the
 // documented spellings of "no date" mean absent. A value that is there but

@@ -2,7 +2,6 @@ package restclient
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -87,32 +86,36 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// maxAttempts bounds MaxAttempts: beyond a few retries the answer is not
-// coming, and the caller's deadline is better spent elsewhere.
-const maxAttempts = 10
+// MaxAttempts bounds RetryPolicy.MaxAttempts: beyond a few retries the
+// answer is not coming, and the caller's deadline is better spent
+// elsewhere.
+const MaxAttempts = 10
 
-func (p RetryPolicy) validate() error {
-	switch {
-	case p.MaxAttempts < 0 || p.MaxAttempts > maxAttempts:
-		return errors.New("MaxAttempts must be between 1 and 10")
-	case p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 || p.BudgetWindow < 0:
-		return errors.New("durations must not be negative")
-	case p.MaxDelay != 0 && p.MaxDelay < p.BaseDelay:
-		return errors.New("MaxDelay must not be below BaseDelay")
-	case p.Budget < 0 || p.Budget > 1:
-		return errors.New("Budget must be a share between 0 and 1")
-	case p.MinRetries < 0:
-		return errors.New("MinRetries must not be negative")
-	}
-	return nil
+// Problems reports what is wrong with p as it is, without the defaults (a
+// zero is not a valid value, but for MaxDelay, which is then BaseDelay's
+// default's own), by field: WithRetry's rules, which it applies after
+// filling in the zero fields, for a caller whose settings have no zero
+// default and that names each field in its own words (salesgraph's
+// config, by its flags).
+func (p RetryPolicy) Problems() []SettingProblem {
+	var out settingProblems
+	out.check(p.MaxAttempts >= 1 && p.MaxAttempts <= MaxAttempts, "MaxAttempts", "must be between 1 and %d, got %d", MaxAttempts, p.MaxAttempts)
+	out.positive("BaseDelay", p.BaseDelay)
+	out.positive("MaxDelay", p.MaxDelay)
+	out.check(p.MaxDelay <= 0 || p.MaxDelay >= p.BaseDelay, "MaxDelay", "must not be below BaseDelay (%v), got %v", p.BaseDelay, p.MaxDelay)
+	out.positive("MaxRetryAfter", p.MaxRetryAfter)
+	out.check(p.Budget > 0 && p.Budget <= 1, "Budget", "must be a share above 0 and at most 1, got %v", p.Budget)
+	out.positive("BudgetWindow", p.BudgetWindow)
+	out.check(p.MinRetries > 0, "MinRetries", "must be positive, got %d", p.MinRetries)
+	return out
 }
 
 // WithRetry sets the retry policy; zero fields keep their defaults (see
 // DefaultRetryPolicy). Retries are on by default.
 func WithRetry(p RetryPolicy) Option {
 	return func(c *Client) {
-		if err := p.validate(); err != nil {
-			c.invalid("WithRetry: %v", err)
+		if ps := p.withDefaults().Problems(); len(ps) > 0 {
+			c.invalid("WithRetry: %s", joinProblems(ps))
 			return
 		}
 		c.retryPolicy = p.withDefaults()

@@ -394,3 +394,27 @@ func TestRetryOptionsAreValidated(t *testing.T) {
 	assert.NoError(t, err, "zero fields mean the defaults")
 	assert.Equal(t, 3, restclient.DefaultRetryPolicy().MaxAttempts)
 }
+
+// TestSettingProblemsAreByField: the defaults are valid as they are; a
+// zero policy, taken as it is, has every field wrong, each by its name,
+// which is what a caller without zero defaults (config's flags) reads.
+func TestSettingProblemsAreByField(t *testing.T) {
+	assert.Empty(t, restclient.DefaultRetryPolicy().Problems())
+	assert.Empty(t, restclient.DefaultBreakerSettings().Problems())
+	fields := func(ps []restclient.SettingProblem) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Field)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"MaxAttempts", "BaseDelay", "MaxDelay", "MaxRetryAfter", "Budget", "BudgetWindow", "MinRetries"},
+		fields(restclient.RetryPolicy{}.Problems()))
+	assert.Equal(t, []string{"FailureRatio", "MinRequests", "Window", "OpenTimeout", "HalfOpenProbes", "PathEjection"},
+		fields(restclient.BreakerSettings{}.Problems()))
+	p := restclient.DefaultRetryPolicy()
+	p.BaseDelay, p.MaxDelay = 2*time.Second, time.Second
+	assert.Equal(t, []restclient.SettingProblem{{Field: "MaxDelay", Issue: "must not be below BaseDelay (2s), got 1s"}}, p.Problems())
+	_, err := restclient.New("https://crm.example.com", restclient.WithRetry(p))
+	assert.ErrorContains(t, err, "WithRetry: MaxDelay must not be below BaseDelay (2s), got 1s")
+}

@@ -123,7 +123,7 @@ func (m *Meeting) problem(field string) error {
 // all, or nil. A record without a usable id is no particular meeting: no
 // globalId, no cache key in a client, no node lookup can name it. The
 // executor serves it as null in its place, with this error at that path
-// (graph/internal/execgen hooks it in front of the Meeting executor), so
+// (graph/internal/gen hooks it in front of the Meeting executor), so
 // the rest of its list stands.
 func (m *Meeting) Unreadable() error {
 	return unidentified(restclient.EndpointUserMeetings, m.ID, m.raw.Problems)

@@ -1,15 +1,17 @@
 // Package fakeapi provides an in-process fake of the sales CRM's REST API,
 // for tests, benchmarks and the demo mode: it ships in the binary, which
 // serves it as the demo upstream (`go run .` with no upstream configured,
-// or alone with -demo-upstream-only), so it is no test-only package.
+// or alone with -demo-upstream-only, [Server.ListenAndServe]), so it is no
+// test-only package.
 //
 // A [Server] serves the lists of its table (dataset.go: one entry per
-// list, today the two documented endpoints) from a generated,
-// deterministic [Dataset], writing the wire JSON itself; it imports nothing
-// from the rest of salesgraph, so a mistake in the client's JSON mapping
-// cannot be mirrored here. It also counts and logs requests, can be slowed,
-// gated or held to prove how a client behaves under concurrency, and can be
-// told to fail in the ways real upstreams fail.
+// list, today the two documented endpoints, which docs/upstream-api.md
+// describes) from a generated, deterministic [Dataset], writing the wire
+// JSON itself; it imports nothing from the rest of salesgraph, so a
+// mistake in the client's JSON mapping cannot be mirrored here. It also
+// counts and logs requests, can be slowed, gated or held to prove how a
+// client behaves under concurrency, and can be told to fail in the ways
+// real upstreams fail.
 //
 // # Endpoints
 //

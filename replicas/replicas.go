@@ -1,8 +1,13 @@
-package main
+// Package replicas builds what salesgraph's replicas share through Redis
+// (issue 13), from its settings (Options): one Redis client when redis-url
+// is set, the persisted queries (pqstore), the upstream response cache
+// (respcache) and the upstream rate limit (ratelimit). Without Redis each
+// part works in this process alone. Package main hands the result to the
+// upstream client and the endpoint.
+package replicas
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,7 +15,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/salesgraph/salesgraph/config"
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
 	"github.com/salesgraph/salesgraph/pqstore"
@@ -20,28 +24,42 @@ import (
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
-// sharedParts is what replicaOptions builds: restclient options, the APQ
-// store for the endpoint (nil: gqlhttp's own LRU), and what closes Redis.
-type sharedParts struct {
-	client []restclient.Option
-	apq    gqlhttp.APQStore
-	close  func()
+// Options are the settings of what the replicas share (package main
+// copies them from config.Replicas, field for field).
+type Options struct {
+	RedisURL           string        // redis:// or rediss://; empty shares nothing
+	RedisTimeout       time.Duration // bounds every Redis call of every part
+	CacheTTL           time.Duration // how long an upstream answer is fresh; 0: no cache
+	CacheStaleIfError  time.Duration // how long past CacheTTL an answer is served when the upstream fails
+	CacheKeySecret     string        // keys the cache's HMAC, shared by the replicas; empty: random per process
+	CacheMaxBytes      int64         // the cache's in-process tier
+	CacheIgnoreNoStore bool          // cache answers the upstream marks no-store or no-cache anyway
+	UpstreamRateLimit  float64       // calls per second across the replicas; 0: no limit
+	Count              int           // the most replicas that run: while Redis is down each keeps to UpstreamRateLimit / Count
 }
 
-// replicaOptions builds what the replicas share (issue 13) from cfg: one
+// Parts is what New builds: restclient options, the APQ store for the
+// endpoint (nil: gqlhttp's own LRU), and what closes Redis.
+type Parts struct {
+	Client []restclient.Option
+	APQ    gqlhttp.APQStore
+	Close  func()
+}
+
+// New builds what the replicas share from cfg: one
 // Redis client when -redis-url is set, persisted queries in it (behind an
 // LRU of apqSize documents), the upstream response cache when -cache-ttl is,
 // the upstream rate limit when -upstream-rate-limit is. Without Redis each
 // part works in this process alone.
-func replicaOptions(cfg config.Replicas, apqSize int, m *observe.Metrics, log *slog.Logger) (sharedParts, error) {
+func New(cfg Options, apqSize int, m *observe.Metrics, log *slog.Logger) (Parts, error) {
 	opts, closeRedis, rdb, err := clientParts(cfg, m, log)
 	if err != nil {
-		return sharedParts{}, err
+		return Parts{}, err
 	}
-	parts := sharedParts{client: opts, close: closeRedis}
+	parts := Parts{Client: opts, Close: closeRedis}
 	if rdb != nil {
-		parts.apq = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
-			Prefix: "salesgraph:apq:", Logger: log, Timeout: cfg.RedisTimeout,
+		parts.APQ = sharedAPQ{pqstore.NewShared(rdb, pqstore.NewLocal(apqSize), pqstore.Options{
+			Prefix: pqstore.DefaultPrefix, Logger: log, Timeout: cfg.RedisTimeout,
 			Hooks: pqstore.Hooks{RedisError: func(op string, _ error) { m.RedisError("apq", op) }},
 		})}
 	}
@@ -61,9 +79,8 @@ func (a sharedAPQ) Get(ctx context.Context, hash string) (string, bool) {
 
 func (a sharedAPQ) Put(ctx context.Context, hash, query string) { _ = a.s.Put(ctx, hash, query) }
 
-// clientParts is the Redis client and the restclient options of
-// replicaOptions.
-func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]restclient.Option, func(), *redis.Client, error) {
+// clientParts is the Redis client and the restclient options of New.
+func clientParts(cfg Options, m *observe.Metrics, log *slog.Logger) ([]restclient.Option, func(), *redis.Client, error) {
 	var rdb *redis.Client
 	closeRedis := func() {}
 	if cfg.RedisURL != "" {
@@ -97,20 +114,15 @@ func clientParts(cfg config.Replicas, m *observe.Metrics, log *slog.Logger) ([]r
 			closeRedis()
 			return nil, nil, nil, err
 		}
-		keyer := respcache.NewRandomKeyer(nil)
-		if len(cfg.CacheKeySecret) > 0 {
-			if keyer, err = respcache.NewKeyer([]byte(cfg.CacheKeySecret), nil); err != nil {
-				closeRedis()
-				return nil, nil, nil, err
-			}
-		} else if rdb != nil {
+		keyer, err := respcache.KeyerFor([]byte(cfg.CacheKeySecret), rdb != nil)
+		if err != nil {
 			closeRedis()
-			return nil, nil, nil, errors.New("cache-key-secret is required with cache-ttl and redis-url")
+			return nil, nil, nil, fmt.Errorf("cache-key-secret: %w", err)
 		}
 		opts = append(opts, restclient.WithResponseCache(restclient.ResponseCache{
 			Cache: cache, Keyer: keyer,
-			// respcache's StaleServe hook counts Cache.Do's; restclient
-			// serves stale itself, so it counts here.
+			// restclient decides when a stale answer stands in, so it
+			// counts them.
 			OnStale:     func(string, time.Duration) { m.UpstreamCache("stale") },
 			OnNotStored: notStoredReporter(m, log),
 		}))
@@ -152,7 +164,7 @@ func notStoredReporter(m *observe.Metrics, log *slog.Logger) func(endpoint, forb
 		m.UpstreamCache("not_stored_upstream_forbids")
 		if _, again := told.LoadOrStore(endpoint, true); !again {
 			log.Warn("upstream answers not cached: the upstream forbids it", "endpoint", endpoint, "forbiddenBy", forbiddenBy,
-				"hint", "-cache-ignore-upstream-no-store caches no-store and no-cache answers anyway (see the README for the risk)")
+				"hint", "-cache-ignore-upstream-no-store caches no-store and no-cache answers anyway (see docs/operators/replicas.md for the risk)")
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package graph
 
 import (
 	"bytes"
@@ -14,11 +14,10 @@ import (
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/salesgraph/salesgraph/graph"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// printSchema writes the schema salesgraph serves to w, for client teams'
+// PrintSchema writes the schema salesgraph serves to w, for client teams'
 // code generators: format "sdl" prints it as GraphQL SDL, "introspection"
 // prints the response to the standard introspection query as JSON, exactly
 // as a live server answers it. Both come from the schema compiled into the
@@ -28,8 +27,8 @@ import (
 // reorder the types and restyle the descriptions), then the directives the
 // server adds (addedDirectives). TestPrintedSchemaIsTheFile checks both.
 // Neither needs an upstream.
-func printSchema(w io.Writer, format string) error {
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}})
+func PrintSchema(w io.Writer, format string) error {
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{}})
 	var buf bytes.Buffer
 	switch format {
 	case "sdl":

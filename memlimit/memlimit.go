@@ -1,19 +1,6 @@
-package main
-
-import (
-	"bufio"
-	"bytes"
-	"io/fs"
-	"log/slog"
-	"math"
-	"runtime/debug"
-	"strconv"
-	"strings"
-
-	"github.com/salesgraph/salesgraph/config"
-)
-
-// The Go runtime's soft memory limit (runtime/debug.SetMemoryLimit).
+// Package memlimit sets the Go runtime's soft memory limit
+// (runtime/debug.SetMemoryLimit) from salesgraph's configuration, once, as
+// the process starts.
 //
 // The budgets bound what requests hold (upstream bodies and the records
 // decoded from them, responses being built), but not what the garbage
@@ -30,6 +17,9 @@ import (
 //     memoryHeadroom, and at most 90% of the container's memory limit
 //     (cgroup v2 memory.max or v1 memory.limit_in_bytes), when there is one.
 //
+// It knows the settings by their values, in Options: package main, the one
+// reader of the configuration, hands them over.
+//
 // A limit below what the process really holds would have the collector run
 // back to back: that is why it is derived from the budgets, which refuse
 // work (UPSTREAM_MEMORY_LIMIT, RESPONSE_MEMORY_BUDGET_EXCEEDED) before what
@@ -37,6 +27,26 @@ import (
 // as it is, so that below the limit collection runs as usual; and, should
 // the heap still reach the limit, the runtime caps the collector at about
 // half the CPU, so that the process slows down rather than stalls.
+package memlimit
+
+import (
+	"bufio"
+	"bytes"
+	"io/fs"
+	"log/slog"
+	"math"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// Options are the settings the limit is chosen from, in bytes.
+type Options struct {
+	MemoryLimit    int64 // -memory-limit; 0: not set
+	BodyBudget     int64 // -upstream-body-budget
+	ResponseMemory int64 // -max-response-memory
+	CacheBytes     int64 // -cache-max-bytes when the cache is on, else 0
+}
 
 // memoryHeadroom is what the derived limit allows beyond the budgets: the
 // runtime, connections, caches of parsed documents, the objects of a
@@ -48,25 +58,22 @@ const memoryHeadroom = 256 << 20
 // and for a collection to finish before the kernel's OOM killer acts.
 const containerShare = 0.9
 
-// memoryLimit is the limit chosen and why.
-type memoryLimit struct {
+// limit is the limit chosen and why.
+type limit struct {
 	bytes     int64  // math.MaxInt64: none
 	source    string // "memory-limit", "GOMEMLIMIT", "budgets" or "container"
 	budgets   int64  // what the budgets add up to
 	container int64  // the container's limit; 0: none found
 }
 
-// chooseMemoryLimit picks the limit for cfg (see above); current is the
+// choose picks the limit for o (see the package doc); current is the
 // runtime's limit now, which GOMEMLIMIT set if it is in the environment.
-func chooseMemoryLimit(cfg *config.Config, getenv func(string) string, container, current int64) memoryLimit {
-	budgets := cfg.Upstream.BodyBudget + cfg.Security.MaxResponseMemory
-	if cfg.Replicas.CacheTTL > 0 {
-		budgets += cfg.Replicas.CacheMaxBytes
-	}
-	l := memoryLimit{budgets: budgets, container: container}
+func choose(o Options, getenv func(string) string, container, current int64) limit {
+	budgets := o.BodyBudget + o.ResponseMemory + o.CacheBytes
+	l := limit{budgets: budgets, container: container}
 	switch {
-	case cfg.Server.MemoryLimit > 0:
-		l.bytes, l.source = cfg.Server.MemoryLimit, "memory-limit"
+	case o.MemoryLimit > 0:
+		l.bytes, l.source = o.MemoryLimit, "memory-limit"
 	case getenv("GOMEMLIMIT") != "":
 		l.bytes, l.source = current, "GOMEMLIMIT"
 	default:
@@ -78,11 +85,13 @@ func chooseMemoryLimit(cfg *config.Config, getenv func(string) string, container
 	return l
 }
 
-// setMemoryLimit applies the limit cfg calls for and logs it; restore puts
-// back the limit there was, for a process (a test) that runs run again.
-func setMemoryLimit(cfg *config.Config, getenv func(string) string, root fs.FS, log *slog.Logger) (restore func()) {
+// Set applies the limit o calls for and logs it. getenv reads
+// GOMEMLIMIT, and root is the file system's root, where the container's
+// limit is read (os.DirFS("/")). restore puts back the limit there was,
+// for a process (a test) that starts the server again.
+func Set(o Options, getenv func(string) string, root fs.FS, log *slog.Logger) (restore func()) {
 	previous := debug.SetMemoryLimit(-1)
-	l := chooseMemoryLimit(cfg, getenv, containerMemoryLimit(root), previous)
+	l := choose(o, getenv, containerLimit(root), previous)
 	debug.SetMemoryLimit(l.bytes)
 	attrs := []any{"bytes", l.bytes, "source", l.source, "budgets", l.budgets}
 	if l.bytes == math.MaxInt64 {
@@ -99,13 +108,13 @@ func setMemoryLimit(cfg *config.Config, getenv func(string) string, root fs.FS, 
 	return func() { debug.SetMemoryLimit(previous) }
 }
 
-// containerMemoryLimit is the memory limit of the cgroup this process runs
+// containerLimit is the memory limit of the cgroup this process runs
 // in, read from root (the file system's root: /proc and /sys), or 0 when
 // there is none. It reads the cgroup the process belongs to, as
 // /proc/self/cgroup names it, under the usual mount points (cgroup v1's
 // memory controller at /sys/fs/cgroup/memory, v2 at /sys/fs/cgroup), then
 // the root of those, which is the container's own in a cgroup namespace.
-func containerMemoryLimit(root fs.FS) int64 {
+func containerLimit(root fs.FS) int64 {
 	self, err := fs.ReadFile(root, "proc/self/cgroup")
 	if err != nil {
 		return 0
