@@ -19,12 +19,12 @@ import (
 // miss or repeat threads.
 type shiftingTotal struct{ graph.Upstream }
 
-func (u shiftingTotal) UserThreads(ctx context.Context, userID int64, page int) (*restclient.ThreadPage, error) {
-	p, err := u.Upstream.UserThreads(ctx, userID, page)
-	if err == nil && page > 1 {
+func (u shiftingTotal) UserList(ctx context.Context, list restclient.AnyList, userID int64, page int) (restclient.Records, error) {
+	r, err := u.Upstream.UserList(ctx, list, userID, page)
+	if p, ok := r.(*restclient.Page[restclient.Thread]); ok && page > 1 {
 		p.Pagination.Total++
 	}
-	return p, err
+	return r, err
 }
 
 // TestThreadLookupChecksThatPagesAgree: Meeting.thread beyond page 1 joins

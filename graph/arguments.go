@@ -224,9 +224,9 @@ type argUse struct {
 }
 
 // connection checks a connection's first and after: a page size within
-// bounds, and a cursor that a connection of kind issued, for the list of
+// bounds, and a cursor that a connection of list d issued, for the list of
 // one of the users the field concerns.
-func (a *argUse) connection(kind cursorKind) error {
+func (a *argUse) connection(d *listInfo) error {
 	if v, ok := a.args["first"]; ok && v != nil {
 		n, err := intArg(v)
 		if err != nil {
@@ -237,7 +237,7 @@ func (a *argUse) connection(kind cursorKind) error {
 		}
 	}
 	if s, ok := a.args["after"].(string); ok {
-		p, err := a.cursors.decode(s, kind, 0)
+		p, err := a.cursors.decode(s, d, 0)
 		if err != nil {
 			return err
 		}
@@ -245,7 +245,7 @@ func (a *argUse) connection(kind cursorKind) error {
 		// or another one, cannot use it.
 		for _, u := range a.own {
 			if u != p.user {
-				return badInput("after is a cursor of another user's %s", kindName(kind))
+				return badInput("after is a cursor of another user's %s", d.Name)
 			}
 		}
 	}

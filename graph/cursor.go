@@ -13,14 +13,17 @@ import (
 
 // Cursors are opaque to clients and authenticated: a cursor is a position
 // followed by an HMAC-SHA256 tag over it, so the facade acts only on
-// positions it issued itself. A thread cursor drives upstream calls (the
-// page size and position it carries choose the pages fetched), so a forged
-// one could make a request fetch any page of any list; a meeting cursor is
-// only an offset, but is treated the same so that both refuse alike.
+// positions it issued itself. The cursor of a paged list drives upstream
+// calls (the page size and position it carries choose the pages fetched),
+// so a forged one could make a request fetch any page of any list; the
+// cursor of a list answered whole is only an offset, but is treated the
+// same so that all refuse alike.
 //
-// What is authenticated: a version-and-kind byte (a meetings cursor is no
-// threads cursor), the user whose list the position is in (a cursor of one
-// user's list cannot page another's), and the position. The tag is the
+// What is authenticated: a version-and-kind byte, the kind of the list
+// that issued it (a meetings cursor is no threads cursor: the codec takes
+// the kind from the list it is given, never from a caller), the user whose
+// list the position is in (a cursor of one user's list cannot page
+// another's), and the position. The tag is the
 // first 16 bytes of the HMAC, half its output, as RFC 2104 recommends for
 // truncation; a cursor stays under 40 characters.
 //
@@ -29,13 +32,8 @@ import (
 // to be accepted by another.
 
 // cursorKind is the first byte of a cursor: its format version and the
-// connection that issued it.
+// list that issued it, as the list's declaration says (upstream.go).
 type cursorKind byte
-
-const (
-	meetingsCursor cursorKind = 1
-	threadsCursor  cursorKind = 2
-)
 
 const (
 	cursorTagSize = 16
@@ -61,8 +59,9 @@ var processCursorKey = sync.OnceValue(func() []byte {
 // cursorCodec issues and checks cursors with one key.
 type cursorCodec struct {
 	macs sync.Pool // of hash.Hash, keyed: hmac.New costs two SHA-256 blocks
-	// maxPages is the furthest upstream threads page a cursor may lead to
-	// (Options.MaxThreadPages): a list longer than that is not followed.
+	// maxPages is the furthest upstream page of a paged list a cursor may
+	// lead to (Options.MaxThreadPages): a list longer than that is not
+	// followed.
 	maxPages int
 }
 
@@ -78,13 +77,13 @@ func newCursorCodec(secret []byte, maxPages int) *cursorCodec {
 }
 
 // cursorPos is what a cursor says: a position in one user's list and, for
-// threads, the upstream page size and list total it was computed with.
+// a paged list, the upstream page size and list total it was computed
+// with.
 type cursorPos struct {
-	kind    cursorKind
 	user    int64
 	index   int
-	perPage int // threads only
-	total   int // threads only
+	perPage int // paged lists only
+	total   int // paged lists only
 }
 
 func (c *cursorCodec) tag(payload []byte) []byte {
@@ -96,12 +95,13 @@ func (c *cursorCodec) tag(payload []byte) []byte {
 	return sum[:cursorTagSize]
 }
 
-func (c *cursorCodec) encode(p cursorPos) string {
+// cursor is the cursor of position p of list d.
+func (c *cursorCodec) cursor(d *listInfo, p cursorPos) string {
 	b := make([]byte, 0, 1+4*binary.MaxVarintLen32+binary.MaxVarintLen64+cursorTagSize)
-	b = append(b, byte(p.kind))
+	b = append(b, byte(d.kind))
 	b = binary.AppendUvarint(b, uint64(p.user))
 	b = binary.AppendUvarint(b, uint64(p.index))
-	if p.kind == threadsCursor {
+	if d.paged {
 		b = binary.AppendUvarint(b, uint64(p.perPage))
 		b = binary.AppendUvarint(b, uint64(p.total))
 	}
@@ -109,20 +109,12 @@ func (c *cursorCodec) encode(p cursorPos) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (c *cursorCodec) meetingCursor(user int64, index int) string {
-	return c.encode(cursorPos{kind: meetingsCursor, user: user, index: index})
-}
-
-func (c *cursorCodec) threadCursor(user int64, index, perPage, total int) string {
-	return c.encode(cursorPos{kind: threadsCursor, user: user, index: index, perPage: perPage, total: total})
-}
-
 var errNotACursor = badInput("after is not a cursor this field issued")
 
-// decode checks s and returns the position it names, which is of kind and,
-// when user is not 0, of that user's list. Every refusal is BAD_USER_INPUT
+// decode checks s and returns the position it names, which is in list d
+// and, when user is not 0, in that user's. Every refusal is BAD_USER_INPUT
 // naming the argument.
-func (c *cursorCodec) decode(s string, kind cursorKind, user int64) (cursorPos, error) {
+func (c *cursorCodec) decode(s string, d *listInfo, user int64) (cursorPos, error) {
 	if len(s) > maxCursorText {
 		return cursorPos{}, errNotACursor
 	}
@@ -136,13 +128,13 @@ func (c *cursorCodec) decode(s string, kind cursorKind, user int64) (cursorPos, 
 	}
 	// From here on the content is ours; the checks below guard against a
 	// leaked key or a bug, and make a mix-up read as what it is.
-	p := cursorPos{kind: cursorKind(payload[0])}
-	if p.kind != kind {
-		if p.kind == meetingsCursor || p.kind == threadsCursor {
-			return cursorPos{}, badInput("after is a cursor of %s, not of %s", kindName(p.kind), kindName(kind))
+	if kind := cursorKind(payload[0]); kind != d.kind {
+		if other, ok := listOfKind(kind); ok {
+			return cursorPos{}, badInput("after is a cursor of %s, not of %s", other.Name, d.Name)
 		}
 		return cursorPos{}, errNotACursor
 	}
+	var p cursorPos
 	rest := payload[1:]
 	next := func(limit uint64) (uint64, bool) {
 		v, n := binary.Uvarint(rest)
@@ -156,26 +148,19 @@ func (c *cursorCodec) decode(s string, kind cursorKind, user int64) (cursorPos, 
 	i, ok2 := next(math.MaxInt32)
 	p.user, p.index = int64(u), int(i)
 	ok := ok1 && ok2 && p.user > 0
-	if kind == threadsCursor {
+	if d.paged {
 		pp, ok3 := next(math.MaxInt32)
 		t, ok4 := next(math.MaxInt32)
 		p.perPage, p.total = int(pp), int(t)
-		// An issued thread cursor names an item of the list it was issued
-		// for, on a page within the pages the facade follows.
+		// An issued cursor of a paged list names an item of the list it was
+		// issued for, on a page within the pages the facade follows.
 		ok = ok && ok3 && ok4 && p.perPage > 0 && p.index < p.total && p.index/p.perPage < c.maxPages
 	}
 	if !ok || len(rest) != 0 {
 		return cursorPos{}, errNotACursor
 	}
 	if user != 0 && p.user != user {
-		return cursorPos{}, badInput("after is a cursor of another user's %s", kindName(kind))
+		return cursorPos{}, badInput("after is a cursor of another user's %s", d.Name)
 	}
 	return p, nil
-}
-
-func kindName(k cursorKind) string {
-	if k == meetingsCursor {
-		return "meetings"
-	}
-	return "threads"
 }

@@ -89,55 +89,82 @@ type opEstimate struct {
 }
 
 // userGroup is the users a subtree of the operation is about, and what it
-// needs of them. Everything below a User concerns that user: its meetings
-// and threads, and Meeting.user and Thread.owner are the user again.
+// needs of them. Everything below a User concerns that user: its lists,
+// and Meeting.user and Thread.owner are the user again.
 type userGroup struct {
-	ids      []int64
-	meetings bool
-	pages    map[int]bool // threads pages
-	lookup   bool         // a thread looked up by id: page 1, the rest if needed
+	ids   []int64
+	lists []listNeed // by list index; nil until the subtree needs one
+}
+
+// listNeed is what a subtree needs of one list of its users. A list's
+// pages are its own: two lists' page 1 are two calls.
+type listNeed struct {
+	// all: the whole list, or an item looked up in it by id: one call for
+	// a list the upstream answers whole; for a paged one page 1, and the
+	// others only for an item not on it, counted as lookupPages pages.
+	all   bool
+	pages map[int]bool // pages of a paged list
+}
+
+func (n *listNeed) add(o listNeed) {
+	n.all = n.all || o.all
+	for p := range o.pages {
+		if n.pages == nil {
+			n.pages = map[int]bool{}
+		}
+		n.pages[p] = true
+	}
+}
+
+// calls are the upstream calls the need makes of list d.
+func (n *listNeed) calls(d *listInfo, lookupPages int) int64 {
+	if !d.paged {
+		if n.all {
+			return 1
+		}
+		return 0
+	}
+	calls := int64(len(n.pages))
+	if n.all {
+		for p := 1; p <= lookupPages; p++ {
+			if !n.pages[p] {
+				calls++
+			}
+		}
+	}
+	return calls
 }
 
 // estimate walks the operation as execution will (fragments, @skip and
 // @include, abstract types), pricing each field as its entry in the field
-// table says (fields.go), and mirrors the loaders: one meetings call per
-// user, one call per (user, threads page), and a thread lookup costing
-// ThreadLookupPages pages. The table's prefetch entries start those same
-// loads early (lookAhead).
+// table says (fields.go), and mirrors the loaders: per user, one call for
+// each list the upstream answers whole, one per page of each paged list,
+// and a lookup in a paged list costing ThreadLookupPages pages. The
+// table's prefetch entries start those same loads early (lookAhead).
 func estimate(op *graphql.OperationContext, schema *ast.Schema, sec *Security, cursors *cursorCodec) opEstimate {
 	e := &estimator{op: op, sec: sec, cursors: cursors, w: &walker{op: op, schema: schema}}
 	e.walk(costStep{typ: "Query", mult: 1, page: 1}, op.Operation.SelectionSet)
-	type need struct {
-		meetings bool
-		pages    map[int]bool
-		lookup   bool
-	}
-	perUser := map[int64]*need{}
+	perUser := map[int64][]listNeed{}
 	for _, g := range e.groups {
+		if g.lists == nil {
+			continue
+		}
 		for _, id := range g.ids {
 			n := perUser[id]
 			if n == nil {
-				n = &need{pages: map[int]bool{}}
+				n = make([]listNeed, len(lists))
 				perUser[id] = n
 			}
-			n.meetings = n.meetings || g.meetings
-			n.lookup = n.lookup || g.lookup
-			for p := range g.pages {
-				n.pages[p] = true
+			for i := range g.lists {
+				n[i].add(g.lists[i])
 			}
 		}
 	}
 	out := opEstimate{complexity: e.complexity}
 	for _, n := range perUser {
-		if n.meetings {
-			out.calls++
+		for i := range n {
+			out.calls += n[i].calls(lists[i].info(), sec.ThreadLookupPages)
 		}
-		if n.lookup {
-			for p := 1; p <= sec.ThreadLookupPages; p++ {
-				n.pages[p] = true
-			}
-		}
-		out.calls += int64(len(n.pages))
 	}
 	return out
 }
@@ -153,8 +180,9 @@ type estimator struct {
 
 // costStep is the estimate's state at a selection: whom it concerns, how
 // many times each field in it appears in the response, the page size of the
-// connection whose fields these are (edges and nodes repeat that often), and
-// the type it is selected on.
+// connection whose fields these are (1 elsewhere: what is below its list
+// fields, edges and nodes, repeats that often), and the type it is
+// selected on.
 type costStep struct {
 	group *userGroup // nil: not known
 	mult  int64
@@ -174,8 +202,12 @@ func (e *estimator) walk(at costStep, sel ast.SelectionSet) {
 				continue
 			}
 			// Below a field, by default: the same users and repeats, no
-			// page, the field's type.
+			// page, the field's type; below a list right under a
+			// connection (its nodes and edges), once per item of the page.
 			child := costStep{group: at.group, mult: at.mult, page: 1, typ: f.Definition.Type.Name()}
+			if f.Definition.Type.Elem != nil {
+				child.mult = gqlhttp.SatMul(at.mult, at.page)
+			}
 			if spec, ok := fields[obj+"."+f.Name]; ok && !e.price(spec, f, at, &child) {
 				continue
 			}
@@ -211,31 +243,48 @@ type costing struct {
 // repeat makes each field below appear n times per appearance of this one.
 func (c *costing) repeat(n int64) { c.child.mult = gqlhttp.SatMul(c.parent.mult, n) }
 
-// loadMeetings counts the users' meetings call.
-func (c *costing) loadMeetings() {
-	if g := c.child.group; g != nil {
-		g.meetings = true
+// need is what the users need of list d, nil when the users are not
+// known.
+func (c *costing) need(d anyList) *listNeed {
+	g := c.child.group
+	if g == nil {
+		return nil
+	}
+	if g.lists == nil {
+		g.lists = make([]listNeed, len(lists))
+	}
+	return &g.lists[d.info().index]
+}
+
+// load counts the calls for the users' list d, whole: one call, or for a
+// list the upstream pages, those of a lookup of an item by id (page 1,
+// the rest only for an item not on it).
+func (c *costing) load(d anyList) {
+	if n := c.need(d); n != nil {
+		n.all = true
 	}
 }
 
-// loadThreadPages counts calls for these pages of the users' threads.
-func (c *costing) loadThreadPages(pages []int) {
-	if g := c.child.group; g != nil {
+// loadPages counts calls for these pages of the users' list d (for a list
+// the upstream answers whole, its one call).
+func (c *costing) loadPages(d anyList, pages []int) {
+	n := c.need(d)
+	switch {
+	case n == nil:
+	case !d.info().paged:
+		n.all = true
+	default:
 		for _, p := range pages {
-			g.pages[p] = true
+			if n.pages == nil {
+				n.pages = map[int]bool{}
+			}
+			n.pages[p] = true
 		}
 	}
 }
 
-// lookUpThread counts a thread looked up among the users' threads.
-func (c *costing) lookUpThread() {
-	if g := c.child.group; g != nil {
-		g.lookup = true
-	}
-}
-
 func (e *estimator) group(ids []int64) *userGroup {
-	g := &userGroup{ids: ids, pages: map[int]bool{}}
+	g := &userGroup{ids: ids}
 	e.groups = append(e.groups, g)
 	return g
 }

@@ -296,7 +296,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 
 // fast_MeetingConnection writes obj when every field in fields is plain and resolves
 // cleanly, else returns nil for the executor's own path (fast.go).
-func (ec *executionContext) fast_MeetingConnection(ctx context.Context, fields []graphql.CollectedField, obj *model.MeetingConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) fast_MeetingConnection(ctx context.Context, fields []graphql.CollectedField, obj *model.Connection[model.Meeting]) (ret graphql.Marshaler) {
 	w := beginFast(fields)
 	if w == nil {
 		return nil
@@ -331,7 +331,7 @@ func (ec *executionContext) fast_MeetingConnection(ctx context.Context, fields [
 
 // fast_MeetingEdge writes obj when every field in fields is plain and resolves
 // cleanly, else returns nil for the executor's own path (fast.go).
-func (ec *executionContext) fast_MeetingEdge(ctx context.Context, fields []graphql.CollectedField, obj *model.MeetingEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) fast_MeetingEdge(ctx context.Context, fields []graphql.CollectedField, obj *model.Edge[model.Meeting]) (ret graphql.Marshaler) {
 	w := beginFast(fields)
 	if w == nil {
 		return nil
@@ -603,7 +603,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 
 // fast_ThreadConnection writes obj when every field in fields is plain and resolves
 // cleanly, else returns nil for the executor's own path (fast.go).
-func (ec *executionContext) fast_ThreadConnection(ctx context.Context, fields []graphql.CollectedField, obj *model.ThreadConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) fast_ThreadConnection(ctx context.Context, fields []graphql.CollectedField, obj *model.Connection[model.Thread]) (ret graphql.Marshaler) {
 	w := beginFast(fields)
 	if w == nil {
 		return nil
@@ -638,7 +638,7 @@ func (ec *executionContext) fast_ThreadConnection(ctx context.Context, fields []
 
 // fast_ThreadEdge writes obj when every field in fields is plain and resolves
 // cleanly, else returns nil for the executor's own path (fast.go).
-func (ec *executionContext) fast_ThreadEdge(ctx context.Context, fields []graphql.CollectedField, obj *model.ThreadEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) fast_ThreadEdge(ctx context.Context, fields []graphql.CollectedField, obj *model.Edge[model.Thread]) (ret graphql.Marshaler) {
 	w := beginFast(fields)
 	if w == nil {
 		return nil

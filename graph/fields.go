@@ -2,7 +2,9 @@ package graph
 
 // This file is what the facade knows of each field of the sales schema
 // beyond its type: the checks of its arguments, what it costs, and what the
-// look-ahead starts for it. Three walkers read it: argumentCheck
+// look-ahead starts for it. A list's connection field (User.meetings,
+// User.threads) has the entry its list implies (listConnection), added
+// from the list's declaration (upstream.go). Three walkers read it: argumentCheck
 // (arguments.go) refuses bad arguments before execution, estimate
 // (estimate.go) prices the operation before execution, lookAhead
 // (selection.go) starts the loads a root field's subtree will need. A field
@@ -94,9 +96,9 @@ var fields = map[string]fieldSpec{
 			}
 			switch ref.typeName {
 			case "Meeting":
-				c.loadMeetings()
+				c.load(meetingsList)
 			case "Thread":
-				c.lookUpThread()
+				c.load(threadsList)
 			}
 			c.child.typ = ref.typeName
 			return true
@@ -107,35 +109,16 @@ var fields = map[string]fieldSpec{
 		prefetch: func(args map[string]any) userNeeds {
 			ref, err := nodeArg(args["id"])
 			if err != nil {
-				return userNeeds{}
+				return 0
 			}
-			return userNeeds{meetings: ref.typeName == "Meeting", threadPage: ref.typeName == "Thread"}
+			switch ref.typeName {
+			case "Meeting":
+				return needs(meetingsList)
+			case "Thread":
+				return needs(threadsList)
+			}
+			return 0
 		},
-	},
-	"User.meetings": {
-		check: func(a *argUse) error { return a.connection(meetingsCursor) },
-		// One call for the user's meetings, whatever the page: filtering,
-		// ordering and paging happen in the facade.
-		cost: func(c *costing) bool {
-			c.loadMeetings()
-			c.child.page = firstArg(c.args)
-			return true
-		},
-		prefetch:   func(map[string]any) userNeeds { return userNeeds{meetings: true} },
-		prefetched: true,
-	},
-	"User.threads": {
-		check: func(a *argUse) error { return a.connection(threadsCursor) },
-		// The upstream pages that hold the slice (threadPageSpan), as
-		// threadConnection fetches them.
-		cost: func(c *costing) bool {
-			n := firstArg(c.args)
-			c.loadThreadPages(c.e.threadPages(n, c.args["after"]))
-			c.child.page = n
-			return true
-		},
-		// Page 1 unless a cursor says where the slice is.
-		prefetch: func(args map[string]any) userNeeds { return userNeeds{threadPage: args["after"] == nil} },
 	},
 	"Meeting.user": {namedByUpstream: true},
 	"Thread.owner": {namedByUpstream: true},
@@ -143,40 +126,66 @@ var fields = map[string]fieldSpec{
 		// A lookup among the owner's threads: page 1, the rest only for a
 		// thread not on it (findThread).
 		cost: func(c *costing) bool {
-			c.lookUpThread()
+			c.load(threadsList)
 			return true
 		},
 		// Page 1 is all worth starting before the thread is known.
-		prefetch: func(map[string]any) userNeeds { return userNeeds{threadPage: true} },
+		prefetch: func(map[string]any) userNeeds { return needs(threadsList) },
 	},
 	"Thread.meetings": {
 		// The owner's meetings, shared with User.meetings.
 		cost: func(c *costing) bool {
-			c.loadMeetings()
+			c.load(meetingsList)
 			c.repeat(threadMeetingsEstimate)
 			return true
 		},
-		prefetch: func(map[string]any) userNeeds { return userNeeds{meetings: true} },
+		prefetch: func(map[string]any) userNeeds { return needs(meetingsList) },
 	},
-	"MeetingConnection.nodes": {cost: pageOfItems},
-	"MeetingConnection.edges": {cost: pageOfItems},
-	"ThreadConnection.nodes":  {cost: pageOfItems},
-	"ThreadConnection.edges":  {cost: pageOfItems},
 }
 
-// pageOfItems is the cost of a connection's nodes and edges: what is below
-// them appears once per item of the page.
-func pageOfItems(c *costing) bool {
-	c.repeat(c.parent.page)
-	return true
+// listConnection is the entry of d's connection field (first, after),
+// added for each declared list: a page size within bounds and a cursor of
+// d's; for a list the upstream answers whole, one call whatever the page
+// (filtering, ordering and paging happen in the facade), started by the
+// look-ahead; for a paged one, the upstream pages that hold the slice
+// (pageSpan), as pagedConnection fetches them, and page 1 started by the
+// look-ahead unless a cursor says where the slice is.
+func listConnection(d anyList) fieldSpec {
+	paged := d.info().paged
+	return fieldSpec{
+		check: func(a *argUse) error { return a.connection(d.info()) },
+		cost: func(c *costing) bool {
+			n := firstArg(c.args)
+			c.loadPages(d, c.e.pagesOf(d.info(), n, c.args["after"]))
+			c.child.page = n
+			return true
+		},
+		prefetch: func(args map[string]any) userNeeds {
+			if paged && args["after"] != nil {
+				return 0
+			}
+			return needs(d)
+		},
+		prefetched: !paged,
+	}
 }
 
-// threadPageSpan is the upstream pages that hold threads [offset,
-// offset+n) of a list at perPage threads a page, capped at pagesCount when
-// it is known (above 0): the pages User.threads fetches (threadConnection)
-// and the estimate counts. It holds at least one page, so that a connection
-// of first: 0 still learns the total.
-func threadPageSpan(offset, n, perPage, pagesCount int) []int {
+func init() {
+	for _, d := range lists {
+		f := d.info().field
+		if _, dup := fields[f]; dup {
+			panic("graph: " + f + " has an entry and serves a list")
+		}
+		fields[f] = listConnection(d)
+	}
+}
+
+// pageSpan is the upstream pages that hold items [offset, offset+n) of a
+// paged list at perPage items a page, capped at pagesCount when it is
+// known (above 0): the pages a connection fetches (pagedConnection) and
+// the estimate counts. It holds at least one page, so that a connection of
+// first: 0 still learns the total.
+func pageSpan(offset, n, perPage, pagesCount int) []int {
 	from := offset/perPage + 1
 	to := from
 	if n > 0 {
@@ -192,19 +201,22 @@ func threadPageSpan(offset, n, perPage, pagesCount int) []int {
 	return pages
 }
 
-// threadPages mirrors threadConnection: without a cursor, the pages
-// holding the first n threads at the assumed page size; with one, the pages
-// holding the slice at the page size the cursor carries, capped at the last
-// page the cursor's total implies.
-func (e *estimator) threadPages(n int64, after any) []int {
+// pagesOf mirrors pagedConnection: without a cursor, the pages holding
+// the first n items at the assumed page size; with one, the pages holding
+// the slice at the page size the cursor carries, capped at the last page
+// the cursor's total implies. nil for a list the upstream answers whole.
+func (e *estimator) pagesOf(d *listInfo, n int64, after any) []int {
+	if !d.paged {
+		return nil
+	}
 	perPage, offset, pagesCount := e.sec.UpstreamPageSize, 0, 0
 	if s, ok := after.(string); ok {
-		p, err := e.cursors.decode(s, threadsCursor, 0)
+		p, err := e.cursors.decode(s, d, 0)
 		if err != nil {
 			return nil // argumentCheck refused it already
 		}
 		offset, perPage = p.index+1, p.perPage
 		pagesCount = (p.total + perPage - 1) / perPage
 	}
-	return threadPageSpan(offset, int(n), perPage, pagesCount)
+	return pageSpan(offset, int(n), perPage, pagesCount)
 }

@@ -41,7 +41,7 @@ func TestFieldTableMatchesTheSchema(t *testing.T) {
 	}
 }
 
-func TestThreadPageSpan(t *testing.T) {
+func TestPageSpan(t *testing.T) {
 	for _, c := range []struct {
 		offset, n, perPage, pagesCount int
 		want                           []int
@@ -55,6 +55,6 @@ func TestThreadPageSpan(t *testing.T) {
 		{39, 1, 20, 0, []int{2}},      // the last thread of page 2
 		{40, 100, 20, 4, []int{3, 4}}, // to the end
 	} {
-		assert.Equal(t, c.want, threadPageSpan(c.offset, c.n, c.perPage, c.pagesCount), "%+v", c)
+		assert.Equal(t, c.want, pageSpan(c.offset, c.n, c.perPage, c.pagesCount), "%+v", c)
 	}
 }

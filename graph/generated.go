@@ -147,8 +147,8 @@ type ThreadResolver interface {
 	Meetings(ctx context.Context, obj *model.Thread) ([]*model.Meeting, error)
 }
 type UserResolver interface {
-	Meetings(ctx context.Context, obj *model.User, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.MeetingConnection, error)
-	Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.ThreadConnection, error)
+	Meetings(ctx context.Context, obj *model.User, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.Connection[model.Meeting], error)
+	Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.Connection[model.Thread], error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2042,7 +2042,7 @@ func (ec *executionContext) fieldContext_Meeting_location(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _MeetingConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MeetingConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _MeetingConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Meeting]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2054,8 +2054,8 @@ func (ec *executionContext) _MeetingConnection_edges(ctx context.Context, field 
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.MeetingEdge) graphql.Marshaler {
-			return ec.marshalNMeetingEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge[model.Meeting]) graphql.Marshaler {
+			return ec.marshalNMeetingEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2074,7 +2074,7 @@ func (ec *executionContext) fieldContext_MeetingConnection_edges(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _MeetingConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.MeetingConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _MeetingConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Meeting]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2106,7 +2106,7 @@ func (ec *executionContext) fieldContext_MeetingConnection_nodes(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _MeetingConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.MeetingConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _MeetingConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Meeting]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2138,7 +2138,7 @@ func (ec *executionContext) fieldContext_MeetingConnection_pageInfo(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _MeetingConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MeetingConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _MeetingConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Meeting]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2161,7 +2161,7 @@ func (ec *executionContext) fieldContext_MeetingConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("MeetingConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _MeetingEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MeetingEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _MeetingEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Meeting]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2184,7 +2184,7 @@ func (ec *executionContext) fieldContext_MeetingEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("MeetingEdge", field, true, false, "String")
 }
 
-func (ec *executionContext) _MeetingEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.MeetingEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _MeetingEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Meeting]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2879,7 +2879,7 @@ func (ec *executionContext) fieldContext_Thread_meetings(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _ThreadConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ThreadConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ThreadConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Thread]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2891,8 +2891,8 @@ func (ec *executionContext) _ThreadConnection_edges(ctx context.Context, field g
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ThreadEdge) graphql.Marshaler {
-			return ec.marshalNThreadEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge[model.Thread]) graphql.Marshaler {
+			return ec.marshalNThreadEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2911,7 +2911,7 @@ func (ec *executionContext) fieldContext_ThreadConnection_edges(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ThreadConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ThreadConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ThreadConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Thread]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2943,7 +2943,7 @@ func (ec *executionContext) fieldContext_ThreadConnection_nodes(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ThreadConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ThreadConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ThreadConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Thread]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2975,7 +2975,7 @@ func (ec *executionContext) fieldContext_ThreadConnection_pageInfo(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _ThreadConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ThreadConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ThreadConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Thread]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2998,7 +2998,7 @@ func (ec *executionContext) fieldContext_ThreadConnection_totalCount(_ context.C
 	return graphql.NewScalarFieldContext("ThreadConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ThreadEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ThreadEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ThreadEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Thread]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3021,7 +3021,7 @@ func (ec *executionContext) fieldContext_ThreadEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ThreadEdge", field, true, false, "String")
 }
 
-func (ec *executionContext) _ThreadEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ThreadEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ThreadEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Thread]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3112,8 +3112,8 @@ func (ec *executionContext) _User_meetings(ctx context.Context, field graphql.Co
 			return ec.Resolvers.User().Meetings(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.MeetingFilter), fc.Args["orderBy"].(*model.MeetingOrder))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.MeetingConnection) graphql.Marshaler {
-			return ec.marshalNMeetingConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Meeting]) graphql.Marshaler {
+			return ec.marshalNMeetingConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3156,8 +3156,8 @@ func (ec *executionContext) _User_threads(ctx context.Context, field graphql.Col
 			return ec.Resolvers.User().Threads(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ThreadConnection) graphql.Marshaler {
-			return ec.marshalNThreadConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Thread]) graphql.Marshaler {
+			return ec.marshalNThreadConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4601,7 +4601,7 @@ func (ec *executionContext) _Meeting(ctx context.Context, sel ast.SelectionSet, 
 
 var meetingConnectionImplementors = []string{"MeetingConnection"}
 
-func (ec *executionContext) _MeetingConnection(ctx context.Context, sel ast.SelectionSet, obj *model.MeetingConnection) graphql.Marshaler {
+func (ec *executionContext) _MeetingConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[model.Meeting]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, meetingConnectionImplementors)
 	if m := ec.fast_MeetingConnection(ctx, fields, obj); m != nil {
 		return m
@@ -4652,7 +4652,7 @@ func (ec *executionContext) _MeetingConnection(ctx context.Context, sel ast.Sele
 
 var meetingEdgeImplementors = []string{"MeetingEdge"}
 
-func (ec *executionContext) _MeetingEdge(ctx context.Context, sel ast.SelectionSet, obj *model.MeetingEdge) graphql.Marshaler {
+func (ec *executionContext) _MeetingEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[model.Meeting]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, meetingEdgeImplementors)
 	if m := ec.fast_MeetingEdge(ctx, fields, obj); m != nil {
 		return m
@@ -4925,7 +4925,7 @@ func (ec *executionContext) _Thread(ctx context.Context, sel ast.SelectionSet, o
 
 var threadConnectionImplementors = []string{"ThreadConnection"}
 
-func (ec *executionContext) _ThreadConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ThreadConnection) graphql.Marshaler {
+func (ec *executionContext) _ThreadConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[model.Thread]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, threadConnectionImplementors)
 	if m := ec.fast_ThreadConnection(ctx, fields, obj); m != nil {
 		return m
@@ -4976,7 +4976,7 @@ func (ec *executionContext) _ThreadConnection(ctx context.Context, sel ast.Selec
 
 var threadEdgeImplementors = []string{"ThreadEdge"}
 
-func (ec *executionContext) _ThreadEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ThreadEdge) graphql.Marshaler {
+func (ec *executionContext) _ThreadEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[model.Thread]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, threadEdgeImplementors)
 	if m := ec.fast_ThreadEdge(ctx, fields, obj); m != nil {
 		return m
@@ -5525,7 +5525,7 @@ func (ec *executionContext) marshalNMeeting2ᚕᚖgithubᚗcomᚋsalesgraphᚋsa
 	return ret
 }
 
-func (ec *executionContext) marshalNMeetingConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingConnection(ctx context.Context, sel ast.SelectionSet, v *model.MeetingConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNMeetingConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[model.Meeting]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MeetingConnection!")
 		return graphql.Null
@@ -5533,11 +5533,11 @@ func (ec *executionContext) marshalNMeetingConnection2ᚖgithubᚗcomᚋsalesgra
 	return ec._MeetingConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNMeetingEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MeetingEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNMeetingEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Meeting]) graphql.Marshaler {
 	ret := marshalList(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMeetingEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingEdge(ctx, sel, v[i])
+		return ec.marshalNMeetingEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -5549,7 +5549,7 @@ func (ec *executionContext) marshalNMeetingEdge2ᚕᚖgithubᚗcomᚋsalesgraph�
 	return ret
 }
 
-func (ec *executionContext) marshalNMeetingEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingEdge(ctx context.Context, sel ast.SelectionSet, v *model.MeetingEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNMeetingEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[model.Meeting]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MeetingEdge!")
 		return graphql.Null
@@ -5629,7 +5629,7 @@ func (ec *executionContext) marshalNThread2ᚕᚖgithubᚗcomᚋsalesgraphᚋsal
 	return ret
 }
 
-func (ec *executionContext) marshalNThreadConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadConnection(ctx context.Context, sel ast.SelectionSet, v *model.ThreadConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNThreadConnection2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[model.Thread]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ThreadConnection!")
 		return graphql.Null
@@ -5637,11 +5637,11 @@ func (ec *executionContext) marshalNThreadConnection2ᚖgithubᚗcomᚋsalesgrap
 	return ec._ThreadConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNThreadEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ThreadEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNThreadEdge2ᚕᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Thread]) graphql.Marshaler {
 	ret := marshalList(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNThreadEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadEdge(ctx, sel, v[i])
+		return ec.marshalNThreadEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -5653,7 +5653,7 @@ func (ec *executionContext) marshalNThreadEdge2ᚕᚖgithubᚗcomᚋsalesgraph�
 	return ret
 }
 
-func (ec *executionContext) marshalNThreadEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐThreadEdge(ctx context.Context, sel ast.SelectionSet, v *model.ThreadEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNThreadEdge2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[model.Thread]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ThreadEdge!")
 		return graphql.Null

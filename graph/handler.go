@@ -33,8 +33,8 @@ type Options struct {
 	// BatchWait is how long a dataloader gathers keys before its calls leave.
 	// Default 1ms.
 	BatchWait time.Duration
-	// MaxThreadPages caps how many upstream pages one user's threads may
-	// span. Default 500.
+	// MaxThreadPages caps how many upstream pages one user's threads (or
+	// any list the upstream pages) may span. Default 500.
 	MaxThreadPages int
 	// OperationTimeout bounds each request's operations, upstream calls and
 	// waits for upstream slots included; what is not done by then fails

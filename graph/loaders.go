@@ -8,64 +8,56 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
-	"github.com/salesgraph/salesgraph/graph/model"
 	"github.com/salesgraph/salesgraph/restclient"
 	"golang.org/x/sync/semaphore"
 )
 
-// Upstream is what the resolvers need from the REST API. *restclient.Client
-// implements it; tests may wrap it.
-type Upstream interface {
-	UserMeetings(ctx context.Context, userID int64) ([]restclient.Meeting, error)
-	UserThreads(ctx context.Context, userID int64, page int) (*restclient.ThreadPage, error)
-}
-
-// pageKey names one upstream page of a user's threads.
+// pageKey names one upstream page of a user's paged list.
 type pageKey struct {
 	User int64
 	Page int
 }
 
-// userMeetings is one user's meetings, converted once per request, with the
-// index Thread.meetings needs, built the first time it is.
-type userMeetings struct {
-	list []*model.Meeting
-
-	indexOnce sync.Once
-	byThread  map[string][]*model.Meeting
+// listPage is one upstream page of a user's list (all of it, for a list
+// the upstream answers whole, or a paged list's pages joined), its
+// records converted once per request.
+type listPage[N any] struct {
+	nodes []*N
+	// pagination is the upstream page's, which the page keeps; nil for a
+	// paged list's pages joined, which are all there is. It and index,
+	// what pageIndex built, are pointers, so that a page takes 48 bytes
+	// (most are never indexed).
+	pagination *restclient.Pagination
+	index      atomic.Pointer[struct{ v any }]
 }
 
-// ofThread are the meetings of the thread with the given id, in list order.
-func (u *userMeetings) ofThread(id string) []*model.Meeting {
-	u.indexOnce.Do(func() {
-		u.byThread = make(map[string][]*model.Meeting)
-		for _, m := range u.list {
-			if m.ThreadID != nil {
-				u.byThread[*m.ThreadID] = append(u.byThread[*m.ThreadID], m)
-			}
-		}
-	})
-	return u.byThread[id]
-}
-
-// threadPage is one upstream page of a user's threads.
-type threadPage struct {
-	threads    []*model.Thread
-	pagination restclient.Pagination
-}
-
-// userThreads is every thread of one user, indexed for Meeting.thread.
-type userThreads struct {
-	byID map[string]*model.Thread
+// pageIndex is page p of list ll's nodes indexed as build indexes them,
+// built the first time it is asked for (Thread.meetings looks meetings up
+// by thread, Meeting.thread threads by id), once even when the resolvers
+// of a whole list ask at once. A list is looked up by one index; asking a
+// page for another type of index panics.
+func pageIndex[T, N, I any](ll *listLoads[T, N], p *listPage[N], build func([]*N) I) I {
+	if x := p.index.Load(); x != nil {
+		return x.v.(I)
+	}
+	ll.indexing.Lock()
+	defer ll.indexing.Unlock()
+	if x := p.index.Load(); x != nil {
+		return x.v.(I)
+	}
+	x := &struct{ v any }{build(p.nodes)}
+	p.index.Store(x)
+	return x.v.(I)
 }
 
 // Loaders are the per-request dataloaders. Every upstream call an operation
 // makes goes through them, so an operation asks for each distinct
-// (endpoint, user, page) exactly once, whatever the nesting. A loader's
+// (list, user, page) exactly once, whatever the nesting. A loader's
 // values are futures (see future): the dataloader gathers and caches keys,
 // and each key's result reaches its resolvers when its own call ends.
 type Loaders struct {
 	up       Upstream
+	cfg      *loaderConfig
 	limit    *semaphore.Weighted // per operation
 	global   *semaphore.Weighted // shared by every operation of the handler
 	maxPages int
@@ -76,13 +68,21 @@ type Loaders struct {
 	ownGuard opGuard
 	// outOfTime says that the operation's deadline had passed before it
 	// began (withOperationDeadline): every call is refused.
-	outOfTime  bool
-	meetings   func() *dataloader.Loader[int64, *future[*userMeetings]]
-	pages      func() *dataloader.Loader[pageKey, *future[*threadPage]]
-	allThreads func() *dataloader.Loader[int64, *future[*userThreads]]
-	// made says which of the three were made, for release.
-	made [3]atomic.Bool
+	outOfTime bool
+	// lists are each list's loaders (listLoads), by the list's index,
+	// made the first time they are used: most operations need one kind
+	// of list, and some none.
+	lists []listSlot
 }
+
+type listSlot struct {
+	once   sync.Once
+	made   atomic.Bool // for release
+	loader listLoader
+}
+
+// listLoader is one list's loaders for one operation, a *listLoads.
+type listLoader interface{ release() }
 
 // loaderConfig is what every request's loaders share.
 type loaderConfig struct {
@@ -112,53 +112,105 @@ func newLoaders(cfg *loaderConfig) *Loaders {
 func newLoadersSharing(cfg *loaderConfig, budget *Loaders) *Loaders {
 	l := &Loaders{
 		up:       cfg.up,
+		cfg:      cfg,
 		limit:    semaphore.NewWeighted(cfg.perRequest),
 		global:   cfg.global,
 		maxPages: cfg.maxPages,
+		lists:    make([]listSlot, len(lists)),
 	}
 	l.guard = &l.ownGuard
 	if budget != nil {
 		l.guard, l.outOfTime = budget.guard, budget.outOfTime
 	}
 	l.ownGuard.configure(cfg)
-	// The REST API has no batch endpoints, so batching buys nothing on the
-	// wire; the short wait only gathers the keys of one resolver wave so that
-	// their calls leave together. The cache is what guarantees one call per key.
-	// Each loader is made the first time it is used: most operations need
-	// one kind of list, and some none.
-	l.meetings = sync.OnceValue(func() *dataloader.Loader[int64, *future[*userMeetings]] {
-		l.made[0].Store(true)
-		return dataloader.NewBatchedLoader(startEach(cfg, "meetings", l.admit, l.loadMeetings),
-			dataloader.WithWait[int64, *future[*userMeetings]](cfg.wait),
-			dataloader.WithCache(loaderCache[int64, *future[*userMeetings]](cfg, "meetings")))
-	})
-	l.pages = sync.OnceValue(func() *dataloader.Loader[pageKey, *future[*threadPage]] {
-		l.made[1].Store(true)
-		return dataloader.NewBatchedLoader(startEach(cfg, "threadPages", l.admit, l.loadPage),
-			dataloader.WithWait[pageKey, *future[*threadPage]](cfg.wait),
-			dataloader.WithCache(loaderCache[pageKey, *future[*threadPage]](cfg, "threadPages")))
-	})
-	l.allThreads = sync.OnceValue(func() *dataloader.Loader[int64, *future[*userThreads]] {
-		l.made[2].Store(true)
-		return dataloader.NewBatchedLoader(startEach(cfg, "allThreads", nil, l.loadAllThreads),
-			dataloader.WithWait[int64, *future[*userThreads]](cfg.wait),
-			dataloader.WithCache(loaderCache[int64, *future[*userThreads]](cfg, "allThreads")))
-	})
 	return l
+}
+
+// listLoads are one list's loaders for one operation: a paged list's pages
+// and the list joined, or the one call of a list the upstream answers
+// whole. The REST API has no batch endpoints, so batching buys nothing on
+// the wire; the short wait only gathers the keys of one resolver wave so
+// that their calls leave together. The cache is what guarantees one call
+// per key.
+type listLoads[T, N any] struct {
+	l     *Loaders
+	d     *upstreamList[T, N]
+	pages *dataloader.Loader[pageKey, *future[*listPage[N]]] // nil for a list answered whole
+	// indexing guards the building of the list's pages' indexes.
+	indexing sync.Mutex
+
+	// all, by user, is made the first time it is used: a whole list's
+	// calls, or a paged list's pages joined, which only a lookup beyond
+	// page 1 needs.
+	allOnce sync.Once
+	allMade atomic.Bool
+	all     *dataloader.Loader[int64, *future[*listPage[N]]]
+}
+
+// loadsOf is list d's loaders in l.
+func loadsOf[T, N any](l *Loaders, d *upstreamList[T, N]) *listLoads[T, N] {
+	s := &l.lists[d.index]
+	s.once.Do(func() {
+		s.loader = d.newLoader(l)
+		s.made.Store(true)
+	})
+	return s.loader.(*listLoads[T, N])
+}
+
+func (d *upstreamList[T, N]) newLoader(l *Loaders) listLoader {
+	ll := &listLoads[T, N]{l: l, d: d}
+	if d.paged {
+		ll.pages = dataloader.NewBatchedLoader(startEach(l.cfg, d.pagesLoader, l.admit, ll.loadPage),
+			dataloader.WithWait[pageKey, *future[*listPage[N]]](l.cfg.wait),
+			dataloader.WithCache(loaderCache[pageKey, *future[*listPage[N]]](l.cfg, d.pagesLoader)))
+	}
+	return ll
+}
+
+func (d *upstreamList[T, N]) prefetch(ctx context.Context, l *Loaders, user int64) {
+	ll := loadsOf(l, d)
+	if d.paged {
+		ll.pages.Load(ctx, pageKey{User: user, Page: 1})
+	} else {
+		ll.allLoader().Load(ctx, user)
+	}
+}
+
+// allLoader is the loader of whole lists by user (all).
+func (ll *listLoads[T, N]) allLoader() *dataloader.Loader[int64, *future[*listPage[N]]] {
+	ll.allOnce.Do(func() {
+		cfg := ll.l.cfg
+		// A paged list's pages joined make no call of their own: the
+		// pages' loader admits each.
+		admit, load := (func(context.Context) (func(), error))(nil), ll.loadAll
+		if !ll.d.paged {
+			admit, load = ll.l.admit, ll.loadWhole
+		}
+		ll.all = dataloader.NewBatchedLoader(startEach(cfg, ll.d.allLoader, admit, load),
+			dataloader.WithWait[int64, *future[*listPage[N]]](cfg.wait),
+			dataloader.WithCache(loaderCache[int64, *future[*listPage[N]]](cfg, ll.d.allLoader)))
+		ll.allMade.Store(true)
+	})
+	return ll.all
+}
+
+func (ll *listLoads[T, N]) release() {
+	if ll.pages != nil {
+		ll.pages.ClearAll()
+	}
+	if ll.allMade.Load() {
+		ll.all.ClearAll()
+	}
 }
 
 // release drops what the loaders cached: the upstream records, which are
 // garbage once the operation's data is marshalled (see recordsRelease).
 // A later load would call the upstream again.
 func (l *Loaders) release() {
-	if l.made[0].Load() {
-		l.meetings().ClearAll()
-	}
-	if l.made[1].Load() {
-		l.pages().ClearAll()
-	}
-	if l.made[2].Load() {
-		l.allThreads().ClearAll()
+	for i := range l.lists {
+		if s := &l.lists[i]; s.made.Load() {
+			s.loader.release()
+		}
 	}
 }
 
@@ -335,91 +387,74 @@ func (l *Loaders) call(ctx context.Context, fn func(ctx context.Context) error) 
 	return observedCall(ctx, fn) // counts and logs the call (observe.go)
 }
 
-// loadMeetings is one user's meetings call.
-func (l *Loaders) loadMeetings(ctx context.Context, user int64) (*userMeetings, error) {
-	var raw []restclient.Meeting
-	err := l.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = l.up.UserMeetings(ctx, user)
-		return err
+// loadWhole is the one call for a user's list that the upstream answers
+// whole.
+func (ll *listLoads[T, N]) loadWhole(ctx context.Context, user int64) (*listPage[N], error) {
+	return ll.loadPage(ctx, pageKey{User: user, Page: 1})
+}
+
+// loadPage is one call for a page of a user's list (the whole list, for
+// one the upstream answers whole).
+func (ll *listLoads[T, N]) loadPage(ctx context.Context, k pageKey) (*listPage[N], error) {
+	var raw *restclient.Page[T]
+	err := ll.l.call(ctx, func(ctx context.Context) error {
+		r, err := ll.l.up.UserList(ctx, ll.d.wire, k.User, k.Page)
+		if err != nil {
+			return err
+		}
+		raw = r.(*restclient.Page[T]) // the list's own; anything else is a bug, recovered
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &userMeetings{list: model.NewMeetings(user, raw)}, nil
+	return &listPage[N]{nodes: ll.d.convert(k.User, raw.List), pagination: &raw.Pagination}, nil
 }
 
-// loadPage is one call for a page of a user's threads.
-func (l *Loaders) loadPage(ctx context.Context, k pageKey) (*threadPage, error) {
-	var raw *restclient.ThreadPage
-	err := l.call(ctx, func(ctx context.Context) (err error) {
-		raw, err = l.up.UserThreads(ctx, k.User, k.Page)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := &threadPage{pagination: raw.Pagination, threads: make([]*model.Thread, len(raw.Threads))}
-	for i := range raw.Threads {
-		out.threads[i] = model.NewThread(k.User, &raw.Threads[i])
-	}
-	return out, nil
-}
-
-// loadAllThreads joins a user's pages with restclient.FollowPages, the
+// loadAll joins a paged list's pages with restclient.FollowPages, the
 // client's own all-pages path with its page-count limit and consistency
 // checks, fetching each page through the page loader: pages a connection or
 // a lookup already asked for (page 1 above all, which the look-ahead starts
 // early) are not fetched again, and vice versa. The page loader's admission
 // bounds the calls' concurrency, so FollowPages adds none of its own.
-func (l *Loaders) loadAllThreads(ctx context.Context, user int64) (*userThreads, error) {
+func (ll *listLoads[T, N]) loadAll(ctx context.Context, user int64) (*listPage[N], error) {
 	// Pages load under the operation's ctx, not the one FollowPages
 	// passes (which ends at its first failed page, and when it
 	// returns): the loader shares a page with the operation's other
 	// fields, batch and cache, so it must not be cut short for them,
 	// nor kept in the cache as cancelled.
-	page := func(_ context.Context, n int) (restclient.Page[*model.Thread], error) {
-		p, err := l.ThreadPage(ctx, user, n)
+	page := func(_ context.Context, n int) (restclient.Page[*N], error) {
+		p, err := ll.page(ctx, user, n)
 		if err != nil {
-			return restclient.Page[*model.Thread]{}, err
+			return restclient.Page[*N]{}, err
 		}
-		return restclient.Page[*model.Thread]{List: p.threads, Pagination: p.pagination}, nil
+		return restclient.Page[*N]{List: p.nodes, Pagination: *p.pagination}, nil
 	}
 	first, err := page(ctx, 1)
 	if err != nil {
 		return nil, err
 	}
-	list, err := restclient.FollowPages(ctx, restclient.EndpointUserThreads, user, first, l.maxPages, l.maxPages, page)
+	list, err := restclient.FollowPages(ctx, ll.d.Endpoint, user, first, ll.l.maxPages, ll.l.maxPages, page)
 	if err != nil {
 		return nil, err
 	}
-	out := &userThreads{byID: make(map[string]*model.Thread, len(list))}
-	for _, t := range list {
-		if _, dup := out.byID[t.ID]; !dup {
-			out.byID[t.ID] = t
-		}
-	}
-	return out, nil
+	return &listPage[N]{nodes: list}, nil
 }
 
-// Meetings returns a user's meetings.
-func (l *Loaders) Meetings(ctx context.Context, user int64) (*userMeetings, error) {
-	return await(l.meetings().Load(ctx, user))
+// page returns one upstream page of a user's paged list.
+func (ll *listLoads[T, N]) page(ctx context.Context, user int64, page int) (*listPage[N], error) {
+	return await(ll.pages.Load(ctx, pageKey{User: user, Page: page}))
 }
 
-// ThreadPage returns one upstream page of a user's threads.
-func (l *Loaders) ThreadPage(ctx context.Context, user int64, page int) (*threadPage, error) {
-	return await(l.pages().Load(ctx, pageKey{User: user, Page: page}))
-}
-
-// ThreadPages returns several pages of a user's threads, fetched together:
-// every page is asked for before any is waited for, so they join one batch.
-// The first failed page, in page order, is the error.
-func (l *Loaders) ThreadPages(ctx context.Context, user int64, pages []int) ([]*threadPage, error) {
-	thunks := make([]dataloader.Thunk[*future[*threadPage]], len(pages))
+// pagesOf returns several pages of a user's list, fetched together: every
+// page is asked for before any is waited for, so they join one batch. The
+// first failed page, in page order, is the error.
+func (ll *listLoads[T, N]) pagesOf(ctx context.Context, user int64, pages []int) ([]*listPage[N], error) {
+	thunks := make([]dataloader.Thunk[*future[*listPage[N]]], len(pages))
 	for i, p := range pages {
-		thunks[i] = l.pages().Load(ctx, pageKey{User: user, Page: p})
+		thunks[i] = ll.pages.Load(ctx, pageKey{User: user, Page: p})
 	}
-	out := make([]*threadPage, len(pages))
+	out := make([]*listPage[N], len(pages))
 	for i, thunk := range thunks {
 		p, err := await(thunk)
 		if err != nil {
@@ -430,16 +465,8 @@ func (l *Loaders) ThreadPages(ctx context.Context, user int64, pages []int) ([]*
 	return out, nil
 }
 
-// AllThreads returns every thread of a user.
-func (l *Loaders) AllThreads(ctx context.Context, user int64) (*userThreads, error) {
-	return await(l.allThreads().Load(ctx, user))
-}
-
-// prefetchMeetings starts loading a user's meetings without waiting, so the
-// call leaves in the current wave.
-func (l *Loaders) prefetchMeetings(ctx context.Context, user int64) { l.meetings().Load(ctx, user) }
-
-// prefetchThreadPage starts loading one page of a user's threads without waiting.
-func (l *Loaders) prefetchThreadPage(ctx context.Context, user int64, page int) {
-	l.pages().Load(ctx, pageKey{User: user, Page: page})
+// whole returns every record of a user's list: the one answer of a list
+// the upstream answers whole, a paged list's pages joined (loadAll).
+func (ll *listLoads[T, N]) whole(ctx context.Context, user int64) (*listPage[N], error) {
+	return await(ll.allLoader().Load(ctx, user))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesgraph/salesgraph/graph/model"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
@@ -25,7 +26,10 @@ type heldUpstream struct {
 	calls map[int64]int
 }
 
-func (u *heldUpstream) UserMeetings(ctx context.Context, user int64) ([]restclient.Meeting, error) {
+func (u *heldUpstream) UserList(ctx context.Context, list restclient.AnyList, user int64, page int) (restclient.Records, error) {
+	if list != restclient.Meetings {
+		return nil, errors.New("not used")
+	}
 	u.mu.Lock()
 	u.calls[user]++
 	u.mu.Unlock()
@@ -39,11 +43,7 @@ func (u *heldUpstream) UserMeetings(ctx context.Context, user int64) ([]restclie
 	if u.bad[user] {
 		panic("bad record")
 	}
-	return []restclient.Meeting{{ID: strconv.FormatInt(user, 10)}}, nil
-}
-
-func (u *heldUpstream) UserThreads(context.Context, int64, int) (*restclient.ThreadPage, error) {
-	return nil, errors.New("not used")
+	return &restclient.Page[restclient.Meeting]{List: []restclient.Meeting{{ID: strconv.FormatInt(user, 10)}}}, nil
 }
 
 // TestABatchDeliversEachKeyOnItsOwn drives the loaders directly, with the
@@ -76,16 +76,17 @@ func TestABatchDeliversEachKeyOnItsOwn(t *testing.T) {
 	l := newLoaders(cfg)
 	ctx := context.Background()
 	for _, u := range []int64{1, 2, 3} {
-		l.prefetchMeetings(ctx, u)
+		meetingsList.prefetch(ctx, l, u)
 	}
 
 	// Guarded: on a loader that answers a batch at once, this waits for
 	// the held call, which only the test releases.
-	var m1 *userMeetings
+	meetings := loadsOf(l, meetingsList)
+	var m1 *listPage[model.Meeting]
 	loaded := make(chan error, 1)
 	go func() {
 		var err error
-		m1, err = l.Meetings(ctx, 1)
+		m1, err = meetings.whole(ctx, 1)
 		loaded <- err
 	}()
 	var err error
@@ -95,9 +96,9 @@ func TestABatchDeliversEachKeyOnItsOwn(t *testing.T) {
 		t.Fatal("user 1's meetings waited for user 2's held call")
 	}
 	require.NoError(t, err)
-	require.Len(t, m1.list, 1)
-	assert.Equal(t, "1", m1.list[0].ID)
-	_, err = l.Meetings(ctx, 3)
+	require.Len(t, m1.nodes, 1)
+	assert.Equal(t, "1", m1.nodes[0].ID)
+	_, err = meetings.whole(ctx, 3)
 	var pe *panicError
 	assert.ErrorAs(t, err, &pe, "a panic is its key's error")
 	mu.Lock()
@@ -110,17 +111,17 @@ func TestABatchDeliversEachKeyOnItsOwn(t *testing.T) {
 	}
 
 	releaseOnce()
-	m2, err := l.Meetings(ctx, 2)
+	m2, err := meetings.whole(ctx, 2)
 	require.NoError(t, err)
-	require.Len(t, m2.list, 1)
-	assert.Equal(t, "2", m2.list[0].ID)
+	require.Len(t, m2.nodes, 1)
+	assert.Equal(t, "2", m2.nodes[0].ID)
 	select {
 	case <-batched:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the batch was never done")
 	}
 
-	_, err = l.Meetings(ctx, 1)
+	_, err = meetings.whole(ctx, 1)
 	require.NoError(t, err)
 	up.mu.Lock()
 	assert.Equal(t, map[int64]int{1: 1, 2: 1, 3: 1}, up.calls, "one call per key, asked again or not")

@@ -30,7 +30,10 @@ type explodingUpstream struct {
 	value any
 }
 
-func (u explodingUpstream) UserMeetings(ctx context.Context, id int64) ([]restclient.Meeting, error) {
+func (u explodingUpstream) UserList(ctx context.Context, list restclient.AnyList, id int64, page int) (restclient.Records, error) {
+	if list != restclient.Meetings {
+		return u.Upstream.UserList(ctx, list, id, page)
+	}
 	panic(u.value)
 }
 

@@ -27,8 +27,11 @@ type fixedUpstream struct {
 	meetings []restclient.Meeting
 }
 
-func (f fixedUpstream) UserMeetings(context.Context, int64) ([]restclient.Meeting, error) {
-	return f.meetings, nil
+func (f fixedUpstream) UserList(ctx context.Context, list restclient.AnyList, userID int64, page int) (restclient.Records, error) {
+	if list != restclient.Meetings {
+		return f.Upstream.UserList(ctx, list, userID, page)
+	}
+	return &restclient.Page[restclient.Meeting]{List: f.meetings}, nil
 }
 
 // countingWriter is a ResponseWriter that keeps only the start of what is
@@ -98,10 +101,12 @@ type signallingUpstream struct {
 	handed chan int64
 }
 
-func (u signallingUpstream) UserMeetings(ctx context.Context, id int64) ([]restclient.Meeting, error) {
-	ms, err := u.Upstream.UserMeetings(ctx, id)
-	u.handed <- id
-	return ms, err
+func (u signallingUpstream) UserList(ctx context.Context, list restclient.AnyList, id int64, page int) (restclient.Records, error) {
+	r, err := u.Upstream.UserList(ctx, list, id, page)
+	if list == restclient.Meetings {
+		u.handed <- id
+	}
+	return r, err
 }
 
 // TestAnOperationKeepsItsAnswersRoomUntilItsResponseIsBuilt: the records

@@ -55,8 +55,10 @@ func newObserver(cfg Options, srv *gqlhttp.Server, lc *loaderConfig) *observer {
 		// Every request makes its loaders' caches: their counters are
 		// resolved here, once.
 		lookups := map[string]func(bool){}
-		for _, name := range loaderCacheNames {
-			lookups[name] = o.metrics.CacheCounter(name)
+		for _, d := range lists {
+			for _, name := range []string{d.info().pagesLoader, d.info().allLoader} {
+				lookups[loaderCacheName(name)] = o.metrics.CacheCounter(loaderCacheName(name))
+			}
 		}
 		lc.onCache = func(cache string) func(bool) {
 			if f, ok := lookups[cache]; ok {
@@ -68,12 +70,9 @@ func newObserver(cfg Options, srv *gqlhttp.Server, lc *loaderConfig) *observer {
 	return o
 }
 
-// loaderCacheNames are the loaders' cache names, by loader.
-var loaderCacheNames = map[string]string{
-	"meetings":    observe.CacheLoaderMeetings,
-	"threadPages": observe.CacheLoaderThreadPages,
-	"allThreads":  observe.CacheLoaderAllThreads,
-}
+// loaderCacheName is the cache label of a loader's cache: "loader_" and
+// the loader's name (listInfo: "loader_meetings", "loader_threadPages").
+func loaderCacheName(loader string) string { return "loader_" + loader }
 
 // requestIDFor is the request's id: the caller's X-Request-Id when valid,
 // else a new one.
@@ -646,11 +645,7 @@ func loaderCache[K comparable, V any](cfg *loaderConfig, name string) dataloader
 	if cfg.onCache == nil {
 		return c
 	}
-	cache, ok := loaderCacheNames[name]
-	if !ok {
-		cache = "loader_" + name
-	}
-	return &countingCache[K, V]{InMemoryCache: c, lookup: cfg.onCache(cache)}
+	return &countingCache[K, V]{InMemoryCache: c, lookup: cfg.onCache(loaderCacheName(name))}
 }
 
 type countingCache[K comparable, V any] struct {

@@ -57,9 +57,9 @@ func TestMetricsMoveByExactAmounts(t *testing.T) {
 	assert.Equal(t, float64(meetingCalls), sum)
 	_, sum = s.histogram("salesgraph_dataloader_batch_size", map[string]string{"loader": "threadPages"})
 	assert.Equal(t, float64(threadCalls), sum)
-	assert.Equal(t, float64(meetingCalls), s.value("salesgraph_cache_lookups_total", map[string]string{"cache": observe.CacheLoaderMeetings, "result": "miss"}))
-	assert.Equal(t, float64(threadCalls), s.value("salesgraph_cache_lookups_total", map[string]string{"cache": observe.CacheLoaderThreadPages, "result": "miss"}))
-	assert.Positive(t, s.value("salesgraph_cache_lookups_total", map[string]string{"cache": observe.CacheLoaderThreadPages, "result": "hit"}),
+	assert.Equal(t, float64(meetingCalls), s.value("salesgraph_cache_lookups_total", map[string]string{"cache": "loader_meetings", "result": "miss"}))
+	assert.Equal(t, float64(threadCalls), s.value("salesgraph_cache_lookups_total", map[string]string{"cache": "loader_threadPages", "result": "miss"}))
+	assert.Positive(t, s.value("salesgraph_cache_lookups_total", map[string]string{"cache": "loader_threadPages", "result": "hit"}),
 		"each meeting's thread is found on a page the operation already loads")
 	assert.Zero(t, s.value("salesgraph_upstream_calls_in_flight", nil))
 	assert.Zero(t, s.value("salesgraph_graphql_operations_in_flight", nil))
@@ -147,10 +147,12 @@ type blockingUpstream struct {
 	release chan struct{}
 }
 
-func (b *blockingUpstream) UserMeetings(ctx context.Context, id int64) ([]restclient.Meeting, error) {
-	b.arrived <- struct{}{}
-	<-b.release
-	return b.Upstream.UserMeetings(ctx, id)
+func (b *blockingUpstream) UserList(ctx context.Context, list restclient.AnyList, id int64, page int) (restclient.Records, error) {
+	if list == restclient.Meetings {
+		b.arrived <- struct{}{}
+		<-b.release
+	}
+	return b.Upstream.UserList(ctx, list, id, page)
 }
 
 func TestOperationNameLabelsAreBounded(t *testing.T) {
@@ -543,7 +545,10 @@ func TestLogsThroughEveryErrorPath(t *testing.T) {
 // panicUpstream is an upstream client with a bug.
 type panicUpstream struct{ graph.Upstream }
 
-func (panicUpstream) UserMeetings(context.Context, int64) ([]restclient.Meeting, error) {
+func (u panicUpstream) UserList(ctx context.Context, list restclient.AnyList, id int64, page int) (restclient.Records, error) {
+	if list != restclient.Meetings {
+		return u.Upstream.UserList(ctx, list, id, page)
+	}
 	panic("boom")
 }
 

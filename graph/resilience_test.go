@@ -461,22 +461,18 @@ func TestOneFailingPathDoesNotOpenTheBreakerForEveryone(t *testing.T) {
 // panicky panics where the tests say, as a bug in a loader would.
 type panicky struct {
 	graph.Upstream
-	meetingsOf int64 // UserMeetings panics for this user
-	nilPageOf  int64 // UserThreads answers (nil, nil) for this user, which the loader trips over
+	meetingsOf int64 // the meetings call panics for this user
+	nilPageOf  int64 // a threads call answers a nil page for this user, which the loader trips over
 }
 
-func (p panicky) UserMeetings(ctx context.Context, user int64) ([]restclient.Meeting, error) {
-	if user == p.meetingsOf {
+func (p panicky) UserList(ctx context.Context, list restclient.AnyList, user int64, page int) (restclient.Records, error) {
+	switch {
+	case list == restclient.Meetings && user == p.meetingsOf:
 		panic("boom in UserMeetings")
+	case list == restclient.Threads && user == p.nilPageOf:
+		return (*restclient.Page[restclient.Thread])(nil), nil
 	}
-	return p.Upstream.UserMeetings(ctx, user)
-}
-
-func (p panicky) UserThreads(ctx context.Context, user int64, page int) (*restclient.ThreadPage, error) {
-	if user == p.nilPageOf {
-		return nil, nil
-	}
-	return p.Upstream.UserThreads(ctx, user, page)
+	return p.Upstream.UserList(ctx, list, user, page)
 }
 
 func TestPanicsAreMaskedAndLogged(t *testing.T) {

@@ -49,11 +49,11 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	case "User":
 		return model.NewUser(ref.owner), nil
 	case "Meeting":
-		ms, err := loadersFrom(ctx).Meetings(ctx, ref.owner)
+		ms, err := loadsOf(loadersFrom(ctx), meetingsList).whole(ctx, ref.owner)
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range ms.list {
+		for _, m := range ms.nodes {
 			if m.ID == ref.id {
 				return m, nil
 			}
@@ -81,51 +81,72 @@ func (r *Resolver) prefetch(ctx context.Context, typeName string, users ...int64
 	needs := lookAhead(graphql.GetOperationContext(ctx), r.schema, fc.Object, fc.Field, typeName)
 	l := loadersFrom(ctx)
 	for _, user := range users {
-		if needs.meetings {
-			l.prefetchMeetings(ctx, user)
-		}
-		if needs.threadPage {
-			l.prefetchThreadPage(ctx, user, 1)
-		}
+		needs.start(ctx, l, user)
 	}
 }
 
 // meetingConnection resolves User.meetings: one upstream call, then filter,
 // order and slice in the facade.
 func (r *Resolver) meetingConnection(ctx context.Context, user int64, first *int, after *string, filter *model.MeetingFilter, order *model.MeetingOrder) (*model.MeetingConnection, error) {
+	if filter != nil && filter.ThreadID != nil {
+		if _, err := parseThreadID(*filter.ThreadID); err != nil {
+			return nil, err
+		}
+	}
+	return wholeConnection(ctx, r, meetingsList, user, first, after, func(ms []*model.Meeting) []*model.Meeting {
+		list := make([]*model.Meeting, 0, len(ms))
+		for _, m := range ms {
+			if matches(m, filter) {
+				list = append(list, m)
+			}
+		}
+		sortMeetings(list, order)
+		return list
+	})
+}
+
+// connection resolves the connection field (first, after) of list d, as
+// its paging says: wholeConnection or pagedConnection.
+func connection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, first *int, after *string) (*model.Connection[N], error) {
+	if d.paged {
+		return pagedConnection(ctx, r, d, user, first, after)
+	}
+	return wholeConnection(ctx, r, d, user, first, after, nil)
+}
+
+// wholeConnection resolves the connection of list d, which the upstream
+// answers whole (User.meetings): one call for the user's list, then, when
+// the field has any, its filter and order (pick, which returns a list of
+// its own), then the slice, in the facade.
+func wholeConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, first *int, after *string, pick func([]*N) []*N) (*model.Connection[N], error) {
+	if d.paged {
+		// It would fetch every page, where the estimate counts the slice's.
+		panic("graph: wholeConnection of " + d.Name + ", which the upstream pages")
+	}
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
 	}
 	offset := 0
 	if after != nil {
-		p, err := r.cursors.decode(*after, meetingsCursor, user)
+		p, err := r.cursors.decode(*after, d.info(), user)
 		if err != nil {
 			return nil, err
 		}
 		offset = p.index + 1
 	}
-	if filter != nil && filter.ThreadID != nil {
-		if _, err := parseThreadID(*filter.ThreadID); err != nil {
-			return nil, err
-		}
-	}
-	ms, err := loadersFrom(ctx).Meetings(ctx, user)
+	whole, err := loadsOf(loadersFrom(ctx), d).whole(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	list := make([]*model.Meeting, 0, len(ms.list))
-	for _, m := range ms.list {
-		if matches(m, filter) {
-			list = append(list, m)
-		}
+	list := whole.nodes
+	if pick != nil {
+		list = pick(list)
 	}
-	sortMeetings(list, order)
-
 	start := min(offset, len(list))
 	end := min(start+n, len(list))
-	cursor := func(i int) string { return r.cursors.meetingCursor(user, i) }
-	return model.NewMeetingConnection(list[start:end], model.Page{Start: start, Total: len(list), Cursor: cursor}), nil
+	cursor := func(i int) string { return r.cursors.cursor(d.info(), cursorPos{user: user, index: i}) }
+	return model.NewConnection(list[start:end], model.Page{Start: start, Total: len(list), Cursor: cursor}), nil
 }
 
 func matches(m *model.Meeting, f *model.MeetingFilter) bool {
@@ -205,35 +226,36 @@ func compareIDs(a, b string) int {
 	return cmp.Compare(a, b)
 }
 
-// threadConnection resolves User.threads. Offsets map onto upstream pages:
-// without a cursor page 1 is fetched first (it tells the page size); with one,
-// the cursor carries the page size, and exactly the pages holding the
-// requested slice are fetched, together.
-func (r *Resolver) threadConnection(ctx context.Context, user int64, first *int, after *string) (*model.ThreadConnection, error) {
+// pagedConnection resolves the connection of list d, which the upstream
+// pages (User.threads). Offsets map onto upstream pages: without a cursor
+// page 1 is fetched first (it tells the page size); with one, the cursor
+// carries the page size, and exactly the pages holding the requested slice
+// are fetched, together.
+func pagedConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, first *int, after *string) (*model.Connection[N], error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
 	}
 	offset, perPage, totalHint := 0, 0, 0
 	if after != nil {
-		p, err := r.cursors.decode(*after, threadsCursor, user)
+		p, err := r.cursors.decode(*after, d.info(), user)
 		if err != nil {
 			return nil, err
 		}
 		offset, perPage, totalHint = p.index+1, p.perPage, p.total
 	}
-	l := loadersFrom(ctx)
+	ll := loadsOf(loadersFrom(ctx), d)
 	var (
-		loaded    []*threadPage
+		loaded    []*listPage[N]
 		firstPage int
 	)
 	if perPage == 0 {
-		p1, err := l.ThreadPage(ctx, user, 1)
+		p1, err := ll.page(ctx, user, 1)
 		if err != nil {
 			return nil, err
 		}
 		perPage = effectivePerPage(p1)
-		loaded, firstPage = []*threadPage{p1}, 1
+		loaded, firstPage = []*listPage[N]{p1}, 1
 	}
 	// Plan the pages that hold [offset, offset+n), at most twice: a second
 	// time only if the upstream's page size changed since the cursor was made.
@@ -242,13 +264,13 @@ func (r *Resolver) threadConnection(ctx context.Context, user int64, first *int,
 		if len(loaded) > 0 {
 			pagesCount = loaded[0].pagination.PagesCount
 		}
-		pages := threadPageSpan(offset, n, perPage, pagesCount) // the estimate's too
-		got, err := l.ThreadPages(ctx, user, pages)
+		pages := pageSpan(offset, n, perPage, pagesCount) // the estimate's too
+		got, err := ll.pagesOf(ctx, user, pages)
 		if err != nil {
 			return nil, err
 		}
 		loaded, firstPage = got, pages[0]
-		if pp := effectivePerPage(got[0]); pp == perPage || len(got[0].threads) == 0 {
+		if pp := effectivePerPage(got[0]); pp == perPage || len(got[0].nodes) == 0 {
 			break
 		} else {
 			perPage = pp
@@ -257,26 +279,37 @@ func (r *Resolver) threadConnection(ctx context.Context, user int64, first *int,
 
 	total := loaded[len(loaded)-1].pagination.Total
 	base := (firstPage - 1) * perPage
-	var all []*model.Thread
-	for _, p := range loaded {
-		all = append(all, p.threads...)
+	// The pages' nodes, in one piece: a page's own slice when it is one
+	// (the connection only reads it), else a copy of exactly their size.
+	all := loaded[0].nodes
+	if len(loaded) > 1 {
+		n := 0
+		for _, p := range loaded {
+			n += len(p.nodes)
+		}
+		all = make([]*N, 0, n)
+		for _, p := range loaded {
+			all = append(all, p.nodes...)
+		}
 	}
 	total = max(total, base+len(all))
 	start := min(max(offset-base, 0), len(all))
 	end := min(start+n, len(all))
 
-	cursor := func(i int) string { return r.cursors.threadCursor(user, i, perPage, total) }
-	return model.NewThreadConnection(all[start:end], model.Page{Start: base + start, Total: total, Cursor: cursor}), nil
+	cursor := func(i int) string {
+		return r.cursors.cursor(d.info(), cursorPos{user: user, index: i, perPage: perPage, total: total})
+	}
+	return model.NewConnection(all[start:end], model.Page{Start: base + start, Total: total, Cursor: cursor}), nil
 }
 
 // effectivePerPage is the page size the upstream used: what its pagination
 // says, else what a full first page held.
-func effectivePerPage(p *threadPage) int {
+func effectivePerPage[N any](p *listPage[N]) int {
 	if p.pagination.PerPage > 0 {
 		return p.pagination.PerPage
 	}
-	if len(p.threads) > 0 {
-		return len(p.threads)
+	if len(p.nodes) > 0 {
+		return len(p.nodes)
 	}
 	return defaultFirst
 }
@@ -291,12 +324,12 @@ func meetingThread(ctx context.Context, m *model.Meeting) (*model.Thread, error)
 }
 
 func findThread(ctx context.Context, owner int64, id string) (*model.Thread, error) {
-	l := loadersFrom(ctx)
-	p1, err := l.ThreadPage(ctx, owner, 1)
+	ll := loadsOf(loadersFrom(ctx), threadsList)
+	p1, err := ll.page(ctx, owner, 1)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range p1.threads {
+	for _, t := range p1.nodes {
 		if t.ID == id {
 			return t, nil
 		}
@@ -304,21 +337,44 @@ func findThread(ctx context.Context, owner int64, id string) (*model.Thread, err
 	if p1.pagination.PagesCount <= 1 {
 		return nil, nil
 	}
-	all, err := l.AllThreads(ctx, owner)
+	all, err := ll.whole(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
-	return all.byID[id], nil
+	return pageIndex(ll, all, threadsByID)[id], nil
+}
+
+// threadsByID indexes threads by id, the first of a repeated id winning.
+func threadsByID(ts []*model.Thread) map[string]*model.Thread {
+	byID := make(map[string]*model.Thread, len(ts))
+	for _, t := range ts {
+		if _, dup := byID[t.ID]; !dup {
+			byID[t.ID] = t
+		}
+	}
+	return byID
 }
 
 // threadMeetings resolves Thread.meetings: the owner's meetings in the
 // thread, newest start first.
 func threadMeetings(ctx context.Context, t *model.Thread) ([]*model.Meeting, error) {
-	ms, err := loadersFrom(ctx).Meetings(ctx, t.OwnerID)
+	ll := loadsOf(loadersFrom(ctx), meetingsList)
+	ms, err := ll.whole(ctx, t.OwnerID)
 	if err != nil {
 		return nil, err
 	}
-	list := slices.Clone(ms.ofThread(t.ID))
+	list := slices.Clone(pageIndex(ll, ms, meetingsByThread)[t.ID])
 	sortMeetings(list, nil)
 	return list, nil
+}
+
+// meetingsByThread indexes meetings by their thread, in list order.
+func meetingsByThread(ms []*model.Meeting) map[string][]*model.Meeting {
+	byThread := make(map[string][]*model.Meeting)
+	for _, m := range ms {
+		if m.ThreadID != nil {
+			byThread[*m.ThreadID] = append(byThread[*m.ThreadID], m)
+		}
+	}
+	return byThread
 }

@@ -29,20 +29,18 @@ type heavyUpstream struct {
 	release chan struct{}
 }
 
-func (h *heavyUpstream) UserMeetings(ctx context.Context, id int64) ([]restclient.Meeting, error) {
-	ms, err := h.Upstream.UserMeetings(ctx, id)
-	for i := range ms {
-		ms[i].Address += strings.Repeat("x", h.size-len(ms[i].Address))
-	}
-	return ms, err
-}
-
-func (h *heavyUpstream) UserThreads(ctx context.Context, id int64, page int) (*restclient.ThreadPage, error) {
-	if h.arrived != nil {
+func (h *heavyUpstream) UserList(ctx context.Context, list restclient.AnyList, id int64, page int) (restclient.Records, error) {
+	if list == restclient.Threads && h.arrived != nil {
 		h.arrived <- struct{}{}
 		<-h.release
 	}
-	return h.Upstream.UserThreads(ctx, id, page)
+	r, err := h.Upstream.UserList(ctx, list, id, page)
+	if p, ok := r.(*restclient.Page[restclient.Meeting]); ok {
+		for i := range p.List {
+			p.List[i].Address += strings.Repeat("x", h.size-len(p.List[i].Address))
+		}
+	}
+	return r, err
 }
 
 func heavyEnv(t *testing.T, up *heavyUpstream, fake *fakeapi.Server, opts func(*graph.Options)) (http.Handler, *observe.Metrics) {

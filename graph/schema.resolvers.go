@@ -31,12 +31,12 @@ func (r *threadResolver) Meetings(ctx context.Context, obj *model.Thread) ([]*mo
 	return threadMeetings(ctx, obj)
 }
 
-func (r *userResolver) Meetings(ctx context.Context, obj *model.User, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.MeetingConnection, error) {
+func (r *userResolver) Meetings(ctx context.Context, obj *model.User, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.Connection[model.Meeting], error) {
 	return r.meetingConnection(ctx, obj.Num, first, after, filter, orderBy)
 }
 
-func (r *userResolver) Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.ThreadConnection, error) {
-	return r.threadConnection(ctx, obj.Num, first, after)
+func (r *userResolver) Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.Connection[model.Thread], error) {
+	return connection(ctx, r.Resolver, threadsList, obj.Num, first, after)
 }
 
 func (r *Resolver) Meeting() MeetingResolver { return &meetingResolver{r} }

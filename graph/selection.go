@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"slices"
 	"sync/atomic"
 
@@ -137,18 +138,26 @@ func newTypeSets(schema *ast.Schema) *typeSets {
 }
 
 // userNeeds is what a root field's subtree will ask the upstream for, for
-// the one user it concerns.
-type userNeeds struct {
-	meetings   bool // the user's meetings list
-	threadPage bool // page 1 of the user's threads (a connection, or a thread lookup)
-}
+// the one user it concerns: a bit per list (by its index), for the list's
+// first page, the whole list for one the upstream answers whole.
+type userNeeds uint64
 
-func (n *userNeeds) add(o userNeeds) {
-	n.meetings = n.meetings || o.meetings
-	n.threadPage = n.threadPage || o.threadPage
-}
+// needs is the need of list d.
+func needs(d anyList) userNeeds { return 1 << d.info().index }
 
-func (n userNeeds) all() bool { return n.meetings && n.threadPage }
+func (n *userNeeds) add(o userNeeds) { *n |= o }
+
+// all says whether every list is needed: nothing more to learn.
+func (n userNeeds) all() bool { return n == 1<<len(lists)-1 }
+
+// start starts loading, without waiting, what n says for user.
+func (n userNeeds) start(ctx context.Context, l *Loaders, user int64) {
+	for i, d := range lists {
+		if n&(1<<i) != 0 {
+			d.prefetch(ctx, l, user)
+		}
+	}
+}
 
 // lookAhead finds what field (a root field selected on parent) and the
 // selection below it need, as the field table's prefetch entries say
@@ -156,23 +165,23 @@ func (n userNeeds) all() bool { return n.meetings && n.threadPage }
 // instead of one nesting level per round trip. The selection is walked as a
 // selection on typeName, the object type the field resolves to: User for
 // user and users, the id's own type for node, whose other fragments never
-// run. Everything below the field concerns the user it names: meetings and
-// threads come from that user's lists, and Meeting.user and Thread.owner
-// are the same salesperson.
+// run. Everything below the field concerns the user it names: the records
+// below come from that user's lists, and Meeting.user and Thread.owner are
+// the same salesperson.
 func lookAhead(op *graphql.OperationContext, schema *ast.Schema, parent string, field graphql.CollectedField, typeName string) userNeeds {
 	var n userNeeds
-	needs := func(parent string, f graphql.CollectedField) userNeeds {
+	of := func(parent string, f graphql.CollectedField) userNeeds {
 		if spec, ok := fields[parent+"."+f.Name]; ok && spec.prefetch != nil {
 			return spec.prefetch(f.ArgumentMap(op.Variables))
 		}
-		return userNeeds{}
+		return 0
 	}
-	if n.add(needs(parent, field)); n.all() {
+	if n.add(of(parent, field)); n.all() {
 		return n
 	}
 	w := &walker{op: op, schema: schema, budget: maxWalkFields}
 	w.visit = func(parent string, f graphql.CollectedField, _ int) bool {
-		if n.add(needs(parent, f)); n.all() {
+		if n.add(of(parent, f)); n.all() {
 			w.budget = 0 // nothing more to learn
 		}
 		return true

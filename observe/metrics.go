@@ -41,15 +41,6 @@ const DefaultMaxOperationNames = 100
 // maxOperationNameLen keeps one absurd name from becoming a label.
 const maxOperationNameLen = 64
 
-// Cache names the facade itself reports to CacheLookup: "loader_" and the
-// loader's name. Other layers add their own (e.g. "upstream_inflight" for
-// sharing calls across operations).
-const (
-	CacheLoaderMeetings    = "loader_meetings"
-	CacheLoaderThreadPages = "loader_threadPages"
-	CacheLoaderAllThreads  = "loader_allThreads"
-)
-
 // Circuit-breaker states, as sony/gobreaker's State.String (and
 // restclient's BreakerState.String) spell them.
 const (
@@ -207,7 +198,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 	}, []string{"circuit", "state"})
 	m.batchSize = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Subsystem: "dataloader", Name: "batch_size",
-		Help:    "Keys per dataloader batch, by loader (meetings, threadPages, allThreads); the sum counts distinct keys loaded.",
+		Help:    "Keys per dataloader batch, by loader (one or two per upstream list: meetings, threadPages, allThreads, ...); the sum counts distinct keys loaded.",
 		Buckets: batchSizeBuckets,
 	}, []string{"loader"})
 	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -579,7 +570,10 @@ func (m *Metrics) BatchSize(loader string, n int) {
 }
 
 // CacheLookup records a lookup in a cache or in-flight-sharing table: hit
-// when an answer (or a call already under way) was reused.
+// when an answer (or a call already under way) was reused. The cache is
+// the caller's name for it: the facade's loaders are "loader_" and the
+// loader's name ("loader_meetings"); other layers add their own (e.g.
+// "upstream_inflight" for sharing calls across operations).
 func (m *Metrics) CacheLookup(cache string, hit bool) {
 	if m == nil {
 		return

@@ -1,13 +1,15 @@
 // Package restclient is a typed client for the sales CRM's REST API (v1): a
 // salesperson's meetings and the threads (deals) the salesperson owns.
 //
-// The client knows nothing of GraphQL. It has one request/decode path that
-// every endpoint method is a few lines over, decodes the API's loosely typed
-// JSON tolerantly (docs/upstream-api.md describes the API and its open
-// questions), forwards per-call credentials taken from the context, and
-// reports failures as typed errors that callers can act on: *APIError for
-// answers the API gave, *TransportError for answers it did not give,
-// *DecodeError for answers that could not be read. Classify says
+// The client knows nothing of GraphQL. Each endpoint is a list of one
+// user's records, declared once (lists.go: Meetings, Threads) and fetched
+// by the same generic code (Fetch, FetchAll, Client.UserList) over one
+// request/decode path. It decodes the API's loosely typed JSON tolerantly
+// (docs/upstream-api.md describes the API and its open questions),
+// forwards per-call credentials taken from the context, and reports
+// failures as typed errors that callers can act on: *APIError for answers
+// the API gave, *TransportError for answers it did not give, *DecodeError
+// for answers that could not be read. Classify says
 // once what any of them means (classify.go): its Kind, whether it may be
 // retried, what it tells the circuit breaker, its metrics label; the retry
 // policy, the breaker and the callers' error tables all act on that.
@@ -29,8 +31,9 @@ import (
 	"time"
 )
 
-// Endpoint templates, as the documentation names them. Errors and metrics
-// carry these rather than concrete paths so that ids never reach a label.
+// Endpoint templates, as the documentation names them, which the lists'
+// declarations take (List.Endpoint). Errors and metrics carry these rather
+// than concrete paths so that ids never reach a label.
 const (
 	EndpointUserMeetings = "/api/v1/users/{id}/meetings"
 	EndpointUserThreads  = "/api/v1/users/{id}/threads"
@@ -106,10 +109,4 @@ type Pagination struct {
 	PagesCount int // number of pages
 	PerPage    int // page size the upstream used
 	Total      int // number of records across all pages
-}
-
-// ThreadPage is one page of a user's threads.
-type ThreadPage struct {
-	Threads    []Thread
-	Pagination Pagination
 }

@@ -78,7 +78,7 @@ func BenchmarkDecodeThreads100(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p, reason, err := decodeThreads(body, time.UTC, 2)
-		if err != nil || reason != "" || len(p.Threads) != 100 {
+		if err != nil || reason != "" || len(p.List) != 100 {
 			b.Fatalf("got %+v, %q, %v", p, reason, err)
 		}
 	}

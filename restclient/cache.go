@@ -14,7 +14,7 @@ import (
 )
 
 // This file is the response cache and the rate limit around the one request
-// path (get and do in client.go). The cache holds raw bodies, so an answer
+// path (get and do in request.go). The cache holds raw bodies, so an answer
 // served from it is decoded by the same code as one from the wire.
 
 // ResponseCache configures WithResponseCache.

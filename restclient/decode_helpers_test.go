@@ -9,8 +9,11 @@ import "time"
 // decodeMeetings decodes a whole meetings response body, the answer to
 // page 1: the path a 2xx answer takes, without the HTTP around it.
 func decodeMeetings(body []byte, loc *time.Location) (out []Meeting, err error) {
-	err = decodeSuccess(body, func(s *scanner) (err error) {
-		out, _, _, err = decodeMeetingPage(s, loc, 1)
+	err = decodeSuccess(body, func(s *scanner) error {
+		p, _, err := decodePage(s, loc, Meetings, 1)
+		if p != nil {
+			out = p.List
+		}
 		return err
 	})
 	if err != nil {
@@ -21,9 +24,9 @@ func decodeMeetings(body []byte, loc *time.Location) (out []Meeting, err error) 
 
 // decodeThreads decodes a whole threads response body for page: the path a
 // 2xx answer takes, without the HTTP around it.
-func decodeThreads(body []byte, loc *time.Location, page int) (out *ThreadPage, reason string, err error) {
+func decodeThreads(body []byte, loc *time.Location, page int) (out *Page[Thread], reason string, err error) {
 	err = decodeSuccess(body, func(s *scanner) (err error) {
-		out, reason, err = decodeThreadPage(s, loc, page)
+		out, reason, err = decodePage(s, loc, Threads, page)
 		return err
 	})
 	if err != nil {

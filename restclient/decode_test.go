@@ -26,8 +26,8 @@ func oneThread(t *testing.T, rec string) Thread {
 	p, reason, err := decodeThreads([]byte(`{"status":200,"data":{"list":[`+rec+`],"pagination":{"page":1,"pages_count":1,"per_page":20,"total":1}}}`), time.UTC, 1)
 	require.NoError(t, err)
 	require.Empty(t, reason)
-	require.Len(t, p.Threads, 1)
-	return p.Threads[0]
+	require.Len(t, p.List, 1)
+	return p.List[0]
 }
 
 func TestDecodeMeetingDocumentedRecord(t *testing.T) {

@@ -145,7 +145,7 @@ func FuzzDecodeThreads(f *testing.F) {
 			checkErrorEnvelope(t, err)
 			return
 		}
-		if p == nil || p.Threads == nil {
+		if p == nil || p.List == nil {
 			t.Fatal("nil page or slice on success")
 		}
 		if reason == "" {
@@ -153,12 +153,12 @@ func FuzzDecodeThreads(f *testing.F) {
 			if pg.Page != page || pg.PagesCount < 0 || pg.PerPage < 0 || pg.Total < 0 {
 				t.Fatalf("pagination accepted for page %d: %+v", page, pg)
 			}
-			if len(p.Threads) > 0 && page > pg.PagesCount {
+			if len(p.List) > 0 && page > pg.PagesCount {
 				t.Fatalf("records on page %d of %d", page, pg.PagesCount)
 			}
 		}
-		for i := range p.Threads {
-			th := &p.Threads[i]
+		for i := range p.List {
+			th := &p.List[i]
 			checkText(t, th.ID, th.Number, th.Name, th.CompanyID, th.PersonID, th.Status, th.Description)
 			checkTrimmed(t, th.ID, th.Number, th.CompanyID, th.PersonID, th.Status)
 			checkRefs(t, th.CompanyID, th.PersonID)
@@ -171,12 +171,12 @@ func FuzzDecodeThreads(f *testing.F) {
 			}
 		}
 		if recs, ok := stdlibRecords(body); ok {
-			if len(recs) != len(p.Threads) {
-				t.Fatalf("%d records, encoding/json sees %d", len(p.Threads), len(recs))
+			if len(recs) != len(p.List) {
+				t.Fatalf("%d records, encoding/json sees %d", len(p.List), len(recs))
 			}
 			for i, rec := range recs {
-				checkSameString(t, rec, "name", p.Threads[i].Name)
-				checkSameString(t, rec, "description", p.Threads[i].Description)
+				checkSameString(t, rec, "name", p.List[i].Name)
+				checkSameString(t, rec, "description", p.List[i].Description)
 			}
 		}
 	})

@@ -16,7 +16,7 @@ import (
 // of this single validating walk, before converting a single field. The
 // reader is as strict as json.Valid and decodes strings exactly as
 // encoding/json does (the fuzz targets check both); the tolerance lives in
-// the field conversions of decode.go.
+// the field conversions of values.go.
 
 // syntaxError says where and why a body stopped being JSON.
 type syntaxError struct {

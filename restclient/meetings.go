@@ -2,77 +2,24 @@ package restclient
 
 import (
 	"context"
-	"net/url"
-	"strconv"
 	"time"
 )
 
-// UserMeetings returns the meetings of user userID at which a summary was
-// sent, in the upstream's order; empty, not nil, when there are none. The
+// Meetings is the list of a user's meetings at which a summary was sent
+// (GET /api/v1/users/{id}/meetings). The documentation says the endpoint
+// returns them all, and it is asked exactly so, with no parameters. Its
+// sibling GET /api/v1/meetings is paginated, though, so an answer that
+// carries a "pagination" of more than one page is followed (Whole).
+var Meetings = newList(ListSpec{Name: "meetings", Endpoint: EndpointUserMeetings, Paging: Whole}, decodeMeeting)
+
+// UserMeetings returns the meetings of user userID, in the upstream's
+// order; empty, not nil, when there are none: FetchAll of Meetings. The
 // slice may be shared with concurrent callers that asked the same (see
 // WithoutSharing): treat it as read-only.
 //
-// The documentation says the endpoint returns them all, and it is asked
-// exactly so, with no parameters. Its sibling GET /api/v1/meetings is
-// paginated, though, so an answer that carries a "pagination" of more than
-// one page is followed as AllUserThreads follows threads (FollowPages): the other pages
-// (page parameter as for threads, WithPageParam) at most
-// WithPageConcurrency at a time, checked against page 1, failing as a whole
-// with *PaginationError when they disagree.
-//
 // API: GET /api/v1/users/{id}/meetings
 func (c *Client) UserMeetings(ctx context.Context, userID int64) ([]Meeting, error) {
-	if userID <= 0 {
-		return nil, &ArgumentError{Endpoint: EndpointUserMeetings, Name: "userID", Value: userID}
-	}
-	path := expand(EndpointUserMeetings, strconv.FormatInt(userID, 10))
-	first, err := c.userMeetingsPage(ctx, path, 1)
-	if err != nil {
-		return nil, err
-	}
-	return FollowPages(ctx, EndpointUserMeetings, userID, first, c.maxPages, c.pageConcurrency, func(ctx context.Context, page int) (Page[Meeting], error) {
-		return c.userMeetingsPage(ctx, path, page)
-	})
-}
-
-// userMeetingsPage asks for one page of a user's meetings: page 1 as the
-// documentation describes the endpoint, without parameters; later pages
-// with the page parameter.
-func (c *Client) userMeetingsPage(ctx context.Context, path string, page int) (Page[Meeting], error) {
-	var q url.Values
-	if page > 1 {
-		q = url.Values{c.pageParam: {strconv.Itoa(page)}}
-	}
-	return share(c, ctx, EndpointUserMeetings, path, q, func(ctx context.Context) (Page[Meeting], error) {
-		var out Page[Meeting]
-		err := c.get(ctx, EndpointUserMeetings, path, q, func(s *scanner) error {
-			list, p, reason, err := decodeMeetingPage(s, c.loc, page)
-			if err != nil {
-				return err
-			}
-			if reason != "" {
-				return &PaginationError{Endpoint: EndpointUserMeetings, Path: path, Reason: reason}
-			}
-			out = Page[Meeting]{list, p}
-			return nil
-		})
-		return out, err
-	})
-}
-
-// decodeMeetingPage decodes the data value at the scanner, the answer to
-// page, with its pagination: an answer without one is all there is. A
-// non-empty reason says why its pagination cannot be trusted.
-func decodeMeetingPage(s *scanner, loc *time.Location, page int) ([]Meeting, Pagination, string, error) {
-	list, raw, err := decodeList(s, loc, decodeMeeting)
-	if err != nil {
-		return nil, Pagination{}, "", err
-	}
-	if list == nil {
-		list = []Meeting{}
-	}
-	p, reason := parsePagination(raw).resolve(page, len(list))
-	return list, p, reason, nil
+	return FetchAll(ctx, c, Meetings, userID)
 }
 
 // decodeMeeting reads the object at the scanner into m.

@@ -20,8 +20,11 @@ func TestOwnedBodyIsNotCopied(t *testing.T) {
 	}
 	decode := func(into func(func(*scanner) error) func(*scanner) error) []Meeting {
 		var out []Meeting
-		require.NoError(t, decodeSuccess(body, into(func(s *scanner) (err error) {
-			out, _, _, err = decodeMeetingPage(s, time.UTC, 1)
+		require.NoError(t, decodeSuccess(body, into(func(s *scanner) error {
+			p, _, err := decodePage(s, time.UTC, Meetings, 1)
+			if p != nil {
+				out = p.List
+			}
 			return err
 		})))
 		require.Len(t, out, 1)

@@ -85,3 +85,87 @@ func contextCause(ctx context.Context) error {
 	}
 	return &timeoutError{cause: ctx.Err()}
 }
+
+// wirePagination is "pagination" as sent, with which members were readable.
+type wirePagination struct {
+	present                                      bool
+	page, pagesCount, perPage, total             int64
+	hasPage, hasPagesCount, hasPerPage, hasTotal bool
+}
+
+func parsePagination(raw []byte) wirePagination {
+	var w wirePagination
+	if len(raw) == 0 || raw[0] != '{' {
+		return w // absent, null, or PHP's [] for an empty object
+	}
+	w.present = true
+	s := scanner{buf: raw}
+	// raw was validated with the body, so the walk cannot fail.
+	_ = s.object(func(key, v []byte) {
+		switch string(plainKey(key)) {
+		case "page":
+			w.page, w.hasPage = intValue(v)
+		case "pages_count":
+			w.pagesCount, w.hasPagesCount = intValue(v)
+		case "per_page":
+			w.perPage, w.hasPerPage = intValue(v)
+		case "total":
+			w.total, w.hasTotal = intValue(v)
+		}
+	})
+	return w
+}
+
+// resolve checks the pagination sent with page, which holds n records, and
+// fills in what can be derived. A non-empty reason is a contradiction.
+func (w wirePagination) resolve(page, n int) (Pagination, string) {
+	if !w.present {
+		// An unpaginated answer is all there is on page 1; a later page
+		// would repeat it.
+		if page == 1 {
+			return Pagination{Page: 1, PagesCount: min(n, 1), PerPage: n, Total: n}, ""
+		}
+		return Pagination{}, fmt.Sprintf("no pagination in the answer to page %d", page)
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"page", w.page}, {"pages_count", w.pagesCount}, {"per_page", w.perPage}, {"total", w.total}} {
+		if f.v < 0 {
+			return Pagination{}, fmt.Sprintf("negative %s %d", f.name, f.v)
+		}
+		if f.v > 1<<31 {
+			return Pagination{}, fmt.Sprintf("%s %d is out of range", f.name, f.v)
+		}
+	}
+	p := Pagination{Page: int(w.page), PagesCount: int(w.pagesCount), PerPage: int(w.perPage), Total: int(w.total)}
+	switch {
+	case !w.hasPage:
+		p.Page = page
+	case p.Page != page:
+		return Pagination{}, fmt.Sprintf("asked for page %d, got page %d", page, p.Page)
+	}
+	if !w.hasPagesCount {
+		if !w.hasTotal || !w.hasPerPage || p.PerPage == 0 {
+			return Pagination{}, "no pages_count, and no total and per_page to derive it from"
+		}
+		p.PagesCount = (p.Total + p.PerPage - 1) / p.PerPage
+	}
+	if !w.hasPerPage && (page < p.PagesCount || p.PagesCount == 1) {
+		p.PerPage = n // a page before the last is a full one
+	}
+	if !w.hasTotal && p.PagesCount <= 1 {
+		p.Total = n
+	}
+	switch {
+	case w.hasPerPage && n > p.PerPage:
+		return Pagination{}, fmt.Sprintf("page %d holds %d records, more than per_page %d", page, n, p.PerPage)
+	case w.hasTotal && n > p.Total:
+		return Pagination{}, fmt.Sprintf("page %d holds %d records, more than total %d", page, n, p.Total)
+	case n > 0 && page > p.PagesCount:
+		return Pagination{}, fmt.Sprintf("page %d holds records but pages_count is %d", page, p.PagesCount)
+	case w.hasTotal && w.hasPerPage && p.PerPage > 0 && p.PagesCount != (p.Total+p.PerPage-1)/p.PerPage && !(p.Total == 0 && p.PagesCount <= 1):
+		return Pagination{}, fmt.Sprintf("pages_count %d does not match total %d at per_page %d", p.PagesCount, p.Total, p.PerPage)
+	}
+	return p, ""
+}

@@ -98,9 +98,9 @@ func TestUserThreads(t *testing.T) {
 	p, err := c.UserThreads(context.Background(), 7, 2)
 	require.NoError(t, err)
 	assert.Equal(t, restclient.Pagination{Page: 2, PagesCount: 2, PerPage: 20, Total: 22}, p.Pagination)
-	assert.Equal(t, []string{"21", "22"}, threadIDs(p.Threads))
-	assert.Equal(t, "000021", p.Threads[0].Number)
-	assert.Equal(t, 21.5, *p.Threads[0].ContractValue)
+	assert.Equal(t, []string{"21", "22"}, threadIDs(p.List))
+	assert.Equal(t, "000021", p.List[0].Number)
+	assert.Equal(t, 21.5, *p.List[0].ContractValue)
 }
 
 func TestPageParameters(t *testing.T) {

@@ -47,74 +47,46 @@ func (p *PageInfo) cursorAt(i int) *string {
 	return &s
 }
 
-// edgesOf makes the edges of a page's nodes in one allocation.
-func edgesOf[N, E any](nodes []*N, page Page, edge func(node *N, index int, cursor CursorFunc) E) []*E {
-	edges := make([]E, len(nodes))
-	out := make([]*E, len(nodes))
-	for i, n := range nodes {
-		edges[i] = edge(n, page.Start+i, page.Cursor)
+// Connection is one page of a list of N: a connection of the schema
+// (User.meetings, User.threads), whatever the list.
+type Connection[N any] struct {
+	Nodes      []*N
+	PageInfo   *PageInfo
+	TotalCount int
+	page       Page
+}
+
+// NewConnection is the page nodes of a list of page.Total items.
+func NewConnection[N any](nodes []*N, page Page) *Connection[N] {
+	return &Connection[N]{Nodes: nodes, TotalCount: page.Total, PageInfo: page.pageInfo(len(nodes)), page: page}
+}
+
+// Edges are the nodes with their cursors: two allocations, however many.
+func (c *Connection[N]) Edges() []*Edge[N] {
+	edges := make([]Edge[N], len(c.Nodes))
+	out := make([]*Edge[N], len(c.Nodes))
+	for i, n := range c.Nodes {
+		edges[i] = Edge[N]{Node: n, index: c.page.Start + i, cursor: c.page.Cursor}
 		out[i] = &edges[i]
 	}
 	return out
 }
 
-// MeetingConnection is one page of a user's meetings.
-type MeetingConnection struct {
-	Nodes      []*Meeting
-	PageInfo   *PageInfo
-	TotalCount int
-	page       Page
-}
-
-// NewMeetingConnection is the page nodes of a list of totalCount meetings
-// that matched; page.Total is the list's length.
-func NewMeetingConnection(nodes []*Meeting, page Page) *MeetingConnection {
-	return &MeetingConnection{Nodes: nodes, TotalCount: page.Total, PageInfo: page.pageInfo(len(nodes)), page: page}
-}
-
-// Edges are the nodes with their cursors.
-func (c *MeetingConnection) Edges() []*MeetingEdge {
-	return edgesOf(c.Nodes, c.page, func(n *Meeting, index int, cursor CursorFunc) MeetingEdge {
-		return MeetingEdge{Node: n, index: index, cursor: cursor}
-	})
-}
-
-// MeetingEdge is a meeting and its cursor.
-type MeetingEdge struct {
-	Node   *Meeting
+// Edge is a node and its cursor.
+type Edge[N any] struct {
+	Node   *N
 	index  int
 	cursor CursorFunc
 }
 
 // Cursor is the opaque position to pass as `after`.
-func (e *MeetingEdge) Cursor() string { return e.cursor(e.index) }
+func (e *Edge[N]) Cursor() string { return e.cursor(e.index) }
 
-// ThreadConnection is one page of a user's threads.
-type ThreadConnection struct {
-	Nodes      []*Thread
-	PageInfo   *PageInfo
-	TotalCount int
-	page       Page
-}
-
-// NewThreadConnection is the page nodes of a user's page.Total threads.
-func NewThreadConnection(nodes []*Thread, page Page) *ThreadConnection {
-	return &ThreadConnection{Nodes: nodes, TotalCount: page.Total, PageInfo: page.pageInfo(len(nodes)), page: page}
-}
-
-// Edges are the nodes with their cursors.
-func (c *ThreadConnection) Edges() []*ThreadEdge {
-	return edgesOf(c.Nodes, c.page, func(n *Thread, index int, cursor CursorFunc) ThreadEdge {
-		return ThreadEdge{Node: n, index: index, cursor: cursor}
-	})
-}
-
-// ThreadEdge is a thread and its cursor.
-type ThreadEdge struct {
-	Node   *Thread
-	index  int
-	cursor CursorFunc
-}
-
-// Cursor is the opaque position to pass as `after`.
-func (e *ThreadEdge) Cursor() string { return e.cursor(e.index) }
+// The connections of the schema, which gqlgen binds by name (gqlgen.yml's
+// autobind): a list's connection is one line here.
+type (
+	MeetingConnection = Connection[Meeting]
+	MeetingEdge       = Edge[Meeting]
+	ThreadConnection  = Connection[Thread]
+	ThreadEdge        = Edge[Thread]
+)

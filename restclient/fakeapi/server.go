@@ -4,9 +4,10 @@
 // or alone with -demo-upstream-only, [Server.ListenAndServe]), so it is no
 // test-only package.
 //
-// A [Server] serves the two documented endpoints (docs/upstream-api.md
-// describes them) from a generated, deterministic [Dataset], writing the
-// wire JSON itself; it imports nothing from the rest of salesgraph, so a
+// A [Server] serves the lists of its table (dataset.go: one entry per
+// list, today the two documented endpoints, which docs/upstream-api.md
+// describes) from a generated, deterministic [Dataset], writing the wire
+// JSON itself; it imports nothing from the rest of salesgraph, so a
 // mistake in the client's JSON mapping cannot be mirrored here. It also
 // counts and logs requests, can be slowed, gated or held to prove how a
 // client behaves under concurrency, and can be told to fail in the ways
@@ -26,7 +27,7 @@
 //  1. faults injected with [Server.Inject] (so that any request can fail);
 //  2. the credential: the Authorization header (see [WithAuthHeader]) must
 //     equal an accepted token exactly, else 403 {"status":403,"description":"Niepoprawne dane logowania"};
-//  3. the path: anything but the two endpoints is 404;
+//  3. the path: anything but the lists' endpoints is 404;
 //  4. the method: anything but GET is 405;
 //  5. the parameters: an id that is not a positive decimal int64, a page
 //     that is not, or a per_page outside 1..100, is 400
@@ -66,7 +67,9 @@
 package fakeapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -118,12 +121,15 @@ type Server struct {
 // served is a dataset with its answers rendered in advance, so that a
 // request costs the benchmarks it serves as little as possible.
 type served struct {
-	data     *Dataset
-	meetings [][]byte   // whole answer, per user
-	threads  [][][]byte // one rendered record per thread, per user
-	// meetingRecords is one rendered record per meeting, per user, with
-	// WithPaginatedMeetings only.
-	meetingRecords [][][]byte
+	data  *Dataset
+	lists []servedList // by position in lists
+}
+
+// servedList is one list's answers, per user: the whole answer of a list
+// answered whole, the rendered records of a paginated one.
+type servedList struct {
+	whole   [][]byte
+	records [][][]byte
 }
 
 // Request is one request as the server saw it.
@@ -194,29 +200,69 @@ func (s *Server) accept(token string, sv *served) {
 }
 
 func (s *Server) prepare(d *Dataset) *served {
-	companyKey := "id_comapny"
-	if s.cfg.fixedSpelling {
-		companyKey = "id_company"
-	}
-	sv := &served{data: d, meetings: make([][]byte, len(d.Users)), threads: make([][][]byte, len(d.Users))}
-	if s.cfg.meetingsPerPage > 0 {
-		sv.meetingRecords = make([][][]byte, len(d.Users))
-	}
-	for i := range d.Users {
-		u := &d.Users[i]
-		sv.meetings[i] = meetingsBody(u.Meetings, companyKey)
-		if sv.meetingRecords != nil {
-			sv.meetingRecords[i] = make([][]byte, len(u.Meetings))
-			for j := range u.Meetings {
-				sv.meetingRecords[i][j] = appendMeeting(nil, &u.Meetings[j], companyKey)
-			}
+	sv := &served{data: d, lists: make([]servedList, len(lists))}
+	for i, l := range lists {
+		sl := &sv.lists[i]
+		paged := l.perPage(&s.cfg) > 0
+		if paged {
+			sl.records = make([][][]byte, len(d.Users))
+		} else {
+			sl.whole = make([][]byte, len(d.Users))
 		}
-		sv.threads[i] = make([][]byte, len(u.Threads))
-		for j := range u.Threads {
-			sv.threads[i][j] = appendThread(nil, &u.Threads[j])
+		for j := range d.Users {
+			records := l.records(&d.Users[j], &s.cfg)
+			if paged {
+				sl.records[j] = records
+			} else {
+				sl.whole[j] = wholeBody(records)
+			}
 		}
 	}
 	return sv
+}
+
+// ListInfo is one list a server serves, as its table of lists says.
+type ListInfo struct {
+	// Endpoint is the list's path template, "/api/v1/users/{id}/" and its
+	// name.
+	Endpoint string
+	// PerPage is the page size the list is answered in when a request
+	// names none; 0 for a list answered whole, without a "pagination".
+	PerPage int
+}
+
+// Lists returns the lists the server serves, with its options applied
+// (WithPerPage, WithPaginatedMeetings), in the order of its table.
+func (s *Server) Lists() []ListInfo {
+	out := make([]ListInfo, len(lists))
+	for i, l := range lists {
+		out[i] = ListInfo{Endpoint: "/api/v1/users/{id}/" + l.name, PerPage: l.perPage(&s.cfg)}
+	}
+	return out
+}
+
+// ListIDs returns the ids of the records the list at endpoint (as
+// [Server.Lists] names it) holds for user userID in [DefaultToken]'s
+// dataset, in the order the endpoint serves them, as the wire writes them
+// (numbers as their decimal text); nil for an unknown list or user. It
+// lets a test that ranges over every list compute what to expect without
+// knowing the list's record type.
+func (s *Server) ListIDs(endpoint string, userID int64) []string {
+	name, ok := strings.CutPrefix(endpoint, "/api/v1/users/{id}/")
+	li := slices.IndexFunc(lists, func(l list) bool { return l.name == name })
+	u, known := s.main.data.User(userID)
+	if !ok || li < 0 || !known {
+		return nil
+	}
+	var ids []string
+	for _, r := range lists[li].records(u, &s.cfg) {
+		var rec struct{ ID any }
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		_ = dec.Decode(&rec) // the fake's own rendering
+		ids = append(ids, fmt.Sprint(rec.ID))
+	}
+	return ids
 }
 
 // Dataset returns a copy of the dataset served to [DefaultToken] and the
@@ -284,8 +330,9 @@ func (s *Server) answer(r *http.Request, cred string) (int, []byte) {
 		return http.StatusForbidden, errorBody(http.StatusForbidden)
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/users/")
-	idText, endpoint, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 || (endpoint != "meetings" && endpoint != "threads") {
+	idText, name, ok2 := strings.Cut(rest, "/")
+	li := slices.IndexFunc(lists, func(l list) bool { return l.name == name })
+	if !ok || !ok2 || li < 0 {
 		return http.StatusNotFound, errorBody(http.StatusNotFound)
 	}
 	if r.Method != http.MethodGet {
@@ -296,11 +343,8 @@ func (s *Server) answer(r *http.Request, cred string) (int, []byte) {
 	if !ok {
 		return bad()
 	}
-	paged := endpoint == "threads" || s.cfg.meetingsPerPage > 0
-	page, perPage := int64(1), s.cfg.perPage
-	if endpoint == "meetings" {
-		perPage = s.cfg.meetingsPerPage
-	}
+	page, perPage := int64(1), lists[li].perPage(&s.cfg)
+	paged := perPage > 0
 	if paged {
 		q := r.URL.Query()
 		if q.Has(s.cfg.pageParam) {
@@ -317,29 +361,24 @@ func (s *Server) answer(r *http.Request, cred string) (int, []byte) {
 		}
 	}
 
-	var meetings []byte
-	var meetingRecords, threads [][]byte
+	var records [][]byte
+	whole := emptyList
 	if id > int64(len(sv.data.Users)) {
 		if code := s.cfg.unknownUserStatus; code != http.StatusOK {
 			return code, errorBody(code)
 		}
-		meetings = emptyMeetings
+	} else if sl := &sv.lists[li]; paged {
+		records = sl.records[id-1]
 	} else {
-		meetings, threads = sv.meetings[id-1], sv.threads[id-1]
-		if paged && endpoint == "meetings" {
-			meetingRecords = sv.meetingRecords[id-1]
-		}
+		whole = sl.whole[id-1]
 	}
-	switch {
-	case endpoint == "threads":
-		return http.StatusOK, pagedBody(threads, page, perPage)
-	case paged:
-		return http.StatusOK, pagedBody(meetingRecords, page, perPage)
+	if paged {
+		return http.StatusOK, pagedBody(records, page, perPage)
 	}
-	return http.StatusOK, meetings
+	return http.StatusOK, whole
 }
 
-var emptyMeetings = meetingsBody(nil, "")
+var emptyList = wholeBody(nil)
 
 // parsePositive accepts decimal digits only: ParseInt alone would also let
 // "+7" through, which an id in a path never is.

@@ -403,3 +403,44 @@ func TestInvalidOptionsPanic(t *testing.T) {
 		assert.Panics(t, f, name)
 	}
 }
+
+// TestListsSayHowEachListIsServed: Server.Lists is what the server's table
+// says, with its options applied, and each list it names is served there
+// (restclient's tests hold it to the client's declarations).
+func TestListsSayHowEachListIsServed(t *testing.T) {
+	plain := fakeapi.NewServer(fakeapi.WithPerPage(7))
+	defer plain.Close()
+	assert.Subset(t, plain.Lists(), []fakeapi.ListInfo{
+		{Endpoint: "/api/v1/users/{id}/meetings", PerPage: 0},
+		{Endpoint: "/api/v1/users/{id}/threads", PerPage: 7},
+	})
+	paged := fakeapi.NewServer(fakeapi.WithPaginatedMeetings(5))
+	defer paged.Close()
+	assert.Contains(t, paged.Lists(), fakeapi.ListInfo{Endpoint: "/api/v1/users/{id}/meetings", PerPage: 5})
+
+	for _, l := range plain.Lists() {
+		r := get(t, plain, strings.Replace(l.Endpoint, "{id}", "3", 1), fakeapi.DefaultToken)
+		require.Equal(t, http.StatusOK, r.status, l.Endpoint)
+		_, paginated := decode(t, r.body)["data"].(map[string]any)["pagination"]
+		assert.Equal(t, l.PerPage > 0, paginated, l.Endpoint)
+	}
+}
+
+// TestListIDsAreTheDatasets: ListIDs reads the ids back from the wire the
+// server writes, so that tests over every list can expect them.
+func TestListIDsAreTheDatasets(t *testing.T) {
+	s := fakeapi.NewServer()
+	defer s.Close()
+	u := user(t, s.Dataset(), 4)
+	var meetings, threads []string
+	for _, m := range u.Meetings {
+		meetings = append(meetings, strconv.FormatInt(m.ID, 10))
+	}
+	for _, th := range u.Threads {
+		threads = append(threads, th.ID)
+	}
+	assert.Equal(t, meetings, s.ListIDs("/api/v1/users/{id}/meetings", 4))
+	assert.Equal(t, threads, s.ListIDs("/api/v1/users/{id}/threads", 4))
+	assert.Nil(t, s.ListIDs("/api/v1/users/{id}/threads", 51), "no such user")
+	assert.Nil(t, s.ListIDs("/api/v1/users/{id}/nope", 4), "no such list")
+}

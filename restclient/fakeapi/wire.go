@@ -110,14 +110,19 @@ func appendThread(b []byte, t *Thread) []byte {
 	return append(b, '}')
 }
 
-// meetingsBody renders the whole meetings answer for a user.
-func meetingsBody(ms []Meeting, companyKey string) []byte {
-	b := append(make([]byte, 0, 64+600*len(ms)), `{"status":200,"data":{"list":[`...)
-	for i := range ms {
+// wholeBody renders the answer of a list answered whole, from its
+// rendered records.
+func wholeBody(records [][]byte) []byte {
+	size := 64
+	for _, r := range records {
+		size += len(r) + 1
+	}
+	b := append(make([]byte, 0, size), `{"status":200,"data":{"list":[`...)
+	for i, r := range records {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendMeeting(b, &ms[i], companyKey)
+		b = append(b, r...)
 	}
 	return append(b, "]}}"...)
 }
