@@ -96,6 +96,9 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	tel, err := telemetry.New(context.Background(), telemetry.Options{}, envMap(nil), io.Discard, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer tel.Shutdown(slog.New(slog.DiscardHandler))
+	// Registered only when a rate limit is configured, which the test
+	// server above does not do.
+	tel.Metrics.WatchRateLimitQueues(func() int { return 0 }, func() int { return 0 })
 	descs := make(chan *prometheus.Desc)
 	go func() {
 		tel.Metrics.Registry().Describe(descs)

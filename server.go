@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return err
 	}
 	defer tel.Shutdown(log)
+	tel.Metrics.ResponseMemoryLimit(cfg.Security.MaxResponseMemory)
 	log.LogAttrs(ctx, slog.LevelInfo, "configuration", append(cfg.Summary(), slog.String("tracing", tel.Tracing.Exporter()))...)
 
 	upstreamURL := cfg.Upstream.URL

@@ -58,3 +58,49 @@ func (m *Metrics) WatchRateLimitQueues(waiting, queues func() int) {
 		}, func() float64 { return float64(queues()) }),
 	)
 }
+
+// BodyMemory is what WatchBodyMemory reads: the memory budget for upstream
+// response bodies (restclient's body budget).
+type BodyMemory struct {
+	Limit, InUse int64 // bytes
+	Waiting      int   // calls waiting for room
+}
+
+// WatchBodyMemory exposes the upstream body budget: its size, the bytes held
+// by bodies being read or kept for responses being built, and the calls
+// waiting for room. Call it once per Metrics.
+func (m *Metrics) WatchBodyMemory(read func() BodyMemory) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "body_memory_bytes",
+			Help: "Bytes of the upstream body budget held now: bodies being read, and the answers operations keep until their responses are built.",
+		}, func() float64 { return float64(read().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "body_memory_limit_bytes",
+			Help: "The upstream body budget (-upstream-body-budget).",
+		}, func() float64 { return float64(read().Limit) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "body_memory_waiting",
+			Help: "Upstream calls waiting for room in the body budget.",
+		}, func() float64 { return float64(read().Waiting) }),
+	)
+}
+
+// ResponseMemoryLimit exposes the response memory budget's size beside the
+// bytes it holds (salesgraph_graphql_response_memory_bytes), so that alerts
+// compare the two rather than a number copied from the configuration. Call
+// it once per Metrics.
+func (m *Metrics) ResponseMemoryLimit(limit int64) {
+	if m == nil {
+		return
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "graphql", Name: "response_memory_limit_bytes",
+		Help: "The response memory budget (-max-response-memory).",
+	})
+	g.Set(float64(limit))
+	m.reg.MustRegister(g)
+}

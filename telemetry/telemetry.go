@@ -164,6 +164,10 @@ func (t *Telemetry) logCall(ci restclient.CallInfo) {
 func (t *Telemetry) WatchUpstream(client *restclient.Client) {
 	t.Probes.AddDetail("upstream circuit", func() string { return client.BreakerState().String() })
 	t.Metrics.WatchEjectedPaths(client.EjectedPaths)
+	t.Metrics.WatchBodyMemory(func() observe.BodyMemory {
+		s := client.BodyMemory()
+		return observe.BodyMemory{Limit: s.Limit, InUse: s.InUse, Waiting: s.Waiting}
+	})
 }
 
 // Mount adds /readyz to the API's mux, and /metrics with MetricsOnAPI.
