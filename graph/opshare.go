@@ -181,7 +181,7 @@ func (ex *execution) local() bool { return ex.estimated.Load() && ex.calls.Load(
 // read returns the request's body and the request to execute, whose body
 // is whole again, or ok false when the request is not to be shared.
 func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != gqlhttp.MethodQuery {
 		return nil, r, false
 	}
 	for _, a := range r.Header.Values("Accept") {
