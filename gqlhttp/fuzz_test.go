@@ -61,7 +61,7 @@ func FuzzRequest(f *testing.F) {
 		f.Add([]byte(v), uint8(3))
 	}
 	f.Add([]byte(`[{"query":"{ __typename }"},{"query":"{"}]`), uint8(0))
-	for _, b := range []string{`{"documentId":"sha256:`+strings.Repeat("ab", 32)+`"}`, `{"documentId":"x-custom:1","query":"{ a }"}`, `{"query":"{ item(id: \"1\") { id } }"}`, `{"query":"mutation { touch }"}`} {
+	for _, b := range []string{`{"documentId":"sha256:` + strings.Repeat("ab", 32) + `"}`, `{"documentId":"x-custom:1","query":"{ a }"}`, `{"query":"{ item(id: \"1\") { id } }"}`, `{"query":"mutation { touch }"}`} {
 		f.Add([]byte(b), uint8(0))
 		f.Add([]byte(b), uint8(4))
 	}
