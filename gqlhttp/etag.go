@@ -1,6 +1,7 @@
 package gqlhttp
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -87,10 +88,13 @@ func (t *httpTransport) validate(w http.ResponseWriter, r *http.Request, media s
 	return true
 }
 
+// errorsFirst is how an answer with errors starts.
+var errorsFirst = []byte(`{"errors":`)
+
 // hasErrors reports whether res holds errors: encode and refusal write
 // them first, so the answer starts with them.
 func hasErrors(res *result) bool {
-	return strings.HasPrefix(string(res.head), `{"errors":`)
+	return bytes.HasPrefix(res.head, errorsFirst)
 }
 
 // etag is the strong ETag of res for a request with header h, written in
