@@ -201,3 +201,33 @@ func mustClient(t *testing.T, upstreamURL string) *restclient.Client {
 	require.NoError(t, err)
 	return c
 }
+
+// TestIdenticalQueryRequestsExecuteOnce: QUERY requests are shared as
+// POSTs are (opshare.go); the waiter gets the execution's ETag, which is
+// its own too, since the two requests are identical.
+func TestIdenticalQueryRequestsExecuteOnce(t *testing.T) {
+	r := newOpShareRig(t, withGraph(func(o *graph.Options) { o.ETags = true }))
+	send := func() <-chan *httptest.ResponseRecorder {
+		out := make(chan *httptest.ResponseRecorder, 1)
+		go func() {
+			req := httptest.NewRequest(gqlhttp.MethodQuery, "/graphql", strings.NewReader(r.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", fakeapi.DefaultToken)
+			out <- record(r.handler, req)
+		}()
+		return out
+	}
+	release := r.upstream.Hold()
+	defer release()
+	first := send()
+	r.calls(t, 4)
+	then := send()
+	require.Eventually(t, func() bool { return r.opJoins.Load() == 1 }, 5*time.Second, time.Millisecond)
+	release()
+	a, b := <-first, <-then
+	require.Equal(t, http.StatusOK, a.Code, a.Body.String())
+	assert.Equal(t, a.Body.String(), b.Body.String())
+	assert.NotEmpty(t, a.Header().Get("ETag"))
+	assert.Equal(t, a.Header().Get("ETag"), b.Header().Get("ETag"))
+	assert.Equal(t, 4, r.upstream.Calls(), "one execution's calls")
+}
