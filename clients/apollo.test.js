@@ -304,3 +304,43 @@ for (const c of [
     }
   });
 }
+
+// The HTTP QUERY method (docs/frontend/graphql-over-http.md#the-query-method):
+// HttpLink sends fetchOptions.method, with the body it would POST.
+test('Apollo over QUERY: fetchOptions.method sends the body with QUERY', async () => {
+  const user = expected.users[0];
+  const rec = recordingFetch();
+  const client = newClient(new HttpLink({ uri: url, headers, fetch: rec, fetchOptions: { method: 'QUERY' } }));
+  const res = await client.query({ query: USER_THREADS, variables: { id: user.id } });
+  assert.equal(rec.calls[0].method, 'QUERY');
+  assert.ok(rec.calls[0].body.query.includes('ApolloUserThreads'));
+  assert.equal(res.data.user.threads.totalCount, user.threadCount);
+});
+
+// ETags (docs/frontend/graphql-over-http.md#revalidation-etag-and-304): a
+// browser revalidates by itself; outside one, a fetch that keeps the ETag
+// does, and Apollo gets the kept answer back on 304.
+test('Apollo over GET with a revalidating fetch: the second answer is a 304', async () => {
+  const user = expected.users[2];
+  const kept = new Map(); // URL → { etag, body }
+  const statuses = [];
+  const revalidating = async (input, init = {}) => {
+    const key = String(input);
+    const h = new Headers(init.headers ?? {});
+    if (kept.has(key)) h.set('If-None-Match', kept.get(key).etag);
+    const res = await fetch(input, { ...init, headers: h });
+    statuses.push(res.status);
+    if (res.status === 304) {
+      return new Response(kept.get(key).body, { status: 200, headers: { 'content-type': 'application/graphql-response+json' } });
+    }
+    const body = await res.text();
+    if (res.headers.get('etag')) kept.set(key, { etag: res.headers.get('etag'), body });
+    return new Response(body, { status: res.status, headers: res.headers });
+  };
+  const link = new HttpLink({ uri: url, useGETForQueries: true, headers: { ...headers, 'GraphQL-Require-Preflight': '1' }, fetch: revalidating });
+  for (let i = 0; i < 2; i++) {
+    const res = await newClient(link).query({ query: USER_THREADS, variables: { id: user.id } });
+    assert.equal(res.data.user.threads.totalCount, user.threadCount);
+  }
+  assert.deepEqual(statuses, [200, 304]);
+});

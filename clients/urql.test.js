@@ -139,3 +139,45 @@ for (const c of [
     assert.deepEqual(last.data.user.threads.nodes.map((t) => t.name), user.threads.slice(0, 2).map((t) => t.name));
   });
 }
+
+// Persisted documents (docs/frontend/graphql-over-http.md#persisted-documents-documentid):
+// @urql/core sends documentId for a document node that carries one and no
+// definitions. The suite's server has no allow-list, so the document is
+// registered through APQ first, as a build step would register it.
+test('urql sends documentId; the server runs the registered document', async () => {
+  const user = expected.users[0];
+  const text = 'query UrqlThreadCount($id: ID!) { user(id: $id) { threads { totalCount } } }';
+  const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
+  const { client, calls } = newClient({ preferGetMethod: false });
+  const persisted = { kind: 'Document', definitions: [], documentId: `sha256:${hex}` };
+  // @urql/core's development build checks the operation's type in its
+  // definitions, which a persisted document has none of; its production
+  // build, which applications ship, does not. This file's tests run one
+  // after another, so the setting is this test's alone.
+  const query = async (vars) => {
+    const env = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      return await client.query(persisted, vars, { requestPolicy: 'network-only' }).toPromise();
+    } finally {
+      process.env.NODE_ENV = env;
+    }
+  };
+
+  const unknown = await query({ id: user.id });
+  assert.equal(unknown.error.graphQLErrors[0].extensions.code, expected.codes.persistedQueryNotFound);
+  assert.equal(calls[0].body.documentId, `sha256:${hex}`);
+  assert.equal(calls[0].body.query, undefined);
+
+  const register = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: expected.credential },
+    body: JSON.stringify({ query: text, variables: { id: user.id }, extensions: { persistedQuery: { version: 1, sha256Hash: hex } } }),
+  });
+  assert.equal(register.status, 200);
+  const res = await query({ id: user.id });
+  assert.equal(res.error, undefined, `${res.error}`);
+  assert.equal(res.data.user.threads.totalCount, user.threadCount);
+});

@@ -313,6 +313,8 @@ func (c *Config) register(e *envFlags) {
 	e.string(&r.suggestions, "suggestions", "", `"Did you mean" in validation errors: true or false; default true in demo mode only`)
 	e.bool(&r.apq, "apq", true, "automatic persisted queries")
 	e.int(&s.APQCacheSize, "apq-cache-size", gqlhttp.DefaultAPQCacheSize, "how many persisted queries APQ remembers")
+	e.bool(&s.ETags, "etags", true, "a strong ETag on answers to GET and QUERY, bound to the forwarded headers (keyed with cache-key-secret when set), and 304 to an If-None-Match that names it; such answers are Cache-Control: private, no-cache (browsers keep them, privately, to revalidate) instead of private, no-store")
+	e.bool(&s.ServerTiming, "server-timing", true, "a Server-Timing header on every answer: total, app and upstream time, upstream calls made, shared and cached; it reveals upstream timing and cache use to callers")
 	e.string(&c.GraphQL.AllowedOperations, "allowed-operations", "", "allow-list mode: only the operations in this `path` run (a directory of .graphql files, or an Apollo persisted-query manifest)")
 
 	// Resilience: the operation deadline, retries, the circuit breaker.

@@ -110,6 +110,9 @@ func leafValue(name string, v reflect.Value) any {
 			return redacted
 		}
 		return append([]string{}, x...)
+	case []byte:
+		// A key (gqlhttp.Options.ETagSecret): whether it is set, never its bytes.
+		return Secret(x).String()
 	case time.Duration:
 		return x.String()
 	case *time.Location:

@@ -58,6 +58,8 @@ func (c *Config) interpret(getenv func(string) string) []string {
 		s.AllowedOrigins = ideOrigins(c.Server.ListenAddr)
 	}
 	s.DisableAPQ = !r.apq
+	// Replicas sharing the cache key give one answer the same ETag.
+	s.ETagSecret = []byte(c.Replicas.CacheKeySecret)
 	// The endpoint's own copies, so that Security is what graph is given.
 	s.ForwardHeaders = c.Upstream.ForwardHeaders
 	s.Introspection = c.GraphQL.Introspection

@@ -89,6 +89,10 @@ func queryHash(q string) string {
 // resolve returns the document a request runs and, for a document APQ
 // should remember once it has passed every check, the function that does.
 func (p *persisted) resolve(ctx context.Context, r *rawRequest) (query string, remember func(), rerr *reqError) {
+	if r.hasDocumentID {
+		query, rerr = p.byDocumentID(ctx, r) // documentid.go
+		return query, nil, rerr
+	}
 	hash, hasHash, rerr := persistedHash(r.extensions)
 	if rerr != nil {
 		return "", nil, rerr

@@ -14,7 +14,7 @@ import (
 // errors the endpoint makes itself during it.
 const (
 	CodeBadRequest                 = "BAD_REQUEST"                     // the HTTP request is not a well-formed GraphQL request
-	CodeMethodNotAllowed           = "METHOD_NOT_ALLOWED"              // not GET or POST, or a mutation over GET
+	CodeMethodNotAllowed           = "METHOD_NOT_ALLOWED"              // not GET, POST or QUERY, or a mutation over GET or QUERY
 	CodeNotAcceptable              = "NOT_ACCEPTABLE"                  // Accept names no media type the endpoint answers in
 	CodeUnsupportedMediaType       = "UNSUPPORTED_MEDIA_TYPE"          // a body that is not application/json in UTF-8
 	CodeCSRFPrevented              = "CSRF_PREFLIGHT_REQUIRED"         // a GET without a JSON Content-Type or a preflight header
@@ -32,8 +32,8 @@ const (
 	CodeResponseTooLarge           = "RESPONSE_TOO_LARGE"              // a response over MaxResponseBytes
 	CodeResponseMemory             = "RESPONSE_MEMORY_BUDGET_EXCEEDED" // the process-wide MaxResponseMemory could not hold the response
 	CodeIntrospectionDisabled      = "INTROSPECTION_DISABLED"          // __schema or __type with introspection off
-	CodePersistedQueryNotFound     = "PERSISTED_QUERY_NOT_FOUND"       // a hash this server does not know
-	CodePersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED"   // a hash, with APQ off
+	CodePersistedQueryNotFound     = "PERSISTED_QUERY_NOT_FOUND"       // a hash or documentId this server does not know
+	CodePersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED"   // a hash or documentId, with APQ off and no allow-list
 	CodePersistedQueryHashMismatch = "PERSISTED_QUERY_HASH_MISMATCH"   // a hash that is not the document's
 	CodeOperationNotAllowed        = "OPERATION_NOT_IN_ALLOWLIST"      // allow-list mode, and the document is not on it
 	CodeBadUserInput               = "BAD_USER_INPUT"                  // a variable's value does not fit its declared type

@@ -71,9 +71,10 @@ func (o *Options) hasPreflightHeader(r *http.Request) bool {
 // two lists the same.
 var tracingHeaders = []string{"Traceparent", "Tracestate", "Baggage", RequestIDHeader}
 
-// withCORS wraps next in CORS handling for the configured origins: the
-// content, forwarded, CSRF and tracing headers are allowed, and the
-// request id is readable. With no origins, next is returned as it is:
+// withCORS wraps next in CORS handling for the configured origins: GET,
+// POST and QUERY (query_method.go); the content, forwarded, CSRF and
+// tracing headers are allowed, and the request id is readable (with
+// ETags, If-None-Match and the ETag too). With no origins, next is returned as it is:
 // responses carry no CORS headers, so browsers let no other origin read
 // them, and a preflight is answered without permission.
 func (o *Options) withCORS(next http.Handler) http.Handler {
@@ -84,11 +85,18 @@ func (o *Options) withCORS(next http.Handler) http.Handler {
 	headers = append(headers, o.ForwardHeaders...)
 	headers = append(headers, o.CSRFHeaders...)
 	headers = append(headers, tracingHeaders...)
+	exposed := []string{RequestIDHeader}
+	if o.ETags {
+		// For a client that revalidates by itself (etag.go): reading the
+		// ETag and sending it back are not CORS-safelisted.
+		headers = append(headers, "If-None-Match")
+		exposed = append(exposed, "Etag")
+	}
 	return cors.New(cors.Options{
 		AllowedOrigins: o.AllowedOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedMethods: corsMethods,
 		AllowedHeaders: headers,
-		ExposedHeaders: []string{RequestIDHeader},
+		ExposedHeaders: exposed,
 		// Browsers cap this (Chromium at 2 hours); 10 minutes keeps a
 		// changed allow-list from lingering in caches.
 		MaxAge: 600,

@@ -6,19 +6,23 @@
 //
 //   - GraphQL over HTTP as the specification says, one file per concern,
 //     as gqlgen's transports are: the order of the steps and the operation
-//     run (transport.go); GET and POST requests and JSON-array batches read
+//     run (transport.go); GET, POST and QUERY requests and JSON-array batches read
 //     (request.go; batching is off by default, and a batch's operations run
 //     concurrently, batch.go); the response's media type from Accept
 //     (negotiation.go); documents parsed, checked, validated and kept
 //     (document.go); responses and refusals written, request errors without
 //     data (encoding.go); the error codes and their status codes
-//     (codes.go); and @defer delivered as multipart/mixed to a client that
+//     (codes.go); @defer delivered as multipart/mixed to a client that
 //     takes it (incremental.go, incremental_defer.go, incremental_wire.go);
+//     the QUERY method, a POST that runs queries only (query_method.go);
+//   - for the browser's HTTP layer: ETags bound to the forwarded headers,
+//     and 304 (etag.go); a Server-Timing header, with the application's
+//     numbers through a hook (servertiming.go);
 //   - document limits before parsing and validation: tokens, nesting,
 //     depth, aliases, root fields, fields, fragment cycles (limits.go);
 //   - CSRF prevention and CORS (csrf.go), the rules for headers forwarded
 //     to resolvers (headers.go), automatic persisted queries and allow-list
-//     mode (apq.go);
+//     mode (apq.go), persisted documents by documentId (documentid.go);
 //   - caps on what one response may hold and on the memory of all
 //     responses being built (response_budget.go), and the masking of a
 //     request's values in its errors (masking.go).

@@ -136,15 +136,16 @@ func selectOperation(doc *ast.QueryDocument, name string) (*ast.OperationDefinit
 	return nil, requestErr(http.StatusBadRequest, CodeValidationFailed, "the document holds no operation with the requested operationName")
 }
 
-// getOnlyQueries is the specification's rule that GET never runs a
-// mutation: 405, whatever the media type, before the document is validated.
-func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
+// getOnlyQueries is the specification's rule that GET (and QUERY, a safe
+// method too) never runs a mutation: 405, whatever the media type, before
+// the document is validated. method is the request's.
+func getOnlyQueries(name, method string) func(*ast.QueryDocument) *reqError {
 	return func(doc *ast.QueryDocument) *reqError {
 		op, rerr := selectOperation(doc, name)
 		if rerr != nil || op.Operation == ast.Query || op.Operation == "" {
 			return nil
 		}
-		e := transportErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "GET runs only queries; send other operations with POST")
+		e := transportErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, method+" runs only queries; send other operations with POST")
 		e.allow = http.MethodPost
 		return e
 	}
@@ -153,7 +154,7 @@ func getOnlyQueries(name string) func(*ast.QueryDocument) *reqError {
 // document returns query's checked document: from the allow-list, the
 // cache, or prepared now (and cached when small enough), with its Memo
 // when it is kept.
-func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.QueryDocument, *Memo, *reqError) {
+func (t *httpTransport) document(query, operationName, safe string) (*ast.QueryDocument, *Memo, *reqError) {
 	if k, ok := t.pinned[query]; ok {
 		return k.doc, &k.memo, nil
 	}
@@ -161,8 +162,8 @@ func (t *httpTransport) document(query, operationName string, isGET bool) (*ast.
 		return k.doc, &k.memo, nil
 	}
 	var checks []func(*ast.QueryDocument) *reqError
-	if isGET {
-		checks = append(checks, getOnlyQueries(operationName))
+	if safe != "" {
+		checks = append(checks, getOnlyQueries(operationName, safe))
 	}
 	doc, rerr := t.prepare(query, checks...)
 	if rerr != nil {

@@ -245,6 +245,7 @@ func (t *httpTransport) writeRefusal(ctx context.Context, w http.ResponseWriter,
 	if e.allow != "" {
 		w.Header().Set("Allow", e.allow)
 	}
+	t.setTiming(ctx, w.Header())
 	writeBody(w, media, status, body)
 }
 

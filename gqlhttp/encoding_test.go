@@ -86,7 +86,7 @@ func TestResponseHeadersIndependent(t *testing.T) {
 		e.handler.ServeHTTP(rec, postReq(body(`{ item(id: "1") { id } }`, nil)))
 		require.Equal(t, http.StatusOK, rec.Code)
 		h := rec.Header()
-		assert.Equal(t, []string{"Authorization"}, h.Values("Vary"))
+		assert.Equal(t, []string{"Authorization, Accept"}, h.Values("Vary"))
 		assert.Equal(t, []string{"private, no-store"}, h.Values("Cache-Control"))
 		assert.Equal(t, []string{grJSON}, h.Values("Content-Type"))
 		assert.Equal(t, []string{"nosniff"}, h.Values("X-Content-Type-Options"))

@@ -22,9 +22,10 @@ import (
 //
 // mode picks how data is sent: 0 as the raw POST body, 1 as the document of
 // a JSON request, 2 as the document of a GET, 3 as the variables of a query
-// that takes every kind of argument.
+// that takes every kind of argument, 4 as the raw body of a QUERY request.
+// ETags and Server-Timing are on, so that their paths are fuzzed too.
 func FuzzRequest(f *testing.F) {
-	srv, err := gqlhttp.New(testschema.New(&testschema.Resolver{}), gqlhttp.Options{Introspection: true, Batching: true, MaxBatchSize: 3})
+	srv, err := gqlhttp.New(testschema.New(&testschema.Resolver{}), gqlhttp.Options{Introspection: true, Batching: true, MaxBatchSize: 3, ETags: true, ServerTiming: true})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -60,10 +61,14 @@ func FuzzRequest(f *testing.F) {
 		f.Add([]byte(v), uint8(3))
 	}
 	f.Add([]byte(`[{"query":"{ __typename }"},{"query":"{"}]`), uint8(0))
+	for _, b := range []string{`{"documentId":"sha256:` + strings.Repeat("ab", 32) + `"}`, `{"documentId":"x-custom:1","query":"{ a }"}`, `{"query":"{ item(id: \"1\") { id } }"}`, `{"query":"mutation { touch }"}`} {
+		f.Add([]byte(b), uint8(0))
+		f.Add([]byte(b), uint8(4))
+	}
 
 	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
 		var req *http.Request
-		switch mode % 4 {
+		switch mode % 5 {
 		case 0:
 			req = httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(data)))
 			req.Header.Set("Content-Type", "application/json")
@@ -78,6 +83,9 @@ func FuzzRequest(f *testing.F) {
 			const q = `query($ids: [ID!]!, $first: Int, $filter: Filter) { items(ids: $ids, filter: $filter) { children(first: $first) { id } } }`
 			b := `{"query":` + jsonString(q) + `,"variables":` + string(data) + `}`
 			req = httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+		case 4:
+			req = httptest.NewRequest(gqlhttp.MethodQuery, "/graphql", strings.NewReader(string(data)))
 			req.Header.Set("Content-Type", "application/json")
 		}
 		rec := httptest.NewRecorder()

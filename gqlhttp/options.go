@@ -94,6 +94,21 @@ type Options struct {
 	// extensions.persistedQuery.sha256Hash (LoadOperations reads them), and
 	// APQ cannot register new ones.
 	AllowedOperations map[string]string
+	// ETags gives the answers to GET and QUERY requests a strong ETag,
+	// bound to the forwarded headers, and answers 304 Not Modified to an
+	// If-None-Match that names it (etag.go). Those answers are then
+	// "private, no-cache" rather than "private, no-store": browsers may
+	// keep them, in their private cache, to revalidate them.
+	ETags bool
+	// ETagSecret keys the ETags, so that they hold nothing a credential
+	// could be checked against; replicas that share it give one answer the
+	// same ETag. Empty: a random key per process.
+	ETagSecret []byte
+	// ServerTiming sends a Server-Timing header with every answer: the
+	// endpoint's total time, and what Server.ServerTiming adds
+	// (servertiming.go). It reveals timing of what the application waits
+	// for, so it is off unless asked for.
+	ServerTiming bool
 
 	// test holds what only tests set, through export_test.go.
 	test testHooks

@@ -23,6 +23,8 @@ type rawRequest struct {
 	operationName string
 	variables     map[string]any
 	extensions    map[string]any
+	documentID    string // a persisted document's identifier (documentid.go)
+	hasDocumentID bool
 }
 
 // readRequests reads the request's parameters: one operation, or a batch.
@@ -164,8 +166,8 @@ func decodeJSON(data []byte, v any) error {
 }
 
 // readPOST reads the JSON encoding of a request: an object whose query is
-// a string, operationName a string, variables and extensions objects, each
-// optional or null. Unknown members are reserved by the specification and
+// a string, operationName a string, variables and extensions objects,
+// documentId a string, each optional or null. Unknown members are reserved by the specification and
 // ignored.
 func readPOST(body []byte) (*rawRequest, *reqError) {
 	m, ok := postMembers(body)
@@ -196,6 +198,12 @@ func readPOST(body []byte) (*rawRequest, *reqError) {
 	if q.extensions, ok = object(m[memberExtensions]); !ok {
 		return nil, malformed("extensions must be a JSON object")
 	}
+	if raw := m[memberDocumentID]; raw != nil && string(raw) != "null" {
+		if !str(raw, &q.documentID) {
+			return nil, malformed("documentId must be a string")
+		}
+		q.hasDocumentID = true
+	}
 	return q, nil
 }
 
@@ -205,6 +213,7 @@ const (
 	memberOperationName
 	memberVariables
 	memberExtensions
+	memberDocumentID
 	members
 )
 
@@ -214,7 +223,7 @@ const (
 // twice is its last value, as when decoding into a map; names are
 // compared unescaped. The values are body's own bytes: decoding the body
 // into a map of raw messages copied each and built the map, to look at
-// four names.
+// five names.
 func postMembers(body []byte) (m [members][]byte, ok bool) {
 	if !json.Valid(body) {
 		return m, false
@@ -248,6 +257,8 @@ func postMembers(body []byte) (m [members][]byte, ok bool) {
 			slot = memberVariables
 		case "extensions":
 			slot = memberExtensions
+		case "documentId":
+			slot = memberDocumentID
 		}
 		if slot >= 0 {
 			m[slot] = body[i:valueEnd]
@@ -332,7 +343,7 @@ func readGET(rawQuery string) (*rawRequest, *reqError) {
 	if err != nil {
 		return nil, malformed("the URL query is not valid application/x-www-form-urlencoded")
 	}
-	for _, k := range []string{"query", "operationName", "variables", "extensions"} {
+	for _, k := range getParams {
 		if len(vals[k]) > 1 {
 			return nil, malformed(k + " appears more than once in the URL")
 		}
@@ -346,5 +357,11 @@ func readGET(rawQuery string) (*rawRequest, *reqError) {
 	if q.extensions, ok = object([]byte(vals.Get("extensions"))); !ok {
 		return nil, malformed("extensions must be a JSON object")
 	}
+	if v, ok := vals["documentId"]; ok {
+		q.documentID, q.hasDocumentID = v[0], true
+	}
 	return q, nil
 }
+
+// getParams are the URL-query parameters of a GET request.
+var getParams = []string{"query", "operationName", "variables", "extensions", "documentId"}

@@ -84,6 +84,12 @@ func readPOSTByMap(body []byte) (*rawRequest, *reqError) {
 	if q.extensions, ok = object(m["extensions"]); !ok {
 		return nil, malformed("extensions must be a JSON object")
 	}
+	if raw, ok := m["documentId"]; ok && string(raw) != "null" {
+		if json.Unmarshal(raw, &q.documentID) != nil {
+			return nil, malformed("documentId must be a string")
+		}
+		q.hasDocumentID = true
+	}
 	return q, nil
 }
 
@@ -115,6 +121,12 @@ var readPOSTCorpus = []string{
 	"{\"query\":\"{ a }\"}\n\t ",
 	`{"query":"a\\"}`,
 	`{"query":"ends in a backslash \\\\","x":"y"}`,
+	`{"documentId":"sha256:abc","variables":{"id":"1"}}`,
+	`{"documentId":null,"query":"{ a }"}`,
+	`{"documentId":"","query":"{ a }"}`,
+	`{"documentId":7}`,
+	`{"documentId":"a","documentId":"b"}`,
+	`{"document\u0049d":"escaped name"}`,
 }
 
 // TestPostMembersAgreeWithAMap proves that reading the members in place

@@ -114,11 +114,11 @@ func TestResponsesArePrivate(t *testing.T) {
 	} {
 		res := e.send(req)
 		assert.Equal(t, "private, no-store", res.header.Get("Cache-Control"), "%s %s", req.Method, res.body)
-		assert.Equal(t, []string{"Authorization, X-Tenant"}, res.header.Values("Vary"), "the forwarded headers, canonical")
+		assert.Equal(t, []string{"Authorization, X-Tenant, Accept"}, res.header.Values("Vary"), "the forwarded headers, canonical, and Accept")
 	}
 	e = newEnv(t)
 	res := e.post(`{ __typename }`, nil)
-	assert.Empty(t, res.header.Values("Vary"), "no forwarded headers, no Vary")
+	assert.Equal(t, []string{"Accept"}, res.header.Values("Vary"), "no forwarded headers: the media type still depends on Accept")
 	assert.Equal(t, "private, no-store", res.header.Get("Cache-Control"))
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -64,8 +66,16 @@ type Server struct {
 	// being built changed by delta.
 	OnResponseMemory func(delta int64)
 
+	// ServerTiming, with Options.ServerTiming, adds the application's
+	// metrics to the Server-Timing header of the answer to the request ctx
+	// belongs to (servertiming.go): it appends them to m, which holds the
+	// endpoint's own (total, the request's time in the endpoint so far),
+	// and returns it. It is called as the answer's headers are written, or
+	// its trailers for a streamed answer.
+	ServerTiming func(ctx context.Context, total time.Duration, m []TimingMetric) []TimingMetric
+
 	opts      Options
-	vary      []string           // the Vary value for ForwardHeaders, shared (addShared)
+	vary      []string           // the Vary value, ForwardHeaders and Accept, shared (addShared)
 	exec      *executor.Executor // gqlgen's, without its handler: the transport is the only one
 	fieldExts []string           // the names of the extensions that are field interceptors
 	transport *httpTransport
@@ -96,9 +106,9 @@ func New(es graphql.ExecutableSchema, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(s.opts.ForwardHeaders) > 0 {
-		s.vary = shared(strings.Join(s.opts.ForwardHeaders, ", "))
-	}
+	// Answers depend on the forwarded headers, and their media type on
+	// Accept (negotiation.go).
+	s.vary = shared(strings.Join(append(slices.Clone(s.opts.ForwardHeaders), "Accept"), ", "))
 	s.transport = newTransport(s, schema, pinned)
 	s.exec.SetQueryCache(docHook{})
 	if s.opts.Introspection {
@@ -139,6 +149,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.cors.Serv
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rv := &requestValues{header: r.Header, forward: s.opts.ForwardHeaders}
+	if s.opts.ServerTiming {
+		rv.start = time.Now()
+	}
 	if s.RequestID != nil {
 		rv.id = s.RequestID(r)
 	}
@@ -158,10 +171,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// Answers depend on the forwarded headers (credentials), or on the
 	// server's own when the caller sent none: no shared cache may keep them
 	// or hand one caller's answer (or error) to another.
-	h["Cache-Control"] = cacheControl
-	if s.vary != nil {
-		addShared(h, "Vary", s.vary)
-	}
+	h["Cache-Control"] = cacheControl // or "private, no-cache" with an ETag (etag.go)
+	addShared(h, "Vary", s.vary)
 	s.transport.Do(w, r, s.exec)
 }
 
@@ -196,6 +207,8 @@ type requestValues struct {
 	id      string
 	header  http.Header
 	forward []string
+	start   time.Time   // its arrival, with Options.ServerTiming (servertiming.go)
+	noETag  atomic.Bool // NoETag was called (etag.go)
 }
 
 // RequestIDFrom is the id Server.RequestID gave the request ctx belongs

@@ -46,6 +46,7 @@ type httpTransport struct {
 	pinned    map[string]*keptDoc          // the allow-list's documents, by text
 	persisted *persisted
 	vocab     map[string]bool
+	etagKey   [etagKeySize]byte // keys ETags (etag.go)
 }
 
 var _ graphql.Transport = (*httpTransport)(nil)
@@ -60,6 +61,9 @@ func newTransport(srv *Server, schema *ast.Schema, pinned map[string]*ast.QueryD
 		t.pinned[text] = &keptDoc{doc: doc}
 	}
 	t.docs, _ = lru.New[string, *keptDoc](1000)
+	if o.ETags {
+		t.etagKey = etagKey(o.ETagSecret)
+	}
 	return t
 }
 
@@ -102,14 +106,14 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 		media = mediaGraphQLResponse
 	}
 	switch r.Method {
-	case http.MethodGet, http.MethodPost:
+	case http.MethodGet, http.MethodPost, MethodQuery:
 	case http.MethodOptions:
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		w.Header()["Allow"] = allowedMethods
 		w.WriteHeader(http.StatusNoContent)
 		return
 	default:
-		e := transportErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "the GraphQL endpoint accepts GET and POST")
-		e.allow = "GET, POST, OPTIONS"
+		e := transportErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "the GraphQL endpoint accepts GET, POST and QUERY")
+		e.allow = allowedMethods[0]
 		t.writeRefusal(r.Context(), w, media, e)
 		return
 	}
@@ -130,7 +134,7 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	ctx := r.Context()
 	ex := &exchange{
 		w: w, media: media, vocab: t.vocab, header: r.Header,
-		isGET: r.Method == http.MethodGet, incremental: incremental && !batch, format: format, jsonOK: jsonOK,
+		safe: safeMethod(r.Method), incremental: incremental && !batch, format: format, jsonOK: jsonOK,
 	}
 	meter := func(limit int) *responseMeter {
 		m := newResponseMeter(limit, t.memory)
@@ -140,16 +144,23 @@ func (t *httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.
 	if !batch {
 		res := t.serveOne(ctx, exec, reqs[0], ex, 0, meter(t.opts.MaxResponseBytes), nil)
 		if res.streamed {
+			t.setTimingTrailer(ctx, w.Header()) // servertiming.go
 			return
 		}
 		if res.allow != "" {
 			w.Header().Set("Allow", res.allow)
 		}
+		if ex.safe != "" && t.opts.ETags && t.validate(w, r, media, &res) { // etag.go
+			return // 304
+		}
+		t.setTiming(ctx, w.Header())
 		writeBody(w, media, res.status, res.head, res.data, res.tail)
 		return
 	}
-	ex.isGET = false
-	writeBody(w, media, http.StatusOK, t.serveBatch(ctx, exec, reqs, ex, meter)...) // batch.go
+	// A batch is a body, a POST's or a QUERY's: a QUERY's runs queries only.
+	parts := t.serveBatch(ctx, exec, reqs, ex, meter) // batch.go
+	t.setTiming(ctx, w.Header())
+	writeBody(w, media, http.StatusOK, parts...)
 }
 
 // exchange is what the operations of one HTTP request share.
@@ -160,7 +171,7 @@ type exchange struct {
 	red         *redactor  // made when first needed (redactor): most responses have no error to mask
 	vocab       map[string]bool
 	header      http.Header
-	isGET       bool
+	safe        string            // GET or QUERY: the method, which runs only queries (query_method.go); "" for POST
 	incremental bool              // the client accepts multipart/mixed incremental delivery (incremental.go)
 	format      incrementalFormat // ... in this format
 	jsonOK      bool              // the client accepts a JSON answer
@@ -201,19 +212,19 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 	query, remember, rerr := t.persisted.resolve(ctx, q)
 	if rerr != nil {
 		res := refuse(rerr)
-		if t.persisted.apq != nil && rerr.errs[0].Extensions["code"] == CodePersistedQueryNotFound {
+		if t.persisted.apq != nil && !q.hasDocumentID && rerr.errs[0].Extensions["code"] == CodePersistedQueryNotFound {
 			t.srv.apq(ctx, index, APQMiss)
 		}
 		return res
 	}
 	rawQuery = query
-	doc, memo, rerr := t.document(query, q.operationName, ex.isGET)
+	doc, memo, rerr := t.document(query, q.operationName, ex.safe)
 	if rerr != nil {
 		return refuse(rerr)
 	}
 	op, rerr := selectOperation(doc, q.operationName)
-	if rerr == nil && ex.isGET {
-		rerr = getOnlyQueries(q.operationName)(doc)
+	if rerr == nil && ex.safe != "" {
+		rerr = getOnlyQueries(q.operationName, ex.safe)(doc)
 	}
 	if rerr == nil && !t.opts.Introspection && usesIntrospection(op, doc) {
 		rerr = requestErr(http.StatusBadRequest, CodeIntrospectionDisabled, "introspection is disabled on this server")

@@ -43,8 +43,8 @@ func TestGraphQLOverHTTPStatusCodes(t *testing.T) {
 		{name: "operationName an object", req: postReq(`{"query":"{ __typename }","operationName":{}}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
 		{name: "extensions a string", req: postReq(`{"query":"{ __typename }","extensions":"x"}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
 		{name: "trailing data", req: postReq(`{"query":"{ __typename }"} {}`), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
-		{name: "PUT", req: withHeaders(httptest.NewRequest(http.MethodPut, "/graphql", strings.NewReader(ok)), []string{"Content-Type", "application/json"}), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "GET, POST, OPTIONS"},
-		{name: "DELETE", req: httptest.NewRequest(http.MethodDelete, "/graphql", nil), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "GET, POST, OPTIONS"},
+		{name: "PUT", req: withHeaders(httptest.NewRequest(http.MethodPut, "/graphql", strings.NewReader(ok)), []string{"Content-Type", "application/json"}), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "GET, POST, QUERY, OPTIONS"},
+		{name: "DELETE", req: httptest.NewRequest(http.MethodDelete, "/graphql", nil), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "GET, POST, QUERY, OPTIONS"},
 		{name: "mutation over GET", req: getReq("query=" + url.QueryEscape(`mutation { x }`)), status: 405, legacy: 405, code: gqlhttp.CodeMethodNotAllowed, allow: "POST"},
 		{name: "GET query", req: getReq("query=" + url.QueryEscape(`query($id: ID!) { item(id: $id) { id } }`) + "&variables=" + url.QueryEscape(`{"id":"3"}`)), status: 200, legacy: 200, data: true},
 		{name: "GET variables not JSON", req: getReq("query=" + url.QueryEscape(`{ __typename }`) + "&variables=%7B"), status: 400, legacy: 400, code: gqlhttp.CodeBadRequest},
@@ -130,5 +130,5 @@ func TestOptionsRequestAnswersAllow(t *testing.T) {
 	e := newEnv(t)
 	res := e.send(httptest.NewRequest(http.MethodOptions, "/graphql", nil))
 	assert.Equal(t, http.StatusNoContent, res.status)
-	assert.Equal(t, "GET, POST, OPTIONS", res.header.Get("Allow"))
+	assert.Equal(t, "GET, POST, QUERY, OPTIONS", res.header.Get("Allow"))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/restclient"
 )
 
@@ -80,5 +81,8 @@ func (staleMarker) InterceptResponse(ctx context.Context, next graphql.ResponseH
 		resp.Extensions = map[string]any{}
 	}
 	resp.Extensions["cache"] = map[string]any{"stale": entries}
+	// Not to be confirmed by a 304 later: a client revalidating it should
+	// get it again, in full, and see whether it is still stale.
+	gqlhttp.NoETag(ctx)
 	return resp
 }

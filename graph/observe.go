@@ -32,6 +32,7 @@ type observer struct {
 	log     *slog.Logger
 	metrics *observe.Metrics
 	tracing *observe.Tracing
+	timing  bool // requests' upstream time is measured, for Server-Timing (servertiming.go)
 }
 
 // newObserver installs the response interceptor (and the resolver-span
@@ -50,6 +51,10 @@ func newObserver(cfg Options, srv *gqlhttp.Server, lc *loaderConfig) *observer {
 	srv.OnAdded = noteAdded
 	srv.OnAPQ = noteAPQ
 	srv.OnResponseMemory = o.metrics.ResponseMemory
+	if srv.Options().ServerTiming {
+		o.timing = true
+		srv.ServerTiming = serverTiming // servertiming.go
+	}
 	lc.onBatch = o.batch
 	if o.metrics != nil {
 		// Every request makes its loaders' caches: their counters are
@@ -92,6 +97,8 @@ type opRecord struct {
 	ops   []*opResult // by position in the request; ops[0] from the start
 	first opResult    // ops[0], without an allocation of its own
 	one   [1]*opResult
+
+	upstreamTime busyClock // with Server-Timing on (servertiming.go)
 }
 
 // opResult is one operation's outcome. An operation runs from the request's
@@ -581,6 +588,10 @@ func observedCall(ctx context.Context, fn func(context.Context) error) error {
 	}
 	rec.obs.metrics.UpstreamCallStarted()
 	defer rec.obs.metrics.UpstreamCallDone()
+	if rec.obs.timing {
+		rec.upstreamTime.start()
+		defer rec.upstreamTime.done()
+	}
 	if rec.obs.tracing.Enabled() && trace.SpanContextFromContext(ctx).IsSampled() {
 		ctx = observe.CountAttempts(ctx) // retries' spans say which attempt they are
 	}

@@ -33,9 +33,10 @@ import (
 // nobody thought of can only cost sharing. The executions in flight are
 // keyed by a salted SHA-256 (flight.Key), which holds no credential.
 //
-// Only single operations answered in one piece are shared: a body that is
-// a batch (a JSON array), a request that accepts multipart/mixed or an
-// event stream, or a body over MaxRequestBytes is executed on its own. The
+// Only single operations of GET, POST and QUERY requests answered in one
+// piece are shared: a body that is a batch (a JSON array), a request that
+// accepts multipart/mixed or an event stream, or a body over
+// MaxRequestBytes is executed on its own. The
 // schema has no mutations or subscriptions, so every shared operation is a
 // query. Whatever the execution answered is handed over, errors and
 // refusals included, with each request's own id in place of the
@@ -181,7 +182,7 @@ func (ex *execution) local() bool { return ex.estimated.Load() && ex.calls.Load(
 // read returns the request's body and the request to execute, whose body
 // is whole again, or ok false when the request is not to be shared.
 func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != gqlhttp.MethodQuery {
 		return nil, r, false
 	}
 	for _, a := range r.Header.Values("Accept") {
