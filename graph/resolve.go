@@ -406,10 +406,14 @@ func pagedConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList
 	start := min(max(lo-base, 0), len(all))
 	end := min(max(hi-base, start), len(all))
 
+	at := base + start
+	if start == end {
+		at = lo // an empty window is where it was asked for, for pageInfo
+	}
 	cursor := func(i int) string {
 		return r.cursors.cursor(d.info(), cursorPos{user: user, index: i, perPage: perPage, total: total})
 	}
-	return model.NewConnection(all[start:end], model.Page{Start: base + start, Total: total, Cursor: cursor}), nil
+	return model.NewConnection(all[start:end], model.Page{Start: at, Total: total, Cursor: cursor}), nil
 }
 
 // effectivePerPage is the page size the upstream used: what its pagination
