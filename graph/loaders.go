@@ -66,6 +66,9 @@ type Loaders struct {
 	// batch, which shares one budget.
 	guard    *opGuard
 	ownGuard opGuard
+	// made counts the upstream calls these loaders started (admit), for
+	// the operation's actual cost (costreport.go).
+	made atomic.Int64
 	// outOfTime says that the operation's deadline had passed before it
 	// began (withOperationDeadline): every call is refused.
 	outOfTime bool
