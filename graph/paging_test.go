@@ -279,7 +279,9 @@ func TestNodes(t *testing.T) {
 
 	t.Run("the subtrees load with the lookups", func(t *testing.T) {
 		e.upstream.Reset()
-		var got struct{ Nodes []struct{ Meetings []struct{ ID string } } }
+		var got struct {
+			Nodes []struct{ Meetings []struct{ ID string } }
+		}
 		e.ok(`query($ids: [ID!]!) { nodes(ids: $ids) { ... on Thread { meetings { id } } } }`, map[string]any{"ids": []string{thread}}, &got)
 		require.Len(t, got.Nodes, 1)
 		var want []string
