@@ -13,14 +13,15 @@ import { batchURL, expected, recordingFetch, url, wrongCredential } from './suit
 const headers = { Authorization: expected.credential };
 
 // The cache policy docs/frontend/clients.md gives: every connection keeps its pages in
-// one list, whatever first/after asked; filter and orderBy tell lists apart.
+// one list, whatever first/after or last/before asked; filter, orderBy and
+// status tell lists apart.
 function newCache() {
   return new InMemoryCache({
     typePolicies: {
       User: {
         fields: {
           meetings: relayStylePagination(['filter', 'orderBy']),
-          threads: relayStylePagination(),
+          threads: relayStylePagination(['status']),
         },
       },
     },

@@ -1,7 +1,11 @@
 package graph_test
 
 import (
+	"cmp"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,6 +13,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/graph"
 	"github.com/salesgraph/salesgraph/graph/model"
+	"github.com/salesgraph/salesgraph/restclient"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
@@ -297,4 +302,61 @@ func TestNodes(t *testing.T) {
 		assert.Equal(t, want, ids)
 		assert.Equal(t, 2, e.upstream.Calls(), "user 5's threads page and meetings")
 	})
+}
+
+// TestAPageWithoutPaginationIsTheWholeList: an upstream page without a
+// pagination object is read as the whole list, both ways, as the thread
+// lookup (restclient.FollowPages) reads it: nothing says there is a page 2.
+func TestAPageWithoutPaginationIsTheWholeList(t *testing.T) {
+	pages := map[string]string{
+		"1": `[{"id":"1","name":"a"},{"id":"2","name":"b"}]`,
+		"2": `[{"id":"3","name":"c"},{"id":"4","name":"d"}]`,
+		"3": `[{"id":"5","name":"e"}]`,
+	}
+	var mu sync.Mutex
+	var asked []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := cmp.Or(r.URL.Query().Get("page"), "1")
+		mu.Lock()
+		asked = append(asked, p)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":200,"data":{"list":` + cmp.Or(pages[p], "[]") + `}}`))
+	}))
+	t.Cleanup(up.Close)
+	client, err := restclient.New(up.URL)
+	require.NoError(t, err)
+	e := &env{t: t, handler: graph.NewHandler(graph.Options{Upstream: client})}
+	run := func(args string) (ids []string, info map[string]bool, calls []string) {
+		t.Helper()
+		mu.Lock()
+		asked = nil
+		mu.Unlock()
+		var got struct {
+			User struct {
+				Threads struct {
+					Nodes    []struct{ ID string }
+					PageInfo map[string]bool
+				}
+			}
+		}
+		e.ok(`{ user(id: "1") { threads(`+args+`) { nodes { id } pageInfo { hasPreviousPage hasNextPage } } } }`, nil, &got)
+		for _, n := range got.User.Threads.Nodes {
+			ids = append(ids, n.ID)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		slices.Sort(asked)
+		return ids, got.User.Threads.PageInfo, slices.Clone(asked)
+	}
+
+	ids, info, calls := run("first: 3")
+	assert.Equal(t, []string{"1", "2"}, ids)
+	assert.Equal(t, map[string]bool{"hasPreviousPage": false, "hasNextPage": false}, info)
+	assert.Equal(t, []string{"1"}, calls)
+
+	ids, info, calls = run("last: 1")
+	assert.Equal(t, []string{"2"}, ids)
+	assert.Equal(t, map[string]bool{"hasPreviousPage": true, "hasNextPage": false}, info)
+	assert.Equal(t, []string{"1"}, calls, "page 1 is the last")
 }
