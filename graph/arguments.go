@@ -79,16 +79,6 @@ func parseUserIDs(ids []string) ([]int64, error) {
 	return out, nil
 }
 
-func pageSize(first *int) (int, error) {
-	if first == nil {
-		return defaultFirst, nil
-	}
-	if *first < 0 || *first > maxFirst {
-		return 0, badInput("first must be between 0 and %d", maxFirst)
-	}
-	return *first, nil
-}
-
 // argumentCheck is a gqlgen extension that validates every argument of the
 // operation after variables are coerced and before anything executes, so an
 // invalid id, page size, cursor or date anywhere in a document is refused
@@ -393,17 +383,6 @@ func nodeArg(v any) (nodeRef, error) {
 		return nodeRef{}, err
 	}
 	return parseNodeID(s)
-}
-
-// firstArg is a connection's page size: first, defaulting as the schema
-// does. An invalid one (argumentCheck refuses it) reads as the default.
-func firstArg(args map[string]any) int64 {
-	if v, ok := args["first"]; ok && v != nil {
-		if n, err := intArg(v); err == nil && n >= 0 {
-			return int64(n)
-		}
-	}
-	return defaultFirst
 }
 
 func intArg(v any) (int, error) {
