@@ -33,26 +33,21 @@ import (
 // costStatsKey is the operation's estimate in its Stats' extensions.
 const costStatsKey = "salesgraph.estimate"
 
-// costReport is the gqlgen extension that writes extensions.cost, with
-// the budgets' sizes.
+// costReport writes extensions.cost, with the budgets' sizes. It runs in
+// recordsRelease, the response interceptor that sees every operation's
+// response once its data is marshalled, rather than as an interceptor of
+// its own: gqlgen makes a closure per interceptor per request, and every
+// request would pay for what few ask for.
 type costReport struct{ complexity, calls, callsPerOperation int }
 
-var (
-	_ graphql.HandlerExtension    = costReport{}
-	_ graphql.ResponseInterceptor = costReport{}
-)
-
-func (costReport) ExtensionName() string                   { return "CostReport" }
-func (costReport) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (c costReport) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
+// write adds extensions.cost to resp when the operation asked for it.
+func (c costReport) write(ctx context.Context, resp *graphql.Response) {
 	if resp == nil || resp.HasNext != nil || !graphql.HasOperationContext(ctx) {
-		return resp // an incremental response's parts are left alone
+		return // an incremental response's parts are left alone
 	}
 	op := graphql.GetOperationContext(ctx)
-	if want, _ := op.Extensions["cost"].(bool); !want {
-		return resp
+	if !wantsCost(op) {
+		return
 	}
 	est, _ := op.Stats.GetExtension(costStatsKey).(opEstimate)
 	var calls int64
@@ -71,7 +66,12 @@ func (c costReport) InterceptResponse(ctx context.Context, next graphql.Response
 			budgetCallsPerOperation: c.callsPerOperation,
 		},
 	}
-	return resp
+}
+
+// wantsCost says whether the request asked for its cost.
+func wantsCost(op *graphql.OperationContext) bool {
+	want, _ := op.Extensions["cost"].(bool)
+	return want
 }
 
 // responseFields counts the fields in data, a response's data: the members

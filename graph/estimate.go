@@ -52,7 +52,9 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 		memo.Store(estimated{op.Operation}, &est)
 	}
 	noteEstimate(ctx, est.calls)
-	op.Stats.SetExtension(costStatsKey, est) // for the cost report (costreport.go)
+	if wantsCost(op) {
+		op.Stats.SetExtension(costStatsKey, est) // for the cost report (costreport.go)
+	}
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
 		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", gqlhttp.FormatCount(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)

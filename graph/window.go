@@ -29,26 +29,69 @@ type window struct {
 // newWindow checks a and decodes its cursors, which must be list d's, of
 // user's list (any user's when user is 0).
 func newWindow(cursors *cursorCodec, d *listInfo, user int64, a connArgs) (window, error) {
+	return buildWindow(cursors, d, user, optionalInt(a.First), optionalInt(a.Last), a.After, a.Before)
+}
+
+var errFirstAndLast = badInput("first and last cannot be given together: page forwards with first and after, backwards with last and before")
+
+// windowOf is newWindow for arguments as the argument check and the
+// estimate read them (coerced, variables substituted).
+func windowOf(cursors *cursorCodec, d *listInfo, user int64, args map[string]any) (window, error) {
+	var sizes [2]optInt
+	for i, name := range [2]string{"first", "last"} {
+		if v, ok := args[name]; ok && v != nil {
+			n, err := intArg(v)
+			if err != nil {
+				return window{}, badInput("%s is not an integer", name)
+			}
+			sizes[i] = optInt{n, true}
+		}
+	}
+	var after, before *string
+	if s, ok := args["after"].(string); ok {
+		after = &s
+	}
+	if s, ok := args["before"].(string); ok {
+		before = &s
+	}
+	return buildWindow(cursors, d, user, sizes[0], sizes[1], after, before)
+}
+
+// optInt is an Int argument and whether it was given; a value, so that
+// reading one from the argument map allocates nothing.
+type optInt struct {
+	n   int
+	set bool
+}
+
+func optionalInt(p *int) optInt {
+	if p == nil {
+		return optInt{}
+	}
+	return optInt{*p, true}
+}
+
+func buildWindow(cursors *cursorCodec, d *listInfo, user int64, first, last optInt, after, before *string) (window, error) {
 	w := window{first: -1, last: -1}
 	var err error
-	if w.first, err = sizeArg("first", a.First); err != nil {
+	if w.first, err = sizeArg("first", first); err != nil {
 		return w, err
 	}
-	if w.last, err = sizeArg("last", a.Last); err != nil {
+	if w.last, err = sizeArg("last", last); err != nil {
 		return w, err
 	}
 	if w.first >= 0 && w.last >= 0 {
 		return w, errFirstAndLast
 	}
-	if a.After != nil {
-		p, err := cursors.decode(*a.After, "after", d, user)
+	if after != nil {
+		p, err := cursors.decode(*after, "after", d, user)
 		if err != nil {
 			return w, err
 		}
 		w.after = &p
 	}
-	if a.Before != nil {
-		p, err := cursors.decode(*a.Before, "before", d, user)
+	if before != nil {
+		p, err := cursors.decode(*before, "before", d, user)
 		if err != nil {
 			return w, err
 		}
@@ -57,42 +100,15 @@ func newWindow(cursors *cursorCodec, d *listInfo, user int64, a connArgs) (windo
 	return w, nil
 }
 
-var errFirstAndLast = badInput("first and last cannot be given together: page forwards with first and after, backwards with last and before")
-
-// windowOf is newWindow for arguments as the argument check and the
-// estimate read them (coerced, variables substituted).
-func windowOf(cursors *cursorCodec, d *listInfo, user int64, args map[string]any) (window, error) {
-	var a connArgs
-	for _, n := range []struct {
-		name string
-		to   **int
-	}{{"first", &a.First}, {"last", &a.Last}} {
-		if v, ok := args[n.name]; ok && v != nil {
-			i, err := intArg(v)
-			if err != nil {
-				return window{}, badInput("%s is not an integer", n.name)
-			}
-			*n.to = &i
-		}
-	}
-	if s, ok := args["after"].(string); ok {
-		a.After = &s
-	}
-	if s, ok := args["before"].(string); ok {
-		a.Before = &s
-	}
-	return newWindow(cursors, d, user, a)
-}
-
 // sizeArg is a page size argument: -1 when not given.
-func sizeArg(name string, v *int) (int, error) {
-	if v == nil {
+func sizeArg(name string, v optInt) (int, error) {
+	if !v.set {
 		return -1, nil
 	}
-	if *v < 0 || *v > maxFirst {
+	if v.n < 0 || v.n > maxFirst {
 		return 0, badInput("%s must be between 0 and %d", name, maxFirst)
 	}
-	return *v, nil
+	return v.n, nil
 }
 
 // backward says the window is counted from its end: last was given.
