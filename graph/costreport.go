@@ -25,9 +25,9 @@ import (
 // (caches, ETags and the fast path's parity depend on that), and the count
 // of response fields reads the whole response once more. The actual
 // upstream calls are those the operation's loaders started, each page
-// once; an identical call of another operation already in flight answers
-// some of them without a request of their own (the log line's
-// upstreamShared). A response that another request's execution answered
+// once; an identical call of another operation already in flight, or the
+// replicas' shared cache, answers some of them without an exchange of
+// their own (the log line's upstreamShared and upstreamCached). A response that another request's execution answered
 // (opshare.go) reports that execution's cost.
 
 // costStatsKey is the operation's estimate in its Stats' extensions.
