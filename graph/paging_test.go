@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -359,4 +360,34 @@ func TestAPageWithoutPaginationIsTheWholeList(t *testing.T) {
 	assert.Equal(t, []string{"2"}, ids)
 	assert.Equal(t, map[string]bool{"hasPreviousPage": true, "hasNextPage": false}, info)
 	assert.Equal(t, []string{"1"}, calls, "page 1 is the last")
+}
+
+// TestNodesLookUpTogether: the lookups of ids of several owners and types,
+// and what the selection below each needs, all leave together: the gate
+// holds every answer until the four calls are in flight at once, which
+// they could not be if a subtree's load waited for its node, or one id's
+// lookup for another's.
+func TestNodesLookUpTogether(t *testing.T) {
+	e := newEnv(t, withFake(fakeapi.WithCleanData(), fakeapi.WithThreadsPerUser(15), fakeapi.WithPerPage(20)))
+	u3, u5 := user(t, e.data, 3), user(t, e.data, 5)
+	meeting := model.EncodeGlobalID("Meeting", "3:"+itoa(u3.Meetings[0].ID))
+	thread := model.EncodeGlobalID("Thread", "5:"+u5.Threads[0].ID)
+	gate := e.upstream.Gate(4)
+	var (
+		wg  sync.WaitGroup
+		res *gqlResponse
+	)
+	// The meeting's thread (user 3's threads page 1) and the thread's
+	// meetings (user 5's meetings) are the subtrees' loads.
+	wg.Go(func() {
+		res = e.do(`query($ids: [ID!]!) { nodes(ids: $ids) { ... on Meeting { thread { id } } ... on Thread { meetings { id } } } }`,
+			map[string]any{"ids": []string{meeting, thread}}, nil)
+	})
+	assert.True(t, gate.Wait(10*time.Second), "four calls in flight together (%d arrived)", gate.Arrived())
+	wg.Wait()
+	require.Empty(t, res.Errors)
+	for _, p := range []string{"/api/v1/users/3/meetings", "/api/v1/users/3/threads", "/api/v1/users/5/threads", "/api/v1/users/5/meetings"} {
+		assert.Equal(t, 1, e.upstream.CallsTo(p), p)
+	}
+	assert.Equal(t, 4, e.upstream.Calls())
 }
