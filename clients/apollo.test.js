@@ -13,14 +13,15 @@ import { batchURL, expected, recordingFetch, url, wrongCredential } from './suit
 const headers = { Authorization: expected.credential };
 
 // The cache policy docs/frontend/clients.md gives: every connection keeps its pages in
-// one list, whatever first/after asked; filter and orderBy tell lists apart.
+// one list, whatever first/after or last/before asked; filter, orderBy and
+// status tell lists apart.
 function newCache() {
   return new InMemoryCache({
     typePolicies: {
       User: {
         fields: {
           meetings: relayStylePagination(['filter', 'orderBy']),
-          threads: relayStylePagination(),
+          threads: relayStylePagination(['status']),
         },
       },
     },
@@ -152,6 +153,57 @@ test('relayStylePagination appends pages of edges, not of nodes', async () => {
     user.meetings.slice(3, 6).map((m) => m.id),
     'the second page replaced the first',
   );
+});
+
+// Paging backwards: the last threads, then fetchMore with `before` the
+// first cursor shown; relayStylePagination puts the earlier page in front.
+test('fetchMore pages backwards: the earlier page goes in front', async () => {
+  const BACK = gql`
+    query ApolloUserThreadsBack($id: ID!, $last: Int!, $before: String) {
+      user(id: $id) {
+        id
+        threads(last: $last, before: $before) {
+          totalCount
+          edges {
+            cursor
+            node {
+              id
+              name
+            }
+          }
+          pageInfo {
+            startCursor
+            hasPreviousPage
+          }
+        }
+      }
+    }
+  `;
+  const client = newClient(new HttpLink({ uri: url, headers }));
+  const user = expected.users.find((u) => u.threads.length >= 5);
+  assert.ok(user, 'a user with five threads');
+  const observable = client.watchQuery({ query: BACK, variables: { id: user.id, last: 2 } });
+  const results = [];
+  const complete = new Promise((resolve) => {
+    const sub = observable.subscribe((r) => {
+      results.push(r);
+      if (!r.loading && r.data?.user) resolve(sub);
+    });
+  });
+  const sub = await complete;
+  const first = results.at(-1).data.user.threads;
+  const n = user.threads.length;
+  assert.deepEqual(first.edges.map((e) => e.node.id), user.threads.slice(n - 2).map((t) => t.id));
+  assert.equal(first.pageInfo.hasPreviousPage, true);
+
+  await observable.fetchMore({ variables: { last: 3, before: first.pageInfo.startCursor } });
+  const merged = client.readQuery({ query: BACK, variables: { id: user.id, last: 2 } });
+  assert.deepEqual(
+    merged.user.threads.edges.map((e) => e.node.id),
+    user.threads.slice(n - 5).map((t) => t.id),
+    'the three before, then the two last',
+  );
+  sub.unsubscribe();
 });
 
 test('InMemoryCache keeps a meeting and a thread with the same id apart', async () => {

@@ -79,16 +79,6 @@ func parseUserIDs(ids []string) ([]int64, error) {
 	return out, nil
 }
 
-func pageSize(first *int) (int, error) {
-	if first == nil {
-		return defaultFirst, nil
-	}
-	if *first < 0 || *first > maxFirst {
-		return 0, badInput("first must be between 0 and %d", maxFirst)
-	}
-	return *first, nil
-}
-
 // argumentCheck is a gqlgen extension that validates every argument of the
 // operation after variables are coerced and before anything executes, so an
 // invalid id, page size, cursor or date anywhere in a document is refused
@@ -223,29 +213,27 @@ type argUse struct {
 	cursors *cursorCodec
 }
 
-// connection checks a connection's first and after: a page size within
-// bounds, and a cursor that a connection of list d issued, for the list of
-// one of the users the field concerns.
+// connection checks a connection's paging arguments (window.go): page
+// sizes within bounds, not first and last together, and cursors that a
+// connection of list d issued, for the list of one of the users the field
+// concerns.
 func (a *argUse) connection(d *listInfo) error {
-	if v, ok := a.args["first"]; ok && v != nil {
-		n, err := intArg(v)
-		if err != nil {
-			return err
-		}
-		if _, err := pageSize(&n); err != nil {
-			return err
-		}
+	w, err := windowOf(a.cursors, d, 0, a.args)
+	if err != nil {
+		return err
 	}
-	if s, ok := a.args["after"].(string); ok {
-		p, err := a.cursors.decode(s, d, 0)
-		if err != nil {
-			return err
+	// A cursor fits one user's list; a subtree about several users, or
+	// another one, cannot use it.
+	for _, c := range []struct {
+		arg string
+		p   *cursorPos
+	}{{"after", w.after}, {"before", w.before}} {
+		if c.p == nil {
+			continue
 		}
-		// A cursor fits one user's list; a subtree about several users,
-		// or another one, cannot use it.
 		for _, u := range a.own {
-			if u != p.user {
-				return badInput("after is a cursor of another user's %s", d.Name)
+			if u != c.p.user {
+				return badInput("%s is a cursor of another user's %s", c.arg, d.Name)
 			}
 		}
 	}
@@ -397,17 +385,6 @@ func nodeArg(v any) (nodeRef, error) {
 	return parseNodeID(s)
 }
 
-// firstArg is a connection's page size: first, defaulting as the schema
-// does. An invalid one (argumentCheck refuses it) reads as the default.
-func firstArg(args map[string]any) int64 {
-	if v, ok := args["first"]; ok && v != nil {
-		if n, err := intArg(v); err == nil && n >= 0 {
-			return int64(n)
-		}
-	}
-	return defaultFirst
-}
-
 func intArg(v any) (int, error) {
 	switch v := v.(type) {
 	case int64:
@@ -455,4 +432,21 @@ func parseNodeID(id string) (nodeRef, error) {
 		return nodeRef{typeName: typeName, owner: owner, id: objID}, nil
 	}
 	return nodeRef{}, badInput("id is not a global id issued by this API")
+}
+
+// nodeArgs reads the global ids of Query.nodes: at most maxIDs, each nil
+// when it is not a global id (nodes answers it with null and an error in
+// its place, as node refuses it).
+func nodeArgs(v any) ([]*nodeRef, error) {
+	list, _ := v.([]any)
+	if len(list) > maxIDs {
+		return nil, badInput("ids has %d entries; at most %d are allowed", len(list), maxIDs)
+	}
+	refs := make([]*nodeRef, len(list))
+	for i, id := range list {
+		if ref, err := nodeArg(id); err == nil {
+			refs[i] = &ref
+		}
+	}
+	return refs, nil
 }

@@ -109,12 +109,14 @@ func (c *cursorCodec) cursor(d *listInfo, p cursorPos) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-var errNotACursor = badInput("after is not a cursor this field issued")
+// notACursor is the refusal of argument arg's value.
+func notACursor(arg string) error { return badInput("%s is not a cursor this field issued", arg) }
 
-// decode checks s and returns the position it names, which is in list d
-// and, when user is not 0, in that user's. Every refusal is BAD_USER_INPUT
-// naming the argument.
-func (c *cursorCodec) decode(s string, d *listInfo, user int64) (cursorPos, error) {
+// decode checks s, the value of argument arg (after or before), and returns
+// the position it names, which is in list d and, when user is not 0, in
+// that user's. Every refusal is BAD_USER_INPUT naming the argument.
+func (c *cursorCodec) decode(s, arg string, d *listInfo, user int64) (cursorPos, error) {
+	errNotACursor := notACursor(arg)
 	if len(s) > maxCursorText {
 		return cursorPos{}, errNotACursor
 	}
@@ -130,7 +132,7 @@ func (c *cursorCodec) decode(s string, d *listInfo, user int64) (cursorPos, erro
 	// leaked key or a bug, and make a mix-up read as what it is.
 	if kind := cursorKind(payload[0]); kind != d.kind {
 		if other, ok := listOfKind(kind); ok {
-			return cursorPos{}, badInput("after is a cursor of %s, not of %s", other.Name, d.Name)
+			return cursorPos{}, badInput("%s is a cursor of %s, not of %s", arg, other.Name, d.Name)
 		}
 		return cursorPos{}, errNotACursor
 	}
@@ -160,7 +162,7 @@ func (c *cursorCodec) decode(s string, d *listInfo, user int64) (cursorPos, erro
 		return cursorPos{}, errNotACursor
 	}
 	if user != 0 && p.user != user {
-		return cursorPos{}, badInput("after is a cursor of another user's %s", d.Name)
+		return cursorPos{}, badInput("%s is a cursor of another user's %s", arg, d.Name)
 	}
 	return p, nil
 }

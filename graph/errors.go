@@ -146,7 +146,7 @@ func classify(ctx context.Context, err error) (code, msg string, ext map[string]
 		return CodeBadUserInput, in.msg, nil
 	case errors.As(err, &be):
 		return CodeUpstreamBudget, fmt.Sprintf("this operation needs more than %d upstream calls, the most one may make; ask for fewer users, pages or nested threads", be.limit),
-			map[string]any{"limit": be.limit}
+			map[string]any{"limit": be.limit, "budget": budgetCallsPerOperation}
 	case errors.As(err, &le):
 		if errors.Is(le.err, context.Canceled) {
 			return CodeCancelled, "the request was cancelled", nil

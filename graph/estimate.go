@@ -52,10 +52,13 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 		memo.Store(estimated{op.Operation}, &est)
 	}
 	noteEstimate(ctx, est.calls)
+	if wantsCost(op) {
+		op.Stats.SetExtension(costStatsKey, est) // for the cost report (costreport.go)
+	}
 	pos := op.Operation.Position
 	if est.complexity > int64(l.sec.MaxComplexity) {
 		e := gqlhttp.LimitError(CodeComplexityLimit, fmt.Sprintf("the response would hold about %s fields; at most %d are allowed (lists count once per item: ask for fewer ids or smaller pages)", gqlhttp.FormatCount(est.complexity), l.sec.MaxComplexity), l.sec.MaxComplexity, pos)
-		e.Extensions["estimate"] = est.complexity
+		refusal(e, budgetComplexity, est.complexity, est.complexity-int64(l.sec.MaxComplexity))
 		return e
 	}
 	limit := int64(l.sec.MaxUpstreamCalls)
@@ -73,10 +76,30 @@ func (l limitCheck) MutateOperationContext(ctx context.Context, op *graphql.Oper
 			msg += " per request, and earlier operations of this batch used some"
 		}
 		e := gqlhttp.LimitError(CodeUpstreamBudget, msg, l.sec.MaxUpstreamCalls, pos)
-		e.Extensions["estimate"] = est.calls
+		refusal(e, budgetUpstreamCalls, est.calls, -left)
+		if left+est.calls < limit {
+			e.Extensions["remaining"] = left + est.calls
+		}
 		return e
 	}
 	return nil
+}
+
+// The budgets a refusal names in extensions.budget, after the settings
+// that size them (Security, Options).
+const (
+	budgetComplexity        = "maxComplexity"                // estimated response fields
+	budgetUpstreamCalls     = "maxUpstreamCalls"             // estimated upstream calls of a request
+	budgetCallsPerOperation = "maxUpstreamCallsPerOperation" // upstream calls an operation made
+)
+
+// refusal completes a budget refusal's extensions: which budget, the
+// estimate, and by how much the estimate exceeds what was left of it
+// (limit, which LimitError set, is the budget's size).
+func refusal(e *gqlerror.Error, budget string, estimate, exceededBy int64) {
+	e.Extensions["budget"] = budget
+	e.Extensions["estimate"] = estimate
+	e.Extensions["exceededBy"] = exceededBy
 }
 
 // estimated is the Memo key of an operation's estimate.
@@ -192,8 +215,10 @@ type costStep struct {
 
 // walk visits sel, a selection at at.
 func (e *estimator) walk(at costStep, sel ast.SelectionSet) {
-	if e.complexity >= int64(e.sec.MaxComplexity) {
-		return // already refused; the rest cannot change that
+	// Over the limit, the operation is refused whatever the rest adds;
+	// at the limit exactly it is not, so the rest must still be counted.
+	if e.complexity > int64(e.sec.MaxComplexity) {
+		return
 	}
 	for _, obj := range e.w.possibleTypes(at.typ) {
 		for _, f := range graphql.CollectFields(e.op, sel, e.w.satisfies(obj)) {

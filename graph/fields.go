@@ -1,5 +1,7 @@
 package graph
 
+import "slices"
+
 // This file is what the facade knows of each field of the sales schema
 // beyond its type: the checks of its arguments, what it costs, and what the
 // look-ahead starts for it. A list's connection field (User.meetings,
@@ -43,6 +45,14 @@ type fieldSpec struct {
 	// goroutine of its own to wait in (lists.go). Not below a
 	// namedByUpstream field, whose user the look-ahead can only guess.
 	prefetched bool
+	// weight and size are the field's directives of the GraphQL cost
+	// specification in the served schema (costdirectives.go): weight, its
+	// @cost, is the upstream calls one appearance makes for one
+	// salesperson with its default arguments (0: none); size, its
+	// @listSize. The cost above reads the same numbers, and
+	// TestCostDirectivesAreTheFieldTable holds schema.graphqls to them.
+	weight int
+	size   *listSize
 }
 
 // threadMeetingsEstimate is how many meetings the estimate assumes a
@@ -81,6 +91,7 @@ var fields = map[string]fieldSpec{
 			c.repeat(int64(len(list)))
 			return true
 		},
+		size: &listSize{assumedSize: maxIDs},
 	},
 	"Query.node": {
 		users: func(args map[string]any) (userSet, error) {
@@ -111,14 +122,62 @@ var fields = map[string]fieldSpec{
 			if err != nil {
 				return 0
 			}
-			switch ref.typeName {
-			case "Meeting":
-				return needs(meetingsList)
-			case "Thread":
-				return needs(threadsList)
-			}
-			return 0
+			return nodeLookup(ref.typeName)
 		},
+		weight: 1,
+	},
+	"Query.nodes": {
+		// The owners of the ids; an id that is not one is null with an
+		// error in its place (nodes), not a refusal of the operation.
+		users: func(args map[string]any) (userSet, error) {
+			refs, err := nodeArgs(args["ids"])
+			if err != nil {
+				return nil, err
+			}
+			var owners userSet
+			for _, r := range refs {
+				if r != nil && !slices.Contains(owners, r.owner) {
+					owners = append(owners, r.owner)
+				}
+			}
+			return owners, nil
+		},
+		// Each id's lookup as node's, for its own owner only; the subtree
+		// once per id, as each id's own type when they share one.
+		cost: func(c *costing) bool {
+			refs, err := nodeArgs(c.args["ids"])
+			if err != nil {
+				return false
+			}
+			typ := ""
+			for _, r := range refs {
+				if r == nil {
+					continue
+				}
+				g := c.e.group([]int64{r.owner})
+				g.lists = make([]listNeed, len(lists))
+				switch r.typeName {
+				case "Meeting":
+					g.lists[meetingsList.index].all = true
+				case "Thread":
+					g.lists[threadsList.index].all = true
+				}
+				if typ == "" || typ == r.typeName {
+					typ = r.typeName
+				} else {
+					typ = "Node"
+				}
+			}
+			c.repeat(int64(len(refs)))
+			if typ != "" {
+				c.child.typ = typ
+			}
+			return true
+		},
+		// No prefetch: the ids' types differ, and the resolver starts
+		// each one's lookup and subtree for its own owner (nodes).
+		weight: 1,
+		size:   &listSize{assumedSize: maxIDs},
 	},
 	"Meeting.user": {namedByUpstream: true},
 	"Thread.owner": {namedByUpstream: true},
@@ -131,6 +190,7 @@ var fields = map[string]fieldSpec{
 		},
 		// Page 1 is all worth starting before the thread is known.
 		prefetch: func(map[string]any) userNeeds { return needs(threadsList) },
+		weight:   1,
 	},
 	"Thread.meetings": {
 		// The owner's meetings, shared with User.meetings.
@@ -140,34 +200,65 @@ var fields = map[string]fieldSpec{
 			return true
 		},
 		prefetch: func(map[string]any) userNeeds { return needs(meetingsList) },
+		weight:   1,
+		size:     &listSize{assumedSize: threadMeetingsEstimate},
 	},
 }
 
-// listConnection is the entry of d's connection field (first, after),
-// added for each declared list: a page size within bounds and a cursor of
-// d's; for a list the upstream answers whole, one call whatever the page
-// (filtering, ordering and paging happen in the facade), started by the
-// look-ahead; for a paged one, the upstream pages that hold the slice
-// (pageSpan), as pagedConnection fetches them, and page 1 started by the
-// look-ahead unless a cursor says where the slice is.
+// listConnection is the entry of d's connection field (first, after,
+// last, before, and any filter), added for each declared list: page sizes
+// within bounds and cursors of d's (window.go); for a list the upstream
+// answers whole, one call whatever the page (filtering, ordering and
+// paging happen in the facade), started by the look-ahead; for a paged
+// one, the upstream pages that hold the slice (pagesOf), as
+// pagedConnection fetches them, and page 1 started by the look-ahead
+// unless a cursor says where the slice is; with a filter (an argument
+// other than the paging ones), every page, which the facade then filters.
 func listConnection(d anyList) fieldSpec {
 	paged := d.info().paged
 	return fieldSpec{
 		check: func(a *argUse) error { return a.connection(d.info()) },
 		cost: func(c *costing) bool {
-			n := firstArg(c.args)
-			c.loadPages(d, c.e.pagesOf(d.info(), n, c.args["after"]))
-			c.child.page = n
+			w, err := windowOf(c.e.cursors, d.info(), 0, c.args)
+			if err != nil {
+				return false // argumentCheck refused it already
+			}
+			if paged && filtered(c.args) {
+				c.load(d)
+			} else {
+				c.loadPages(d, c.e.pagesOf(d.info(), w))
+			}
+			c.child.page = int64(w.size())
 			return true
 		},
 		prefetch: func(args map[string]any) userNeeds {
-			if paged && args["after"] != nil {
+			if paged && (args["after"] != nil || args["before"] != nil) && !filtered(args) {
 				return 0
 			}
 			return needs(d)
 		},
 		prefetched: !paged,
+		weight:     1,
+		size: &listSize{
+			assumedSize:      defaultFirst,
+			slicingArguments: []string{"first", "last"},
+			sizedFields:      []string{"edges", "nodes"},
+		},
 	}
+}
+
+// pagingArgs are a connection's arguments that only page it.
+var pagingArgs = map[string]bool{"first": true, "after": true, "last": true, "before": true}
+
+// filtered says that a connection's arguments hold a filter: one that is
+// not a paging argument and not null.
+func filtered(args map[string]any) bool {
+	for k, v := range args {
+		if !pagingArgs[k] && v != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func init() {
@@ -201,22 +292,29 @@ func pageSpan(offset, n, perPage, pagesCount int) []int {
 	return pages
 }
 
-// pagesOf mirrors pagedConnection: without a cursor, the pages holding
-// the first n items at the assumed page size; with one, the pages holding
-// the slice at the page size the cursor carries, capped at the last page
-// the cursor's total implies. nil for a list the upstream answers whole.
-func (e *estimator) pagesOf(d *listInfo, n int64, after any) []int {
+// pagesOf mirrors pagedConnection: with a cursor, the pages holding the
+// window at the page size and total the cursor carries (before's when
+// given); without one, forwards, the pages holding the first items at the
+// assumed page size, and backwards, page 1 (which tells the total) and
+// the last pages the window can span, numbered from the end (-1 the last)
+// since which they are is not known yet. nil for a list the upstream
+// answers whole.
+func (e *estimator) pagesOf(d *listInfo, w window) []int {
 	if !d.paged {
 		return nil
 	}
-	perPage, offset, pagesCount := e.sec.UpstreamPageSize, 0, 0
-	if s, ok := after.(string); ok {
-		p, err := e.cursors.decode(s, d, 0)
-		if err != nil {
-			return nil // argumentCheck refused it already
-		}
-		offset, perPage = p.index+1, p.perPage
-		pagesCount = (p.total + perPage - 1) / perPage
+	if a := w.anchor(); a != nil {
+		lo, hi := w.bounds(a.total)
+		return pageSpan(lo, hi-lo, a.perPage, (a.total+a.perPage-1)/a.perPage)
 	}
-	return pageSpan(offset, int(n), perPage, pagesCount)
+	perPage := e.sec.UpstreamPageSize
+	if w.backward() {
+		pages := []int{1}
+		for i := 1; i <= pagesFromEnd(w.last, perPage); i++ {
+			pages = append(pages, -i)
+		}
+		return pages
+	}
+	lo, hi := w.bounds(unknownTotal)
+	return pageSpan(lo, hi-lo, perPage, 0)
 }

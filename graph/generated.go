@@ -89,6 +89,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Node  func(childComplexity int, id string) int
+		Nodes func(childComplexity int, ids []string) int
 		User  func(childComplexity int, id string) int
 		Users func(childComplexity int, ids []string) int
 	}
@@ -126,8 +127,8 @@ type ComplexityRoot struct {
 	User struct {
 		GlobalID func(childComplexity int) int
 		ID       func(childComplexity int) int
-		Meetings func(childComplexity int, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) int
-		Threads  func(childComplexity int, first *int, after *string) int
+		Meetings func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) int
+		Threads  func(childComplexity int, first *int, after *string, last *int, before *string, status []string) int
 	}
 }
 
@@ -142,13 +143,14 @@ type QueryResolver interface {
 	User(ctx context.Context, id string) (*model.User, error)
 	Users(ctx context.Context, ids []string) ([]*model.User, error)
 	Node(ctx context.Context, id string) (model.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 }
 type ThreadResolver interface {
 	Meetings(ctx context.Context, obj *model.Thread) ([]*model.Meeting, error)
 }
 type UserResolver interface {
-	Meetings(ctx context.Context, obj *model.User, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.Connection[model.Meeting], error)
-	Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.Connection[model.Thread], error)
+	Meetings(ctx context.Context, obj *model.User, first *int, after *string, last *int, before *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.Connection[model.Meeting], error)
+	Threads(ctx context.Context, obj *model.User, first *int, after *string, last *int, before *string, status []string) (*model.Connection[model.Thread], error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -383,6 +385,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -557,7 +570,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Meetings(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.MeetingFilter), args["orderBy"].(*model.MeetingOrder)), true
+		return e.ComplexityRoot.User.Meetings(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.MeetingFilter), args["orderBy"].(*model.MeetingOrder)), true
 	case "User.threads":
 		if e.ComplexityRoot.User.Threads == nil {
 			break
@@ -568,7 +581,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.User.Threads(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.User.Threads(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["status"].([]string)), true
 
 	}
 	return 0, false
@@ -661,6 +674,37 @@ schema {
   query: Query
 }
 
+"""
+The weight of a field in the GraphQL cost specification
+(https://ibm.github.io/graphql-specs/cost-spec.html), for gateways that do
+demand control (Apollo Router, Hive, Cosmo, Grafbase). Here it is the
+upstream calls one appearance of the field makes for one salesperson with
+its default arguments. The facade's own estimate, which it refuses
+operations by and reports in ` + "`" + `extensions.cost` + "`" + `, is finer (it knows the ids,
+pages and cursors); these values are generated from the same table.
+"""
+directive @cost(
+  "The weight, a non-negative integer written as a string, as the specification declares it."
+  weight: String!
+) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
+
+"""
+The size of a list in the GraphQL cost specification: the argument that
+slices it, the fields of a connection that are that list, or the size the
+facade assumes when no argument says. The facade's estimate uses the same
+sizes.
+"""
+directive @listSize(
+  "The size assumed when no slicing argument is given."
+  assumedSize: Int
+  "The arguments whose value is the list's size."
+  slicingArguments: [String!]
+  "The fields of the returned connection that are the list."
+  sizedFields: [String!]
+  "Whether exactly one slicing argument must be given."
+  requireOneSlicingArgument: Boolean = true
+) on FIELD_DEFINITION
+
 "The entry points: salespeople by id, and any object by its global id."
 type Query {
   """
@@ -680,7 +724,7 @@ type Query {
   users(
     "At most 100 numeric user ids. Repeated ids are fetched once."
     ids: [ID!]!
-  ): [User]!
+  ): [User]! @listSize(assumedSize: 100)
 
   """
   Any object by its global id (` + "`" + `globalId` + "`" + ` on User, Meeting and Thread).
@@ -690,7 +734,18 @@ type Query {
   node(
     "A global id, as returned by a ` + "`" + `globalId` + "`" + ` field."
     id: ID!
-  ): Node
+  ): Node @cost(weight: "1")
+
+  """
+  Several objects by their global ids, in the order of ` + "`" + `ids` + "`" + `, each found as
+  ` + "`" + `node` + "`" + ` finds it. An entry is null when its object is not found, and null
+  with a ` + "`" + `BAD_USER_INPUT` + "`" + ` error at its index when its id is not a global id
+  this API issued; the other entries are still served.
+  """
+  nodes(
+    "At most 100 global ids, as returned by ` + "`" + `globalId` + "`" + ` fields."
+    ids: [ID!]!
+  ): [Node]! @cost(weight: "1") @listSize(assumedSize: 100)
 }
 
 "An object with a global id, refetchable through ` + "`" + `Query.node` + "`" + `."
@@ -726,34 +781,74 @@ type User implements Node {
   the facade, over one upstream call.
   """
   meetings(
-    "How many meetings to return, 0 to 100; 0 returns only ` + "`" + `totalCount` + "`" + ` and ` + "`" + `pageInfo` + "`" + `."
-    first: Int = 20
+    """
+    How many meetings to return from the start of the slice, 0 to 100; 0
+    returns only ` + "`" + `totalCount` + "`" + ` and ` + "`" + `pageInfo` + "`" + `. 20 when neither ` + "`" + `first` + "`" + ` nor
+    ` + "`" + `last` + "`" + ` is given; not with ` + "`" + `last` + "`" + `.
+    """
+    first: Int
     """
     Return meetings after this cursor: an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of this
     user's meetings, with the same ` + "`" + `filter` + "`" + ` and ` + "`" + `orderBy` + "`" + `. Cursors of another
     field or user are refused.
     """
     after: String
+    """
+    How many meetings to return from the end of the slice, 0 to 100, for
+    paging backwards; not with ` + "`" + `first` + "`" + `.
+    """
+    last: Int
+    """
+    Return meetings before this cursor: a ` + "`" + `startCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of
+    this user's meetings, with the same ` + "`" + `filter` + "`" + ` and ` + "`" + `orderBy` + "`" + `.
+    """
+    before: String
     "Only meetings that match every given criterion."
     filter: MeetingFilter
     "The order of the meetings; newest start first by default."
     orderBy: MeetingOrder = {field: START_DATE, direction: DESC}
-  ): MeetingConnection!
+  ): MeetingConnection! @cost(weight: "1") @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
 
   """
   The threads the user owns, in the upstream's order, from
   ` + "`" + `GET /api/v1/users/{id}/threads` + "`" + `. Only the upstream pages that the requested
-  slice covers are fetched.
+  slice covers are fetched: with a cursor, the pages it points into; with
+  ` + "`" + `last` + "`" + ` and no ` + "`" + `before` + "`" + `, page 1 (which tells how many pages there are) and
+  the last page or two. With ` + "`" + `status` + "`" + `, every page is fetched (the REST API
+  cannot filter), and the estimate counts it so.
   """
   threads(
-    "How many threads to return, 0 to 100; 0 returns only ` + "`" + `totalCount` + "`" + ` and ` + "`" + `pageInfo` + "`" + `."
-    first: Int = 20
+    """
+    How many threads to return from the start of the slice, 0 to 100; 0
+    returns only ` + "`" + `totalCount` + "`" + ` and ` + "`" + `pageInfo` + "`" + `. 20 when neither ` + "`" + `first` + "`" + ` nor
+    ` + "`" + `last` + "`" + ` is given; not with ` + "`" + `last` + "`" + `.
+    """
+    first: Int
     """
     Return threads after this cursor: an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of this
-    user's threads. Cursors of another field or user are refused.
+    user's threads, with the same ` + "`" + `status` + "`" + `. Cursors of another field or user
+    are refused.
     """
     after: String
-  ): ThreadConnection!
+    """
+    How many threads to return from the end of the slice, 0 to 100, for
+    paging backwards; not with ` + "`" + `first` + "`" + `.
+    """
+    last: Int
+    """
+    Return threads before this cursor: a ` + "`" + `startCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of
+    this user's threads, with the same ` + "`" + `status` + "`" + `.
+    """
+    before: String
+    """
+    Only threads whose status is one of these, compared exactly with the
+    upstream's text (its values are not documented). The REST API has no
+    filter, so the facade fetches all of the user's pages and filters them:
+    ` + "`" + `totalCount` + "`" + ` then counts the matching threads, and such a request costs
+    every page, not only the slice's.
+    """
+    status: [String!]
+  ): ThreadConnection! @cost(weight: "1") @listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)
 }
 
 """
@@ -823,7 +918,7 @@ type Meeting implements Node {
   (the REST API has no thread-by-id endpoint). Null when the meeting belongs to
   no thread or the thread is not among them.
   """
-  thread: Thread
+  thread: Thread @cost(weight: "1")
   "The meeting's status."
   status: MeetingStatus!
   "The status exactly as the upstream sent it; null when it sent none."
@@ -897,7 +992,7 @@ type Thread implements Node {
   The owner's meetings that belong to this thread, newest start first. An entry
   is null when the upstream sent that meeting without a usable id.
   """
-  meetings: [Meeting]!
+  meetings: [Meeting]! @cost(weight: "1") @listSize(assumedSize: 5)
 }
 
 "Criteria a meeting must all match; an omitted criterion matches every meeting."
@@ -974,7 +1069,7 @@ type MeetingConnection {
 
 "A meeting and its cursor."
 type MeetingEdge {
-  "An opaque cursor for ` + "`" + `after` + "`" + `."
+  "An opaque cursor for ` + "`" + `after` + "`" + ` and ` + "`" + `before` + "`" + `."
   cursor: String!
   "The meeting; null for a meeting the upstream sent without a usable id."
   node: Meeting
@@ -997,7 +1092,7 @@ type ThreadConnection {
 
 "A thread and its cursor."
 type ThreadEdge {
-  "An opaque cursor for ` + "`" + `after` + "`" + `."
+  "An opaque cursor for ` + "`" + `after` + "`" + ` and ` + "`" + `before` + "`" + `."
   cursor: String!
   "The thread; null for a thread the upstream sent without a usable id."
   node: Thread
@@ -1324,6 +1419,20 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1371,22 +1480,38 @@ func (ec *executionContext) field_User_meetings_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*model.MeetingFilter, error) {
 			return ec.unmarshalOMeetingFilter2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["filter"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+	args["filter"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
 		func(ctx context.Context, v any) (*model.MeetingOrder, error) {
 			return ec.unmarshalOMeetingOrder2ᚖgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐMeetingOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["orderBy"] = arg3
+	args["orderBy"] = arg5
 	return args, nil
 }
 
@@ -1409,6 +1534,30 @@ func (ec *executionContext) field_User_threads_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg4
 	return args, nil
 }
 
@@ -2440,6 +2589,50 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3109,7 +3302,7 @@ func (ec *executionContext) _User_meetings(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.User().Meetings(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.MeetingFilter), fc.Args["orderBy"].(*model.MeetingOrder))
+			return ec.Resolvers.User().Meetings(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.MeetingFilter), fc.Args["orderBy"].(*model.MeetingOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Meeting]) graphql.Marshaler {
@@ -3153,7 +3346,7 @@ func (ec *executionContext) _User_threads(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.User().Threads(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.User().Threads(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["status"].([]string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Thread]) graphql.Marshaler {
@@ -4779,6 +4972,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_node(ctx, field)
 				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -5587,6 +5786,16 @@ func (ec *executionContext) marshalNMeetingType2githubᚗcomᚋsalesgraphᚋsale
 	return v
 }
 
+func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []model.Node) graphql.Marshaler {
+	ret := marshalList(ctx, sel, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2githubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNOrderDirection2githubᚗcomᚋsalesgraphᚋsalesgraphᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (model.OrderDirection, error) {
 	var res model.OrderDirection
 	err := res.UnmarshalGQL(v)
@@ -6034,6 +6243,41 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋsalesgraphᚋsalesgraph�
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

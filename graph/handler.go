@@ -193,7 +193,7 @@ func NewHandler(cfg Options) http.Handler {
 	srv.Use(argumentCheck{schema: schema, cursors: cursors})
 	srv.Use(limitCheck{sec: &cfg.Security, schema: schema, cursors: cursors})
 	srv.Use(staleMarker{})
-	srv.Use(recordsRelease{})
+	srv.Use(recordsRelease{cost: costReport{complexity: cfg.MaxComplexity, calls: cfg.MaxUpstreamCalls, callsPerOperation: cfg.MaxUpstreamCallsPerOperation}})
 	srv.SetErrorPresenter(errorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(recoverFunc(cfg.Logger))
 

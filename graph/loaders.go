@@ -66,6 +66,9 @@ type Loaders struct {
 	// batch, which shares one budget.
 	guard    *opGuard
 	ownGuard opGuard
+	// made counts the upstream calls these loaders started (admit), for
+	// the operation's actual cost (costreport.go).
+	made atomic.Int64
 	// outOfTime says that the operation's deadline had passed before it
 	// began (withOperationDeadline): every call is refused.
 	outOfTime bool
@@ -247,8 +250,9 @@ func (h *bodyHolds) releaseAll() {
 // marshalled. The response is then written, which for a large one to a
 // slow client takes a while; the upstream records it was made of (about as
 // large as the upstream's answers) need not live that long as well. What
-// the response holds is bounded by the response memory budget.
-type recordsRelease struct{}
+// the response holds is bounded by the response memory budget. It also
+// writes the cost report a request asked for (costreport.go).
+type recordsRelease struct{ cost costReport }
 
 var (
 	_ graphql.HandlerExtension    = recordsRelease{}
@@ -258,8 +262,9 @@ var (
 func (recordsRelease) ExtensionName() string                   { return "RecordsRelease" }
 func (recordsRelease) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (recordsRelease) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+func (r recordsRelease) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
+	r.cost.write(ctx, resp)
 	if resp == nil || resp.HasNext == nil || !*resp.HasNext {
 		if st, ok := stateFrom(ctx); ok {
 			st.loaders.release()

@@ -130,12 +130,14 @@ func (l *Loaders) admit(ctx context.Context) (release func(), err error) {
 		return nil, &limitError{err: err, scope: scopeOperation, limit: g.perOp}
 	}
 	if l.global == nil {
+		l.made.Add(1)
 		return func() { l.limit.Release(1) }, nil
 	}
 	if err := l.global.Acquire(ctx, 1); err != nil {
 		l.limit.Release(1)
 		return nil, &limitError{err: err, scope: scopeService, limit: g.globalLimit}
 	}
+	l.made.Add(1)
 	return func() {
 		l.global.Release(1)
 		l.limit.Release(1)

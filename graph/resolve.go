@@ -3,8 +3,10 @@ package graph
 import (
 	"cmp"
 	"context"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/salesgraph/salesgraph/graph/model"
@@ -45,6 +47,89 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 		return nil, err
 	}
 	r.prefetch(ctx, ref.typeName, ref.owner)
+	return findNode(ctx, ref)
+}
+
+// nodes resolves Query.nodes: each id as node resolves it, in order. An
+// id that is not a global id, or whose lookup failed, is null with its
+// error at its index; the others are served. Every lookup and every load
+// of the subtrees starts at once: each id's own (nodeLookup), and the
+// subtree's as each type's selection needs it, for the owners of the ids
+// of that type; then the lookups wait together, so that ids of several
+// owners cost one round trip.
+func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	if len(ids) > maxIDs {
+		return nil, badInput("ids has %d entries; at most %d are allowed", len(ids), maxIDs)
+	}
+	out := make([]model.Node, len(ids))
+	errs := make([]error, len(ids))
+	refs := make([]nodeRef, len(ids))
+	owners := map[string][]int64{} // by type
+	for i, id := range ids {
+		ref, err := parseNodeID(id)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		refs[i] = ref
+		if !slices.Contains(owners[ref.typeName], ref.owner) {
+			owners[ref.typeName] = append(owners[ref.typeName], ref.owner)
+		}
+	}
+	l := loadersFrom(ctx)
+	for _, typ := range []string{"User", "Meeting", "Thread"} {
+		if len(owners[typ]) == 0 {
+			continue
+		}
+		r.prefetch(ctx, typ, owners[typ]...)
+		for _, o := range owners[typ] {
+			nodeLookup(typ).start(ctx, l, o)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range refs {
+		if errs[i] != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A goroutine of our own: gqlgen's recovery does not reach it.
+			defer func() {
+				if v := recover(); v != nil {
+					errs[i] = &panicError{value: v, stack: debug.Stack()}
+				}
+			}()
+			out[i], errs[i] = findNode(ctx, refs[i])
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			out[i] = nil
+			graphql.AddError(graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i}), err)
+		}
+	}
+	return out, nil
+}
+
+// nodeLookup is what finding a node of type typeName loads for its owner:
+// the owner's meetings for a meeting, page 1 of its threads for a thread,
+// nothing for a user (Query.node's prefetch in the field table).
+func nodeLookup(typeName string) userNeeds {
+	switch typeName {
+	case "Meeting":
+		return needs(meetingsList)
+	case "Thread":
+		return needs(threadsList)
+	}
+	return 0
+}
+
+// findNode finds the object ref names: a user as it is, a meeting among its
+// owner's meetings, a thread among its owner's threads; nil when the list
+// does not hold it.
+func findNode(ctx context.Context, ref nodeRef) (model.Node, error) {
 	switch ref.typeName {
 	case "User":
 		return model.NewUser(ref.owner), nil
@@ -87,13 +172,13 @@ func (r *Resolver) prefetch(ctx context.Context, typeName string, users ...int64
 
 // meetingConnection resolves User.meetings: one upstream call, then filter,
 // order and slice in the facade.
-func (r *Resolver) meetingConnection(ctx context.Context, user int64, first *int, after *string, filter *model.MeetingFilter, order *model.MeetingOrder) (*model.MeetingConnection, error) {
+func (r *Resolver) meetingConnection(ctx context.Context, user int64, a connArgs, filter *model.MeetingFilter, order *model.MeetingOrder) (*model.MeetingConnection, error) {
 	if filter != nil && filter.ThreadID != nil {
 		if _, err := parseThreadID(*filter.ThreadID); err != nil {
 			return nil, err
 		}
 	}
-	return wholeConnection(ctx, r, meetingsList, user, first, after, func(ms []*model.Meeting) []*model.Meeting {
+	return connection(ctx, r, meetingsList, user, a, func(ms []*model.Meeting) []*model.Meeting {
 		list := make([]*model.Meeting, 0, len(ms))
 		for _, m := range ms {
 			if matches(m, filter) {
@@ -105,48 +190,72 @@ func (r *Resolver) meetingConnection(ctx context.Context, user int64, first *int
 	})
 }
 
-// connection resolves the connection field (first, after) of list d, as
-// its paging says: wholeConnection or pagedConnection.
-func connection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, first *int, after *string) (*model.Connection[N], error) {
-	if d.paged {
-		return pagedConnection(ctx, r, d, user, first, after)
+// threadConnection resolves User.threads: the pages that hold the slice,
+// or, with a status filter, which the REST API does not have, every page,
+// filtered in the facade.
+func (r *Resolver) threadConnection(ctx context.Context, user int64, a connArgs, status []string) (*model.ThreadConnection, error) {
+	var pick func([]*model.Thread) []*model.Thread
+	if status != nil {
+		pick = func(ts []*model.Thread) []*model.Thread {
+			list := make([]*model.Thread, 0, len(ts))
+			for _, t := range ts {
+				if t.Status != nil && slices.Contains(status, *t.Status) {
+					list = append(list, t)
+				}
+			}
+			return list
+		}
 	}
-	return wholeConnection(ctx, r, d, user, first, after, nil)
+	return connection(ctx, r, threadsList, user, a, pick)
 }
 
-// wholeConnection resolves the connection of list d, which the upstream
-// answers whole (User.meetings): one call for the user's list, then, when
-// the field has any, its filter and order (pick, which returns a list of
-// its own), then the slice, in the facade.
-func wholeConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, first *int, after *string, pick func([]*N) []*N) (*model.Connection[N], error) {
-	if d.paged {
-		// It would fetch every page, where the estimate counts the slice's.
-		panic("graph: wholeConnection of " + d.Name + ", which the upstream pages")
-	}
-	n, err := pageSize(first)
+// connection resolves the connection field of list d (first, after, last,
+// before), as its paging says: pagedConnection for the pages a list the
+// upstream pages holds the window in, wholeConnection for a list answered
+// whole, or a paged one filtered (pick: the field's filter and order,
+// which returns a list of its own), which needs every page. The field
+// table's entry (listConnection) counts the same calls.
+func connection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, a connArgs, pick func([]*N) []*N) (*model.Connection[N], error) {
+	w, err := newWindow(r.cursors, d.info(), user, a)
 	if err != nil {
 		return nil, err
 	}
-	offset := 0
-	if after != nil {
-		p, err := r.cursors.decode(*after, d.info(), user)
+	if d.paged && pick == nil {
+		return pagedConnection(ctx, r, d, user, w)
+	}
+	return wholeConnection(ctx, r, d, user, w, pick)
+}
+
+// wholeConnection resolves the connection of list d from the whole list:
+// one call for a list the upstream answers whole, every page of a paged
+// one; then, when the field has any, its filter and order (pick), then the
+// window, in the facade.
+func wholeConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, w window, pick func([]*N) []*N) (*model.Connection[N], error) {
+	ll := loadsOf(loadersFrom(ctx), d)
+	whole, err := ll.whole(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	perPage := 0
+	if d.paged {
+		// A paged list's cursors carry a page size; page 1 is loaded
+		// already (the whole list starts with it).
+		p1, err := ll.page(ctx, user, 1)
 		if err != nil {
 			return nil, err
 		}
-		offset = p.index + 1
-	}
-	whole, err := loadsOf(loadersFrom(ctx), d).whole(ctx, user)
-	if err != nil {
-		return nil, err
+		perPage = effectivePerPage(p1)
 	}
 	list := whole.nodes
 	if pick != nil {
 		list = pick(list)
 	}
-	start := min(offset, len(list))
-	end := min(start+n, len(list))
-	cursor := func(i int) string { return r.cursors.cursor(d.info(), cursorPos{user: user, index: i}) }
-	return model.NewConnection(list[start:end], model.Page{Start: start, Total: len(list), Cursor: cursor}), nil
+	start, end := w.bounds(len(list))
+	total := len(list)
+	cursor := func(i int) string {
+		return r.cursors.cursor(d.info(), cursorPos{user: user, index: i, perPage: perPage, total: total})
+	}
+	return model.NewConnection(list[start:end], model.Page{Start: start, Total: total, Cursor: cursor}), nil
 }
 
 func matches(m *model.Meeting, f *model.MeetingFilter) bool {
@@ -227,27 +336,22 @@ func compareIDs(a, b string) int {
 }
 
 // pagedConnection resolves the connection of list d, which the upstream
-// pages (User.threads). Offsets map onto upstream pages: without a cursor
-// page 1 is fetched first (it tells the page size); with one, the cursor
-// carries the page size, and exactly the pages holding the requested slice
-// are fetched, together.
-func pagedConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, first *int, after *string) (*model.Connection[N], error) {
-	n, err := pageSize(first)
-	if err != nil {
-		return nil, err
-	}
-	offset, perPage, totalHint := 0, 0, 0
-	if after != nil {
-		p, err := r.cursors.decode(*after, d.info(), user)
-		if err != nil {
-			return nil, err
-		}
-		offset, perPage, totalHint = p.index+1, p.perPage, p.total
+// pages (User.threads), fetching only the pages that hold the window. The
+// page size and total come from a cursor (before's when given), which
+// says where the window is at once; without one, from page 1, fetched
+// first: forwards it starts the list, backwards it tells how many pages
+// there are, and then the last page or two are fetched. Mirrored by the
+// estimate (pagesOf).
+func pagedConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList[T, N], user int64, w window) (*model.Connection[N], error) {
+	perPage, total := 0, 0
+	if a := w.anchor(); a != nil {
+		perPage, total = a.perPage, a.total
 	}
 	ll := loadsOf(loadersFrom(ctx), d)
 	var (
-		loaded    []*listPage[N]
-		firstPage int
+		loaded     []*listPage[N]
+		firstPage  int
+		pagesCount int
 	)
 	if perPage == 0 {
 		p1, err := ll.page(ctx, user, 1)
@@ -255,16 +359,21 @@ func pagedConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList
 			return nil, err
 		}
 		perPage = effectivePerPage(p1)
+		total = max(p1.pagination.Total, len(p1.nodes))
+		pagesCount = p1.pagination.PagesCount
 		loaded, firstPage = []*listPage[N]{p1}, 1
 	}
-	// Plan the pages that hold [offset, offset+n), at most twice: a second
-	// time only if the upstream's page size changed since the cursor was made.
+	// Plan the pages that hold the window, at most twice: a second time
+	// only if the upstream's page size changed since the cursor was made.
 	for attempt := 0; attempt < 2; attempt++ {
-		pagesCount := (totalHint + perPage - 1) / perPage
-		if len(loaded) > 0 {
-			pagesCount = loaded[0].pagination.PagesCount
+		if pagesCount == 0 {
+			pagesCount = (total + perPage - 1) / perPage
 		}
-		pages := pageSpan(offset, n, perPage, pagesCount) // the estimate's too
+		lo, hi := w.bounds(total)
+		if hi == lo && len(loaded) > 0 {
+			break // nothing to show, and the total is known
+		}
+		pages := pageSpan(lo, hi-lo, perPage, pagesCount) // the estimate's too
 		got, err := ll.pagesOf(ctx, user, pages)
 		if err != nil {
 			return nil, err
@@ -273,11 +382,11 @@ func pagedConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList
 		if pp := effectivePerPage(got[0]); pp == perPage || len(got[0].nodes) == 0 {
 			break
 		} else {
-			perPage = pp
+			perPage, total, pagesCount = pp, got[0].pagination.Total, got[0].pagination.PagesCount
 		}
 	}
 
-	total := loaded[len(loaded)-1].pagination.Total
+	total = loaded[len(loaded)-1].pagination.Total
 	base := (firstPage - 1) * perPage
 	// The pages' nodes, in one piece: a page's own slice when it is one
 	// (the connection only reads it), else a copy of exactly their size.
@@ -293,13 +402,18 @@ func pagedConnection[T, N any](ctx context.Context, r *Resolver, d *upstreamList
 		}
 	}
 	total = max(total, base+len(all))
-	start := min(max(offset-base, 0), len(all))
-	end := min(start+n, len(all))
+	lo, hi := w.bounds(total)
+	start := min(max(lo-base, 0), len(all))
+	end := min(max(hi-base, start), len(all))
 
+	at := base + start
+	if start == end {
+		at = lo // an empty window is where it was asked for, for pageInfo
+	}
 	cursor := func(i int) string {
 		return r.cursors.cursor(d.info(), cursorPos{user: user, index: i, perPage: perPage, total: total})
 	}
-	return model.NewConnection(all[start:end], model.Page{Start: base + start, Total: total, Cursor: cursor}), nil
+	return model.NewConnection(all[start:end], model.Page{Start: at, Total: total, Cursor: cursor}), nil
 }
 
 // effectivePerPage is the page size the upstream used: what its pagination

@@ -27,16 +27,20 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 	return r.node(ctx, id)
 }
 
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, ids)
+}
+
 func (r *threadResolver) Meetings(ctx context.Context, obj *model.Thread) ([]*model.Meeting, error) {
 	return threadMeetings(ctx, obj)
 }
 
-func (r *userResolver) Meetings(ctx context.Context, obj *model.User, first *int, after *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.Connection[model.Meeting], error) {
-	return r.meetingConnection(ctx, obj.Num, first, after, filter, orderBy)
+func (r *userResolver) Meetings(ctx context.Context, obj *model.User, first *int, after *string, last *int, before *string, filter *model.MeetingFilter, orderBy *model.MeetingOrder) (*model.Connection[model.Meeting], error) {
+	return r.meetingConnection(ctx, obj.Num, connArgs{first, last, after, before}, filter, orderBy)
 }
 
-func (r *userResolver) Threads(ctx context.Context, obj *model.User, first *int, after *string) (*model.Connection[model.Thread], error) {
-	return connection(ctx, r.Resolver, threadsList, obj.Num, first, after)
+func (r *userResolver) Threads(ctx context.Context, obj *model.User, first *int, after *string, last *int, before *string, status []string) (*model.Connection[model.Thread], error) {
+	return r.threadConnection(ctx, obj.Num, connArgs{first, last, after, before}, status)
 }
 
 func (r *Resolver) Meeting() MeetingResolver { return &meetingResolver{r} }

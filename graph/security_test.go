@@ -12,6 +12,7 @@ import (
 
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/graph"
+	"github.com/salesgraph/salesgraph/graph/model"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
@@ -170,6 +171,12 @@ func TestUpstreamCallEstimateAgreesWithTheLoaders(t *testing.T) {
 		{"thread lookups", `query($ids: [ID!]!) { users(ids: $ids) { meetings(first: 100) { nodes { thread { name } } } } }`, map[string]any{"ids": userIDs(8)}, false},
 		{"thread meetings", `{ user(id: "4") { threads(first: 45) { nodes { meetings { id } } } } }`, nil, true},
 		{"nothing to fetch", `{ user(id: "1") { id globalId } }`, nil, true},
+		{"the last threads", `{ user(id: "5") { threads(last: 3) { totalCount } } }`, nil, false},
+		{"before a cursor, its pages", `query($before: String) { user(id: "5") { threads(last: 10, before: $before) { totalCount } } }`, map[string]any{"before": cursor}, true},
+		{"a status filter, every page", `{ user(id: "5") { threads(status: ["won"]) { totalCount } } }`, nil, false},
+		{"nodes of three owners", `query($ids: [ID!]!) { nodes(ids: $ids) { globalId } }`, map[string]any{"ids": []string{
+			model.EncodeGlobalID("Meeting", "1:1"), model.EncodeGlobalID("Meeting", "2:1"), model.EncodeGlobalID("Meeting", "2:2"), model.EncodeGlobalID("User", "3"),
+		}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -37,7 +37,7 @@ func TestCursorsAreWhatTheyWere(t *testing.T) {
 	threads := c.cursor(threadsList.info(), cursorPos{user: 7, index: 29, perPage: 20, total: 45})
 	assert.Equal(t, "AQcDz-kc2e0OaD37EIkq2uGwJQ", meetings)
 	assert.Equal(t, "AgcdFC3sful8EorH6Fs4RBgGfTCJ", threads)
-	p, err := c.decode(threads, threadsList.info(), 7)
+	p, err := c.decode(threads, "after", threadsList.info(), 7)
 	assert.NoError(t, err)
 	assert.Equal(t, cursorPos{user: 7, index: 29, perPage: 20, total: 45}, p)
 }
