@@ -212,6 +212,7 @@ type deferrals struct {
 	lists        map[string]*listStream         // announced, by objectKey of the list's path
 	streams      []*listStream                  // ... in that order
 	waitingItems map[string][]*graphql.Response // elements by the objectKey of a list not delivered yet
+	drain        []string                       // lists announced with elements waiting
 }
 
 func newDeferrals(plan *deferPlan, reg *streamRegistry) *deferrals {
@@ -325,13 +326,14 @@ func (d *deferrals) finish() {
 // settle completes every fragment that is ready, and places the payloads
 // that their data makes placeable, until nothing changes.
 func (d *deferrals) settle(out *part) {
-	for len(d.check) > 0 {
+	for len(d.check) > 0 || len(d.drain) > 0 {
 		for i := 0; i < len(d.check); i++ { // complete may add to it
 			if fr := d.check[i]; !fr.done && fr.ready() {
 				d.complete(fr, out)
 			}
 		}
 		d.check = d.check[:0]
+		d.drainItems(out) // may make fragments ready: their objects came
 		if d.plan.truncated {
 			// Payloads the plan did not foresee may have become placeable.
 			waiting := d.waiting
@@ -383,10 +385,14 @@ func (d *deferrals) complete(fr *fragment, out *part) {
 		if value == nil {
 			value = json.RawMessage("null")
 		}
-		if pf := obj.node.field(k); pf != nil && pf.child != nil {
+		pf := obj.node.field(k)
+		if pf != nil && pf.child != nil {
 			d.cut(&w, value, append(path, ast.PathName(k)), pf.child, out)
 		} else {
 			w.Write(value)
+		}
+		if pf != nil && pf.stream != nil {
+			d.announceStream(append(path, ast.PathName(k)), pf, bytes.TrimSpace(value), out)
 		}
 		f.value = nil
 	}

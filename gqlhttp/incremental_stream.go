@@ -97,12 +97,15 @@ func toInt(v any) int {
 
 // The validation rules of graphql-js 17 for @stream, in its words, so that
 // a document valid there is valid here. A literal negative initialCount is
-// refused here too; one from a variable by checkStreamCounts.
+// refused here too; one from a variable by checkStreamCounts. The walker
+// visits a fragment's fields once per spread and once as a definition:
+// each directive is judged once (first).
 func addStreamRules(r *rules.Rules) {
 	r.AddRule("StreamDirectiveOnListField", func(observers *core.Events, addError core.AddErrFunc) {
+		first := firstVisit()
 		observers.OnField(func(walker *core.Walker, field *ast.Field) {
 			d := field.Directives.ForName("stream")
-			if d == nil || field.Definition == nil || field.ObjectDefinition == nil {
+			if d == nil || field.Definition == nil || field.ObjectDefinition == nil || !first(d) {
 				return
 			}
 			if field.Definition.Type.Elem == nil {
@@ -114,9 +117,10 @@ func addStreamRules(r *rules.Rules) {
 		})
 	})
 	r.AddRule("DeferStreamDirectiveOnRootField", func(observers *core.Events, addError core.AddErrFunc) {
+		first := firstVisit()
 		observers.OnField(func(walker *core.Walker, field *ast.Field) {
 			d := field.Directives.ForName("stream")
-			if d == nil || field.ObjectDefinition == nil {
+			if d == nil || field.ObjectDefinition == nil || !first(d) {
 				return
 			}
 			if m := walker.Schema.Mutation; m != nil && field.ObjectDefinition.Name == m.Name {
@@ -128,6 +132,7 @@ func addStreamRules(r *rules.Rules) {
 		})
 	})
 	r.AddRule("DeferStreamDirectiveOnValidOperations", func(observers *core.Events, addError core.AddErrFunc) {
+		first := firstVisit()
 		observers.OnField(func(walker *core.Walker, field *ast.Field) {
 			d := field.Directives.ForName("stream")
 			if d == nil || walker.CurrentOperation == nil || walker.CurrentOperation.Operation != ast.Subscription {
@@ -136,13 +141,17 @@ func addStreamRules(r *rules.Rules) {
 			if a := d.Arguments.ForName("if"); a != nil && a.Value != nil && a.Value.Kind == ast.BooleanValue && a.Value.Raw == "false" {
 				return
 			}
+			if !first(d) { // the fragment that holds it, spread again
+				return
+			}
 			addError(core.Message("Stream directive not supported on subscription operations. Disable `@stream` by setting the `if` argument to `false`."), core.At(d.Position))
 		})
 	})
 	r.AddRule("DeferStreamDirectiveLabel", func(observers *core.Events, addError core.AddErrFunc) {
 		labels := map[string]bool{}
+		first := firstVisit()
 		observers.OnDirective(func(walker *core.Walker, d *ast.Directive) {
-			if d.Name != "stream" && d.Name != "defer" {
+			if d.Name != "stream" && d.Name != "defer" || !first(d) {
 				return
 			}
 			a := d.Arguments.ForName("label")
@@ -163,6 +172,19 @@ func addStreamRules(r *rules.Rules) {
 			labels[a.Value.Raw] = true
 		})
 	})
+}
+
+// firstVisit reports, for one validation, whether a directive is seen for
+// the first time.
+func firstVisit() func(*ast.Directive) bool {
+	seen := map[*ast.Directive]bool{}
+	return func(d *ast.Directive) bool {
+		if seen[d] {
+			return false
+		}
+		seen[d] = true
+		return true
+	}
 }
 
 // checkStreamCounts refuses, before anything runs, an initialCount that a
@@ -321,7 +343,8 @@ type listStream struct {
 }
 
 // announceStream makes the list at path pending, if the executor streams
-// it (it recorded its length), and places the elements that came before it.
+// it (it recorded its length); the elements that came before it are
+// placed by settle.
 func (d *deferrals) announceStream(path ast.Path, f *planField, value []byte, out *part) {
 	if d.reg == nil || len(value) == 0 || value[0] != '[' {
 		return // not streamed here, or null
@@ -336,7 +359,20 @@ func (d *deferrals) announceStream(path ast.Path, f *planField, value []byte, ou
 	d.streams = append(d.streams, ls)
 	d.open++
 	out.announced = append(out.announced, &ls.pendingResult)
-	if w, ok := d.waitingItems[key]; ok {
+	if _, ok := d.waitingItems[key]; ok {
+		// After what delivers the list (settle): a client places items in
+		// a list it has.
+		d.drain = append(d.drain, key)
+	}
+}
+
+// drainItems places the elements that came before their list, now
+// announced.
+func (d *deferrals) drainItems(out *part) {
+	for len(d.drain) > 0 {
+		key := d.drain[0]
+		d.drain = d.drain[1:]
+		w := d.waitingItems[key]
 		delete(d.waitingItems, key)
 		for _, resp := range w {
 			d.item(resp, out)

@@ -181,6 +181,29 @@ func TestStreamWithDeferInside(t *testing.T) {
 	}
 }
 
+// TestNestedStreams: a stream inside a deferred fragment, and streams
+// inside streamed elements, assemble to the inline answer with the same
+// upstream calls.
+func TestNestedStreams(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{
+		`{ user(id: "1") { id ... @defer { meetings(first: 3) { nodes @stream { id } } } } }`,
+		`{ user(id: "2") { threads(first: 2) { nodes @stream { id meetings @stream(initialCount: 1) { id } } } } }`,
+		`{ users(ids: ["1", "2"]) @stream { id meetings(first: 2) { edges @stream { node { id ... @defer { thread { name } } } } } } }`,
+	} {
+		want, calls := inline(t, e, body(q, nil))
+		for _, f := range formats {
+			t.Run(f.name+" "+q, func(t *testing.T) {
+				e.upstream.Reset()
+				_, got, errs := streamed(t, e, body(q, nil), f.accept)
+				assert.Empty(t, errs)
+				assert.JSONEq(t, want, got)
+				assert.Equal(t, calls, e.upstream.Calls())
+			})
+		}
+	}
+}
+
 // TestStreamOverJSONIsInline: a client that accepts only JSON gets the whole
 // list in one body; if: false, and a list no longer than initialCount, are
 // not streamed either.
