@@ -54,7 +54,7 @@ func streamArgs(ds ast.DirectiveList, vars map[string]any) (s streamUse, on bool
 	if d == nil {
 		return s, false
 	}
-	if v, _ := argValue(d, "if", vars).(bool); !v && argValue(d, "if", vars) != nil {
+	if v, ok := argValue(d, "if", vars).(bool); ok && !v {
 		return s, false
 	}
 	s.initial = toInt(argValue(d, "initialCount", vars))
@@ -148,7 +148,7 @@ func addStreamRules(r *rules.Rules) {
 		})
 	})
 	r.AddRule("DeferStreamDirectiveLabel", func(observers *core.Events, addError core.AddErrFunc) {
-		labels := map[string]bool{}
+		labels := map[string]string{} // the name of the first directive with each label
 		first := firstVisit()
 		observers.OnDirective(func(walker *core.Walker, d *ast.Directive) {
 			if d.Name != "stream" && d.Name != "defer" || !first(d) {
@@ -164,12 +164,15 @@ func addStreamRules(r *rules.Rules) {
 				}
 				return
 			}
-			if labels[a.Value.Raw] && d.Name == "stream" {
-				// gqlgen merges @defer fragments of one label, which clients
-				// rely on; a stream's label must name it alone.
+			// gqlgen merges the @defer fragments of one label into one
+			// result, which clients rely on, so only a stream's label must
+			// name it alone.
+			if prev, ok := labels[a.Value.Raw]; ok && (prev == "stream" || d.Name == "stream") {
 				addError(core.Message("Value for arguments in defer/stream directives must be unique."), core.At(a.Position))
 			}
-			labels[a.Value.Raw] = true
+			if _, ok := labels[a.Value.Raw]; !ok {
+				labels[a.Value.Raw] = d.Name
+			}
 		})
 	})
 }
@@ -219,9 +222,7 @@ func checkStreamCounts(op *ast.OperationDefinition, doc *ast.QueryDocument, vars
 		return nil
 	}
 	e := requestErr(http.StatusBadRequest, CodeBadUserInput, "initialCount of @stream must be 0 or more")
-	if bad != nil {
-		e.errs[0].Locations = []gqlerror.Location{{Line: bad.Line, Column: bad.Column}}
-	}
+	e.errs[0].Locations = []gqlerror.Location{{Line: bad.Line, Column: bad.Column}}
 	return e
 }
 

@@ -38,6 +38,8 @@ func TestStreamRules(t *testing.T) {
 			[]string{`Argument "label" to directive "@stream" must be a static string.`}},
 		{"a label twice", `{ items(ids: ["1"]) @stream(label: "x") { id } again: items(ids: ["2"]) @stream(label: "x") { id } }`, nil, gqlhttp.CodeValidationFailed,
 			[]string{"Value for arguments in defer/stream directives must be unique."}},
+		{"a stream's label on a later @defer", `{ items(ids: ["1"]) @stream(label: "x") { id } item(id: "2") { ... @defer(label: "x") { name } } }`, nil, gqlhttp.CodeValidationFailed,
+			[]string{"Value for arguments in defer/stream directives must be unique."}},
 	} {
 		for _, accept := range []string{"multipart/mixed;incrementalSpec=v0.2,application/json;q=0.9", "application/json"} {
 			t.Run(c.name+" "+accept, func(t *testing.T) {
