@@ -160,7 +160,7 @@ func addStreamRules(r *rules.Rules) {
 			}
 			if a.Value.Kind != ast.StringValue && a.Value.Kind != ast.BlockValue {
 				if d.Name == "stream" { // gqlgen groups @defer by label as it is
-					addError(core.Message(`Argument "label" to directive "@%s" must be a static string.`, d.Name), core.At(a.Position))
+					addError(core.Message(`Directive "%s"'s label argument must be a static string.`, d.Name), core.At(a.Position))
 				}
 				return
 			}
@@ -168,7 +168,7 @@ func addStreamRules(r *rules.Rules) {
 			// result, which clients rely on, so only a stream's label must
 			// name it alone.
 			if prev, ok := labels[a.Value.Raw]; ok && (prev == "stream" || d.Name == "stream") {
-				addError(core.Message("Value for arguments in defer/stream directives must be unique."), core.At(a.Position))
+				addError(core.Message("Defer/Stream directive label argument must be unique."), core.At(a.Position))
 			}
 			if _, ok := labels[a.Value.Raw]; !ok {
 				labels[a.Value.Raw] = d.Name

@@ -35,11 +35,11 @@ func TestStreamRules(t *testing.T) {
 		{"a negative variable", `query ($n: Int!) { items(ids: ["1"]) @stream(initialCount: $n) { id } }`, map[string]any{"n": -1}, gqlhttp.CodeBadUserInput,
 			[]string{"initialCount of @stream must be 0 or more"}},
 		{"a label from a variable", `query ($l: String) { items(ids: ["1"]) @stream(label: $l) { id } }`, map[string]any{"l": "x"}, gqlhttp.CodeValidationFailed,
-			[]string{`Argument "label" to directive "@stream" must be a static string.`}},
+			[]string{`Directive "stream"'s label argument must be a static string.`}},
 		{"a label twice", `{ items(ids: ["1"]) @stream(label: "x") { id } again: items(ids: ["2"]) @stream(label: "x") { id } }`, nil, gqlhttp.CodeValidationFailed,
-			[]string{"Value for arguments in defer/stream directives must be unique."}},
+			[]string{"Defer/Stream directive label argument must be unique."}},
 		{"a stream's label on a later @defer", `{ items(ids: ["1"]) @stream(label: "x") { id } item(id: "2") { ... @defer(label: "x") { name } } }`, nil, gqlhttp.CodeValidationFailed,
-			[]string{"Value for arguments in defer/stream directives must be unique."}},
+			[]string{"Defer/Stream directive label argument must be unique."}},
 	} {
 		for _, accept := range []string{"multipart/mixed;incrementalSpec=v0.2,application/json;q=0.9", "application/json"} {
 			t.Run(c.name+" "+accept, func(t *testing.T) {

@@ -242,8 +242,8 @@ func TestStreamRefusals(t *testing.T) {
 		{"on a scalar", `{ user(id: "1") { id @stream } }`, nil, gqlhttp.CodeValidationFailed, `Directive "@stream" cannot be used on non-list field "User.id".`},
 		{"negative literal", `{ users(ids: ["1"]) @stream(initialCount: -1) { id } }`, nil, gqlhttp.CodeValidationFailed, "initialCount must be 0 or more"},
 		{"negative variable", `query ($n: Int!) { users(ids: ["1"]) @stream(initialCount: $n) { id } }`, map[string]any{"n": -3}, gqlhttp.CodeBadUserInput, "initialCount of @stream must be 0 or more"},
-		{"label from a variable", `query ($l: String) { users(ids: ["1"]) @stream(label: $l) { id } }`, map[string]any{"l": "x"}, gqlhttp.CodeValidationFailed, `Argument "label" to directive "@stream" must be a static string.`},
-		{"label used twice", `{ users(ids: ["1"]) { id ... @defer(label: "a") { threads(first: 1) { totalCount } } } again: users(ids: ["2"]) @stream(label: "a") { id } }`, nil, gqlhttp.CodeValidationFailed, "Value for arguments in defer/stream directives must be unique."},
+		{"label from a variable", `query ($l: String) { users(ids: ["1"]) @stream(label: $l) { id } }`, map[string]any{"l": "x"}, gqlhttp.CodeValidationFailed, `Directive "stream"'s label argument must be a static string.`},
+		{"label used twice", `{ users(ids: ["1"]) { id ... @defer(label: "a") { threads(first: 1) { totalCount } } } again: users(ids: ["2"]) @stream(label: "a") { id } }`, nil, gqlhttp.CodeValidationFailed, "Defer/Stream directive label argument must be unique."},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, accept := range []string{apolloV02Accept, "application/json"} {
