@@ -3,7 +3,7 @@
 // BatchHttpLink against a server with batching on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
+import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, NetworkStatus, gql } from '@apollo/client';
 import { Defer20220824Handler, GraphQL17Alpha9Handler } from '@apollo/client/incremental';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
@@ -396,3 +396,59 @@ test('Apollo over GET with a revalidating fetch: the second answer is a 304', as
   }
   assert.deepEqual(statuses, [200, 304]);
 });
+
+// @stream: the users list element by element. Apollo Client 4 reads stream
+// items with both incremental handlers (each asks for its own format). A
+// streamed list is never partial data to Apollo (dataState is "complete"
+// from the first part on, unlike @defer's "streaming"): its networkStatus
+// says whether more elements are coming.
+const USERS_STREAMED = gql`
+  query ApolloUsersStreamed($ids: [ID!]!) {
+    users(ids: $ids) @stream(initialCount: 1) {
+      id
+      meetings(first: 1) {
+        totalCount
+      }
+    }
+  }
+`;
+
+for (const c of [
+  { handler: Defer20220824Handler, name: 'Defer20220824Handler', spec: 'deferSpec=20220824' },
+  { handler: GraphQL17Alpha9Handler, name: 'GraphQL17Alpha9Handler', spec: 'incrementalSpec=v0.2' },
+]) {
+  test(`Apollo @stream with ${c.name}: the first user, then the others in order`, async () => {
+    const rec = recordingFetch();
+    const client = new ApolloClient({
+      link: new HttpLink({ uri: url, headers, fetch: rec }),
+      cache: newCache(),
+      incrementalHandler: new c.handler(),
+    });
+    const users = expected.users;
+    const results = [];
+    await new Promise((resolve, reject) => {
+      const sub = client.watchQuery({ query: USERS_STREAMED, variables: { ids: users.map((u) => u.id) } }).subscribe({
+        next(r) {
+          results.push(r);
+          if (r.networkStatus === NetworkStatus.ready || r.error) {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+        error: reject,
+      });
+    });
+    assert.equal(rec.calls.length, 1);
+    assert.ok(rec.calls[0].headers.accept.includes(`multipart/mixed;${c.spec}`), rec.calls[0].headers.accept);
+    const last = results.at(-1);
+    assert.equal(last.error, undefined, `${last.error}`);
+    assert.equal(last.dataState, 'complete');
+    assert.deepEqual(
+      last.data.users.map((u) => ({ id: u.id, totalCount: u.meetings.totalCount })),
+      users.map((u) => ({ id: u.id, totalCount: u.meetingCount })),
+    );
+    const streaming = results.filter((r) => r.networkStatus === NetworkStatus.streaming);
+    assert.ok(streaming.length > 0, `network statuses: ${results.map((r) => r.networkStatus)}`);
+    assert.deepEqual(streaming[0].data.users.map((u) => u.id), [users[0].id], 'initialCount: 1, the first user alone');
+  });
+}

@@ -45,6 +45,7 @@ func newPreparer(o *Options, schema *ast.Schema) *preparer {
 // schema's names to whoever guesses near them.
 func validationRules(suggestions bool) *rules.Rules {
 	r := rules.NewDefaultRules()
+	addStreamRules(r) // incremental_stream.go
 	if suggestions {
 		return r
 	}

@@ -53,8 +53,9 @@ const (
 	partHeader        = "Content-Type: " + mediaJSON + "; charset=utf-8\r\n\r\n"
 )
 
-// usesDefer reports whether op, or a fragment it spreads, has a @defer.
-func usesDefer(op *ast.OperationDefinition, doc *ast.QueryDocument) bool {
+// usesIncremental reports whether op, or a fragment it spreads, has a
+// @defer or a @stream.
+func usesIncremental(op *ast.OperationDefinition, doc *ast.QueryDocument) bool {
 	if hasDeferIn(op.SelectionSet) {
 		return true
 	}
@@ -72,12 +73,12 @@ func usesDefer(op *ast.OperationDefinition, doc *ast.QueryDocument) bool {
 	return false
 }
 
-// hasDeferIn follows the document's nesting, which scanDocument bounded.
+// hasDeferIn (or a @stream) follows the document's nesting, which scanDocument bounded.
 func hasDeferIn(sel ast.SelectionSet) bool {
 	for _, s := range sel {
 		switch s := s.(type) {
 		case *ast.Field:
-			if hasDeferIn(s.SelectionSet) {
+			if s.Directives.ForName("stream") != nil || hasDeferIn(s.SelectionSet) {
 				return true
 			}
 		case *ast.InlineFragment:
@@ -93,10 +94,10 @@ func hasDeferIn(sel ast.SelectionSet) bool {
 	return false
 }
 
-// withoutDefer is a copy of doc without its @defer directives, for a client
-// that takes the whole answer at once. doc may be shared (the caches, the
+// withoutIncremental is a copy of doc without its @defer and @stream
+// directives, for a client that takes the whole answer at once. doc may be shared (the caches, the
 // allow-list): it is not changed.
-func withoutDefer(doc *ast.QueryDocument) *ast.QueryDocument {
+func withoutIncremental(doc *ast.QueryDocument) *ast.QueryDocument {
 	out := *doc
 	out.Operations = make(ast.OperationList, len(doc.Operations))
 	for i, op := range doc.Operations {
@@ -122,16 +123,17 @@ func stripDefer(sel ast.SelectionSet) ast.SelectionSet {
 		switch s := s.(type) {
 		case *ast.Field:
 			c := *s
+			c.Directives = dropDirective(s.Directives, "stream")
 			c.SelectionSet = stripDefer(s.SelectionSet)
 			out[i] = &c
 		case *ast.InlineFragment:
 			c := *s
-			c.Directives = dropDefer(s.Directives)
+			c.Directives = dropDirective(s.Directives, "defer")
 			c.SelectionSet = stripDefer(s.SelectionSet)
 			out[i] = &c
 		case *ast.FragmentSpread:
 			c := *s
-			c.Directives = dropDefer(s.Directives)
+			c.Directives = dropDirective(s.Directives, "defer")
 			out[i] = &c
 		default:
 			out[i] = s
@@ -140,13 +142,13 @@ func stripDefer(sel ast.SelectionSet) ast.SelectionSet {
 	return out
 }
 
-func dropDefer(ds ast.DirectiveList) ast.DirectiveList {
-	if ds.ForName("defer") == nil {
+func dropDirective(ds ast.DirectiveList, name string) ast.DirectiveList {
+	if ds.ForName(name) == nil {
 		return ds
 	}
 	out := make(ast.DirectiveList, 0, len(ds)-1)
 	for _, d := range ds {
-		if d.Name != "defer" {
+		if d.Name != name {
 			out = append(out, d)
 		}
 	}
@@ -251,15 +253,16 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 	opCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	meter.cancel = cancel
+	reg := newStreamRegistry(doc)
 	s := &stream{t: t, w: ex.w, rc: http.NewResponseController(ex.w), ex: ex, q: q, doc: doc, index: index, meter: meter, ctx: ctx,
-		enc: payloadEncoder{format: ex.format}, d: newDeferrals(newDeferPlan(rc, t.schema))}
+		enc: payloadEncoder{format: ex.format}, d: newDeferrals(newDeferPlan(rc, t.schema), reg)}
 
 	h := ex.w.Header()
 	h.Set("Content-Type", ex.format.mediaType())
 	h.Set("X-Content-Type-Options", "nosniff")
 	ex.w.WriteHeader(http.StatusOK)
 
-	responses, execCtx := exec.DispatchOperation(detach(opCtx), rc)
+	responses, execCtx := exec.DispatchOperation(detach(context.WithValue(opCtx, streamsKey{}, reg)), rc)
 	first := true
 	for {
 		readCtx := execCtx

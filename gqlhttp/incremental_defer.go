@@ -49,8 +49,9 @@ type planNode struct {
 
 type planField struct {
 	deferred bool
-	labels   []string  // of the deferred fragments that hold it: the executor's grouping
-	child    *planNode // nil when no field below is deferred
+	labels   []string   // of the deferred fragments that hold it: the executor's grouping
+	child    *planNode  // nil when no field below is deferred or streamed
+	stream   *streamUse // @stream on a list field (incremental_stream.go)
 }
 
 // deferPlan is an operation's plan.
@@ -100,13 +101,20 @@ func (p *deferPlan) node(rc *graphql.OperationContext, schema *ast.Schema, sel a
 			child = p.node(rc, schema, f.Selections, childSat, budget)
 		}
 		deferred := f.IsDeferred()
-		if !deferred && child == nil {
+		var stream *streamUse
+		if f.Definition != nil && f.Definition.Type.Elem != nil {
+			if u, on := streamArgs(f.Directives, rc.Variables); on {
+				u.nonNull = f.Definition.Type.Elem.NonNull
+				stream = &u
+			}
+		}
+		if !deferred && child == nil && stream == nil {
 			continue
 		}
 		if n == nil {
 			n = &planNode{fields: map[string]*planField{}}
 		}
-		pf := &planField{deferred: deferred, child: child}
+		pf := &planField{deferred: deferred, child: child, stream: stream}
 		if deferred {
 			for _, d := range f.Deferrables {
 				if !slices.Contains(pf.labels, d.Label) {
@@ -198,10 +206,18 @@ type deferrals struct {
 	check     []*fragment                    // whose readiness may have changed
 	waiting   map[string][]*graphql.Response // payloads by the objectKey of an object not delivered yet
 	finished  bool                           // the executor has nothing more to send
+
+	// @stream (incremental_stream.go)
+	reg          *streamRegistry                // the lengths the executor records; nil: nothing streams
+	lists        map[string]*listStream         // announced, by objectKey of the list's path
+	streams      []*listStream                  // ... in that order
+	waitingItems map[string][]*graphql.Response // elements by the objectKey of a list not delivered yet
+	drain        []string                       // lists announced with elements waiting
 }
 
-func newDeferrals(plan *deferPlan) *deferrals {
-	return &deferrals{plan: plan, objects: map[string]*heldObject{}, fragments: map[string]*fragment{}, waiting: map[string][]*graphql.Response{}}
+func newDeferrals(plan *deferPlan, reg *streamRegistry) *deferrals {
+	return &deferrals{plan: plan, objects: map[string]*heldObject{}, fragments: map[string]*fragment{}, waiting: map[string][]*graphql.Response{},
+		reg: reg, lists: map[string]*listStream{}, waitingItems: map[string][]*graphql.Response{}}
 }
 
 // objectKey is a path as a map key.
@@ -244,6 +260,10 @@ func (d *deferrals) initial(data json.RawMessage, out *part) json.RawMessage {
 // delivered yet waits for it; one whose object never is (it was null) is
 // dropped when the executor finishes.
 func (d *deferrals) receive(resp *graphql.Response, out *part) {
+	if d.isItem(resp) {
+		d.item(resp, out)
+		return
+	}
 	key := objectKey(resp.Path)
 	obj := d.objects[key]
 	if obj == nil {
@@ -306,13 +326,14 @@ func (d *deferrals) finish() {
 // settle completes every fragment that is ready, and places the payloads
 // that their data makes placeable, until nothing changes.
 func (d *deferrals) settle(out *part) {
-	for len(d.check) > 0 {
+	for len(d.check) > 0 || len(d.drain) > 0 {
 		for i := 0; i < len(d.check); i++ { // complete may add to it
 			if fr := d.check[i]; !fr.done && fr.ready() {
 				d.complete(fr, out)
 			}
 		}
 		d.check = d.check[:0]
+		d.drainItems(out) // may make fragments ready: their objects came
 		if d.plan.truncated {
 			// Payloads the plan did not foresee may have become placeable.
 			waiting := d.waiting
@@ -326,6 +347,8 @@ func (d *deferrals) settle(out *part) {
 	}
 	if d.finished {
 		clear(d.waiting)
+		clear(d.waitingItems)
+		d.endStreams(out)
 	}
 }
 
@@ -362,10 +385,14 @@ func (d *deferrals) complete(fr *fragment, out *part) {
 		if value == nil {
 			value = json.RawMessage("null")
 		}
-		if pf := obj.node.field(k); pf != nil && pf.child != nil {
+		pf := obj.node.field(k)
+		if pf != nil && pf.child != nil {
 			d.cut(&w, value, append(path, ast.PathName(k)), pf.child, out)
 		} else {
 			w.Write(value)
+		}
+		if pf != nil && pf.stream != nil {
+			d.announceStream(append(path, ast.PathName(k)), pf, bytes.TrimSpace(value), out)
 		}
 		f.value = nil
 	}
@@ -484,6 +511,9 @@ func (d *deferrals) cut(w *bytes.Buffer, v []byte, path ast.Path, node *planNode
 				d.cut(w, val, append(path, ast.PathName(k)), f.child, out)
 			} else {
 				w.Write(val)
+			}
+			if f != nil && f.stream != nil {
+				d.announceStream(append(path, ast.PathName(k)), f, bytes.TrimSpace(val), out)
 			}
 		})
 		if !ok {

@@ -107,21 +107,25 @@ func incrementalFormatOf(values []string) incrementalFormat {
 // pendingResult is something a response will deliver later: a deferred
 // fragment at a path (and, with @stream, a list's remaining items).
 type pendingResult struct {
-	id    string // in incrementalSpec=v0.2, given when it is first announced
-	path  ast.Path
-	label string
+	id     string // in incrementalSpec=v0.2, given when it is first announced
+	path   ast.Path
+	label  string
+	stream bool // a list's elements (incremental_stream.go); path is the list's
 }
 
-// completion is a pending result delivered, or failed.
+// completion is a pending result delivered, or failed; or, for a stream,
+// some of its items (items set), which does not complete it.
 type completion struct {
 	pending    *pendingResult
 	data       json.RawMessage // an object of `fields` members; nil when it failed
 	fields     int
 	errors     gqlerror.List
 	extensions map[string]any
+	items      json.RawMessage // a stream's items, a JSON array
+	at         int             // a stream's: the index of the first item, or of the element that failed it
 }
 
-func (c completion) failed() bool { return c.data == nil }
+func (c completion) failed() bool { return c.data == nil && c.items == nil }
 
 // payloadEncoder builds the payloads of one response in its format.
 type payloadEncoder struct {
@@ -173,7 +177,8 @@ func (e *payloadEncoder) initial(errs gqlerror.List, data json.RawMessage, ext m
 // A result of deferSpec=20220824.
 type legacyItem struct {
 	Errors     gqlerror.List   `json:"errors,omitempty"`
-	Data       json.RawMessage `json:"data"`
+	Data       json.RawMessage `json:"data,omitempty"`  // a deferred fragment's; "null" when it failed
+	Items      json.RawMessage `json:"items,omitempty"` // a stream's; "null" when it failed
 	Path       ast.Path        `json:"path"`
 	Label      string          `json:"label,omitempty"`
 	Extensions map[string]any  `json:"extensions,omitempty"`
@@ -182,7 +187,8 @@ type legacyItem struct {
 // Results of incrementalSpec=v0.2.
 type incrementalJSON struct {
 	Errors     gqlerror.List   `json:"errors,omitempty"`
-	Data       json.RawMessage `json:"data"`
+	Data       json.RawMessage `json:"data,omitempty"`  // a deferred fragment's
+	Items      json.RawMessage `json:"items,omitempty"` // a stream's
 	ID         string          `json:"id"`
 	Extensions map[string]any  `json:"extensions,omitempty"`
 }
@@ -196,13 +202,23 @@ type completedJSON struct {
 // and masked.
 func (e *payloadEncoder) subsequent(p *part, hasNext bool) any {
 	if e.format != formatIncrementalV02 {
-		items := make([]legacyItem, len(p.completed))
-		for i, c := range p.completed {
-			data := c.data
-			if c.failed() {
-				data = json.RawMessage("null")
+		items := make([]legacyItem, 0, len(p.completed))
+		for _, c := range p.completed {
+			switch {
+			case c.items != nil:
+				// A stream's items, at the path of the first.
+				items = append(items, legacyItem{Errors: c.errors, Items: c.items, Path: itemPath(c), Label: c.pending.label, Extensions: c.extensions})
+			case c.pending.stream && c.failed():
+				items = append(items, legacyItem{Errors: c.errors, Items: json.RawMessage("null"), Path: itemPath(c), Label: c.pending.label, Extensions: c.extensions})
+			case c.pending.stream:
+				// The format has no end of a stream but hasNext.
+			default:
+				data := c.data
+				if c.failed() {
+					data = json.RawMessage("null")
+				}
+				items = append(items, legacyItem{Errors: c.errors, Data: data, Path: nonNilPath(c.pending.path), Label: c.pending.label, Extensions: c.extensions})
 			}
-			items[i] = legacyItem{c.errors, data, nonNilPath(c.pending.path), c.pending.label, c.extensions}
 		}
 		return struct {
 			Incremental []legacyItem `json:"incremental,omitempty"`
@@ -211,16 +227,20 @@ func (e *payloadEncoder) subsequent(p *part, hasNext bool) any {
 	}
 	pending := e.pending(p.announced)
 	var inc []incrementalJSON
-	done := make([]completedJSON, len(p.completed))
-	for i, c := range p.completed {
-		done[i].ID = c.pending.id
+	var done []completedJSON
+	for _, c := range p.completed {
+		if c.items != nil {
+			inc = append(inc, incrementalJSON{Errors: c.errors, Items: c.items, ID: c.pending.id, Extensions: c.extensions})
+			continue
+		}
+		done = append(done, completedJSON{ID: c.pending.id})
 		switch {
 		case c.failed():
-			done[i].Errors = c.errors
+			done[len(done)-1].Errors = c.errors
 		case c.fields > 0 || len(c.errors) > 0 || len(c.extensions) > 0:
 			// A fragment whose fields all came with others completes
 			// with no data of its own, as graphql-js does.
-			inc = append(inc, incrementalJSON{c.errors, c.data, c.pending.id, c.extensions})
+			inc = append(inc, incrementalJSON{Errors: c.errors, Data: c.data, ID: c.pending.id, Extensions: c.extensions})
 		}
 	}
 	return struct {
@@ -236,8 +256,9 @@ func (e *payloadEncoder) subsequent(p *part, hasNext bool) any {
 // of the response ("hasNext": false).
 func (e *payloadEncoder) refusal(p *part, err *gqlerror.Error) any {
 	var first *pendingResult
+	at := 0
 	if len(p.completed) > 0 {
-		first = p.completed[0].pending
+		first, at = p.completed[0].pending, p.completed[0].at
 	} else if len(p.announced) > 0 {
 		first = p.announced[0]
 	}
@@ -247,9 +268,15 @@ func (e *payloadEncoder) refusal(p *part, err *gqlerror.Error) any {
 		}{false}
 	}
 	err.Path = nonNilPath(first.path)
-	failed := &part{completed: []completion{{pending: first, errors: gqlerror.List{err}}}}
+	failed := &part{completed: []completion{{pending: first, errors: gqlerror.List{err}, at: at}}}
 	if slices.Contains(p.announced, first) {
 		failed.announced = []*pendingResult{first} // announced in this very part
 	}
 	return e.subsequent(failed, false)
+}
+
+// itemPath is the path of a stream's result in deferSpec=20220824: the
+// list's, then the index of its first item.
+func itemPath(c completion) ast.Path {
+	return append(slices.Clip(nonNilPath(c.pending.path)), ast.PathIndex(c.at))
 }

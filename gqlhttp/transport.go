@@ -247,11 +247,11 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 
 	// The deferred fragments are delivered incrementally to a client that
 	// takes multipart/mixed, and inline to any other (incremental.go).
-	deferred := usesDefer(op, doc)
+	deferred := usesIncremental(op, doc) // @defer or @stream
 	stream := ex.incremental && (deferred || !ex.jsonOK)
 	run := doc
 	if deferred && !stream {
-		run, memo = withoutDefer(doc), nil // a document of this request only
+		run, memo = withoutIncremental(doc), nil // a document of this request only
 	}
 
 	params := &graphql.RawParams{Query: query, OperationName: q.operationName, Variables: q.variables, Extensions: q.extensions, Headers: ex.header}
@@ -263,6 +263,12 @@ func (t *httpTransport) serveOne(ctx context.Context, exec graphql.GraphExecutor
 		rewriteVariableErrors(errs, op)
 		opCtx = rc
 		return refuse(&reqError{status: statusFor(errs), errs: errs})
+	}
+	if deferred {
+		if e := checkStreamCounts(op, doc, rc.Variables); e != nil {
+			opCtx = rc
+			return refuse(e)
+		}
 	}
 	if prepared != nil {
 		prepared()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -19,7 +20,14 @@ import (
 // order instead: the same values and errors, without a goroutine, a stack
 // and its growth per element. On Q1 (50 users × 40 meetings) that was 2,000
 // goroutines per request.
-func marshalList(ctx context.Context, sel ast.SelectionSet, n int, workerLimit int64, omitPanicHandler bool, marshal func(context.Context, int) graphql.Marshaler) graphql.Array {
+//
+// A list with @stream, in a response delivered incrementally, has its first
+// elements marshalled so, and the others streamed (streamElements).
+func marshalList(ec *executionContext, ctx context.Context, sel ast.SelectionSet, n int, workerLimit int64, omitPanicHandler bool, marshal func(context.Context, int) graphql.Marshaler) graphql.Array {
+	if s, ok := gqlhttp.StreamList(ctx, n); ok {
+		streamElements(ec, ctx, s, n, omitPanicHandler, marshal)
+		n = s.Initial
+	}
 	if n < 2 || listWaits(ctx, sel) {
 		return graphql.MarshalSliceConcurrently(ctx, n, workerLimit, omitPanicHandler, marshal)
 	}
@@ -46,6 +54,33 @@ func marshalList(ctx context.Context, sel ast.SelectionSet, n int, workerLimit i
 		}
 	}
 	return ret
+}
+
+// streamElements resolves elements s.Initial to n-1 of a list with @stream
+// each on a goroutine of its own, and sends each as a result of the
+// execution's deferred channel once it is resolved and the one before it
+// was sent: an element goes out as soon as the upstream calls it needs (its
+// user's meetings, say) have answered, whatever later elements wait for,
+// and the list keeps its order. The results are counted as pending before
+// the list's own payload is sent, as gqlgen counts a deferred group's, so
+// the executor reads every one (gqlhttp.ListStream says how they look).
+// Each element has its own errors, as a deferred fragment has.
+func streamElements(ec *executionContext, ctx context.Context, s gqlhttp.ListStream, n int, omitPanicHandler bool, marshal func(context.Context, int) graphql.Marshaler) {
+	atomic.AddInt32(&ec.Deferred, 1)
+	atomic.AddInt32(&ec.PendingDeferred, int32(n-s.Initial))
+	prev := make(chan struct{})
+	close(prev)
+	for i := s.Initial; i < n; i++ {
+		sent := make(chan struct{})
+		go func(i int, prev <-chan struct{}) {
+			defer close(sent)
+			elemCtx := graphql.WithFreshResponseContext(graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i}))
+			m := marshalElement(elemCtx, i, omitPanicHandler, marshal)
+			<-prev
+			ec.DeferredResults <- graphql.DeferredResult{Path: graphql.GetPath(elemCtx), Label: s.Label, Result: m, Errors: graphql.GetErrors(elemCtx)}
+		}(i, prev)
+		prev = sent
+	}
 }
 
 // dataSize is the size at which the generated executor allocates the

@@ -1,5 +1,5 @@
 // Package gqlhttptest reads gqlhttp's answers as a client does, for tests:
-// an incremental (@defer) multipart/mixed response, part by part, in either
+// an incremental (@defer, @stream) multipart/mixed response, part by part, in either
 // of its formats (deferSpec=20220824 and incrementalSpec=v0.2), and the
 // result a client assembles from its parts. It is to gqlhttp what
 // net/http/httptest is to net/http: test support, imported by tests only.
@@ -47,10 +47,13 @@ type Pending struct {
 }
 
 // Incremental is a deferred fragment's data: at Path (2022), or at the
-// path of the pending result ID, then SubPath (v0.2).
+// path of the pending result ID, then SubPath (v0.2); or a stream's Items:
+// from the list index that ends Path (2022), or after the items the list
+// at the pending result's path has (v0.2).
 type Incremental[E any] struct {
 	ID      string          `json:"id"`
 	Data    json.RawMessage `json:"data"`
+	Items   json.RawMessage `json:"items"`
 	Path    []any           `json:"path"`
 	SubPath []any           `json:"subPath"`
 	Label   string          `json:"label"`
@@ -172,6 +175,10 @@ func Merge[E any](t testing.TB, parts []Payload[E]) (any, []E) {
 			if pl.Spec == IncrementalV02 {
 				path = append(append([]any{}, paths[it.ID]...), it.SubPath...)
 			}
+			if it.Items != nil {
+				data = appendItems(t, data, path, pl.Spec == Defer20220824, it.Items, i)
+				continue
+			}
 			var fields map[string]any
 			require.NoError(t, json.Unmarshal(it.Data, &fields))
 			if fields == nil {
@@ -188,10 +195,73 @@ func Merge[E any](t testing.TB, parts []Payload[E]) (any, []E) {
 			errs = append(errs, c.Errors...)
 		}
 		for _, p := range pl.Pending {
-			objectAt(t, data, p.Path, i)
+			if _, isList := valueAt(t, data, p.Path, i).([]any); !isList { // a stream's path is its list's
+				objectAt(t, data, p.Path, i)
+			}
 		}
 	}
 	return data, errs
+}
+
+// appendItems adds a stream's items to the list at path (v0.2), or at path
+// without its last element, which must be the list's length (2022): items
+// come in order, each once. A null items (2022: a non-null element failed)
+// adds nothing.
+func appendItems(t testing.TB, data any, path []any, indexed bool, raw json.RawMessage, part int) any {
+	t.Helper()
+	var items []any
+	require.NoError(t, json.Unmarshal(raw, &items))
+	if items == nil {
+		return data
+	}
+	listPath := path
+	if indexed {
+		require.NotEmpty(t, path, "part %d: items without a path", part)
+		listPath = path[:len(path)-1]
+	}
+	require.NotEmpty(t, listPath, "part %d: items at the root", part)
+	parent := data
+	if len(listPath) > 1 {
+		parent = valueAt(t, data, listPath[:len(listPath)-1], part)
+	}
+	key := listPath[len(listPath)-1]
+	switch p := parent.(type) {
+	case map[string]any:
+		k, _ := key.(string)
+		list, ok := p[k].([]any)
+		require.True(t, ok, "part %d: no list at %v", part, listPath)
+		if indexed {
+			require.Equal(t, float64(len(list)), path[len(path)-1], "part %d: items at %v, after %d elements", part, path, len(list))
+		}
+		p[k] = append(list, items...)
+	case []any:
+		k, _ := key.(float64)
+		list, ok := p[int(k)].([]any)
+		require.True(t, ok, "part %d: no list at %v", part, listPath)
+		p[int(k)] = append(list, items...)
+	default:
+		require.Failf(t, "no list", "part %d: nothing holds a list at %v", part, listPath)
+	}
+	return data
+}
+
+// valueAt is the value at path in data, failing t when there is none.
+func valueAt(t testing.TB, data any, path []any, part int) any {
+	t.Helper()
+	at := data
+	for _, p := range path {
+		switch p := p.(type) {
+		case string:
+			m, ok := at.(map[string]any)
+			require.True(t, ok, "part %d: no object at %v", part, path)
+			at = m[p]
+		case float64:
+			l, ok := at.([]any)
+			require.True(t, ok && int(p) < len(l), "part %d: no list item at %v", part, path)
+			at = l[int(p)]
+		}
+	}
+	return at
 }
 
 // objectAt is the object at path in data, failing t when there is none.
@@ -231,4 +301,34 @@ func String[E any](parts []Payload[E]) string {
 		fmt.Fprintf(&b, "part %d: %s\n", i, raw)
 	}
 	return b.String()
+}
+
+// PartReader reads a multipart/mixed response's payloads one at a time, as
+// they arrive, for a test that acts between them (releases a held upstream
+// call, say). The server writes each part's closing delimiter with the
+// part, so Next returns a part as soon as it was sent.
+type PartReader struct {
+	r *multipart.Reader
+}
+
+// NewPartReader reads body, a response of contentType.
+func NewPartReader(t testing.TB, contentType string, body io.Reader) *PartReader {
+	t.Helper()
+	mt, params, err := mime.ParseMediaType(contentType)
+	require.NoError(t, err)
+	require.Equal(t, "multipart/mixed", mt)
+	return &PartReader{r: multipart.NewReader(body, params["boundary"])}
+}
+
+// Next returns the next payload, or false after the last.
+func (p *PartReader) Next(t testing.TB) (json.RawMessage, bool) {
+	t.Helper()
+	part, err := p.r.NextPart()
+	if err == io.EOF {
+		return nil, false
+	}
+	require.NoError(t, err)
+	b, err := io.ReadAll(part)
+	require.NoError(t, err)
+	return b, true
 }

@@ -3,6 +3,7 @@ package fakeapi
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -119,10 +120,20 @@ func (g *Gate) hold(ctx context.Context, done <-chan struct{}) bool {
 	}
 }
 
-// hold is one Server.Hold.
+// hold is one Server.Hold or Server.HoldPath.
 type hold struct {
 	ch   chan struct{}
 	once sync.Once
+	path string // a path.Match pattern; "" holds every request
+}
+
+// holds reports whether h holds a request for path p.
+func (h *hold) holds(p string) bool {
+	if h.path == "" {
+		return true
+	}
+	ok, _ := path.Match(h.path, p)
+	return ok
 }
 
 func (h *hold) release() { h.once.Do(func() { close(h.ch) }) }
@@ -132,7 +143,20 @@ func (h *hold) release() { h.once.Do(func() { close(h.ch) }) }
 // a test cancel a request it knows to be in flight. release may be called
 // more than once.
 func (s *Server) Hold() (release func()) {
-	h := &hold{ch: make(chan struct{})}
+	return s.addHold(&hold{ch: make(chan struct{})})
+}
+
+// HoldPath is Hold for the requests whose path matches pattern (a
+// path.Match pattern such as "/api/v1/users/2/*") only: the others pass.
+// It lets a test hold one user's calls and see what a client gets while
+// the other users' calls are answered. HoldPath panics on a malformed
+// pattern.
+func (s *Server) HoldPath(pattern string) (release func()) {
+	mustPattern(pattern)
+	return s.addHold(&hold{ch: make(chan struct{}), path: pattern})
+}
+
+func (s *Server) addHold(h *hold) (release func()) {
 	s.mu.Lock()
 	s.holds = append(s.holds, h)
 	s.mu.Unlock()

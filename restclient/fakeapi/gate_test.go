@@ -156,6 +156,27 @@ func TestHold(t *testing.T) {
 	assert.Equal(t, 200, serve(s, context.Background(), meetingsPath(1)).Code)
 }
 
+// TestHoldPath holds user 2's calls only: user 1's are answered while they
+// are held.
+func TestHoldPath(t *testing.T) {
+	s := fakeapi.New(fakeapi.WithUsers(2))
+	defer s.Close()
+	release := s.HoldPath("/api/v1/users/2/*")
+	ctx := newBlockedCtx(context.Background())
+	done := make(chan int)
+	go func() { done <- serve(s, ctx, meetingsPath(2)).Code }()
+	<-ctx.waiting
+	assert.Equal(t, 200, serve(s, context.Background(), meetingsPath(1)).Code, "another path passes")
+	select {
+	case <-done:
+		t.Fatal("answered while held")
+	default:
+	}
+	release()
+	assert.Equal(t, 200, <-done)
+	assert.Panics(t, func() { s.HoldPath("[") }, "a malformed pattern")
+}
+
 func TestCloseReleasesHeldRequests(t *testing.T) {
 	s := fakeapi.NewServer(fakeapi.WithUsers(1))
 	s.Hold()

@@ -307,6 +307,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, h := range holds {
+		if !h.holds(r.URL.Path) {
+			continue
+		}
 		if !s.wait(ctx, h.ch) {
 			return
 		}

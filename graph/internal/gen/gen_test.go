@@ -218,6 +218,8 @@ func TestARewriteSiteThatChangedShapeFailsGeneration(t *testing.T) {
 			"graphql.MarshalSliceConcurrently is called 0 times"},
 		{"a list marshalled with other arguments", "graphql.MarshalSliceConcurrently(ctx, len(v), 0, false,", "graphql.MarshalSliceConcurrently(ctx, len(v), false,",
 			"does not call graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshal)"},
+		{"a list marshaler with another receiver", "func (ec *executionContext) marshalNItem2ᚕ", "func (x *executionContext) marshalNItem2ᚕ",
+			"is not a method of the execution context ec"},
 		{"an object executor renamed", "func (ec *executionContext) _Owner(", "func (ec *executionContext) _OwnerObject(",
 			"no object executor _Owner(ctx, sel, obj)"},
 		{"an object executor that collects its fields otherwise", "fields := graphql.CollectFields(ec.OperationContext, sel, itemImplementors)",

@@ -8,7 +8,9 @@
 //     goroutine, because an element may hold a field that waits for a
 //     dataloader batch; most lists served here hold nothing of the kind.
 //     The list marshalers call graph.marshalList (graph/lists.go), which
-//     reads the fields that do wait from lists_gen.go.
+//     reads the fields that do wait from lists_gen.go. They hand it the
+//     execution context too: a list with @stream sends its later elements
+//     through the context's deferred results, as gqlgen sends @defer's.
 //   - An object whose selected fields are all plain (a struct field or a
 //     method of the model without context or arguments, of a scalar or
 //     enum type, without directives) is written straight to JSON by its

@@ -19,7 +19,8 @@ import (
 //
 //   - the header says the file was rewritten, and by what;
 //   - each list marshaler the plan names calls graph's marshalList
-//     (graph/lists.go) instead of graphql.MarshalSliceConcurrently;
+//     (graph/lists.go), with the execution context for @stream's
+//     elements, instead of graphql.MarshalSliceConcurrently;
 //   - each object executor the plan names asks the model's Unreadable, then
 //     tries fast_<Type> (fast_gen.go), before gqlgen's own code;
 //   - Exec allocates each operation's data buffer at the size graph's
@@ -81,8 +82,12 @@ func rewrite(filename string, src []byte, p *plan) ([]byte, error) {
 		if call == nil || len(call.Args) != 5 || !isIdent(call.Args[0], "ctx") {
 			return fail("%s does not call graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshal)", name)
 		}
-		// graphql.MarshalSliceConcurrently(ctx, ... → marshalList(ctx, sel, ...
-		edits = append(edits, edit{offset(call.Fun.Pos()), offset(call.Args[0].End()), "marshalList(ctx, sel"})
+		if fn.Recv == nil || len(fn.Recv.List) != 1 || len(fn.Recv.List[0].Names) != 1 || fn.Recv.List[0].Names[0].Name != "ec" {
+			return fail("%s is not a method of the execution context ec", name)
+		}
+		// graphql.MarshalSliceConcurrently(ctx, ... → marshalList(ec, ctx, sel, ...
+		// (ec: its deferred results, for @stream's elements)
+		edits = append(edits, edit{offset(call.Fun.Pos()), offset(call.Args[0].End()), "marshalList(ec, ctx, sel"})
 	}
 
 	// The object executors.
