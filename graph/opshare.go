@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/salesgraph/salesgraph/flight"
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
@@ -80,6 +82,10 @@ type opShare struct {
 	maxBody int64
 	flights flight.Group[*execution]
 	local   localOps
+	// answers are the remembered answers of operations that need no
+	// upstream call (opcache.go); lookup counts hits and misses.
+	answers *lru.Cache[flight.Key, *answer]
+	lookup  func(hit bool)
 
 	// event, when set (by tests: Options.test), is told "join" each time
 	// a request joins an execution in flight, "leave" each time one stops
@@ -93,8 +99,8 @@ type opShare struct {
 	now func() time.Time
 }
 
-func newOpShare(maxBody int64, hooks testHooks) *opShare {
-	s := &opShare{maxBody: maxBody, event: hooks.opShareEvent, now: hooks.opShareNow}
+func newOpShare(maxBody int64, hooks testHooks, lookup func(hit bool)) *opShare {
+	s := &opShare{maxBody: maxBody, event: hooks.opShareEvent, now: hooks.opShareNow, answers: newAnswers(), lookup: lookup}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -178,8 +184,10 @@ func noteEstimate(ctx context.Context, calls int64) {
 // local says that the execution's operation needs no upstream call.
 func (ex *execution) local() bool { return ex.estimated.Load() && ex.calls.Load() == 0 }
 
-// read returns the request's body and the request to execute, whose body
-// is whole again, or ok false when the request is not to be shared.
+// read returns the request's body, or ok false when the request is not to
+// be shared. out is the request to execute, whose body is whole again, or
+// nil when the caller is to make it (whole), if it executes it at all: an
+// answer from memory does not.
 func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, r, false
@@ -196,8 +204,8 @@ func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool
 		return nil, r, true
 	}
 	body, err := readBody(r.Body, r.ContentLength, s.maxBody)
-	out = r.WithContext(r.Context()) // a shallow copy, for its own Body
 	if err != nil || int64(len(body)) > s.maxBody {
+		out = r.WithContext(r.Context()) // a shallow copy, for its own Body
 		// The transport answers it as it would have: what was read,
 		// then the rest.
 		out.Body = struct {
@@ -206,11 +214,19 @@ func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool
 		}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 		return nil, out, false
 	}
-	out.Body = gqlhttp.PrereadBody(body)
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-		return nil, out, false // a batch
+		return nil, s.whole(r, body, r.Context()), false // a batch
 	}
-	return body, out, true
+	return body, nil, true
+}
+
+// whole is r with ctx, and with body, read from r, as its body again.
+func (s *opShare) whole(r *http.Request, body []byte, ctx context.Context) *http.Request {
+	out := r.WithContext(ctx) // a shallow copy, for its own Body
+	if body != nil {
+		out.Body = gqlhttp.PrereadBody(body)
+	}
+	return out
 }
 
 // readBody reads body, of the declared length (-1: not known), up to one
@@ -252,16 +268,20 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.serve(w, r) // gone already: answered and logged as always
 		return
 	}
-	body, r, ok := m.share.read(r)
+	body, out, ok := m.share.read(r)
 	if !ok {
-		m.serve(w, r)
+		m.serve(w, out)
 		return
 	}
 	if m.share.local.has(r, body) {
 		m.share.tell("local")
-		m.serve(w, r)
+		m.answerLocal(w, r, body) // opcache.go
 		return
 	}
+	if out == nil {
+		out = m.share.whole(r, body, r.Context())
+	}
+	r = out
 	arrived := m.share.now()
 	key := m.share.flights.Key(r.Method, r.URL.RequestURI(), body, r.Header)
 	f, started := m.share.flights.Join(withArrival(r.Context(), arrived), key)
