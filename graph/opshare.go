@@ -60,13 +60,13 @@ import (
 // whose deadline passes. One that executes on its own after waiting (a
 // response not handed over) has only what is left of its deadline.
 //
-// An operation that needs no upstream call is not worth sharing: executing
-// it costs less than the key. Once an execution's estimate (estimate.go)
-// gave its operation no upstream call, a request with the same method and
-// body (for GET, the same URL query) is executed on its own, unhashed;
-// the estimate depends on nothing else (the document, an APQ hash's or an
-// allowed operation's included, and the variables are in the body).
-// Such requests are each logged and counted.
+// An operation that needs no upstream call is not shared in flight: its
+// answer is remembered instead (opcache.go). Once an execution's estimate
+// (estimate.go) gave its operation no upstream call, a request with the
+// same method and body (for GET, the same URL query) is known to need none
+// and goes to answerLocal; the estimate depends on nothing else (the
+// document, an APQ hash's or an allowed operation's included, and the
+// variables are in the body). Such requests are each logged and counted.
 //
 // The execution runs detached from the request that started it (the
 // operation deadline still bounds it) and is cancelled only when every
@@ -90,9 +90,9 @@ type opShare struct {
 	// event, when set (by tests: Options.test), is told "join" each time
 	// a request joins an execution in flight, "leave" each time one stops
 	// waiting, "alone" each time one that waited executes on its own (its
-	// deadline passed, or the response could not be handed over), and
-	// "local" each time one is executed on its own, unhashed, because its
-	// operation needs no upstream call.
+	// deadline passed, or the response could not be handed over), "local"
+	// each time one is not shared because its operation needs no upstream
+	// call, and "memory" each time such a one is answered from memory.
 	event func(event string)
 	// now is the clock that dates a shared request's arrival, which its
 	// deadline counts from; tests move it.
