@@ -186,6 +186,9 @@ func (w *fastWriter) finish(ctx context.Context) graphql.Marshaler {
 		return emptyObject // the operation answers with the refusal
 	}
 	if len(w.long) == 0 {
+		if m, ok := listAdd(ctx, w.buf.Bytes()); ok {
+			return m // written into its list's buffer (lists.go)
+		}
 		return rawJSON(bytes.Clone(w.buf.Bytes()))
 	}
 	return &withLong{json: bytes.Clone(w.buf.Bytes()), long: slices.Clone(w.long)}

@@ -63,7 +63,7 @@ import (
 
 const (
 	maxAnswers     = maxLocalOps
-	maxAnswerBytes = maxLocalOpSize // 2 MiB at most in all
+	maxAnswerBytes = maxLocalOpSize // bodies: 2 MiB at most in all
 	answersCache   = "operation_answers"
 )
 
