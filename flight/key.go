@@ -38,23 +38,26 @@ func PerRequestHeaders() []string {
 // "authorization" and "Authorization" keeps both, sorted by their raw
 // names, so that its encoding is the same every time.
 func AppendHeader(b []byte, h http.Header) []byte {
-	var buf [16]string
+	// Each name made canonical once, not at every comparison of the sort:
+	// this runs for every request that is keyed.
+	type name struct{ canonical, raw string }
+	var buf [16]name
 	names := buf[:0]
-	for name := range h {
-		if !PerRequest(http.CanonicalHeaderKey(name)) {
-			names = append(names, name)
+	for raw := range h {
+		if c := http.CanonicalHeaderKey(raw); !PerRequest(c) {
+			names = append(names, name{c, raw})
 		}
 	}
-	slices.SortFunc(names, func(a, b string) int {
-		if c := strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b)); c != 0 {
+	slices.SortFunc(names, func(a, b name) int {
+		if c := strings.Compare(a.canonical, b.canonical); c != 0 {
 			return c
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(a.raw, b.raw)
 	})
 	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, name := range names {
-		b = appendField(b, http.CanonicalHeaderKey(name))
-		vs := h[name]
+	for _, n := range names {
+		b = appendField(b, n.canonical)
+		vs := h[n.raw]
 		b = binary.AppendUvarint(b, uint64(len(vs)))
 		for _, v := range vs {
 			b = appendField(b, v)

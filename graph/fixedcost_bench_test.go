@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,10 +22,16 @@ import (
 // exporter (the W3C propagators still read every request), and the JSON log
 // at warn (as ../shared/bench runs it, the operation line filtered out) or
 // at info (the default, written to io.Discard). It is the per-request cost
-// every operation pays.
+// every operation pays. Its answer is remembered (opcache.go) unless
+// sharing is off (executed=true: gqlgen's dispatch, the extension chain
+// and encoding for every request).
 func BenchmarkFixedCost(b *testing.B) {
-	for _, level := range []slog.Level{slog.LevelWarn, slog.LevelInfo} {
-		b.Run("log="+level.String(), func(b *testing.B) {
+	for _, c := range []struct {
+		level    slog.Level
+		executed bool
+	}{{slog.LevelWarn, false}, {slog.LevelInfo, false}, {slog.LevelWarn, true}} {
+		level := c.level
+		b.Run(fmt.Sprintf("log=%s/executed=%t", level, c.executed), func(b *testing.B) {
 			fake := fakeapi.NewServer()
 			defer fake.Close()
 			tracing, err := observe.TracingFromEnv(context.Background(), func(string) string { return "" }, io.Discard, nil, "bench")
@@ -41,6 +48,8 @@ func BenchmarkFixedCost(b *testing.B) {
 				Logger:   slog.New(observe.WithTraceIDs(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level}))),
 				Metrics:  metrics,
 				Tracing:  tracing,
+
+				DisableOperationSharing: c.executed,
 			})
 			body := []byte(`{"query":"{ user(id: 7) { id } }"}`)
 			want := []byte(`{"data":{"user":{"id":"7"}}}`)

@@ -216,7 +216,7 @@ func NewHandler(cfg Options) http.Handler {
 	}
 	// Outside the endpoint, so that a waiter gets the whole answer the
 	// endpoint wrote, its CORS headers included (opshare.go).
-	m.share = newOpShare(srv.Options().MaxRequestBytes, cfg.test)
+	m.share = newOpShare(srv.Options().MaxRequestBytes, cfg.test, cfg.Metrics.CacheCounter(answersCache))
 	return m
 }
 

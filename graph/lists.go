@@ -32,6 +32,8 @@ func marshalList(ec *executionContext, ctx context.Context, sel ast.SelectionSet
 		return graphql.MarshalSliceConcurrently(ctx, n, workerLimit, omitPanicHandler, marshal)
 	}
 	ret := make(graphql.Array, n)
+	fl := &fastList{n: n}
+	ctx = context.WithValue(ctx, fastListKey{}, fl)
 	// An element written by the fast path (fast.go) keeps nothing of its
 	// field context once written, so the next element can have it; one that
 	// took the executor's path may have marshalers holding it, and keeps it.
@@ -46,14 +48,15 @@ func marshalList(ec *executionContext, ctx context.Context, sel ast.SelectionSet
 		}
 		*idx = i
 		fc.Result = nil
+		fl.fc, fl.cur = fc, i
 		ret[i] = marshalElement(elemCtx, i, omitPanicHandler, marshal)
 		switch ret[i].(type) {
-		case rawJSON, *withLong:
+		case listed, rawJSON, *withLong:
 		default:
 			fc = nil
 		}
 	}
-	return ret
+	return fl.array(ret)
 }
 
 // streamElements resolves elements s.Initial to n-1 of a list with @stream

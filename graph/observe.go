@@ -112,6 +112,7 @@ type opResult struct {
 	outcome  observe.Outcome
 	hasData  bool           // the response holds data
 	apqMiss  bool           // an APQ miss: logged, not counted
+	apq      bool           // an APQ lookup was made: the answer depends on the store
 	codes    []string       // distinct extensions.code values, in order of appearance
 	byCode   map[string]int // how many errors had each code
 	errors   int
@@ -330,12 +331,13 @@ func noteAPQ(ctx context.Context, i int, result gqlhttp.APQResult) {
 		return
 	}
 	rec.obs.metrics.APQ(string(result))
-	if result != gqlhttp.APQMiss || i < 0 {
+	if i < 0 {
 		return
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	rec.opLocked(i).apqMiss = true
+	op := rec.opLocked(i)
+	op.apq, op.apqMiss = true, op.apqMiss || result == gqlhttp.APQMiss
 }
 
 func (r *opResult) addCode(code string) {
@@ -385,7 +387,7 @@ func (rec *opRecord) finish(ctx context.Context) {
 	}
 	if ex, ok := ctx.Value(executionKey{}).(*execution); ok && !batch {
 		// What the requests this execution answers besides are logged with.
-		ex.exec = &execSummary{requestID: rec.requestID, op: rec.ops[0]}
+		ex.exec = &execSummary{requestID: rec.requestID, op: rec.ops[0], loaded: loadersUsed(ctx)}
 		if rec.span != nil {
 			ex.exec.span = rec.span.SpanContext()
 		}
@@ -458,6 +460,7 @@ type execSummary struct {
 	requestID string
 	op        *opResult // not changed once the execution is done
 	span      trace.SpanContext
+	loaded    bool // it made loaders, the only way to the upstream (opcache.go)
 }
 
 // shared records a request that waited for an identical request's
@@ -480,24 +483,8 @@ func (o *observer) shared(ctx context.Context, r *http.Request, requestID string
 		op.addCode(CodeCancelled)
 	}
 	if o.tracing.Enabled() {
-		var links []trace.Link
-		if ex != nil && ex.span.IsValid() {
-			links = append(links, trace.Link{SpanContext: ex.span})
-		}
 		var span trace.Span
-		ctx, span = o.tracing.Tracer().Start(o.tracing.Extract(ctx, r.Header), spanNameOf(op),
-			trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithTimestamp(arrived),
-			trace.WithLinks(links...),
-			trace.WithAttributes(
-				attribute.String("http.request.method", r.Method),
-				attribute.String("salesgraph.request_id", requestID),
-				attribute.String("salesgraph.shared_with", sharedWith),
-				attribute.String("salesgraph.outcome", string(op.outcome)),
-			))
-		if op.outcome != observe.OutcomeOK {
-			span.SetStatus(otelcodes.Error, "")
-		}
+		ctx, span = o.sharedSpan(ctx, r, requestID, arrived, op, ex)
 		defer span.End()
 	}
 	d := time.Since(arrived)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/salesgraph/salesgraph/flight"
 	"github.com/salesgraph/salesgraph/gqlhttp"
 	"github.com/salesgraph/salesgraph/observe"
@@ -59,13 +61,13 @@ import (
 // whose deadline passes. One that executes on its own after waiting (a
 // response not handed over) has only what is left of its deadline.
 //
-// An operation that needs no upstream call is not worth sharing: executing
-// it costs less than the key. Once an execution's estimate (estimate.go)
-// gave its operation no upstream call, a request with the same method and
-// body (for GET, the same URL query) is executed on its own, unhashed;
-// the estimate depends on nothing else (the document, an APQ hash's or an
-// allowed operation's included, and the variables are in the body).
-// Such requests are each logged and counted.
+// An operation that needs no upstream call is not shared in flight: its
+// answer is remembered instead (opcache.go). Once an execution's estimate
+// (estimate.go) gave its operation no upstream call, a request with the
+// same method and body (for GET, the same URL query) is known to need none
+// and goes to answerLocal; the estimate depends on nothing else (the
+// document, an APQ hash's or an allowed operation's included, and the
+// variables are in the body). Such requests are each logged and counted.
 //
 // The execution runs detached from the request that started it (the
 // operation deadline still bounds it) and is cancelled only when every
@@ -81,21 +83,25 @@ type opShare struct {
 	maxBody int64
 	flights flight.Group[*execution]
 	local   localOps
+	// answers are the remembered answers of operations that need no
+	// upstream call (opcache.go); lookup counts hits and misses.
+	answers *lru.Cache[flight.Key, *answer]
+	lookup  func(hit bool)
 
 	// event, when set (by tests: Options.test), is told "join" each time
 	// a request joins an execution in flight, "leave" each time one stops
 	// waiting, "alone" each time one that waited executes on its own (its
-	// deadline passed, or the response could not be handed over), and
-	// "local" each time one is executed on its own, unhashed, because its
-	// operation needs no upstream call.
+	// deadline passed, or the response could not be handed over), "local"
+	// each time one is not shared because its operation needs no upstream
+	// call, and "memory" each time such a one is answered from memory.
 	event func(event string)
 	// now is the clock that dates a shared request's arrival, which its
 	// deadline counts from; tests move it.
 	now func() time.Time
 }
 
-func newOpShare(maxBody int64, hooks testHooks) *opShare {
-	s := &opShare{maxBody: maxBody, event: hooks.opShareEvent, now: hooks.opShareNow}
+func newOpShare(maxBody int64, hooks testHooks, lookup func(hit bool)) *opShare {
+	s := &opShare{maxBody: maxBody, event: hooks.opShareEvent, now: hooks.opShareNow, answers: newAnswers(), lookup: lookup}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -179,8 +185,10 @@ func noteEstimate(ctx context.Context, calls int64) {
 // local says that the execution's operation needs no upstream call.
 func (ex *execution) local() bool { return ex.estimated.Load() && ex.calls.Load() == 0 }
 
-// read returns the request's body and the request to execute, whose body
-// is whole again, or ok false when the request is not to be shared.
+// read returns the request's body, or ok false when the request is not to
+// be shared. out is the request to execute, whose body is whole again, or
+// nil when the caller is to make it (whole), if it executes it at all: an
+// answer from memory does not.
 func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != gqlhttp.MethodQuery {
 		return nil, r, false
@@ -197,8 +205,8 @@ func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool
 		return nil, r, true
 	}
 	body, err := readBody(r.Body, r.ContentLength, s.maxBody)
-	out = r.WithContext(r.Context()) // a shallow copy, for its own Body
 	if err != nil || int64(len(body)) > s.maxBody {
+		out = r.WithContext(r.Context()) // a shallow copy, for its own Body
 		// The transport answers it as it would have: what was read,
 		// then the rest.
 		out.Body = struct {
@@ -207,11 +215,19 @@ func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool
 		}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 		return nil, out, false
 	}
-	out.Body = gqlhttp.PrereadBody(body)
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-		return nil, out, false // a batch
+		return nil, s.whole(r, body, r.Context()), false // a batch
 	}
-	return body, out, true
+	return body, nil, true
+}
+
+// whole is r with ctx, and with body, read from r, as its body again.
+func (s *opShare) whole(r *http.Request, body []byte, ctx context.Context) *http.Request {
+	out := r.WithContext(ctx) // a shallow copy, for its own Body
+	if body != nil {
+		out.Body = gqlhttp.PrereadBody(body)
+	}
+	return out
 }
 
 // readBody reads body, of the declared length (-1: not known), up to one
@@ -253,16 +269,20 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.serve(w, r) // gone already: answered and logged as always
 		return
 	}
-	body, r, ok := m.share.read(r)
+	body, out, ok := m.share.read(r)
 	if !ok {
-		m.serve(w, r)
+		m.serve(w, out)
 		return
 	}
 	if m.share.local.has(r, body) {
 		m.share.tell("local")
-		m.serve(w, r)
+		m.answerLocal(w, r, body) // opcache.go
 		return
 	}
+	if out == nil {
+		out = m.share.whole(r, body, r.Context())
+	}
+	r = out
 	arrived := m.share.now()
 	key := m.share.flights.Key(r.Method, r.URL.RequestURI(), body, r.Header)
 	f, started := m.share.flights.Join(withArrival(r.Context(), arrived), key)

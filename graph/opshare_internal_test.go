@@ -78,7 +78,7 @@ func TestAWaiterExecutesWithinWhatIsLeftOfItsDeadline(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{"data":{}}`))
 	})
-	m := &middleware{next: next, cfg: Options{OperationTimeout: timeout}, share: newOpShare(1<<20, hooks)}
+	m := &middleware{next: next, cfg: Options{OperationTimeout: timeout}, share: newOpShare(1<<20, hooks, func(bool) {})}
 	send := func() <-chan *httptest.ResponseRecorder {
 		out := make(chan *httptest.ResponseRecorder, 1)
 		go func() {

@@ -30,6 +30,7 @@ type opShareRig struct {
 	*env
 	opJoins, opLeaves atomic.Int64
 	opLocal, opAlone  atomic.Int64
+	opMemory          atomic.Int64 // answered from memory (opcache.go)
 	callJoins         atomic.Int64
 	cancelledAttempts atomic.Int64
 	body              string
@@ -48,6 +49,8 @@ func newOpShareRig(t *testing.T, opts ...envOption) *opShareRig {
 				r.opLocal.Add(1)
 			case "alone":
 				r.opAlone.Add(1)
+			case "memory":
+				r.opMemory.Add(1)
 			}
 		})
 	})

@@ -38,39 +38,59 @@ type scanner struct {
 	buf   []byte
 	off   int
 	depth int
-	doc   string // buf as a string, made the first time sub needs it
+	doc   string // buf as a string, when its text may alias it (own)
+	arena []byte // where text is copied otherwise: strings alias it, and it is never written under one
 }
 
-// sub returns b as a string. When b is part of the body, which it is for
-// text that needed no unescaping, it is a substring of one copy of the body
-// made once per document, instead of an allocation per field: a meetings
-// body held two or three such strings per record. The strings then keep
-// that copy alive as long as any of them lives, which for decoded records
-// is as long as the records. After own, they are substrings of the body
-// itself.
+// sub returns b as a string. When b is part of a body the records may
+// alias (own: a cached answer, which the cache keeps anyway), it is a
+// substring of it. Otherwise its bytes are copied into the scanner's
+// arena, chunks shared by the document's strings, instead of an
+// allocation per field (a meetings body held two or three such strings per
+// record): the records then keep their text, about a quarter of the body,
+// and the body itself is garbage once decoded. Keeping the whole body for
+// its text, as the records once did, kept every call's answer in memory
+// until its operation's response was written, next to the records made of
+// it (docs/contributors/performance.md).
 func (s *scanner) sub(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	off := cap(s.buf) - cap(b)
-	if off < 0 || off+len(b) > len(s.buf) || &s.buf[off] != &b[0] {
-		return string(b) // not part of the body
+	if s.doc != "" {
+		off := cap(s.buf) - cap(b)
+		if off >= 0 && off+len(b) <= len(s.buf) && &s.buf[off] == &b[0] {
+			return s.doc[off : off+len(b)]
+		}
 	}
-	if s.doc == "" {
-		s.doc = string(s.buf)
+	chunk := min(max(len(s.buf)/arenaShare, minArenaChunk), maxArenaChunk)
+	if len(b) > chunk/2 {
+		return string(b) // long text: an allocation of its own wastes no chunk
 	}
-	return s.doc[off : off+len(b)]
+	if cap(s.arena)-len(s.arena) < len(b) {
+		s.arena = make([]byte, 0, chunk)
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	// The bytes under the string are never written again: the arena only
+	// grows past them, and a full chunk is replaced, not reused.
+	return unsafe.String(&s.arena[start], len(b))
 }
 
+// An arena chunk is a share of the body (the upstream's records are about
+// a quarter text the records keep), within bounds.
+const (
+	arenaShare    = 4
+	minArenaChunk = 512
+	maxArenaChunk = 16 << 10
+)
+
 // own makes the text sub hands out alias buf instead of a copy of it, for
-// a buffer nothing writes to again: the body a call read, whose records
-// then keep it rather than a copy (the body budget counts it for as long,
-// under a hold). Without it a large answer was in memory twice while it was
-// decoded, and copied once more than it was read.
+// a buffer nothing writes to again and that is kept anyway for as long as
+// the records (a cached answer).
 func (s *scanner) own() {
 	if s.doc == "" && len(s.buf) > 0 {
-		// The one unsafe conversion of the package: buf is never written
-		// again, which is what makes a string of it sound.
+		// buf is never written again, which is what makes a string of it
+		// sound.
 		s.doc = unsafe.String(unsafe.SliceData(s.buf), len(s.buf))
 	}
 }

@@ -1,6 +1,7 @@
 package restclient
 
 import (
+	"fmt"
 	"testing"
 	"time"
 	"unsafe"
@@ -39,4 +40,48 @@ func TestOwnedBodyIsNotCopied(t *testing.T) {
 	m = decode(func(f func(*scanner) error) func(*scanner) error { return f })[0]
 	assert.Equal(t, "ul. Długa 7, Gdańsk", m.Address)
 	assert.False(t, within(m.Address), "a copy")
+}
+
+// TestTextIsCopiedIntoSharedChunks: the records of a body a call read copy
+// their text out of it, into a few chunks they share, so that the body is
+// garbage once decoded rather than kept, whole, for as long as the records
+// (a meetings page's text is about a quarter of it).
+func TestTextIsCopiedIntoSharedChunks(t *testing.T) {
+	var b []byte
+	b = append(b, `{"status":200,"data":{"list":[`...)
+	for i := range 40 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"id":%d,"hash":"c4ca4238a0b923820dcc509a6f75849b","id_user":7,"id_person":"3781%d","id_comapny":"8905","id_thread":"","status":"saved","start_date":"2024-09-06 15:30:00","end_date":"2024-09-06 17:32:00","address":"ul. Słowackiego 142/%d, 20-002 Lublin","visits":29,"visits_owner":1,"visits_copy":0,"type":"standard","created_at":"2024-09-01 10:00:00","modified_at":"2024-09-02 10:00:00"}`, 100000+i, i, i)
+	}
+	body := append(b, `]}}`...)
+	within := func(s string, buf []byte) bool {
+		p, start := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(&buf[0]))
+		return p >= start && p < start+uintptr(len(buf))
+	}
+	var out []Meeting
+	decode := func() {
+		require.NoError(t, decodeSuccess(body, func(s *scanner) error {
+			p, _, err := decodePage(s, time.UTC, Meetings, 1)
+			if p != nil {
+				out = p.List
+			}
+			return err
+		}))
+	}
+	decode()
+	require.Len(t, out, 40)
+	chunks := map[uintptr]bool{}
+	for i, m := range out {
+		assert.Equal(t, fmt.Sprintf("ul. Słowackiego 142/%d, 20-002 Lublin", i), m.Address)
+		for _, s := range []string{m.Hash, m.PersonID, m.CompanyID, m.Status, m.Address, m.Type} {
+			require.False(t, within(s, body), "record %d keeps the body", i)
+			chunks[uintptr(unsafe.Pointer(unsafe.StringData(s)))&^(minArenaChunk-1)] = true
+		}
+	}
+	// The text is about 4.5 KB; chunks are a quarter of the 16 KB body.
+	assert.LessOrEqual(t, len(chunks), 16, "shared chunks, not an allocation per string")
+	allocs := testing.AllocsPerRun(20, decode)
+	assert.LessOrEqual(t, allocs, 5.0, "the list, a few chunks of text")
 }

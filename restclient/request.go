@@ -131,9 +131,9 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	}
 	defer resp.Body.Close()
 
-	// Each body has a buffer of its own, not a pooled one: its records
-	// keep it (scanner.own), which saves copying it, and a pool of large
-	// buffers would hold memory no budget counts.
+	// Each body has a buffer of its own, not a pooled one: a pool of large
+	// buffers would hold memory no budget counts. Its records copy their
+	// text out of it (scanner.sub), so it is garbage once decoded.
 	hold := bodyHoldFrom(ctx)
 	body, reserved, readErr := c.readBody(callCtx, endpoint, path, resp, nil, hold)
 	var kept int64 // what the hold keeps for the records decoded
@@ -170,12 +170,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	if readErr != nil {
 		return status, c.decodeError(endpoint, path, resp, body, readErr, req.Header)
 	}
-	if cap(body)-len(body) > len(body)/4 {
-		// A body of unknown length grew by doubling: its records keep
-		// it, so not with up to as much again unused.
-		body = bytes.Clone(body)
-	}
-	if err := decodeSuccess(body, owned(into)); err != nil {
+	if err := decodeSuccess(body, into); err != nil {
 		var (
 			ae *APIError
 			pe *PaginationError
@@ -189,7 +184,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 		return status, c.decodeError(endpoint, path, resp, body, err, req.Header)
 	}
 	if hold != nil {
-		kept = min(int64(len(body)), reserved) // the records' copy of the body
+		kept = min(int64(len(body)), reserved) // what the records hold: their text and themselves, about the body's size
 	}
 	c.fill(ctx, status, resp.Header, body)
 	return status, nil
