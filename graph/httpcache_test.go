@@ -151,6 +151,40 @@ func TestServerTimingCountsUpstreamCalls(t *testing.T) {
 	assert.Empty(t, rec.Header().Values("ETag"))
 }
 
+// TestAnswersFromMemoryKeepTheirHTTPLayer: an answer handed over from
+// memory (an operation that needs no upstream call, asked again) says
+// where its own time went, carries the ETag its credential's request
+// would get, and is revalidated by it.
+func TestAnswersFromMemoryKeepTheirHTTPLayer(t *testing.T) {
+	up := fakeapi.NewServer()
+	t.Cleanup(up.Close)
+	h := httpLayerHandler(t, up.URL)
+	timing := regexp.MustCompile(`^total;dur=[0-9.]+, app;dur=[0-9.]+, upstream;dur=[0-9.]+;desc="calls=0 shared=0 cached=0"$`)
+	q := `{ user(id: "7") { id } }`
+	send := func(etag string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("QUERY", "/graphql", jsonBody(t, q))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", fakeapi.DefaultToken)
+		if etag != "" {
+			r.Header.Set("If-None-Match", etag)
+		}
+		return record(h, r)
+	}
+	var etags []string
+	for i := range 4 { // the third and fourth from memory (TestAnswersRememberedForIdenticalRequestsOnly)
+		rec := send("")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.Regexp(t, timing, rec.Header().Get("Server-Timing"), "request %d", i)
+		etags = append(etags, rec.Header().Get("ETag"))
+	}
+	assert.NotEmpty(t, etags[0])
+	assert.Equal(t, []string{etags[0], etags[0], etags[0]}, etags[1:], "one answer, one ETag")
+	rec := send(etags[0])
+	assert.Equal(t, http.StatusNotModified, rec.Code)
+	assert.Empty(t, rec.Body.Bytes())
+	assert.Zero(t, up.Calls())
+}
+
 // TestStaleAnswersHaveNoETag: an answer served from stale upstream data
 // (extensions.cache.stale) is not to be confirmed by a 304 later.
 func TestStaleAnswersHaveNoETag(t *testing.T) {
