@@ -28,6 +28,7 @@ type config struct {
 	tokens            []string
 	tenants           []tenant
 	latency, jitter   time.Duration
+	tail              tail // WithTail
 	meetingsPerPage   int // 0: the meetings endpoint answers all, unpaginated
 }
 
