@@ -447,6 +447,13 @@ func (c *Client) hedge(ctx, hedgeCtx context.Context, caller uint64, endpoint, p
 
 	resp, err := c.httpClient.Do(req)
 	ex := exchange{resp, err}
+	// An answer is the upstream's, even if the attempt won meanwhile and
+	// ended the hedge's context; only a failure to get one may be the
+	// cancellation's.
+	outcomeCtx := hedgeCtx
+	if err == nil || hedgeCtx.Err() == nil {
+		outcomeCtx = context.WithoutCancel(hedgeCtx)
+	}
 	r.mu.Lock()
 	won := ex.answered() && (!r.primaryDone || r.waiting)
 	if won {
@@ -460,7 +467,7 @@ func (c *Client) hedge(ctx, hedgeCtx context.Context, caller uint64, endpoint, p
 		ex.close()
 	}
 	if breakerDone != nil {
-		breakerDone(hedgeCtx, hedgeClass(endpoint, path, ex))
+		breakerDone(outcomeCtx, hedgeClass(endpoint, path, ex))
 	}
 	finish()
 }

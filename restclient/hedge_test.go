@@ -357,4 +357,3 @@ func TestHedgePolicyProblems(t *testing.T) {
 	}
 	assert.Empty(t, restclient.DefaultHedgePolicy().Problems())
 }
-

@@ -29,7 +29,7 @@ type config struct {
 	tenants           []tenant
 	latency, jitter   time.Duration
 	tail              tail // WithTail
-	meetingsPerPage   int // 0: the meetings endpoint answers all, unpaginated
+	meetingsPerPage   int  // 0: the meetings endpoint answers all, unpaginated
 }
 
 func newConfig(opts []Option) config {
