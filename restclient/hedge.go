@@ -337,8 +337,8 @@ func (c *Client) send(ctx, callCtx context.Context, caller uint64, endpoint, pat
 	if won != nil {
 		// The hedge answered first: the attempt is cancelled, and took at
 		// least this long (a lower bound, for the percentile).
+		cancelPrimary() // first, so that closing cannot wait on a stalled body
 		mine.close()
-		cancelPrimary()
 		if !waiting {
 			h.window(endpoint).record(time.Since(start))
 		}
