@@ -2,6 +2,7 @@ package restclient_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -356,4 +357,38 @@ func TestHedgePolicyProblems(t *testing.T) {
 		})
 	}
 	assert.Empty(t, restclient.DefaultHedgePolicy().Problems())
+}
+
+// TestSharedCallIsHedgedOnce: hedging sits below the sharing of identical
+// calls in flight, so a call that others joined is one logical call, hedged
+// once for all of them. The fake holds the hedge until the second caller
+// has joined.
+func TestSharedCallIsHedgedOnce(t *testing.T) {
+	var joined atomic.Int32
+	r := newHedgeRig(t, time.Millisecond, restclient.WithShareObserver(func(string) { joined.Add(1) }))
+	r.holdAttempts(false)
+	release := r.fake.Hold()
+	defer release()
+
+	want := user7Meetings(t)
+	errs := make(chan error, 2)
+	call := func() {
+		ms, err := r.client.UserMeetings(context.Background(), 7)
+		if err == nil && !assert.Equal(t, want, meetingIDs(ms)) {
+			err = errors.New("wrong meetings")
+		}
+		errs <- err
+	}
+	go call()
+	require.Eventually(t, func() bool { return len(r.fake.Requests()) == 1 }, 10*time.Second, time.Millisecond, "the hedge reached the upstream")
+	go call()
+	require.Eventually(t, func() bool { return joined.Load() == 1 }, 10*time.Second, time.Millisecond, "the second call joined the first")
+	release()
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+
+	attempts, hedges, _ := r.tr.requests()
+	assert.Equal(t, [2]int{1, 1}, [2]int{attempts, hedges}, "one attempt, one hedge, for both callers")
+	assert.Equal(t, 1, r.fake.Calls())
+	assert.Equal(t, map[restclient.HedgeResult]int{restclient.HedgeSent: 1, restclient.HedgeWon: 1}, r.hedgeEvents())
 }
