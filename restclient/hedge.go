@@ -461,8 +461,11 @@ func (c *Client) hedge(ctx, hedgeCtx context.Context, caller uint64, endpoint, p
 	}
 	r.mu.Unlock()
 	if won {
-		r.cancelPrimary()
+		// Told before the attempt is cancelled, and so before the call
+		// can return: whoever counts hedges has this one once it has its
+		// answer.
 		c.notifyHedge(endpoint, HedgeWon, delay)
+		r.cancelPrimary()
 	} else {
 		ex.close()
 	}
