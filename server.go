@@ -81,7 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	log := slog.New(h)
 	defer memlimit.Set(memoryOptions(cfg), getenv, os.DirFS("/"), log)()
 	defer ignoreHangup(log)()
-	demo := []fakeapi.Option{fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2)}
+	demo := []fakeapi.Option{fakeapi.WithUsers(cfg.Demo.Users), fakeapi.WithLatency(cfg.Demo.Latency, cfg.Demo.Latency/2),
+		fakeapi.WithTail(cfg.Demo.TailShare, cfg.Demo.TailLatency)}
 	if cfg.Demo.UpstreamOnly {
 		fake := fakeapi.New(demo...)
 		defer fake.Close()
@@ -220,6 +221,9 @@ func upstreamOptions(cfg *config.Config, staticAuth string) []restclient.Option 
 	}
 	if staticAuth != "" {
 		opts = append(opts, restclient.WithCredentials(http.Header{u.AuthHeader: {staticAuth}}))
+	}
+	if r.HedgeOn {
+		opts = append(opts, restclient.WithHedging(r.Hedge))
 	}
 	if r.BreakerOn {
 		return append(opts, restclient.WithCircuitBreaker(r.Breaker))

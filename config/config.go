@@ -123,6 +123,10 @@ type Resilience struct {
 	Retry            restclient.RetryPolicy // MaxAttempts 1: off
 	Breaker          restclient.BreakerSettings
 	BreakerOn        bool
+	// Hedge says when a slow upstream call gets a second identical
+	// request (restclient.WithHedging); HedgeOn false sends none.
+	Hedge   restclient.HedgePolicy
+	HedgeOn bool
 }
 
 // Replicas is what replicas share through Redis, and what each holds when
@@ -188,7 +192,11 @@ type Shutdown struct {
 // Demo is the embedded fake upstream served when no upstream is configured.
 type Demo struct {
 	Latency time.Duration
-	Users   int
+	// TailShare of the demo upstream's answers come TailLatency later
+	// (fakeapi.WithTail), so that hedging can be seen at work.
+	TailShare   float64
+	TailLatency time.Duration
+	Users       int
 	// UpstreamOnly serves the fake upstream alone on Server.ListenAddr,
 	// for several replicas on one machine to share (fakeapi's
 	// Server.ListenAndServe).
@@ -255,7 +263,7 @@ const DefaultMaxConnections = 10000
 // register defines every flag, bound to its field (or to raw), with its
 // default and usage. The order is the tie-break of "did you mean".
 func (c *Config) register(e *envFlags) {
-	rp, bs := restclient.DefaultRetryPolicy(), restclient.DefaultBreakerSettings()
+	rp, bs, hp := restclient.DefaultRetryPolicy(), restclient.DefaultBreakerSettings(), restclient.DefaultHedgePolicy()
 	r := &c.raw
 
 	e.string(&c.Server.ListenAddr, "listen-addr", ":8080", "address to serve on")
@@ -282,6 +290,8 @@ func (c *Config) register(e *envFlags) {
 	e.int(&c.Server.MaxConnections, "max-connections", DefaultMaxConnections, "most connections open on listen-addr; idle ones are closed near it, new ones refused with 503 at it; lowered to fit the open-file limit")
 	e.int64(&c.Server.MemoryLimit, "memory-limit", 0, "soft limit of the Go runtime's memory in bytes, near which the garbage collector works harder; 0: GOMEMLIMIT if set, else upstream-body-budget + max-response-memory (+ cache-max-bytes with the cache on) + 256 MiB, at most 90% of the container's memory limit")
 	e.duration(&c.Demo.Latency, "demo-latency", 0, "latency the demo upstream adds to each answer")
+	e.float64(&c.Demo.TailShare, "demo-tail", 0, "share of the demo upstream's answers, 0 to 1, that come demo-tail-latency later: a latency tail, for hedging to cut")
+	e.duration(&c.Demo.TailLatency, "demo-tail-latency", 300*time.Millisecond, "how much later the demo upstream's tail answers come")
 	e.int(&c.Demo.Users, "demo-users", 50, "how many users the demo upstream has")
 	e.bool(&c.Demo.UpstreamOnly, "demo-upstream-only", false, "serve only the demo upstream (the fake REST API, with demo-users and demo-latency) on listen-addr, for replicas to share as their upstream-url")
 	// One-off actions rather than settings: no variables.
@@ -336,6 +346,13 @@ func (c *Config) register(e *envFlags) {
 	e.int(&r.pathFailures, "upstream-breaker-path-failures", bs.PathFailures, "failures in a row of one upstream path (one user's list) for one caller that eject the path: its calls fail at once for a while; 0 never ejects")
 	e.duration(&rs.Breaker.PathEjection, "upstream-breaker-path-ejection", bs.PathEjection, "how long a path is first ejected; each ejection that follows without a success in between lasts as much longer")
 	e.duration(&rs.Breaker.MaxPathEjection, "upstream-breaker-max-path-ejection", bs.MaxPathEjection, "longest ejection of a path")
+	e.bool(&rs.HedgeOn, "upstream-hedge", true, "hedge slow upstream calls: send a second identical request once a call has waited longer than most of its endpoint's recent ones, and use the first answer")
+	e.float64(&rs.Hedge.Percentile, "upstream-hedge-percentile", hp.Percentile, "percentile of an endpoint's recent latencies after which a call is hedged, above 0 below 1")
+	e.duration(&rs.Hedge.MinDelay, "upstream-hedge-min-delay", hp.MinDelay, "shortest wait before a hedge; equal to upstream-hedge-max-delay, a fixed delay")
+	e.duration(&rs.Hedge.MaxDelay, "upstream-hedge-max-delay", hp.MaxDelay, "longest wait before a hedge")
+	e.float64(&rs.Hedge.Budget, "upstream-hedge-budget", hp.Budget, "hedges allowed as a share of recent upstream calls, above 0 up to 1")
+	e.duration(&rs.Hedge.BudgetWindow, "upstream-hedge-budget-window", hp.BudgetWindow, "how far back the hedge budget counts calls")
+	e.int(&rs.Hedge.MinHedges, "upstream-hedge-min", hp.MinHedges, "hedges allowed per budget window whatever the share")
 
 	// Replicas: what they share through Redis.
 	rc := &c.Replicas

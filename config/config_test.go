@@ -375,6 +375,8 @@ func TestResilienceDefaults(t *testing.T) {
 		Retry:            restclient.DefaultRetryPolicy(),
 		Breaker:          restclient.DefaultBreakerSettings(),
 		BreakerOn:        true,
+		Hedge:            restclient.DefaultHedgePolicy(),
+		HedgeOn:          true,
 	}, c.Resilience)
 }
 
@@ -397,8 +399,14 @@ func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 		"SALESGRAPH_UPSTREAM_BREAKER_PATH_FAILURES":     "7",
 		"SALESGRAPH_UPSTREAM_BREAKER_PATH_EJECTION":     "2s",
 		"SALESGRAPH_UPSTREAM_BREAKER_MAX_PATH_EJECTION": "1m",
+		"SALESGRAPH_UPSTREAM_HEDGE_PERCENTILE":          "0.9",
+		"SALESGRAPH_UPSTREAM_HEDGE_MIN_DELAY":           "20ms",
+		"SALESGRAPH_UPSTREAM_HEDGE_MAX_DELAY":           "200ms",
+		"SALESGRAPH_UPSTREAM_HEDGE_BUDGET":              "0.1",
+		"SALESGRAPH_UPSTREAM_HEDGE_BUDGET_WINDOW":       "5s",
+		"SALESGRAPH_UPSTREAM_HEDGE_MIN":                 "3",
 	}
-	c, err := parse([]string{"-upstream-retries", "1", "-upstream-breaker=false"}, env)
+	c, err := parse([]string{"-upstream-retries", "1", "-upstream-breaker=false", "-upstream-hedge=false"}, env)
 	require.NoError(t, err)
 	assert.Equal(t, Resilience{
 		OperationTimeout: 12 * time.Second,
@@ -412,6 +420,11 @@ func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 			PathFailures: 7, PathEjection: 2 * time.Second, MaxPathEjection: time.Minute,
 		},
 		BreakerOn: false,
+		Hedge: restclient.HedgePolicy{
+			Percentile: 0.9, MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond,
+			Budget: 0.1, BudgetWindow: 5 * time.Second, MinHedges: 3,
+		},
+		HedgeOn: false,
 	}, c.Resilience)
 
 	// 0 failures never ejects a path: restclient's "never" is negative.
@@ -449,6 +462,9 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 		"budget above one":     {args: []string{"-upstream-retry-budget", "1.5"}, want: "upstream-retry-budget"},
 		"zero budget":          {args: []string{"-upstream-retry-budget", "0"}, want: "upstream-retry-budget"},
 		"zero min retries":     {args: []string{"-upstream-retry-min", "0"}, want: "upstream-retry-min"},
+		"hedge percentile 1":   {args: []string{"-upstream-hedge-percentile", "1"}, want: "upstream-hedge-percentile"},
+		"hedge max below min":  {args: []string{"-upstream-hedge-min-delay", "50ms", "-upstream-hedge-max-delay", "10ms"}, want: "upstream-hedge-max-delay must not be below upstream-hedge-min-delay (50ms), got 10ms"},
+		"hedge budget above 1": {args: []string{"-upstream-hedge-budget", "2"}, want: "upstream-hedge-budget"},
 		"ratio zero":           {args: []string{"-upstream-breaker-failure-ratio", "0"}, want: "failure-ratio"},
 		"zero min requests":    {args: []string{"-upstream-breaker-min-requests", "0"}, want: "min-requests"},
 		"zero window":          {args: []string{"-upstream-breaker-window", "0s"}, want: "upstream-breaker-window"},

@@ -120,6 +120,8 @@ func (c *Config) validate() []string {
 	// collector running without pause.
 	check(c.Server.MemoryLimit == 0 || c.Server.MemoryLimit >= 64<<20, "memory-limit must be 0 or at least 67108864 (64 MiB), in bytes")
 	check(c.Demo.Users > 0 && c.Demo.Users <= 100000, "demo-users must be between 1 and 100000")
+	check(c.Demo.TailShare >= 0 && c.Demo.TailShare <= 1, "demo-tail must be a share between 0 and 1, got %v", c.Demo.TailShare)
+	check(c.Demo.TailLatency >= 0, "demo-tail-latency must not be negative")
 	check(!c.Demo.UpstreamOnly || c.Upstream.URL == "", "demo-upstream-only serves the demo upstream itself: upstream-url must be empty")
 	check(c.IDE.Assets == "embedded" || c.IDE.Assets == "cdn", "ide-assets must be embedded or cdn")
 	check(c.Observability.LogFormat == "text" || c.Observability.LogFormat == "json", "log-format must be text or json")
@@ -175,7 +177,21 @@ func (c *Config) validate() []string {
 		}
 		problems = append(problems, inFlagWords(p.Field, p.Issue, resilienceFlags))
 	}
+	for _, p := range rs.Hedge.Problems() {
+		problems = append(problems, inFlagWords(p.Field, p.Issue, hedgeFlags))
+	}
 	return problems
+}
+
+// hedgeFlags names the flag of each restclient.HedgePolicy field: apart
+// from resilienceFlags, whose Budget is the retry budget's.
+var hedgeFlags = map[string]string{
+	"Percentile":   "upstream-hedge-percentile",
+	"MinDelay":     "upstream-hedge-min-delay",
+	"MaxDelay":     "upstream-hedge-max-delay",
+	"Budget":       "upstream-hedge-budget",
+	"BudgetWindow": "upstream-hedge-budget-window",
+	"MinHedges":    "upstream-hedge-min",
 }
 
 // resilienceFlags names the flag of each restclient.RetryPolicy and

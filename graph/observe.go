@@ -125,7 +125,9 @@ type opResult struct {
 // (restclient.WithAnswerReport): by HTTP exchanges of its own, retries
 // included, by identical calls of other operations already in flight, or
 // by the response cache.
-type upstreamCount struct{ sent, shared, cached atomic.Int64 }
+// Hedges (restclient.AnswerHedged) are among the exchanges sent, and
+// counted apart as well.
+type upstreamCount struct{ sent, shared, cached, hedged atomic.Int64 }
 
 func (c *upstreamCount) add(_ string, a restclient.Answer) {
 	switch a {
@@ -135,6 +137,8 @@ func (c *upstreamCount) add(_ string, a restclient.Answer) {
 		c.shared.Add(1)
 	case restclient.AnswerCached:
 		c.cached.Add(1)
+	case restclient.AnswerHedged:
+		c.hedged.Add(1)
 	}
 }
 
@@ -423,7 +427,7 @@ func (o *observer) logOp(ctx context.Context, requestID string, op *opResult, d 
 	if errCodes == nil {
 		errCodes = []string{} // [] rather than null, for log queries
 	}
-	attrs := make([]slog.Attr, 0, 13)
+	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
 		slog.String("requestId", requestID),
 		slog.String("operation", logName(op.name)),
@@ -433,6 +437,7 @@ func (o *observer) logOp(ctx context.Context, requestID string, op *opResult, d 
 		slog.Int64("upstreamCalls", op.upstream.sent.Load()),
 		slog.Int64("upstreamShared", op.upstream.shared.Load()),
 		slog.Int64("upstreamCached", op.upstream.cached.Load()),
+		slog.Int64("upstreamHedged", op.upstream.hedged.Load()),
 		slog.Int("errors", op.errors),
 		slog.Any("errorCodes", errCodes),
 	)

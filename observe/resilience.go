@@ -7,6 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // labelled by path or caller: ids and credentials never become labels.
 type resilienceMetrics struct {
 	ejections *prometheus.CounterVec
+	hedges    *prometheus.CounterVec
 }
 
 func newResilienceMetrics(reg *prometheus.Registry) resilienceMetrics {
@@ -15,8 +16,12 @@ func newResilienceMetrics(reg *prometheus.Registry) resilienceMetrics {
 			Namespace: namespace, Subsystem: "upstream", Name: "path_ejections_total",
 			Help: "Upstream paths (one user's list, as one caller sees it) ejected after failing repeatedly, by endpoint template: their calls fail at once for a while, the breaker's per-path half.",
 		}, []string{"endpoint"}),
+		hedges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "hedges_total",
+			Help: "Hedged upstream requests, by endpoint template and result: sent (a second identical request after the first waited longer than the endpoint's recent high percentile), won (its answer was used, the first cancelled), refused_budget, refused_rate_limit, refused_circuit_open, refused_path_ejected (due but not sent).",
+		}, []string{"endpoint", "result"}),
 	}
-	reg.MustRegister(r.ejections)
+	reg.MustRegister(r.ejections, r.hedges)
 	return r
 }
 
@@ -26,6 +31,15 @@ func (m *Metrics) PathEjected(endpoint string) {
 		return
 	}
 	m.resilience.ejections.WithLabelValues(endpoint).Inc()
+}
+
+// UpstreamHedge records a hedge of an upstream request to endpoint (a
+// template): sent, won, or refused and why (restclient's HedgeResult).
+func (m *Metrics) UpstreamHedge(endpoint, result string) {
+	if m == nil {
+		return
+	}
+	m.resilience.hedges.WithLabelValues(endpoint, result).Inc()
 }
 
 // WatchEjectedPaths exposes ejected() as the gauge of paths ejected now.

@@ -72,6 +72,12 @@ type Client struct {
 	onShare  func(endpoint string)
 	flights  *flight.Group[shared]
 
+	// Hedging (hedge.go): WithHedging sets hedgePolicy, New builds
+	// hedger from it; nil when hedging is off.
+	hedgePolicy *HedgePolicy
+	hedger      *hedger
+	onHedge     func(HedgeEvent)
+
 	optErrs []error // invalid option values, reported by New
 }
 
@@ -148,6 +154,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if !c.shareOff {
 		c.flights = &flight.Group[shared]{}
 	}
+	c.hedger = newHedger(c.hedgePolicy, func() time.Time { return c.now() })
 	return c, nil
 }
 

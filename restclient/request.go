@@ -81,7 +81,7 @@ func (c *Client) fetch(ctx context.Context, endpoint, path string, q url.Values,
 // observer act on.
 func (c *Client) attempt(ctx context.Context, caller uint64, endpoint, path string, q url.Values, into func(*scanner) error) (status int, class Class, err error) {
 	if c.breaker == nil {
-		status, err = c.do(ctx, endpoint, path, q, into)
+		status, err = c.do(ctx, caller, endpoint, path, q, into)
 		return status, Classify(err), err
 	}
 	if err := c.ejector.check(caller, endpoint, path); err != nil {
@@ -99,14 +99,14 @@ func (c *Client) attempt(ctx context.Context, caller uint64, endpoint, path stri
 			panic(v)
 		}
 	}()
-	status, err = c.do(ctx, endpoint, path, q, into)
+	status, err = c.do(ctx, caller, endpoint, path, q, into)
 	class = Classify(err)
 	done(ctx, class)
 	c.ejector.record(ctx, caller, endpoint, path, class, err, !probe)
 	return status, class, err
 }
 
-func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, into func(*scanner) error) (int, error) {
+func (c *Client) do(ctx context.Context, caller uint64, endpoint, path string, q url.Values, into func(*scanner) error) (int, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
@@ -120,8 +120,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values, in
 	}
 	req.Header = c.header(ctx)
 
-	reportAnswer(ctx, endpoint, AnswerSent)
-	resp, err := c.httpClient.Do(req)
+	resp, err := c.send(ctx, callCtx, caller, endpoint, path, req) // hedged, if the client hedges (hedge.go)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

@@ -89,7 +89,7 @@ func New(ctx context.Context, o Options, getenv func(string) string, console io.
 const upstreamCircuit = "upstream"
 
 // ClientOptions instruments the upstream client: metrics per HTTP attempt,
-// per retry decision, per call answered by an identical one in flight, per
+// per retry decision, per hedge, per call answered by an identical one in flight, per
 // breaker state change and per path ejection, a log line per breaker state
 // change and per ejection (their refusals are counted, not logged), and a
 // transport (restclient's own, tuned) that makes a span per attempt and
@@ -109,6 +109,7 @@ func (t *Telemetry) ClientOptions(timeout time.Duration) []restclient.Option {
 			}
 		}),
 		restclient.WithShareObserver(t.Metrics.UpstreamShared),
+		restclient.WithHedgeObserver(func(e restclient.HedgeEvent) { t.Metrics.UpstreamHedge(e.Endpoint, string(e.Result)) }),
 		restclient.WithBreakerObserver(func(from, to restclient.BreakerState) {
 			t.Metrics.CircuitState(upstreamCircuit, to.String())
 			level := slog.LevelInfo

@@ -28,7 +28,8 @@ type config struct {
 	tokens            []string
 	tenants           []tenant
 	latency, jitter   time.Duration
-	meetingsPerPage   int // 0: the meetings endpoint answers all, unpaginated
+	tail              tail // WithTail
+	meetingsPerPage   int  // 0: the meetings endpoint answers all, unpaginated
 }
 
 func newConfig(opts []Option) config {

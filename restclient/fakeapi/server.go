@@ -116,6 +116,8 @@ type Server struct {
 	latency     time.Duration
 	jitter      time.Duration
 	jitterRand  *rand.Rand
+	tail        tail // tail.go
+	tailed      int  // answers the tail delayed
 }
 
 // served is a dataset with its answers rendered in advance, so that a
@@ -160,6 +162,7 @@ func New(opts ...Option) *Server {
 		done:       make(chan struct{}),
 		latency:    cfg.latency,
 		jitter:     cfg.jitter,
+		tail:       cfg.tail,
 		jitterRand: rand.New(rand.NewPCG(uint64(cfg.seed), 0x6c6174656e6379)),
 	}
 	s.main = s.prepare(generate(cfg.shape, cfg.seed))
@@ -459,7 +462,7 @@ func (s *Server) delay() time.Duration {
 	if s.jitter > 0 {
 		d += time.Duration(s.jitterRand.Int64N(int64(s.jitter) + 1))
 	}
-	return d
+	return d + s.tailDelayLocked()
 }
 
 // maxLog bounds the request log, so that a demo server that runs for days
@@ -534,6 +537,7 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.log = nil
 	s.calls = 0
+	s.tailed = 0
 	s.maxInFlight = s.inFlight
 	s.faults = nil
 }
