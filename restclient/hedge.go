@@ -33,9 +33,16 @@ import (
 // success wins; a failure of the request that lost is ignored only when
 // the winner succeeded.
 //
+// A hedge draws the tail as often as its attempt: when neither has
+// answered one more delay after the hedge was sent, another is sent, up to
+// MaxHedges per attempt (gRPC's hedging policy does the same, maxAttempts
+// being MaxHedges+1), under the same rules; a hedge refused or answered
+// with a failure is not hedged in turn. The first usable answer of all
+// wins, and the others are cancelled.
+//
 // Hedging sits under the sharing of identical calls and the response
 // cache, so a shared or cached call is one logical call, hedged at most
-// once per attempt.
+// MaxHedges times per attempt.
 
 // HedgePolicy says when an attempt is hedged. The zero value of every
 // field means its default (DefaultHedgePolicy).
@@ -151,8 +158,9 @@ func WithoutHedging() Option {
 // HedgeResult is what became of a hedge.
 type HedgeResult string
 
-// The results a HedgeEvent reports. A hedge sent is reported twice when
-// it wins: HedgeSent, then HedgeWon.
+// The results a HedgeEvent reports, for each hedge of an attempt (up to
+// MaxHedges). A hedge sent is reported twice when it wins: HedgeSent, then
+// HedgeWon.
 const (
 	HedgeSent              HedgeResult = "sent"                 // a hedge was sent
 	HedgeWon               HedgeResult = "won"                  // its answer was used, the attempt's cancelled
@@ -167,7 +175,7 @@ const (
 type HedgeEvent struct {
 	Endpoint string        // endpoint template
 	Result   HedgeResult   // what became of it
-	Delay    time.Duration // how long the attempt had waited when the hedge was due
+	Delay    time.Duration // how long the attempt had waited when the hedge was due (the delay, for the first)
 }
 
 // WithHedgeObserver has f called for every hedge due (sent or refused) and
