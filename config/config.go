@@ -353,6 +353,7 @@ func (c *Config) register(e *envFlags) {
 	e.float64(&rs.Hedge.Budget, "upstream-hedge-budget", hp.Budget, "hedges allowed as a share of recent upstream calls, above 0 up to 1")
 	e.duration(&rs.Hedge.BudgetWindow, "upstream-hedge-budget-window", hp.BudgetWindow, "how far back the hedge budget counts calls")
 	e.int(&rs.Hedge.MinHedges, "upstream-hedge-min", hp.MinHedges, "hedges allowed per budget window whatever the share")
+	e.int(&rs.Hedge.MaxHedges, "upstream-hedge-max", hp.MaxHedges, "hedges per call at most, 1 to 4: the next is sent one delay after the last while none has answered")
 
 	// Replicas: what they share through Redis.
 	rc := &c.Replicas

@@ -405,6 +405,7 @@ func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 		"SALESGRAPH_UPSTREAM_HEDGE_BUDGET":              "0.1",
 		"SALESGRAPH_UPSTREAM_HEDGE_BUDGET_WINDOW":       "5s",
 		"SALESGRAPH_UPSTREAM_HEDGE_MIN":                 "3",
+		"SALESGRAPH_UPSTREAM_HEDGE_MAX":                 "1",
 	}
 	c, err := parse([]string{"-upstream-retries", "1", "-upstream-breaker=false", "-upstream-hedge=false"}, env)
 	require.NoError(t, err)
@@ -422,7 +423,7 @@ func TestResilienceFromEnvironmentAndFlags(t *testing.T) {
 		BreakerOn: false,
 		Hedge: restclient.HedgePolicy{
 			Percentile: 0.9, MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond,
-			Budget: 0.1, BudgetWindow: 5 * time.Second, MinHedges: 3,
+			Budget: 0.1, BudgetWindow: 5 * time.Second, MinHedges: 3, MaxHedges: 1,
 		},
 		HedgeOn: false,
 	}, c.Resilience)
@@ -465,6 +466,8 @@ func TestResilienceRejectsInvalidValues(t *testing.T) {
 		"hedge percentile 1":   {args: []string{"-upstream-hedge-percentile", "1"}, want: "upstream-hedge-percentile"},
 		"hedge max below min":  {args: []string{"-upstream-hedge-min-delay", "50ms", "-upstream-hedge-max-delay", "10ms"}, want: "upstream-hedge-max-delay must not be below upstream-hedge-min-delay (50ms), got 10ms"},
 		"hedge budget above 1": {args: []string{"-upstream-hedge-budget", "2"}, want: "upstream-hedge-budget"},
+		"zero hedges":          {args: []string{"-upstream-hedge-max", "0"}, want: "upstream-hedge-max must be from 1 to 4, got 0"},
+		"five hedges":          {args: []string{"-upstream-hedge-max", "5"}, want: "upstream-hedge-max"},
 		"ratio zero":           {args: []string{"-upstream-breaker-failure-ratio", "0"}, want: "failure-ratio"},
 		"zero min requests":    {args: []string{"-upstream-breaker-min-requests", "0"}, want: "min-requests"},
 		"zero window":          {args: []string{"-upstream-breaker-window", "0s"}, want: "upstream-breaker-window"},

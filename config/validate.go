@@ -192,6 +192,7 @@ var hedgeFlags = map[string]string{
 	"Budget":       "upstream-hedge-budget",
 	"BudgetWindow": "upstream-hedge-budget-window",
 	"MinHedges":    "upstream-hedge-min",
+	"MaxHedges":    "upstream-hedge-max",
 }
 
 // resilienceFlags names the flag of each restclient.RetryPolicy and

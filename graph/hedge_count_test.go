@@ -32,7 +32,9 @@ func TestLogLineCountsHedges(t *testing.T) {
 	var o *observed
 	o = newObserved(t, withClient(
 		restclient.WithHTTPClient(&http.Client{Transport: attemptsHeld{restclient.NewTransport(0)}}),
-		restclient.WithHedging(restclient.HedgePolicy{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MinHedges: 100}),
+		// One hedge per call: a second would be due whenever the first
+		// took a millisecond, and the counts below would be the clock's.
+		restclient.WithHedging(restclient.HedgePolicy{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MinHedges: 100, MaxHedges: 1}),
 		restclient.WithHedgeObserver(func(e restclient.HedgeEvent) { o.metrics.UpstreamHedge(e.Endpoint, string(e.Result)) }),
 	))
 	rec := httptest.NewRecorder()

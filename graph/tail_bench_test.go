@@ -85,6 +85,9 @@ func benchTail(b *testing.B, query string, first []int64, tail, hedge bool) {
 		if v := os.Getenv("HEDGE_BUDGET"); v != "" {
 			p.Budget, _ = strconv.ParseFloat(v, 64)
 		}
+		if v := os.Getenv("HEDGE_MAX"); v != "" {
+			p.MaxHedges, _ = strconv.Atoi(v)
+		}
 		copts = append(copts, restclient.WithHedging(p))
 	}
 	client, err := restclient.New(fake.URL, copts...)

@@ -27,3 +27,15 @@ func SetRetryJitter(c *Client, f func(n int64) int64) {
 		c.retry.jitter = f
 	}
 }
+
+// SetHedgeTimer replaces the timers after which hedges are due: after is
+// given the delay and the hedge to send, and returns what stops it.
+func SetHedgeTimer(c *Client, after func(d time.Duration, hedge func()) (stop func() bool)) {
+	if c.hedger != nil {
+		c.hedger.after = func(d time.Duration, f func()) hedgeTimer { return stopFunc(after(d, f)) }
+	}
+}
+
+type stopFunc func() bool
+
+func (f stopFunc) Stop() bool { return f() }

@@ -33,9 +33,16 @@ import (
 // success wins; a failure of the request that lost is ignored only when
 // the winner succeeded.
 //
+// A hedge draws the tail as often as its attempt: when neither has
+// answered one more delay after the hedge was sent, another is sent, up to
+// MaxHedges per attempt (gRPC's hedging policy does the same, maxAttempts
+// being MaxHedges+1), under the same rules; a hedge refused or answered
+// with a failure is not hedged in turn. The first usable answer of all
+// wins, and the others are cancelled.
+//
 // Hedging sits under the sharing of identical calls and the response
 // cache, so a shared or cached call is one logical call, hedged at most
-// once per attempt.
+// MaxHedges times per attempt.
 
 // HedgePolicy says when an attempt is hedged. The zero value of every
 // field means its default (DefaultHedgePolicy).
@@ -61,6 +68,12 @@ type HedgePolicy struct {
 	// MinHedges are allowed per BudgetWindow whatever the share (default
 	// 10), so that a client with little traffic can still hedge.
 	MinHedges int
+	// MaxHedges is how many hedges one attempt may have (default 2, at
+	// most 4; 1 hedges once): the next is due one delay after the last
+	// was sent, while neither the attempt nor any hedge has answered, so
+	// that a hedge that meets the tail itself is hedged in turn (gRPC's
+	// hedging policy, maxAttempts MaxHedges+1).
+	MaxHedges int
 }
 
 // DefaultHedgePolicy returns the policy WithHedging fills zero fields
@@ -73,6 +86,7 @@ func DefaultHedgePolicy() HedgePolicy {
 		Budget:       0.05,
 		BudgetWindow: 10 * time.Second,
 		MinHedges:    10,
+		MaxHedges:    2,
 	}
 }
 
@@ -96,6 +110,9 @@ func (p HedgePolicy) withDefaults() HedgePolicy {
 	if p.MinHedges == 0 {
 		p.MinHedges = d.MinHedges
 	}
+	if p.MaxHedges == 0 {
+		p.MaxHedges = d.MaxHedges
+	}
 	return p
 }
 
@@ -111,8 +128,13 @@ func (p HedgePolicy) Problems() []SettingProblem {
 	out.check(p.Budget > 0 && p.Budget <= 1, "Budget", "must be a share above 0 and at most 1, got %v", p.Budget)
 	out.positive("BudgetWindow", p.BudgetWindow)
 	out.check(p.MinHedges >= 0, "MinHedges", "must not be negative, got %d", p.MinHedges)
+	out.check(p.MaxHedges >= 1 && p.MaxHedges <= maxHedges, "MaxHedges", "must be from 1 to %d, got %d", maxHedges, p.MaxHedges)
 	return out
 }
+
+// maxHedges caps HedgePolicy.MaxHedges as gRPC caps its maxAttempts (5):
+// past a few, more copies of a request add load, not luck.
+const maxHedges = 4
 
 // WithHedging hedges slow attempts as p says; zero fields keep their
 // defaults (DefaultHedgePolicy). Hedging is off unless this option is
@@ -136,8 +158,9 @@ func WithoutHedging() Option {
 // HedgeResult is what became of a hedge.
 type HedgeResult string
 
-// The results a HedgeEvent reports. A hedge sent is reported twice when
-// it wins: HedgeSent, then HedgeWon.
+// The results a HedgeEvent reports, for each hedge of an attempt (up to
+// MaxHedges). A hedge sent is reported twice when it wins: HedgeSent, then
+// HedgeWon.
 const (
 	HedgeSent              HedgeResult = "sent"                 // a hedge was sent
 	HedgeWon               HedgeResult = "won"                  // its answer was used, the attempt's cancelled
@@ -152,7 +175,7 @@ const (
 type HedgeEvent struct {
 	Endpoint string        // endpoint template
 	Result   HedgeResult   // what became of it
-	Delay    time.Duration // how long the attempt had waited when the hedge was due
+	Delay    time.Duration // how long the attempt had waited when the hedge was due (the delay, for the first)
 }
 
 // WithHedgeObserver has f called for every hedge due (sent or refused) and
@@ -172,6 +195,7 @@ type hedger struct {
 	fixed     bool // MinDelay == MaxDelay: no history needed
 	budget    *retryBudget
 	latencies sync.Map // endpoint template -> *latencyWindow
+	after     func(time.Duration, func()) hedgeTimer
 }
 
 func newHedger(p *HedgePolicy, now func() time.Time) *hedger {
@@ -182,6 +206,7 @@ func newHedger(p *HedgePolicy, now func() time.Time) *hedger {
 		policy: *p,
 		fixed:  p.MinDelay == p.MaxDelay,
 		budget: newRetryBudget(p.Budget, p.MinHedges, p.BudgetWindow, now),
+		after:  func(d time.Duration, f func()) hedgeTimer { return time.AfterFunc(d, f) },
 	}
 }
 
@@ -280,18 +305,34 @@ func (e exchange) close() {
 	}
 }
 
-// hedgeRace is one attempt and its hedge.
+// hedgeRace is one attempt and its hedges.
 type hedgeRace struct {
+	c              *Client
+	ctx, callCtx   context.Context // the caller's (for the answer report), the attempt's
+	caller         uint64
+	endpoint, path string
+	template       *http.Request // a copy of the attempt that is never sent: each hedge clones it
+	delay          time.Duration
+	start          time.Time
+
 	mu          sync.Mutex
-	primaryDone bool
-	waiting     bool // the attempt failed and waits for the hedge in flight
-	sent        bool // the hedge was sent
-	finished    bool // the hedge's answer came, or it was not sent
+	primaryDone bool // the attempt's answer came: no hedge is sent after it
+	waiting     bool // the attempt failed and waits for the hedges in flight
+	inFlight    int  // hedges sent whose answer has not come
+	failed      bool // a hedge's answer was a failure: no further hedge is sent
 	won         *exchange
-	over        chan struct{} // closed when finished is set
+	wonIdx      int                  // the winner's index in cancels
+	cancels     []context.CancelFunc // of every hedge begun, in order
+	timers      []hedgeTimer         // of every hedge due
+	settled     chan struct{}        // closed, once waiting, when a hedge won or none is in flight
+	settledSet  bool
 
 	cancelPrimary context.CancelFunc
 }
+
+// hedgeTimer is the *time.Timer of a hedge due: tests replace it
+// (SetHedgeTimer) so that they decide when a hedge is due.
+type hedgeTimer interface{ Stop() bool }
 
 // send sends req, hedged when the client hedges: see the top of the file.
 // ctx is the caller's context, callCtx the attempt's (req's). The
@@ -314,45 +355,60 @@ func (c *Client) send(ctx, callCtx context.Context, caller uint64, endpoint, pat
 		return resp, err
 	}
 
-	// Each request has a context of its own, so that the loser can be
+	// Each request has a context of its own, so that the losers can be
 	// cancelled; the winner's ends when its body is closed.
 	primaryCtx, cancelPrimary := context.WithCancel(callCtx)
-	hedgeCtx, cancelHedge := context.WithCancel(callCtx)
-	r := &hedgeRace{over: make(chan struct{}), cancelPrimary: cancelPrimary}
-	hedgeReq := req.Clone(context.WithValue(hedgeCtx, hedgeKey{}, true)) // the same headers, credentials included
-	timer := time.AfterFunc(delay, func() { c.hedge(ctx, hedgeCtx, caller, endpoint, path, hedgeReq, delay, r) })
+	r := &hedgeRace{
+		c: c, ctx: ctx, callCtx: callCtx, caller: caller, endpoint: endpoint, path: path,
+		// Cloned before the attempt is sent: the same headers, credentials
+		// included, and none a client's cookie jar adds to the attempt.
+		template: req.Clone(callCtx),
+		delay:    delay, start: start,
+		settled:       make(chan struct{}),
+		cancelPrimary: cancelPrimary,
+	}
+	r.mu.Lock() // the timer may fire, and arm the next, before append returns
+	r.timers = append(r.timers, h.after(delay, func() { c.hedge(r, 1, delay) }))
+	r.mu.Unlock()
 
 	resp, err := c.httpClient.Do(req.WithContext(primaryCtx))
 	mine := exchange{resp, err}
 	r.mu.Lock()
 	r.primaryDone = true
-	won, sent, finished := r.won, r.sent, r.finished
-	if won == nil && !mine.answered() && sent && !finished {
-		// The attempt failed while its hedge is in flight: the hedge may
-		// still succeed, and the caller is better served by its answer.
+	if r.won == nil && !mine.answered() && r.inFlight > 0 {
+		// The attempt failed while hedges are in flight: one may still
+		// succeed, and the caller is better served by its answer.
 		r.waiting = true
 	}
-	waiting := r.waiting
+	waiting, timers := r.waiting, r.timers
 	r.mu.Unlock()
-	timer.Stop()
+	for _, t := range timers {
+		t.Stop() // a hedge not due yet never will be
+	}
 	if waiting {
-		<-r.over
-		r.mu.Lock()
-		won = r.won
-		r.mu.Unlock()
+		<-r.settled
+	}
+	// No hedge begins once primaryDone is set, and none wins once the race
+	// is settled: cancels and won are final.
+	r.mu.Lock()
+	won, wonIdx, cancels := r.won, r.wonIdx, r.cancels
+	r.mu.Unlock()
+	for i, cancel := range cancels {
+		if won == nil || i != wonIdx {
+			cancel() // not sent yet, or in flight and lost
+		}
 	}
 	if won != nil {
-		// The hedge answered first: the attempt is cancelled, and took at
+		// A hedge answered first: the attempt is cancelled, and took at
 		// least this long (a lower bound, for the percentile).
 		cancelPrimary() // first, so that closing cannot wait on a stalled body
 		mine.close()
 		if !waiting {
 			h.window(endpoint).record(time.Since(start))
 		}
-		won.resp.Body = &cancelOnClose{won.resp.Body, cancelHedge}
+		won.resp.Body = &cancelOnClose{won.resp.Body, cancels[wonIdx]}
 		return won.resp, nil
 	}
-	cancelHedge() // a hedge not sent yet never will be; one in flight has lost
 	if mine.answered() {
 		h.window(endpoint).record(time.Since(start))
 	}
@@ -376,33 +432,37 @@ func (b *cancelOnClose) Close() error {
 	return err
 }
 
-// hedge is the hedge of r, due after delay: sent if the budget, the path
-// ejection, the breaker and the rate limit allow and the attempt is still
-// waiting, then raced against it.
-func (c *Client) hedge(ctx, hedgeCtx context.Context, caller uint64, endpoint, path string, req *http.Request, delay time.Duration, r *hedgeRace) {
-	finish := func() {
-		r.mu.Lock()
-		r.finished = true
-		r.mu.Unlock()
-		close(r.over)
-	}
+// open says whether r may still send a hedge: the attempt waits for its
+// answer, and no hedge has answered (a success ends the race, a failure is
+// no reason to ask again). Called with r.mu held.
+func (r *hedgeRace) open() bool {
+	return !r.primaryDone && r.won == nil && !r.failed
+}
+
+// hedge is the n-th hedge of r (from 1), due after the attempt waited
+// due: sent if the budget, the path ejection, the breaker and the rate
+// limit allow and the race is still open, then raced against the attempt
+// and the other hedges. Once sent, the next hedge, if the policy allows
+// one, is due one delay later.
+func (c *Client) hedge(r *hedgeRace, n int, due time.Duration) {
 	r.mu.Lock()
-	done := r.primaryDone
-	r.mu.Unlock()
-	if done {
-		finish()
+	if !r.open() {
+		r.mu.Unlock()
 		return
 	}
-	refused := func(why HedgeResult) {
-		c.notifyHedge(endpoint, why, delay)
-		finish()
-	}
+	hedgeCtx, cancelHedge := context.WithCancel(r.callCtx)
+	r.cancels = append(r.cancels, cancelHedge) // send cancels it when the race is over
+	idx := len(r.cancels) - 1
+	r.mu.Unlock()
+
+	endpoint, path := r.endpoint, r.path
+	refused := func(why HedgeResult) { c.notifyHedge(endpoint, why, due) }
 	if !c.hedger.budget.withdraw() {
 		refused(HedgeRefusedBudget)
 		return
 	}
 	if c.breaker != nil {
-		if c.ejector.check(caller, endpoint, path) != nil {
+		if c.ejector.check(r.caller, endpoint, path) != nil {
 			refused(HedgeRefusedPathEjects)
 			return
 		}
@@ -414,15 +474,13 @@ func (c *Client) hedge(ctx, hedgeCtx context.Context, caller uint64, endpoint, p
 	if c.fair != nil {
 		// A turn that is not free within one more delay comes too late to
 		// help: the attempt has then waited twice its percentile.
-		turnCtx, cancel := context.WithTimeout(hedgeCtx, delay)
-		err := c.waitTurn(turnCtx, caller, endpoint, path)
+		turnCtx, cancel := context.WithTimeout(hedgeCtx, r.delay)
+		err := c.waitTurn(turnCtx, r.caller, endpoint, path)
 		cancel()
 		if err != nil {
 			if hedgeCtx.Err() == nil {
 				refused(HedgeRefusedRateLimit)
-			} else {
-				finish() // the attempt was answered meanwhile
-			}
+			} // else the race was over meanwhile
 			return
 		}
 	}
@@ -436,42 +494,53 @@ func (c *Client) hedge(ctx, hedgeCtx context.Context, caller uint64, endpoint, p
 		breakerDone = d
 	}
 	r.mu.Lock()
-	if r.primaryDone {
+	if !r.open() {
 		r.mu.Unlock()
 		if breakerDone != nil {
 			breakerDone(hedgeCtx, Class{Kind: KindUnknown}) // never sent: counts for nothing
 		}
-		finish()
 		return
 	}
-	r.sent = true
+	r.inFlight++
 	// Reported before the attempt can return, so that the caller's count
 	// of its exchanges holds the hedge by the time the call is over.
-	reportAnswer(ctx, endpoint, AnswerSent)
-	reportAnswer(ctx, endpoint, AnswerHedged)
+	reportAnswer(r.ctx, endpoint, AnswerSent)
+	reportAnswer(r.ctx, endpoint, AnswerHedged)
+	if n < c.hedger.policy.MaxHedges {
+		// Due one delay after this one is sent, whatever the wait for
+		// its turn: so that this hedge, too, has had its percentile.
+		r.timers = append(r.timers, c.hedger.after(r.delay, func() { c.hedge(r, n+1, time.Since(r.start)) }))
+	}
 	r.mu.Unlock()
-	c.notifyHedge(endpoint, HedgeSent, delay)
+	c.notifyHedge(endpoint, HedgeSent, due)
 
-	resp, err := c.httpClient.Do(req)
+	resp, err := c.httpClient.Do(r.template.Clone(context.WithValue(hedgeCtx, hedgeKey{}, true)))
 	ex := exchange{resp, err}
-	// An answer is the upstream's, even if the attempt won meanwhile and
-	// ended the hedge's context; only a failure to get one may be the
+	// An answer is the upstream's, even if another request won meanwhile
+	// and ended the hedge's context; only a failure to get one may be the
 	// cancellation's.
 	outcomeCtx := hedgeCtx
 	if err == nil || hedgeCtx.Err() == nil {
 		outcomeCtx = context.WithoutCancel(hedgeCtx)
 	}
 	r.mu.Lock()
-	won := ex.answered() && (!r.primaryDone || r.waiting)
+	r.inFlight--
+	won := ex.answered() && r.won == nil && (!r.primaryDone || r.waiting)
 	if won {
-		r.won = &ex // taken by send, which closes it
+		r.won, r.wonIdx = &ex, idx // taken by send, which closes it
+	} else if !ex.answered() && hedgeCtx.Err() == nil {
+		r.failed = true
+	}
+	settle := r.waiting && !r.settledSet && (r.won != nil || r.inFlight == 0)
+	if settle {
+		r.settledSet = true
 	}
 	r.mu.Unlock()
 	if won {
 		// Told before the attempt is cancelled, and so before the call
 		// can return: whoever counts hedges has this one once it has its
 		// answer.
-		c.notifyHedge(endpoint, HedgeWon, delay)
+		c.notifyHedge(endpoint, HedgeWon, due)
 		r.cancelPrimary()
 	} else {
 		ex.close()
@@ -479,7 +548,9 @@ func (c *Client) hedge(ctx, hedgeCtx context.Context, caller uint64, endpoint, p
 	if breakerDone != nil {
 		breakerDone(outcomeCtx, hedgeClass(endpoint, path, ex))
 	}
-	finish()
+	if settle {
+		close(r.settled)
+	}
 }
 
 // hedgeClass is what the breaker hears of a hedge: its failure, or a

@@ -27,7 +27,7 @@ import (
 // hedge delay is fixed (MinDelay == MaxDelay) so that no latency history
 // is needed; a delay of a minute is one that no call here reaches.
 
-// holdingTransport holds attempts (not hedges) while hold is set, until
+// holdingTransport holds attempts (and the first holdHedge hedges) while hold is set, until
 // their context ends or a token arrives on let; with fail set, a held
 // attempt let go fails with a connection reset instead of being sent.
 type holdingTransport struct {
@@ -37,6 +37,8 @@ type holdingTransport struct {
 	mu        sync.Mutex
 	hold      bool
 	fail      bool
+	holdHedge int // so many of the first hedges are held too
+	heldHedge int
 	sent      []sentRequest
 	cancelled int // held attempts whose context ended
 
@@ -52,7 +54,10 @@ func (t *holdingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	hedge := restclient.IsHedge(req)
 	t.mu.Lock()
 	t.sent = append(t.sent, sentRequest{hedge, req.Header.Clone()})
-	hold, fail, hedgeDone := t.hold && !hedge, t.fail, t.hedgeDone
+	hold, fail, hedgeDone := t.hold && (!hedge || t.heldHedge < t.holdHedge), t.fail, t.hedgeDone
+	if hold && hedge {
+		t.heldHedge++
+	}
 	t.mu.Unlock()
 	if hold {
 		select {
@@ -116,7 +121,9 @@ func newHedgeRig(t *testing.T, delay time.Duration, opts ...restclient.Option) *
 	base := []restclient.Option{
 		restclient.WithCredentials(http.Header{"Authorization": {fakeapi.DefaultToken}}),
 		restclient.WithHTTPClient(&http.Client{Transport: r.tr}),
-		restclient.WithHedging(restclient.HedgePolicy{MinDelay: delay, MaxDelay: delay}),
+		// One hedge per attempt: these tests hold attempts only, and a
+		// second hedge would be due whenever the first took a delay.
+		restclient.WithHedging(restclient.HedgePolicy{MinDelay: delay, MaxDelay: delay, MaxHedges: 1}),
 		restclient.WithHedgeObserver(func(e restclient.HedgeEvent) {
 			r.mu.Lock()
 			r.events[e.Result]++
@@ -217,7 +224,7 @@ func TestHedgeLosesToAnAnswerInTime(t *testing.T) {
 // are refused and answered by their attempt.
 func TestHedgeBudget(t *testing.T) {
 	r := newHedgeRig(t, time.Millisecond, restclient.WithHedging(restclient.HedgePolicy{
-		MinDelay: time.Millisecond, MaxDelay: time.Millisecond, Budget: 0.05, MinHedges: 10,
+		MinDelay: time.Millisecond, MaxDelay: time.Millisecond, Budget: 0.05, MinHedges: 10, MaxHedges: 1,
 	}))
 	frozen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	restclient.SetClock(r.client, func() time.Time { return frozen }) // one budget window
