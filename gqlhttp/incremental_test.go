@@ -244,17 +244,7 @@ func TestNestedDeferMatchesTheInlineAnswer(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			res := e.send(postReq(q, "Accept", f.accept))
 			parts := readParts(t, res.header.Get("Content-Type"), res.body)
-			labels := map[string]int{}
-			for _, pl := range parts {
-				for _, p := range pl.Pending {
-					labels[p.Label]++
-				}
-				if f.name == gqlhttptest.Defer20220824 {
-					for _, it := range pl.Incremental {
-						labels[it.Label]++
-					}
-				}
-			}
+			labels := gqlhttptest.Labels(parts)
 			assert.Equal(t, 2, labels["c"], "one labelled fragment per item")
 			assert.Equal(t, 6, labels[""], "one fragment per child's parent")
 			merged, errs := merge(t, parts)

@@ -157,17 +157,7 @@ func TestNestedDeferMatchesTheInlineAnswer(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			res := e.send(postReq(q, "Accept", f.accept))
 			parts := readParts(t, res.header.Get("Content-Type"), res.body)
-			labels := map[string]int{}
-			for _, pl := range parts {
-				for _, p := range pl.Pending {
-					labels[p.Label]++
-				}
-				if f.name == gqlhttptest.Defer20220824 {
-					for _, it := range pl.Incremental {
-						labels[it.Label]++
-					}
-				}
-			}
+			labels := gqlhttptest.Labels(parts)
 			assert.Equal(t, 2, labels["m"], "one labelled fragment per user")
 			assert.Equal(t, 6, labels[""], "one fragment per meeting's thread")
 			merged, errs := merge(t, parts)

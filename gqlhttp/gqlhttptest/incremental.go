@@ -267,22 +267,27 @@ func valueAt(t testing.TB, data any, path []any, part int) any {
 // objectAt is the object at path in data, failing t when there is none.
 func objectAt(t testing.TB, data any, path []any, part int) map[string]any {
 	t.Helper()
-	at := data
-	for _, p := range path {
-		switch p := p.(type) {
-		case string:
-			m, ok := at.(map[string]any)
-			require.True(t, ok, "part %d: no object at %v", part, path)
-			at = m[p]
-		case float64:
-			l, ok := at.([]any)
-			require.True(t, ok && int(p) < len(l), "part %d: no list item at %v", part, path)
-			at = l[int(p)]
-		}
-	}
-	obj, ok := at.(map[string]any)
+	obj, ok := valueAt(t, data, path, part).(map[string]any)
 	require.True(t, ok, "part %d: no object at %v", part, path)
 	return obj
+}
+
+// Labels counts the deferred fragments and streams of a response by label
+// ("" for none): as v0.2 announces them in pending, and as 2022 labels
+// each incremental result.
+func Labels[E any](parts []Payload[E]) map[string]int {
+	labels := map[string]int{}
+	for _, pl := range parts {
+		for _, p := range pl.Pending {
+			labels[p.Label]++
+		}
+		if pl.Spec == Defer20220824 {
+			for _, it := range pl.Incremental {
+				labels[it.Label]++
+			}
+		}
+	}
+	return labels
 }
 
 // JSON is v as compact JSON, for comparing a merged result.
