@@ -127,11 +127,9 @@ func (m *middleware) replay(w http.ResponseWriter, r *http.Request, a *answer, a
 		// Its own time, and no upstream call: what the endpoint would
 		// have said of an execution that made none.
 		total := m.share.now().Sub(arrived)
-		h["Server-Timing"] = []string{gqlhttp.ServerTimingValue(
-			gqlhttp.TimingMetric{Name: "total", Dur: total},
-			gqlhttp.TimingMetric{Name: "app", Dur: total},
-			gqlhttp.TimingMetric{Name: "upstream", Desc: "calls=0 shared=0 cached=0"},
-		)}
+		var buf [3]gqlhttp.TimingMetric
+		ms := appendTimings(append(buf[:0], gqlhttp.TimingMetric{Name: "total", Dur: total}), total, 0, 0, 0, 0)
+		h["Server-Timing"] = []string{gqlhttp.ServerTimingValue(ms...)}
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(a.body)

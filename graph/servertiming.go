@@ -77,6 +77,13 @@ func serverTiming(ctx context.Context, total time.Duration, m []gqlhttp.TimingMe
 		cached += op.upstream.cached.Load()
 	}
 	rec.mu.Unlock()
+	return appendTimings(m, total, up, sent, shared, cached)
+}
+
+// appendTimings adds to m the application's metrics of an answer that took
+// total, up of it waiting for upstream calls (sent, shared and cached):
+// the hook's, and an answer from memory's (opcache.go), which made none.
+func appendTimings(m []gqlhttp.TimingMetric, total, up time.Duration, sent, shared, cached int64) []gqlhttp.TimingMetric {
 	b := make([]byte, 0, 40)
 	b = append(b, "calls="...)
 	b = strconv.AppendInt(b, sent, 10)
