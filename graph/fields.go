@@ -45,6 +45,8 @@ type fieldSpec struct {
 	// goroutine of its own to wait in (lists.go). Not below a
 	// namedByUpstream field, whose user the look-ahead can only guess.
 	prefetched bool
+	// conn is the list whose connection the field is, for settle.
+	conn anyList
 	// weight and size are the field's directives of the GraphQL cost
 	// specification in the served schema (costdirectives.go): weight, its
 	// @cost, is the upstream calls one appearance makes for one
@@ -238,6 +240,7 @@ func listConnection(d anyList) fieldSpec {
 			return needs(d)
 		},
 		prefetched: !paged,
+		conn:       d,
 		weight:     1,
 		size: &listSize{
 			assumedSize:      defaultFirst,

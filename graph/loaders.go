@@ -179,6 +179,46 @@ func (d *upstreamList[T, N]) prefetch(ctx context.Context, l *Loaders, user int6
 	}
 }
 
+func (d *upstreamList[T, N]) settle(ctx context.Context, r *Resolver, l *Loaders, user int64, args map[string]any) (rest func()) {
+	ll := loadsOf(l, d)
+	switch {
+	case !d.paged || args != nil && filtered(args):
+		_, _ = ll.whole(ctx, user) // what the connection reads
+		return nil
+	case args == nil:
+		_, _ = ll.page(ctx, user, 1)
+		return nil
+	}
+	w, err := windowOf(r.cursors, d.info(), user, args)
+	if err != nil {
+		return nil // the field reports it
+	}
+	p1, err := ll.page(ctx, user, 1)
+	if err != nil || w.anchor() != nil {
+		return nil
+	}
+	// The window's other pages, as loadWindow plans them from page 1:
+	// started now, so that every user's go out together, and waited for
+	// by rest.
+	perPage, total := effectivePerPage(p1), max(p1.pagination.Total, len(p1.nodes))
+	pagesCount := p1.pagination.PagesCount
+	if pagesCount == 0 {
+		pagesCount = (total + perPage - 1) / perPage
+	}
+	lo, hi := w.bounds(total)
+	if hi == lo {
+		return nil
+	}
+	pages := pageSpan(lo, hi-lo, perPage, pagesCount)
+	if len(pages) == 1 && pages[0] == 1 {
+		return nil
+	}
+	for _, p := range pages {
+		ll.pages.Load(ctx, pageKey{User: user, Page: p})
+	}
+	return func() { _, _, _, _ = loadWindow(ctx, ll, user, w) }
+}
+
 // allLoader is the loader of whole lists by user (all).
 func (ll *listLoads[T, N]) allLoader() *dataloader.Loader[int64, *future[*listPage[N]]] {
 	ll.allOnce.Do(func() {

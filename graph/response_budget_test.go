@@ -86,7 +86,7 @@ func TestAResponseTooLargeIsCounted(t *testing.T) {
 }
 
 // TestTheResponseMemoryBudgetIsShared: while one operation holds its
-// built response (its other field waits for the upstream), a second that
+// built response (its other root field waits for the upstream), a second that
 // needs more than the rest of the budget is refused with
 // RESPONSE_MEMORY_BUDGET_EXCEEDED; the first still completes.
 func TestTheResponseMemoryBudgetIsShared(t *testing.T) {
@@ -103,7 +103,9 @@ func TestTheResponseMemoryBudgetIsShared(t *testing.T) {
 
 	first := make(chan *httpResult, 1)
 	go func() {
-		first <- e.send(postReq(body(`{ user(id: "1") { meetings { nodes { address } } threads(first: 1) { totalCount } } }`, nil)))
+		// Two root fields: each waits for its own loads (the look-ahead's),
+		// so the first is built while the second waits.
+		first <- e.send(postReq(body(`{ a: user(id: "1") { meetings { nodes { address } } } b: user(id: "1") { threads(first: 1) { totalCount } } }`, nil)))
 	}()
 	<-up.arrived // its meetings resolved; threads held
 	require.Eventually(t, func() bool {

@@ -168,24 +168,66 @@ func (n userNeeds) start(ctx context.Context, l *Loaders, user int64) {
 // run. Everything below the field concerns the user it names: the records
 // below come from that user's lists, and Meeting.user and Thread.owner are
 // the same salesperson.
-func lookAhead(op *graphql.OperationContext, schema *ast.Schema, parent string, field graphql.CollectedField, typeName string) userNeeds {
-	var n userNeeds
-	of := func(parent string, f graphql.CollectedField) userNeeds {
-		if spec, ok := fields[parent+"."+f.Name]; ok && spec.prefetch != nil {
-			return spec.prefetch(f.ArgumentMap(op.Variables))
+//
+// eager are the loads of n that the first payload needs, for settle: those
+// no @defer puts off. It is nil when the operation streams a list below the
+// field (or the field itself), whose items go out as each is ready, or when
+// the walk ran out of budget and cannot tell.
+func lookAhead(op *graphql.OperationContext, schema *ast.Schema, parent string, field graphql.CollectedField, typeName string) (n userNeeds, eager []eagerLoad) {
+	streams := field.Directives.ForName("stream") != nil
+	// deferredAt is the depth of the deferred field the walk is below, 0
+	// when it is below none: visit comes in depth-first order.
+	deferredAt := 0
+	of := func(parent string, f graphql.CollectedField) {
+		spec, ok := fields[parent+"."+f.Name]
+		if !ok || spec.prefetch == nil {
+			return
 		}
-		return 0
+		args := f.ArgumentMap(op.Variables)
+		need := spec.prefetch(args)
+		n.add(need)
+		if deferredAt > 0 || need == 0 {
+			return
+		}
+		for i, d := range lists {
+			if need&(1<<i) == 0 {
+				continue
+			}
+			e := eagerLoad{list: d}
+			if spec.conn == d {
+				e.args = args
+			}
+			if e.args != nil || !slices.ContainsFunc(eager, func(o eagerLoad) bool { return o.list == d && o.args == nil }) {
+				eager = append(eager, e)
+			}
+		}
 	}
-	if n.add(of(parent, field)); n.all() {
-		return n
-	}
+	of(parent, field)
 	w := &walker{op: op, schema: schema, budget: maxWalkFields}
-	w.visit = func(parent string, f graphql.CollectedField, _ int) bool {
-		if n.add(of(parent, f)); n.all() {
-			w.budget = 0 // nothing more to learn
+	w.visit = func(parent string, f graphql.CollectedField, depth int) bool {
+		if deferredAt > 0 && depth <= deferredAt {
+			deferredAt = 0
 		}
+		if !f.IsNonDeferrable && deferredAt == 0 {
+			deferredAt = depth
+		}
+		if f.Directives.ForName("stream") != nil {
+			streams = true
+		}
+		of(parent, f)
 		return true
 	}
 	w.walk(typeName, field.Selections)
-	return n
+	if streams || w.budget <= 0 {
+		eager = nil
+	}
+	return n, eager
+}
+
+// eagerLoad is a load the first payload waits for: list's first page (the
+// whole list, for one the upstream answers whole), or, for the connection
+// field of a paged list, the pages its arguments (args) select.
+type eagerLoad struct {
+	list anyList
+	args map[string]any // the connection field's; nil for another field
 }

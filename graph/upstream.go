@@ -75,6 +75,10 @@ type anyList interface {
 	// prefetch starts loading the user's first page (the whole list, for
 	// one that is not paged) without waiting for it.
 	prefetch(ctx context.Context, l *Loaders, user int64)
+	// settle waits for what prefetch started. For the connection field of
+	// a paged list (args not nil, eagerLoad), it then starts the other
+	// pages its window needs, and rest waits for them.
+	settle(ctx context.Context, r *Resolver, l *Loaders, user int64, args map[string]any) (rest func())
 	// newLoader makes the list's loaders for one operation.
 	newLoader(l *Loaders) listLoader
 }
