@@ -129,14 +129,15 @@ type cacheFill struct {
 
 type cacheFillKey struct{}
 
-// fill stores a decoded 2xx answer when ctx asks for it.
-func (c *Client) fill(ctx context.Context, status int, h http.Header, body []byte) {
+// fill stores a decoded 2xx answer when ctx asks for it. Once handed to
+// the cache, body is the cache's (it may keep it as it is).
+func (c *Client) fill(ctx context.Context, status int, h http.Header, body []byte) (handedOver bool) {
 	if c.cache == nil {
-		return
+		return false
 	}
 	f, ok := ctx.Value(cacheFillKey{}).(*cacheFill)
 	if !ok {
-		return
+		return false
 	}
 	// Without the caller's cancellation: a caller who goes away must not
 	// count as a Redis failure and switch sharing off for everyone (the
@@ -145,6 +146,7 @@ func (c *Client) fill(ctx context.Context, status int, h http.Header, body []byt
 	if forbiddenBy != "" && c.cache.OnNotStored != nil {
 		c.cache.OnNotStored(f.endpoint, forbiddenBy)
 	}
+	return true
 }
 
 // outgoing is the request get will send, for its key: the URL and headers
