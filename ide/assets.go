@@ -1,12 +1,13 @@
 package ide
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"path"
 	"strings"
@@ -123,9 +124,13 @@ func integrity(b []byte) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// assetFile is one served file.
+// assetFile is one served file. It is read from the executable's own
+// data at each request (embed's files seek and read in place): ReadFile
+// would copy the 2.5 MB of scripts onto the heap, where every replica
+// would hold them, and the garbage collector count them, for as long as it
+// runs, most of them never asking for the IDE.
 type assetFile struct {
-	body        []byte
+	path        string // in embedded
 	contentType string
 	etag        string
 }
@@ -142,15 +147,15 @@ type assetHandler map[string]assetFile
 func newAssetHandler() (assetHandler, error) {
 	h := assetHandler{}
 	for _, a := range pinned() {
-		b, err := embedded.ReadFile("assets/" + a.name())
-		if err != nil {
+		p := "assets/" + a.name()
+		if _, err := fs.Stat(embedded, p); err != nil {
 			return nil, fmt.Errorf("ide: embedded file %s: %w", a.name(), err)
 		}
 		ct := "text/javascript; charset=utf-8"
 		if path.Ext(a.file) == ".css" {
 			ct = "text/css; charset=utf-8"
 		}
-		h[a.name()] = assetFile{body: b, contentType: ct, etag: `"` + a.integrity + `"`}
+		h[a.name()] = assetFile{path: p, contentType: ct, etag: `"` + a.integrity + `"`}
 	}
 	return h, nil
 }
@@ -166,5 +171,11 @@ func (h assetHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The URL names the exact version, so the content behind it never changes.
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	w.Header().Set("ETag", f.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+	file, err := embedded.Open(f.path)
+	if err != nil { // newAssetHandler found it: cannot happen
+		http.Error(w, "asset missing", http.StatusInternalServerError)
+		return
+	}
+	defer file.Close()
+	http.ServeContent(w, r, "", time.Time{}, file.(io.ReadSeeker))
 }
