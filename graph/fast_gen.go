@@ -140,7 +140,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			}
 		case "threadId":
 			var v *string
-			v, err = obj.ThreadID, nil
+			v, err = obj.ThreadID(), nil
 			if err != nil {
 				return nil
 			}
@@ -152,7 +152,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			}
 		case "status":
 			var v model.MeetingStatus
-			v, err = obj.Status, nil
+			v, err = obj.Status(), nil
 			if err != nil {
 				return nil
 			}
@@ -172,7 +172,7 @@ func (ec *executionContext) fast_Meeting(ctx context.Context, fields []graphql.C
 			}
 		case "type":
 			var v model.MeetingType
-			v, err = obj.Type, nil
+			v, err = obj.Type(), nil
 			if err != nil {
 				return nil
 			}
@@ -468,7 +468,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 			w.str(v)
 		case "number":
 			var v *string
-			v, err = obj.Number, nil
+			v, err = obj.Number(), nil
 			if err != nil {
 				return nil
 			}
@@ -480,7 +480,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 			}
 		case "name":
 			var v *string
-			v, err = obj.Name, nil
+			v, err = obj.Name(), nil
 			if err != nil {
 				return nil
 			}
@@ -492,7 +492,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 			}
 		case "companyId":
 			var v *string
-			v, err = obj.CompanyID, nil
+			v, err = obj.CompanyID(), nil
 			if err != nil {
 				return nil
 			}
@@ -504,7 +504,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 			}
 		case "personId":
 			var v *string
-			v, err = obj.PersonID, nil
+			v, err = obj.PersonID(), nil
 			if err != nil {
 				return nil
 			}
@@ -516,7 +516,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 			}
 		case "status":
 			var v *string
-			v, err = obj.Status, nil
+			v, err = obj.Status(), nil
 			if err != nil {
 				return nil
 			}
@@ -528,7 +528,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 			}
 		case "description":
 			var v *string
-			v, err = obj.Description, nil
+			v, err = obj.Description(), nil
 			if err != nil {
 				return nil
 			}
@@ -564,7 +564,7 @@ func (ec *executionContext) fast_Thread(ctx context.Context, fields []graphql.Co
 			w.field(field.Alias, m)
 		case "fields":
 			var v model.JSON
-			v, err = obj.Fields, nil
+			v, err = obj.Fields(), nil
 			if err != nil {
 				return nil
 			}

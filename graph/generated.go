@@ -1848,7 +1848,7 @@ func (ec *executionContext) _Meeting_threadId(ctx context.Context, field graphql
 			return ec.fieldContext_Meeting_threadId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ThreadID, nil
+			return obj.ThreadID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1859,7 +1859,7 @@ func (ec *executionContext) _Meeting_threadId(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_threadId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Meeting_thread(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1903,7 +1903,7 @@ func (ec *executionContext) _Meeting_status(ctx context.Context, field graphql.C
 			return ec.fieldContext_Meeting_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
+			return obj.Status(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.MeetingStatus) graphql.Marshaler {
@@ -1914,7 +1914,7 @@ func (ec *executionContext) _Meeting_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "MeetingStatus")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "MeetingStatus")
 }
 
 func (ec *executionContext) _Meeting_rawStatus(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -1949,7 +1949,7 @@ func (ec *executionContext) _Meeting_type(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Meeting_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
+			return obj.Type(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.MeetingType) graphql.Marshaler {
@@ -1960,7 +1960,7 @@ func (ec *executionContext) _Meeting_type(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Meeting_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Meeting", field, false, false, "MeetingType")
+	return graphql.NewScalarFieldContext("Meeting", field, true, false, "MeetingType")
 }
 
 func (ec *executionContext) _Meeting_rawType(ctx context.Context, field graphql.CollectedField, obj *model.Meeting) (ret graphql.Marshaler) {
@@ -2775,7 +2775,7 @@ func (ec *executionContext) _Thread_number(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Thread_number(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Number, nil
+			return obj.Number(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2786,7 +2786,7 @@ func (ec *executionContext) _Thread_number(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Thread_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "String")
 }
 
 func (ec *executionContext) _Thread_name(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2798,7 +2798,7 @@ func (ec *executionContext) _Thread_name(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Thread_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			return obj.Name(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2809,7 +2809,7 @@ func (ec *executionContext) _Thread_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Thread_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "String")
 }
 
 func (ec *executionContext) _Thread_owner(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2853,7 +2853,7 @@ func (ec *executionContext) _Thread_companyId(ctx context.Context, field graphql
 			return ec.fieldContext_Thread_companyId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CompanyID, nil
+			return obj.CompanyID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2864,7 +2864,7 @@ func (ec *executionContext) _Thread_companyId(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Thread_companyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Thread_personId(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2876,7 +2876,7 @@ func (ec *executionContext) _Thread_personId(ctx context.Context, field graphql.
 			return ec.fieldContext_Thread_personId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PersonID, nil
+			return obj.PersonID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2887,7 +2887,7 @@ func (ec *executionContext) _Thread_personId(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Thread_personId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Thread_status(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2899,7 +2899,7 @@ func (ec *executionContext) _Thread_status(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Thread_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
+			return obj.Status(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2910,7 +2910,7 @@ func (ec *executionContext) _Thread_status(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Thread_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "String")
 }
 
 func (ec *executionContext) _Thread_description(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2922,7 +2922,7 @@ func (ec *executionContext) _Thread_description(ctx context.Context, field graph
 			return ec.fieldContext_Thread_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Description, nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2933,7 +2933,7 @@ func (ec *executionContext) _Thread_description(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Thread_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "String")
 }
 
 func (ec *executionContext) _Thread_endDate(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {
@@ -2991,7 +2991,7 @@ func (ec *executionContext) _Thread_fields(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Thread_fields(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Fields, nil
+			return obj.Fields(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
@@ -3002,7 +3002,7 @@ func (ec *executionContext) _Thread_fields(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Thread_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Thread", field, false, false, "JSON")
+	return graphql.NewScalarFieldContext("Thread", field, true, false, "JSON")
 }
 
 func (ec *executionContext) _Thread_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Thread) (ret graphql.Marshaler) {

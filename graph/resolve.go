@@ -230,7 +230,7 @@ func (r *Resolver) threadConnection(ctx context.Context, user int64, a connArgs,
 		pick = func(ts []*model.Thread) []*model.Thread {
 			list := make([]*model.Thread, 0, len(ts))
 			for _, t := range ts {
-				if t.Status != nil && slices.Contains(status, *t.Status) {
+				if st := t.Status(); st != nil && slices.Contains(status, *st) {
 					list = append(list, t)
 				}
 			}
@@ -293,14 +293,16 @@ func matches(m *model.Meeting, f *model.MeetingFilter) bool {
 	if f == nil {
 		return true
 	}
-	if len(f.Status) > 0 && !slices.Contains(f.Status, m.Status) {
+	if len(f.Status) > 0 && !slices.Contains(f.Status, m.Status()) {
 		return false
 	}
-	if f.Type != nil && *f.Type != m.Type {
+	if f.Type != nil && *f.Type != m.Type() {
 		return false
 	}
-	if f.ThreadID != nil && (m.ThreadID == nil || *m.ThreadID != *f.ThreadID) {
-		return false
+	if f.ThreadID != nil {
+		if id := m.ThreadID(); id == nil || *id != *f.ThreadID {
+			return false
+		}
 	}
 	start := m.Date(model.MeetingOrderFieldStartDate)
 	if f.StartFrom != nil && (start == nil || start.Before(*f.StartFrom)) {
@@ -468,10 +470,11 @@ func effectivePerPage[N any](p *listPage[N]) int {
 // meetingThread resolves Meeting.thread among the owner's threads: page 1
 // first (usually already loaded), the other pages only when it is not there.
 func meetingThread(ctx context.Context, m *model.Meeting) (*model.Thread, error) {
-	if m.ThreadID == nil {
+	id := m.ThreadID()
+	if id == nil {
 		return nil, nil
 	}
-	return findThread(ctx, m.OwnerID, *m.ThreadID)
+	return findThread(ctx, m.OwnerID, *id)
 }
 
 func findThread(ctx context.Context, owner int64, id string) (*model.Thread, error) {
@@ -523,8 +526,8 @@ func threadMeetings(ctx context.Context, t *model.Thread) ([]*model.Meeting, err
 func meetingsByThread(ms []*model.Meeting) map[string][]*model.Meeting {
 	byThread := make(map[string][]*model.Meeting)
 	for _, m := range ms {
-		if m.ThreadID != nil {
-			byThread[*m.ThreadID] = append(byThread[*m.ThreadID], m)
+		if id := m.ThreadID(); id != nil {
+			byThread[*id] = append(byThread[*id], m)
 		}
 	}
 	return byThread
