@@ -3,7 +3,6 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesgraph/salesgraph/gqlhttp/gqlhttptest"
 	"github.com/salesgraph/salesgraph/restclient/fakeapi"
 )
 
@@ -99,15 +97,8 @@ func TestTheRootFieldDoesNotWaitForADeferredFragment(t *testing.T) {
 			srv := httptest.NewServer(e.handler)
 			defer srv.Close()
 			q := body(`{ user(id: "1") { meetings(first: 1) { totalCount } ... @defer { threads(first: 1) { totalCount } } } }`, nil)
-			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(q))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", f.accept)
-			req.Header.Set("Authorization", fakeapi.DefaultToken)
-			resp, err := srv.Client().Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			parts := gqlhttptest.NewPartReader(t, resp.Header.Get("Content-Type"), resp.Body)
+			parts, done := openParts(t, srv, q, f.accept)
+			defer done()
 
 			got := make(chan string, 1)
 			go func() {

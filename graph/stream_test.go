@@ -117,15 +117,8 @@ func TestAStreamedElementIsSentWhileALaterOneIsHeld(t *testing.T) {
 			srv := httptest.NewServer(e.handler)
 			defer srv.Close()
 			q := body(`{ users(ids: ["1", "2", "3"]) @stream { id meetings(first: 1) { totalCount } } }`, nil)
-			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(q))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", f.accept)
-			req.Header.Set("Authorization", fakeapi.DefaultToken)
-			resp, err := srv.Client().Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			parts := gqlhttptest.NewPartReader(t, resp.Header.Get("Content-Type"), resp.Body)
+			parts, done := openParts(t, srv, q, f.accept)
+			defer done()
 
 			// Each read is bounded by a generous deadline, so that a server
 			// that waits for user 2 fails the test instead of hanging it.
@@ -384,4 +377,19 @@ func TestStreamMeasurement(t *testing.T) {
 	t.Logf("measured on a busy machine: %d users, upstream 200 ms, the fifth user's calls 1 s more, %d upstream calls each: "+
 		"without @stream the whole answer at %v; with @stream the first user at %v, the fourth at %v, the fifth (held) at %v, the last at %v",
 		n, calls, ms(wholeAt), ms(arrivals[0]), ms(arrivals[3]), ms(arrivals[4]), ms(arrivals[len(arrivals)-1]))
+}
+
+// openParts posts q to srv as a client that accepts accept (an incremental
+// format), with the fake's credential, and reads the answer's parts; done
+// closes the answer, which lets srv close while a held call remains.
+func openParts(t *testing.T, srv *httptest.Server, q, accept string) (parts *gqlhttptest.PartReader, done func()) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(q))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", accept)
+	req.Header.Set("Authorization", fakeapi.DefaultToken)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	return gqlhttptest.NewPartReader(t, resp.Header.Get("Content-Type"), resp.Body), func() { resp.Body.Close() }
 }
