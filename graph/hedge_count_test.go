@@ -27,7 +27,9 @@ func (h attemptsHeld) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestLogLineCountsHedges: a hedge is an HTTP exchange, so upstreamCalls
 // counts it, and upstreamHedged says how many of them were hedges; the
 // upstream itself saw only the hedges, the attempts being held and
-// cancelled. The metric counts each hedge sent and won.
+// cancelled. The metric counts each hedge sent and won, and the delay
+// histogram how long each call had waited when its hedge was due (the
+// policy's fixed 1 ms).
 func TestLogLineCountsHedges(t *testing.T) {
 	var o *observed
 	o = newObserved(t, withClient(
@@ -35,7 +37,7 @@ func TestLogLineCountsHedges(t *testing.T) {
 		// One hedge per call: a second would be due whenever the first
 		// took a millisecond, and the counts below would be the clock's.
 		restclient.WithHedging(restclient.HedgePolicy{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MinHedges: 100, MaxHedges: 1}),
-		restclient.WithHedgeObserver(func(e restclient.HedgeEvent) { o.metrics.UpstreamHedge(e.Endpoint, string(e.Result)) }),
+		restclient.WithHedgeObserver(func(e restclient.HedgeEvent) { o.metrics.UpstreamHedge(e.Endpoint, string(e.Result), e.Delay) }),
 	))
 	rec := httptest.NewRecorder()
 	o.handler.ServeHTTP(rec, postReq(body(sharedQuery, nil)))
@@ -70,4 +72,17 @@ func TestLogLineCountsHedges(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]float64{"sent": float64(calls), "won": float64(calls)}, byResult)
+	var due uint64
+	var waited float64
+	for _, mf := range mfs {
+		if mf.GetName() != "salesgraph_upstream_hedge_delay_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			due += m.GetHistogram().GetSampleCount()
+			waited += m.GetHistogram().GetSampleSum()
+		}
+	}
+	assert.EqualValues(t, calls, due, "one delay for each hedge sent, none for a hedge that won")
+	assert.InDelta(t, float64(calls)*time.Millisecond.Seconds(), waited, 1e-9)
 }

@@ -1,14 +1,23 @@
 package observe
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // resilienceMetrics are the upstream client's protections beyond the
 // breaker's state: path ejections and the rate limit's queues. None is
 // labelled by path or caller: ids and credentials never become labels.
 type resilienceMetrics struct {
-	ejections *prometheus.CounterVec
-	hedges    *prometheus.CounterVec
+	ejections  *prometheus.CounterVec
+	hedges     *prometheus.CounterVec
+	hedgeDelay *prometheus.HistogramVec
 }
+
+// hedgeDelayBuckets span the hedge delay's floor and cap (10 ms and 1 s by
+// default) and the few milliseconds below the floor a tuned policy may use.
+var hedgeDelayBuckets = []float64{.001, .0025, .005, .01, .015, .025, .05, .1, .25, .5, 1}
 
 func newResilienceMetrics(reg *prometheus.Registry) resilienceMetrics {
 	r := resilienceMetrics{
@@ -20,8 +29,13 @@ func newResilienceMetrics(reg *prometheus.Registry) resilienceMetrics {
 			Namespace: namespace, Subsystem: "upstream", Name: "hedges_total",
 			Help: "Hedged upstream requests, by endpoint template and result: sent (a second identical request after the first waited longer than the endpoint's recent high percentile), won (its answer was used, the first cancelled), refused_budget, refused_rate_limit, refused_circuit_open, refused_path_ejected (due but not sent).",
 		}, []string{"endpoint", "result"}),
+		hedgeDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "hedge_delay_seconds",
+			Help:    "How long an upstream request had waited for its answer when a hedge of it was due (sent or refused), by endpoint template: the hedge delay the endpoint's recent latencies set, and a multiple of it for a further hedge.",
+			Buckets: hedgeDelayBuckets,
+		}, []string{"endpoint"}),
 	}
-	reg.MustRegister(r.ejections, r.hedges)
+	reg.MustRegister(r.ejections, r.hedges, r.hedgeDelay)
 	return r
 }
 
@@ -34,13 +48,21 @@ func (m *Metrics) PathEjected(endpoint string) {
 }
 
 // UpstreamHedge records a hedge of an upstream request to endpoint (a
-// template): sent, won, or refused and why (restclient's HedgeResult).
-func (m *Metrics) UpstreamHedge(endpoint, result string) {
+// template): sent, won, or refused and why (restclient's HedgeResult), and,
+// for a hedge due (any result but won), how long the request had waited.
+func (m *Metrics) UpstreamHedge(endpoint, result string, waited time.Duration) {
 	if m == nil {
 		return
 	}
 	m.resilience.hedges.WithLabelValues(endpoint, result).Inc()
+	if result != hedgeWon {
+		m.resilience.hedgeDelay.WithLabelValues(endpoint).Observe(waited.Seconds())
+	}
 }
+
+// hedgeWon is restclient.HedgeWon, which observe does not import: a
+// hedge's second report, when it won, not a hedge due.
+const hedgeWon = "won"
 
 // WatchEjectedPaths exposes ejected() as the gauge of paths ejected now.
 // Call it once per Metrics.

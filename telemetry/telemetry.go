@@ -109,7 +109,7 @@ func (t *Telemetry) ClientOptions(timeout time.Duration) []restclient.Option {
 			}
 		}),
 		restclient.WithShareObserver(t.Metrics.UpstreamShared),
-		restclient.WithHedgeObserver(func(e restclient.HedgeEvent) { t.Metrics.UpstreamHedge(e.Endpoint, string(e.Result)) }),
+		restclient.WithHedgeObserver(func(e restclient.HedgeEvent) { t.Metrics.UpstreamHedge(e.Endpoint, string(e.Result), e.Delay) }),
 		restclient.WithBreakerObserver(func(from, to restclient.BreakerState) {
 			t.Metrics.CircuitState(upstreamCircuit, to.String())
 			level := slog.LevelInfo
