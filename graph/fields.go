@@ -307,8 +307,8 @@ func (e *estimator) pagesOf(d *listInfo, w window) []int {
 		return nil
 	}
 	if a := w.anchor(); a != nil {
-		lo, hi := w.bounds(a.total)
-		return pageSpan(lo, hi-lo, a.perPage, (a.total+a.perPage-1)/a.perPage)
+		offset, n, count := windowSpan(w, a.perPage, a.total, 0)
+		return pageSpan(offset, n, a.perPage, count)
 	}
 	perPage := e.sec.UpstreamPageSize
 	if w.backward() {

@@ -200,16 +200,12 @@ func (d *upstreamList[T, N]) settle(ctx context.Context, r *Resolver, l *Loaders
 	// The window's other pages, as loadWindow plans them from page 1:
 	// started now, so that every user's go out together, and waited for
 	// by rest.
-	perPage, total := effectivePerPage(p1), max(p1.pagination.Total, len(p1.nodes))
-	pagesCount := p1.pagination.PagesCount
-	if pagesCount == 0 {
-		pagesCount = (total + perPage - 1) / perPage
-	}
-	lo, hi := w.bounds(total)
-	if hi == lo {
+	perPage, total, pagesCount := p1.shape()
+	offset, n, count := windowSpan(w, perPage, total, pagesCount)
+	if n == 0 {
 		return nil
 	}
-	pages := pageSpan(lo, hi-lo, perPage, pagesCount)
+	pages := pageSpan(offset, n, perPage, count)
 	if len(pages) == 1 && pages[0] == 1 {
 		return nil
 	}

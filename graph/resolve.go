@@ -425,22 +425,17 @@ func loadWindow[T, N any](ctx context.Context, ll *listLoads[T, N], user int64, 
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		perPage = effectivePerPage(p1)
-		total = max(p1.pagination.Total, len(p1.nodes))
-		pagesCount = p1.pagination.PagesCount
+		perPage, total, pagesCount = p1.shape()
 		loaded, firstPage = []*listPage[N]{p1}, 1
 	}
 	// Plan the pages that hold the window, at most twice: a second time
 	// only if the upstream's page size changed since the cursor was made.
 	for attempt := 0; attempt < 2; attempt++ {
-		if pagesCount == 0 {
-			pagesCount = (total + perPage - 1) / perPage
-		}
-		lo, hi := w.bounds(total)
-		if hi == lo && len(loaded) > 0 {
+		offset, n, count := windowSpan(w, perPage, total, pagesCount)
+		if n == 0 && len(loaded) > 0 {
 			break // nothing to show, and the total is known
 		}
-		pages := pageSpan(lo, hi-lo, perPage, pagesCount) // the estimate's too
+		pages := pageSpan(offset, n, perPage, count)
 		got, err := ll.pagesOf(ctx, user, pages)
 		if err != nil {
 			return nil, 0, 0, err
@@ -453,6 +448,26 @@ func loadWindow[T, N any](ctx context.Context, ll *listLoads[T, N], user int64, 
 		}
 	}
 	return loaded, firstPage, perPage, nil
+}
+
+// shape is what page 1 of a paged list says of the whole: the page size,
+// the number of records and of pages (0 when it does not say).
+func (p *listPage[N]) shape() (perPage, total, pagesCount int) {
+	return effectivePerPage(p), max(p.pagination.Total, len(p.nodes)), p.pagination.PagesCount
+}
+
+// windowSpan is where w lies in a list of total records, perPage a page,
+// in pagesCount pages (0: as many as total needs): pageSpan's offset, count
+// and page count, from which it plans the pages that hold the window (the
+// estimate's plan too); n is 0 for a window that holds no record. The
+// pages are planned at the caller, whose pageSpan, inlined, keeps its few
+// page numbers on the stack.
+func windowSpan(w window, perPage, total, pagesCount int) (offset, n, count int) {
+	if pagesCount == 0 {
+		pagesCount = (total + perPage - 1) / perPage
+	}
+	lo, hi := w.bounds(total)
+	return lo, hi - lo, pagesCount
 }
 
 // effectivePerPage is the page size the upstream used: what its pagination
