@@ -385,23 +385,25 @@ func nodeArg(v any) (nodeRef, error) {
 	return parseNodeID(s)
 }
 
-func intArg(v any) (int, error) {
+// intArg reads an Int argument as the argument map holds it (coerced, or a
+// variable's JSON number); false when it is not an Int in range.
+func intArg(v any) (int, bool) {
 	switch v := v.(type) {
 	case int64:
 		if v < math.MinInt32 || v > math.MaxInt32 {
-			return 0, badInput("first is out of range")
+			return 0, false
 		}
-		return int(v), nil
+		return int(v), true
 	case int:
-		return v, nil
+		return v, true
 	case json.Number:
 		n, err := v.Int64()
 		if err != nil {
-			return 0, badInput("first is not an integer")
+			return 0, false
 		}
 		return intArg(n)
 	}
-	return 0, badInput("first is not an integer")
+	return 0, false
 }
 
 // nodeRef is a decoded global id.

@@ -1,10 +1,5 @@
 package graph
 
-import (
-	"strconv"
-	"strings"
-)
-
 // The served schema carries the GraphQL cost specification's directives
 // (https://ibm.github.io/graphql-specs/cost-spec.html), as Apollo Router,
 // Hive, Cosmo and Grafbase read them for demand control: @cost on the
@@ -13,7 +8,7 @@ import (
 // too; schema.graphqls spells them out, because gqlgen compiles the schema
 // from it and a gateway reads the printed SDL, and
 // TestCostDirectivesAreTheFieldTable fails, printing the line to write,
-// when the two disagree.
+// when the two disagree (costDirectives, in the test, writes them).
 
 // listSize is a field's @listSize.
 type listSize struct {
@@ -27,42 +22,4 @@ type listSize struct {
 	slicingArguments []string
 	// sizedFields are the fields of a connection that are the list.
 	sizedFields []string
-}
-
-// costDirectives is the text of the cost directives of the field the
-// entry describes, as schema.graphqls writes them after the field's type;
-// "" when it has none.
-func (s fieldSpec) costDirectives() string {
-	var b strings.Builder
-	if s.weight > 0 {
-		b.WriteString(`@cost(weight: "` + strconv.Itoa(s.weight) + `")`)
-	}
-	if z := s.size; z != nil {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		var args []string
-		if z.assumedSize > 0 {
-			args = append(args, "assumedSize: "+strconv.Itoa(z.assumedSize))
-		}
-		if len(z.slicingArguments) > 0 {
-			args = append(args, "slicingArguments: "+stringList(z.slicingArguments))
-		}
-		if len(z.sizedFields) > 0 {
-			args = append(args, "sizedFields: "+stringList(z.sizedFields))
-		}
-		if len(z.slicingArguments) > 0 {
-			args = append(args, "requireOneSlicingArgument: false")
-		}
-		b.WriteString("@listSize(" + strings.Join(args, ", ") + ")")
-	}
-	return b.String()
-}
-
-func stringList(l []string) string {
-	q := make([]string, len(l))
-	for i, s := range l {
-		q[i] = strconv.Quote(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -112,4 +113,42 @@ func servedCostDirectives(t *testing.T, key string, f *ast.FieldDefinition) stri
 		}
 	}
 	return spec.costDirectives()
+}
+
+// costDirectives is the text of the cost directives of the field the
+// entry describes, as schema.graphqls writes them after the field's type;
+// "" when it has none.
+func (s fieldSpec) costDirectives() string {
+	var b strings.Builder
+	if s.weight > 0 {
+		b.WriteString(`@cost(weight: "` + strconv.Itoa(s.weight) + `")`)
+	}
+	if z := s.size; z != nil {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		var args []string
+		if z.assumedSize > 0 {
+			args = append(args, "assumedSize: "+strconv.Itoa(z.assumedSize))
+		}
+		if len(z.slicingArguments) > 0 {
+			args = append(args, "slicingArguments: "+stringList(z.slicingArguments))
+		}
+		if len(z.sizedFields) > 0 {
+			args = append(args, "sizedFields: "+stringList(z.sizedFields))
+		}
+		if len(z.slicingArguments) > 0 {
+			args = append(args, "requireOneSlicingArgument: false")
+		}
+		b.WriteString("@listSize(" + strings.Join(args, ", ") + ")")
+	}
+	return b.String()
+}
+
+func stringList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -92,7 +90,7 @@ func responseFields(data json.RawMessage) int64 {
 	}
 	for {
 		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) || err != nil {
+		if err != nil { // io.EOF at the end
 			return n
 		}
 		switch t := tok.(type) {

@@ -116,17 +116,16 @@ func notACursor(arg string) error { return badInput("%s is not a cursor this fie
 // the position it names, which is in list d and, when user is not 0, in
 // that user's. Every refusal is BAD_USER_INPUT naming the argument.
 func (c *cursorCodec) decode(s, arg string, d *listInfo, user int64) (cursorPos, error) {
-	errNotACursor := notACursor(arg)
 	if len(s) > maxCursorText {
-		return cursorPos{}, errNotACursor
+		return cursorPos{}, notACursor(arg)
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) < 1+cursorTagSize {
-		return cursorPos{}, errNotACursor
+		return cursorPos{}, notACursor(arg)
 	}
 	payload, tag := raw[:len(raw)-cursorTagSize], raw[len(raw)-cursorTagSize:]
 	if !hmac.Equal(tag, c.tag(payload)) {
-		return cursorPos{}, errNotACursor
+		return cursorPos{}, notACursor(arg)
 	}
 	// From here on the content is ours; the checks below guard against a
 	// leaked key or a bug, and make a mix-up read as what it is.
@@ -134,7 +133,7 @@ func (c *cursorCodec) decode(s, arg string, d *listInfo, user int64) (cursorPos,
 		if other, ok := listOfKind(kind); ok {
 			return cursorPos{}, badInput("%s is a cursor of %s, not of %s", arg, other.Name, d.Name)
 		}
-		return cursorPos{}, errNotACursor
+		return cursorPos{}, notACursor(arg)
 	}
 	var p cursorPos
 	rest := payload[1:]
@@ -159,7 +158,7 @@ func (c *cursorCodec) decode(s, arg string, d *listInfo, user int64) (cursorPos,
 		ok = ok && ok3 && ok4 && p.perPage > 0 && p.index < p.total && p.index/p.perPage < c.maxPages
 	}
 	if !ok || len(rest) != 0 {
-		return cursorPos{}, errNotACursor
+		return cursorPos{}, notACursor(arg)
 	}
 	if user != 0 && p.user != user {
 		return cursorPos{}, badInput("%s is a cursor of another user's %s", arg, d.Name)

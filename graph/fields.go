@@ -107,11 +107,8 @@ var fields = map[string]fieldSpec{
 			if err != nil {
 				return false
 			}
-			switch ref.typeName {
-			case "Meeting":
-				c.load(meetingsList)
-			case "Thread":
-				c.load(threadsList)
+			if d := nodeList(ref.typeName); d != nil {
+				c.load(d)
 			}
 			c.child.typ = ref.typeName
 			return true
@@ -158,11 +155,8 @@ var fields = map[string]fieldSpec{
 				}
 				g := c.e.group([]int64{r.owner})
 				g.lists = make([]listNeed, len(lists))
-				switch r.typeName {
-				case "Meeting":
-					g.lists[meetingsList.index].all = true
-				case "Thread":
-					g.lists[threadsList.index].all = true
+				if d := nodeList(r.typeName); d != nil {
+					g.lists[d.info().index].all = true
 				}
 				if typ == "" || typ == r.typeName {
 					typ = r.typeName

@@ -107,7 +107,7 @@ func (m *middleware) answerLocal(w http.ResponseWriter, r *http.Request, body []
 	m.share.lookup(false)
 	ex := &execution{}
 	rec := &answerRecorder{ResponseWriter: w}
-	m.serve(rec, m.share.whole(r, body, context.WithValue(withArrival(r.Context(), arrived), executionKey{}, ex)))
+	m.serve(rec, withBody(r, body, context.WithValue(withArrival(r.Context(), arrived), executionKey{}, ex)))
 	if a := rec.answer(ex); a != nil {
 		m.share.answers.Add(key, a)
 	}

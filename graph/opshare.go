@@ -216,13 +216,13 @@ func (s *opShare) read(r *http.Request) (body []byte, out *http.Request, ok bool
 		return nil, out, false
 	}
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-		return nil, s.whole(r, body, r.Context()), false // a batch
+		return nil, withBody(r, body, r.Context()), false // a batch
 	}
 	return body, nil, true
 }
 
-// whole is r with ctx, and with body, read from r, as its body again.
-func (s *opShare) whole(r *http.Request, body []byte, ctx context.Context) *http.Request {
+// withBody is r with ctx, and with body, read from r, as its body again.
+func withBody(r *http.Request, body []byte, ctx context.Context) *http.Request {
 	out := r.WithContext(ctx) // a shallow copy, for its own Body
 	if body != nil {
 		out.Body = gqlhttp.PrereadBody(body)
@@ -280,7 +280,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if out == nil {
-		out = m.share.whole(r, body, r.Context())
+		out = withBody(r, body, r.Context())
 	}
 	r = out
 	arrived := m.share.now()

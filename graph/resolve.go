@@ -113,15 +113,26 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 	return out, nil
 }
 
+// nodeList is the list a node of type typeName is found in, among its
+// owner's: meetings for a meeting, threads for a thread; nil for a user,
+// which needs none. The lookups (nodeLookup) and the estimate's entries of
+// node and nodes read it.
+func nodeList(typeName string) anyList {
+	switch typeName {
+	case "Meeting":
+		return meetingsList
+	case "Thread":
+		return threadsList
+	}
+	return nil
+}
+
 // nodeLookup is what finding a node of type typeName loads for its owner:
 // the owner's meetings for a meeting, page 1 of its threads for a thread,
 // nothing for a user (Query.node's prefetch in the field table).
 func nodeLookup(typeName string) userNeeds {
-	switch typeName {
-	case "Meeting":
-		return needs(meetingsList)
-	case "Thread":
-		return needs(threadsList)
+	if d := nodeList(typeName); d != nil {
+		return needs(d)
 	}
 	return 0
 }

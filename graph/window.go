@@ -40,8 +40,8 @@ func windowOf(cursors *cursorCodec, d *listInfo, user int64, args map[string]any
 	var sizes [2]optInt
 	for i, name := range [2]string{"first", "last"} {
 		if v, ok := args[name]; ok && v != nil {
-			n, err := intArg(v)
-			if err != nil {
+			n, ok := intArg(v)
+			if !ok {
 				return window{}, badInput("%s is not an integer", name)
 			}
 			sizes[i] = optInt{n, true}
