@@ -167,11 +167,7 @@ func (c *Client) CloseIdleConnections() { c.httpClient.CloseIdleConnections() }
 func parseBaseURL(raw string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return "", fmt.Errorf("restclient: base URL is not a valid URL: %w", err)
+		return "", fmt.Errorf("restclient: base URL is not a valid URL: %w", unwrapURLError(err))
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":

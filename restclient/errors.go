@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -321,4 +322,14 @@ func cutText(s string, max int) string {
 		s = s[:len(s)-1]
 	}
 	return strings.TrimRight(s, " ") + mark
+}
+
+// unwrapURLError is the cause net/http's *url.Error wraps: the wrapper
+// repeats the URL, which may carry a password and names the path.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

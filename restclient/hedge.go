@@ -2,10 +2,8 @@ package restclient
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -218,6 +216,14 @@ func (h *hedger) window(endpoint string) *latencyWindow {
 	return w.(*latencyWindow)
 }
 
+// record keeps an answer's latency for its endpoint's percentile; a fixed
+// delay reads none.
+func (h *hedger) record(endpoint string, d time.Duration) {
+	if !h.fixed {
+		h.window(endpoint).record(d)
+	}
+}
+
 // delay is how long an attempt of endpoint waits before its hedge; false
 // when the endpoint has too little history to say.
 func (h *hedger) delay(endpoint string) (time.Duration, bool) {
@@ -307,7 +313,6 @@ func (e exchange) close() {
 
 // hedgeRace is one attempt and its hedges.
 type hedgeRace struct {
-	c              *Client
 	ctx, callCtx   context.Context // the caller's (for the answer report), the attempt's
 	caller         uint64
 	endpoint, path string
@@ -349,8 +354,8 @@ func (c *Client) send(ctx, callCtx context.Context, caller uint64, endpoint, pat
 	delay, ok := h.delay(endpoint)
 	if !ok {
 		resp, err := c.httpClient.Do(req)
-		if err == nil && (exchange{resp, nil}).answered() {
-			h.window(endpoint).record(time.Since(start))
+		if (exchange{resp, err}).answered() {
+			h.record(endpoint, time.Since(start))
 		}
 		return resp, err
 	}
@@ -359,7 +364,7 @@ func (c *Client) send(ctx, callCtx context.Context, caller uint64, endpoint, pat
 	// cancelled; the winner's ends when its body is closed.
 	primaryCtx, cancelPrimary := context.WithCancel(callCtx)
 	r := &hedgeRace{
-		c: c, ctx: ctx, callCtx: callCtx, caller: caller, endpoint: endpoint, path: path,
+		ctx: ctx, callCtx: callCtx, caller: caller, endpoint: endpoint, path: path,
 		// Cloned before the attempt is sent: the same headers, credentials
 		// included, and none a client's cookie jar adds to the attempt.
 		template: req.Clone(callCtx),
@@ -404,13 +409,13 @@ func (c *Client) send(ctx, callCtx context.Context, caller uint64, endpoint, pat
 		cancelPrimary() // first, so that closing cannot wait on a stalled body
 		mine.close()
 		if !waiting {
-			h.window(endpoint).record(time.Since(start))
+			h.record(endpoint, time.Since(start))
 		}
 		won.resp.Body = &cancelOnClose{won.resp.Body, cancels[wonIdx]}
 		return won.resp, nil
 	}
 	if mine.answered() {
-		h.window(endpoint).record(time.Since(start))
+		h.record(endpoint, time.Since(start))
 	}
 	if resp == nil {
 		cancelPrimary()
@@ -564,14 +569,6 @@ func hedgeClass(endpoint, path string, ex exchange) Class {
 		return Classify(&APIError{HTTPStatus: ex.resp.StatusCode, Endpoint: endpoint, Path: path})
 	}
 	return Class{Kind: KindOK}
-}
-
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 func (c *Client) notifyHedge(endpoint string, result HedgeResult, delay time.Duration) {

@@ -123,11 +123,7 @@ func (c *Client) do(ctx context.Context, caller uint64, endpoint, path string, q
 
 	resp, err := c.send(ctx, callCtx, caller, endpoint, path, req) // hedged, if the client hedges (hedge.go)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, err)}
+		return 0, &TransportError{Endpoint: endpoint, Path: path, Err: c.cause(ctx, callCtx, unwrapURLError(err))}
 	}
 	defer resp.Body.Close()
 
