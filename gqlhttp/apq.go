@@ -159,10 +159,7 @@ func persistedHash(ext map[string]any) (hash string, ok bool, rerr *reqError) {
 		return "", false, bad
 	}
 	h, _ := m["sha256Hash"].(string)
-	if len(h) != 64 {
-		return "", false, bad
-	}
-	if _, err := hex.DecodeString(h); err != nil {
+	if !isSHA256Hex(h) {
 		return "", false, bad
 	}
 	return strings.ToLower(h), true, nil

@@ -253,7 +253,7 @@ func (t *httpTransport) serveIncremental(ctx context.Context, exec graphql.Graph
 	opCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	meter.cancel = cancel
-	reg := newStreamRegistry(doc)
+	reg := newStreamRegistry()
 	s := &stream{t: t, w: ex.w, rc: http.NewResponseController(ex.w), ex: ex, q: q, doc: doc, index: index, meter: meter, ctx: ctx,
 		enc: payloadEncoder{format: ex.format}, d: newDeferrals(newDeferPlan(rc, t.schema), reg)}
 

@@ -385,15 +385,7 @@ func (d *deferrals) complete(fr *fragment, out *part) {
 		if value == nil {
 			value = json.RawMessage("null")
 		}
-		pf := obj.node.field(k)
-		if pf != nil && pf.child != nil {
-			d.cut(&w, value, append(path, ast.PathName(k)), pf.child, out)
-		} else {
-			w.Write(value)
-		}
-		if pf != nil && pf.stream != nil {
-			d.announceStream(append(path, ast.PathName(k)), pf, bytes.TrimSpace(value), out)
-		}
+		d.writeValue(&w, value, append(path, ast.PathName(k)), obj.node.field(k), out)
 		f.value = nil
 	}
 	w.WriteByte('}')
@@ -480,6 +472,20 @@ type cutField struct {
 	value []byte
 }
 
+// writeValue writes v, the value of field f at path (f is nil for a field
+// the plan does not name): cut where the plan defers fragments below it,
+// and announcing the stream it holds, if any.
+func (d *deferrals) writeValue(w *bytes.Buffer, v []byte, path ast.Path, f *planField, out *part) {
+	if f != nil && f.child != nil {
+		d.cut(w, v, path, f.child, out)
+	} else {
+		w.Write(v)
+	}
+	if f != nil && f.stream != nil {
+		d.announceStream(path, f, bytes.TrimSpace(v), out)
+	}
+}
+
 // cut writes the JSON value v, at path and selected as node, to w without
 // its deferred fields, which are held. Malformed JSON is written as it
 // is, for the encoder to refuse.
@@ -507,14 +513,7 @@ func (d *deferrals) cut(w *bytes.Buffer, v []byte, path ast.Path, node *planNode
 			n++
 			w.Write(rawKey)
 			w.WriteByte(':')
-			if f != nil && f.child != nil {
-				d.cut(w, val, append(path, ast.PathName(k)), f.child, out)
-			} else {
-				w.Write(val)
-			}
-			if f != nil && f.stream != nil {
-				d.announceStream(append(path, ast.PathName(k)), f, bytes.TrimSpace(val), out)
-			}
+			d.writeValue(w, val, append(path, ast.PathName(k)), f, out)
 		})
 		if !ok {
 			w.Truncate(start)

@@ -3,6 +3,7 @@ package gqlhttp
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -240,8 +241,8 @@ type streamRegistry struct {
 	lens  map[string]int
 }
 
-func newStreamRegistry(doc *ast.QueryDocument) *streamRegistry {
-	return &streamRegistry{label: itemLabel(doc), lens: map[string]int{}}
+func newStreamRegistry() *streamRegistry {
+	return &streamRegistry{label: itemLabel, lens: map[string]int{}}
 }
 
 func (r *streamRegistry) length(key string) (int, bool) {
@@ -251,46 +252,11 @@ func (r *streamRegistry) length(key string) (int, bool) {
 	return n, ok
 }
 
-// itemLabel is a label no @defer of doc uses, so that an item's result is
-// never taken for a deferred fragment's (both come through gqlgen's
-// deferred channel, with a label and a path).
-func itemLabel(doc *ast.QueryDocument) string {
-	used := map[string]bool{}
-	var walk func(ast.SelectionSet)
-	walk = func(sel ast.SelectionSet) {
-		for _, s := range sel {
-			switch s := s.(type) {
-			case *ast.Field:
-				walk(s.SelectionSet)
-			case *ast.InlineFragment:
-				used[labelOf(s.Directives)] = true
-				walk(s.SelectionSet)
-			case *ast.FragmentSpread:
-				used[labelOf(s.Directives)] = true
-			}
-		}
-	}
-	for _, op := range doc.Operations {
-		walk(op.SelectionSet)
-	}
-	for _, f := range doc.Fragments {
-		walk(f.SelectionSet)
-	}
-	label := "\x00stream"
-	for used[label] {
-		label += "\x00"
-	}
-	return label
-}
-
-func labelOf(ds ast.DirectiveList) string {
-	if d := ds.ForName("defer"); d != nil {
-		if a := d.Arguments.ForName("label"); a != nil && a.Value != nil {
-			return a.Value.Raw
-		}
-	}
-	return ""
-}
+// itemLabel is the executor's label for an item's result, which comes
+// through gqlgen's deferred channel as a deferred fragment's does, with a
+// label and a path. It never reaches the wire; random, once per process, no
+// client can give a @defer the same label, as a literal or in a variable.
+var itemLabel = "\x00stream\x00" + rand.Text()
 
 // ListStream is how the executor delivers a list field with @stream.
 type ListStream struct {
